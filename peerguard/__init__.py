@@ -1,0 +1,1 @@
+"""Entry points: the ``peerguard`` command line (and later the staff console). Nothing imports this."""

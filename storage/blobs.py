@@ -1,0 +1,112 @@
+"""Content-addressed attachment storage: the same bytes are stored once, keyed by SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+CHUNK = 1 << 20
+
+
+class BlobNotFound(KeyError):
+    """No blob is stored under that key."""
+
+
+class BlobStore(Protocol):
+    """Where attachment bytes live; keys are lower-case SHA-256 hex digests."""
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]: ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def exists(self, key: str) -> bool: ...
+
+
+class BlobTooLarge(ValueError):
+    """The stream was longer than the caller allowed."""
+
+
+def _check_key(key: str) -> str:
+    # Keys reach the filesystem: accept only what we generate, so no key can name a path.
+    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        raise BlobNotFound(key)
+    return key
+
+
+class FileBlobStore:
+    """Blobs as files under ``root/ab/cd/<sha256>``, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, key: str) -> Path:
+        key = _check_key(key)
+        return self.root / key[:2] / key[2:4] / key
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
+        """Store the stream's bytes; return (key, size). Raises BlobTooLarge past ``max_bytes``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise BlobTooLarge(f"larger than {max_bytes} bytes")
+                    digest.update(chunk)
+                    tmp.write(chunk)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            key = digest.hexdigest()
+            final = self.path_for(key)
+            if final.exists():
+                os.unlink(tmp_name)
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_name, final)
+            return key, size
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self.path_for(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self.path_for(key).is_file()
+        except BlobNotFound:
+            return False
+
+
+class MemoryBlobStore:
+    """The in-memory twin of FileBlobStore, for unit tests."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put_stream(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
+        data = stream.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise BlobTooLarge(f"larger than {max_bytes} bytes")
+        key = hashlib.sha256(data).hexdigest()
+        self.blobs.setdefault(key, data)
+        return key, len(data)
+
+    def read(self, key: str) -> bytes:
+        try:
+            return self.blobs[_check_key(key)]
+        except KeyError as exc:
+            raise BlobNotFound(key) from exc
+
+    def exists(self, key: str) -> bool:
+        return key in self.blobs

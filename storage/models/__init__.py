@@ -1,0 +1,6 @@
+"""All PeerGuard tables. Every model module is imported here so metadata is complete."""
+
+from storage.models.base import Base, UTCDateTime
+from storage.models.core import Attachment, Conversation, Message, User
+
+__all__ = ["Attachment", "Base", "Conversation", "Message", "UTCDateTime", "User"]

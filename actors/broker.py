@@ -1,0 +1,51 @@
+"""Choose the broker from configuration, before any actor module is imported.
+
+Dramatiq's ``@actor`` binds to the global broker that exists at decoration time, so every actor
+module imports this one first. Creating the broker opens no connection: redis-py connects lazily.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from actors.metrics import ActorMetrics
+from pipeline.settings import Settings
+
+REDIS_NAMESPACE = "peerguard"
+
+
+def middleware() -> list[Middleware]:
+    """The explicit middleware stack: no default we did not choose."""
+    return [
+        AgeLimit(),
+        TimeLimit(time_limit=10 * 60 * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=5, min_backoff=1000, max_backoff=5 * 60 * 1000),
+        ActorMetrics(),
+    ]
+
+
+def make_broker(redis_url: str | None) -> dramatiq.Broker:
+    """A RedisBroker when ``redis_url`` is set, else an in-process StubBroker."""
+    if redis_url:
+        return RedisBroker(url=redis_url, namespace=REDIS_NAMESPACE, middleware=middleware())
+    return StubBroker(middleware=middleware())
+
+
+broker = make_broker(Settings.from_mapping(os.environ).redis_url)
+dramatiq.set_broker(broker)

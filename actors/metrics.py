@@ -1,0 +1,34 @@
+"""Prometheus metrics for actors and stages, as a Dramatiq middleware plus plain counters."""
+
+from __future__ import annotations
+
+import time
+
+from dramatiq.middleware import Middleware
+from prometheus_client import Counter, Histogram
+
+ACTOR_MESSAGES = Counter(
+    "peerguard_actor_messages_total", "Dramatiq messages processed", ["actor", "outcome"]
+)
+ACTOR_SECONDS = Histogram("peerguard_actor_seconds", "Time spent in one actor call", ["actor"])
+STAGE_ITEMS = Counter("peerguard_stage_items_total", "Items handled by a pipeline stage", ["stage", "outcome"])
+
+
+class ActorMetrics(Middleware):
+    """Counts and times every actor call; the cross-cutting concern stays out of actors."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    def before_process_message(self, broker, message) -> None:
+        self._started[message.message_id] = time.perf_counter()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
+        started = self._started.pop(message.message_id, None)
+        if started is not None:
+            ACTOR_SECONDS.labels(message.actor_name).observe(time.perf_counter() - started)
+        ACTOR_MESSAGES.labels(message.actor_name, "error" if exception else "ok").inc()
+
+    def after_skip_message(self, broker, message) -> None:
+        self._started.pop(message.message_id, None)
+        ACTOR_MESSAGES.labels(message.actor_name, "skipped").inc()

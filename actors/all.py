@@ -1,0 +1,3 @@
+"""Every actor module, for `dramatiq actors.all`; the broker is configured first."""
+
+from actors import broker  # noqa: F401  (must come first: actors bind to it)

@@ -1,0 +1,146 @@
+"""Shared fixtures: a fresh PostgreSQL database per run, a dedicated Redis db, SQLite per test.
+
+The servers are real. When one is unreachable the run stops with a clear message (the README's
+test command starts them first); nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# Unit tests run on the in-process StubBroker; end-to-end tests pass REDIS_URL to subprocesses.
+# This must happen before anything imports actors.broker.
+os.environ.pop("REDIS_URL", None)
+os.environ.pop("DATABASE_URL", None)
+
+import pytest
+from sqlalchemy import text
+
+from pipeline.settings import Settings
+from storage import migrations
+from storage.db import make_engine
+from storage.models import Base
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_URL = os.environ.get("PEERGUARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("PEERGUARD_TEST_REDIS", "redis://127.0.0.1:6379/13")
+
+
+def _fail_unreachable(what: str, exc: Exception) -> None:
+    pytest.exit(f"{what} is not reachable ({exc.__class__.__name__}: {exc}). "
+                "Run the tests with the README's test command, which starts it.", returncode=3)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run, dropped afterwards."""
+    name = f"peerguard_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        _fail_unreachable("PostgreSQL at " + ADMIN_URL, exc)
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    migrations.upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied per test so each test starts empty and fast."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    migrations.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    engine = make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """The run's PostgreSQL database, emptied after the test."""
+    yield postgres_url
+    _truncate_all(postgres_url)
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "peerguard.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request) -> str:
+    """Each storage test runs on both SQLite and PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings.from_mapping({
+        "PEERGUARD_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": db_url,
+        "EMAIL_URL": (tmp_path / "outbox").as_uri(),
+        "PEERGUARD_STAFF_EMAIL": "safety@peermetals.com",
+    })
+
+
+@pytest.fixture
+def app(settings: Settings):
+    """An application context on the test database, installed for actors to find."""
+    from actors.context import AppContext, set_app_context
+
+    context = AppContext.from_settings(settings)
+    set_app_context(context)
+    yield context
+    set_app_context(None)
+    context.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A dedicated Redis db number, flushed before and after."""
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    try:
+        client.flushdb()
+    except Exception as exc:  # noqa: BLE001
+        _fail_unreachable("Redis at " + TEST_REDIS_URL, exc)
+    yield TEST_REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def stub_broker():
+    """The in-process broker, emptied around each test."""
+    from actors.broker import broker
+
+    broker.flush_all()
+    yield broker
+    broker.flush_all()
+
+
+@pytest.fixture
+def stub_worker(stub_broker):
+    from dramatiq import Worker
+
+    worker = Worker(stub_broker, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,283 @@
+"""Notification emails: one small context function per notice, one renderer, one message builder.
+
+Each notice has a template folder ``templates/email/<name>/{subject.txt,body.txt,body.html}``.
+Contexts hold only JSON-safe values so they can sit in the outbox and be rendered at send time.
+Messages are built with the standard library's ``EmailMessage`` and ``Address``, which refuse
+CR/LF in any header and quote display names, so user-supplied names cannot inject headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from pipeline.responses import as_utc
+from pipeline.settings import SettingsError
+
+NOTICE_HEADER = "X-PeerGuard-Notice"
+UNSUBSCRIBE_NOTICES = frozenset({"response-reminder", "response-final-warning"})
+KNOWN_NOTICES = frozenset(
+    {
+        "response-reminder",
+        "response-final-warning",
+        "response-breach",
+        "policy-warning",
+        "repeat-offender",
+        "suspension-recommended",
+        "flag-alert",
+    }
+)
+
+
+class InvalidRecipient(ValueError):
+    """The recipient address cannot be used; retrying will not help."""
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A notice rendered to its subject, plain text and HTML bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class MailIdentity:
+    """Who the notices come from and which domain hosts links and Message-IDs."""
+
+    from_address: str
+    from_name: str
+    platform_domain: str
+    unsubscribe_secret: str
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str], platform_domains: tuple[str, ...]) -> MailIdentity:
+        """Build from PEERGUARD_EMAIL_FROM / PEERGUARD_EMAIL_FROM_NAME / PEERGUARD_SECRET_KEY."""
+        domain = platform_domains[0]
+        from_address = env.get("PEERGUARD_EMAIL_FROM") or f"no-reply@{domain}"
+        _checked_address(from_address, "PEERGUARD_EMAIL_FROM")
+        # Without a configured secret the unsubscribe links are still unique per seller but
+        # guessable; that is acceptable for development and is why production sets the key.
+        secret = env.get("PEERGUARD_SECRET_KEY") or f"development-only:{domain}"
+        return cls(from_address, env.get("PEERGUARD_EMAIL_FROM_NAME") or "PeerMetals", domain, secret)
+
+
+def _checked_address(raw: str, name: str) -> Address:
+    try:
+        return parse_address(raw)
+    except InvalidRecipient as exc:
+        raise SettingsError(f"{name} must be a plain address, got {raw!r}") from exc
+
+
+# --- Contexts (one small function per notice) ------------------------------------------------
+
+
+def conversation_url(domain: str, conversation_id: int) -> str:
+    """The link to a conversation in the PeerMetals inbox."""
+    return f"https://{domain}/messages/{conversation_id}"
+
+
+def unsubscribe_token(secret: str, seller_id: int) -> str:
+    """An HMAC token that proves an unsubscribe request came from our link."""
+    digest = hmac.new(secret.encode(), f"unsubscribe:{seller_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def verify_unsubscribe_token(secret: str, seller_id: int, token: str) -> bool:
+    """Constant-time check of an unsubscribe token."""
+    return hmac.compare_digest(unsubscribe_token(secret, seller_id), token)
+
+
+def unsubscribe_links(identity: MailIdentity, seller_id: int) -> dict[str, str]:
+    """The RFC 8058 one-click URL and the mailto fallback for a seller's reminders."""
+    token = unsubscribe_token(identity.unsubscribe_secret, seller_id)
+    domain = identity.platform_domain
+    return {
+        "unsubscribe_url": f"https://{domain}/email/unsubscribe/{seller_id}/{token}",
+        "unsubscribe_mailto": f"mailto:unsubscribe@{domain}?subject=unsubscribe-{seller_id}-{token}",
+    }
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return as_utc(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@dataclass(frozen=True)
+class ResponseNoticeFacts:
+    """The facts of one obligation stage that the response notices mention."""
+
+    seller_id: int
+    seller_name: str
+    conversation_id: int
+    started_at: datetime
+    stage_due_at: datetime
+    deadline: datetime
+    zone: ZoneInfo
+
+
+def _response_context(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
+    return {
+        "seller_name": safe_display_name(facts.seller_name) or "there",
+        "conversation_url": conversation_url(identity.platform_domain, facts.conversation_id),
+        "waiting_since": _local(facts.started_at, facts.zone),
+        "deadline": _local(facts.deadline, facts.zone),
+    }
+
+
+def response_reminder(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
+    """Context of the 1-hour reminder."""
+    return _response_context(identity, facts) | unsubscribe_links(identity, facts.seller_id)
+
+
+def response_final_warning(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
+    """Context of the final warning, with the whole hours left before the limit."""
+    seconds_left = (as_utc(facts.deadline) - as_utc(facts.stage_due_at)).total_seconds()
+    return (
+        _response_context(identity, facts)
+        | unsubscribe_links(identity, facts.seller_id)
+        | {"hours_left": max(0, round(seconds_left / 3600))}
+    )
+
+
+def response_breach(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
+    """Context of the breach notice; it carries no unsubscribe link because it is not optional."""
+    return _response_context(identity, facts)
+
+
+RESPONSE_CONTEXTS = {
+    "response-reminder": response_reminder,
+    "response-final-warning": response_final_warning,
+    "response-breach": response_breach,
+}
+
+
+def policy_warning(user_name: str, strike_count: int, reason: str, policy_url: str) -> dict[str, Any]:
+    """Context of the first-strike warning to a sender (issue 6)."""
+    return {"user_name": user_name or "there", "strike_count": strike_count, "reason": reason, "policy_url": policy_url}
+
+
+def repeat_offender(user_email: str, user_id: int, strike_count: int, review_url: str) -> dict[str, Any]:
+    """Context of the staff alert for a third strike (issue 6)."""
+    return {"user_email": user_email, "user_id": user_id, "strike_count": strike_count, "review_url": review_url}
+
+
+def suspension_recommended(user_email: str, user_id: int, strike_count: int, review_url: str) -> dict[str, Any]:
+    """Context of the staff alert for a fifth strike (issue 6)."""
+    return {"user_email": user_email, "user_id": user_id, "strike_count": strike_count, "review_url": review_url}
+
+
+def flag_alert(item_id: int, kind: str, sender_email: str, excerpt: str, review_url: str) -> dict[str, Any]:
+    """Context of the staff alert for a high-severity review item (issue 6)."""
+    return {"item_id": item_id, "kind": kind, "sender_email": sender_email, "excerpt": excerpt, "review_url": review_url}
+
+
+# --- Rendering ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _environment(templates_dir: Path) -> Environment:
+    # StrictUndefined turns a missing context key into an error at render time instead of an
+    # email with a hole in it; autoescape applies to the HTML bodies only.
+    return Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render_notice(name: str, context: Mapping[str, Any], templates_dir: Path) -> RenderedEmail:
+    """Render ``templates/email/<name>/`` with ``context``; unknown names raise KeyError."""
+    if name not in KNOWN_NOTICES:
+        raise KeyError(f"unknown notice {name!r}")
+    env = _environment(Path(templates_dir) / "email")
+    subject = env.get_template(f"{name}/subject.txt").render(context)
+    return RenderedEmail(
+        subject=" ".join(subject.split()),
+        text=env.get_template(f"{name}/body.txt").render(context),
+        html=env.get_template(f"{name}/body.html").render(context),
+    )
+
+
+# --- Message building --------------------------------------------------------------------------
+
+
+def parse_address(raw: str) -> Address:
+    """Parse one bare address (no display name, no list); raise InvalidRecipient otherwise."""
+    if not raw or any(c in raw for c in "\r\n<>,;") or raw.count("@") != 1:
+        raise InvalidRecipient(f"not a single plain address: {raw!r}")
+    try:
+        address = Address(addr_spec=raw.strip())
+    except (ValueError, IndexError, TypeError) as exc:
+        raise InvalidRecipient(f"not a valid address: {raw!r}") from exc
+    if not address.username or "." not in address.domain:
+        raise InvalidRecipient(f"not a valid address: {raw!r}")
+    return address
+
+
+def safe_display_name(name: str | None) -> str:
+    """A display name with control characters folded to spaces; Address quotes the rest."""
+    if not name:
+        return ""
+    return " ".join("".join(c if c.isprintable() else " " for c in name).split())[:120]
+
+
+def message_id_for(idempotency_key: str, domain: str) -> str:
+    """A Message-ID derived from the outbox key, so a resend of the same notice is recognisable."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    return f"<{digest}@{domain}>"
+
+
+@dataclass(frozen=True)
+class OutgoingNotice:
+    """Everything needed to build one message, independent of storage."""
+
+    notice: str
+    recipient_address: str
+    recipient_name: str
+    idempotency_key: str
+    rendered: RenderedEmail
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
+
+
+def build_message(item: OutgoingNotice, identity: MailIdentity, sent_at: datetime) -> EmailMessage:
+    """Build the multipart text+HTML message with our headers; raise InvalidRecipient on bad input."""
+    recipient = parse_address(item.recipient_address)
+    message = EmailMessage()
+    message["From"] = Address(identity.from_name, addr_spec=identity.from_address)
+    message["To"] = Address(safe_display_name(item.recipient_name), recipient.username, recipient.domain)
+    message["Subject"] = item.rendered.subject
+    message["Date"] = format_datetime(as_utc(sent_at))
+    message["Message-ID"] = message_id_for(item.idempotency_key, identity.platform_domain)
+    message[NOTICE_HEADER] = item.notice
+    _add_unsubscribe_headers(message, item)
+    message.set_content(item.rendered.text)
+    message.add_alternative(item.rendered.html, subtype="html")
+    return message
+
+
+def _add_unsubscribe_headers(message: EmailMessage, item: OutgoingNotice) -> None:
+    # RFC 8058 one-click needs an https URI plus the List-Unsubscribe-Post header; the mailto
+    # is a fallback for clients that do not do one-click.
+    if item.notice not in UNSUBSCRIBE_NOTICES:
+        return
+    links = [f"<{link}>" for link in (item.unsubscribe_url, item.unsubscribe_mailto) if link]
+    if not links:
+        return
+    message["List-Unsubscribe"] = ", ".join(links)
+    if item.unsubscribe_url:
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

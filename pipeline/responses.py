@@ -1,0 +1,426 @@
+"""Seller response-time rules: who owes a reply, which notice is due, and response statistics.
+
+Pure functions only. Callers pass the message timeline, the seller's profile, ``now`` and a
+``ResponsePolicy``; nothing here reads the clock, the database or the environment.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import IntEnum, StrEnum
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.settings import SettingsError
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+class SenderRole(StrEnum):
+    """Which side of a conversation wrote a message; anything else (staff, system) is ignored."""
+
+    BUYER = "buyer"
+    SELLER = "seller"
+
+
+class Stage(IntEnum):
+    """Notice stages of one obligation, in the order they fall due; 0 means none sent yet."""
+
+    NONE = 0
+    REMINDER = 1
+    FINAL_WARNING = 2
+    BREACH = 3
+
+    @property
+    def notice(self) -> str:
+        """The email notice name for this stage."""
+        return _STAGE_NOTICES[self]
+
+
+_STAGE_NOTICES = {
+    Stage.NONE: "",
+    Stage.REMINDER: "response-reminder",
+    Stage.FINAL_WARNING: "response-final-warning",
+    Stage.BREACH: "response-breach",
+}
+
+# Reminders and final warnings are nudges the seller may switch off; the breach notice is the
+# record of a policy violation and goes out regardless of the opt-out.
+OPT_OUT_STAGES = frozenset({Stage.REMINDER, Stage.FINAL_WARNING})
+
+
+class Delivery(StrEnum):
+    """What happens to the email of a stage that has just been recorded."""
+
+    SEND = "send"
+    SUPPRESSED_AWAY = "suppressed-away"
+    SUPPRESSED_OPTED_OUT = "suppressed-opted-out"
+    SUPPRESSED_NO_EMAIL = "suppressed-no-email"
+
+
+@dataclass(frozen=True)
+class ResponsePolicy:
+    """The configurable response-time rules (defaults from the PeerMetals policy)."""
+
+    reminder_after: timedelta = timedelta(hours=1)
+    final_warning_after: timedelta = timedelta(hours=20)
+    breach_after: timedelta = timedelta(hours=24)
+    quiet_start: time = time(22, 0)
+    quiet_end: time = time(7, 0)
+    stats_window: timedelta = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        if not timedelta(0) < self.reminder_after < self.final_warning_after < self.breach_after:
+            raise SettingsError(
+                "response stages must satisfy 0 < reminder < final warning < breach, got "
+                f"{self.reminder_after}, {self.final_warning_after}, {self.breach_after}"
+            )
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> ResponsePolicy:
+        """Build the policy from PEERGUARD_RESPONSE_* / PEERGUARD_QUIET_HOURS values."""
+        default = cls()
+        quiet_start, quiet_end = _parse_quiet_hours(env.get("PEERGUARD_QUIET_HOURS"), default)
+        return cls(
+            reminder_after=_minutes(env, "PEERGUARD_RESPONSE_REMINDER_MINUTES", default.reminder_after),
+            final_warning_after=_minutes(
+                env, "PEERGUARD_RESPONSE_FINAL_WARNING_MINUTES", default.final_warning_after
+            ),
+            breach_after=_minutes(env, "PEERGUARD_RESPONSE_BREACH_MINUTES", default.breach_after),
+            quiet_start=quiet_start,
+            quiet_end=quiet_end,
+            stats_window=timedelta(days=_positive_int(env, "PEERGUARD_RESPONSE_STATS_DAYS", 30)),
+        )
+
+    def offset(self, stage: Stage) -> timedelta:
+        """How long after the clock starts ``stage`` falls due."""
+        return {
+            Stage.REMINDER: self.reminder_after,
+            Stage.FINAL_WARNING: self.final_warning_after,
+            Stage.BREACH: self.breach_after,
+        }[stage]
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _minutes(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    return timedelta(minutes=_positive_int(env, name, int(default.total_seconds() // 60)))
+
+
+def _parse_quiet_hours(raw: str | None, default: ResponsePolicy) -> tuple[time, time]:
+    if raw is None or not raw.strip():
+        return default.quiet_start, default.quiet_end
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
+    except ValueError as exc:
+        raise SettingsError(f"PEERGUARD_QUIET_HOURS must look like 22:00-07:00, got {raw!r}") from exc
+    return start, end
+
+
+# --- Timeline → obligations -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineMessage:
+    """One message of a conversation as the response rules see it."""
+
+    message_id: int
+    role: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class ResponseObligation:
+    """A reply the seller owes: started by a buyer message, answered by a later seller message."""
+
+    started_at: datetime
+    started_by: int
+    answered_at: datetime | None = None
+    answered_by: int | None = None
+
+    @property
+    def response_seconds(self) -> int | None:
+        """Seconds from the clock start to the answer, or None while unanswered."""
+        if self.answered_at is None:
+            return None
+        return int((self.answered_at - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class ConversationObligations:
+    """The obligations of one conversation plus the ids of messages whose date was clamped."""
+
+    obligations: tuple[ResponseObligation, ...]
+    future_message_ids: tuple[int, ...] = ()
+
+    @property
+    def open_obligation(self) -> ResponseObligation | None:
+        """The unanswered obligation, if any (there is at most one: the last)."""
+        if self.obligations and self.obligations[-1].answered_at is None:
+            return self.obligations[-1]
+        return None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return ``moment`` as an aware UTC datetime; naive values (SQLite) are taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def obligations_from_timeline(
+    messages: Iterable[TimelineMessage], now: datetime
+) -> ConversationObligations:
+    """Compute every obligation in a conversation from its messages, in any order."""
+    now = as_utc(now)
+    ordered, future_ids = _normalised_timeline(messages, now)
+    obligations: list[ResponseObligation] = []
+    open_start: TimelineMessage | None = None
+    for message in ordered:
+        if message.role == SenderRole.BUYER and open_start is None:
+            open_start = message
+        elif message.role == SenderRole.SELLER and open_start is not None:
+            obligations.append(_answered(open_start, message))
+            open_start = None
+        # Later buyer messages while a reply is owed do not restart the clock, and a seller
+        # message before any buyer message (seller writes first) answers nothing.
+    if open_start is not None:
+        obligations.append(ResponseObligation(open_start.sent_at, open_start.message_id))
+    return ConversationObligations(tuple(obligations), tuple(future_ids))
+
+
+def _normalised_timeline(
+    messages: Iterable[TimelineMessage], now: datetime
+) -> tuple[list[TimelineMessage], list[int]]:
+    # A message cannot have been written after we saw it, so a date in the future (a skewed
+    # client clock, a bad import) is clamped to ``now``; the ids are reported so callers can log.
+    # Sorting by (date, id) makes out-of-order input and equal timestamps deterministic.
+    clamped: list[TimelineMessage] = []
+    future_ids: list[int] = []
+    for message in messages:
+        sent_at = as_utc(message.sent_at)
+        if sent_at > now:
+            future_ids.append(message.message_id)
+            sent_at = now
+        clamped.append(TimelineMessage(message.message_id, str(message.role), sent_at))
+    clamped.sort(key=lambda m: (m.sent_at, m.message_id))
+    return clamped, sorted(future_ids)
+
+
+def _answered(start: TimelineMessage, reply: TimelineMessage) -> ResponseObligation:
+    return ResponseObligation(start.sent_at, start.message_id, reply.sent_at, reply.message_id)
+
+
+# --- Time zones and quiet hours -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SellerZone:
+    """The zone used for a seller, and whether their configured name had to be replaced by UTC."""
+
+    zone: ZoneInfo
+    fell_back_to_utc: bool = False
+
+
+@lru_cache(maxsize=1024)
+def resolve_zone(name: str | None) -> SellerZone:
+    """Return the seller's zone; an unknown or malformed name falls back to UTC with a flag."""
+    if name is None or not name.strip():
+        return SellerZone(UTC_ZONE)
+    try:
+        return SellerZone(ZoneInfo(name.strip()))
+    except (ZoneInfoNotFoundError, ValueError):
+        return SellerZone(UTC_ZONE, fell_back_to_utc=True)
+
+
+def in_quiet_hours(moment: datetime, zone: ZoneInfo, policy: ResponsePolicy) -> bool:
+    """Whether ``moment`` falls inside the quiet hours on the seller's local clock."""
+    local = as_utc(moment).astimezone(zone).time()
+    if policy.quiet_start <= policy.quiet_end:
+        return policy.quiet_start <= local < policy.quiet_end
+    return local >= policy.quiet_start or local < policy.quiet_end
+
+
+def quiet_hours_end(moment: datetime, zone: ZoneInfo, policy: ResponsePolicy) -> datetime:
+    """The next end of quiet hours (07:00 local) after ``moment``, as UTC; DST-correct."""
+    local = as_utc(moment).astimezone(zone)
+    day: date = local.date()
+    if local.time() >= policy.quiet_end:
+        day += timedelta(days=1)
+    # Combining the local wall time with the zone (not adding 24 h in UTC) is what makes the
+    # result right on the nights the clocks change.
+    return datetime.combine(day, policy.quiet_end, tzinfo=zone).astimezone(UTC)
+
+
+# --- Stage decisions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SellerProfile:
+    """What the rules need to know about the seller who owes a reply."""
+
+    seller_id: int
+    email: str | None
+    timezone: str | None = None
+    away: bool = False
+    reminders_opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class StageDecision:
+    """What one sweep of one open obligation should record."""
+
+    stage: Stage | None
+    delivery: Delivery | None
+    next_due_at: datetime | None
+    skipped: tuple[Stage, ...] = ()
+    held_until: datetime | None = None
+    zone: SellerZone = field(default_factory=lambda: SellerZone(UTC_ZONE))
+
+    @property
+    def breached(self) -> bool:
+        """Whether this decision records the 24-hour breach."""
+        return self.stage == Stage.BREACH
+
+
+def latest_due_stage(
+    started_at: datetime, stage_sent: Stage, now: datetime, policy: ResponsePolicy
+) -> Stage | None:
+    """The latest stage past its due time that has not been recorded yet, or None."""
+    elapsed = as_utc(now) - as_utc(started_at)
+    due = [s for s in (Stage.REMINDER, Stage.FINAL_WARNING, Stage.BREACH) if policy.offset(s) <= elapsed]
+    if not due or due[-1] <= stage_sent:
+        return None
+    return due[-1]
+
+
+def stage_due_at(started_at: datetime, stage: Stage, policy: ResponsePolicy) -> datetime | None:
+    """When the stage after ``stage`` falls due, or None after the breach."""
+    if stage >= Stage.BREACH:
+        return None
+    return as_utc(started_at) + policy.offset(Stage(stage + 1))
+
+
+def decide_stage(
+    started_at: datetime,
+    stage_sent: Stage,
+    seller: SellerProfile,
+    now: datetime,
+    policy: ResponsePolicy,
+) -> StageDecision:
+    """Decide which stage (if any) to record for an open obligation at ``now``."""
+    zone = resolve_zone(seller.timezone)
+    stage = latest_due_stage(started_at, stage_sent, now, policy)
+    if stage is None:
+        return StageDecision(None, None, stage_due_at(started_at, stage_sent, policy), zone=zone)
+    if stage == Stage.REMINDER and in_quiet_hours(now, zone.zone, policy) and not seller.away:
+        return _held_reminder(started_at, now, zone, policy)
+    skipped = tuple(Stage(s) for s in range(stage_sent + 1, stage))
+    return StageDecision(
+        stage, delivery_for(stage, seller), stage_due_at(started_at, stage, policy), skipped, zone=zone
+    )
+
+
+def _held_reminder(
+    started_at: datetime, now: datetime, zone: SellerZone, policy: ResponsePolicy
+) -> StageDecision:
+    # We hold whenever the seller's clock reads quiet hours at send time, which covers a
+    # reminder falling due at night and a late sweep reaching a reminder at night. If the hold
+    # would outlast the final warning, the final warning supersedes the reminder instead.
+    release = quiet_hours_end(now, zone.zone, policy)
+    final_at = as_utc(started_at) + policy.final_warning_after
+    return StageDecision(None, None, min(release, final_at), held_until=release, zone=zone)
+
+
+def delivery_for(stage: Stage, seller: SellerProfile) -> Delivery:
+    """Whether the email for ``stage`` goes out, and if not, why not."""
+    if seller.away:
+        return Delivery.SUPPRESSED_AWAY
+    if seller.reminders_opted_out and stage in OPT_OUT_STAGES:
+        return Delivery.SUPPRESSED_OPTED_OUT
+    if not seller.email or not seller.email.strip():
+        return Delivery.SUPPRESSED_NO_EMAIL
+    return Delivery.SEND
+
+
+# --- Statistics -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    """One obligation as the statistics see it."""
+
+    started_at: datetime
+    answered_at: datetime | None
+    away: bool = False
+
+
+@dataclass(frozen=True)
+class SellerResponseStats:
+    """A seller's response record over the statistics window."""
+
+    obligations: int
+    answered: int
+    median_response_seconds: float | None
+    share_within_target: float | None
+    share_within_limit: float | None
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        """JSON-safe form for ``sellers stats --json``."""
+        return {
+            "obligations": self.obligations,
+            "answered": self.answered,
+            "median_response_seconds": self.median_response_seconds,
+            "share_within_1h": self.share_within_target,
+            "share_within_24h": self.share_within_limit,
+        }
+
+
+def seller_stats(
+    records: Iterable[ResponseRecord], now: datetime, policy: ResponsePolicy
+) -> SellerResponseStats:
+    """Median response time and shares answered within the target (1 h) and limit (24 h)."""
+    now = as_utc(now)
+    window = [
+        r for r in records if not r.away and now - policy.stats_window <= as_utc(r.started_at) <= now
+    ]
+    seconds = [
+        (as_utc(r.answered_at) - as_utc(r.started_at)).total_seconds()
+        for r in window
+        if r.answered_at is not None
+    ]
+    return SellerResponseStats(
+        obligations=len(window),
+        answered=len(seconds),
+        median_response_seconds=statistics.median(seconds) if seconds else None,
+        share_within_target=_share_within(window, policy.reminder_after, now),
+        share_within_limit=_share_within(window, policy.breach_after, now),
+    )
+
+
+def _share_within(records: Sequence[ResponseRecord], limit: timedelta, now: datetime) -> float | None:
+    # An obligation counts once its outcome against ``limit`` is known: answered, or unanswered
+    # for longer than the limit. Younger open obligations would otherwise drag the share down.
+    decided = [
+        r for r in records if r.answered_at is not None or now - as_utc(r.started_at) > limit
+    ]
+    if not decided:
+        return None
+    hits = sum(
+        1 for r in decided if r.answered_at is not None and as_utc(r.answered_at) - as_utc(r.started_at) <= limit
+    )
+    return hits / len(decided)

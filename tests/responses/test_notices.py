@@ -1,0 +1,119 @@
+"""Rendering notices and building messages safely."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from pipeline import notices
+from pipeline.notices import (
+    KNOWN_NOTICES,
+    InvalidRecipient,
+    MailIdentity,
+    OutgoingNotice,
+    ResponseNoticeFacts,
+    build_message,
+    render_notice,
+    verify_unsubscribe_token,
+)
+from pipeline.responses import resolve_zone
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+IDENTITY = MailIdentity.from_mapping({"PEERGUARD_SECRET_KEY": "k"}, ("peermetals.com",))
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+FACTS = ResponseNoticeFacts(
+    seller_id=7, seller_name="Ana <b>", conversation_id=42, started_at=T0,
+    stage_due_at=T0 + timedelta(hours=20), deadline=T0 + timedelta(hours=24),
+    zone=resolve_zone("Europe/Berlin").zone,
+)
+ISSUE6_CONTEXTS = {
+    "policy-warning": notices.policy_warning("Bo", 1, "sharing a phone number", "https://peermetals.com/policy"),
+    "repeat-offender": notices.repeat_offender("bo@example.com", 3, 3, "https://peermetals.com/r/3"),
+    "suspension-recommended": notices.suspension_recommended("bo@example.com", 3, 5, "https://peermetals.com/r/3"),
+    "flag-alert": notices.flag_alert(9, "payment", "bo@example.com", "pay me at <iban>", "https://peermetals.com/r/9"),
+}
+
+
+def contexts():
+    out = {name: fn(IDENTITY, FACTS) for name, fn in notices.RESPONSE_CONTEXTS.items()}
+    return out | ISSUE6_CONTEXTS
+
+
+def outgoing(name: str, address: str = "ana@example.com", display: str = "Ana") -> OutgoingNotice:
+    context = contexts()[name]
+    return OutgoingNotice(
+        name, address, display, f"obligation:1:{name}", render_notice(name, context, TEMPLATES),
+        context.get("unsubscribe_url"), context.get("unsubscribe_mailto"),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_NOTICES))
+def test_every_notice_renders_text_and_escaped_html(name):
+    rendered = render_notice(name, contexts()[name], TEMPLATES)
+    assert rendered.subject and "\n" not in rendered.subject
+    assert rendered.text.strip() and "<html>" in rendered.html
+    assert "<b>" not in rendered.html and "<iban>" not in rendered.html
+
+
+def test_reminder_context_is_local_time_and_json_safe():
+    context = contexts()["response-reminder"]
+    assert context["waiting_since"] == "2026-06-01 14:00 CEST"
+    assert context["conversation_url"] == "https://peermetals.com/messages/42"
+    assert contexts()["response-final-warning"]["hours_left"] == 4
+    assert "unsubscribe_url" not in contexts()["response-breach"]
+
+
+def test_missing_context_key_is_an_error_not_a_hole():
+    with pytest.raises(UndefinedError):
+        render_notice("response-reminder", {"seller_name": "x"}, TEMPLATES)
+    with pytest.raises(KeyError):
+        render_notice("no-such-notice", {}, TEMPLATES)
+
+
+def test_message_is_multipart_with_notice_and_one_click_unsubscribe_headers():
+    message = build_message(outgoing("response-reminder"), IDENTITY, T0)
+    assert message["X-PeerGuard-Notice"] == "response-reminder"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<https://peermetals.com/email/unsubscribe/7/")
+    assert "mailto:unsubscribe@peermetals.com" in message["List-Unsubscribe"]
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message["Message-ID"] == build_message(outgoing("response-reminder"), IDENTITY, T0 + timedelta(hours=1))["Message-ID"]
+
+
+def test_breach_and_staff_alerts_carry_no_unsubscribe():
+    for name in ("response-breach", "flag-alert"):
+        message = build_message(outgoing(name), IDENTITY, T0)
+        assert message["List-Unsubscribe"] is None and message["X-PeerGuard-Notice"] == name
+
+
+def test_unsubscribe_token_verifies():
+    token = contexts()["response-reminder"]["unsubscribe_url"].rsplit("/", 1)[1]
+    assert verify_unsubscribe_token("k", 7, token)
+    assert not verify_unsubscribe_token("k", 8, token)
+
+
+def test_crlf_in_display_name_cannot_inject_headers():
+    message = build_message(outgoing("response-breach", display="Ana\r\nBcc: evil@attacker.example"), IDENTITY, T0)
+    raw = message.as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Bcc"] is None
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["ana@example.com"]
+
+
+def test_display_name_trick_stays_a_display_name():
+    message = build_message(outgoing("response-breach", display='evil@attacker.example" <x@y.z>'), IDENTITY, T0)
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["ana@example.com"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ana@example.com\r\nBcc: evil@x.com", "Evil <evil@x.com>", "a@x.com, b@y.com", "no-at-sign", "a@localhost", ""],
+)
+def test_bad_recipient_addresses_are_refused(address):
+    with pytest.raises(InvalidRecipient):
+        build_message(outgoing("response-breach", address=address), IDENTITY, T0)

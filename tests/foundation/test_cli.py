@@ -1,0 +1,110 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PEERGUARD = str(Path(sys.executable).parent / "peerguard")
+
+
+def cli(*args, env=None, input=None, cwd=None):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    full_env.update(env or {})
+    return subprocess.run([PEERGUARD, *args], capture_output=True, text=True, env=full_env, input=input, cwd=cwd, timeout=300)
+
+
+def all_commands():
+    from peerguard.cli import main
+    import click
+
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            yield prefix + [name]
+            if isinstance(command, click.Group):
+                yield from walk(command, prefix + [name])
+
+    return list(walk(main, []))
+
+
+@pytest.mark.parametrize("command", [[]] + all_commands(), ids=lambda c: " ".join(c) or "peerguard")
+def test_every_command_explains_itself(command):
+    result = cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: peerguard" in result.stdout
+    # A help text of a sentence or more, not just the options list.
+    assert len(result.stdout.split("Options:")[0].split()) > 6
+
+
+def test_import_reports_bad_lines_and_exits_non_zero(tmp_path):
+    export = tmp_path / "export.jsonl"
+    export.write_text("\n".join([
+        json.dumps({"type": "user", "id": "u-1", "name": "A"}),
+        "{oops",
+        json.dumps({"type": "user", "id": "u-2", "name": "B"}),
+    ]) + "\n")
+    env = {"PEERGUARD_DATA_DIR": str(tmp_path / "data")}
+    result = cli("import", str(export), env=env)
+    assert result.returncode == 1
+    assert "export.jsonl:2: malformed JSON" in result.stderr
+    assert "2 created" in result.stdout
+    again = cli("import", str(export), env=env)
+    assert "2 unchanged" in again.stdout
+
+
+def test_bad_configuration_is_one_line(tmp_path):
+    result = cli("run", "--once", env={"DATABASE_URL": "oracle://db", "PEERGUARD_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_worker_needs_redis(tmp_path):
+    result = cli("worker", env={"PEERGUARD_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2 and "REDIS_URL" in result.stderr
+
+
+def test_unreachable_postgres_is_one_line(tmp_path):
+    result = cli("run", "--once", env={"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nope"})
+    assert result.returncode != 0
+    assert "cannot reach the database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_runs_the_main_job(tmp_path):
+    result = cli("demo", "--conversations", "50", env={"PEERGUARD_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    assert "generated 50 conversations" in result.stdout
+    assert "imported:" in result.stdout and "error" not in result.stdout.split("imported:")[1].splitlines()[0]
+    assert (tmp_path / "data" / "peerguard.sqlite3").exists()
+    photos = list((tmp_path / "data" / "demo" / "files").glob("*.jpg"))
+    assert len(photos) > 10
+
+
+def test_alembic_cli_and_peerguard_db_agree(pg_url, tmp_path):
+    env = {"DATABASE_URL": pg_url}
+    down = cli("db", "downgrade", "base", env=env)
+    assert down.returncode == 0, down.stderr
+    assert "database at base" in down.stdout
+    up = subprocess.run([str(Path(sys.executable).parent / "alembic"), "upgrade", "head"], cwd=ROOT,
+                        env={**os.environ, **env}, capture_output=True, text=True)
+    assert up.returncode == 0, up.stderr
+    current = cli("db", "current", env=env)
+    lines = dict(line.split(":", 1) for line in current.stdout.strip().splitlines())
+    assert lines["current"].strip() == lines["head"].strip() != "base"
+
+
+def test_compose_file_matches_the_readme():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "mailpit", "migrate", "worker"} <= set(services)
+    for name in ("postgres", "redis", "mailpit"):
+        assert "healthcheck" in services[name]
+    env = services["worker"]["environment"]
+    readme = (ROOT / "README.md").read_text()
+    for variable in env:
+        assert f"`{variable}`" in readme, variable
+    assert services["migrate"]["command"] == ["peerguard", "db", "upgrade"]

@@ -2,5 +2,6 @@
 
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import Attachment, Conversation, Message, User
+from storage.models.detection import ContactFinding
 
-__all__ = ["Attachment", "Base", "Conversation", "Message", "UTCDateTime", "User"]
+__all__ = ["Attachment", "Base", "ContactFinding", "Conversation", "Message", "UTCDateTime", "User"]

@@ -62,6 +62,8 @@ class Message(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the marketplace may show: the body with identifiers replaced, once scanned.
+    masked_body: Mapped[str | None] = mapped_column(Text)
 
     conversation: Mapped[Conversation] = relationship()
     sender: Mapped[User] = relationship()

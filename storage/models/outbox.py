@@ -1,0 +1,49 @@
+"""The transactional email outbox shared by every notice (reminders, review alerts…)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models.base import Base, UTCDateTime
+
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "dead")
+
+
+class OutboxEmail(Base):
+    """One email to send exactly once, written in the same transaction as the change it reports."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'dead')", name="status_known"
+        ),
+        # The dispatcher only looks at rows still waiting to go out (or whose lease expired),
+        # so sent and dead history does not slow the claim query down.
+        Index(
+            "ix_email_outbox_pending",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('queued', 'failed', 'sending')"),
+            sqlite_where=text("status IN ('queued', 'failed', 'sending')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice: Mapped[str] = mapped_column(String(64))
+    recipient_address: Mapped[str] = mapped_column(String(320))
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

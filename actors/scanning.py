@@ -1,0 +1,101 @@
+"""Scanning actors: detect contact-sharing in batches of messages, and the catch-up sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+
+import dramatiq
+
+from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
+from actors.context import AppContext, app_context
+from actors.metrics import STAGE_ITEMS
+from pipeline.detection import mask_text, scan_conversation, scan_text
+from storage import scanning as store
+from storage.db import transaction
+
+BATCH_SIZE = 200
+WINDOW = 6
+"""Messages looked at together for attempts split across consecutive messages."""
+CATCH_UP_AGE = timedelta(seconds=10)
+"""A message unscanned this long after it was recorded is presumed lost by the broker."""
+
+@dramatiq.actor(queue_name="scanning", max_retries=5, time_limit=5 * 60 * 1000)
+def scan_messages(message_ids: list[int]) -> None:
+    """Scan these messages (ids only; already-scanned ones are skipped)."""
+    scan_batch(app_context(), message_ids, datetime.now(timezone.utc))
+
+
+@dramatiq.actor(queue_name="sweeps", max_retries=0)
+def catch_up_sweep() -> None:
+    """Re-enqueue messages the broker lost: unscanned, recorded a while ago."""
+    enqueue_lost(app_context(), datetime.now(timezone.utc))
+
+
+def enqueue_scans(message_ids: Sequence[int]) -> None:
+    """Ring the doorbell for committed messages, one broker message per batch."""
+    ids = list(message_ids)
+    for start in range(0, len(ids), BATCH_SIZE):
+        scan_messages.send(ids[start : start + BATCH_SIZE])
+
+
+def enqueue_lost(context: AppContext, now: datetime) -> int:
+    """Enqueue every message still unscanned ``CATCH_UP_AGE`` after it was recorded."""
+    with context.session_factory() as session:
+        ids = store.unscanned_ids(session, limit=100_000, recorded_before=now - CATCH_UP_AGE)
+    enqueue_scans(ids)
+    return len(ids)
+
+
+def scan_batch(context: AppContext, message_ids: Sequence[int], now: datetime) -> dict[str, int]:
+    """Load → detect → store for one batch, in one transaction; returns counts."""
+    domains = context.settings.platform_domains
+    counts = {"messages": 0, "findings": 0}
+    with transaction(context.session_factory) as session:
+        new_findings: list[int] = []
+        for message in store.load_messages(session, message_ids):
+            single = scan_text(message.body, platform_domains=domains)
+            records = [_record("message", f, [message.id]) for f in single]
+            records += _split_attempts(store.window_before(session, message, WINDOW), domains)
+            new_findings += store.save_scan(session, message, mask_text(message.body, single), records, now)
+            counts["messages"] += 1
+        counts["findings"] = len(new_findings)
+    STAGE_ITEMS.labels("scan", "messages").inc(counts["messages"])
+    STAGE_ITEMS.labels("scan", "findings").inc(counts["findings"])
+    return counts
+
+
+def _split_attempts(window: list[store.ScannableMessage], domains) -> list[store.FindingRecord]:
+    """Findings that need more than one message of the window, including its newest one."""
+    if len(window) < 2:
+        return []
+    newest = len(window) - 1
+    findings = scan_conversation([(m.role, m.body) for m in window], platform_domains=domains)
+    ids = [m.id for m in window]
+    return [
+        _record("conversation", f, ids)
+        for f in findings
+        if len(set(f.messages)) > 1 and newest in f.messages
+    ]
+
+
+def _record(scope: str, finding, message_ids: list[int]) -> store.FindingRecord:
+    spans = tuple(
+        (message_ids[span.message if span.message is not None else 0], span.start, span.end) for span in finding.spans
+    )
+    return store.FindingRecord(scope, finding.kind, finding.value, finding.match, finding.score, finding.detector_version, spans)
+
+
+def scan_pending(context: AppContext, now: datetime) -> dict[str, int]:
+    """Scan every unscanned message, batch after batch (the `run --once` stage)."""
+    totals = {"messages": 0, "findings": 0}
+    while True:
+        with context.session_factory() as session:
+            ids = store.unscanned_ids(session, limit=BATCH_SIZE)
+        if not ids:
+            return totals
+        counts = scan_batch(context, ids, now)
+        if counts["messages"] == 0:
+            return totals
+        for key in totals:
+            totals[key] += counts[key]

@@ -1,0 +1,122 @@
+"""Queries of the detection stage: what is unscanned, a message's context, storing findings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import ContactFinding, Conversation, Message
+
+
+@dataclass(frozen=True)
+class ScannableMessage:
+    """A message as the detector sees it: text, role and place in its conversation."""
+
+    id: int
+    conversation_id: int
+    role: str  # "buyer" or "seller"
+    body: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """A finding ready to store, with spans already mapped to message ids."""
+
+    scope: str
+    kind: str
+    value: str
+    match: str
+    score: float
+    detector_version: str
+    spans: tuple[tuple[int, int, int], ...]  # (message_id, start, end)
+
+    @property
+    def message_ids(self) -> list[int]:
+        return sorted({span[0] for span in self.spans})
+
+    def fingerprint(self) -> str:
+        """Identity of a finding across re-scans."""
+        key = json.dumps([self.scope, self.kind, self.value, self.detector_version, list(self.spans)])
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _role():
+    return case((Message.sender_id == Conversation.seller_id, "seller"), else_="buyer")
+
+
+def _scannable(row) -> ScannableMessage:
+    return ScannableMessage(row.id, row.conversation_id, row.role, row.body, row.sent_at)
+
+
+def unscanned_ids(session: Session, limit: int, recorded_before: datetime | None = None) -> list[int]:
+    """Ids of messages the detector has not seen, oldest first."""
+    query = select(Message.id).where(Message.scanned_at.is_(None))
+    if recorded_before is not None:
+        query = query.where(Message.recorded_at < recorded_before)
+    return list(session.scalars(query.order_by(Message.recorded_at, Message.id).limit(limit)))
+
+
+def load_messages(session: Session, ids: Sequence[int], only_unscanned: bool = True) -> list[ScannableMessage]:
+    """The messages with these ids (skipping scanned ones unless asked), in conversation order."""
+    query = (
+        select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.id.in_(list(ids)))
+        .order_by(Message.conversation_id, Message.sent_at, Message.id)
+    )
+    if only_unscanned:
+        query = query.where(Message.scanned_at.is_(None))
+    return [_scannable(row) for row in session.execute(query)]
+
+
+def window_before(session: Session, message: ScannableMessage, size: int) -> list[ScannableMessage]:
+    """Up to ``size`` messages of the same conversation ending with ``message``, oldest first."""
+    query = (
+        select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.conversation_id == message.conversation_id,
+            (Message.sent_at < message.sent_at) | and_(Message.sent_at == message.sent_at, Message.id <= message.id),
+        )
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(size)
+    )
+    return [_scannable(row) for row in reversed(session.execute(query).all())]
+
+
+def save_scan(
+    session: Session, message: ScannableMessage, masked_body: str, findings: Sequence[FindingRecord], now: datetime
+) -> list[int]:
+    """Store a message's findings (once each) and mark it scanned; return the new finding ids."""
+    new_ids = [fid for record in findings if (fid := _insert_finding(session, message, record, now)) is not None]
+    session.execute(update(Message).where(Message.id == message.id).values(scanned_at=now, masked_body=masked_body))
+    return new_ids
+
+
+def _insert_finding(session: Session, message: ScannableMessage, record: FindingRecord, now: datetime) -> int | None:
+    values = dict(
+        fingerprint=record.fingerprint(), conversation_id=message.conversation_id,
+        message_id=max(record.message_ids), scope=record.scope, kind=record.kind, value=record.value[:500],
+        match=record.match, score=record.score, detector_version=record.detector_version,
+        spans=[{"message_id": m, "start": s, "end": e} for m, s, e in record.spans],
+        message_ids=record.message_ids, found_at=now,
+    )
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(ContactFinding).values(**values)
+        .on_conflict_do_nothing(index_elements=["fingerprint"]).returning(ContactFinding.id)
+    )
+    return session.scalar(statement)
+
+
+def findings_for_messages(session: Session, message_ids: Sequence[int]) -> list[ContactFinding]:
+    """Stored findings anchored to these messages."""
+    return list(session.scalars(select(ContactFinding).where(ContactFinding.message_id.in_(list(message_ids)))))

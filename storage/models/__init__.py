@@ -5,3 +5,14 @@ from storage.models.core import Attachment, Conversation, Message, User
 from storage.models.detection import ContactFinding
 
 __all__ = ["Attachment", "Base", "ContactFinding", "Conversation", "Message", "UTCDateTime", "User"]
+
+# Response deadlines and the shared email outbox (issue 4).
+from storage.models.outbox import OutboxEmail  # noqa: E402
+from storage.models.responses import (  # noqa: E402
+    EmailPreference,
+    ResponseDeadline,
+    ResponseDeadlineEvent,
+    ResponseSyncCursor,
+)
+
+__all__ += ["EmailPreference", "OutboxEmail", "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor"]

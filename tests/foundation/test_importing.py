@@ -135,3 +135,17 @@ def test_oversized_attachment_is_rejected(app, tmp_path):
     outcomes = list(importer.import_lines(path.open("rb")))
     assert outcomes[-1].status == "error" and "larger than 1024" in outcomes[-1].error
     assert count(app, Message) == 0
+
+
+def test_doorbell_rings_only_after_commit(app, tmp_path):
+    """Whoever is told about new messages can already read them from another session."""
+    seen: list[list[str]] = []
+
+    def on_commit(ids):
+        with app.session_factory() as other:
+            seen.append(list(other.scalars(select(Message.external_id).where(Message.id.in_(ids)))))
+
+    path = write_export(tmp_path, BASE + [msg("m-1"), msg("m-2"), msg("m-3"), msg("m-4")])
+    importer = InterchangeImporter(app.session_factory, app.blobs, tmp_path, batch_size=4)
+    list(importer.import_lines(path.open("rb"), on_commit=on_commit))
+    assert seen == [["m-1"], ["m-2", "m-3", "m-4"]]

@@ -16,3 +16,8 @@ from storage.models.responses import (  # noqa: E402
 )
 
 __all__ += ["EmailPreference", "OutboxEmail", "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor"]
+
+# The trust-and-safety review queue (issue 6).
+from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strike  # noqa: E402
+
+__all__ += ["ReviewHistory", "ReviewItem", "ReviewSignal", "Strike"]

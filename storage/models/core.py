@@ -21,6 +21,10 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     away: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "member" or "staff"; only staff may review flagged messages (issue 6).
+    role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    # Set by the third strike in the escalation window; restricted senders' flags are high severity.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Conversation(Base):

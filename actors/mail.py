@@ -46,6 +46,13 @@ class PermanentDeliveryError(DeliveryError):
     temporary = False
 
 
+class DeliveryOutcomeUnknown(PermanentDeliveryError):
+    """The connection broke after the message data was sent; the server may have accepted it.
+
+    Retrying could deliver it twice, so it is treated like a permanent failure and recorded.
+    """
+
+
 class MailBatch(Protocol):
     """An open delivery session; ``send`` returns the provider's id for the message."""
 
@@ -76,11 +83,13 @@ class SmtpConfig:
 
 
 class _DataReplyMixin:
-    """Remembers the server's reply to DATA, which usually carries its queue id."""
+    """Remembers whether DATA began and the server's reply to it (which carries its queue id)."""
 
     last_data_reply: bytes = b""
+    data_started: bool = False
 
     def data(self, msg):  # type: ignore[no-untyped-def]
+        self.data_started = True
         code, reply = super().data(msg)  # type: ignore[misc]
         self.last_data_reply = reply
         return code, reply
@@ -121,16 +130,17 @@ class SmtpBatch:
     def send(self, message: EmailMessage) -> str:
         """Send one message and return the server's reply to DATA (or the Message-ID)."""
         smtp = self._connection()
+        smtp.data_started = False
         try:
             smtp.send_message(message)
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
-            raise TransportUnavailable(f"SMTP server disconnected: {exc}") from exc
-        except smtplib.SMTPException as exc:
+            raise _broken_connection(exc, smtp.data_started) from exc
+        except smtplib.SMTPException as exc:  # a subclass of OSError, so it must come first
             raise classify_smtp_error(exc) from exc
         except OSError as exc:
             self._drop()
-            raise TransportUnavailable(f"SMTP connection failed: {exc}") from exc
+            raise _broken_connection(exc, smtp.data_started) from exc
         except UnicodeEncodeError as exc:
             raise PermanentDeliveryError(f"address needs SMTPUTF8, which we do not send: {exc}") from exc
         reply = smtp.last_data_reply.decode("utf-8", "replace").strip()
@@ -174,6 +184,14 @@ class SmtpBatch:
             # never about one message, so they are retried rather than failing the message.
             raise TransportUnavailable(f"cannot open SMTP session to {cfg.host}:{cfg.port}: {exc}") from exc
         return smtp
+
+
+def _broken_connection(exc: BaseException, data_started: bool) -> DeliveryError:
+    # Before DATA nothing was handed over (an idle connection the server closed, a refused
+    # connection), so a retry is safe; after DATA began, only the lost reply knows.
+    if data_started:
+        return DeliveryOutcomeUnknown(f"connection lost during DATA, server may have accepted it: {exc!r}")
+    return TransportUnavailable(f"SMTP connection lost: {exc!r}")
 
 
 def classify_smtp_error(exc: smtplib.SMTPException) -> DeliveryError:

@@ -19,6 +19,13 @@ Stage = Callable[[AppContext, datetime], StageResult]
 def stages() -> list[tuple[str, Stage]]:
     """The pipeline's stages in the order ``run --once`` runs them."""
     found: list[tuple[str, Stage]] = []
+    from actors.responses import sweep_responses  # issue 4: deadlines → due stages → outbox rows
+
+    found.append(("responses", sweep_responses))
+    # Mail delivery stays last so every stage above that queues an email gets it sent this run.
+    from actors.outbox import deliver_outbox
+
+    found.append(("mail", deliver_outbox))
     return found
 
 

@@ -71,8 +71,10 @@ def enqueue_notices(session: Session, requests: Sequence[NoticeRequest], now: da
         dialect.insert(OutboxEmail)
         .values([_row(request, now) for request in requests])
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxEmail.id)
     )
-    return session.execute(statement).rowcount or 0
+    # RETURNING counts only the rows really inserted; rowcount is unreliable for multi-row VALUES.
+    return len(session.execute(statement).all())
 
 
 def _row(request: NoticeRequest, now: datetime) -> dict[str, Any]:

@@ -44,3 +44,7 @@ main.add_command(demo)
 main.add_command(import_)
 main.add_command(run)
 main.add_command(worker)
+from peerguard.cli.sellers import sellers  # noqa: E402
+main.add_command(sellers)
+from peerguard.cli.scheduler import scheduler  # noqa: E402
+main.add_command(scheduler)

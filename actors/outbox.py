@@ -1,0 +1,128 @@
+"""The outbox dispatcher: claim due emails, render, send over one reused connection, record.
+
+It serves every notice (response reminders, review-queue alerts); see ``storage/outbox.py`` for the
+claim/lease protocol that keeps a crash from sending the same email twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import dramatiq
+from jinja2 import TemplateError
+from prometheus_client import Counter as PromCounter
+
+from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
+from actors.context import AppContext, app_context
+from actors.mail import DeliveryError, MailBatch, TransportUnavailable, transport_from_url
+from pipeline.notices import InvalidRecipient, MailIdentity, OutgoingNotice, build_message, render_notice
+from storage import outbox as store
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+CLAIM_BATCH = 200
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+
+EMAILS = PromCounter("peerguard_emails_total", "Outbox emails by notice and outcome", ["notice", "outcome"])
+
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    """The real time; leases are about process liveness, so they never use a simulated ``now``."""
+    return datetime.now(UTC)
+
+
+@dramatiq.actor(queue_name="mail", max_retries=0, time_limit=10 * 60 * 1000)
+def dispatch_outbox() -> None:
+    """Deliver everything due in the outbox (idempotent; safe to run from several workers)."""
+    deliver_outbox(app_context(), datetime.now(UTC))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after ``attempts`` failed tries: 1, 2, 4 … minutes, capped at an hour."""
+    return min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
+
+
+def deliver_outbox(context: AppContext, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH) -> dict[str, int]:
+    """Claim and send every email due at ``now``; temporary failures wait for a later run."""
+    factory = context.session_factory
+    counts: Counter[str] = Counter(store.reap_expired_leases(factory, clock()))
+    transport = transport_from_url(context.settings.email_url)
+    identity = MailIdentity.from_mapping(context.settings.extra, context.settings.platform_domains)
+    while claimed := store.claim_emails(factory, now, clock(), batch_size, LEASE):
+        with transport.batch() as batch:
+            stopped = _deliver_batch(context, claimed, batch, identity, now, clock, counts)
+        if stopped:
+            break
+    return {k: v for k, v in counts.items() if v}
+
+
+def _deliver_batch(context: AppContext, claimed: Sequence[store.ClaimedEmail], batch: MailBatch,
+                   identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str]) -> bool:
+    for index, email in enumerate(claimed):
+        try:
+            _deliver_one(context, email, batch, identity, now, clock, counts)
+        except TransportUnavailable as exc:
+            # The server is unreachable: stop this run instead of timing out on every row.
+            rest = claimed[index + 1 :]
+            store.release_unsent(context.session_factory, rest, now + RETRY_BASE, f"not attempted: {exc}")
+            counts["deferred"] += len(rest)
+            return True
+    return False
+
+
+def _deliver_one(context: AppContext, email: store.ClaimedEmail, batch: MailBatch, identity: MailIdentity,
+                 now: datetime, clock: Clock, counts: Counter[str]) -> None:
+    factory = context.session_factory
+    try:
+        message = _message(email, identity, clock())
+    except (InvalidRecipient, TemplateError, KeyError, ValueError) as exc:
+        _fail(context, email, f"cannot build message: {exc}", None, counts)
+        return
+    if not store.mark_send_started(factory, email, clock()):
+        counts["lost_claim"] += 1
+        return
+    try:
+        provider_id = batch.send(message)
+    except DeliveryError as exc:
+        attempts = email.attempts + 1
+        retry_at = now + retry_delay(attempts) if exc.temporary and attempts < MAX_ATTEMPTS else None
+        _fail(context, email, str(exc), retry_at, counts)
+        if isinstance(exc, TransportUnavailable):
+            raise
+        return
+    store.record_sent(factory, email, provider_id, clock())
+    EMAILS.labels(email.notice, "sent").inc()
+    counts["sent"] += 1
+
+
+def _fail(context: AppContext, email: store.ClaimedEmail, error: str, retry_at: datetime | None, counts: Counter[str]) -> None:
+    store.record_failure(context.session_factory, email, error, retry_at)
+    outcome = "retry" if retry_at else "dead"
+    log.warning("email %s (%s) %s: %s", email.id, email.notice, outcome, error)
+    EMAILS.labels(email.notice, outcome).inc()
+    counts[outcome] += 1
+
+
+def _message(email: store.ClaimedEmail, identity: MailIdentity, sent_at: datetime) -> EmailMessage:
+    rendered = render_notice(email.notice, email.context, TEMPLATES_DIR)
+    outgoing = OutgoingNotice(
+        notice=email.notice,
+        recipient_address=email.recipient_address,
+        recipient_name=email.recipient_name,
+        idempotency_key=email.idempotency_key,
+        rendered=rendered,
+        unsubscribe_url=email.context.get("unsubscribe_url"),
+        unsubscribe_mailto=email.context.get("unsubscribe_mailto"),
+    )
+    return build_message(outgoing, identity, sent_at)

@@ -48,3 +48,5 @@ from peerguard.cli.sellers import sellers  # noqa: E402
 main.add_command(sellers)
 from peerguard.cli.scheduler import scheduler  # noqa: E402
 main.add_command(scheduler)
+from peerguard.cli.scan import scan  # noqa: E402
+main.add_command(scan)

@@ -1,0 +1,57 @@
+"""``peerguard scan``: stream JSON lines through the contact detector (stdin to stdout)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+_FORMAT_HELP = """Scan messages for off-platform contact and payment attempts.
+
+\b
+Reads JSON lines on stdin and writes one JSON line per input line on stdout,
+in the same order, as it goes (memory does not grow with the input).
+\b
+Input, one object per line:
+  {"id": "m1", "text": "call me at 415 555 0123"}
+  {"id": "c1", "messages": [{"sender": "seller", "text": "my cell is 443"},
+                            {"sender": "seller", "text": "208 7710"}]}
+\b
+Output:
+  {"id": "m1", "findings": [{"kind": "phone", "start": 11, "end": 23,
+     "match": "415 555 0123", "value": "+14155550123", "score": 0.97,
+     "detector_version": "2026.11.1"}]}
+\b
+kind is one of phone, email, url, handle, payment, intent; start/end are
+code-point offsets into the text; an empty list means clean. Conversation
+findings add "messages" (indexes) and "spans" [{"message", "start", "end"}],
+each span relative to its own message; start/end are those of the first
+span. A bad line yields {"id": <id or null>, "error": "..."} and the stream
+goes on; blank lines are skipped. Platform domains (allowed links and
+addresses) come from --platform-domain or PEERGUARD_PLATFORM_DOMAINS
+(comma-separated), default peermetals.com.
+"""
+
+
+@click.command("scan", help=_FORMAT_HELP)
+@click.option("--platform-domain", "platform_domains", multiple=True, metavar="DOMAIN",
+              help="A domain whose links and addresses are allowed (repeatable).")
+@click.option("--window", default=4, show_default=True, type=click.IntRange(1, 20),
+              help="Messages joined when looking for contact details split across a conversation.")
+def scan(platform_domains: tuple[str, ...], window: int) -> None:
+    """Scan JSON lines from stdin for off-platform contact; see --help for the format."""
+    from pipeline.detection.jsonlines import scan_lines  # Imported here to keep `peerguard --help` fast.
+
+    domains = platform_domains or _domains_from_environment()
+    output = sys.stdout.buffer
+    for line in scan_lines(sys.stdin.buffer, platform_domains=domains, window=window):
+        output.write(line.encode("ascii") + b"\n")
+        output.flush()
+
+
+def _domains_from_environment() -> tuple[str, ...]:
+    """Read PEERGUARD_PLATFORM_DOMAINS at the edge, defaulting to the platform's own domain."""
+    raw = os.environ.get("PEERGUARD_PLATFORM_DOMAINS", "")
+    domains = tuple(d.strip().lower() for d in raw.split(",") if d.strip())
+    return domains or ("peermetals.com",)

@@ -1,0 +1,98 @@
+"""Clause-level context: refusals, warnings and platform talk that make a mention harmless.
+
+"I won't do Zelle", "beware of WhatsApp scams" and "PayPal is a no, checkout please" name a
+channel without proposing it; the detectors ask this module before reporting a mention.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CLAUSE_BREAK = re.compile(r"[.!?;\n,]|\b(?:but|though|however|although|otherwise)\b", re.IGNORECASE)
+_SENTENCE_BREAK = re.compile(r"[.!?\n]+(?:\s|$)")
+
+# Negators that, shortly before a mention in the same clause, turn it into a refusal.
+_NEGATOR = re.compile(
+    r"\b(?:no|not|never|nor|won'?t|don'?t|do not|doesn'?t|does not|can'?t|cannot|can not|"
+    r"shouldn'?t|wouldn'?t|refuse|refuses|stop|instead of|rather than|other than|except|"
+    r"avoid|quit|hate|ban|banned)\b|n't\b",
+    re.IGNORECASE,
+)
+# Fixed phrases that contain a negator but do not negate the channel after them.
+_NEGATOR_EXCEPTIONS = re.compile(
+    r"\b(?:why not|if not|no problem|no prob|no worries|no rush|no biggie|not sure|no fees?|"
+    r"not a problem|no hassle|no need to (?:pay|use) (?:the )?(?:fee|checkout)s?)\b",
+    re.IGNORECASE,
+)
+_TRAILING_REFUSAL = re.compile(
+    r"^\W{0,3}(?:(?:is|are|'s)\s+)?(?:a\s+no\b|a\s+no-go|no\s+go|out\b|not\s+(?:an\s+option|happening|"
+    r"allowed|accepted|possible|ok|okay|for me)|off the table|banned|blocked|isn'?t|aren'?t|"
+    r"won'?t work|doesn'?t work|no thanks|no thank you)",
+    re.IGNORECASE,
+)
+# Warnings and reports about third parties: the whole sentence is talk about the channel.
+_WARNING = re.compile(
+    r"\b(?:scam\w*|fraud\w*|beware|careful|block(?:ed|ing)?|report(?:ed|ing)?|phish\w*|fake|"
+    r"warn\w*|nightmare|ripped off|burn(?:ed|t)|never again|suspicious|sketchy|"
+    r"against (?:the )?(?:rules|tos|terms|policy)|not allowed|asked me to|wanted me to|"
+    r"tried to (?:get|make) me|told me to|keeps? asking|someone|somebody|some guy|a seller|a buyer)\b",
+    re.IGNORECASE,
+)
+_PLATFORM_AFTER = re.compile(
+    r"^[^.!?;\n]{0,30}\b(?:through|thru|via|on|using|in|with)\s+(?:the\s+)?(?:site|checkout|platform|"
+    r"app's checkout|site's checkout|peer\s?metals|here|escrow)\b",
+    re.IGNORECASE,
+)
+_LOOKBACK = 40
+
+
+def clause_start(text: str, position: int) -> int:
+    """Return where the clause containing ``position`` starts (bounded look-back)."""
+    window_start = max(0, position - _LOOKBACK)
+    last = window_start
+    for match in _CLAUSE_BREAK.finditer(text, window_start, position):
+        last = match.end()
+    return last
+
+
+def clause_end(text: str, position: int) -> int:
+    """Return where the clause containing ``position`` ends (bounded look-ahead)."""
+    match = _CLAUSE_BREAK.search(text, position, min(len(text), position + _LOOKBACK))
+    return match.start() if match else min(len(text), position + _LOOKBACK)
+
+
+def sentence_of(text: str, start: int, end: int) -> str:
+    """Return the sentence around a span, bounded to a few hundred characters."""
+    left = max(0, start - 200)
+    for match in _SENTENCE_BREAK.finditer(text, left, start):
+        left = match.end()
+    right_match = _SENTENCE_BREAK.search(text, end, min(len(text), end + 200))
+    right = right_match.start() if right_match else min(len(text), end + 200)
+    return text[left:right]
+
+
+def negated_before(text: str, start: int) -> bool:
+    """True when a negator precedes ``start`` within its clause."""
+    before = text[clause_start(text, start) : start]
+    before = _NEGATOR_EXCEPTIONS.sub(" ", before)
+    return _NEGATOR.search(before) is not None
+
+
+def refused_after(text: str, end: int) -> bool:
+    """True when the mention is followed by a refusal such as "is a no" or "not accepted"."""
+    return _TRAILING_REFUSAL.search(text[end : end + 40]) is not None
+
+
+def is_warning(text: str, start: int, end: int) -> bool:
+    """True when the sentence reads as a warning or a report about someone else."""
+    return _WARNING.search(sentence_of(text, start, end)) is not None
+
+
+def is_refused(text: str, start: int, end: int) -> bool:
+    """True when a channel mention at ``start:end`` is refused, warned about or reported."""
+    return negated_before(text, start) or refused_after(text, end) or is_warning(text, start, end)
+
+
+def routed_through_platform(text: str, end: int) -> bool:
+    """True when the words after a phrase keep it on the platform ("directly through checkout")."""
+    return _PLATFORM_AFTER.search(text[end : end + 60]) is not None

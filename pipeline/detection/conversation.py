@@ -1,0 +1,147 @@
+"""Conversation scanning: contact details split over consecutive messages ("555" / "867" / "5309").
+
+Each message is scanned alone; then every window of up to ``window`` consecutive messages from the
+same sender is joined with spaces and scanned again. A finding from a window is kept when it spans
+several messages, or when it needed a neighbour's context and the message alone was clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pipeline.detection.findings import Finding, Span
+from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
+
+DEFAULT_WINDOW = 4
+# Split attempts are made of short fragments; long messages are scanned alone, which also keeps
+# the cost of windows linear in the conversation's length.
+MAX_WINDOW_MESSAGE_CHARS = 300
+
+ConversationMessage = str | tuple[str | None, str] | Mapping[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """A run of consecutive messages joined with single spaces."""
+
+    first: int
+    text: str
+    offsets: tuple[int, ...]  # where each message starts in ``text``
+    lengths: tuple[int, ...]
+
+    def locate(self, start: int, end: int) -> list[Span]:
+        """Split a span of the joined text into per-message spans."""
+        spans = []
+        for k, (offset, length) in enumerate(zip(self.offsets, self.lengths)):
+            lo, hi = max(start, offset), min(end, offset + length)
+            if lo < hi:
+                spans.append(Span(lo - offset, hi - offset, self.first + k))
+        return spans
+
+
+def scan_conversation(
+    messages: Sequence[ConversationMessage],
+    *,
+    platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS,
+    window: int = DEFAULT_WINDOW,
+) -> list[Finding]:
+    """Return findings for a conversation; each names its messages and has per-message spans."""
+    domains = tuple(platform_domains)
+    senders, texts = _unpack(messages)
+    findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)]
+    seen = {_key(f) for f in findings}
+    for candidate in _window_findings(senders, texts, domains, window):
+        if _key(candidate) in seen or _covered(candidate, findings):
+            continue
+        seen.add(_key(candidate))
+        findings.append(candidate)
+    return sorted(findings, key=lambda f: (f.spans[0].message or 0, f.start))
+
+
+def _unpack(messages: Sequence[ConversationMessage]) -> tuple[list[str | None], list[str]]:
+    """Accept plain strings, (sender, text) pairs or {"sender", "text"} mappings."""
+    senders: list[str | None] = []
+    texts: list[str] = []
+    for message in messages:
+        if isinstance(message, str):
+            senders.append(None)
+            texts.append(message)
+        elif isinstance(message, Mapping):
+            senders.append(_optional_str(message.get("sender")))
+            texts.append(str(message.get("text") or ""))
+        else:
+            senders.append(_optional_str(message[0]))
+            texts.append(str(message[1] or ""))
+    return senders, texts
+
+
+def _optional_str(value: object) -> str | None:
+    """Return ``value`` as a string, keeping None."""
+    return None if value is None else str(value)
+
+
+def _in_message(finding: Finding, index: int) -> Finding:
+    """Attach a single-message finding to its message index."""
+    spans = tuple(Span(s.start, s.end, index) for s in finding.spans)
+    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, (index,))
+
+
+def _window_findings(
+    senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int
+) -> Iterable[Finding]:
+    """Yield findings from every same-sender window of 2..``window`` short messages."""
+    for first in range(len(texts)):
+        for size in range(2, window + 1):
+            last = first + size - 1
+            if last >= len(texts) or not _joinable(senders, texts, first, last):
+                break
+            joined = _join(texts, first, last)
+            for finding in scan_text(joined.text, platform_domains=domains):
+                spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
+                if spans:
+                    yield _window_finding(finding, spans, texts)
+
+
+def _joinable(senders: list[str | None], texts: list[str], first: int, last: int) -> bool:
+    """Messages join when short and, if senders are known, sent by the same person."""
+    if len(texts[last]) > MAX_WINDOW_MESSAGE_CHARS or len(texts[first]) > MAX_WINDOW_MESSAGE_CHARS:
+        return False
+    return senders[last] is None or senders[first] is None or senders[last] == senders[first]
+
+
+def _join(texts: list[str], first: int, last: int) -> _Window:
+    """Join messages ``first..last`` with single spaces, remembering each one's offset."""
+    offsets, lengths, parts, cursor = [], [], [], 0
+    for text in texts[first : last + 1]:
+        offsets.append(cursor)
+        lengths.append(len(text))
+        parts.append(text)
+        cursor += len(text) + 1
+    return _Window(first, " ".join(parts), tuple(offsets), tuple(lengths))
+
+
+def _window_finding(finding: Finding, spans: list[Span], texts: list[str]) -> Finding:
+    """Build a conversation finding from a window finding's per-message spans."""
+    messages = tuple(sorted({s.message for s in spans if s.message is not None}))
+    match = " | ".join(texts[s.message][s.start : s.end] for s in spans if s.message is not None)
+    return Finding(finding.kind, tuple(spans), match, finding.value, finding.score, finding.detector_version, messages)
+
+
+def _key(finding: Finding) -> tuple[object, ...]:
+    """Identity of a finding for de-duplication across windows."""
+    return (finding.kind, tuple((s.message, s.start, s.end) for s in finding.spans))
+
+
+def _covered(candidate: Finding, findings: list[Finding]) -> bool:
+    """True when a single-message window finding repeats one the message already produced."""
+    if len(candidate.messages) > 1:
+        return any(
+            f.kind == candidate.kind and len(f.messages) > 1 and set(candidate.messages) <= set(f.messages)
+            and f.value == candidate.value for f in findings
+        )
+    return any(
+        f.kind == candidate.kind and f.messages == candidate.messages
+        and any(a.start < b.end and b.start < a.end for a in f.spans for b in candidate.spans)
+        for f in findings
+    )

@@ -1,0 +1,188 @@
+"""Messaging and social apps named as a place to continue, with or without a username.
+
+Apps are matched from a lexicon that includes misspellings and digit swaps. Names that are also
+English words ("signal", "snap", "X", "messenger") need contact grammar around them, so "sell
+signal" or "snap a photo" stay clean; refusals and warnings are clean for every app.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.detection.context import clause_end, clause_start, is_refused
+from pipeline.detection.hits import Hit
+
+STRONG, SOCIAL, WEAK = "strong", "social", "weak"
+
+
+@dataclass(frozen=True, slots=True)
+class MessagingApp:
+    """An off-platform channel: its canonical name, spellings and how much context it needs."""
+
+    name: str
+    pattern: str
+    strength: str
+
+
+APPS = (
+    MessagingApp("whatsapp", r"wh?[a4@]t{1,2}'?[sz]{1,2}[\s._-]?[a4@]p{1,2}|wh?[a4@]t{1,2}[a4@]pp|whatsap", STRONG),
+    MessagingApp("telegram", r"t[e3]l[e3][\s._-]?gr[a4@]m{1,2}|t[e3]l[e3]gr[a4@]m|telegrm", STRONG),
+    MessagingApp("snapchat", r"sn[a4@]p[\s._-]?ch[a4@]t", STRONG),
+    MessagingApp("discord", r"d[i1]sc[o0]rd", STRONG),
+    MessagingApp("wechat", r"wechat|we-chat|weixin", STRONG),
+    MessagingApp("kik", r"kik", STRONG),
+    MessagingApp("viber", r"v[i1]ber", STRONG),
+    MessagingApp("skype", r"sk[yi]pe", STRONG),
+    MessagingApp("line", r"line[\s_-]?(?:app|id)", STRONG),
+    MessagingApp("threema", r"threema", STRONG),
+    MessagingApp("imessage", r"i[\s-]?message|facetime", STRONG),
+    MessagingApp("groupme", r"group\s?me", STRONG),
+    MessagingApp("googlechat", r"google\s?chat|hangouts|google\s?voice", STRONG),
+    MessagingApp("messenger", r"f(?:b|acebook)\s?messenger", STRONG),
+    MessagingApp("instagram", r"[i1]nst[a4@][\s._-]?gr[a4@]m|[i1]nst[a4@]", SOCIAL),
+    MessagingApp("facebook", r"f[a4@]ce[\s._-]?b[o0]{2}k|fb", SOCIAL),
+    MessagingApp("twitter", r"tw[i1]tter", SOCIAL),
+    MessagingApp("tiktok", r"t[i1]k[\s_-]?t[o0]k", SOCIAL),
+    MessagingApp("reddit", r"reddit", SOCIAL),
+    MessagingApp("signal", r"s[i1]gn[a4@]l", WEAK),
+    MessagingApp("snapchat", r"sn[a4@]p", WEAK),
+    MessagingApp("messenger", r"messenger", WEAK),
+    MessagingApp("instagram", r"ig", WEAK),
+)
+_APP_PATTERN = re.compile(
+    r"(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<a{i}>{a.pattern})" for i, a in enumerate(APPS)) + r")(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_X_PATTERN = re.compile(r"(?<![\w@])X(?![\w'])")
+
+_CONTACT_WORDS = re.compile(
+    r"\b(?:me|us|add|find|follow|message|msg|dm|chat|talk|continue|reach|contact|hit|hmu|ping|move|"
+    r"switch|text|call|username|handle|page|profile|account|my|our|use|have|got)\b|@[A-Za-z_]",
+    re.IGNORECASE,
+)
+_USERNAME_CUE = re.compile(r"\b(?:username|user name|handle|user id|id is)\b|@[A-Za-z_]|\w#\d{4}\b", re.IGNORECASE)
+_PREPOSITION_BEFORE = re.compile(r"\b(?:on|via|over|through|thru|in|at)\s+(?:the\s+)?$", re.IGNORECASE)
+_POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our|the)\s+$", re.IGNORECASE)
+_LABEL_AFTER = re.compile(r"^\s*(?:[:=\-]|is\b|name\b|username\b|handle\b|id\b|@)", re.IGNORECASE)
+_USERNAME_AFTER = re.compile(
+    r"^[\s:=\-]*(?:(?:my\s+)?(?:user\s?name|handle|id|name)\s*(?:is|:|=|-)?\s*|is\s+|(?:is\s+)?at\s+)?@?"
+    r"(?P<user>[A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])",
+    re.IGNORECASE,
+)
+_AT_HANDLE = re.compile(r"(?<![\w@.])@(?P<user>[A-Za-z_][A-Za-z0-9_.]{1,29}[A-Za-z0-9_])")
+_HANDLE_VERB = re.compile(
+    r"\b(?:follow|add|dm|message|msg|find|hit|hmu|reach|contact|ping|me at|me on|look me up|check out)\b",
+    re.IGNORECASE,
+)
+_DISCORD_TAG = re.compile(r"(?<![\w#])(?P<user>[A-Za-z][A-Za-z0-9_.]{2,31})#(?P<tag>\d{4})(?!\d)")
+_TAG_GUARD = re.compile(
+    r"^(?:lot|item|order|no|num|number|ticket|case|invoice|cert|box|sku|listing|offer|po|ref|tracking|"
+    r"serial|pcgs|ngc|vam|km|pop|slot|page|row|bin|tube|receipt|id)$",
+    re.IGNORECASE,
+)
+_COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that there here if when".split())
+
+
+def find_handles(text: str) -> list[Hit]:
+    """Return handle hits in normalised ``text``."""
+    hits: list[Hit] = []
+    for match in _APP_PATTERN.finditer(text):
+        app = APPS[int(match.lastgroup[1:])]  # type: ignore[index]
+        hit = _judge_app(text, match.start(), match.end(), app)
+        if hit is not None:
+            hits.append(hit)
+    hits.extend(_x_mentions(text))
+    hits.extend(_bare_handles(text, hits))
+    hits.extend(_discord_tags(text))
+    return hits
+
+
+def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None:
+    """Report an app mention when its context proposes it as a channel."""
+    if is_refused(text, start, end):
+        return None
+    if app.strength == SOCIAL and not _social_context(text, start, end):
+        return None
+    if app.strength == WEAK and not _weak_context(text, start, end):
+        return None
+    user = _username_after(text, end)
+    value = f"{app.name}:{user}" if user else app.name
+    span_end = end
+    score = {STRONG: 0.92, SOCIAL: 0.88, WEAK: 0.85}[app.strength] + (0.05 if user else 0.0)
+    return Hit("handle", ((start, span_end),), value, score)
+
+
+def _social_context(text: str, start: int, end: int) -> bool:
+    """A social network counts when owned ("my insta"), labelled, or offered as a place to talk."""
+    if _POSSESSIVE_BEFORE.search(text[max(0, start - 8) : start]) or _LABEL_AFTER.match(text[end : end + 12]):
+        return True
+    clause = text[clause_start(text, start) : clause_end(text, end)]
+    return _CONTACT_WORDS.search(clause) is not None
+
+
+def _weak_context(text: str, start: int, end: int) -> bool:
+    """An app name that is also a word needs a username, "on <app>" with a contact verb, or "<app>?"."""
+    after = text[end : end + 40]
+    if _LABEL_AFTER.match(after) and _username_after(text, end):
+        return True
+    sentence = text[max(0, start - 60) : end + 60]
+    if _USERNAME_CUE.search(sentence) and (after.lstrip().startswith("?") or _LABEL_AFTER.match(after)):
+        return True
+    clause = text[clause_start(text, start) : clause_end(text, end)]
+    if _PREPOSITION_BEFORE.search(text[max(0, start - 12) : start]):
+        return _CONTACT_WORDS.search(clause) is not None
+    if _POSSESSIVE_BEFORE.search(text[max(0, start - 8) : start]) and re.match(r"\s+(?:is|username|handle|id)\b", after):
+        return True
+    return clause.strip(" ?").lower() == text[start:end].lower() and after.lstrip().startswith("?")
+
+
+def _username_after(text: str, end: int) -> str | None:
+    """Return the username written right after an app name, if any."""
+    match = _USERNAME_AFTER.match(text[end : end + 60])
+    if not match:
+        return None
+    user = match.group("user")
+    if user.lower() in _COMMON_WORDS or user.isdigit() or not (match.group().strip() != user or "@" in match.group()):
+        return None
+    return user.lower()
+
+
+def _x_mentions(text: str) -> list[Hit]:
+    """Twitter/X: a capital X used as a place ("on X", "X:") next to an @username."""
+    hits = []
+    for match in _X_PATTERN.finditer(text):
+        before = text[max(0, match.start() - 12) : match.start()]
+        after = text[match.end() : match.end() + 40]
+        placed = _PREPOSITION_BEFORE.search(before) or re.match(r"\s*[:\-]", after)
+        if placed and _AT_HANDLE.search(after) and not is_refused(text, match.start(), match.end()):
+            user = _AT_HANDLE.search(after).group("user").lower()  # type: ignore[union-attr]
+            hits.append(Hit("handle", ((match.start(), match.end()),), f"x:{user}", 0.9))
+    return hits
+
+
+def _bare_handles(text: str, found: list[Hit]) -> list[Hit]:
+    """An @username offered with a contact verb ("follow @x", "add me @x") and no app named."""
+    if "@" not in text:
+        return []
+    hits = []
+    for match in _AT_HANDLE.finditer(text):
+        if any(h.start <= match.start() <= h.end + 40 for h in found):
+            continue
+        clause = text[clause_start(text, match.start()) : clause_end(text, match.end())]
+        if _HANDLE_VERB.search(clause) and not is_refused(text, match.start(), match.end()):
+            hits.append(Hit("handle", ((match.start(), match.end()),), "@" + match.group("user").lower(), 0.85))
+    return hits
+
+
+def _discord_tags(text: str) -> list[Hit]:
+    """Legacy Discord tags ``name#1234`` that are not lot, order or cert numbers."""
+    if "#" not in text:
+        return []
+    hits = []
+    for match in _DISCORD_TAG.finditer(text):
+        user = match.group("user")
+        if _TAG_GUARD.match(user) or not any(c.islower() for c in user):
+            continue
+        hits.append(Hit("handle", ((match.start(), match.end()),), f"discord:{user.lower()}#{match.group('tag')}", 0.9))
+    return hits

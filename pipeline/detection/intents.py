@@ -1,0 +1,76 @@
+"""Proposals to move the conversation or the deal off the platform, with no identifier given.
+
+Each rule is a small grammar: a contact verb aimed at a person ("text me", "can I call you"), a
+request for a channel ("what's your cell", "send me your email"), a pointer to details hidden
+elsewhere ("my info is in the 3rd photo"), or leaving the site ("off the app", "deal direct").
+Refusals ("not going off-site") and phrases routed back through the platform are clean.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.detection.context import is_refused, routed_through_platform
+from pipeline.detection.hits import Hit
+
+_CONTACT_VERB = r"(?:text|txt|call|ring|phone|e-?mail|sms|facetime|whatsapp|telegram)"
+_CHANNEL = (
+    r"(?:cell(?:\s?phone)?|cell\s+number|phone\s+number|mobile(?:\s+number)?|digits|e-?mail(?:\s+address)?|"
+    r"contact\s+(?:info|details|number)|personal\s+(?:number|email|line)|whatsapp|telegram|signal|snap(?:chat)?|"
+    r"insta(?:gram)?|socials|direct\s+line)"
+)
+_PLACE = r"(?:site|app|platform|peer\s?metals|marketplace|checkout|here)"
+_SITE = r"(?:site|app|platform|peer\s?metals|marketplace)"
+_TRADE_NUMBER = r"(?!(?:serial|order|tracking|cert|lot|listing|item|invoice|case|ticket|model|part)\b)"
+
+INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        ("contact_me", rf"\b{_CONTACT_VERB}\s+(?:me|us)\b(?!\s+(?:here|on\s+here|through|thru|via\s+(?:the\s+)?{_PLACE}|crazy|old|picky|paranoid|a\b|an\b))"),
+        ("send_me_a", r"\b(?:give|gimme|drop|shoot|send)\s+(?:me|us)\s+(?:a|an)\s+(?:call|ring|text|txt|line|e-?mail|sms)\b"),
+        ("contact_you", rf"\b(?:i'?ll|i\s+will|i\s+can|can\s+i|could\s+i|let\s+me|lemme|i'?d|gonna|going\s+to|want\s+to|"
+                        rf"wanna|may\s+i|should\s+i|i\s+could|rather|prefer\s+to|easier\s+to)\s+(?:just\s+)?"
+                        rf"{_CONTACT_VERB}\s+(?:you|u|ya)\b"),
+        ("rather_call", r"\b(?:rather|prefer\s+to|easier\s+to|easiest\s+to|better\s+to|quicker\s+to|faster\s+to)\s+"
+                        r"(?:just\s+)?(?:call|text|phone|talk\s+(?:by|on|over)\s+(?:the\s+)?phone|e-?mail)\b"),
+        ("talk_by_phone", r"\b(?:talk|chat|speak|discuss\s+\w+)\s+(?:by|over|on)\s+(?:the\s+)?(?:phone|text|e-?mail)\b"),
+        ("give_me_yours", rf"\b(?:give|gimme|send|shoot|drop|share|pass|dm|pm|tell|leave|need|want|text|email|get)\s+"
+                          rf"(?:me\s+|us\s+)?(?:your|ur|yr)\s+(?:{_CHANNEL}\b|(?:number|#)(?!\s*(?:on|for)\b))"),
+        ("whats_yours", rf"\b(?:what'?s|what\s+is|whats|wats|do\s+you\s+have)\s+(?:your|ur|yr|a)\s+"
+                        rf"(?:good\s+|best\s+)?{_CHANNEL}\b"),
+        ("your_number_for_contact", r"\b(?:your|ur|a\s+good|best|the\s+best)\s+(?:phone\s+)?(?:number|#)\s+"
+                                    r"(?:to\s+)?(?:call|text|reach|contact|ring)\b"),
+        ("phone_then_number", r"\b(?:phone|call|text|cell)\b[^.!?\n]{0,30}\b(?:what'?s|whats|what\s+is)\s+"
+                              r"(?:a|your|the\s+best)\s+(?:good\s+)?number\b"),
+        ("details_elsewhere", rf"\b(?:my|our)\s+(?:{_TRADE_NUMBER}\w+\s+){{0,2}}?(?:cell|number|phone|digits|e-?mail|contact|info|details|"
+                              r"handle|socials|whatsapp)\b[^.!?\n]{0,30}?\b(?:in|on|at)\s+(?:the\s+|my\s+|your\s+)?"
+                              r"(?:\w+\s+){0,2}?(?:photo|photos|pic|pics|picture|pictures|image|images|listing|"
+                              r"profile|bio|card|slip|note|description|box|package|invoice|label|insert|watermark)\b"),
+        ("off_platform", rf"\boff[\s-]?(?:of\s+)?(?:the\s+|this\s+)?{_SITE}\b|\boffsite\b|\boff[\s-]platform\b"),
+        ("outside_platform", rf"\boutside\s+(?:of\s+)?(?:the\s+|this\s+)?{_PLACE}\b"),
+        ("take_offline", r"\b(?:take|move|bring|continue|keep|carry)\s+(?:this|it|things|the\s+(?:conversation|chat|"
+                         r"convo|deal|talk))(?:\s+\w+){0,2}?\s+(?:offline|elsewhere|privately|in\s+private|"
+                         r"somewhere\s+else|off\s+here)\b"),
+        ("leave_platform_out", rf"\b(?:leave|cut|keep)\s+(?:the\s+)?(?:{_PLACE}|middle\s?man)\s+out\b"),
+        ("without_platform", rf"\b(?:without|bypass|bypassing|circumvent|skip|skipping)\s+(?:the\s+)?"
+                             rf"(?:{_PLACE}|middle\s?man|system)\b(?!\s+fees?)"),
+        ("deal_direct", r"\b(?:deal|do\s+(?:this|it|business)|handle\s+(?:this|it)|trade|talk|sell|buy|transact|"
+                        r"settle|sort\s+(?:it|this)\s+out|finish\s+(?:this|it)|go)\s+(?:\w+\s+){0,2}?direct(?:ly)?\b"
+                        r"|\bdirect\s+(?:deal|sale|trade)\b"),
+        ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),
+        ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|get\s+in\s+touch)\s+"
+                      rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
+    )
+)
+_MASKED_BY_IDENTIFIER = {"contact_me", "hit_me_up", "give_me_yours"}
+
+
+def find_intents(text: str) -> list[Hit]:
+    """Return intent hits in normalised ``text``."""
+    hits = []
+    for name, pattern in INTENT_RULES:
+        for match in pattern.finditer(text):
+            if is_refused(text, match.start(), match.end()) or routed_through_platform(text, match.end()):
+                continue
+            hits.append(Hit("intent", ((match.start(), match.end()),), name, 0.75))
+    return hits

@@ -1,0 +1,117 @@
+"""The streaming JSON-lines protocol of ``peerguard scan``, as a pure generator.
+
+Input, one JSON object per line::
+
+    {"id": "m1", "text": "call me 415 555 0123"}
+    {"id": "c1", "messages": [{"sender": "seller", "text": "my cell is 443"}, {"sender": "seller", "text": "208 7710"}]}
+
+Output, one line per input line, in the same order::
+
+    {"id": "m1", "findings": [{"kind": "phone", "start": 8, "end": 20, "match": "415 555 0123",
+                               "value": "+14155550123", "score": 0.97, "detector_version": "..."}]}
+
+Offsets count Unicode code points of the text as decoded. For a conversation every finding also
+carries ``"messages"`` (indexes into the input list) and ``"spans"``: one
+``{"message", "start", "end"}`` per piece, each relative to its own message; the finding's
+``start``/``end`` are those of its first piece, relative to the first message named. An empty
+``findings`` list means clean. A line that cannot be used yields ``{"id": <id or null>, "error": "..."}``
+and the stream continues. Blank lines are skipped (they produce no output line). Bytes that are
+not valid UTF-8 are replaced with U+FFFD before parsing; output is pure ASCII JSON so lone
+surrogates and control characters survive any transport.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+from pipeline.detection.conversation import DEFAULT_WINDOW, scan_conversation
+from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
+
+
+class ScanRequestError(ValueError):
+    """An input line is not a valid scan request; the message says why."""
+
+
+def scan_lines(
+    lines: Iterable[str | bytes],
+    *,
+    platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS,
+    window: int = DEFAULT_WINDOW,
+) -> Iterator[str]:
+    """Yield one output JSON line (without newline) per non-blank input line, in order."""
+    domains = tuple(platform_domains)
+    for raw in lines:
+        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        if not line.strip():
+            continue
+        yield scan_line(line, platform_domains=domains, window=window)
+
+
+def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEFAULT_WINDOW) -> str:
+    """Answer one input line; never raises for bad input."""
+    request_id: object = None
+    try:
+        request = _parse(line)
+        request_id = request.get("id")
+        findings = _scan_request(request, platform_domains, window)
+        return json.dumps({"id": request_id, "findings": findings}, separators=(",", ":"))
+    except ScanRequestError as error:
+        return _error_line(request_id, str(error))
+    except Exception as error:  # noqa: BLE001 - one bad item must never stop the stream.
+        return _error_line(request_id, f"internal error: {type(error).__name__}")
+
+
+def _error_line(request_id: object, message: str) -> str:
+    """Render the error answer for one input line."""
+    return json.dumps({"id": _json_safe_id(request_id), "error": message}, separators=(",", ":"))
+
+
+def _parse(line: str) -> dict[str, object]:
+    """Parse a line into a request object or raise ScanRequestError."""
+    try:
+        request = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise ScanRequestError(f"not JSON: {error}") from None
+    if not isinstance(request, dict):
+        raise ScanRequestError("expected a JSON object with an id and a text or messages")
+    return request
+
+
+def _scan_request(request: dict[str, object], platform_domains: tuple[str, ...], window: int) -> list[dict[str, object]]:
+    """Scan a message or conversation request and return JSON-safe findings."""
+    if "id" not in request:
+        raise ScanRequestError("missing 'id'")
+    if not isinstance(request["id"], (str, int, float)) or isinstance(request["id"], bool):
+        raise ScanRequestError("'id' must be a string or a number")
+    if "messages" in request:
+        messages = _messages(request["messages"])
+        found = scan_conversation(messages, platform_domains=platform_domains, window=window)
+    elif isinstance(request.get("text"), str):
+        found = scan_text(request["text"], platform_domains=platform_domains)  # type: ignore[arg-type]
+    else:
+        raise ScanRequestError("expected 'text' (a string) or 'messages' (a list)")
+    return [finding.to_json() for finding in found]
+
+
+def _messages(value: object) -> list[tuple[str | None, str]]:
+    """Validate the ``messages`` list of a conversation request."""
+    if not isinstance(value, list):
+        raise ScanRequestError("'messages' must be a list")
+    messages = []
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            messages.append((None, item))
+        elif isinstance(item, dict) and isinstance(item.get("text", ""), str):
+            sender = item.get("sender")
+            messages.append((None if sender is None else str(sender), item.get("text", "")))
+        else:
+            raise ScanRequestError(f"messages[{index}] must be an object with a string 'text'")
+    return messages
+
+
+def _json_safe_id(value: object) -> object:
+    """Echo an id only if it is a JSON scalar we accept."""
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None

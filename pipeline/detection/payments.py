@@ -1,0 +1,153 @@
+"""Payment outside the checkout: named rails, $cashtags, checksummed bank and crypto identifiers.
+
+Rails that are only payment words ("Zelle", "Venmo") are reported unless refused or warned about;
+rails that are also ordinary words or collectibles ("wire", "Western Union", "Bitcoin") need a
+payment verb in the same clause and must not be describing an item ("a Western Union sign").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid
+from pipeline.detection.context import clause_end, clause_start, is_refused
+from pipeline.detection.hits import Hit
+
+DIRECT, CONTEXTUAL = "direct", "contextual"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRail:
+    """A way to pay: canonical name, spellings, and whether it needs payment words around it."""
+
+    name: str
+    pattern: str
+    needs_context: bool
+
+
+RAILS = (
+    PaymentRail("zelle", r"z[e3]l{1,2}[e3]", False),
+    PaymentRail("venmo", r"v[e3]nm[o0]", False),
+    PaymentRail("cashapp", r"c[a4@]sh[\s._-]?[a4@]pp?", False),
+    PaymentRail("paypal", r"p[a4@]y[\s._-]?p[a4@]l", False),
+    PaymentRail("paypal", r"f\s?&\s?f|fnf|f\s?n\s?f|friends\s?(?:and|&|n)\s?family", False),
+    PaymentRail("paypal", r"pp", True),
+    PaymentRail("applepay", r"apple\s?(?:pay|cash)", False),
+    PaymentRail("googlepay", r"google\s?pay|g\s?pay", False),
+    PaymentRail("revolut", r"revolut", False),
+    PaymentRail("skrill", r"skrill|payoneer|chime", True),
+    PaymentRail("wise", r"wise", True),
+    PaymentRail("moneygram", r"money\s?gram", False),
+    PaymentRail("westernunion", r"western\s?union|wu", True),
+    PaymentRail("money_order", r"money\s?orders?|cashier'?s?\s?che(?:ck|que)s?|postal\s?orders?", False),
+    PaymentRail("check", r"personal\s?che(?:ck|que)s?|check\s+in\s+the\s+mail", False),
+    PaymentRail("gift_card", r"(?:amazon|steam|itunes|apple|google\s?play|visa|ebay)?\s?gift\s?cards?", True),
+    PaymentRail("wire", r"wire\s?transfers?|bank\s?wires?|swift\s?transfers?|sepa(?:\s?transfers?)?", False),
+    PaymentRail("wire", r"wires?|wired|wiring", True),
+    PaymentRail("bank_transfer", r"bank\s?transfers?|bank\s?deposits?|direct\s?deposits?|ach|e-?transfer|"
+                r"interac|routing\s?(?:number|no|#)|account\s?(?:number|no|#)|iban|bank\s?details", False),
+    PaymentRail("crypto", r"bitcoin|btc|ethereum|eth|ether|usdt|usdc|tether|litecoin|ltc|dogecoin|doge|"
+                r"xrp|solana|monero|xmr|tron|trx|crypto|cryptocurrency|stablecoins?", True),
+)
+_RAIL_PATTERN = re.compile(
+    r"(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<r{i}>{r.pattern})" for i, r in enumerate(RAILS)) + r")(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_PAY_WORDS = re.compile(
+    r"\b(?:pay|paid|paying|payment|payments|send|sent|sending|accept|accepts|take|takes|taking|do|use|via|"
+    r"thru|through|with|by|prefer|works?|ok|okay|only|instead|wallet|address|transfer|to|me|you|fine|"
+    r"can|could|if|or)\b|\?",
+    re.IGNORECASE,
+)
+# Words after a rail name that make it an object for sale or a topic, not a way to pay.
+_ITEM_AFTER = re.compile(
+    r"^[\s-]*(?:\w+\s+){0,2}?(?:themed|sign|signs|poster|token|tokens|medal|coin|coins|round|rounds|bar|bars|"
+    r"memorabilia|collectible|design|edition|version|one|price|prices|chart|miner|mining|rim|rims|"
+    r"variety|mesh|brush|stand|display|holder|sticker|ad|advert|tin|notes?|ornament|art|pattern)\b",
+    re.IGNORECASE,
+)
+_CASHTAG = re.compile(r"(?<![\w$])\$(?P<tag>[A-Za-z][A-Za-z0-9_\-]{1,19})(?![\w])")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+_CRYPTO_ADDRESS = re.compile(r"\b(?:0x[0-9A-Fa-f]{40}|(?:bc1|ltc1|BC1|LTC1)[0-9A-Za-z]{20,70}|[13LMTD][1-9A-HJ-NP-Za-km-z]{25,39})\b")
+_ROUTING = re.compile(r"\b(?:routing|aba|rtn)\b\D{0,20}(?P<digits>\d{9})\b", re.IGNORECASE)
+_FEE_AVOIDANCE = re.compile(
+    r"\b(?:skip|skipping|avoid|avoiding|save|saving|dodge|dodging|bypass|cut\s+out|get\s+around|ditch|beat|lose)\s+"
+    r"(?:on\s+|out\s+|us\s+|you\s+|both\s+|both\s+of\s+us\s+)?(?:the\s+|those\s+|all\s+the\s+|paying\s+(?:the\s+)?|a\s+|any\s+|your\s+|their\s+)?"
+    r"(?:platform\s+|site\s+|site's\s+|peermetals\s+|checkout\s+|seller\s+|selling\s+|transaction\s+|processing\s+|"
+    r"service\s+|extra\s+|stupid\s+|\w+\s+)?(?:(?:fee|fees|commission|cut)\b|\d{1,2}(?:\.\d)?\s?(?:%|percent\b))"
+    r"|\bneither\s+of\s+us\s+(?:eats|pays|gets\s+hit\s+with|loses)\b"
+    r"|\b(?:no|zero|without)\s+(?:the\s+)?(?:platform|site|checkout|peermetals|middleman)\s+fees?\b"
+    r"|\bfee[\s-]?free\b|\bpay\s+(?:me\s+|you\s+)?direct(?:ly)?\b(?!\s+(?:through|thru|via|on|in|with)\s+(?:the\s+)?(?:site|checkout|platform|app|here))",
+    re.IGNORECASE,
+)
+
+
+def find_payments(text: str) -> list[Hit]:
+    """Return payment hits in normalised ``text``."""
+    hits = [hit for match in _RAIL_PATTERN.finditer(text) if (hit := _judge_rail(text, match))]
+    hits.extend(_cashtags(text))
+    hits.extend(_identifiers(text))
+    hits.extend(_fee_avoidance(text))
+    return hits
+
+
+def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
+    """Report a rail mention unless refused, or (for ambiguous names) lacking payment words."""
+    rail = RAILS[int(match.lastgroup[1:])]  # type: ignore[index]
+    start, end = match.start(), match.end()
+    if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]):
+        return None
+    if rail.needs_context and not _payment_context(text, start, end, rail):
+        return None
+    return Hit("payment", ((start, end),), rail.name, 0.8 if rail.needs_context else 0.92)
+
+
+def _payment_context(text: str, start: int, end: int, rail: PaymentRail) -> bool:
+    """True when the clause around an ambiguous rail talks about paying."""
+    clause = text[clause_start(text, start) : clause_end(text, end)]
+    words = _PAY_WORDS.findall(clause)
+    if rail.name in ("wire", "wise", "westernunion", "gift_card", "skrill"):
+        # These need a real verb: "wire rim variety" or "wise choice" must stay clean.
+        return any(w.lower() in ("pay", "paid", "paying", "payment", "send", "sent", "sending", "accept", "take",
+                                 "takes", "taking", "do", "use", "via", "with", "by", "prefer", "only", "works",
+                                 "work", "transfer", "me", "you", "?") for w in words)
+    return bool(words)
+
+
+def _cashtags(text: str) -> list[Hit]:
+    """Cash App $cashtags; short all-capital tags are left alone as ticker symbols ($SLV)."""
+    if "$" not in text:
+        return []
+    hits = []
+    for match in _CASHTAG.finditer(text):
+        tag = match.group("tag")
+        if tag.isupper() and len(tag) <= 5 or is_refused(text, match.start(), match.end()):
+            continue
+        hits.append(Hit("payment", ((match.start(), match.end()),), "cashapp:$" + tag.lower(), 0.9))
+    return hits
+
+
+def _identifiers(text: str) -> list[Hit]:
+    """IBANs (mod 97), ABA routing numbers and crypto addresses, each only with a valid checksum."""
+    hits = []
+    for match in _IBAN.finditer(text):
+        if iban_valid(match.group()):
+            hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
+    for match in _CRYPTO_ADDRESS.finditer(text):
+        chain = crypto_address_chain(match.group())
+        if chain:
+            hits.append(Hit("payment", ((match.start(), match.end()),), chain, 0.97))
+    for match in _ROUTING.finditer(text):
+        if aba_valid(match.group("digits")):
+            hits.append(Hit("payment", ((match.start("digits"), match.end("digits")),), "aba_routing", 0.95))
+    return hits
+
+
+def _fee_avoidance(text: str) -> list[Hit]:
+    """Proposals to dodge the platform's fee ("skip the 6%", "neither of us eats a fee")."""
+    hits = []
+    for match in _FEE_AVOIDANCE.finditer(text):
+        if not is_refused(text, match.start(), match.end()):
+            hits.append(Hit("payment", ((match.start(), match.end()),), "fee_avoidance", 0.85))
+    return hits

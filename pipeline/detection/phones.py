@@ -1,0 +1,257 @@
+"""Phone numbers in any disguise, validated with phonenumbers and guarded against trade numbers.
+
+Digits are read as tokens (digit runs, spelled digits, O/l/I swapped in) chained across any
+separators; a chain is only reported when phonenumbers accepts it and nothing around it says it
+is a tracking, cert, serial or order number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pipeline.detection.checksums import dhl_valid, tracking_valid
+from pipeline.detection.hits import Hit
+
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}
+_LETTER_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
+
+# A token is a spelled digit, a digit run that may have O/o/I/l swapped in, or a lone O/I/l
+# ("weak": only counted between real digits). Repetition is bounded so that a run of 100,000
+# digits costs a fixed number of steps instead of backtracking.
+_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"(?P<word>(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine))"
+    r"|(?P<num>[OoIl]{0,3}[0-9][0-9OoIl]{0,60})"
+    r"|(?P<weak>[OoIl])"
+    r")(?![A-Za-z0-9])"
+)
+_GAP = re.compile(r"(?:[\s\-.()/,_*|~:'\"\u2022\u00b7\u2013\u2014]|(?i:dash|hyphen|dot|point|space))*")
+_MAX_GAP = 9
+
+_STRONG_CUE = re.compile(
+    r"\b(?:call|calls|calling|text|texts|texting|txt|sms|ring|phone|cell|cellphone|mobile|tel|"
+    r"telephone|landline|dial|reach me|whatsapp|signal|telegram|viber|imessage|facetime|hmu|"
+    r"hit me up|area code|digits|personal line)\b|[\U0001f4de\U0001f4f1\u260e]",
+    re.IGNORECASE,
+)
+_WEAK_CUE = re.compile(
+    r"\b(?:number|num|contact|line|zelle|venmo|cash ?app|starts? with|last (?:four|seven|4|7)|"
+    r"reach|ask for)\b|#",
+    re.IGNORECASE,
+)
+_GUARD = re.compile(
+    r"\b(?:tracking|track|trk|waybill|awb|label|usps|ups|fedex|fed ex|dhl|ontrac|cert|certs|"
+    r"certificate|serial|serials|s/n|sn|sku|upc|ean|isbn|order|orders|invoice|receipt|ticket|case|"
+    r"ref|reference|confirmation|lot|listing|listings|item|id|pcgs|ngc|anacs|cac|icg|pmg|catalog|"
+    r"mintage|pop|account|acct|routing|iban|po|barcode|model|part|vin|zip|offer|transaction|txn|"
+    r"batch|invoice|parcel|shipment|package|box|slot)\b",
+    re.IGNORECASE,
+)
+_PHONE_LIKE_10 = {(10,), (3, 3, 4), (3, 7), (6, 4), (3, 3, 2, 2), (2, 2, 2, 2, 2)}
+_PHONE_LIKE_11 = {(11,), (1, 3, 3, 4), (1, 10), (4, 3, 4), (1, 3, 7), (1, 6, 4)}
+_FOREIGN_REGIONS = ("GB", "AU", "IE", "NZ", "DE", "FR", "IN", "ZA", "NL", "IT", "ES", "MX", "BR", "PH")
+
+
+@dataclass(frozen=True, slots=True)
+class DigitToken:
+    """One token of a digit chain: where it is and which digits it stands for."""
+
+    start: int
+    end: int
+    digits: str
+    weak: bool
+
+
+def find_phones(text: str) -> list[Hit]:
+    """Return phone hits in normalised ``text``."""
+    tokens = _tokens(text)
+    if sum(len(t.digits) for t in tokens) < 10:
+        return []
+    chains = _chains(text, tokens)
+    strong = _STRONG_CUE.search(text) is not None
+    weak = strong or _WEAK_CUE.search(text) is not None
+    hits: list[Hit] = []
+    for chain in chains:
+        hit = _judge_chain(text, chain, strong, weak)
+        if hit is not None:
+            hits.append(hit)
+    if weak:
+        hits.extend(_split_numbers(text, chains, hits))
+    return hits
+
+
+def _tokens(text: str) -> list[DigitToken]:
+    """Tokenise every digit-like token of ``text``."""
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        word, number = match.group("word"), match.group("num")
+        if word is not None:
+            digits = _DIGIT_WORDS[word.lower()]
+        elif number is not None:
+            digits = number.translate(_LETTER_DIGITS)
+        else:
+            digits = "0" if match.group("weak") in "Oo" else "1"
+        tokens.append(DigitToken(match.start(), match.end(), digits, match.group("weak") is not None))
+    return tokens
+
+
+def _chains(text: str, tokens: list[DigitToken]) -> list[list[DigitToken]]:
+    """Group consecutive tokens separated only by separator characters or words."""
+    chains: list[list[DigitToken]] = []
+    current: list[DigitToken] = []
+    for token in tokens:
+        if current and _joins(text, current[-1], token):
+            current.append(token)
+            continue
+        _close(current, chains)
+        current = [token]
+    _close(current, chains)
+    return chains
+
+
+def _joins(text: str, left: DigitToken, right: DigitToken) -> bool:
+    """True when the gap between two tokens is a separator, not an amount, time or word."""
+    gap = text[left.end : right.start]
+    if len(gap) > _MAX_GAP or not _GAP.fullmatch(gap):
+        return False
+    if gap == "," and len(right.digits) == 3 and not left.weak:
+        return False  # thousands separator: 1,350
+    if gap == "." and len(right.digits) == 2 and not text.startswith(".", right.end):
+        return False  # decimal amount: 27.80
+    return gap != ":"  # clock time: 10:40
+
+
+def _close(chain: list[DigitToken], chains: list[list[DigitToken]]) -> None:
+    """Trim weak tokens off the ends of a chain and keep it if anything is left."""
+    while chain and chain[0].weak:
+        chain = chain[1:]
+    while chain and chain[-1].weak:
+        chain = chain[:-1]
+    if chain:
+        chains.append(chain)
+
+
+def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -> Hit | None:
+    """Decide whether one chain is a phone number worth reporting."""
+    digits = "".join(t.digits for t in chain)
+    if len(digits) < 10:
+        return None
+    plus = _has_plus(text, chain[0].start)
+    if len(digits) > (15 if plus else 11):
+        return _sub_window(text, chain, strong) if strong and not tracking_valid(digits) else None
+    e164 = validate(digits, plus, allow_foreign=weak)
+    if e164 is None or _guarded(text, chain[0].start, cue_overrides=False):
+        return None
+    if not plus and not strong and _looks_like_tracking(chain, digits):
+        return None
+    if not plus and not weak and not _phone_like(chain, digits):
+        return None
+    score = 0.97 if (plus or strong) else (0.93 if weak else 0.88)
+    return Hit("phone", ((chain[0].start, chain[-1].end),), e164, score)
+
+
+def _has_plus(text: str, start: int) -> bool:
+    """True when a '+' (international prefix) sits just before the chain."""
+    return "+" in text[max(0, start - 3) : start]
+
+
+def _looks_like_tracking(chain: list[DigitToken], digits: str) -> bool:
+    """A single unbroken ten-digit run with a DHL check digit reads as a waybill."""
+    return tracking_valid(digits) or (len(chain) == 1 and dhl_valid(digits))
+
+
+def _phone_like(chain: list[DigitToken], digits: str) -> bool:
+    """True when the digit grouping is one people use for phone numbers."""
+    groups = tuple(len(t.digits) for t in chain)
+    if all(g == 1 for g in groups):
+        return True
+    return groups in (_PHONE_LIKE_10 if len(digits) == 10 else _PHONE_LIKE_11)
+
+
+def _guarded(text: str, start: int, *, cue_overrides: bool) -> bool:
+    """True when a trade-number keyword (tracking, cert, order...) closely precedes ``start``."""
+    before = text[max(0, start - 32) : start]
+    guards = [m.end() for m in _GUARD.finditer(before)]
+    if not guards:
+        return False
+    cues = [m.end() for m in _STRONG_CUE.finditer(before)]
+    return not cues or max(cues) < max(guards)
+
+
+def _sub_window(text: str, chain: list[DigitToken], strong: bool) -> Hit | None:
+    """Find a phone number inside a longer chain of tokens (two numbers run together)."""
+    for i in range(len(chain)):
+        digits = ""
+        for j in range(i, len(chain)):
+            digits += chain[j].digits
+            if len(digits) > 11:
+                break
+            e164 = validate(digits, False, allow_foreign=False) if len(digits) >= 10 else None
+            if e164 and not _guarded(text, chain[i].start, cue_overrides=strong):
+                return Hit("phone", ((chain[i].start, chain[j].end),), e164, 0.85)
+    return None
+
+
+def _split_numbers(text: str, chains: list[list[DigitToken]], found: list[Hit]) -> list[Hit]:
+    """Assemble a number told in pieces ("starts with 651 ... the last seven are 338 4120")."""
+    taken = {span for hit in found for span in hit.spans}
+    pieces = [c for c in chains if 2 <= len("".join(t.digits for t in c)) <= 7
+              and (c[0].start, c[-1].end) not in taken]
+    for size in (2, 3, 4):
+        for i in range(len(pieces) - size + 1):
+            group = pieces[i : i + size]
+            hit = _assemble(text, group)
+            if hit is not None:
+                return [hit]
+    return []
+
+
+def _assemble(text: str, group: list[list[DigitToken]]) -> Hit | None:
+    """Validate consecutive digit pieces joined together as one US number."""
+    for left, right in zip(group, group[1:]):
+        gap = text[left[-1].end : right[0].start]
+        if len(gap) > 40 or re.search(r"[.!?;\n$%]", gap):
+            return None
+    digits = "".join(t.digits for chain in group for t in chain)
+    if len(digits) not in (10, 11) or any(_guarded(text, c[0].start, cue_overrides=False) for c in group):
+        return None
+    e164 = validate(digits, False, allow_foreign=False)
+    if e164 is None:
+        return None
+    return Hit("phone", tuple((c[0].start, c[-1].end) for c in group), e164, 0.8)
+
+
+@lru_cache(maxsize=4096)
+def validate(digits: str, plus: bool, *, allow_foreign: bool) -> str | None:
+    """Return the E.164 form if ``digits`` is a valid number (US default), else None."""
+    import phonenumbers  # Imported on first use: most messages never reach validation.
+
+    if plus:
+        return _e164(phonenumbers, "+" + digits, None)
+    if digits.startswith("00") and len(digits) >= 11:
+        return _e164(phonenumbers, "+" + digits[2:], None)
+    if len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
+        if digits[0] != "0":
+            return _e164(phonenumbers, digits, "US")
+    if allow_foreign and digits.startswith("0") and len(digits) in (10, 11):
+        for region in _FOREIGN_REGIONS:
+            e164 = _e164(phonenumbers, digits, region)
+            if e164:
+                return e164
+    return None
+
+
+def _e164(phonenumbers, number: str, region: str | None) -> str | None:  # type: ignore[no-untyped-def]
+    """Parse and validate one number, returning E.164 or None."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

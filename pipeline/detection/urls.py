@@ -1,0 +1,65 @@
+"""Links and bare domains off the platform, judged against the public suffix list.
+
+A bare "word.tld" without scheme, "www." or path is only taken when the TLD is one people type
+for shops and link pages; otherwise a missing space after a full stop ("coin.It arrived")
+would read as a domain.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.detection.hits import Hit
+from pipeline.detection.suffixes import registrable_domain
+
+_URL = re.compile(
+    r"(?<![\w@.\-/])(?P<scheme>(?i:https?|hxxps?)://)?(?P<host>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})\.){1,6}"
+    r"[A-Za-z]{2,24})(?![\w-])(?P<path>(?::\d{2,5})?/[^\s<>\"']{0,300})?"
+)
+_SHORTENER = re.compile(
+    r"\b(?P<name>(?i:bit\s?ly|tinyurl|tiny\s?url|linktr\s?ee|linktree|cutt\s?ly|rb\s?gy|goo\s?gl|"
+    r"shorturl|beacons\s?ai|carrd))\b(?P<path>\s?/\s?[\w\-]{2,40})?"
+)
+COMMON_BARE_TLDS = frozenset(
+    """com net org co io ly gl ee gg shop store biz info xyz site online app link page tv cc uk ca
+    au de nz ie us club live website web space tech one top vip today market coins gold silver
+    """.split()
+)
+
+
+def find_urls(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
+    """Return URL hits in normalised ``text`` that are not the platform's own domains."""
+    hits = [hit for match in _URL.finditer(text) if (hit := _judge(match, platform_domains))]
+    hits.extend(_shorteners(text, hits))
+    return hits
+
+
+def _judge(match: re.Match[str], platform_domains: tuple[str, ...]) -> Hit | None:
+    """Accept a domain-shaped match when its suffix is real and it is not the platform's."""
+    host = match.group("host").lower()
+    registrable = registrable_domain(host)
+    if registrable is None or registrable in platform_domains:
+        return None
+    explicit = bool(match.group("scheme") or host.startswith("www.") or match.group("path"))
+    if not explicit and not _plausible_bare(match.group("host")):
+        return None
+    score = 0.97 if explicit else 0.9
+    return Hit("url", ((match.start(), match.end()),), registrable, score)
+
+
+def _plausible_bare(host: str) -> bool:
+    """A bare domain needs a common TLD typed in lower case and a label that is not a number."""
+    tld = host.rsplit(".", 1)[-1]
+    first = host.split(".", 1)[0]
+    return tld.islower() and tld in COMMON_BARE_TLDS and not first.isdigit() and len(first) > 1
+
+
+def _shorteners(text: str, found: list[Hit]) -> list[Hit]:
+    """Link shorteners and link pages written without their dot ("bit ly/x", "linktree")."""
+    hits = []
+    for match in _SHORTENER.finditer(text):
+        if any(h.start <= match.start() < h.end for h in found):
+            continue
+        name = re.sub(r"\s", "", match.group("name").lower())
+        hits.append(Hit("url", ((match.start(), match.end()),), name, 0.9))
+    return hits

@@ -1,0 +1,290 @@
+"""Pure rules of the trust-and-safety review queue: severity, priority, escalation, precision.
+
+Priority
+--------
+An item's rank in the queue grows with the severity of its most severe kind, the best detector
+score among its signals, the sender's active strikes, and how long it has waited::
+
+    base      = severity * 100 + score * 20 + min(strikes, 5) * 6
+    effective = base + AGING_POINTS_PER_DAY * days waiting
+
+Severity (payment 3, phone/email/handle/url 2, intent 1) dominates: a fresh contact attempt
+outranks a fresh intent flag, and a fresh payment attempt outranks both. Score (0..1) and
+strikes move an item within its severity band (at most 20 + 30 points). Age lets a neglected
+item climb: at 2 points a day, an intent flag overtakes a fresh contact attempt after about
+50 days, so nothing starves.
+
+Because every pending item ages at the same rate, ordering by ``effective`` at any moment is
+the same as ordering by ``base - AGING_POINTS_PER_DAY * days since AGING_EPOCH at opening``.
+That number never changes while the item waits, so it is what the database stores (the
+``priority`` column) and indexes; ``effective_priority`` turns it back into the readable figure
+for a given ``now``. Ties (same rank) go to the item opened first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from pipeline.settings import SettingsError
+
+SEVERITY = {"payment": 3, "phone": 2, "email": 2, "handle": 2, "url": 2, "intent": 1}
+IDENTIFIER_KINDS = frozenset({"phone", "email", "handle", "url"})
+# Payment values that are themselves an account identifier, not just the name of a rail: a
+# checksummed IBAN, an ABA routing number, or a crypto address (named by its chain). A value
+# with an identifier after a colon ("cashapp:$goldbug") counts too; "zelle" alone does not.
+IDENTIFIER_RAILS = frozenset({"iban", "aba_routing", "btc", "eth", "ltc", "trx", "doge"})
+OUTCOMES = ("confirmed", "dismissed", "ignored")
+
+AGING_POINTS_PER_DAY = 2.0
+AGING_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+SEVERITY_WEIGHT = 100.0
+SCORE_WEIGHT = 20.0
+STRIKE_WEIGHT = 6.0
+STRIKES_COUNTED = 5
+WILSON_Z = 1.959963984540054
+"""The 97.5th percentile of the standard normal distribution (a two-sided 95% interval)."""
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    """Escalation thresholds and claim length; defaults follow the issue, overridable by settings."""
+
+    window_days: int = 90
+    warn_at: int = 1
+    restrict_at: int = 3
+    suspend_at: int = 5
+    claim_minutes: int = 30
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> ReviewPolicy:
+        """Read PEERGUARD_STRIKE_WINDOW_DAYS, _WARN_AT, _RESTRICT_AT, _SUSPEND_AT, PEERGUARD_CLAIM_MINUTES."""
+        names = {
+            "window_days": "PEERGUARD_STRIKE_WINDOW_DAYS", "warn_at": "PEERGUARD_STRIKE_WARN_AT",
+            "restrict_at": "PEERGUARD_STRIKE_RESTRICT_AT", "suspend_at": "PEERGUARD_STRIKE_SUSPEND_AT",
+            "claim_minutes": "PEERGUARD_CLAIM_MINUTES",
+        }
+        values = {field: _positive_int(env, name) for field, name in names.items() if env.get(name)}
+        return cls(**values)
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=self.window_days)
+
+    @property
+    def claim_length(self) -> timedelta:
+        return timedelta(minutes=self.claim_minutes)
+
+
+def _positive_int(env: Mapping[str, str], name: str) -> int:
+    try:
+        value = int(env[name])
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {env[name]!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class SignalFacts:
+    """What the rules need to know about one signal."""
+
+    kind: str
+    value: str
+    score: float
+
+
+def severity(kind: str) -> int:
+    """The severity of a finding kind (unknown kinds count as the least severe)."""
+    return SEVERITY.get(kind, 1)
+
+
+def most_severe_kind(kinds: Iterable[str]) -> str:
+    """The most severe of ``kinds``; ties go to the alphabetically first, for stable output."""
+    return min(kinds, key=lambda kind: (-severity(kind), kind))
+
+
+def is_payment_identifier(value: str) -> bool:
+    """True when a payment finding names an account, not just a rail ("iban", "btc", "cashapp:$x")."""
+    rail, _, identifier = value.partition(":")
+    return rail.lower() in IDENTIFIER_RAILS or bool(identifier)
+
+
+def is_high_severity(signals: Sequence[SignalFacts], sender_restricted: bool) -> bool:
+    """Payment diversion with an identifier on the same target, or any flag from a restricted sender."""
+    if sender_restricted:
+        return True
+    payments = [s for s in signals if s.kind == "payment"]
+    if not payments:
+        return False
+    return any(is_payment_identifier(s.value) for s in payments) or any(s.kind in IDENTIFIER_KINDS for s in signals)
+
+
+def base_priority(kind: str, score: float, active_strikes: int) -> float:
+    """Severity, detector score and strikes, before aging (see the module docstring)."""
+    clamped = min(max(score, 0.0), 1.0)
+    return severity(kind) * SEVERITY_WEIGHT + clamped * SCORE_WEIGHT + min(active_strikes, STRIKES_COUNTED) * STRIKE_WEIGHT
+
+
+def _days_since_epoch(moment: datetime) -> float:
+    return (moment - AGING_EPOCH).total_seconds() / 86400.0
+
+
+def queue_rank(kind: str, score: float, active_strikes: int, opened_at: datetime) -> float:
+    """The stored priority: the base minus the aging credit the item has not yet earned."""
+    return round(base_priority(kind, score, active_strikes) - AGING_POINTS_PER_DAY * _days_since_epoch(opened_at), 6)
+
+
+def effective_priority(rank: float, now: datetime) -> float:
+    """The readable priority at ``now``: base plus the aging earned since the item opened."""
+    return round(rank + AGING_POINTS_PER_DAY * _days_since_epoch(now), 2)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """What a new strike triggers: warn the sender, restrict them, recommend suspension."""
+
+    warn: bool = False
+    restrict: bool = False
+    recommend_suspension: bool = False
+
+
+def escalation_for(active_strikes: int, policy: ReviewPolicy) -> Escalation:
+    """The steps reached exactly by the strike that brought the count to ``active_strikes``."""
+    return Escalation(
+        warn=active_strikes == policy.warn_at,
+        restrict=active_strikes == policy.restrict_at,
+        recommend_suspension=active_strikes == policy.suspend_at,
+    )
+
+
+POLICY_REASONS = {
+    "payment": "asking to be paid outside PeerMetals",
+    "intent": "proposing to continue the deal outside PeerMetals",
+}
+CONTACT_REASON = "sharing contact details to take the conversation outside PeerMetals"
+
+
+def policy_reason(kind: str) -> str:
+    """The breach named in the sender's policy warning, by the item's kind."""
+    return POLICY_REASONS.get(kind, CONTACT_REASON)
+
+
+def target_key(scope: str, message_ids: Sequence[int]) -> str:
+    """The item a finding belongs to: its message, or the window of messages it spans."""
+    ids = sorted(set(message_ids))
+    if scope == "message" and len(ids) == 1:
+        return f"message:{ids[0]}"
+    return "window:" + ",".join(str(i) for i in ids)
+
+
+def wilson_interval(successes: int, trials: int, z: float = WILSON_Z) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion (95% by default); None without trials."""
+    if trials <= 0:
+        return None
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The median of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+@dataclass(frozen=True)
+class SignalDecision:
+    """One signal as the precision report sees it: detector, outcome, seconds to decision."""
+
+    kind: str
+    detector_version: str
+    item_id: int
+    outcome: str | None
+    seconds_to_decision: float | None
+
+
+@dataclass(frozen=True)
+class DetectorPrecision:
+    """Precision of one detector kind and version, judged by staff decisions.
+
+    Precision is confirmed / (confirmed + dismissed); ignored items say nothing about the
+    detector (a reviewer chose not to decide), so they count as items but not as trials.
+    """
+
+    kind: str
+    detector_version: str
+    items: int
+    confirmed: int
+    dismissed: int
+    ignored: int
+    precision: float | None
+    interval: tuple[float, float] | None
+    median_seconds_to_decision: float | None
+
+    def to_json(self) -> dict[str, object]:
+        low, high = self.interval if self.interval else (None, None)
+        return {
+            "kind": self.kind, "detector_version": self.detector_version, "items": self.items,
+            "confirmed": self.confirmed, "dismissed": self.dismissed, "ignored": self.ignored,
+            "precision": _rounded(self.precision), "ci95_low": _rounded(low), "ci95_high": _rounded(high),
+            "median_seconds_to_decision": self.median_seconds_to_decision,
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def detector_precision(decisions: Iterable[SignalDecision]) -> list[DetectorPrecision]:
+    """Per (kind, version): items, outcomes, precision with its Wilson interval, median decision time."""
+    groups: dict[tuple[str, str], list[SignalDecision]] = {}
+    for decision in decisions:
+        groups.setdefault((decision.kind, decision.detector_version), []).append(decision)
+    return [_precision_of(kind, version, rows) for (kind, version), rows in sorted(groups.items())]
+
+
+def _precision_of(kind: str, version: str, rows: list[SignalDecision]) -> DetectorPrecision:
+    # An item with two signals of the same detector is one judgement, not two.
+    outcomes = {row.item_id: row.outcome for row in rows}
+    counts = {outcome: sum(1 for o in outcomes.values() if o == outcome) for outcome in OUTCOMES}
+    trials = counts["confirmed"] + counts["dismissed"]
+    durations = [row.seconds_to_decision for row in rows if row.seconds_to_decision is not None]
+    return DetectorPrecision(
+        kind, version, len(outcomes), counts["confirmed"], counts["dismissed"], counts["ignored"],
+        counts["confirmed"] / trials if trials else None, wilson_interval(counts["confirmed"], trials),
+        median(durations),
+    )
+
+
+def mark_spans(text: str, spans: Iterable[tuple[int, int]], open_mark: str = "[[", close_mark: str = "]]") -> str:
+    """``text`` with each (start, end) range wrapped in markers; overlapping ranges are merged."""
+    merged: list[list[int]] = []
+    for start, end in sorted((max(0, s), min(len(text), e)) for s, e in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces, cursor = [], 0
+    for start, end in merged:
+        pieces += [text[cursor:start], open_mark, text[start:end], close_mark]
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def excerpt(text: str, spans: Sequence[tuple[int, int]], width: int = 240) -> str:
+    """A short, single-line piece of ``text`` around its first span, for alert emails."""
+    start = max(0, (spans[0][0] if spans else 0) - width // 3)
+    piece = " ".join(text[start : start + width].split())
+    return ("…" if start > 0 else "") + piece + ("…" if start + width < len(text) else "")

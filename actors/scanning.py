@@ -13,6 +13,7 @@ from actors.metrics import STAGE_ITEMS
 from pipeline.detection import mask_text, scan_conversation, scan_text
 from storage import scanning as store
 from storage.db import transaction
+from storage.review import open_items_for_findings
 
 BATCH_SIZE = 200
 WINDOW = 6
@@ -60,6 +61,8 @@ def scan_batch(context: AppContext, message_ids: Sequence[int], now: datetime) -
             new_findings += store.save_scan(session, message, mask_text(message.body, single), records, now)
             counts["messages"] += 1
         counts["findings"] = len(new_findings)
+        # Same transaction: a finding is never stored without its review item, nor the reverse.
+        counts["review_items"] = len(open_items_for_findings(session, new_findings, context.settings, now))
     STAGE_ITEMS.labels("scan", "messages").inc(counts["messages"])
     STAGE_ITEMS.labels("scan", "findings").inc(counts["findings"])
     return counts

@@ -1,3 +1,4 @@
 """Every actor module, for `dramatiq actors.all`; the broker is configured first."""
 
 from actors import broker  # noqa: F401  (must come first: actors bind to it)
+from actors import scanning  # noqa: F401,E402

@@ -19,6 +19,9 @@ Stage = Callable[[AppContext, datetime], StageResult]
 def stages() -> list[tuple[str, Stage]]:
     """The pipeline's stages in the order ``run --once`` runs them."""
     found: list[tuple[str, Stage]] = []
+    from actors.scanning import scan_pending  # issue 3: detection, findings → review queue
+
+    found.append(("scan", scan_pending))
     from actors.responses import sweep_responses  # issue 4: deadlines → due stages → outbox rows
 
     found.append(("responses", sweep_responses))

@@ -76,7 +76,7 @@ def build(target: Path, now: datetime, conversations: int = 60, seed: int = 7) -
     sellers = [_user(lines, f"seller-{i}", rng, seller=True) for i in range(12)]
     buyers = [_user(lines, f"buyer-{i}", rng, seller=False) for i in range(30)]
     slow = set(rng.sample(sellers, 4))
-    counts = {"messages": 0, "photos": 0, "evasions": 0}
+    counts = {"messages": 0, "photos": 0, "evasions": 0, "split": 0}
     for c in range(conversations):
         seller, buyer = sellers[c % len(sellers)], rng.choice(buyers)
         item, price = rng.choice(ITEMS)
@@ -113,11 +113,12 @@ def _conversation(lines, files, rng, conv_id, buyer, seller, item, price, start,
         if rng.random() < 0.45:
             attachments.append(_photo(files, rng, f"{conv_id}-{turn}.jpg", item))
             counts["photos"] += 1
-        if index % 5 == 0 and turn == 0:
-            kind, reply = EVASIONS[(index // 5) % len(EVASIONS)]
+        if index % 4 == 0 and turn == 0:
+            kind, reply = EVASIONS[counts["evasions"] % len(EVASIONS)]
             counts["evasions"] += 1
         _message(lines, conv_id, seller, t, reply, counts, attachments)
-        if index == 3 and turn == 0:
+        if index % 4 == 2 and turn == 0 and counts["split"] < 2:
+            counts["split"] += 1
             for part in SPLIT_EVASION:
                 t += timedelta(seconds=20)
                 _message(lines, conv_id, seller, t, part, counts)

@@ -30,6 +30,11 @@ class UserRecord:
     email: str | None
     timezone: str
     away: bool
+    role: str | None = None
+    """"member" or "staff"; None when the line does not say, so an import never demotes staff."""
+
+
+USER_ROLES = ("member", "staff")
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,10 @@ def _parse_user(obj: dict) -> UserRecord:
     away = obj.get("away", False)
     if not isinstance(away, bool):
         raise InterchangeError("'away' must be true or false")
-    return UserRecord(_id(obj, "id"), _required_str(obj, "name", 200), email, tz, away)
+    role = obj.get("role")
+    if role is not None and role not in USER_ROLES:
+        raise InterchangeError(f"'role' must be one of {', '.join(USER_ROLES)}, got {role!r}")
+    return UserRecord(_id(obj, "id"), _required_str(obj, "name", 200), email, tz, away, role)
 
 
 def _parse_conversation(obj: dict) -> ConversationRecord:

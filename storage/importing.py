@@ -135,6 +135,8 @@ class InterchangeImporter:
     def _apply_user(self, session: Session, record: UserRecord) -> str:
         user = _by_external_id(session, User, record.external_id)
         values = {"name": record.name, "email": record.email, "timezone": record.timezone, "away": record.away}
+        if record.role is not None:
+            values["role"] = record.role
         if user is None:
             session.add(User(external_id=record.external_id, **values))
             session.flush()

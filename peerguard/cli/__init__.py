@@ -50,3 +50,8 @@ from peerguard.cli.scheduler import scheduler  # noqa: E402
 main.add_command(scheduler)
 from peerguard.cli.scan import scan  # noqa: E402
 main.add_command(scan)
+from peerguard.cli.review import review, staff, stats, strikes  # noqa: E402
+main.add_command(review)
+main.add_command(staff)
+main.add_command(stats)
+main.add_command(strikes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit
 from pipeline.detection.suffixes import registrable_domain
 
@@ -43,15 +44,18 @@ _LABELLED = re.compile(
 )
 
 
-def find_emails(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
+_PROVIDER_WORDS = frozenset(MAIL_PROVIDERS)
+
+
+def find_emails(text: str, platform_domains: tuple[str, ...], gate: MessageWords | None = None) -> list[Hit]:
     """Return email hits in the normalised ``text``, skipping the platform's own addresses."""
+    gate = gate or message_words(text)
     hits: list[Hit] = []
     if "@" in text:
         hits.extend(_standard(text, platform_domains))
-    lowered = text.lower()
-    if " at " in lowered:
+    if "at" in gate.words:
         hits.extend(_spelled(text, platform_domains))
-    if any(p in lowered for p in ("gmail", "yahoo", "hotmail", "outlook", "icloud", "aol", "proton", "mail")):
+    if gate.any_word(_PROVIDER_WORDS):
         hits.extend(_labelled(text))
     return hits
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from pipeline.detection.context import clause_end, clause_start, is_refused
+from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit
 
 STRONG, SOCIAL, WEAK = "strong", "social", "weak"
@@ -84,17 +85,35 @@ _TAG_GUARD = re.compile(
 _COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that there here if when".split())
 
 
-def find_handles(text: str) -> list[Hit]:
+# The app pattern runs only when the message (digit swaps undone) has one of these words, or a word
+# starting with one of the distinctive prefixes, which also admit misspellings ("whatsaap").
+_APP_WORDS = frozenset(
+    """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
+    skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
+    fb twitter tiktok tik tok reddit signal snap snapchat messenger""".split()
+)
+_APP_STEMS = stems(
+    "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",
+    "imes", "faceb", "facet", "insta", "instg", "twit", "tikt", "redd", "sign", "messe",
+)
+
+
+def find_handles(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return handle hits in normalised ``text``."""
+    gate = gate or message_words(text)
     hits: list[Hit] = []
-    for match in _APP_PATTERN.finditer(text):
+    matches = _APP_PATTERN.finditer(text) if gate.any_word(_APP_WORDS) or gate.any_stem(_APP_STEMS) else ()
+    for match in matches:
         app = APPS[int(match.lastgroup[1:])]  # type: ignore[index]
         hit = _judge_app(text, match.start(), match.end(), app)
         if hit is not None:
             hits.append(hit)
-    hits.extend(_x_mentions(text))
-    hits.extend(_bare_handles(text, hits))
-    hits.extend(_discord_tags(text))
+    if "X" in text:
+        hits.extend(_x_mentions(text))
+    if "@" in text:
+        hits.extend(_bare_handles(text, hits))
+    if "#" in text:
+        hits.extend(_discord_tags(text))
     return hits
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from pipeline.detection.context import is_refused, routed_through_platform
+from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit
 
 _CONTACT_VERB = r"(?:text|txt|call|ring|phone|e-?mail|sms|facetime|whatsapp|telegram)"
@@ -22,6 +23,40 @@ _CHANNEL = (
 _PLACE = r"(?:site|app|platform|peer\s?metals|marketplace|checkout|here)"
 _SITE = r"(?:site|app|platform|peer\s?metals|marketplace)"
 _TRADE_NUMBER = r"(?!(?:serial|order|tracking|cert|lot|listing|item|invoice|case|ticket|model|part)\b)"
+
+def _words(text: str) -> frozenset[str]:
+    """A vocabulary from a space-separated string."""
+    return frozenset(text.split())
+
+
+_VERBS = _words("text txt call ring phone email mail e sms facetime whatsapp telegram")
+_CHANNEL_WORDS = _words(
+    "cell cellphone phone mobile digits email mail e contact personal whatsapp telegram signal snap snapchat "
+    "insta instagram socials direct number info details handle"
+)
+
+# Each rule: a name, the pattern, and trigger groups - every group needs one of its words among
+# the message's words before the (comparatively slow) pattern runs. Most messages trigger nothing.
+_RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
+    "contact_me": (_VERBS, _words("me us")),
+    "send_me_a": (_words("me us"), _words("a an")),
+    "contact_you": (_VERBS, _words("you u ya")),
+    "rather_call": (_words("rather prefer easier easiest better quicker faster"), _VERBS | {"talk"}),
+    "talk_by_phone": (_words("phone text email mail"), _words("talk chat speak discuss")),
+    "give_me_yours": (_words("your ur yr"), _CHANNEL_WORDS),
+    "whats_yours": (_words("your ur yr a"), _CHANNEL_WORDS),
+    "your_number_for_contact": (_words("number"), _words("call text reach contact ring")),
+    "phone_then_number": (_words("number"), _words("phone call text cell")),
+    "details_elsewhere": (_words("my our"), _CHANNEL_WORDS),
+    "off_platform": (_words("off offsite"),),
+    "outside_platform": (_words("outside"),),
+    "take_offline": (_words("offline elsewhere privately private somewhere here"),),
+    "leave_platform_out": (_words("out"),),
+    "without_platform": (_words("without bypass bypassing circumvent skip skipping"),),
+    "deal_direct": (_words("direct directly"),),
+    "private_deal": (_words("private privately between"),),
+    "hit_me_up": (_words("hit hmu reach contact hold touch"),),
+}
 
 INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE))
@@ -62,15 +97,35 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
     )
 )
-_MASKED_BY_IDENTIFIER = {"contact_me", "hit_me_up", "give_me_yours"}
+_GATED_RULES = tuple((name, pattern, _RULE_TRIGGERS[name]) for name, pattern in INTENT_RULES)
+INTENT_WORDS = frozenset().union(*(groups[0] for groups in _RULE_TRIGGERS.values()))
 
 
-def find_intents(text: str) -> list[Hit]:
+def find_intents(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return intent hits in normalised ``text``."""
+    words = (gate or message_words(text)).words
+    hits: list[Hit] = []
+    if words.isdisjoint(INTENT_WORDS):
+        return hits
+    for name, pattern, groups in _GATED_RULES:
+        if _triggered(words, groups):
+            hits.extend(_matches(text, name, pattern))
+    return hits
+
+
+def _triggered(words: frozenset[str], groups: tuple[frozenset[str], ...]) -> bool:
+    """True when every trigger group has a word in the message."""
+    for group in groups:
+        if words.isdisjoint(group):
+            return False
+    return True
+
+
+def _matches(text: str, name: str, pattern: re.Pattern[str]) -> list[Hit]:
+    """Run one rule, dropping refusals and phrases routed through the platform."""
     hits = []
-    for name, pattern in INTENT_RULES:
-        for match in pattern.finditer(text):
-            if is_refused(text, match.start(), match.end()) or routed_through_platform(text, match.end()):
-                continue
-            hits.append(Hit("intent", ((match.start(), match.end()),), name, 0.75))
+    for match in pattern.finditer(text):
+        if is_refused(text, match.start(), match.end()) or routed_through_platform(text, match.end()):
+            continue
+        hits.append(Hit("intent", ((match.start(), match.end()),), name, 0.75))
     return hits

@@ -55,6 +55,8 @@ def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEF
         request = _parse(line)
         request_id = request.get("id")
         findings = _scan_request(request, platform_domains, window)
+        if not findings:
+            return '{"id":' + json.dumps(request_id) + ',"findings":[]}'
         return json.dumps({"id": request_id, "findings": findings}, separators=(",", ":"))
     except ScanRequestError as error:
         return _error_line(request_id, str(error))

@@ -42,6 +42,8 @@ _LINK_FORMS = re.compile(
     re.IGNORECASE,
 )
 
+_LINK_MARKERS = re.compile(r"[(\[{<@]| (?i:dot|slash|\.) ")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_CONTROLS = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {127: " "}
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _CONFUSABLE_WORD = re.compile(r"[^\W\d_]*[" + "".join(CONFUSABLES) + r"][^\W\d_]*")
@@ -100,10 +102,13 @@ def _strip_accent(ch: str) -> str:
 def normalise(text: str) -> NormalisedText:
     """Normalise ``text`` for detection: fold Unicode, unhide invisibles, rejoin spelled-out links."""
     if text.isascii():
-        folded = NormalisedText(text.translate(_ASCII_CONTROLS), text)
+        clean = text.translate(_ASCII_CONTROLS) if _CONTROL.search(text) else text
+        folded = NormalisedText(clean, text)
     else:
         folded = _fold_non_ascii(text)
     collapsed = _rewrite(folded, _SPACED_LETTERS, _join_spaced)
+    if not _LINK_MARKERS.search(collapsed.text):
+        return collapsed
     return _rewrite(collapsed, _LINK_FORMS, _link_symbol)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid
 from pipeline.detection.context import clause_end, clause_start, is_refused
+from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit
 
 DIRECT, CONTEXTUAL = "direct", "contextual"
@@ -83,12 +84,32 @@ _FEE_AVOIDANCE = re.compile(
 )
 
 
-def find_payments(text: str) -> list[Hit]:
+# The rail pattern runs only when a message has one of these words, or a word starting with one of
+# the distinctive prefixes (which also catch misspellings such as "venmoo" or "zelly").
+_RAIL_WORDS = frozenset(
+    """zelle zele zell venmo cash cashapp paypal paypl paypall pal pp fnf ff apple applepay google gpay pay
+    revolut skrill payoneer chime wise money moneygram western wu cashiers cashier personal postal gift wire
+    wires wired wiring bank sepa swift transfer transfers deposit ach etransfer interac routing account iban
+    bitcoin btc eth ethereum ether usdt usdc tether litecoin ltc doge dogecoin xrp solana monero xmr tron trx
+    friends crypto""".split()
+)
+_RAIL_STEMS = stems("zel", "venm", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f")
+_FEE_WORDS = frozenset({"fee", "fees", "commission", "cut", "percent", "neither", "direct", "directly"})
+
+
+def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return payment hits in normalised ``text``."""
-    hits = [hit for match in _RAIL_PATTERN.finditer(text) if (hit := _judge_rail(text, match))]
-    hits.extend(_cashtags(text))
-    hits.extend(_identifiers(text))
-    hits.extend(_fee_avoidance(text))
+    gate = gate or message_words(text)
+    hits: list[Hit] = []
+    if (gate.any_word(_RAIL_WORDS) or gate.any_stem(_RAIL_STEMS)
+            or ("check" in gate.words and "mail" in gate.words)):
+        hits.extend(hit for match in _RAIL_PATTERN.finditer(text) if (hit := _judge_rail(text, match)))
+    if "$" in text:
+        hits.extend(_cashtags(text))
+    if gate.digits >= 9 or "0x" in text:
+        hits.extend(_identifiers(text, gate))
+    if gate.any_word(_FEE_WORDS) or "%" in text:
+        hits.extend(_fee_avoidance(text))
     return hits
 
 
@@ -128,9 +149,9 @@ def _cashtags(text: str) -> list[Hit]:
     return hits
 
 
-def _identifiers(text: str) -> list[Hit]:
+def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
     """IBANs (mod 97), ABA routing numbers and crypto addresses, each only with a valid checksum."""
-    hits = []
+    hits: list[Hit] = []
     for match in _IBAN.finditer(text):
         if iban_valid(match.group()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
@@ -138,6 +159,8 @@ def _identifiers(text: str) -> list[Hit]:
         chain = crypto_address_chain(match.group())
         if chain:
             hits.append(Hit("payment", ((match.start(), match.end()),), chain, 0.97))
+    if gate.words.isdisjoint(("routing", "aba", "rtn")):
+        return hits
     for match in _ROUTING.finditer(text):
         if aba_valid(match.group("digits")):
             hits.append(Hit("payment", ((match.start("digits"), match.end("digits")),), "aba_routing", 0.95))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.detection.checksums import dhl_valid, tracking_valid
+from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit
 
 _DIGIT_WORDS = {
@@ -20,19 +21,31 @@ _DIGIT_WORDS = {
 }
 _LETTER_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
 
-# A token is a spelled digit, a digit run that may have O/o/I/l swapped in, or a lone O/I/l
-# ("weak": only counted between real digits). Repetition is bounded so that a run of 100,000
-# digits costs a fixed number of steps instead of backtracking.
-_TOKEN = re.compile(
-    r"(?<![A-Za-z0-9])(?:"
-    r"(?P<word>(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine))"
-    r"|(?P<num>[OoIl]{0,3}[0-9][0-9OoIl]{0,60})"
-    r"|(?P<weak>[OoIl])"
-    r")(?![A-Za-z0-9])"
+# A token is a digit run that may have O/o/I/l swapped in, a lone O/I/l ("weak": only counted
+# between real digits) or a spelled digit. Each pattern starts with a character class so the regex
+# engine can skip ahead quickly; the word boundary on the left is checked by a look-behind placed
+# after the first character. Repetition is bounded so that a run of 100,000 digits costs a fixed
+# number of steps instead of backtracking.
+_NUM_TOKEN = re.compile(
+    r"[0-9OoIl](?<![A-Za-z0-9][0-9OoIl])(?:(?<=[OoIl])[OoIl]{0,2}[0-9][0-9OoIl]{0,60}|(?<=[0-9])[0-9OoIl]{0,60}|)"
+    r"(?![A-Za-z0-9])"
+)
+_WORD_TOKEN = re.compile(
+    r"[zZoOtTfFsSeEnN](?<![A-Za-z0-9][zZoOtTfFsSeEnN])"
+    r"(?:(?<=[zZ])ero|(?<=[oO])(?:h|ne)|(?<=[tT])(?:wo|hree)|(?<=[fF])(?:our|ive)|(?<=[sS])(?:ix|even)|"
+    r"(?<=[eE])ight|(?<=[nN])ine)(?![A-Za-z0-9])",
+    re.IGNORECASE,
 )
 _GAP = re.compile(r"(?:[\s\-.()/,_*|~:'\"\u2022\u00b7\u2013\u2014]|(?i:dash|hyphen|dot|point|space))*")
 _MAX_GAP = 9
 
+_STRONG_CUE_WORDS = frozenset(
+    """call calls calling text texts texting txt sms ring phone cell cellphone mobile tel telephone landline
+    dial whatsapp signal telegram viber imessage facetime hmu digits""".split()
+)
+_WEAK_CUE_WORDS = frozenset("number num contact line zelle venmo cashapp cash reach ask starts start last".split())
+_CUE_PHRASES = ("area code", "reach me", "hit me up", "personal line", "my #")
+_CUE_SYMBOLS = ("\U0001f4de", "\U0001f4f1", "\u260e", "#")
 _STRONG_CUE = re.compile(
     r"\b(?:call|calls|calling|text|texts|texting|txt|sms|ring|phone|cell|cellphone|mobile|tel|"
     r"telephone|landline|dial|reach me|whatsapp|signal|telegram|viber|imessage|facetime|hmu|"
@@ -67,14 +80,21 @@ class DigitToken:
     weak: bool
 
 
-def find_phones(text: str) -> list[Hit]:
+_DIGIT_WORD_SET = frozenset(_DIGIT_WORDS)
+
+
+def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return phone hits in normalised ``text``."""
-    tokens = _tokens(text)
+    gate = gate or message_words(text)
+    if gate.digits < 5 and not gate.any_word(_DIGIT_WORD_SET):
+        return []
+    tokens = _tokens(text, gate)
     if sum(len(t.digits) for t in tokens) < 10:
         return []
     chains = _chains(text, tokens)
-    strong = _STRONG_CUE.search(text) is not None
-    weak = strong or _WEAK_CUE.search(text) is not None
+    strong = (gate.any_word(_STRONG_CUE_WORDS) or any(s in text for s in _CUE_SYMBOLS[:3])
+              or any(p in gate.lowered for p in _CUE_PHRASES))
+    weak = strong or gate.any_word(_WEAK_CUE_WORDS) or "#" in text
     hits: list[Hit] = []
     for chain in chains:
         hit = _judge_chain(text, chain, strong, weak)
@@ -85,18 +105,17 @@ def find_phones(text: str) -> list[Hit]:
     return hits
 
 
-def _tokens(text: str) -> list[DigitToken]:
-    """Tokenise every digit-like token of ``text``."""
+def _tokens(text: str, gate: MessageWords) -> list[DigitToken]:
+    """Tokenise every digit-like token of ``text``, in order."""
     tokens = []
-    for match in _TOKEN.finditer(text):
-        word, number = match.group("word"), match.group("num")
-        if word is not None:
-            digits = _DIGIT_WORDS[word.lower()]
-        elif number is not None:
-            digits = number.translate(_LETTER_DIGITS)
-        else:
-            digits = "0" if match.group("weak") in "Oo" else "1"
-        tokens.append(DigitToken(match.start(), match.end(), digits, match.group("weak") is not None))
+    for match in _NUM_TOKEN.finditer(text):
+        token = match.group()
+        weak = len(token) == 1 and not token.isdigit()
+        tokens.append(DigitToken(match.start(), match.end(), token.translate(_LETTER_DIGITS), weak))
+    if gate.any_word(_DIGIT_WORD_SET):
+        for match in _WORD_TOKEN.finditer(text):
+            tokens.append(DigitToken(match.start(), match.end(), _DIGIT_WORDS[match.group().lower()], False))
+        tokens.sort(key=lambda t: t.start)
     return tokens
 
 
@@ -144,12 +163,15 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
     plus = _has_plus(text, chain[0].start)
     if len(digits) > (15 if plus else 11):
         return _sub_window(text, chain, strong) if strong and not tracking_valid(digits) else None
-    e164 = validate(digits, plus, allow_foreign=weak)
-    if e164 is None or _guarded(text, chain[0].start, cue_overrides=False):
+    # Cheap structural checks first: phonenumbers is the slowest step of the whole scan.
+    if _guarded(text, chain[0].start, cue_overrides=False):
         return None
     if not plus and not strong and _looks_like_tracking(chain, digits):
         return None
     if not plus and not weak and not _phone_like(chain, digits):
+        return None
+    e164 = validate(digits, plus, allow_foreign=weak)
+    if e164 is None:
         return None
     score = 0.97 if (plus or strong) else (0.93 if weak else 0.88)
     return Hit("phone", ((chain[0].start, chain[-1].end),), e164, score)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit
 from pipeline.detection.suffixes import registrable_domain
 
@@ -20,6 +21,10 @@ _SHORTENER = re.compile(
     r"\b(?P<name>(?i:bit\s?ly|tinyurl|tiny\s?url|linktr\s?ee|linktree|cutt\s?ly|rb\s?gy|goo\s?gl|"
     r"shorturl|beacons\s?ai|carrd))\b(?P<path>\s?/\s?[\w\-]{2,40})?"
 )
+_DOT_BETWEEN = re.compile(r"[A-Za-z0-9-]\.[A-Za-z]")
+_SHORTENER_WORDS = frozenset(
+    "bitly ly tinyurl tiny linktree linktr ee cuttly cutt rb gy goo gl shorturl beacons carrd".split()
+)
 COMMON_BARE_TLDS = frozenset(
     """com net org co io ly gl ee gg shop store biz info xyz site online app link page tv cc uk ca
     au de nz ie us club live website web space tech one top vip today market coins gold silver
@@ -27,10 +32,14 @@ COMMON_BARE_TLDS = frozenset(
 )
 
 
-def find_urls(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
+def find_urls(text: str, platform_domains: tuple[str, ...], gate: MessageWords | None = None) -> list[Hit]:
     """Return URL hits in normalised ``text`` that are not the platform's own domains."""
-    hits = [hit for match in _URL.finditer(text) if (hit := _judge(match, platform_domains))]
-    hits.extend(_shorteners(text, hits))
+    gate = gate or message_words(text)
+    hits = []
+    if _DOT_BETWEEN.search(text):
+        hits = [hit for match in _URL.finditer(text) if (hit := _judge(match, platform_domains))]
+    if gate.any_word(_SHORTENER_WORDS):
+        hits.extend(_shorteners(text, hits))
     return hits
 
 

@@ -15,7 +15,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?\n]+(?:\s|$)")
 _NEGATOR = re.compile(
     r"\b(?:no|not|never|nor|won'?t|don'?t|do not|doesn'?t|does not|can'?t|cannot|can not|"
     r"shouldn'?t|wouldn'?t|refuse|refuses|stop|instead of|rather than|other than|except|"
-    r"avoid|quit|hate|ban|banned)\b|n't\b",
+    r"avoid|quit|hate|ban|banned|deleted|closed|deactivated|stopped using|got off|gave up)\b|n't\b",
     re.IGNORECASE,
 )
 # Fixed phrases that contain a negator but do not negate the channel after them.
@@ -36,6 +36,15 @@ _WARNING = re.compile(
     r"warn\w*|nightmare|ripped off|burn(?:ed|t)|never again|suspicious|sketchy|"
     r"against (?:the )?(?:rules|tos|terms|policy)|not allowed|asked me to|wanted me to|"
     r"tried to (?:get|make) me|told me to|keeps? asking|someone|somebody|some guy|a seller|a buyer)\b",
+    re.IGNORECASE,
+)
+# A sentence that states a preference for the platform turns a channel mention into a contrast
+# ("I use PayPal elsewhere but here checkout is fine").
+_PLATFORM_PREFERRED = re.compile(
+    r"\b(?:checkout|the site|here|the platform|escrow|peer\s?metals)\s+(?:is|works)\s+(?:fine|better|best|safer|"
+    r"ok|okay|good|great)\b|\b(?:checkout|site|platform|escrow)\s+only\b|\bonly\s+(?:through|via|on|use)\s+"
+    r"(?:the\s+)?(?:checkout|site|platform|peer\s?metals)\b|\bkeep\s+(?:it|this|everything)\s+(?:here|on\s+(?:the\s+)?"
+    r"(?:site|platform|peer\s?metals))\b",
     re.IGNORECASE,
 )
 _PLATFORM_AFTER = re.compile(
@@ -90,7 +99,10 @@ def is_warning(text: str, start: int, end: int) -> bool:
 
 def is_refused(text: str, start: int, end: int) -> bool:
     """True when a channel mention at ``start:end`` is refused, warned about or reported."""
-    return negated_before(text, start) or refused_after(text, end) or is_warning(text, start, end)
+    if negated_before(text, start) or refused_after(text, end):
+        return True
+    sentence = sentence_of(text, start, end)
+    return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
 
 
 def routed_through_platform(text: str, end: int) -> bool:

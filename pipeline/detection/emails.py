@@ -11,6 +11,7 @@ import re
 from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit
 from pipeline.detection.suffixes import registrable_domain
+from pipeline.detection.urls import REFERENCE_DOMAINS
 
 MAIL_PROVIDERS = (
     "gmail", "googlemail", "yahoo", "ymail", "hotmail", "outlook", "icloud", "aol", "proton",
@@ -26,7 +27,8 @@ _STOPWORDS = frozenset(
     stuff store sale deal deals offer email mail login account acct inbox spam folder the a an and or
     to of in on for with from by up out over here there now today tonight later sent send sending
     got get getting receipt receipts notification notifications message messages filtered full down
-    nothing something everything anything not no yes ok okay thanks thank please address
+    nothing something everything anything not no yes ok okay thanks thank please address cert certs verify
+    verified lookup listed sold bought price prices grade graded it's its
     """.split()
 )
 
@@ -113,6 +115,6 @@ def _address(local: str, domain: str, platform_domains: tuple[str, ...]) -> str 
     if "." not in domain:
         return f"{local.lower()}@{domain}" if domain in MAIL_PROVIDERS and domain != "mail" else None
     registrable = registrable_domain(domain)
-    if registrable is None or registrable in platform_domains:
+    if registrable is None or registrable in platform_domains or registrable in REFERENCE_DOMAINS:
         return None
     return f"{local.lower()}@{domain}"

@@ -49,7 +49,7 @@ APPS = (
     MessagingApp("signal", r"s[i1]gn[a4@]l", WEAK),
     MessagingApp("snapchat", r"sn[a4@]p", WEAK),
     MessagingApp("messenger", r"messenger", WEAK),
-    MessagingApp("instagram", r"ig", WEAK),
+    MessagingApp("instagram", r"ig|gram", WEAK),
 )
 _APP_PATTERN = re.compile(
     r"(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<a{i}>{a.pattern})" for i, a in enumerate(APPS)) + r")(?![A-Za-z0-9])",
@@ -149,6 +149,8 @@ def _weak_context(text: str, start: int, end: int) -> bool:
     if _USERNAME_CUE.search(sentence) and (after.lstrip().startswith("?") or _LABEL_AFTER.match(after)):
         return True
     clause = text[clause_start(text, start) : clause_end(text, end)]
+    if re.match(r"\s+me\b", after) and _USERNAME_CUE.search(clause):
+        return True
     if _PREPOSITION_BEFORE.search(text[max(0, start - 12) : start]):
         return _CONTACT_WORDS.search(clause) is not None
     if _POSSESSIVE_BEFORE.search(text[max(0, start - 8) : start]) and re.match(r"\s+(?:is|username|handle|id)\b", after):

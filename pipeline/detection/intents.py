@@ -42,17 +42,20 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "send_me_a": (_words("me us"), _words("a an")),
     "contact_you": (_VERBS, _words("you u ya")),
     "rather_call": (_words("rather prefer easier easiest better quicker faster"), _VERBS | {"talk"}),
-    "talk_by_phone": (_words("phone text email mail"), _words("talk chat speak discuss")),
+    "talk_by_phone": (_words("phone text email mail sms"), _words("talk chat speak discuss continue communicate")),
     "give_me_yours": (_words("your ur yr"), _CHANNEL_WORDS),
     "whats_yours": (_words("your ur yr a"), _CHANNEL_WORDS),
     "your_number_for_contact": (_words("number"), _words("call text reach contact ring")),
+    "call_or_text": (_words("call text txt phone"), _words("or and")),
+    "move_to_channel": (_words("take move bring continue switch carry"), _words("to onto")),
     "phone_then_number": (_words("number"), _words("phone call text cell")),
     "details_elsewhere": (_words("my our"), _CHANNEL_WORDS),
     "off_platform": (_words("off offsite"),),
     "outside_platform": (_words("outside"),),
     "take_offline": (_words("offline elsewhere privately private somewhere here"),),
     "leave_platform_out": (_words("out"),),
-    "without_platform": (_words("without bypass bypassing circumvent skip skipping"),),
+    "without_platform": (_words("without bypass bypassing circumvent skip skipping around cut"),),
+    "other_site": (_words("other another own different"), _words("site app platform website store shop marketplace")),
     "deal_direct": (_words("direct directly"),),
     "private_deal": (_words("private privately between"),),
     "hit_me_up": (_words("hit hmu reach contact hold touch"),),
@@ -68,13 +71,18 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                         rf"{_CONTACT_VERB}\s+(?:you|u|ya)\b"),
         ("rather_call", r"\b(?:rather|prefer\s+to|easier\s+to|easiest\s+to|better\s+to|quicker\s+to|faster\s+to)\s+"
                         r"(?:just\s+)?(?:call|text|phone|talk\s+(?:by|on|over)\s+(?:the\s+)?phone|e-?mail)\b"),
-        ("talk_by_phone", r"\b(?:talk|chat|speak|discuss\s+\w+)\s+(?:by|over|on)\s+(?:the\s+)?(?:phone|text|e-?mail)\b"),
+        ("talk_by_phone", r"\b(?:talk|chat|speak|continue|communicate|discuss\s+\w+)\s+(?:by|over|on|via|through)\s+"
+                          r"(?:the\s+)?(?:phone|text|e-?mail|sms)\b"),
         ("give_me_yours", rf"\b(?:give|gimme|send|shoot|drop|share|pass|dm|pm|tell|leave|need|want|text|email|get)\s+"
                           rf"(?:me\s+|us\s+)?(?:your|ur|yr)\s+(?:{_CHANNEL}\b|(?:number|#)(?!\s*(?:on|for)\b))"),
         ("whats_yours", rf"\b(?:what'?s|what\s+is|whats|wats|do\s+you\s+have)\s+(?:your|ur|yr|a)\s+"
-                        rf"(?:good\s+|best\s+)?{_CHANNEL}\b"),
-        ("your_number_for_contact", r"\b(?:your|ur|a\s+good|best|the\s+best)\s+(?:phone\s+)?(?:number|#)\s+"
-                                    r"(?:to\s+)?(?:call|text|reach|contact|ring)\b"),
+                        rf"(?:good\s+|best\s+)?{_CHANNEL}\b(?!\s+(?:notifications?|settings?|inbox|filters?|provider))"),
+        ("your_number_for_contact", r"\b(?:your|ur|a|a\s+good|best|the\s+best)\s+(?:phone\s+)?(?:number|#)\s+"
+                                    r"(?:(?:i|we)\s+(?:can|could|should)\s+)?(?:to\s+)?(?:call|text|reach|contact|ring)\b"),
+        ("call_or_text", r"\b(?:call|text|txt|phone)\s*(?:or|and|/|&)\s*(?:call|text|txt|whatsapp|email)\b"),
+        ("move_to_channel", r"\b(?:take|move|bring|continue|switch|carry)\s+(?:this|it|things|the\s+(?:conversation|chat|"
+                            r"convo|deal))\s+(?:over\s+)?(?:to|onto)\s+(?:a\s+)?(?:text|texting|phone|a\s+call|e-?mail|sms|"
+                            r"whatsapp|telegram|signal|discord|messenger|dms?\s+elsewhere)\b"),
         ("phone_then_number", r"\b(?:phone|call|text|cell)\b[^.!?\n]{0,30}\b(?:what'?s|whats|what\s+is)\s+"
                               r"(?:a|your|the\s+best)\s+(?:good\s+)?number\b"),
         ("details_elsewhere", rf"\b(?:my|our)\s+(?:{_TRADE_NUMBER}\w+\s+){{0,2}}?(?:cell|number|phone|digits|e-?mail|contact|info|details|"
@@ -87,12 +95,17 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                          r"convo|deal|talk))(?:\s+\w+){0,2}?\s+(?:offline|elsewhere|privately|in\s+private|"
                          r"somewhere\s+else|off\s+here)\b"),
         ("leave_platform_out", rf"\b(?:leave|cut|keep)\s+(?:the\s+)?(?:{_PLACE}|middle\s?man)\s+out\b"),
-        ("without_platform", rf"\b(?:without|bypass|bypassing|circumvent|skip|skipping)\s+(?:the\s+)?"
+        ("without_platform", rf"\b(?:without|bypass|bypassing|circumvent|skip|skipping|go\s+around|get\s+around|"
+                             rf"work\s+around|cut\s+out)\s+(?:the\s+)?"
                              rf"(?:{_PLACE}|middle\s?man|system)\b(?!\s+fees?)"),
-        ("deal_direct", r"\b(?:deal|do\s+(?:this|it|business)|handle\s+(?:this|it)|trade|talk|sell|buy|transact|"
-                        r"settle|sort\s+(?:it|this)\s+out|finish\s+(?:this|it)|go)\s+(?:\w+\s+){0,2}?direct(?:ly)?\b"
+        ("deal_direct", r"\b(?:deal|do\s+(?:this|it|business)|handle\s+(?:this|it)|trade|talk|transact|"
+                        r"settle|sort\s+(?:it|this)\s+out|finish\s+(?:this|it))\s+(?:\w+\s+){0,2}?direct(?:ly)?\b"
+                        r"|\b(?:buy|sell|pay|order)\s+(?:it\s+|them\s+)?direct(?:ly)?\s+(?:from|to|with)\s+(?:you|me|us)\b"
                         r"|\bdirect\s+(?:deal|sale|trade)\b"),
-        ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),
+        ("other_site", r"\b(?:on|at|via|to)\s+(?:the\s+|my\s+)?(?:other|another|own|different)\s+"
+                       r"(?:site|app|platform|website|store|shop|marketplace)\b"),
+        ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\b(?:do|handle|deal\s+with|sort\s+out|finish|settle)\s+"
+                         r"(?:this|it)\s+(?:\w+\s+)?privately\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),
         ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|get\s+in\s+touch)\s+"
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
     )

@@ -68,6 +68,11 @@ _ITEM_AFTER = re.compile(
     r"variety|mesh|brush|stand|display|holder|sticker|ad|advert|tin|notes?|ornament|art|pattern)\b",
     re.IGNORECASE,
 )
+# Sentence-level signs that a rail name describes an old object or exhibit, not a way to pay.
+_ITEM_SENTENCE = re.compile(
+    r"\b(?:from the (?:1[789]|20)\d0s|antique|vintage|framed|memorabilia|not for sale|in the lot|included in the lot)\b",
+    re.IGNORECASE,
+)
 _CASHTAG = re.compile(r"(?<![\w$])\$(?P<tag>[A-Za-z][A-Za-z0-9_\-]{1,19})(?![\w])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
 _CRYPTO_ADDRESS = re.compile(r"\b(?:0x[0-9A-Fa-f]{40}|(?:bc1|ltc1|BC1|LTC1)[0-9A-Za-z]{20,70}|[13LMTD][1-9A-HJ-NP-Za-km-z]{25,39})\b")
@@ -76,7 +81,9 @@ _FEE_AVOIDANCE = re.compile(
     r"\b(?:skip|skipping|avoid|avoiding|save|saving|dodge|dodging|bypass|cut\s+out|get\s+around|ditch|beat|lose)\s+"
     r"(?:on\s+|out\s+|us\s+|you\s+|both\s+|both\s+of\s+us\s+)?(?:the\s+|those\s+|all\s+the\s+|paying\s+(?:the\s+)?|a\s+|any\s+|your\s+|their\s+)?"
     r"(?:platform\s+|site\s+|site's\s+|peermetals\s+|checkout\s+|seller\s+|selling\s+|transaction\s+|processing\s+|"
-    r"service\s+|extra\s+|stupid\s+|\w+\s+)?(?:(?:fee|fees|commission|cut)\b|\d{1,2}(?:\.\d)?\s?(?:%|percent\b))"
+    r"service\s+|extra\s+|stupid\s+|\w+\s+)?(?:fee|fees|commission|cut)\b"
+    r"|\b(?:skip|avoid|save|dodge|bypass|cut\s+out|ditch|lose)\s+(?:us\s+|you\s+|both\s+|both\s+of\s+us\s+)?"
+    r"(?:the|those|that|their|your|its|peermetals'?s?)\s+(?:\w+\s+)?\d{1,2}(?:\.\d)?\s?(?:%|percent\b)"
     r"|\bneither\s+of\s+us\s+(?:eats|pays|gets\s+hit\s+with|loses)\b"
     r"|\b(?:no|zero|without)\s+(?:the\s+)?(?:platform|site|checkout|peermetals|middleman)\s+fees?\b"
     r"|\bfee[\s-]?free\b|\bpay\s+(?:me\s+|you\s+)?direct(?:ly)?\b(?!\s+(?:through|thru|via|on|in|with)\s+(?:the\s+)?(?:site|checkout|platform|app|here))",
@@ -117,7 +124,9 @@ def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
     """Report a rail mention unless refused, or (for ambiguous names) lacking payment words."""
     rail = RAILS[int(match.lastgroup[1:])]  # type: ignore[index]
     start, end = match.start(), match.end()
-    if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]):
+    if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]) or _ITEM_SENTENCE.search(
+        text[max(0, start - 80) : end + 80]
+    ):
         return None
     if rail.needs_context and not _payment_context(text, start, end, rail):
         return None

@@ -116,7 +116,22 @@ def _tokens(text: str, gate: MessageWords) -> list[DigitToken]:
         for match in _WORD_TOKEN.finditer(text):
             tokens.append(DigitToken(match.start(), match.end(), _DIGIT_WORDS[match.group().lower()], False))
         tokens.sort(key=lambda t: t.start)
+        tokens = _drop_counts(text, tokens)
     return tokens
+
+
+def _drop_counts(text: str, tokens: list[DigitToken]) -> list[DigitToken]:
+    """Drop number words that count the digits after them ("the last four 9182")."""
+    kept = []
+    for token, following in zip(tokens, tokens[1:] + [None]):
+        is_word = text[token.start].isalpha() and len(token.digits) == 1 and token.end - token.start > 1
+        counts_next = (
+            following is not None and is_word and token.digits in "347"
+            and text[following.start].isdigit() and len(following.digits) == int(token.digits)
+        )
+        if not counts_next:
+            kept.append(token)
+    return kept
 
 
 def _chains(text: str, tokens: list[DigitToken]) -> list[list[DigitToken]]:
@@ -189,10 +204,27 @@ def _looks_like_tracking(chain: list[DigitToken], digits: str) -> bool:
 
 def _phone_like(chain: list[DigitToken], digits: str) -> bool:
     """True when the digit grouping is one people use for phone numbers."""
-    groups = tuple(len(t.digits) for t in chain)
+    groups = _merged_groups(chain)
     if all(g == 1 for g in groups):
         return True
     return groups in (_PHONE_LIKE_10 if len(digits) == 10 else _PHONE_LIKE_11)
+
+
+def _merged_groups(chain: list[DigitToken]) -> tuple[int, ...]:
+    """Digit-group sizes, with runs of single digits ("nine one eight two") counted as one group."""
+    groups: list[int] = []
+    single_run = 0
+    for token in chain:
+        if len(token.digits) == 1:
+            single_run += 1
+            continue
+        if single_run:
+            groups.append(single_run)
+            single_run = 0
+        groups.append(len(token.digits))
+    if single_run:
+        groups.append(single_run)
+    return tuple(groups)
 
 
 def _guarded(text: str, start: int, *, cue_overrides: bool) -> bool:

@@ -21,6 +21,12 @@ _SHORTENER = re.compile(
     r"\b(?P<name>(?i:bit\s?ly|tinyurl|tiny\s?url|linktr\s?ee|linktree|cutt\s?ly|rb\s?gy|goo\s?gl|"
     r"shorturl|beacons\s?ai|carrd))\b(?P<path>\s?/\s?[\w\-]{2,40})?"
 )
+# Grading services, mints, carriers and spot-price sites: sending a buyer there to verify a cert or
+# track a parcel is trade talk, not a channel off the platform.
+REFERENCE_DOMAINS = frozenset(
+    """pcgs.com ngccoin.com anacs.com cacgrading.com icgcoin.com pmgnotes.com usmint.gov mint.ca perthmint.com
+    royalmint.com usps.com ups.com fedex.com dhl.com kitco.com""".split()
+)
 _DOT_BETWEEN = re.compile(r"[A-Za-z0-9-]\.[A-Za-z]")
 _SHORTENER_WORDS = frozenset(
     "bitly ly tinyurl tiny linktree linktr ee cuttly cutt rb gy goo gl shorturl beacons carrd".split()
@@ -47,7 +53,7 @@ def _judge(match: re.Match[str], platform_domains: tuple[str, ...]) -> Hit | Non
     """Accept a domain-shaped match when its suffix is real and it is not the platform's."""
     host = match.group("host").lower()
     registrable = registrable_domain(host)
-    if registrable is None or registrable in platform_domains:
+    if registrable is None or registrable in platform_domains or registrable in REFERENCE_DOMAINS:
         return None
     explicit = bool(match.group("scheme") or host.startswith("www.") or match.group("path"))
     if not explicit and not _plausible_bare(match.group("host")):

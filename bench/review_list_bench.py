@@ -159,6 +159,17 @@ def time_cli(url: str, runs: int, args: list[str]) -> list[float]:
     return timings
 
 
+def time_imports(runs: int) -> list[float]:
+    """Milliseconds of a Python process that only imports what `review list` needs: the floor."""
+    command = [sys.executable, "-c", "import peerguard.cli, storage.review, storage.migrations, psycopg, alembic.command"]
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def summary(timings: list[float]) -> str:
     ordered = sorted(timings)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -192,13 +203,14 @@ def main() -> None:
         baseline = measure(factory, now, args.runs, drop_index=True)
         cli_table = time_cli(url, args.cli_runs, [])
         cli_json = time_cli(url, args.cli_runs, ["--json"])
+        imports = time_imports(args.cli_runs)
         engine.dispose()
-        report(args, seconds, version, counts, indexed, baseline, cli_table, cli_json)
+        report(args, seconds, version, counts, indexed, baseline, cli_table, cli_json, imports)
     finally:
         drop_database(name)
 
 
-def report(args, seconds, version, counts, indexed, baseline, cli_table, cli_json) -> None:
+def report(args, seconds, version, counts, indexed, baseline, cli_table, cli_json, imports) -> None:
     print(f"machine: {machine()}, PostgreSQL {version}")
     print(f"data: {counts[0]:,} review items, {counts[1]:,} pending, loaded in {seconds:.1f} s")
     for key, label in (("all", "review list"), ("payment", "review list --kind payment")):
@@ -208,6 +220,7 @@ def report(args, seconds, version, counts, indexed, baseline, cli_table, cli_jso
         print(f"service {label:<28} ratio baseline/indexed (medians): {without / with_index:.1f}x")
     print(f"CLI peerguard review list         {summary(cli_table)}")
     print(f"CLI peerguard review list --json  {summary(cli_json)}")
+    print(f"imports only (process floor)      {summary(imports)}")
     for key in ("plan_all", "plan_payment"):
         print(f"\n--- EXPLAIN ANALYZE {key} (indexed) ---\n{indexed[key]}")
         print(f"\n--- EXPLAIN ANALYZE {key} (baseline, index dropped) ---\n{baseline[key]}")

@@ -51,47 +51,57 @@ def enqueue_lost(context: AppContext, now: datetime) -> int:
 def scan_batch(context: AppContext, message_ids: Sequence[int], now: datetime) -> dict[str, int]:
     """Load → detect → store for one batch, in one transaction; returns counts."""
     domains = context.settings.platform_domains
-    counts = {"messages": 0, "findings": 0}
     with transaction(context.session_factory) as session:
-        new_findings: list[int] = []
-        for message in store.load_messages(session, message_ids):
+        batch = store.load_messages(session, message_ids)
+        masked: dict[int, str] = {}
+        records: list[store.FindingRecord] = []
+        for message in batch:
             single = scan_text(message.body, platform_domains=domains)
-            records = [_record("message", f, [message.id]) for f in single]
-            records += _split_attempts(store.window_before(session, message, WINDOW), domains)
-            new_findings += store.save_scan(session, message, mask_text(message.body, single), records, now)
-            counts["messages"] += 1
-        counts["findings"] = len(new_findings)
+            masked[message.id] = mask_text(message.body, single)
+            records += [_record("message", message.conversation_id, f, [message.id]) for f in single]
+        new_ids = {m.id for m in batch}
+        for conversation_id, messages in store.conversation_context(session, batch).items():
+            records += _split_attempts(conversation_id, messages, new_ids, domains)
+        new_findings = store.save_scans(session, masked, records, now)
         # Same transaction: a finding is never stored without its review item, nor the reverse.
-        counts["review_items"] = len(open_items_for_findings(session, new_findings, context.settings, now))
+        review_items = open_items_for_findings(session, new_findings, context.settings, now)
+    counts = {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
     STAGE_ITEMS.labels("scan", "messages").inc(counts["messages"])
     STAGE_ITEMS.labels("scan", "findings").inc(counts["findings"])
     return counts
 
 
-def _split_attempts(window: list[store.ScannableMessage], domains) -> list[store.FindingRecord]:
-    """Findings that need more than one message of the window, including its newest one."""
+def _split_attempts(
+    conversation_id: int, messages: list[store.ScannableMessage], new_ids: set[int], domains
+) -> list[store.FindingRecord]:
+    """Findings that need several consecutive messages, at least one of them new in this batch."""
+    positions = [i for i, m in enumerate(messages) if m.id in new_ids]
+    if not positions:
+        return []
+    window = messages[max(0, positions[0] - (WINDOW - 1)) : positions[-1] + 1]
     if len(window) < 2:
         return []
-    newest = len(window) - 1
-    findings = scan_conversation([(m.role, m.body) for m in window], platform_domains=domains)
     ids = [m.id for m in window]
+    findings = scan_conversation([(m.role, m.body) for m in window], platform_domains=domains)
     return [
-        _record("conversation", f, ids)
+        _record("conversation", conversation_id, f, ids)
         for f in findings
-        if len(set(f.messages)) > 1 and newest in f.messages
+        if len(set(f.messages)) > 1 and any(ids[i] in new_ids for i in f.messages)
     ]
 
 
-def _record(scope: str, finding, message_ids: list[int]) -> store.FindingRecord:
+def _record(scope: str, conversation_id: int, finding, message_ids: list[int]) -> store.FindingRecord:
     spans = tuple(
         (message_ids[span.message if span.message is not None else 0], span.start, span.end) for span in finding.spans
     )
-    return store.FindingRecord(scope, finding.kind, finding.value, finding.match, finding.score, finding.detector_version, spans)
+    return store.FindingRecord(
+        conversation_id, scope, finding.kind, finding.value, finding.match, finding.score, finding.detector_version, spans
+    )
 
 
 def scan_pending(context: AppContext, now: datetime) -> dict[str, int]:
     """Scan every unscanned message, batch after batch (the `run --once` stage)."""
-    totals = {"messages": 0, "findings": 0}
+    totals = {"messages": 0, "findings": 0, "review_items": 0}
     while True:
         with context.session_factory() as session:
             ids = store.unscanned_ids(session, limit=BATCH_SIZE)
@@ -100,5 +110,5 @@ def scan_pending(context: AppContext, now: datetime) -> dict[str, int]:
         counts = scan_batch(context, ids, now)
         if counts["messages"] == 0:
             return totals
-        for key in totals:
-            totals[key] += counts[key]
+        for key, value in counts.items():
+            totals[key] += value

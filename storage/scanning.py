@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ class ScannableMessage:
 class FindingRecord:
     """A finding ready to store, with spans already mapped to message ids."""
 
+    conversation_id: int
     scope: str
     kind: str
     value: str
@@ -65,7 +66,11 @@ def unscanned_ids(session: Session, limit: int, recorded_before: datetime | None
 
 
 def load_messages(session: Session, ids: Sequence[int], only_unscanned: bool = True) -> list[ScannableMessage]:
-    """The messages with these ids (skipping scanned ones unless asked), in conversation order."""
+    """The messages with these ids (skipping scanned ones unless asked), in conversation order.
+
+    On PostgreSQL the rows are locked and rows another scanner holds are skipped, so two
+    workers handed the same ids (a re-enqueue by the catch-up sweep) never scan a message twice.
+    """
     query = (
         select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -74,47 +79,67 @@ def load_messages(session: Session, ids: Sequence[int], only_unscanned: bool = T
     )
     if only_unscanned:
         query = query.where(Message.scanned_at.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Message)
     return [_scannable(row) for row in session.execute(query)]
 
 
-def window_before(session: Session, message: ScannableMessage, size: int) -> list[ScannableMessage]:
-    """Up to ``size`` messages of the same conversation ending with ``message``, oldest first."""
+def conversation_context(session: Session, batch: Sequence[ScannableMessage]) -> dict[int, list[ScannableMessage]]:
+    """Every message of the batch's conversations up to the batch's newest one, in order.
+
+    One query for the whole batch: the window scan needs the messages just before each new
+    one, and per-message queries made scanning database-bound.
+    """
+    latest: dict[int, tuple[datetime, int]] = {}
+    for message in batch:
+        key = (message.sent_at, message.id)
+        latest[message.conversation_id] = max(latest.get(message.conversation_id, key), key)
+    if not latest:
+        return {}
     query = (
         select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.conversation_id == message.conversation_id,
-            (Message.sent_at < message.sent_at) | and_(Message.sent_at == message.sent_at, Message.id <= message.id),
-        )
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(size)
+        .where(Message.conversation_id.in_(list(latest)))
+        .order_by(Message.conversation_id, Message.sent_at, Message.id)
     )
-    return [_scannable(row) for row in reversed(session.execute(query).all())]
+    context: dict[int, list[ScannableMessage]] = {cid: [] for cid in latest}
+    for row in session.execute(query):
+        if (row.sent_at, row.id) <= latest[row.conversation_id]:
+            context[row.conversation_id].append(_scannable(row))
+    return context
 
 
-def save_scan(
-    session: Session, message: ScannableMessage, masked_body: str, findings: Sequence[FindingRecord], now: datetime
-) -> list[int]:
-    """Store a message's findings (once each) and mark it scanned; return the new finding ids."""
-    new_ids = [fid for record in findings if (fid := _insert_finding(session, message, record, now)) is not None]
-    session.execute(update(Message).where(Message.id == message.id).values(scanned_at=now, masked_body=masked_body))
+def save_scans(session: Session, masked: dict[int, str], findings: Sequence[FindingRecord], now: datetime) -> list[int]:
+    """Store findings (once each) and mark the messages scanned; return the new finding ids."""
+    new_ids = _insert_findings(session, findings, now)
+    if masked:
+        session.execute(
+            update(Message),
+            [{"id": mid, "scanned_at": now, "masked_body": body} for mid, body in masked.items()],
+        )
     return new_ids
 
 
-def _insert_finding(session: Session, message: ScannableMessage, record: FindingRecord, now: datetime) -> int | None:
-    values = dict(
-        fingerprint=record.fingerprint(), conversation_id=message.conversation_id,
+def _insert_findings(session: Session, findings: Sequence[FindingRecord], now: datetime) -> list[int]:
+    rows = {record.fingerprint(): _finding_row(record, now) for record in findings}
+    if not rows:
+        return []
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(ContactFinding).values(list(rows.values()))
+        .on_conflict_do_nothing(index_elements=["fingerprint"]).returning(ContactFinding.id)
+    )
+    return sorted(session.scalars(statement))
+
+
+def _finding_row(record: FindingRecord, now: datetime) -> dict:
+    return dict(
+        fingerprint=record.fingerprint(), conversation_id=record.conversation_id,
         message_id=max(record.message_ids), scope=record.scope, kind=record.kind, value=record.value[:500],
         match=record.match, score=record.score, detector_version=record.detector_version,
         spans=[{"message_id": m, "start": s, "end": e} for m, s, e in record.spans],
         message_ids=record.message_ids, found_at=now,
     )
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(ContactFinding).values(**values)
-        .on_conflict_do_nothing(index_elements=["fingerprint"]).returning(ContactFinding.id)
-    )
-    return session.scalar(statement)
 
 
 def findings_for_messages(session: Session, message_ids: Sequence[int]) -> list[ContactFinding]:

@@ -90,17 +90,28 @@ def _in_message(finding: Finding, index: int) -> Finding:
 def _window_findings(
     senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int
 ) -> Iterable[Finding]:
-    """Yield findings from every same-sender window of 2..``window`` short messages."""
+    """Yield findings from every same-sender window of short messages, widest window first.
+
+    Widest first, so that "stacker77 | at | outlook | dot com" is reported whole and the partial
+    "stacker77@outlook" from a narrower window is then recognised as covered.
+    """
     for first in range(len(texts)):
-        for size in range(2, window + 1):
+        widest = _widest(senders, texts, first, window)
+        for size in range(widest, 1, -1):
             last = first + size - 1
-            if last >= len(texts) or not _joinable(senders, texts, first, last):
-                break
             joined = _join(texts, first, last)
             for finding in scan_text(joined.text, platform_domains=domains):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
                     yield _window_finding(finding, spans, texts)
+
+
+def _widest(senders: list[str | None], texts: list[str], first: int, window: int) -> int:
+    """Return how many messages from ``first`` on can be joined (1 when none can)."""
+    size = 1
+    while size < window and first + size < len(texts) and _joinable(senders, texts, first, first + size):
+        size += 1
+    return size
 
 
 def _joinable(senders: list[str | None], texts: list[str], first: int, last: int) -> bool:
@@ -138,7 +149,7 @@ def _covered(candidate: Finding, findings: list[Finding]) -> bool:
     if len(candidate.messages) > 1:
         return any(
             f.kind == candidate.kind and len(f.messages) > 1 and set(candidate.messages) <= set(f.messages)
-            and f.value == candidate.value for f in findings
+            for f in findings
         )
     return any(
         f.kind == candidate.kind and f.messages == candidate.messages

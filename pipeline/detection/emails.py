@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from pipeline.detection.gates import MessageWords, message_words
-from pipeline.detection.hits import Hit
+from pipeline.detection.hits import Hit, bounded
 from pipeline.detection.suffixes import registrable_domain
 from pipeline.detection.urls import REFERENCE_DOMAINS
 
@@ -65,7 +65,7 @@ def find_emails(text: str, platform_domains: tuple[str, ...], gate: MessageWords
 def _standard(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
     """Plain ``local@domain`` addresses (spaces and symbols already folded)."""
     hits = []
-    for match in _STANDARD.finditer(text):
+    for match in bounded(_STANDARD.finditer(text)):
         local, domain = match.group("local").rstrip("."), match.group("domain").rstrip(".-")
         value = _address(local, domain, platform_domains)
         if value:
@@ -77,7 +77,7 @@ def _standard(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
 def _spelled(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
     """``name at provider`` and ``name at domain.tld`` forms."""
     hits = []
-    for match in _AT_WORD.finditer(text):
+    for match in bounded(_AT_WORD.finditer(text)):
         local, domain = match.group("local").rstrip("."), match.group("domain").rstrip(".-")
         if local.lower() in _STOPWORDS or local.isdigit():
             continue
@@ -90,7 +90,7 @@ def _spelled(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
 def _labelled(text: str) -> list[Hit]:
     """``gmail: doug.ellery`` and ``my aol is mgrant1958``: a provider named, then the user."""
     hits = []
-    for match in _LABELLED.finditer(text):
+    for match in bounded(_LABELLED.finditer(text)):
         user = match.group("user").rstrip(".")
         if user.lower() in _STOPWORDS or not _username_shaped(user, match.group("after")):
             continue

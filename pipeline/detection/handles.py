@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pipeline.detection.context import clause_end, clause_start, is_refused
 from pipeline.detection.gates import MessageWords, message_words, stems
-from pipeline.detection.hits import Hit
+from pipeline.detection.hits import Hit, bounded
 
 STRONG, SOCIAL, WEAK = "strong", "social", "weak"
 
@@ -102,7 +102,7 @@ def find_handles(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return handle hits in normalised ``text``."""
     gate = gate or message_words(text)
     hits: list[Hit] = []
-    matches = _APP_PATTERN.finditer(text) if gate.any_word(_APP_WORDS) or gate.any_stem(_APP_STEMS) else ()
+    matches = bounded(_APP_PATTERN.finditer(text)) if gate.any_word(_APP_WORDS) or gate.any_stem(_APP_STEMS) else ()
     for match in matches:
         app = APPS[int(match.lastgroup[1:])]  # type: ignore[index]
         hit = _judge_app(text, match.start(), match.end(), app)
@@ -172,7 +172,7 @@ def _username_after(text: str, end: int) -> str | None:
 def _x_mentions(text: str) -> list[Hit]:
     """Twitter/X: a capital X used as a place ("on X", "X:") next to an @username."""
     hits = []
-    for match in _X_PATTERN.finditer(text):
+    for match in bounded(_X_PATTERN.finditer(text)):
         before = text[max(0, match.start() - 12) : match.start()]
         after = text[match.end() : match.end() + 40]
         placed = _PREPOSITION_BEFORE.search(before) or re.match(r"\s*[:\-]", after)
@@ -187,7 +187,7 @@ def _bare_handles(text: str, found: list[Hit]) -> list[Hit]:
     if "@" not in text:
         return []
     hits = []
-    for match in _AT_HANDLE.finditer(text):
+    for match in bounded(_AT_HANDLE.finditer(text)):
         if any(h.start <= match.start() <= h.end + 40 for h in found):
             continue
         clause = text[clause_start(text, match.start()) : clause_end(text, match.end())]
@@ -201,7 +201,7 @@ def _discord_tags(text: str) -> list[Hit]:
     if "#" not in text:
         return []
     hits = []
-    for match in _DISCORD_TAG.finditer(text):
+    for match in bounded(_DISCORD_TAG.finditer(text)):
         user = match.group("user")
         if _TAG_GUARD.match(user) or not any(c.islower() for c in user):
             continue

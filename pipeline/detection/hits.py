@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
+
+# A message naming hundreds of channels is spam; reporting its first matches is enough, and the
+# cap keeps pathological inputs (a megabyte of "zelle zelle ...") linear.
+MAX_MATCHES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +30,8 @@ class Hit:
     def end(self) -> int:
         """End of the last span in the normalised text."""
         return self.spans[-1][1]
+
+
+def bounded(matches: Iterator[re.Match[str]]) -> Iterator[re.Match[str]]:
+    """Limit a detector's pattern matches to ``MAX_MATCHES``."""
+    return islice(matches, MAX_MATCHES)

@@ -12,7 +12,7 @@ import re
 
 from pipeline.detection.context import is_refused, routed_through_platform
 from pipeline.detection.gates import MessageWords, message_words
-from pipeline.detection.hits import Hit
+from pipeline.detection.hits import Hit, bounded
 
 _CONTACT_VERB = r"(?:text|txt|call|ring|phone|e-?mail|sms|facetime|whatsapp|telegram)"
 _CHANNEL = (
@@ -137,7 +137,7 @@ def _triggered(words: frozenset[str], groups: tuple[frozenset[str], ...]) -> boo
 def _matches(text: str, name: str, pattern: re.Pattern[str]) -> list[Hit]:
     """Run one rule, dropping refusals and phrases routed through the platform."""
     hits = []
-    for match in pattern.finditer(text):
+    for match in bounded(pattern.finditer(text)):
         if is_refused(text, match.start(), match.end()) or routed_through_platform(text, match.end()):
             continue
         hits.append(Hit("intent", ((match.start(), match.end()),), name, 0.75))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid
 from pipeline.detection.context import clause_end, clause_start, is_refused
 from pipeline.detection.gates import MessageWords, message_words, stems
-from pipeline.detection.hits import Hit
+from pipeline.detection.hits import Hit, bounded
 
 DIRECT, CONTEXTUAL = "direct", "contextual"
 
@@ -110,7 +110,7 @@ def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
     hits: list[Hit] = []
     if (gate.any_word(_RAIL_WORDS) or gate.any_stem(_RAIL_STEMS)
             or ("check" in gate.words and "mail" in gate.words)):
-        hits.extend(hit for match in _RAIL_PATTERN.finditer(text) if (hit := _judge_rail(text, match)))
+        hits.extend(hit for match in bounded(_RAIL_PATTERN.finditer(text)) if (hit := _judge_rail(text, match)))
     if "$" in text:
         hits.extend(_cashtags(text))
     if gate.digits >= 9 or "0x" in text:
@@ -150,7 +150,7 @@ def _cashtags(text: str) -> list[Hit]:
     if "$" not in text:
         return []
     hits = []
-    for match in _CASHTAG.finditer(text):
+    for match in bounded(_CASHTAG.finditer(text)):
         tag = match.group("tag")
         if tag.isupper() and len(tag) <= 5 or is_refused(text, match.start(), match.end()):
             continue
@@ -161,16 +161,16 @@ def _cashtags(text: str) -> list[Hit]:
 def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
     """IBANs (mod 97), ABA routing numbers and crypto addresses, each only with a valid checksum."""
     hits: list[Hit] = []
-    for match in _IBAN.finditer(text):
+    for match in bounded(_IBAN.finditer(text)):
         if iban_valid(match.group()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
-    for match in _CRYPTO_ADDRESS.finditer(text):
+    for match in bounded(_CRYPTO_ADDRESS.finditer(text)):
         chain = crypto_address_chain(match.group())
         if chain:
             hits.append(Hit("payment", ((match.start(), match.end()),), chain, 0.97))
     if gate.words.isdisjoint(("routing", "aba", "rtn")):
         return hits
-    for match in _ROUTING.finditer(text):
+    for match in bounded(_ROUTING.finditer(text)):
         if aba_valid(match.group("digits")):
             hits.append(Hit("payment", ((match.start("digits"), match.end("digits")),), "aba_routing", 0.95))
     return hits
@@ -179,7 +179,7 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
 def _fee_avoidance(text: str) -> list[Hit]:
     """Proposals to dodge the platform's fee ("skip the 6%", "neither of us eats a fee")."""
     hits = []
-    for match in _FEE_AVOIDANCE.finditer(text):
+    for match in bounded(_FEE_AVOIDANCE.finditer(text)):
         if not is_refused(text, match.start(), match.end()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "fee_avoidance", 0.85))
     return hits

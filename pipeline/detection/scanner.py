@@ -9,7 +9,7 @@ from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.gates import message_words
 from pipeline.detection.handles import find_handles
-from pipeline.detection.hits import Hit
+from pipeline.detection.hits import MAX_MATCHES, Hit
 from pipeline.detection.intents import find_intents
 from pipeline.detection.normalise import NormalisedText, normalise
 from pipeline.detection.payments import find_payments
@@ -51,6 +51,7 @@ def detect(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
 
 def resolve(hits: list[Hit]) -> list[Hit]:
     """Drop hits covered by a stronger identifier and duplicates of one kind, in text order."""
+    hits = sorted(hits, key=lambda h: h.start)[:MAX_MATCHES]
     emails = [h for h in hits if h.kind == "email"]
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (-h.score, h.start)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from pipeline.detection.gates import MessageWords, message_words
-from pipeline.detection.hits import Hit
+from pipeline.detection.hits import Hit, bounded
 from pipeline.detection.suffixes import registrable_domain
 
 _URL = re.compile(
@@ -43,7 +43,7 @@ def find_urls(text: str, platform_domains: tuple[str, ...], gate: MessageWords |
     gate = gate or message_words(text)
     hits = []
     if _DOT_BETWEEN.search(text):
-        hits = [hit for match in _URL.finditer(text) if (hit := _judge(match, platform_domains))]
+        hits = [hit for match in bounded(_URL.finditer(text)) if (hit := _judge(match, platform_domains))]
     if gate.any_word(_SHORTENER_WORDS):
         hits.extend(_shorteners(text, hits))
     return hits
@@ -72,7 +72,7 @@ def _plausible_bare(host: str) -> bool:
 def _shorteners(text: str, found: list[Hit]) -> list[Hit]:
     """Link shorteners and link pages written without their dot ("bit ly/x", "linktree")."""
     hits = []
-    for match in _SHORTENER.finditer(text):
+    for match in bounded(_SHORTENER.finditer(text)):
         if any(h.start <= match.start() < h.end for h in found):
             continue
         name = re.sub(r"\s", "", match.group("name").lower())

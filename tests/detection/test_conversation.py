@@ -1,0 +1,50 @@
+"""Contact details split across consecutive messages."""
+
+from __future__ import annotations
+
+from pipeline.detection import scan_conversation
+
+
+def _kinds(messages):  # type: ignore[no-untyped-def]
+    return {f.kind for f in scan_conversation(messages)}
+
+
+def test_number_split_over_three_messages_names_all_of_them() -> None:
+    messages = [("buyer", "still available?"), ("seller", "yes, text me"), ("seller", "720 443"), ("seller", "9182")]
+    phones = [f for f in scan_conversation(messages) if f.kind == "phone"]
+    assert len(phones) == 1
+    assert phones[0].messages == (2, 3)
+    assert phones[0].value == "+17204439182"
+    assert [s.message for s in phones[0].spans] == [2, 3]
+
+
+def test_spelled_email_split_over_messages() -> None:
+    messages = ["email works: stacker77", "at", "outlook", "dot com"]
+    emails = [f for f in scan_conversation(messages) if f.kind == "email"]
+    assert emails and emails[0].value == "stacker77@outlook.com"
+    assert emails[0].messages == (0, 1, 2, 3)
+
+
+def test_app_name_split_in_two() -> None:
+    assert "handle" in _kinds([("s", "add me on whats"), ("s", "app")])
+
+
+def test_single_message_findings_carry_their_index() -> None:
+    findings = scan_conversation(["hello", "zelle?"])
+    assert [(f.kind, f.messages) for f in findings] == [("payment", (1,))]
+
+
+def test_haggling_between_two_people_is_not_joined_into_a_number() -> None:
+    messages = [("buyer", "720?"), ("seller", "443"), ("buyer", "918"), ("seller", "2 more and deal")]
+    assert scan_conversation(messages) == []
+
+
+def test_clean_number_heavy_thread() -> None:
+    messages = [("seller", "label printed: 9400 1118"), ("seller", "9956 2210 0437 13"), ("buyer", "thanks!"),
+                ("seller", "cert 6122841"), ("seller", "-003"), ("buyer", "1,300?"), ("seller", "1,350 firm")]
+    assert scan_conversation(messages) == []
+
+
+def test_long_conversation_is_linear_and_clean() -> None:
+    messages = [("buyer" if i % 2 else "seller", f"offer {1000 + i}") for i in range(400)]
+    assert scan_conversation(messages) == []

@@ -1,0 +1,66 @@
+"""The peerguard scan protocol: one answer per line, same order, errors inline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pipeline.detection.jsonlines import scan_lines
+
+
+def _answers(lines):  # type: ignore[no-untyped-def]
+    return [json.loads(line) for line in scan_lines(lines)]
+
+
+def test_one_answer_per_line_in_order() -> None:
+    lines = [json.dumps({"id": f"m{i}", "text": t}) for i, t in enumerate(["hello", "zelle?", "ok", "call 646 298 3371"])]
+    answers = _answers(lines)
+    assert [a["id"] for a in answers] == ["m0", "m1", "m2", "m3"]
+    assert [bool(a["findings"]) for a in answers] == [False, True, False, True]
+
+
+def test_bad_lines_yield_errors_and_the_stream_goes_on() -> None:
+    lines = ["not json", "[1, 2]", '{"text": "no id"}', '{"id": "x"}', '{"id": "y", "text": 5}',
+             '{"id": "z", "messages": "nope"}', '{"id": "ok", "text": "fine"}']
+    answers = _answers(lines)
+    assert len(answers) == 7
+    assert [("error" in a) for a in answers] == [True] * 6 + [False]
+    assert answers[3]["id"] == "x" and answers[6] == {"id": "ok", "findings": []}
+
+
+def test_blank_lines_are_skipped() -> None:
+    assert len(_answers(["", "   ", '{"id": 1, "text": "hi"}', "\n"])) == 1
+
+
+def test_bytes_with_invalid_utf8_and_lone_surrogates() -> None:
+    raw = b'{"id": "b", "text": "call \xff\xfe 646 298 3371"}\n'
+    surrogate = '{"id": "s", "text": "\\ud800 zelle me"}'
+    answers = _answers([raw, surrogate])
+    assert answers[0]["findings"][0]["value"] == "+16462983371"
+    assert answers[1]["findings"]
+
+
+def test_conversation_findings_name_messages_and_per_message_spans() -> None:
+    line = json.dumps({"id": "c", "messages": [{"sender": "s", "text": "my cell is 646"},
+                                               {"sender": "s", "text": "298 3371"}]})
+    (answer,) = _answers([line])
+    (finding,) = answer["findings"]
+    assert finding["messages"] == [0, 1]
+    assert finding["spans"] == [{"message": 0, "start": 11, "end": 14}, {"message": 1, "start": 0, "end": 8}]
+    assert (finding["start"], finding["end"]) == (11, 14)
+
+
+def test_cli_streams_binary_stdin_to_stdout() -> None:
+    data = b'{"id": "a", "text": "venmo me"}\n\xff\n{"id": "b", "text": "thanks"}\n'
+    result = subprocess.run([sys.executable, "-c", "from peerguard.cli import main; main()", "scan"],
+                            input=data, capture_output=True, check=True, timeout=60)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a.get("id") for a in answers] == ["a", None, "b"]
+    assert answers[0]["findings"][0]["kind"] == "payment" and "error" in answers[1]
+
+
+def test_cli_help_explains_the_format() -> None:
+    result = subprocess.run([sys.executable, "-c", "from peerguard.cli import main; main()", "scan", "--help"],
+                            capture_output=True, text=True, check=True, timeout=60)
+    assert '"findings"' in result.stdout and '"messages"' in result.stdout and "error" in result.stdout

@@ -1,0 +1,27 @@
+"""Dispute transcripts: a conversation and its attachments as a verifiable, tagged PDF."""
+
+from pipeline.transcript.chain import ChainCheck, canonical_message, chain_head, chain_links, verify_chain
+from pipeline.transcript.excerpt import UnknownMessage
+from pipeline.transcript.model import (
+    AttachmentOutcome,
+    BlobReader,
+    RenderedTranscript,
+    RenderEnvironment,
+    SenderRole,
+    TranscriptAttachment,
+    TranscriptConversation,
+    TranscriptFinding,
+    TranscriptMessage,
+    TranscriptOptions,
+    TranscriptParty,
+)
+from pipeline.transcript.pool import TranscriptTimeout
+from pipeline.transcript.render import GENERATOR_VERSION, render_transcript
+
+__all__ = [
+    "GENERATOR_VERSION", "AttachmentOutcome", "BlobReader", "ChainCheck", "RenderEnvironment",
+    "RenderedTranscript", "SenderRole", "TranscriptAttachment", "TranscriptConversation",
+    "TranscriptFinding", "TranscriptMessage", "TranscriptOptions", "TranscriptParty",
+    "TranscriptTimeout", "UnknownMessage", "canonical_message", "chain_head", "chain_links",
+    "render_transcript", "verify_chain",
+]

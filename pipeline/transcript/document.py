@@ -1,0 +1,219 @@
+"""Turn a conversation into the HTML of each rendering part (pure: strings in, strings out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+
+from pipeline.transcript.chain import CHAIN_VERSION
+from pipeline.transcript.model import (
+    AttachmentOutcome,
+    TranscriptConversation,
+    TranscriptFinding,
+    TranscriptMessage,
+)
+
+DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "transcript"
+
+
+@dataclass(frozen=True)
+class ShownImage:
+    """Where a prepared image is served to WeasyPrint and how big it is."""
+
+    url: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Messages left out of an evidence excerpt between two shown ones."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """Everything about the whole transcript that the header and appendix print."""
+
+    conversation: TranscriptConversation
+    links: tuple[str, ...]
+    now: datetime
+    generator: str
+    evidence: bool
+    shown_count: int
+    outcomes: tuple[AttachmentOutcome, ...]
+    images: Mapping[tuple[str, str], ShownImage] = field(default_factory=dict)
+
+
+def template_environment(template_dir: Path | None) -> jinja2.Environment:
+    """Return a Jinja2 environment that escapes every value, whatever the template's extension."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir or DEFAULT_TEMPLATE_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+    )
+
+
+def stylesheet_text(template_dir: Path | None) -> str:
+    """Return our fixed stylesheet."""
+    return ((template_dir or DEFAULT_TEMPLATE_DIR) / "transcript.css").read_text("utf-8")
+
+
+def part_html(
+    env: jinja2.Environment,
+    facts: DocumentFacts,
+    items: Sequence[tuple[int, TranscriptMessage] | Gap],
+    first: bool,
+    last: bool,
+    previous_day: str | None,
+) -> str:
+    """Render the HTML for one part: a run of messages (and gaps), plus header or appendix."""
+    part = {"first": first, "last": last, "days": _days(facts, items, previous_day)}
+    return env.get_template("part.html").render(
+        header=_header(facts), part=part, appendix=_appendix(facts) if last else ()
+    )
+
+
+def footer_html(env: jinja2.Environment, pages: int) -> str:
+    """Render the page-number overlay document: one empty page per transcript page."""
+    return env.get_template("footer.html").render(pages=pages)
+
+
+def day_label(message: TranscriptMessage) -> str:
+    """Return the UTC day heading a message falls under (also the outline bookmark)."""
+    return message.sent_at.astimezone(UTC).strftime("%A %d %B %Y (UTC)")
+
+
+def _header(facts: DocumentFacts) -> dict[str, object]:
+    conversation = facts.conversation
+    return {
+        "conversation_id": conversation.external_id,
+        "order_ref": conversation.order_ref,
+        "subject": conversation.subject,
+        "buyer": conversation.buyer,
+        "seller": conversation.seller,
+        "period": _period(conversation.messages),
+        "message_count": len(conversation.messages),
+        "shown_count": facts.shown_count,
+        "attachment_count": sum(len(m.attachments) for m in conversation.messages),
+        "generated_at": facts.now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generator": facts.generator,
+        "chain_head": facts.links[-1] if facts.links else "0" * 64,
+        "chain_version": CHAIN_VERSION,
+        "evidence": facts.evidence,
+    }
+
+
+def _period(messages: Sequence[TranscriptMessage]) -> str:
+    if not messages:
+        return "no messages"
+    first, last = messages[0].sent_at, messages[-1].sent_at
+    return f"{_utc(first)} UTC to {_utc(last)} UTC"
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _days(
+    facts: DocumentFacts, items: Sequence[tuple[int, TranscriptMessage] | Gap], previous_day: str | None
+) -> list[dict[str, object]]:
+    days: list[dict[str, object]] = []
+    pending_gap: Gap | None = None
+    for item in items:
+        if isinstance(item, Gap):
+            pending_gap = item
+            continue
+        index, message = item
+        label = day_label(message)
+        if not days or days[-1]["label"] != label:
+            days.append({"label": label, "continued": label == previous_day and not days, "entries": []})
+        if pending_gap is not None:
+            days[-1]["entries"].append({"gap": pending_gap.count})
+            pending_gap = None
+        days[-1]["entries"].append({"gap": 0, "message": _message_view(facts, index, message)})
+    if pending_gap is not None and days:
+        days[-1]["entries"].append({"gap": pending_gap.count})
+    return days
+
+
+def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) -> dict[str, object]:
+    return {
+        "index": index,
+        "external_id": message.external_id,
+        "role": message.sender_role.value,
+        "sender_name": message.sender_name,
+        "utc": _utc(message.sent_at),
+        "seller_local": _seller_local(message.sent_at, facts.conversation.seller.timezone),
+        "segments": body_segments(message.body, message.findings),
+        "findings": message.findings,
+        "files": [_file_view(facts, message, outcome) for outcome in _outcomes_of(facts, message)],
+        "link": facts.links[index],
+    }
+
+
+def _seller_local(moment: datetime, timezone: str) -> str:
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        # An unknown zone name must not stop the render; UTC is labelled as such.
+        zone = ZoneInfo("UTC")
+    local = moment.astimezone(zone)
+    return f"{local.strftime('%Y-%m-%d %H:%M:%S')} {local.tzname()}"
+
+
+def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict[str, str]]:
+    """Split a body into plain and flagged runs; the runs concatenate back to the exact body."""
+    segments: list[dict[str, str]] = []
+    cursor = 0
+    for finding in sorted(findings, key=lambda f: (f.start, f.end)):
+        start, end = max(finding.start, cursor), min(finding.end, len(body))
+        if start >= end:
+            continue  # Overlapping or out-of-range spans are listed below the body but not marked.
+        segments.append({"text": body[cursor:start], "kind": ""})
+        segments.append({"text": body[start:end], "kind": finding.kind})
+        cursor = end
+    segments.append({"text": body[cursor:], "kind": ""})
+    return [s for s in segments if s["text"]]
+
+
+def _outcomes_of(facts: DocumentFacts, message: TranscriptMessage) -> list[AttachmentOutcome]:
+    return [o for o in facts.outcomes if o.message_external_id == message.external_id]
+
+
+def _file_view(facts: DocumentFacts, message: TranscriptMessage, outcome: AttachmentOutcome) -> dict[str, object]:
+    attachment = outcome.attachment
+    image = facts.images.get((message.external_id, attachment.sha256.lower()))
+    return {
+        "name": attachment.original_name,
+        "detected_type": outcome.detected_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256.lower(),
+        "disposition": outcome.disposition,
+        "reason": outcome.reason,
+        "url": image.url if image else "",
+        "width": image.width if image else 0,
+        "height": image.height if image else 0,
+    }
+
+
+def _appendix(facts: DocumentFacts) -> list[dict[str, object]]:
+    return [
+        {
+            "message_id": o.message_external_id,
+            "name": o.attachment.original_name,
+            "declared_type": o.attachment.content_type,
+            "detected_type": o.detected_type,
+            "size": o.attachment.size,
+            "sha256": o.attachment.sha256.lower(),
+            "disposition": o.disposition,
+        }
+        for o in facts.outcomes
+    ]

@@ -1,0 +1,161 @@
+"""Attachment triage and photo preparation: sniff the real type, downscale safely, cache by hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from pipeline.transcript.model import TranscriptAttachment
+
+# Magic numbers, checked against the bytes because names and declared types come from users.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+)
+RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+DOCUMENT_TYPES = frozenset({"application/pdf"})
+JPEG_QUALITY = 82
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """A downscaled JPEG ready for the PDF, stored in the cache directory."""
+
+    sha256: str
+    path: Path
+    width: int
+    height: int
+
+
+class NotRenderable(Exception):
+    """An attachment that cannot be shown; the message is the reason printed in the PDF."""
+
+
+def sniff_type(head: bytes) -> str:
+    """Return the MIME type the leading bytes prove, or ``application/octet-stream``."""
+    for signature, mime in _SIGNATURES:
+        if head.startswith(signature):
+            return mime
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def cached_image_path(cache_dir: Path, sha256: str, long_side: int, detected_type: str) -> Path:
+    """Return where the prepared variant of an original lives; the name records the original's type."""
+    subtype = detected_type.rsplit("/", 1)[-1]
+    return cache_dir / sha256[:2] / f"{sha256}-{long_side}-{subtype}.jpg"
+
+
+def load_cached(cache_dir: Path, sha256: str, long_side: int) -> tuple[PreparedImage, str] | None:
+    """Return a previously prepared variant and the original's type without reading the original."""
+    for path in sorted((cache_dir / sha256[:2]).glob(f"{sha256}-{long_side}-*.jpg")):
+        with Image.open(path) as cached:
+            width, height = cached.size
+        detected_type = "image/" + path.stem.rsplit("-", 1)[-1]
+        return PreparedImage(sha256=sha256, path=path, width=width, height=height), detected_type
+    return None
+
+
+def prepare_image(
+    data: bytes, detected_type: str, sha256: str, cache_dir: Path, long_side: int, max_pixels: int
+) -> PreparedImage:
+    """Downscale one verified photo to ``long_side`` pixels and cache it; raise NotRenderable if unsafe."""
+    check_complete(data, detected_type)
+    image = _decode(data, long_side, max_pixels)
+    path = cached_image_path(cache_dir, sha256, long_side, detected_type)
+    _write_atomically(image, path)
+    return PreparedImage(sha256=sha256, path=path, width=image.width, height=image.height)
+
+
+def check_hash(data: bytes, attachment: TranscriptAttachment) -> None:
+    """Raise NotRenderable unless the stored bytes are the ones the message recorded."""
+    # The cache is keyed by the declared hash, so a blob that does not match must never fill it.
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != attachment.sha256.lower():
+        raise NotRenderable(f"stored bytes do not match the recorded SHA-256 (found {actual})")
+
+
+def check_complete(data: bytes, detected_type: str) -> None:
+    """Raise NotRenderable if the file ends before its format's end marker.
+
+    WeasyPrint sets Pillow's global LOAD_TRUNCATED_IMAGES, which would silently pad a cut-off
+    photo with grey; evidence must not look complete when it is not, so we check ourselves.
+    """
+    complete = {
+        "image/jpeg": lambda: data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0,
+        "image/png": lambda: b"IEND" in data[-64:],
+        "image/gif": lambda: data.rstrip(b"\x00").endswith(b"\x3b"),
+        "image/webp": lambda: int.from_bytes(data[4:8], "little") + 8 <= len(data),
+    }.get(detected_type, lambda: True)()
+    if not complete:
+        raise NotRenderable("corrupt or truncated image (the file ends before its end marker)")
+
+
+def _decode(data: bytes, long_side: int, max_pixels: int) -> Image.Image:
+    with warnings.catch_warnings():
+        # Pillow only warns between the limit and twice the limit; we treat both as refusals.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                _check_pixels(image, max_pixels)
+                # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale, which is most of the speed-up.
+                image.draft("RGB", (long_side, long_side))
+                image.load()
+                return _normalise(image, long_side)
+        except NotRenderable:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise NotRenderable(f"refused as a decompression bomb ({exc})") from exc
+        except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+            raise NotRenderable(f"corrupt or truncated image ({exc})") from exc
+
+
+def _check_pixels(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels or width <= 0 or height <= 0:
+        raise NotRenderable(f"refused: {width}×{height} pixels exceeds the {max_pixels:,} limit")
+
+
+def _normalise(image: Image.Image, long_side: int) -> Image.Image:
+    # Orientation first, so the long side is measured the way people will look at the photo.
+    upright = ImageOps.exif_transpose(image)
+    upright.thumbnail((long_side, long_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return _to_rgb(upright)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        # Transparent pixels go on white, the page colour, rather than JPEG's default black.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _write_atomically(image: Image.Image, path: Path) -> None:
+    # Concurrent renders may prepare the same photo; a rename makes the last writer win cleanly.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            # No EXIF is written: location and device data must not leak into the transcript.
+            image.save(stream, "JPEG", quality=JPEG_QUALITY)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

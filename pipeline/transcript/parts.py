@@ -1,0 +1,51 @@
+"""Rendering one part of a transcript with WeasyPrint; runs inside a worker process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import weasyprint
+
+from pipeline.transcript.fetcher import SCHEME, TranscriptURLFetcher
+
+PDF_VARIANT = "pdf/ua-1"
+GLYPH_SHEET_HTML = (
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>glyphs</title></head>'
+    '<body><p style="font: 8pt \'DejaVu Sans\', sans-serif">Page 0123456789 of</p></body></html>'
+)
+
+
+@dataclass(frozen=True)
+class PartJob:
+    """Everything a worker needs to render one part: HTML, our CSS and the images it may load."""
+
+    html: str
+    css: str
+    served: dict[str, str]
+    token: str
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A rendered part and the URLs the fetcher refused while rendering it."""
+
+    pdf: bytes
+    refused: tuple[str, ...]
+
+
+def render_part(job: PartJob) -> PartResult:
+    """Render one part to a tagged PDF through a fetcher that serves only ``job.served``."""
+    fetcher = TranscriptURLFetcher({url: Path(path) for url, path in job.served.items()})
+    # The base URL is our opaque scheme, so any relative reference resolves to a refused URL.
+    base_url = f"{SCHEME}://{job.token}/"
+    stylesheet = weasyprint.CSS(string=job.css, url_fetcher=fetcher, base_url=base_url)
+    document = weasyprint.HTML(string=job.html, base_url=base_url, url_fetcher=fetcher)
+    pdf = document.write_pdf(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
+    return PartResult(pdf=pdf, refused=tuple(fetcher.refused))
+
+
+def render_glyph_sheet() -> bytes:
+    """Render the one-line page whose embedded font the joiner borrows for page numbers."""
+    fetcher = TranscriptURLFetcher({})
+    return weasyprint.HTML(string=GLYPH_SHEET_HTML, url_fetcher=fetcher).write_pdf()

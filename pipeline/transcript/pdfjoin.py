@@ -1,0 +1,233 @@
+"""Join separately rendered parts into one tagged PDF, then stamp "Page X of Y" footers.
+
+WeasyPrint's cost grows with pages and its memory with the document, so long transcripts are
+rendered in parts. Joining them must keep what a single render would have had: one structure
+tree (PDF/UA), the outline, document metadata, and page numbers counted over the whole file.
+qpdf (through pikepdf) does the copying, because pure-Python joining cost more than rendering.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, Pdf
+
+FOOTER_FONT = Name("/PGFooter")
+FOOTER_SIZE = 8.0
+FOOTER_BASELINE = 30.0  # points above the bottom edge, inside the 20 mm bottom margin
+_CATALOG_KEYS = ("/Lang", "/MarkInfo", "/ViewerPreferences", "/Metadata")
+
+
+@dataclass(frozen=True)
+class EmbeddedDocument:
+    """A shared document (for instance a receipt PDF) to carry inside the transcript."""
+
+    name: str
+    data: bytes
+    mime_type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class FooterFont:
+    """A small embedded font taken from a WeasyPrint render, with the glyphs footers need."""
+
+    font: pikepdf.Object
+    codes: dict[str, int]
+    widths: dict[int, float]
+
+
+@dataclass
+class _Structure:
+    """The shared Document element and the merged parent tree, grown part by part."""
+
+    document: pikepdf.Object | None = None
+    nums: list[pikepdf.Object] | None = None
+    next_key: int = 0
+
+
+def join_parts(
+    parts: Iterable[bytes],
+    glyph_sheet: bytes,
+    documents: Sequence[EmbeddedDocument],
+    now: datetime,
+) -> tuple[bytes, int]:
+    """Return the joined PDF and its page count; ``parts`` may be a generator of results."""
+    out = Pdf.new()
+    structure = _Structure(nums=[])
+    sources: list[Pdf] = []  # qpdf copies lazily from open sources; keep them open until save.
+    for index, part in enumerate(parts):
+        source = Pdf.open(io.BytesIO(part))
+        sources.append(source)
+        _append_part(out, source, structure, first=index == 0)
+    _install_structure_root(out, structure)
+    _stamp_footers(out, _footer_font(out, glyph_sheet, sources))
+    _embed_documents(out, documents, now)
+    buffer = io.BytesIO()
+    out.save(buffer, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return buffer.getvalue(), len(out.pages)
+
+
+def _append_part(out: Pdf, source: Pdf, structure: _Structure, first: bool) -> None:
+    first_page = len(out.pages)
+    out.pages.extend(source.pages)
+    if first:
+        _copy_catalog(out, source)
+    # Copying after the pages reuses the already-copied page objects, so /Pg references hold.
+    _merge_structure(out, source, structure, first_page)
+    _copy_outline(out, source, first_page)
+
+
+def _copy_catalog(out: Pdf, source: Pdf) -> None:
+    # Language, tagging flags and the PDF/UA metadata stream live in the catalog of each part.
+    for key in _CATALOG_KEYS:
+        if key in source.Root:
+            value = source.Root[key]
+            out.Root[key] = out.copy_foreign(value) if value.is_indirect else pikepdf.Object.parse(value.unparse())
+    out.Root.PageMode = Name.UseOutlines
+    for key, value in source.docinfo.items():
+        out.docinfo[key] = pikepdf.String(str(value))
+
+
+def _merge_structure(out: Pdf, source: Pdf, structure: _Structure, first_page: int) -> None:
+    """Graft one part's structure tree under the shared Document element."""
+    if "/StructTreeRoot" not in source.Root:
+        return
+    root = out.copy_foreign(source.Root.StructTreeRoot)
+    part_document = root.K[0]
+    if structure.document is None:
+        structure.document = part_document
+    else:
+        for child in part_document.K:
+            if isinstance(child, Dictionary):
+                child.P = structure.document
+            structure.document.K.append(child)
+    highest = _shift_parent_tree(root.ParentTree.Nums, structure)
+    for page in out.pages[first_page:]:
+        if "/StructParents" in page.obj:
+            page.obj.StructParents = int(page.obj.StructParents) + structure.next_key
+    structure.next_key += highest + 1
+
+
+def _shift_parent_tree(nums: Array, structure: _Structure) -> int:
+    highest = -1
+    for position in range(0, len(nums), 2):
+        key = int(nums[position])
+        highest = max(highest, key)
+        structure.nums.extend([key + structure.next_key, nums[position + 1]])
+    return highest
+
+
+def _install_structure_root(out: Pdf, structure: _Structure) -> None:
+    if structure.document is None:
+        return
+    root = out.make_indirect(Dictionary(
+        Type=Name.StructTreeRoot,
+        K=Array([structure.document]),
+        ParentTree=out.make_indirect(Dictionary(Nums=Array(structure.nums))),
+        ParentTreeNextKey=structure.next_key,
+    ))
+    structure.document.P = root
+    out.Root.StructTreeRoot = root
+
+
+def _copy_outline(out: Pdf, source: Pdf, first_page: int) -> None:
+    page_numbers = {page.obj.objgen: number for number, page in enumerate(source.pages)}
+    with source.open_outline() as source_outline, out.open_outline() as outline:
+        for item in source_outline.root:
+            outline.root.append(_outline_item(out, item, page_numbers, first_page))
+
+
+def _outline_item(
+    out: Pdf, item: pikepdf.OutlineItem, page_numbers: dict[tuple[int, int], int], first_page: int
+) -> pikepdf.OutlineItem:
+    destination = item.destination
+    if destination is None and item.action is not None and "/D" in item.action:
+        destination = item.action.D
+    copied = pikepdf.OutlineItem(item.title, _destination(out, destination, page_numbers, first_page))
+    copied.children.extend(_outline_item(out, child, page_numbers, first_page) for child in item.children)
+    return copied
+
+
+def _destination(
+    out: Pdf, destination: pikepdf.Object | None, page_numbers: dict[tuple[int, int], int], first_page: int
+) -> Array | int:
+    if not isinstance(destination, Array) or len(destination) == 0:
+        return first_page
+    number = page_numbers.get(destination[0].objgen, 0) + first_page
+    return Array([out.pages[number].obj, *list(destination)[1:]])
+
+
+def _footer_font(out: Pdf, glyph_sheet: bytes, sources: list[Pdf]) -> FooterFont:
+    """Borrow the embedded font of a one-line WeasyPrint render as the footer font."""
+    sheet = Pdf.open(io.BytesIO(glyph_sheet))
+    sources.append(sheet)
+    font = next(iter(sheet.pages[0].Resources.Font.values()))
+    codes = _unicode_to_code(font.ToUnicode.read_bytes().decode("latin-1"))
+    widths = _cid_widths(font.DescendantFonts[0].W)
+    return FooterFont(font=out.copy_foreign(font), codes=codes, widths=widths)
+
+
+def _unicode_to_code(cmap: str) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for code, unicode in re.findall(r"<([0-9a-fA-F]{4})>\s*<([0-9a-fA-F]{4})>", cmap):
+        mapping.setdefault(chr(int(unicode, 16)), int(code, 16))
+    return mapping
+
+
+def _cid_widths(w_array: Array) -> dict[int, float]:
+    widths: dict[int, float] = {}
+    items = list(w_array)
+    index = 0
+    while index < len(items):
+        first, item = int(items[index]), items[index + 1]
+        if isinstance(item, Array):
+            widths.update({first + offset: float(width) for offset, width in enumerate(item)})
+            index += 2
+        else:
+            widths.update({cid: float(items[index + 2]) for cid in range(first, int(item) + 1)})
+            index += 3
+    return widths
+
+
+def _stamp_footers(out: Pdf, footer: FooterFont) -> None:
+    total = len(out.pages)
+    opening = out.make_stream(b"q\n")
+    for number, page in enumerate(out.pages, start=1):
+        if "/Resources" not in page.obj:
+            page.obj.Resources = Dictionary()
+        resources = page.obj.Resources
+        if "/Font" not in resources:
+            resources.Font = Dictionary()
+        resources.Font[FOOTER_FONT] = footer.font
+        width = float(page.mediabox[2]) - float(page.mediabox[0])
+        # WeasyPrint's page stream starts with an unbalanced "cm"; q/Q around it restores the
+        # default coordinate system before the footer is drawn.
+        page.contents_add(opening, prepend=True)
+        page.contents_add(out.make_stream(b"\nQ\n" + _footer_stream(footer, number, total, width)))
+
+
+def _footer_stream(footer: FooterFont, number: int, total: int, page_width: float) -> bytes:
+    # Page numbers are pagination artifacts for PDF/UA: visible, but not part of the text order.
+    codes = [footer.codes[character] for character in f"Page {number} of {total}"]
+    text_width = sum(footer.widths.get(code, 500.0) for code in codes) * FOOTER_SIZE / 1000
+    x = (page_width - text_width) / 2
+    glyphs = "".join(f"{code:04x}" for code in codes)
+    return (
+        f"/Artifact <</Type /Pagination /Subtype /Footer>> BDC q 0.2 g BT {FOOTER_FONT} "
+        f"{FOOTER_SIZE:g} Tf 1 0 0 1 {x:.2f} {FOOTER_BASELINE:g} Tm <{glyphs}> Tj ET Q EMC\n"
+    ).encode("ascii")
+
+
+def _embed_documents(out: Pdf, documents: Sequence[EmbeddedDocument], now: datetime) -> None:
+    stamp = pikepdf.objects.String(now.strftime("D:%Y%m%d%H%M%SZ"))
+    for document in documents:
+        out.attachments[document.name] = pikepdf.AttachedFileSpec(
+            out, document.data, description=document.description, filename=document.name,
+            mime_type=document.mime_type, creation_date=str(stamp), mod_date=str(stamp),
+        )

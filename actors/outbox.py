@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +21,7 @@ from prometheus_client import Counter as PromCounter
 
 from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
 from actors.context import AppContext, app_context
-from actors.mail import DeliveryError, MailBatch, TransportUnavailable, transport_from_url
+from actors.mail import DeliveryError, MailBatch, MailTransport, TransportUnavailable, transport_from_url
 from pipeline.notices import InvalidRecipient, MailIdentity, OutgoingNotice, build_message, render_notice
 from storage import outbox as store
 
@@ -53,25 +55,48 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
 
 
-def deliver_outbox(context: AppContext, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH) -> dict[str, int]:
-    """Claim and send every email due at ``now``; temporary failures wait for a later run."""
-    factory = context.session_factory
-    counts: Counter[str] = Counter(store.reap_expired_leases(factory, clock()))
-    transport = transport_from_url(context.settings.email_url)
+def deliver_outbox(
+    context: AppContext, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH,
+    transport: MailTransport | None = None, workers: int = 1,
+) -> dict[str, int]:
+    """Claim and send every email due at ``now``; temporary failures wait for a later run.
+
+    With ``workers`` > 1 several dispatch loops run in threads, each with its own SMTP and
+    database connection; SKIP LOCKED claims keep them on disjoint rows.
+    """
+    counts: Counter[str] = Counter(store.reap_expired_leases(context.session_factory, clock(), LEASE))
+    transport = transport or transport_from_url(context.settings.email_url)
     identity = MailIdentity.from_mapping(context.settings.extra, context.settings.platform_domains)
-    while claimed := store.claim_emails(factory, now, clock(), batch_size, LEASE):
-        with transport.batch() as batch:
-            stopped = _deliver_batch(context, claimed, batch, identity, now, clock, counts)
-        if stopped:
-            break
+    loop = partial(_dispatch_loop, context, now, clock, batch_size, transport, identity)
+    if workers <= 1:
+        counts.update(loop())
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch") as pool:
+            for result in [pool.submit(loop) for _ in range(workers)]:
+                counts.update(result.result())
     return {k: v for k, v in counts.items() if v}
 
 
-def _deliver_batch(context: AppContext, claimed: Sequence[store.ClaimedEmail], batch: MailBatch,
+def _dispatch_loop(context: AppContext, now: datetime, clock: Clock, batch_size: int,
+                   transport: MailTransport, identity: MailIdentity) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    while claimed := store.claim_emails(context.session_factory, now, clock(), batch_size, LEASE):
+        progress = store.DeliveryLog(context.engine)
+        try:
+            with transport.batch() as batch:
+                stopped = _deliver_batch(context, claimed, batch, progress, identity, now, clock, counts)
+        finally:
+            progress.close()
+        if stopped:
+            break
+    return counts
+
+
+def _deliver_batch(context: AppContext, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,
                    identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str]) -> bool:
     for index, email in enumerate(claimed):
         try:
-            _deliver_one(context, email, batch, identity, now, clock, counts)
+            _deliver_one(email, batch, progress, identity, now, clock, counts)
         except TransportUnavailable as exc:
             # The server is unreachable: stop this run instead of timing out on every row.
             rest = claimed[index + 1 :]
@@ -81,15 +106,14 @@ def _deliver_batch(context: AppContext, claimed: Sequence[store.ClaimedEmail], b
     return False
 
 
-def _deliver_one(context: AppContext, email: store.ClaimedEmail, batch: MailBatch, identity: MailIdentity,
+def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.DeliveryLog, identity: MailIdentity,
                  now: datetime, clock: Clock, counts: Counter[str]) -> None:
-    factory = context.session_factory
     try:
         message = _message(email, identity, clock())
     except (InvalidRecipient, TemplateError, KeyError, ValueError) as exc:
-        _fail(context, email, f"cannot build message: {exc}", None, counts)
+        _fail(progress, email, f"cannot build message: {exc}", None, counts)
         return
-    if not store.mark_send_started(factory, email, clock()):
+    if not progress.begin_send(email, clock()):
         counts["lost_claim"] += 1
         return
     try:
@@ -97,17 +121,17 @@ def _deliver_one(context: AppContext, email: store.ClaimedEmail, batch: MailBatc
     except DeliveryError as exc:
         attempts = email.attempts + 1
         retry_at = now + retry_delay(attempts) if exc.temporary and attempts < MAX_ATTEMPTS else None
-        _fail(context, email, str(exc), retry_at, counts)
+        _fail(progress, email, str(exc), retry_at, counts)
         if isinstance(exc, TransportUnavailable):
             raise
         return
-    store.record_sent(factory, email, provider_id, clock())
+    progress.sent(email, provider_id, clock())
     EMAILS.labels(email.notice, "sent").inc()
     counts["sent"] += 1
 
 
-def _fail(context: AppContext, email: store.ClaimedEmail, error: str, retry_at: datetime | None, counts: Counter[str]) -> None:
-    store.record_failure(context.session_factory, email, error, retry_at)
+def _fail(progress: store.DeliveryLog, email: store.ClaimedEmail, error: str, retry_at: datetime | None, counts: Counter[str]) -> None:
+    progress.failed(email, error, retry_at)
     outcome = "retry" if retry_at else "dead"
     log.warning("email %s (%s) %s: %s", email.id, email.notice, outcome, error)
     EMAILS.labels(email.notice, outcome).inc()

@@ -1,0 +1,143 @@
+"""Dispatch throughput: outbox → SMTP (aiosmtpd in its own process on loopback), reused vs new connections.
+
+Usage: .venv/bin/python bench/dispatch_bench.py [--emails 3000]
+Creates and drops its own PostgreSQL database (peerguard_bench_issue4_dispatch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text  # noqa: E402
+
+from actors.context import AppContext  # noqa: E402
+from actors.mail import SmtpBatch, SmtpTransport, transport_from_url  # noqa: E402
+from actors.outbox import deliver_outbox  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+from storage import migrations  # noqa: E402
+from storage.db import make_engine, transaction  # noqa: E402
+from storage.models import OutboxEmail  # noqa: E402
+from storage.outbox import NoticeRequest, enqueue_notices  # noqa: E402
+
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DB_NAME = "peerguard_bench_issue4_dispatch"
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+class ConnectionPerEmail:
+    """The naive baseline: a fresh SMTP connection (connect, EHLO, QUIT) for every email."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self.config = transport.config
+
+    @contextmanager
+    def batch(self) -> Iterator[ConnectionPerEmail]:
+        yield self
+
+    def send(self, message: EmailMessage) -> str:
+        batch = SmtpBatch(self.config)
+        try:
+            return batch.send(message)
+        finally:
+            batch.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def smtp_server() -> Iterator[int]:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait()
+
+
+@contextmanager
+def bench_database() -> Iterator[str]:
+    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
+    migrations.upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def fill_outbox(context: AppContext, count: int, label: str) -> None:
+    context_json = {"item_id": 1, "kind": "payment", "sender_email": "s@example.com", "excerpt": "pay to IBAN …", "review_url": "https://peermetals.com/review/1"}
+    with transaction(context.session_factory) as session:
+        session.execute(text("TRUNCATE email_outbox"))
+        for start in range(0, count, 1000):
+            enqueue_notices(session, [
+                NoticeRequest("flag-alert", f"staff{n}@example.com", f"Staff {n}", context_json, f"{label}:{n}")
+                for n in range(start, min(count, start + 1000))
+            ], NOW)
+
+
+def timed_delivery(context: AppContext, count: int, label: str, transport, workers: int) -> float:
+    fill_outbox(context, count, label)
+    started = time.perf_counter()
+    counts = deliver_outbox(context, NOW, transport=transport, workers=workers)
+    elapsed = time.perf_counter() - started
+    assert counts.get("sent") == count, counts
+    with context.session_factory() as session:
+        assert session.query(OutboxEmail).filter(OutboxEmail.status == "sent").count() == count
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--emails", type=int, default=3000)
+    parser.add_argument("--baseline-emails", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4, help="dispatch threads for the parallel runs")
+    args = parser.parse_args()
+    with bench_database() as url, smtp_server() as port:
+        settings = Settings.from_mapping({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+        context = AppContext.from_settings(settings)
+        reused = transport_from_url(settings.email_url)
+        naive = ConnectionPerEmail(reused)
+        timed_delivery(context, 200, "warmup", reused, 1)
+        results = [
+            ("reused connection, 1 dispatcher", args.emails, timed_delivery(context, args.emails, "r1", reused, 1)),
+            (f"reused connections, {args.workers} dispatchers", args.emails, timed_delivery(context, args.emails, "rn", reused, args.workers)),
+            ("connection per email, 1 dispatcher", args.baseline_emails, timed_delivery(context, args.baseline_emails, "n1", naive, 1)),
+            (f"connection per email, {args.workers} dispatchers", args.baseline_emails, timed_delivery(context, args.baseline_emails, "nn", naive, args.workers)),
+        ]
+        context.dispose()
+    for label, count, rate in results:
+        print(f"{label:<40} {rate:8.1f} emails/s ({count} emails)")
+    print(f"ratio reused / per-email connection, 1 dispatcher:  {results[0][2] / results[2][2]:.2f}x")
+    print(f"ratio reused / per-email connection, {args.workers} dispatchers: {results[1][2] / results[3][2]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

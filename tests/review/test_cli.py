@@ -127,3 +127,37 @@ def test_staff_add_then_review_and_overturn_twice(app, cli, flagged):
     shown = cli("review", "show", str(payment), "--json")
     history = [h["action"] for h in json.loads(shown.stdout)["history"]]
     assert history[-3:] == ["strike_issued", "warning_sent", "strike_overturned"]
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_concurrent_decision_exits_with_conflict(app, cli, flagged, tmp_path):
+    """The CLI reads the item while another decision is uncommitted, then loses the race: exit 7."""
+    import time
+
+    from sqlalchemy import text
+
+    payment, _ = flagged
+    first = app.session_factory()
+    first.begin()
+    review.resolve(first, payment, "dismissed", "bo@peermetals.com", datetime.now(timezone.utc), app.settings, note="bo")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env |= {"DATABASE_URL": app.settings.database_url, "PEERGUARD_DATA_DIR": str(tmp_path / "data")}
+    second = subprocess.Popen([PEERGUARD, "review", "resolve", str(payment), "--outcome", "confirmed", "--by", "ana@peermetals.com"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    deadline = time.monotonic() + 90
+    # Autocommit, because pg_stat_activity is a snapshot taken once per transaction.
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+        while watcher.execute(text(waiting)).scalar() == 0 and second.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        watcher_saw_wait = watcher.execute(text(waiting)).scalar() > 0
+    first.commit()
+    first.close()
+    _, stderr = second.communicate(timeout=60)
+    assert watcher_saw_wait, "the CLI never waited on the row lock"
+    assert second.returncode == 7, stderr
+    assert "changed by someone else" in stderr
+    with app.session_factory() as session:
+        item = session.get(ReviewItem, payment)
+        assert (item.status, item.resolution_note) == ("dismissed", "bo")
+        assert session.scalar(select(func.count()).select_from(Strike)) == 0

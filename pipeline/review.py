@@ -253,7 +253,8 @@ def detector_precision(decisions: Iterable[SignalDecision]) -> list[DetectorPrec
 
 
 def _precision_of(kind: str, version: str, rows: list[SignalDecision]) -> DetectorPrecision:
-    # An item with two signals of the same detector is one judgement, not two.
+    # An item with two signals of the same detector is one judgement, not two; given in signal
+    # order, the newest signal's outcome stands (a reopened item is judged again).
     outcomes = {row.item_id: row.outcome for row in rows}
     counts = {outcome: sum(1 for o in outcomes.values() if o == outcome) for outcome in OUTCOMES}
     trials = counts["confirmed"] + counts["dismissed"]

@@ -630,7 +630,8 @@ def add_staff(session: Session, email: str, name: str | None, now: datetime) -> 
 def detector_stats(session: Session) -> list[DetectorPrecision]:
     """Per detector kind and version: items, outcomes, precision (Wilson 95%) and median decision time."""
     rows = session.execute(select(ReviewSignal.kind, ReviewSignal.detector_version, ReviewSignal.item_id,
-                                  ReviewSignal.outcome, ReviewSignal.created_at, ReviewSignal.decided_at))
+                                  ReviewSignal.outcome, ReviewSignal.created_at, ReviewSignal.decided_at)
+                           .order_by(ReviewSignal.id))
     return detector_precision(
         SignalDecision(kind, version, item_id, outcome,
                        (decided - created).total_seconds() if decided is not None else None)

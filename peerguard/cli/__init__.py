@@ -55,3 +55,5 @@ main.add_command(review)
 main.add_command(staff)
 main.add_command(stats)
 main.add_command(strikes)
+from peerguard.cli.transcript import transcript  # noqa: E402
+main.add_command(transcript)

@@ -21,3 +21,8 @@ __all__ += ["EmailPreference", "OutboxEmail", "ResponseDeadline", "ResponseDeadl
 from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strike  # noqa: E402
 
 __all__ += ["ReviewHistory", "ReviewItem", "ReviewSignal", "Strike"]
+
+# Dispute transcripts (issue 5).
+from storage.models.transcripts import TranscriptRequest  # noqa: E402
+
+__all__ += ["TranscriptRequest"]

@@ -1,0 +1,133 @@
+"""Transcript requests end to end on the database: render, record, reuse, actor, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from actors.transcripts import create_request, fulfil_request, render_transcript, request_transcript
+from storage.db import transaction
+from storage.models import Attachment, ContactFinding, Conversation, Message, TranscriptRequest, User
+from storage.transcripts import ConversationNotFound, load_transcript_conversation
+from tests.transcript.factories import NOW, START, jpeg
+
+PEERGUARD = str(Path(sys.executable).parent / "peerguard")
+
+
+def _seed(context, extra_messages: int = 0) -> int:
+    photo = jpeg(1200, 900)
+    key, size = context.blobs.put_stream(io.BytesIO(photo), 10_000_000)
+    with transaction(context.session_factory) as session:
+        buyer = User(external_id="u-bea", name="Bea Buyer", timezone="Europe/Paris")
+        seller = User(external_id="u-sam", name="Sam Seller", timezone="America/New_York")
+        conversation = Conversation(external_id="conv-77", buyer=buyer, seller=seller, subject="Krugerrand",
+                                    order_ref="ORD-77")
+        session.add(conversation)
+        bodies = ["Is it still for sale?", "Yes. Text me at 555-0100 instead", "Photo attached"]
+        bodies += [f"Follow-up {i}" for i in range(extra_messages)]
+        messages = [
+            Message(external_id=f"m-{i}", conversation=conversation, sender=seller if i % 2 else buyer, body=body,
+                    sent_at=START + timedelta(minutes=30 * i), recorded_at=START + timedelta(minutes=30 * i))
+            for i, body in enumerate(bodies)
+        ]
+        session.add_all(messages)
+        messages[2].attachments.append(Attachment(position=0, original_name="coin.jpg", content_type="image/jpeg",
+                                                  size=size, sha256=key, blob_key=key))
+        session.flush()
+        start = bodies[1].index("555-0100")
+        session.add(ContactFinding(
+            fingerprint="f" * 64, conversation_id=conversation.id, message_id=messages[1].id, scope="message",
+            kind="phone", value="+15550100", match="555-0100", score=0.97, detector_version="test",
+            spans=[{"message_id": messages[1].id, "start": start, "end": start + 8}],
+            message_ids=[messages[1].id], found_at=NOW))
+        return conversation.id
+
+
+def test_conversation_loads_with_roles_attachments_and_findings(app) -> None:
+    conversation_id = _seed(app)
+    with app.session_factory() as session:
+        conversation = load_transcript_conversation(session, conversation_id)
+    assert [m.sender_role.value for m in conversation.messages] == ["buyer", "seller", "buyer"]
+    assert conversation.messages[1].findings[0].match_text == "555-0100"
+    assert conversation.messages[2].attachments[0].original_name == "coin.jpg"
+    assert conversation.seller.timezone == "America/New_York"
+
+
+def test_request_renders_records_and_reuses(app) -> None:
+    _seed(app)
+    first = fulfil_request(app, create_request(app, "conv-77", "staff:ann", NOW), NOW)
+    assert first.status == "done" and not first.reused
+    data = first.pdf_path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == first.pdf_sha256 and first.size_bytes == len(data)
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages)
+    assert "Moderation finding: phone" in text and first.chain_head in text.replace("\n", "")
+    second = fulfil_request(app, create_request(app, "conv-77", "staff:bob", NOW + timedelta(hours=1)), NOW)
+    assert second.reused and second.pdf_path == first.pdf_path
+    with app.session_factory() as session:
+        rows = session.query(TranscriptRequest).order_by(TranscriptRequest.id).all()
+    assert [r.requested_by for r in rows] == ["staff:ann", "staff:bob"] and rows[1].reused_from_id == rows[0].id
+
+
+def test_changed_conversation_is_rendered_again(app) -> None:
+    conversation_id = _seed(app)
+    first = fulfil_request(app, create_request(app, "conv-77", "staff:ann", NOW), NOW)
+    with transaction(app.session_factory) as session:
+        sender = session.get(Conversation, conversation_id).buyer
+        session.add(Message(external_id="m-new", conversation_id=conversation_id, sender=sender, body="One more",
+                            sent_at=NOW, recorded_at=NOW))
+    second = fulfil_request(app, create_request(app, "conv-77", "staff:ann", NOW), NOW)
+    assert not second.reused and second.chain_head != first.chain_head
+
+
+def test_fulfilling_twice_is_a_no_op(app) -> None:
+    _seed(app)
+    request_id = create_request(app, "conv-77", "staff:ann", NOW)
+    first = fulfil_request(app, request_id, NOW)
+    assert fulfil_request(app, request_id, NOW) == first
+
+
+def test_unknown_conversation_is_refused(app) -> None:
+    with pytest.raises(ConversationNotFound):
+        create_request(app, "nope", "staff:ann", NOW)
+
+
+def test_actor_renders_on_its_own_queue_with_json_safe_arguments(app, stub_broker, stub_worker) -> None:
+    _seed(app)
+    assert render_transcript.queue_name == "transcripts"
+    assert json.loads(json.dumps(list(render_transcript.message(7).args))) == [7]
+    request_id = request_transcript(app, "conv-77", "staff:ann", NOW)
+    stub_broker.join("transcripts", timeout=120_000)
+    stub_worker.join()
+    with app.session_factory() as session:
+        assert session.get(TranscriptRequest, request_id).status == "done"
+
+
+@pytest.fixture
+def cli_env(settings, tmp_path: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update({"PEERGUARD_DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url})
+    return env
+
+
+def test_cli_writes_the_pdf_and_refuses_unknown_conversations(app, cli_env, tmp_path: Path) -> None:
+    _seed(app)
+    target = tmp_path / "t.pdf"
+    done = subprocess.run([PEERGUARD, "transcript", "conv-77", "-o", str(target), "--evidence", "--around", "m-0"],
+                          capture_output=True, text=True, env=cli_env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes().startswith(b"%PDF") and "rendered" in done.stdout
+    missing = subprocess.run([PEERGUARD, "transcript", "no-such-conv", "-o", str(tmp_path / "x.pdf")],
+                             capture_output=True, text=True, env=cli_env, timeout=300)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == ["Error: unknown conversation: no-such-conv"]
+    assert not (tmp_path / "x.pdf").exists()

@@ -246,15 +246,25 @@ def _refresh_item(session: Session, item: ReviewItem, policy: ReviewPolicy, now:
 
 
 def _alert_staff_if_high(session: Session, item: ReviewItem, settings: Settings, now: datetime) -> None:
-    """Queue the ``flag-alert`` for a high-severity item; its idempotency key makes it once per item."""
-    if not item.high_severity or not settings.staff_email:
+    """Queue the ``flag-alert`` for a high-severity item, once per item.
+
+    The history line decides whether the alert was already queued; the outbox's idempotency key
+    is the second guard, so even a lost history line could not send the alert twice.
+    """
+    if not item.high_severity or not settings.staff_email or _already_alerted(session, item.id):
         return
     sender = session.get(User, item.subject_user_id)
     context = notices.flag_alert(item.id, item.kind, (sender.email or sender.external_id) if sender else "?",
                                  _item_excerpt(session, item), review_url(settings, item.id))
     request = NoticeRequest("flag-alert", settings.staff_email, "Trust and safety", context, f"flag-alert:item:{item.id}")
-    if enqueue_notices(session, [request], now):
-        _history(session, item.id, None, "staff_alerted", now, note=f"flag-alert to {settings.staff_email}")
+    enqueue_notices(session, [request], now)
+    _history(session, item.id, None, "staff_alerted", now, note=f"flag-alert to {settings.staff_email}")
+
+
+def _already_alerted(session: Session, item_id: int) -> bool:
+    return session.scalar(
+        select(ReviewHistory.id).where(ReviewHistory.item_id == item_id, ReviewHistory.action == "staff_alerted").limit(1)
+    ) is not None
 
 
 def _item_excerpt(session: Session, item: ReviewItem) -> str:

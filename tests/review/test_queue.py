@@ -128,6 +128,7 @@ def test_high_severity_item_alerts_staff_exactly_once(app, market):
     assert alerts[0].idempotency_key == f"flag-alert:item:{item_id}"
     assert alerts[0].context["item_id"] == item_id and "DE89" in alerts[0].context["excerpt"]
     assert _item(app, item_id).high_severity
+    assert _count(app, ReviewHistory, ReviewHistory.action == "staff_alerted") == 1
 
 
 def test_ordinary_items_send_no_alert(app, market):

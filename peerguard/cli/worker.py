@@ -1,8 +1,11 @@
-"""``peerguard worker``: Dramatiq worker processes on the Redis broker."""
+"""``peerguard worker``: Dramatiq worker processes on the Redis broker, with Prometheus metrics."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
 import sys
 
 import click
@@ -14,11 +17,16 @@ from peerguard.cli._common import PeerGuardUsageError, load_settings
 @click.option("--processes", "-p", default=2, show_default=True, type=click.IntRange(1), help="Worker processes.")
 @click.option("--threads", "-t", default=4, show_default=True, type=click.IntRange(1), help="Threads per process.")
 @click.option("--queues", "-Q", multiple=True, help="Only consume these queues (repeatable), e.g. -Q transcripts.")
-def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics of all worker processes on this port (e.g. 9191).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server binds to.")
+def worker(processes: int, threads: int, queues: tuple[str, ...], metrics_port: int | None, metrics_host: str) -> None:
     """Start Dramatiq workers for every PeerGuard actor (needs REDIS_URL).
 
-    Equivalent to `dramatiq actors.all -p N -t N`. Transcripts have their own queue so a
-    separate worker (`-Q transcripts`) can render them without starving scanning or mail.
+    Equivalent to `dramatiq actors.all -p N -t N`. Queues: scanning, sweeps, mail, responses
+    and transcripts; transcripts have their own queue so a separate worker (`-Q transcripts`)
+    can render them without starving scanning or mail. With --metrics-port, the counters and
+    timings of every worker process are served at http://HOST:PORT/metrics.
     """
     settings = load_settings()
     if not settings.redis_url:
@@ -28,4 +36,29 @@ def worker(processes: int, threads: int, queues: tuple[str, ...]) -> None:
     argv = [sys.executable, "-m", "dramatiq", "actors.all", "--processes", str(processes), "--threads", str(threads)]
     if queues:
         argv += ["--queues", *queues]
-    os.execv(sys.executable, argv)
+    if metrics_port is None:
+        os.execv(sys.executable, argv)
+    sys.exit(_supervise_with_metrics(argv, settings.data_dir / "metrics" / str(os.getpid()), metrics_host, metrics_port))
+
+
+def _supervise_with_metrics(argv: list[str], metrics_dir, host: str, port: int) -> int:
+    """Run the workers as a child and serve their multiprocess metrics from this process."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise PeerGuardUsageError(f"cannot serve metrics on {host}:{port}: {exc.strerror}") from None
+    child = subprocess.Popen(argv, env=env)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda s, _f: child.send_signal(s))
+    try:
+        return child.wait()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

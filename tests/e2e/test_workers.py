@@ -102,3 +102,28 @@ def test_catch_up_sweep_finds_what_the_broker_lost(env, workers, pg_url, redis_u
     assert wait_until(lambda: counts(pg_url)[1] == 1), counts(pg_url)
     assert counts(pg_url)[2] >= 1
     broker.close()
+
+
+def test_worker_metrics_cover_every_process(env, pg_url, tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([str(BIN / "peerguard"), "worker", "-p", "2", "-t", "1", "--metrics-port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        path = export(tmp_path, [("m-1", "u-s", "my number is 415 555 0199")])
+        subprocess.run([str(BIN / "peerguard"), "import", str(path)], env=env, check=True, capture_output=True)
+        assert wait_until(lambda: counts(pg_url)[1] == 1)
+
+        def scraped():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            except OSError:
+                return ""
+        assert wait_until(lambda: 'peerguard_actor_messages_total{actor="scan_messages",outcome="ok"} 1.0' in scraped(), 20), scraped()[-2000:]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

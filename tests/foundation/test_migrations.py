@@ -33,3 +33,10 @@ def test_models_and_migrations_agree(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_fast_head_lookup_agrees_with_alembic():
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrations.alembic_config("sqlite://"))
+    assert migrations.head_revision() == script.get_current_head()

@@ -7,7 +7,9 @@ duplicated broker message costs nothing but one idempotent query.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 
 import dramatiq
 
@@ -18,8 +20,11 @@ from actors.outbox import deliver_outbox, dispatch_outbox
 from pipeline.notices import MailIdentity
 from pipeline.responses import ResponsePolicy
 from storage import responses as store
+from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
+
+SWEEP_WORKERS = 2
 
 # Sellers whose invalid time zone has already been reported by this process ("say so once").
 _reported_zones: set[tuple[int, str]] = set()
@@ -38,12 +43,28 @@ def sweep_responses(context: AppContext, now: datetime) -> dict[str, int]:
     policy = ResponsePolicy.from_mapping(context.settings.extra)
     identity = MailIdentity.from_mapping(context.settings.extra, context.settings.platform_domains)
     synced = store.sync_new_messages(context.session_factory, now, policy)
-    swept = store.sweep_due(context.session_factory, now, policy, identity)
+    swept = parallel_sweep(context, now, policy, identity, SWEEP_WORKERS if is_postgres(context.engine) else 1)
     _report_invalid_zones(swept.invalid_zones)
     counts = {f"sync_{k}": v for k, v in synced.items()} | dict(swept.counts)
     for name, value in counts.items():
         STAGE_ITEMS.labels("responses", name).inc(value)
     return {k: v for k, v in counts.items() if v}
+
+
+def parallel_sweep(context: AppContext, now: datetime, policy: ResponsePolicy, identity: MailIdentity, workers: int) -> store.SweepOutcome:
+    """Run the due-sweep in ``workers`` threads; SKIP LOCKED gives each its own rows.
+
+    While one thread waits for PostgreSQL to write a batch, another decides the next one, so
+    two workers use both the database and Python instead of taking turns.
+    """
+    sweep = partial(store.sweep_due, context.session_factory, now, policy, identity)
+    if workers <= 1:
+        return sweep()
+    total = store.SweepOutcome()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
+        for future in [pool.submit(sweep) for _ in range(workers)]:
+            total.merge(future.result())
+    return total
 
 
 def _report_invalid_zones(invalid: dict[int, str]) -> None:

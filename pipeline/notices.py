@@ -91,6 +91,7 @@ def conversation_url(domain: str, conversation_id: int) -> str:
     return f"https://{domain}/messages/{conversation_id}"
 
 
+@lru_cache(maxsize=65536)
 def unsubscribe_token(secret: str, seller_id: int) -> str:
     """An HMAC token that proves an unsubscribe request came from our link."""
     digest = hmac.new(secret.encode(), f"unsubscribe:{seller_id}".encode(), hashlib.sha256)
@@ -229,6 +230,7 @@ def parse_address(raw: str) -> Address:
     return address
 
 
+@lru_cache(maxsize=65536)
 def safe_display_name(name: str | None) -> str:
     """A display name with control characters folded to spaces; Address quotes the rest."""
     if not name:

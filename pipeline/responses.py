@@ -97,11 +97,13 @@ class ResponsePolicy:
 
     def offset(self, stage: Stage) -> timedelta:
         """How long after the clock starts ``stage`` falls due."""
-        return {
-            Stage.REMINDER: self.reminder_after,
-            Stage.FINAL_WARNING: self.final_warning_after,
-            Stage.BREACH: self.breach_after,
-        }[stage]
+        if stage == Stage.REMINDER:
+            return self.reminder_after
+        if stage == Stage.FINAL_WARNING:
+            return self.final_warning_after
+        if stage == Stage.BREACH:
+            return self.breach_after
+        raise ValueError(f"stage {stage!r} has no due time")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -26,6 +26,7 @@ from its idempotency key, so even a manual requeue is recognisable as the same m
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,12 +35,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, case, false, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import is_postgres, transaction
 from storage.models.outbox import OutboxEmail
 
+OUTBOX = OutboxEmail.__table__
 CLAIMABLE = ("queued", "failed")
 OUTCOME_UNKNOWN = "outcome unknown: the sender stopped after handing the message to the server; not retried to avoid a duplicate"
 
@@ -73,15 +75,33 @@ def enqueue_notices(session: Session, requests: Sequence[NoticeRequest], now: da
     """Add emails in the caller's transaction; a key already present is skipped. Returns rows added."""
     if not requests:
         return 0
-    dialect = postgresql if is_postgres(session) else sqlite
-    statement = (
-        dialect.insert(OutboxEmail)
-        .values([_row(request, now) for request in requests])
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxEmail.id)
-    )
-    # RETURNING counts only the rows really inserted; rowcount is unreliable for multi-row VALUES.
-    return len(session.execute(statement).all())
+    if is_postgres(session):
+        return _enqueue_recordset(session, requests, now)
+    statement = sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    # SQLite's rowcount for an executemany is the number of rows really inserted.
+    return max(session.execute(statement, [_row(request, now) for request in requests]).rowcount, 0)
+
+
+_ENQUEUE_RECORDSET = text("""
+    INSERT INTO email_outbox (notice, recipient_address, recipient_name, context, idempotency_key,
+                              status, attempts, created_at, next_attempt_at)
+    SELECT v.notice, v.address, v.name, v.context, v.key, 'queued', 0, :now, :now
+    FROM json_to_recordset(CAST(:rows AS json)) AS v(notice text, address text, name text, context json, key text)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+""")
+
+
+def _enqueue_recordset(session: Session, requests: Sequence[NoticeRequest], now: datetime) -> int:
+    # One statement whose rows travel as one JSON document: at 10,000 emails a sweep, per-row
+    # statements (even pipelined) or driver-side array encoding cost more than the sweep's own
+    # logic, while json.dumps and PostgreSQL's JSON parser are both C. RETURNING counts inserts.
+    rows = [
+        {"notice": r.notice, "address": r.recipient_address, "name": r.recipient_name[:200],
+         "context": dict(r.context), "key": r.idempotency_key}
+        for r in requests
+    ]
+    return len(session.execute(_ENQUEUE_RECORDSET, {"now": now, "rows": json.dumps(rows)}).all())
 
 
 def _row(request: NoticeRequest, now: datetime) -> dict[str, Any]:
@@ -202,8 +222,6 @@ class DeliveryLog:
             self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == email.id, guard).values(**values))
         self._pending.clear()
 
-
-OUTBOX = OutboxEmail.__table__
 
 
 def release_unsent(session_factory: sessionmaker[Session], emails: Sequence[ClaimedEmail], retry_at: datetime, reason: str) -> None:

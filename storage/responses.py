@@ -6,6 +6,7 @@ changes nothing the second time, which is what lets the scheduler and ``run --on
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.notices import RESPONSE_CONTEXTS, MailIdentity, ResponseNoticeFacts, verify_unsubscribe_token
@@ -178,6 +179,9 @@ def _event(session: Session, deadline_id: int, at: datetime, kind: str, stage: i
 
 # --- The due-sweep ----------------------------------------------------------------------------
 
+DEADLINES = ResponseDeadline.__table__
+EVENTS = ResponseDeadlineEvent.__table__
+
 
 @dataclass
 class SweepOutcome:
@@ -197,9 +201,31 @@ class _Seller:
     name: str
 
 
+@dataclass(frozen=True)
+class _DueDeadline:
+    """The columns of a due deadline the sweep reads (plain values: no ORM identity map)."""
+
+    id: int
+    conversation_id: int
+    seller_id: int
+    started_at: datetime
+    stage_sent: int
+    away: bool
+    breached_at: datetime | None
+
+
+@dataclass
+class _Plan:
+    """What the sweep will write for one deadline: its new columns, events and email."""
+
+    update: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    notice: NoticeRequest | None = None
+
+
 def sweep_due(
     session_factory: sessionmaker[Session], now: datetime, policy: ResponsePolicy, identity: MailIdentity,
-    batch_size: int = 1000,
+    batch_size: int = 2000,
 ) -> SweepOutcome:
     """Record every stage due at ``now`` and queue its email, one committed batch at a time."""
     total = SweepOutcome()
@@ -223,95 +249,146 @@ def _sweep_batch(
     sellers = _sellers(session, {row.seller_id for row in rows})
     outcome = SweepOutcome()
     outcome.counts["examined"] = len(rows)
-    events: list[dict[str, Any]] = []
-    notices: list[NoticeRequest] = []
-    for row in rows:
-        if isolate:
-            _apply_isolated(session, row, sellers[row.seller_id], now, policy, identity, outcome, events, notices)
-        else:
-            _apply(row, sellers[row.seller_id], now, policy, identity, outcome, events, notices)
-    session.flush()
-    if events:
-        session.execute(ResponseDeadlineEvent.__table__.insert(), events)
-    outcome.counts["queued_emails"] += enqueue_notices(session, notices, now)
+    if isolate:
+        for row in rows:
+            _write_isolated(session, row, sellers[row.seller_id], now, policy, identity, outcome)
+        return outcome
+    _write(session, [_plan(row, sellers[row.seller_id], now, policy, identity, outcome) for row in rows], now, outcome)
     return outcome
 
 
-def _lock_due(session: Session, now: datetime, limit: int) -> list[ResponseDeadline]:
+def _lock_due(session: Session, now: datetime, limit: int) -> list[_DueDeadline]:
     # SKIP LOCKED lets two sweeps split the due rows instead of queueing on each other; SQLite
     # has no row locks (its writers are serialised anyway), so there the plain select is enough.
+    c = DEADLINES.c
     query = (
-        select(ResponseDeadline)
-        .where(ResponseDeadline.next_due_at.is_not(None), ResponseDeadline.next_due_at <= now)
-        .order_by(ResponseDeadline.next_due_at)
+        select(c.id, c.conversation_id, c.seller_id, c.started_at, c.stage_sent, c.away, c.breached_at)
+        .where(c.next_due_at.is_not(None), c.next_due_at <= now)
+        .order_by(c.next_due_at)
         .limit(limit)
     )
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    return [_DueDeadline(*row) for row in session.execute(query)]
 
 
 def _sellers(session: Session, seller_ids: set[int]) -> dict[int, _Seller]:
     rows = session.execute(
-        select(User, EmailPreference.response_reminders_opted_out)
+        select(User.id, User.email, User.timezone, User.away, User.name, EmailPreference.response_reminders_opted_out)
         .outerjoin(EmailPreference, EmailPreference.user_id == User.id)
         .where(User.id.in_(seller_ids))
     )
     return {
-        user.id: _Seller(SellerProfile(user.id, user.email, user.timezone, bool(user.away), bool(opted_out)), user.name)
-        for user, opted_out in rows
+        user_id: _Seller(SellerProfile(user_id, email, tz, bool(away), bool(opted_out)), name)
+        for user_id, email, tz, away, name, opted_out in rows
     }
 
 
-def _apply_isolated(session: Session, row: ResponseDeadline, seller: _Seller, now: datetime, policy: ResponsePolicy,
-                    identity: MailIdentity, outcome: SweepOutcome, events: list[dict[str, Any]], notices: list[NoticeRequest]) -> None:
+def _write(session: Session, plans: Sequence[_Plan], now: datetime, outcome: SweepOutcome) -> None:
+    """Three batched statements for the whole batch: deadlines, events, outbox rows."""
+    if not plans:
+        return
+    if is_postgres(session):
+        _write_recordsets(session, plans)
+    else:
+        _write_executemany(session, plans)
+    notices = [plan.notice for plan in plans if plan.notice is not None]
+    outcome.counts["queued_emails"] += enqueue_notices(session, notices, now)
+
+
+_UPDATE_RECORDSET = text("""
+    UPDATE response_deadlines AS d
+    SET stage_sent = v.stage_sent, next_due_at = v.next_due_at, breached_at = v.breached_at, away = v.away
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS v(deadline_id integer, stage_sent smallint, next_due_at timestamptz, breached_at timestamptz, away boolean)
+    WHERE d.id = v.deadline_id
+""")
+_EVENTS_RECORDSET = text("""
+    INSERT INTO response_deadline_events (deadline_id, at, kind, stage, detail)
+    SELECT v.deadline_id, v.at, v.kind, v.stage, v.detail
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS v(deadline_id integer, at timestamptz, kind text, stage smallint, detail text)
+""")
+
+
+def _write_recordsets(session: Session, plans: Sequence[_Plan]) -> None:
+    # PostgreSQL: one statement per table whose rows travel as one JSON document; per-row
+    # statements (even pipelined) cost more than the sweep's whole decision logic.
+    session.execute(_UPDATE_RECORDSET, {"rows": _json([plan.update for plan in plans])})
+    events = [event for plan in plans for event in plan.events]
+    if events:
+        session.execute(_EVENTS_RECORDSET, {"rows": _json(events)})
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps(rows, default=lambda value: value.isoformat())
+
+
+def _write_executemany(session: Session, plans: Sequence[_Plan]) -> None:
+    c = DEADLINES.c
+    session.execute(
+        update(DEADLINES).where(c.id == bindparam("deadline_id")).values(
+            stage_sent=bindparam("stage_sent"), next_due_at=bindparam("next_due_at"),
+            breached_at=bindparam("breached_at"), away=bindparam("away"),
+        ),
+        [plan.update for plan in plans],
+    )
+    events = [event for plan in plans for event in plan.events]
+    if events:
+        session.execute(EVENTS.insert(), events)
+
+
+def _write_isolated(session: Session, row: _DueDeadline, seller: _Seller, now: datetime, policy: ResponsePolicy,
+                    identity: MailIdentity, outcome: SweepOutcome) -> None:
     try:
         with session.begin_nested():
-            _apply(row, seller, now, policy, identity, outcome, events, notices)
+            _write(session, [_plan(row, seller, now, policy, identity, outcome)], now, outcome)
     except Exception as exc:  # noqa: BLE001 - one bad row is recorded and skipped, never retried in a loop
         log.exception("deadline %s could not be processed", row.id)
-        session.execute(update(ResponseDeadline).where(ResponseDeadline.id == row.id).values(next_due_at=now + ERROR_RETRY))
-        events.append({"deadline_id": row.id, "at": now, "kind": "error", "stage": None, "detail": str(exc)[:500]})
+        session.execute(update(DEADLINES).where(DEADLINES.c.id == row.id).values(next_due_at=now + ERROR_RETRY))
+        session.execute(EVENTS.insert(), [_event_row(row, now, "error", None, str(exc)[:500])])
         outcome.counts["errors"] += 1
 
 
-def _apply(row: ResponseDeadline, seller: _Seller, now: datetime, policy: ResponsePolicy, identity: MailIdentity,
-           outcome: SweepOutcome, events: list[dict[str, Any]], notices: list[NoticeRequest]) -> None:
+def _plan(row: _DueDeadline, seller: _Seller, now: datetime, policy: ResponsePolicy, identity: MailIdentity,
+          outcome: SweepOutcome) -> _Plan:
     decision = decide_stage(row.started_at, Stage(row.stage_sent), seller.profile, now, policy)
     if decision.zone.fell_back_to_utc:
         outcome.invalid_zones[seller.profile.seller_id] = seller.profile.timezone or ""
-    row.next_due_at = decision.next_due_at
+    plan = _Plan({"deadline_id": row.id, "stage_sent": row.stage_sent, "next_due_at": decision.next_due_at,
+                  "breached_at": row.breached_at, "away": row.away})
     if decision.stage is None:
         if decision.held_until is not None:
-            events.append(_event_row(row, now, "held", None, f"quiet hours until {decision.held_until:%Y-%m-%dT%H:%M}Z"))
+            plan.events.append(_event_row(row, now, "held", None, f"quiet hours until {decision.held_until:%Y-%m-%dT%H:%M}Z"))
         outcome.counts["held" if decision.held_until else "rescheduled"] += 1
-        return
-    _record_stage(row, decision, now, outcome, events)
+        return plan
+    _record_stage(plan, row, decision, now, outcome)
     if decision.delivery == Delivery.SEND:
-        notices.append(_notice(row, decision, seller, policy, identity))
+        plan.notice = _notice(row, decision, seller, policy, identity)
+    return plan
 
 
-def _record_stage(row: ResponseDeadline, decision: StageDecision, now: datetime, outcome: SweepOutcome, events: list[dict[str, Any]]) -> None:
+def _record_stage(plan: _Plan, row: _DueDeadline, decision: StageDecision, now: datetime, outcome: SweepOutcome) -> None:
     stage = decision.stage
     assert stage is not None
-    row.stage_sent = int(stage)
+    plan.update["stage_sent"] = int(stage)
     if decision.breached:
-        row.breached_at = now
+        plan.update["breached_at"] = now
     if decision.delivery == Delivery.SUPPRESSED_AWAY:
-        row.away = True
+        plan.update["away"] = True
     skipped = ",".join(s.notice for s in decision.skipped)
     detail = f"{decision.delivery}" + (f"; superseded {skipped}" if skipped else "")
     if decision.zone.fell_back_to_utc:
         detail += "; invalid time zone, used UTC"
-    events.append(_event_row(row, now, "stage", int(stage), detail))
+    plan.events.append(_event_row(row, now, "stage", int(stage), detail))
     outcome.counts[f"{stage.notice}:{decision.delivery}"] += 1
 
 
-def _event_row(row: ResponseDeadline, at: datetime, kind: str, stage: int | None, detail: str | None) -> dict[str, Any]:
+def _event_row(row: _DueDeadline, at: datetime, kind: str, stage: int | None, detail: str | None) -> dict[str, Any]:
     return {"deadline_id": row.id, "at": at, "kind": kind, "stage": stage, "detail": detail}
 
 
-def _notice(row: ResponseDeadline, decision: StageDecision, seller: _Seller, policy: ResponsePolicy, identity: MailIdentity) -> NoticeRequest:
+def _notice(row: _DueDeadline, decision: StageDecision, seller: _Seller, policy: ResponsePolicy, identity: MailIdentity) -> NoticeRequest:
     stage = decision.stage
     assert stage is not None
     facts = ResponseNoticeFacts(

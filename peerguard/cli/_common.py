@@ -22,9 +22,23 @@ class PeerGuardUsageError(click.ClickException):
 def load_settings() -> Settings:
     """Settings from the environment; a bad value is a one-line error, not a traceback."""
     try:
-        return Settings.from_mapping(os.environ)
+        settings = Settings.from_mapping(os.environ)
+        _check_policies(settings)
     except SettingsError as exc:
         raise PeerGuardUsageError(f"configuration: {exc}", exit_code=2) from None
+    return settings
+
+
+def _check_policies(settings: Settings) -> None:
+    """Build every policy once at start, so a bad PEERGUARD_* value stops the command here
+    rather than failing each batch later."""
+    from pipeline.notices import MailIdentity
+    from pipeline.responses import ResponsePolicy
+    from pipeline.review import ReviewPolicy
+
+    ResponsePolicy.from_mapping(settings.extra)
+    ReviewPolicy.from_mapping(settings.extra)
+    MailIdentity.from_mapping(settings.extra, settings.platform_domains)
 
 
 def open_context(migrate_sqlite: bool = True):

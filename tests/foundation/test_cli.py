@@ -108,3 +108,16 @@ def test_compose_file_matches_the_readme():
     for variable in env:
         assert f"`{variable}`" in readme, variable
     assert services["migrate"]["command"] == ["peerguard", "db", "upgrade"]
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("PEERGUARD_STRIKE_WARN_AT", "zero"),
+    ("PEERGUARD_QUIET_HOURS", "25-7"),
+    ("PEERGUARD_RESPONSE_REMINDER_MINUTES", "-5"),
+    ("PEERGUARD_EMAIL_FROM", "not-an-address"),
+])
+def test_bad_policy_values_stop_every_command_at_start(tmp_path, name, value):
+    result = cli("run", "--once", env={name: value, "PEERGUARD_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert name in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "peerguard.sqlite3").exists()  # stopped before touching anything

@@ -1,0 +1,95 @@
+"""``peerguard sellers``, ``peerguard run --once`` and the scheduler's advisory lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from actors.context import AppContext
+from peerguard.cli import main
+from peerguard.cli.scheduler import SCHEDULER_LOCK_KEY, _acquire_leadership
+from pipeline.settings import Settings
+from storage.db import make_engine, transaction
+from storage.models import EmailPreference
+from tests.responses.factories import conversation, hours, message, user
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    return {"DATABASE_URL": db_url, "PEERGUARD_DATA_DIR": str(tmp_path / "data"),
+            "EMAIL_URL": (tmp_path / "outbox").as_uri(), "PEERGUARD_SECRET_KEY": "test"}
+
+
+def seed(env: dict[str, str]) -> None:
+    context = AppContext.from_settings(Settings.from_mapping(env))
+    with transaction(context.session_factory) as s:
+        buyer, seller = user(s, "B", "b@example.com"), user(s, "Sam", "sam@example.com")
+        conv = conversation(s, buyer, seller)
+        message(s, conv, buyer, hours(0))
+        message(s, conv, seller, hours(0.5))
+        message(s, conversation(s, buyer, seller), buyer, hours(1))
+    context.dispose()
+
+
+def test_run_once_then_sellers_stats_json(env, tmp_path):
+    seed(env)
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "--once", "--now", hours(3).isoformat()], env=env)
+    assert result.exit_code == 0, result.output
+    assert "responses" in result.output and "mail" in result.output
+    eml = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(eml) == 1 and b"X-PeerGuard-Notice: response-reminder" in eml[0].read_bytes()
+    again = runner.invoke(main, ["run", "--once", "--now", hours(3).isoformat()], env=env)
+    assert again.exit_code == 0 and len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    stats = runner.invoke(main, ["sellers", "stats", "--json", "--now", hours(30).isoformat()], env=env)
+    assert stats.exit_code == 0, stats.output
+    (row,) = json.loads(stats.output)
+    assert row["email"] == "sam@example.com" and row["obligations"] == 2
+    assert row["median_response_seconds"] == 1800 and row["share_within_1h"] == 0.5
+    table = runner.invoke(main, ["sellers", "stats", "--now", hours(30).isoformat()], env=env)
+    assert "sam@example.com" in table.output and "30m" in table.output
+
+
+def test_sellers_reminders_off_and_unknown_email(env):
+    seed(env)
+    runner = CliRunner()
+    assert runner.invoke(main, ["sellers", "reminders", "sam@example.com", "off"], env=env).exit_code == 0
+    context = AppContext.from_settings(Settings.from_mapping(env))
+    with context.session_factory() as s:
+        assert s.scalars(select(EmailPreference.response_reminders_opted_out)).all() == [True]
+    context.dispose()
+    missing = runner.invoke(main, ["sellers", "reminders", "nobody@example.com", "off"], env=env)
+    assert missing.exit_code == 4 and "no user" in missing.output
+
+
+def test_only_one_scheduler_holds_the_advisory_lock(pg_url):
+    engine = make_engine(pg_url)
+    leader = _acquire_leadership(engine, poll_seconds=1)
+    try:
+        with engine.connect() as other:
+            from sqlalchemy import text
+
+            got = other.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}).scalar()
+            assert got is False
+    finally:
+        leader.close()
+        engine.dispose()
+
+
+def test_sqlite_scheduler_needs_no_lock(sqlite_url):
+    engine = make_engine(sqlite_url)
+    assert _acquire_leadership(engine, poll_seconds=1) is None
+    engine.dispose()
+
+
+def test_actor_messages_carry_only_json():
+    from actors.outbox import dispatch_outbox
+    from actors.responses import response_sweep
+
+    for actor in (response_sweep, dispatch_outbox):
+        message = actor.message()
+        assert json.loads(json.dumps({"args": message.args, "kwargs": message.kwargs})) == {"args": [], "kwargs": {}}

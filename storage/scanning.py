@@ -145,3 +145,24 @@ def _finding_row(record: FindingRecord, now: datetime) -> dict:
 def findings_for_messages(session: Session, message_ids: Sequence[int]) -> list[ContactFinding]:
     """Stored findings anchored to these messages."""
     return list(session.scalars(select(ContactFinding).where(ContactFinding.message_id.in_(list(message_ids)))))
+
+
+def findings_by_kind(session: Session) -> dict[str, int]:
+    """How many findings of each kind are stored."""
+    from sqlalchemy import func
+
+    rows = session.execute(select(ContactFinding.kind, func.count()).group_by(ContactFinding.kind))
+    return {kind: n for kind, n in rows}
+
+
+def most_flagged_conversation(session: Session) -> str | None:
+    """The external id of the conversation with the most findings, if any."""
+    from sqlalchemy import func
+
+    return session.scalar(
+        select(Conversation.external_id)
+        .join(ContactFinding, ContactFinding.conversation_id == Conversation.id)
+        .group_by(Conversation.id, Conversation.external_id)
+        .order_by(func.count().desc(), Conversation.id)
+        .limit(1)
+    )

@@ -40,9 +40,34 @@ def demo(conversations: int, seed: int) -> None:
 
 
 def _print_outputs(context, results) -> None:
+    from storage import scanning
+
     settings = context.settings
+    with context.session_factory() as session:
+        kinds = scanning.findings_by_kind(session)
+        flagged = scanning.most_flagged_conversation(session)
+    click.echo("findings by kind: " + (", ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "none"))
+    transcript = _transcript(context, flagged) if flagged else None
     click.echo("outputs:")
     click.echo(f"  database      {settings.database_url}")
     click.echo(f"  attachments   {settings.data_dir / 'blobs'}")
     click.echo(f"  email outbox  {settings.email_url}")
-    click.echo(f"  transcripts   {settings.data_dir / 'transcripts'}")
+    if transcript is not None:
+        click.echo(f"  transcript    {transcript}  (conversation {flagged}, the most flagged one)")
+    click.echo("next: `peerguard review list`, `peerguard sellers stats`, "
+               "`peerguard transcript CONVERSATION_ID -o FILE.pdf` (same environment)")
+
+
+def _transcript(context, conversation_external_id: str):
+    """Render the most flagged conversation's transcript, as a dispute handler would ask for it."""
+    from datetime import datetime, timezone
+
+    from actors.transcripts import create_request, fulfil_request
+
+    now = datetime.now(timezone.utc)
+    request_id = create_request(context, conversation_external_id, "demo", now)
+    outcome = fulfil_request(context, request_id, now)
+    if outcome.status != "done":
+        click.echo(f"  transcript of {conversation_external_id} failed: {outcome.error}", err=True)
+        return None
+    return f"{outcome.pdf_path} ({outcome.pages} pages, sha256 {outcome.pdf_sha256[:16]}…)"

@@ -82,6 +82,13 @@ def test_demo_runs_the_main_job(tmp_path):
     assert (tmp_path / "data" / "peerguard.sqlite3").exists()
     photos = list((tmp_path / "data" / "demo" / "files").glob("*.jpg"))
     assert len(photos) > 10
+    # Every stage ran and left its output where the summary says.
+    stages = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.startswith("  ") and "(" in line and "=" in line)
+    assert "findings=" in stages["scan"] and "findings=0," not in stages["scan"]
+    assert "sent=" in stages["mail"]
+    assert list((tmp_path / "data" / "outbox").glob("*.eml"))
+    pdfs = list((tmp_path / "data" / "transcripts").rglob("*.pdf"))
+    assert len(pdfs) == 1 and str(pdfs[0]) in result.stdout
 
 
 def test_alembic_cli_and_peerguard_db_agree(pg_url, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,6 +50,14 @@ class DocumentFacts:
     shown_count: int
     outcomes: tuple[AttachmentOutcome, ...]
     images: Mapping[tuple[str, str], ShownImage] = field(default_factory=dict)
+
+    @cached_property
+    def outcomes_by_message(self) -> dict[str, list[AttachmentOutcome]]:
+        """Return the outcomes grouped by message external id, built once per part."""
+        grouped: dict[str, list[AttachmentOutcome]] = {}
+        for outcome in self.outcomes:
+            grouped.setdefault(outcome.message_external_id, []).append(outcome)
+        return grouped
 
 
 def template_environment(template_dir: Path | None) -> jinja2.Environment:
@@ -185,7 +194,7 @@ def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict
 
 
 def _outcomes_of(facts: DocumentFacts, message: TranscriptMessage) -> list[AttachmentOutcome]:
-    return [o for o in facts.outcomes if o.message_external_id == message.external_id]
+    return facts.outcomes_by_message.get(message.external_id, [])
 
 
 def _file_view(facts: DocumentFacts, message: TranscriptMessage, outcome: AttachmentOutcome) -> dict[str, object]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.pool
 import time
-from collections.abc import Iterator, Sequence
 from types import TracebackType
+from typing import Any
 
-from pipeline.transcript.parts import PartJob, PartResult, render_glyph_sheet, render_part
+from pipeline.transcript.parts import PartJob, render_glyph_sheet, render_part
 
 # The fork server imports WeasyPrint once; each worker then starts as a cheap fork of it,
 # without inheriting the caller's threads, database connections or open files.
@@ -38,17 +38,19 @@ class RenderPool:
         self._pool.terminate()
         self._pool.join()
 
-    def glyph_sheet(self) -> bytes:
-        """Render the footer glyph sheet in a worker."""
-        return self._wait(self._pool.apply_async(render_glyph_sheet))
+    def submit_glyph_sheet(self) -> multiprocessing.pool.AsyncResult:
+        """Start rendering the footer glyph sheet in a worker."""
+        return self._pool.apply_async(render_glyph_sheet)
 
-    def render(self, jobs: Sequence[PartJob]) -> Iterator[PartResult]:
-        """Submit every part at once and yield results in document order as they finish."""
-        pending = [self._pool.apply_async(render_part, (job,)) for job in jobs]
-        for result in pending:
-            yield self._wait(result)
+    def submit(self, job: PartJob) -> multiprocessing.pool.AsyncResult:
+        """Start rendering one part in a worker."""
+        return self._pool.apply_async(render_part, (job,))
 
-    def _wait(self, result: multiprocessing.pool.AsyncResult) -> object:
+    def result(self, handle: multiprocessing.pool.AsyncResult) -> Any:
+        """Wait for a submitted job within the render's time limit."""
+        return self._wait(handle)
+
+    def _wait(self, result: multiprocessing.pool.AsyncResult) -> Any:
         try:
             return result.get(timeout=max(0.0, self._deadline - time.monotonic()))
         except multiprocessing.TimeoutError as exc:

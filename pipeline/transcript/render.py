@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -25,15 +27,18 @@ from pipeline.transcript.document import (
 from pipeline.transcript.excerpt import Item, anchor_indexes, excerpt_items, shrinking_attempts
 from pipeline.transcript.fetcher import image_url
 from pipeline.transcript.model import (
+    AttachmentOutcome,
     RenderedTranscript,
     RenderEnvironment,
     TranscriptConversation,
+    TranscriptMessage,
     TranscriptOptions,
 )
 from pipeline.transcript.parts import PartJob
-from pipeline.transcript.pdfjoin import join_parts
+from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
 from pipeline.transcript.pool import RenderPool
 
+LOG = logging.getLogger(__name__)
 GENERATOR_VERSION = f"PeerGuard transcript 1.0 (WeasyPrint {weasyprint.__version__})"
 # Evidence excerpts may embed documents only up to this many bytes, leaving room for the pages.
 EVIDENCE_DOCUMENT_BUDGET = 2_000_000
@@ -46,6 +51,7 @@ class _Request:
     now: datetime
     environment: RenderEnvironment
     options: TranscriptOptions
+    shown_total: int = 0
 
 
 def render_transcript(
@@ -59,7 +65,8 @@ def render_transcript(
     request = _Request(conversation, chain_links(conversation), now, environment, options)
     if options.evidence:
         return _render_evidence(request)
-    return _render_items(request, list(enumerate(conversation.messages)), options.max_image_side)
+    items = list(enumerate(conversation.messages))
+    return _render_items(replace(request, shown_total=len(items)), items, options.max_image_side)
 
 
 def _render_evidence(request: _Request) -> RenderedTranscript:
@@ -69,7 +76,8 @@ def _render_evidence(request: _Request) -> RenderedTranscript:
     rendered: RenderedTranscript | None = None
     for kept, context in shrinking_attempts(len(anchors), options.context_messages):
         items = excerpt_items(messages, anchors[:kept], context)
-        rendered = _render_items(request, items, options.thumbnail_side)
+        shown = sum(1 for item in items if not isinstance(item, Gap))
+        rendered = _render_items(replace(request, shown_total=shown), items, options.thumbnail_side)
         if rendered.pages <= options.evidence_max_pages and len(rendered.pdf) <= options.evidence_max_bytes:
             return rendered
     assert rendered is not None
@@ -82,59 +90,79 @@ def _with_warning(rendered: RenderedTranscript, warning: str) -> RenderedTranscr
 
 
 def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> RenderedTranscript:
-    options = request.options
-    shown = [message for item in items if not isinstance(item, Gap) for message in (item[1],)]
-    plan = plan_attachments(
-        shown, request.environment, long_side, options.max_image_pixels, options.workers,
-        EVIDENCE_DOCUMENT_BUDGET if options.evidence else None)
-    token = secrets.token_hex(16)
-    served = {image_url(token, i.sha256, long_side): str(i.path) for i in plan.images.values()}
-    facts = _facts(request, plan, token, long_side, len(shown))
-    jobs = _jobs(request, facts, items, served, token)
-    refused: list[str] = []
-    with RenderPool(min(options.workers, len(jobs)), options.time_limit_seconds) as pool:
-        glyph_sheet = pool.glyph_sheet()
-        pdf, pages = join_parts(_collect(pool.render(jobs), refused), glyph_sheet, plan.documents, request.now)
+    started = time.perf_counter()
+    chunks = split_items(items, request.options)
+    book = _PartBook(request, long_side, len(chunks))
+    with RenderPool(min(request.options.workers, len(chunks)), request.options.time_limit_seconds) as pool:
+        # The fork server boots while the first photos are prepared, and each part is submitted
+        # as soon as its own photos are ready, so image work overlaps with rendering.
+        glyph_sheet = pool.submit_glyph_sheet()
+        pending = [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks)]
+        LOG.info("transcript: %d parts submitted at %.2f s", len(pending), time.perf_counter() - started)
+        pdf, pages = join_parts(book.collect(pool, pending), pool.result(glyph_sheet), book.documents,
+                                request.now)
+    LOG.info("transcript: %d pages, %d bytes joined at %.2f s", pages, len(pdf), time.perf_counter() - started)
     return RenderedTranscript(
         pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
         chain_head=request.links[-1] if request.links else "0" * 64,
-        message_count=len(request.conversation.messages), shown_message_count=len(shown),
-        attachments=plan.outcomes, refused_urls=tuple(refused),
+        message_count=len(request.conversation.messages), shown_message_count=book.shown_count,
+        attachments=tuple(book.outcomes), refused_urls=tuple(book.refused),
     )
 
 
-def _collect(results, refused: list[str]):  # type: ignore[no-untyped-def]
-    # The joiner consumes parts as they arrive, so joining overlaps with rendering later parts.
-    for result in results:
-        refused.extend(result.refused)
-        yield result.pdf
+class _PartBook:
+    """Builds the parts of one render in order, accumulating attachment outcomes for the appendix."""
 
+    def __init__(self, request: _Request, long_side: int, part_count: int) -> None:
+        self.request, self.long_side, self.part_count = request, long_side, part_count
+        self.env = template_environment(request.environment.template_dir)
+        self.css = stylesheet_text(request.environment.template_dir)
+        self.token = secrets.token_hex(16)
+        self.outcomes: list[AttachmentOutcome] = []
+        self.images: dict[tuple[str, str], ShownImage] = {}
+        self.documents: list[EmbeddedDocument] = []
+        self.refused: list[str] = []
+        self.shown_count = 0
+        self.previous_day: str | None = None
+        self.budget = EVIDENCE_DOCUMENT_BUDGET if request.options.evidence else None
 
-def _facts(request: _Request, plan: AttachmentPlan, token: str, long_side: int, shown_count: int) -> DocumentFacts:
-    images = {
-        key: ShownImage(image_url(token, image.sha256, long_side), image.width, image.height)
-        for key, image in plan.images.items()
-    }
-    return DocumentFacts(
-        conversation=request.conversation, links=request.links, now=request.now,
-        generator=GENERATOR_VERSION, evidence=request.options.evidence, shown_count=shown_count,
-        outcomes=plan.outcomes, images=images,
-    )
+    def job(self, number: int, chunk: Sequence[Item]) -> PartJob:
+        """Prepare this part's attachments, then return its rendering job."""
+        shown = [item[1] for item in chunk if not isinstance(item, Gap)]
+        self.shown_count += len(shown)
+        plan = self._plan(shown)
+        served = {image_url(self.token, i.sha256, self.long_side): str(i.path) for i in plan.images.values()}
+        self.images.update({key: ShownImage(url, i.width, i.height) for key, i in plan.images.items()
+                            for url in (image_url(self.token, i.sha256, self.long_side),)})
+        html = part_html(self.env, self._facts(), chunk, number == 0, number == self.part_count - 1,
+                         self.previous_day)
+        self.previous_day = _last_day(chunk) or self.previous_day
+        return PartJob(html=html, css=self.css, served=served, token=self.token)
 
+    def collect(self, pool: RenderPool, pending: Sequence[object]) -> Iterator[bytes]:
+        """Yield each part's PDF in order; joining overlaps with rendering the later parts."""
+        for handle in pending:
+            result = pool.result(handle)
+            self.refused.extend(result.refused)
+            yield result.pdf
 
-def _jobs(
-    request: _Request, facts: DocumentFacts, items: Sequence[Item], served: dict[str, str], token: str
-) -> list[PartJob]:
-    env = template_environment(request.environment.template_dir)
-    css = stylesheet_text(request.environment.template_dir)
-    chunks = split_items(items, request.options)
-    jobs: list[PartJob] = []
-    previous_day: str | None = None
-    for number, chunk in enumerate(chunks):
-        html = part_html(env, facts, chunk, number == 0, number == len(chunks) - 1, previous_day)
-        jobs.append(PartJob(html=html, css=css, served=served, token=token))
-        previous_day = _last_day(chunk) or previous_day
-    return jobs
+    def _plan(self, shown: Sequence[TranscriptMessage]) -> AttachmentPlan:
+        options = self.request.options
+        plan = plan_attachments(shown, self.request.environment, self.long_side, options.max_image_pixels,
+                                options.workers, self.budget)
+        if self.budget is not None:
+            self.budget -= sum(len(d.data) for d in plan.documents)
+        self.outcomes.extend(plan.outcomes)
+        self.documents.extend(plan.documents)
+        return plan
+
+    def _facts(self) -> DocumentFacts:
+        request = self.request
+        return DocumentFacts(
+            conversation=request.conversation, links=request.links, now=request.now,
+            generator=GENERATOR_VERSION, evidence=request.options.evidence,
+            shown_count=request.shown_total, outcomes=tuple(self.outcomes), images=dict(self.images),
+        )
 
 
 def _last_day(chunk: Sequence[Item]) -> str | None:
@@ -148,6 +176,7 @@ def split_items(items: Sequence[Item], options: TranscriptOptions) -> list[list[
     # Below the threshold a second worker costs more to start than it saves.
     if count < max(1, options.min_messages_to_split):
         return [list(items)]
-    parts = max(math.ceil(count / max(1, options.messages_per_part)), max(1, options.workers))
+    # Two parts per worker at least, so photo preparation for one part overlaps another's render.
+    parts = max(math.ceil(count / max(1, options.messages_per_part)), 2 * max(1, options.workers))
     size = math.ceil(count / parts)
     return [list(items[start:start + size]) for start in range(0, count, size)]

@@ -1,0 +1,234 @@
+"""Transcript rendering benchmark (issue 5): our pipeline against plain WeasyPrint.
+
+    .venv/bin/python bench/transcript_bench.py [--case A|B|all] [--data DIR]
+
+Case A: 1,000 messages with 100 photos of 4000x3000 (about 3 MB JPEG each).
+Case B: 10,000 messages without images.
+
+The anchor renders the same HTML (same templates, same CSS, same PDF/UA-1 option) as one
+WeasyPrint document in one process, with the full-size photos referenced directly by file://
+URL and WeasyPrint's own "Page X of Y" footer. Ours is ``render_transcript`` with a cold image
+cache. Each side runs in its own subprocess; the parent samples the resident memory of that
+subprocess and all its descendants (fork server and render workers included) every 20 ms and
+reports the peaks of the RSS and PSS sums, plus getrusage's largest single process. Generated photos stay in
+the data directory (default: a temp dir) and are never committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+CASES = {"A": {"messages": 1000, "photos": 100}, "B": {"messages": 10_000, "photos": 0}}
+WORDS = ("gold silver coin bar ounce shipping price offer tracking invoice payment refund please "
+         "thanks scratch grade mint proof krugerrand maple eagle insured parcel tomorrow").split()
+
+
+def make_photos(directory: Path, count: int) -> list[Path]:
+    """Write ``count`` distinct, deterministic 4000x3000 JPEGs of about 3 MB (reused if present)."""
+    from PIL import Image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"photo-{i:03d}.jpg" for i in range(count)]
+    if all(p.exists() for p in paths):
+        return paths
+    noise = Image.effect_noise((4000, 3000), 40).convert("RGB")
+    gradient = Image.linear_gradient("L").resize((4000, 3000)).convert("RGB")
+    base = Image.blend(gradient, noise, 0.3)
+    rng = random.Random(5)
+    for path in paths:
+        tint = Image.new("RGB", base.size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+        Image.blend(base, tint, 0.25).save(path, "JPEG", quality=85)
+    return paths
+
+
+def make_conversation(case: str, photo_paths: list[Path]):
+    """Build the case's conversation; attachment blob keys are the photo file paths."""
+    import hashlib
+
+    from pipeline.transcript import (
+        SenderRole, TranscriptAttachment, TranscriptConversation, TranscriptMessage, TranscriptParty)
+
+    spec = CASES[case]
+    rng = random.Random(11)
+    every = spec["messages"] // spec["photos"] if spec["photos"] else 0
+    messages = []
+    for i in range(spec["messages"]):
+        attachments = ()
+        if every and i % every == every - 1:
+            path = photo_paths[i // every]
+            data = path.read_bytes()
+            attachments = (TranscriptAttachment(path.name, "image/jpeg", len(data),
+                                                hashlib.sha256(data).hexdigest(), str(path)),)
+        body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 60)))
+        role = SenderRole.SELLER if i % 2 else SenderRole.BUYER
+        messages.append(TranscriptMessage(f"m{i:05d}", role, "Sam Seller" if i % 2 else "Bea Buyer",
+                                          NOW - timedelta(days=40) + timedelta(minutes=5 * i), body, (), attachments))
+    return TranscriptConversation(f"bench-{case}", "ORD-1", "Bench", TranscriptParty("b", "Bea Buyer", "Europe/Paris"),
+                                  TranscriptParty("s", "Sam Seller", "America/New_York"), tuple(messages))
+
+
+def run_ours(case: str, data: Path, out: Path) -> dict[str, object]:
+    """Render with the pipeline (cold image cache) and return the child's own figures."""
+    from pipeline.transcript import RenderEnvironment, render_transcript
+
+    conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
+    cache = Path(tempfile.mkdtemp(prefix="transcript-cache-", dir=data))
+    started = time.perf_counter()
+    rendered = render_transcript(conversation, now=NOW,
+                                 environment=RenderEnvironment(read_blob=lambda k: Path(k).read_bytes(), cache_dir=cache))
+    out.write_bytes(rendered.pdf)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(cache)
+    return {"seconds": seconds, "pages": rendered.pages, "bytes": len(rendered.pdf)}
+
+
+def run_anchor(case: str, data: Path, out: Path) -> dict[str, object]:
+    """Render the same HTML as one plain WeasyPrint document, photos at full size by file:// URL."""
+    import weasyprint
+    from PIL import Image
+
+    from pipeline.transcript import AttachmentOutcome, chain_links
+    from pipeline.transcript.document import (
+        DocumentFacts, ShownImage, part_html, stylesheet_text, template_environment)
+
+    conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
+    started = time.perf_counter()
+    outcomes, images = [], {}
+    for message in conversation.messages:
+        for attachment in message.attachments:
+            with Image.open(attachment.blob_key) as image:
+                width, height = image.size
+            outcomes.append(AttachmentOutcome(message.external_id, attachment, "image", "image/jpeg"))
+            images[(message.external_id, attachment.sha256)] = ShownImage(Path(attachment.blob_key).as_uri(), width, height)
+    facts = DocumentFacts(conversation, chain_links(conversation), NOW, "anchor", False,
+                          len(conversation.messages), tuple(outcomes), images)
+    html = part_html(template_environment(None), facts, list(enumerate(conversation.messages)), True, True, None)
+    css = stylesheet_text(None) + (
+        '@page { @bottom-center { content: "Page " counter(page) " of " counter(pages); font-size: 8pt; } }')
+    pdf = weasyprint.HTML(string=html, base_url=str(data)).write_pdf(
+        stylesheets=[weasyprint.CSS(string=css)], pdf_variant="pdf/ua-1")
+    out.write_bytes(pdf)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "pages": pdf.count(b"/Type /Page\n") or None, "bytes": len(pdf)}
+
+
+def _tree_memory(root_pid: int) -> tuple[int, int]:
+    """Sum RSS and PSS (bytes) of ``root_pid`` and every descendant, from /proc.
+
+    RSS counts pages a forked worker shares with its fork server once per process, so the RSS
+    sum overstates; PSS splits shared pages between the processes that share them.
+    """
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+                parents[int(entry)] = int(fields[1])
+            except (OSError, IndexError):
+                continue
+    tree, frontier = {root_pid}, [root_pid]
+    while frontier:
+        pid = frontier.pop()
+        children = [c for c, p in parents.items() if p == pid and c not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    rss = pss = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                for line in rollup:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return rss, pss
+
+
+def measure(side: str, case: str, data: Path) -> dict[str, object]:
+    """Run one side in a fresh subprocess; sample its process tree's memory while it runs."""
+    out = data / f"{side}-{case}.pdf"
+    command = [sys.executable, __file__, "--child", side, "--case", case, "--data", str(data), "--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss, pss = _tree_memory(child.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, _ = child.communicate()
+    done.set()
+    sampler.join()
+    figures = json.loads(stdout.strip().splitlines()[-1])
+    figures.update({
+        "side": side, "case": case, "process_seconds": time.perf_counter() - started,
+        "tree_peak_rss_mb": round(peak[0] / 2**20, 1), "tree_peak_pss_mb": round(peak[1] / 2**20, 1),
+        "max_single_rss_mb": round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1),
+        "exit": child.returncode,
+    })
+    return figures
+
+
+def machine() -> str:
+    """Describe the machine the figures come from."""
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    load = os.getloadavg()
+    return f"nproc={os.cpu_count()}, CPU {model}, Python {platform.python_version()}, load average {load[0]:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", default="all", choices=["A", "B", "all"])
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "peerguard-transcript-bench")
+    parser.add_argument("--child", choices=["ours", "anchor"])
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    args.data.mkdir(parents=True, exist_ok=True)
+    if args.child:
+        runner = run_ours if args.child == "ours" else run_anchor
+        print(json.dumps(runner(args.case, args.data, args.out)))
+        return
+    print(machine(), flush=True)
+    for case in (["A", "B"] if args.case == "all" else [args.case]):
+        if CASES[case]["photos"]:
+            make_photos(args.data / "photos", CASES[case]["photos"])
+        anchor = measure("anchor", case, args.data)
+        ours = measure("ours", case, args.data)
+        for row in (anchor, ours):
+            print(json.dumps(row), flush=True)
+        print(f"case {case}: time {ours['seconds'] / anchor['seconds']:.2f}x, "
+              f"tree peak RSS {ours['tree_peak_rss_mb'] / anchor['tree_peak_rss_mb']:.2f}x, "
+              f"tree peak PSS {ours['tree_peak_pss_mb'] / anchor['tree_peak_pss_mb']:.2f}x, "
+              f"PDF size {ours['bytes'] / anchor['bytes']:.3f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,7 +12,12 @@ import re
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "|": "l"})
 _WORD = re.compile(r"[a-z]+")
-_LEETABLE = re.compile(r"[013457@$|]")
+# Tokens mixing letters with digits or symbols ("z3lle", "wh@tsapp"); only these are de-leeted,
+# so that plain numbers ("9400 7035") do not turn into spurious words ("aoo", "toes").
+# Found in two linear steps (a quantifier-free search, then a split) because a single pattern
+# with a star on each side of the junction backtracks quadratically on long digit runs.
+_MIXED_JUNCTION = re.compile(r"[a-z][0-9@$|]|[0-9@$|][a-z]")
+_TOKEN = re.compile(r"[a-z0-9@$|]+")
 
 
 class MessageWords:
@@ -39,10 +44,19 @@ def stems(*literals: str) -> re.Pattern[str]:
     return re.compile("|".join(sorted(map(re.escape, literals), key=len, reverse=True)))
 
 
+def _mixed_tokens(lowered: str) -> list[str]:
+    """Return the tokens that mix letters with digits or symbols."""
+    return [t for t in _TOKEN.findall(lowered) if _MIXED_JUNCTION.search(t)]
+
+
 def message_words(text: str) -> MessageWords:
     """Build the gate view of a (normalised) message."""
     lowered = text.lower()
-    if _LEETABLE.search(lowered):
-        lowered = lowered.translate(_LEET)
-    digits = sum(map(text.count, "0123456789"))
-    return MessageWords(frozenset(_WORD.findall(lowered)), digits, lowered)
+    words = _WORD.findall(lowered)
+    mixed = _mixed_tokens(lowered) if _MIXED_JUNCTION.search(lowered) else []
+    if mixed:
+        words.extend(_WORD.findall(" ".join(mixed).translate(_LEET)))
+        lowered = lowered + " " + " ".join(mixed).translate(_LEET)
+    encoded = text.encode("utf-8", "surrogatepass")
+    digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
+    return MessageWords(frozenset(words), digits, lowered)

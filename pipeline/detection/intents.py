@@ -110,18 +110,29 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
     )
 )
-_GATED_RULES = tuple((name, pattern, _RULE_TRIGGERS[name]) for name, pattern in INTENT_RULES)
-INTENT_WORDS = frozenset().union(*(groups[0] for groups in _RULE_TRIGGERS.values()))
+def _index_rules() -> tuple[dict[str, tuple[int, ...]], frozenset[str]]:
+    """Index rules by the words of their most selective trigger group (the smallest one)."""
+    index: dict[str, list[int]] = {}
+    for position, (name, _pattern) in enumerate(INTENT_RULES):
+        for word in min(_RULE_TRIGGERS[name], key=len):
+            index.setdefault(word, []).append(position)
+    return {word: tuple(rules) for word, rules in index.items()}, frozenset(index)
+
+
+_RULE_INDEX, INTENT_WORDS = _index_rules()
 
 
 def find_intents(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return intent hits in normalised ``text``."""
     words = (gate or message_words(text)).words
     hits: list[Hit] = []
-    if words.isdisjoint(INTENT_WORDS):
+    present = words & INTENT_WORDS
+    if not present:
         return hits
-    for name, pattern, groups in _GATED_RULES:
-        if _triggered(words, groups):
+    candidates = sorted({rule for word in present for rule in _RULE_INDEX[word]})
+    for position in candidates:
+        name, pattern = INTENT_RULES[position]
+        if _triggered(words, _RULE_TRIGGERS[name]):
             hits.extend(_matches(text, name, pattern))
     return hits
 

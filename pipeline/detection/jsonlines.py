@@ -43,9 +43,8 @@ def scan_lines(
     domains = tuple(platform_domains)
     for raw in lines:
         line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        if not line.strip():
-            continue
-        yield scan_line(line, platform_domains=domains, window=window)
+        if line and not line.isspace():
+            yield scan_line(line, platform_domains=domains, window=window)
 
 
 def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEFAULT_WINDOW) -> str:
@@ -54,7 +53,11 @@ def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEF
     try:
         request = _parse(line)
         request_id = request.get("id")
-        findings = _scan_request(request, platform_domains, window)
+        text = request.get("text")
+        if type(text) is str and type(request_id) is str and "messages" not in request:
+            findings = [finding.to_json() for finding in scan_text(text, platform_domains=platform_domains)]
+        else:
+            findings = _scan_request(request, platform_domains, window)
         if not findings:
             return '{"id":' + json.dumps(request_id) + ',"findings":[]}'
         return json.dumps({"id": request_id, "findings": findings}, separators=(",", ":"))

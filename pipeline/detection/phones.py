@@ -86,7 +86,8 @@ _DIGIT_WORD_SET = frozenset(_DIGIT_WORDS)
 def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return phone hits in normalised ``text``."""
     gate = gate or message_words(text)
-    if gate.digits < 5 and not gate.any_word(_DIGIT_WORD_SET):
+    # Ten digit-like tokens are needed; with at most a few O/l/I swaps that means seven real digits.
+    if gate.digits < 7 and not gate.any_word(_DIGIT_WORD_SET):
         return []
     tokens = _tokens(text, gate)
     if sum(len(t.digits) for t in tokens) < 10:

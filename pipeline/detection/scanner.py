@@ -51,6 +51,8 @@ def detect(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
 
 def resolve(hits: list[Hit]) -> list[Hit]:
     """Drop hits covered by a stronger identifier and duplicates of one kind, in text order."""
+    if len(hits) < 2:
+        return hits
     hits = sorted(hits, key=lambda h: h.start)[:MAX_MATCHES]
     emails = [h for h in hits if h.kind == "email"]
     kept: list[Hit] = []

@@ -1,0 +1,80 @@
+"""Speed benchmark for ``peerguard scan`` against the phonenumbers + regex baseline.
+
+Generates a deterministic 50,000-message stream of realistic chat (bench/stream.py), then times
+both whole processes (start-up, imports, JSON in and out) pinned to one core with ``taskset``.
+
+    .venv/bin/python bench/scan_bench.py [--messages 50000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import stream  # noqa: E402
+
+
+def pinned(command: list[str]) -> list[str]:
+    """Pin a command to CPU 0 when taskset exists, so both contenders get one core."""
+    return ["taskset", "-c", "0", *command] if shutil.which("taskset") else command
+
+
+def time_process(command: list[str], data_path: Path, repeat: int) -> tuple[float, int]:
+    """Return the best wall time of ``repeat`` runs and the number of output lines."""
+    best, lines = float("inf"), 0
+    for _ in range(repeat):
+        with data_path.open("rb") as stdin:
+            started = time.perf_counter()
+            result = subprocess.run(pinned(command), stdin=stdin, capture_output=True, check=True)
+            best = min(best, time.perf_counter() - started)
+        lines = result.stdout.count(b"\n")
+    return best, lines
+
+
+def machine() -> str:
+    """Describe the machine: core count and CPU model."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores (nproc), {model}, Python {sys.version.split()[0]}"
+
+
+def main() -> None:
+    """Run the benchmark and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    peerguard = shutil.which("peerguard", path=str(Path(sys.executable).parent)) or "peerguard"
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "stream.jsonl"
+        data.write_bytes(stream.jsonl(args.messages))
+        ours, ours_lines = time_process([peerguard, "scan"], data, args.repeat)
+        base, base_lines = time_process([sys.executable, str(HERE / "baseline.py")], data, args.repeat)
+    assert ours_lines == base_lines == args.messages, (ours_lines, base_lines)
+    print(f"machine: {machine()}")
+    print(f"stream: {args.messages} messages, seed {20261126}, best of {args.repeat}, whole process, taskset -c 0\n")
+    print("| scanner | wall s | messages/s |")
+    print("|---|---:|---:|")
+    print(f"| peerguard scan | {ours:.2f} | {args.messages / ours:,.0f} |")
+    print(f"| phonenumbers + regex baseline | {base:.2f} | {args.messages / base:,.0f} |")
+    print(f"\nspeed-up vs baseline: {base / ours:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

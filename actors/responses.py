@@ -24,7 +24,7 @@ from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
 
-SWEEP_WORKERS = 2
+SWEEP_WORKERS = 1  # measured: on this 2-core machine a second thread did not pay (docs/benchmarks.md)
 
 # Sellers whose invalid time zone has already been reported by this process ("say so once").
 _reported_zones: set[tuple[int, str]] = set()

@@ -245,43 +245,40 @@ def sweep_due(
 def _sweep_batch(
     session: Session, now: datetime, policy: ResponsePolicy, identity: MailIdentity, batch_size: int, isolate: bool
 ) -> SweepOutcome:
-    rows = _lock_due(session, now, batch_size)
-    sellers = _sellers(session, {row.seller_id for row in rows})
+    due = _lock_due(session, now, batch_size)
     outcome = SweepOutcome()
-    outcome.counts["examined"] = len(rows)
+    outcome.counts["examined"] = len(due)
     if isolate:
-        for row in rows:
-            _write_isolated(session, row, sellers[row.seller_id], now, policy, identity, outcome)
+        for row, seller in due:
+            _write_isolated(session, row, seller, now, policy, identity, outcome)
         return outcome
-    _write(session, [_plan(row, sellers[row.seller_id], now, policy, identity, outcome) for row in rows], now, outcome)
+    _write(session, [_plan(row, seller, now, policy, identity, outcome) for row, seller in due], now, outcome)
     return outcome
 
 
-def _lock_due(session: Session, now: datetime, limit: int) -> list[_DueDeadline]:
+def _lock_due(session: Session, now: datetime, limit: int) -> list[tuple[_DueDeadline, _Seller]]:
     # SKIP LOCKED lets two sweeps split the due rows instead of queueing on each other; SQLite
     # has no row locks (its writers are serialised anyway), so there the plain select is enough.
+    # The seller comes in the same query: one round trip, and no 2,000-id IN list to plan.
     c = DEADLINES.c
     query = (
-        select(c.id, c.conversation_id, c.seller_id, c.started_at, c.stage_sent, c.away, c.breached_at)
+        select(c.id, c.conversation_id, c.seller_id, c.started_at, c.stage_sent, c.away, c.breached_at,
+               User.email, User.timezone, User.away, User.name, EmailPreference.response_reminders_opted_out)
+        .join(User, User.id == c.seller_id)
+        .outerjoin(EmailPreference, EmailPreference.user_id == c.seller_id)
         .where(c.next_due_at.is_not(None), c.next_due_at <= now)
         .order_by(c.next_due_at)
         .limit(limit)
     )
     if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
-    return [_DueDeadline(*row) for row in session.execute(query)]
+        query = query.with_for_update(of=DEADLINES, skip_locked=True)
+    return [_due_pair(row) for row in session.execute(query)]
 
 
-def _sellers(session: Session, seller_ids: set[int]) -> dict[int, _Seller]:
-    rows = session.execute(
-        select(User.id, User.email, User.timezone, User.away, User.name, EmailPreference.response_reminders_opted_out)
-        .outerjoin(EmailPreference, EmailPreference.user_id == User.id)
-        .where(User.id.in_(seller_ids))
-    )
-    return {
-        user_id: _Seller(SellerProfile(user_id, email, tz, bool(away), bool(opted_out)), name)
-        for user_id, email, tz, away, name, opted_out in rows
-    }
+def _due_pair(row: Any) -> tuple[_DueDeadline, _Seller]:
+    deadline = _DueDeadline(*row[:7])
+    email, tz, away, name, opted_out = row[7:]
+    return deadline, _Seller(SellerProfile(deadline.seller_id, email, tz, bool(away), bool(opted_out)), name)
 
 
 def _write(session: Session, plans: Sequence[_Plan], now: datetime, outcome: SweepOutcome) -> None:

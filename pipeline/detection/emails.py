@@ -47,6 +47,7 @@ _LABELLED = re.compile(
 
 
 _PROVIDER_WORDS = frozenset(MAIL_PROVIDERS)
+TRIGGER_WORDS = _PROVIDER_WORDS | {"at"}
 
 
 def find_emails(text: str, platform_domains: tuple[str, ...], gate: MessageWords | None = None) -> list[Hit]:

@@ -92,10 +92,12 @@ _APP_WORDS = frozenset(
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
     fb twitter tiktok tik tok reddit signal snap snapchat messenger""".split()
 )
-_APP_STEMS = stems(
+TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",
     "imes", "faceb", "facet", "insta", "instg", "twit", "tikt", "redd", "sign", "messe",
 )
+TRIGGER_WORDS = _APP_WORDS
+_APP_STEMS = stems(*TRIGGER_STEMS)
 
 
 def find_handles(text: str, gate: MessageWords | None = None) -> list[Hit]:

@@ -36,24 +36,26 @@ _CHANNEL_WORDS = _words(
 )
 
 # Each rule: a name, the pattern, and trigger groups - every group needs one of its words among
-# the message's words before the (comparatively slow) pattern runs. Most messages trigger nothing.
+# the message's words before the (comparatively slow) pattern runs. The first group is the most
+# selective one and indexes the rule. Most messages trigger nothing.
 _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "contact_me": (_VERBS, _words("me us")),
-    "send_me_a": (_words("me us"), _words("a an")),
+    "send_me_a": (_words("call ring text txt line email mail e sms"), _words("me us"), _words("a an")),
     "contact_you": (_VERBS, _words("you u ya")),
     "rather_call": (_words("rather prefer easier easiest better quicker faster"), _VERBS | {"talk"}),
     "talk_by_phone": (_words("phone text email mail sms"), _words("talk chat speak discuss continue communicate")),
-    "give_me_yours": (_words("your ur yr"), _CHANNEL_WORDS),
-    "whats_yours": (_words("your ur yr a"), _CHANNEL_WORDS),
+    "give_me_yours": (_CHANNEL_WORDS, _words("your ur yr")),
+    "whats_yours": (_CHANNEL_WORDS, _words("your ur yr a")),
     "your_number_for_contact": (_words("number"), _words("call text reach contact ring")),
     "call_or_text": (_words("call text txt phone"), _words("or and")),
-    "move_to_channel": (_words("take move bring continue switch carry"), _words("to onto")),
+    "move_to_channel": (_words("text texting phone call email mail e sms whatsapp telegram signal discord messenger dms"),
+                        _words("take move bring continue switch carry"), _words("to onto")),
     "phone_then_number": (_words("number"), _words("phone call text cell")),
-    "details_elsewhere": (_words("my our"), _CHANNEL_WORDS),
+    "details_elsewhere": (_CHANNEL_WORDS, _words("my our")),
     "off_platform": (_words("off offsite"),),
     "outside_platform": (_words("outside"),),
-    "take_offline": (_words("offline elsewhere privately private somewhere here"),),
-    "leave_platform_out": (_words("out"),),
+    "take_offline": (_words("offline elsewhere privately private somewhere off"),),
+    "leave_platform_out": (_words("leave cut keep"), _words("out")),
     "without_platform": (_words("without bypass bypassing circumvent skip skipping around cut"),),
     "other_site": (_words("other another own different"), _words("site app platform website store shop marketplace")),
     "deal_direct": (_words("direct directly"),),
@@ -111,10 +113,10 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 def _index_rules() -> tuple[dict[str, tuple[int, ...]], frozenset[str]]:
-    """Index rules by the words of their most selective trigger group (the smallest one)."""
+    """Index rules by the words of their first (most selective) trigger group."""
     index: dict[str, list[int]] = {}
     for position, (name, _pattern) in enumerate(INTENT_RULES):
-        for word in min(_RULE_TRIGGERS[name], key=len):
+        for word in _RULE_TRIGGERS[name][0]:
             index.setdefault(word, []).append(position)
     return {word: tuple(rules) for word, rules in index.items()}, frozenset(index)
 

@@ -100,8 +100,10 @@ _RAIL_WORDS = frozenset(
     bitcoin btc eth ethereum ether usdt usdc tether litecoin ltc doge dogecoin xrp solana monero xmr tron trx
     friends crypto""".split()
 )
-_RAIL_STEMS = stems("zel", "venm", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f")
+TRIGGER_STEMS = ("zel", "venm", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f")
+_RAIL_STEMS = stems(*TRIGGER_STEMS)
 _FEE_WORDS = frozenset({"fee", "fees", "commission", "cut", "percent", "neither", "direct", "directly"})
+TRIGGER_WORDS = _RAIL_WORDS | _FEE_WORDS
 
 
 def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:

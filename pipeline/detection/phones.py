@@ -81,6 +81,7 @@ class DigitToken:
 
 
 _DIGIT_WORD_SET = frozenset(_DIGIT_WORDS)
+TRIGGER_WORDS = _DIGIT_WORD_SET
 
 
 def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:

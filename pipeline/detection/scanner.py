@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
+import re
+
+from pipeline.detection import emails, handles, intents, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
-from pipeline.detection.gates import message_words
+from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.handles import find_handles
 from pipeline.detection.hits import MAX_MATCHES, Hit
 from pipeline.detection.intents import find_intents
@@ -36,9 +39,31 @@ def _clean_domains(domains: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(d.lower().strip(".") for d in domains)
 
 
+# Every word, stem and character that can start any detector. A message with none of them (most
+# chat: "would you do 1,390?") is answered without calling a single detector.
+_TRIGGER_WORDS = frozenset().union(
+    phones.TRIGGER_WORDS, emails.TRIGGER_WORDS, urls.TRIGGER_WORDS, handles.TRIGGER_WORDS, payments.TRIGGER_WORDS,
+    intents.INTENT_WORDS,
+)
+_TRIGGER_STEMS = stems(*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS)
+_TRIGGER_MARKS = re.compile(r"[@$#%&X]|[A-Za-z0-9-]\.[A-Za-z]|0x")
+
+
+def could_match(text: str, gate: MessageWords) -> bool:
+    """True unless the message certainly holds nothing any detector looks for."""
+    return (
+        gate.digits >= 7
+        or not gate.words.isdisjoint(_TRIGGER_WORDS)
+        or _TRIGGER_MARKS.search(text) is not None
+        or gate.any_stem(_TRIGGER_STEMS)
+    )
+
+
 def detect(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
     """Run every detector on normalised ``text``."""
     gate = message_words(text)
+    if not could_match(text, gate):
+        return []
     return [
         *find_phones(text, gate),
         *find_emails(text, platform_domains, gate),

@@ -31,6 +31,7 @@ _DOT_BETWEEN = re.compile(r"[A-Za-z0-9-]\.[A-Za-z]")
 _SHORTENER_WORDS = frozenset(
     "bitly ly tinyurl tiny linktree linktr ee cuttly cutt rb gy goo gl shorturl beacons carrd".split()
 )
+TRIGGER_WORDS = _SHORTENER_WORDS
 COMMON_BARE_TLDS = frozenset(
     """com net org co io ly gl ee gg shop store biz info xyz site online app link page tv cc uk ca
     au de nz ie us club live website web space tech one top vip today market coins gold silver

@@ -53,10 +53,10 @@ def message_words(text: str) -> MessageWords:
     """Build the gate view of a (normalised) message."""
     lowered = text.lower()
     words = _WORD.findall(lowered)
-    mixed = _mixed_tokens(lowered) if _MIXED_JUNCTION.search(lowered) else []
-    if mixed:
-        words.extend(_WORD.findall(" ".join(mixed).translate(_LEET)))
-        lowered = lowered + " " + " ".join(mixed).translate(_LEET)
     encoded = text.encode("utf-8", "surrogatepass")
     digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
+    if (digits or "@" in text or "$" in text or "|" in text) and _MIXED_JUNCTION.search(lowered):
+        mixed = " ".join(_mixed_tokens(lowered)).translate(_LEET)
+        words.extend(_WORD.findall(mixed))
+        lowered = lowered + " " + mixed
     return MessageWords(frozenset(words), digits, lowered)

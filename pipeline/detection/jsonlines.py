@@ -23,6 +23,7 @@ surrogates and control characters survive any transport.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from collections.abc import Iterable, Iterator
 
 from pipeline.detection.conversation import DEFAULT_WINDOW, scan_conversation
@@ -59,12 +60,19 @@ def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEF
         else:
             findings = _scan_request(request, platform_domains, window)
         if not findings:
-            return '{"id":' + json.dumps(request_id) + ',"findings":[]}'
+            return '{"id":' + _encode_id(request_id) + ',"findings":[]}'
         return json.dumps({"id": request_id, "findings": findings}, separators=(",", ":"))
     except ScanRequestError as error:
         return _error_line(request_id, str(error))
     except Exception as error:  # noqa: BLE001 - one bad item must never stop the stream.
         return _error_line(request_id, f"internal error: {type(error).__name__}")
+
+
+def _encode_id(request_id: object) -> str:
+    """JSON-encode an id; strings take the C encoder directly (this runs once per message)."""
+    if type(request_id) is str:
+        return encode_basestring_ascii(request_id)
+    return json.dumps(request_id)
 
 
 def _error_line(request_id: object, message: str) -> str:

@@ -43,6 +43,8 @@ _LINK_FORMS = re.compile(
 
 _SPACED_HINT = re.compile(r"[ \-][A-Za-z@.][ \-]")
 _LINK_MARKERS = re.compile(r"[(\[{<@]| (?i:dot|slash|\.) ")
+# One search that tells a plain ASCII message needs none of the passes below (most messages).
+_ANY_WORK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@]|[ \-][A-Za-z@.][ \-]| (?i:dot|slash|\.) ")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_CONTROLS = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {127: " "}
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -108,6 +110,8 @@ def _strip_accent(ch: str) -> str:
 def normalise(text: str) -> NormalisedText:
     """Normalise ``text`` for detection: fold Unicode, unhide invisibles, rejoin spelled-out links."""
     if text.isascii():
+        if not _ANY_WORK.search(text):
+            return NormalisedText(text, text)
         clean = text.translate(_ASCII_CONTROLS) if _CONTROL.search(text) else text
         folded = NormalisedText(clean, text)
     else:

@@ -169,7 +169,8 @@ class SmtpBatch:
 
     def _connect(self) -> _SMTP | _SMTPSSL:
         cfg = self.config
-        context = cfg.ssl_context or ssl.create_default_context()
+        # Loading the system CA bundle costs tens of milliseconds, so only TLS sessions pay it.
+        context = cfg.ssl_context or (ssl.create_default_context() if cfg.use_ssl or cfg.starttls else None)
         try:
             if cfg.use_ssl:
                 smtp: _SMTP | _SMTPSSL = _SMTPSSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)

@@ -10,6 +10,7 @@ import argparse
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +24,13 @@ from sqlalchemy import text  # noqa: E402
 
 from actors.context import AppContext  # noqa: E402
 from actors.mail import SmtpBatch, SmtpTransport, transport_from_url  # noqa: E402
-from actors.outbox import deliver_outbox  # noqa: E402
+from actors.outbox import _message, deliver_outbox  # noqa: E402
+from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from storage import migrations  # noqa: E402
 from storage.db import make_engine, transaction  # noqa: E402
 from storage.models import OutboxEmail  # noqa: E402
-from storage.outbox import NoticeRequest, enqueue_notices  # noqa: E402
+from storage.outbox import ClaimedEmail, NoticeRequest, enqueue_notices  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "peerguard_bench_issue4_dispatch"
@@ -114,6 +116,27 @@ def timed_delivery(context: AppContext, count: int, label: str, transport, worke
     return count / elapsed
 
 
+def smtp_ceiling(transport: SmtpTransport, count: int, threads: int) -> float:
+    """The same messages straight to the server, no database: what the server alone allows."""
+    identity = MailIdentity.from_mapping({}, ("peermetals.com",))
+    context_json = {"item_id": 1, "kind": "payment", "sender_email": "s@example.com", "excerpt": "pay to IBAN …", "review_url": "https://peermetals.com/review/1"}
+    email = ClaimedEmail(1, "flag-alert", "staff@example.com", "Staff", context_json, "ceiling", 0, "t")
+    message = _message(email, identity, NOW)
+
+    def send_many() -> None:
+        with transport.batch() as batch:
+            for _ in range(count // threads):
+                batch.send(message)
+
+    workers = [threading.Thread(target=send_many) for _ in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return (count // threads) * threads / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--emails", type=int, default=3000)
@@ -131,6 +154,10 @@ def main() -> None:
             (f"reused connections, {args.workers} dispatchers", args.emails, timed_delivery(context, args.emails, "rn", reused, args.workers)),
             ("connection per email, 1 dispatcher", args.baseline_emails, timed_delivery(context, args.baseline_emails, "n1", naive, 1)),
             (f"connection per email, {args.workers} dispatchers", args.baseline_emails, timed_delivery(context, args.baseline_emails, "nn", naive, args.workers)),
+        ]
+        results += [
+            ("SMTP only, no database, 1 connection", args.emails, smtp_ceiling(reused, args.emails, 1)),
+            (f"SMTP only, no database, {args.workers} connections", args.emails, smtp_ceiling(reused, args.emails, args.workers)),
         ]
         context.dispose()
     for label, count, rate in results:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case, false, func, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, case, false, func, literal, null, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -151,6 +151,34 @@ def _claimed(row: OutboxEmail) -> ClaimedEmail:
     )
 
 
+def _sent_and_started_statement() -> Any:
+    c = OUTBOX.c
+    done, following = c.id == bindparam("done_id"), c.id == bindparam("next_id")
+
+    def for_done(value: Any, column: Any) -> Any:
+        return case((done, value), else_=column)
+
+    return (
+        update(OUTBOX)
+        .where(or_(and_(done, c.status != "sent"),
+                   and_(following, c.claim_token == bindparam("token"), c.status == "sending")))
+        .values(
+            status=for_done(literal("sent"), c.status),
+            provider_message_id=for_done(bindparam("provider_id", type_=c.provider_message_id.type), c.provider_message_id),
+            sent_at=for_done(bindparam("sent_at", type_=c.sent_at.type), c.sent_at),
+            claim_token=for_done(null(), c.claim_token),
+            claimed_until=for_done(null(), c.claimed_until),
+            last_error=for_done(null(), c.last_error),
+            send_started_at=case((following, bindparam("started_at", type_=c.send_started_at.type)), else_=c.send_started_at),
+            attempts=case((following, c.attempts + 1), else_=c.attempts),
+        )
+        .returning(c.id)
+    )
+
+
+_SENT_AND_STARTED = _sent_and_started_statement()
+
+
 class DeliveryLog:
     """Per-email progress on one dedicated autocommit connection.
 
@@ -184,16 +212,10 @@ class DeliveryLog:
 
     def _sent_and_started(self, done: ClaimedEmail, values: dict[str, Any], email: ClaimedEmail, lease_now: datetime) -> bool:
         # The common case in one statement (one round trip): the previous email is sent and the
-        # next one starts. CASE keeps each row's columns apart; RETURNING tells us who matched.
-        c = OUTBOX.c
-        is_done, is_next = c.id == done.id, c.id == email.id
-        sets = {name: case((is_done, bindparam(None, value, type_=c[name].type)), else_=c[name]) for name, value in values.items()}
-        sets["send_started_at"] = case((is_next, bindparam(None, lease_now, type_=c.send_started_at.type)), else_=c.send_started_at)
-        sets["attempts"] = case((is_next, c.attempts + 1), else_=c.attempts)
-        matched = or_(and_(is_done, c.status != "sent"),
-                      and_(is_next, c.claim_token == email.claim_token, c.status == "sending"))
-        updated = self._conn.execute(update(OUTBOX).where(matched).values(sets).returning(c.id)).scalars()
-        return email.id in set(updated)
+        # next one starts. The statement is built once at import; RETURNING tells who matched.
+        params = {"done_id": done.id, "provider_id": values["provider_message_id"], "sent_at": values["sent_at"],
+                  "next_id": email.id, "token": email.claim_token, "started_at": lease_now}
+        return email.id in set(self._conn.execute(_SENT_AND_STARTED, params).scalars())
 
     def sent(self, email: ClaimedEmail, provider_id: str, sent_at: datetime) -> None:
         """Remember a delivery; it is written with the next commit."""

@@ -30,6 +30,7 @@ CONTACT = [
 ]
 EMOJI = ["Got it 👍 shipping tomorrow", "Beautiful coin 😍", "Merci, très belle pièce", "Danke! Schöne Münze",
          "1 oz ×5 — still available?", "price is ＄{price} firm", "⭐⭐⭐⭐⭐ great seller"]
+DEFAULT_SEED = 20261126
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
@@ -77,7 +78,7 @@ def _contact(rng: random.Random) -> str:
     return rng.choice(CONTACT).format(phone=phone, user=user, spelled=spelled)
 
 
-def messages(count: int, seed: int = 20261126) -> Iterator[str]:
+def messages(count: int, seed: int = DEFAULT_SEED) -> Iterator[str]:
     """Yield ``count`` messages; the same seed always gives the same stream."""
     rng = random.Random(seed)
     for _ in range(count):
@@ -94,6 +95,6 @@ def messages(count: int, seed: int = 20261126) -> Iterator[str]:
             yield _contact(rng)
 
 
-def jsonl(count: int, seed: int = 20261126) -> bytes:
+def jsonl(count: int, seed: int = DEFAULT_SEED) -> bytes:
     """The stream as JSON lines, ready for a scanner's stdin."""
     return "".join(json.dumps({"id": f"m{i}", "text": t}) + "\n" for i, t in enumerate(messages(count, seed))).encode()

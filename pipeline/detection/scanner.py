@@ -10,7 +10,7 @@ import re
 from pipeline.detection import emails, handles, intents, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
-from pipeline.detection.gates import MessageWords, message_words, stems
+from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.handles import find_handles
 from pipeline.detection.hits import MAX_MATCHES, Hit
 from pipeline.detection.intents import find_intents
@@ -45,8 +45,10 @@ _TRIGGER_WORDS = frozenset().union(
     phones.TRIGGER_WORDS, emails.TRIGGER_WORDS, urls.TRIGGER_WORDS, handles.TRIGGER_WORDS, payments.TRIGGER_WORDS,
     intents.INTENT_WORDS,
 )
-_TRIGGER_STEMS = stems(*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS)
-_TRIGGER_MARKS = re.compile(r"[@$#%&X]|[A-Za-z0-9-]\.[A-Za-z]|0x")
+# Symbols and app/rail stems in one search over the lower-cased, de-leeted text.
+_TRIGGER_MARKS = re.compile(
+    r"[@$#%&]|[a-z0-9-]\.[a-z]|0x|" + "|".join(sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS}, key=len, reverse=True))
+)
 
 
 def could_match(text: str, gate: MessageWords) -> bool:
@@ -54,8 +56,8 @@ def could_match(text: str, gate: MessageWords) -> bool:
     return (
         gate.digits >= 7
         or not gate.words.isdisjoint(_TRIGGER_WORDS)
-        or _TRIGGER_MARKS.search(text) is not None
-        or gate.any_stem(_TRIGGER_STEMS)
+        or "X" in text
+        or _TRIGGER_MARKS.search(gate.lowered) is not None
     )
 
 

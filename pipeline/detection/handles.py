@@ -55,6 +55,8 @@ _APP_PATTERN = re.compile(
     r"(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<a{i}>{a.pattern})" for i, a in enumerate(APPS)) + r")(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+# "Telegram-era token", "Snap-lock capsule": an app name glued to a word describes a thing.
+_COMPOUND = re.compile(r"-[A-Za-z]")
 _X_PATTERN = re.compile(r"(?<![\w@])X(?![\w'])")
 
 _CONTACT_WORDS = re.compile(
@@ -65,7 +67,7 @@ _CONTACT_WORDS = re.compile(
 _USERNAME_CUE = re.compile(r"\b(?:username|user name|handle|user id|id is)\b|@[A-Za-z_]|\w#\d{4}\b", re.IGNORECASE)
 _PREPOSITION_BEFORE = re.compile(r"\b(?:on|via|over|through|thru|in|at)\s+(?:the\s+)?$", re.IGNORECASE)
 _POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our|the)\s+$", re.IGNORECASE)
-_LABEL_AFTER = re.compile(r"^\s*(?:[:=\-]|is\b|name\b|username\b|handle\b|id\b|@)", re.IGNORECASE)
+_LABEL_AFTER = re.compile(r"^\s*(?:[:=]|is\b|name\b|username\b|handle\b|id\b|@)|^\s+-", re.IGNORECASE)
 _USERNAME_AFTER = re.compile(
     r"^[\s:=\-]*(?:(?:my\s+)?(?:user\s?name|handle|id|name)\s*(?:is|:|=|-)?\s*|is\s+|(?:is\s+)?at\s+)?@?"
     r"(?P<user>[A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])",
@@ -121,7 +123,7 @@ def find_handles(text: str, gate: MessageWords | None = None) -> list[Hit]:
 
 def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None:
     """Report an app mention when its context proposes it as a channel."""
-    if is_refused(text, start, end):
+    if is_refused(text, start, end) or _COMPOUND.match(text, end):
         return None
     if app.strength == SOCIAL and not _social_context(text, start, end):
         return None

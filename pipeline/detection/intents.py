@@ -40,6 +40,9 @@ _CHANNEL_WORDS = _words(
 # selective one and indexes the rule. Most messages trigger nothing.
 _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "contact_me": (_VERBS, _words("me us")),
+    "give_you_mine": (_CHANNEL_WORDS | {"details"}, _words("you u ya"), _words("my")),
+    "easier_by_phone": (_words("phone text email mail e"), _words("easier easiest better quicker faster simpler rather prefer")),
+    "talk_elsewhere": (_words("somewhere elsewhere offline here"), _words("talk chat continue deal trade move go take")),
     "send_me_a": (_words("call ring text txt line email mail e sms"), _words("me us"), _words("a an")),
     "contact_you": (_VERBS, _words("you u ya")),
     "rather_call": (_words("rather prefer easier easiest better quicker faster"), _VERBS | {"talk"}),
@@ -66,7 +69,14 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
 INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern, re.IGNORECASE))
     for name, pattern in (
-        ("contact_me", rf"\b{_CONTACT_VERB}\s+(?:me|us)\b(?!\s+(?:here|on\s+here|through|thru|via\s+(?:the\s+)?{_PLACE}|crazy|old|picky|paranoid|a\b|an\b))"),
+        ("contact_me", rf"\b{_CONTACT_VERB}\s+(?:me|us)\b(?!\s+(?:here|on\s+here|through|thru|via\s+(?:the\s+)?{_PLACE}|crazy|old|picky|paranoid|a\b|an\b))"
+                       # "call me Dave" gives a name, not a channel (week days excepted).
+                       r"(?!\s+(?-i:(?!(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)[A-Z][a-z]+\b))"),
+        ("give_you_mine", rf"\b(?:give|send|text|email|e-mail|dm|pm|pass|drop)\s+(?:you|u|ya)\s+my\s+(?:{_CHANNEL}|number|#|details|info)\b"),
+        ("easier_by_phone", r"\b(?:easier|easiest|better|quicker|faster|simpler|rather|prefer)\b[^.!?\n]{0,20}\b(?:over|by|on)\s+"
+                            r"(?:the\s+)?(?:phone|text|e-?mail)\b"),
+        ("talk_elsewhere", r"\b(?:talk|chat|continue|deal|trade|move|go|take\s+(?:this|it))\s+(?:\w+\s+){0,2}?"
+                           r"(?:somewhere\s+else|elsewhere|offline|off\s+here)\b"),
         ("send_me_a", r"\b(?:give|gimme|drop|shoot|send)\s+(?:me|us)\s+(?:a|an)\s+(?:call|ring|text|txt|line|e-?mail|sms)\b"),
         ("contact_you", rf"\b(?:i'?ll|i\s+will|i\s+can|can\s+i|could\s+i|let\s+me|lemme|i'?d|gonna|going\s+to|want\s+to|"
                         rf"wanna|may\s+i|should\s+i|i\s+could|rather|prefer\s+to|easier\s+to)\s+(?:just\s+)?"
@@ -106,8 +116,9 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                         r"|\bdirect\s+(?:deal|sale|trade)\b"),
         ("other_site", r"\b(?:on|at|via|to)\s+(?:the\s+|my\s+)?(?:other|another|own|different)\s+"
                        r"(?:site|app|platform|website|store|shop|marketplace)\b"),
-        ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\b(?:do|handle|deal\s+with|sort\s+out|finish|settle)\s+"
-                         r"(?:this|it)\s+(?:\w+\s+)?privately\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),
+        ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\b(?:deal|trade|talk|chat|sell|buy|continue|"
+                         r"(?:do|handle|finish|settle)\s+(?:this|it)|sort\s+(?:this|it)\s+out)\s+(?:\w+\s+){0,2}?"
+                         r"(?:privately|in\s+private)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),
         ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|get\s+in\s+touch)\s+"
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
     )

@@ -96,6 +96,9 @@ def fold_char(ch: str) -> str:
     folded = unicodedata.normalize("NFKC", ch)
     if folded != ch:
         return "".join(c if c.isascii() else fold_char(c) for c in folded)
+    digit = unicodedata.digit(ch, None)
+    if digit is not None:
+        return str(digit)  # Digits NFKC leaves alone, such as double-circled ones.
     if ch in CONFUSABLES:
         return ch
     return _strip_accent(ch)

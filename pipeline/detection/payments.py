@@ -43,6 +43,7 @@ RAILS = (
     PaymentRail("westernunion", r"western\s?union|wu", True),
     PaymentRail("money_order", r"money\s?orders?|cashier'?s?\s?che(?:ck|que)s?|postal\s?orders?", False),
     PaymentRail("check", r"personal\s?che(?:ck|que)s?|check\s+in\s+the\s+mail", False),
+    PaymentRail("mailed_cash", r"cash\s+in\s+(?:the|an)\s+(?:mail|envelope)|mail(?:ed)?\s+(?:you\s+|me\s+)?cash", False),
     PaymentRail("gift_card", r"(?:amazon|steam|itunes|apple|google\s?play|visa|ebay)?\s?gift\s?cards?", True),
     PaymentRail("wire", r"wire\s?transfers?|bank\s?wires?|swift\s?transfers?|sepa(?:\s?transfers?)?", False),
     PaymentRail("wire", r"wires?|wired|wiring", True),
@@ -58,6 +59,7 @@ _RAIL_PATTERN = re.compile(
 _PAY_WORDS = re.compile(
     r"\b(?:pay|paid|paying|payment|payments|send|sent|sending|accept|accepts|take|takes|taking|do|use|via|"
     r"thru|through|with|by|prefer|works?|ok|okay|only|instead|wallet|address|transfer|to|me|you|fine|"
+    r"accepted|accepting|it|account|funds|money|"
     r"can|could|if|or)\b|\?",
     re.IGNORECASE,
 )
@@ -143,6 +145,7 @@ def _payment_context(text: str, start: int, end: int, rail: PaymentRail) -> bool
         # These need a real verb: "wire rim variety" or "wise choice" must stay clean.
         return any(w.lower() in ("pay", "paid", "paying", "payment", "send", "sent", "sending", "accept", "take",
                                  "takes", "taking", "do", "use", "via", "with", "by", "prefer", "only", "works",
+                                 "it", "account", "bank", "funds", "money", "accepted", "accepting",
                                  "work", "transfer", "me", "you", "?") for w in words)
     return bool(words)
 

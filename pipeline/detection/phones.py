@@ -81,6 +81,8 @@ class DigitToken:
 
 
 _DIGIT_WORD_SET = frozenset(_DIGIT_WORDS)
+_REPEAT_WORDS = frozenset({"double", "triple"})
+_REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")
 TRIGGER_WORDS = _DIGIT_WORD_SET
 
 
@@ -119,7 +121,21 @@ def _tokens(text: str, gate: MessageWords) -> list[DigitToken]:
             tokens.append(DigitToken(match.start(), match.end(), _DIGIT_WORDS[match.group().lower()], False))
         tokens.sort(key=lambda t: t.start)
         tokens = _drop_counts(text, tokens)
+    if gate.any_word(_REPEAT_WORDS):
+        tokens = _apply_repeats(text, tokens)
     return tokens
+
+
+def _apply_repeats(text: str, tokens: list[DigitToken]) -> list[DigitToken]:
+    """Expand "double five" / "triple 7" into the repeated digits, spanning the repeat word."""
+    expanded = []
+    for token in tokens:
+        repeat = _REPEAT_BEFORE.search(text, max(0, token.start - 8), token.start)
+        if repeat and len(token.digits) == 1:
+            times = 2 if repeat.group(1).lower() == "double" else 3
+            token = DigitToken(repeat.start(), token.end, token.digits * times, False)
+        expanded.append(token)
+    return expanded
 
 
 def _drop_counts(text: str, tokens: list[DigitToken]) -> list[DigitToken]:

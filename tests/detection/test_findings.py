@@ -74,3 +74,9 @@ def test_mask_conversation_masks_each_piece_of_a_split_number() -> None:
 def test_to_json_has_the_scan_contract_fields() -> None:
     data = _only("call 646 298 3371", "phone").to_json()
     assert {"kind", "start", "end", "match", "value", "score", "detector_version"} <= set(data)
+
+
+def test_double_and_triple_digits_expand() -> None:
+    finding = _only("call nine one seven double eight four six six three oh", "phone")
+    assert finding.value == "+19178846630"
+    assert scan_text("double eagle 1924, triple struck") == []

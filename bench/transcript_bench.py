@@ -130,19 +130,23 @@ def run_anchor(case: str, data: Path, out: Path) -> dict[str, object]:
     return {"seconds": seconds, "pages": pdf.count(b"/Type /Page\n") or None, "bytes": len(pdf)}
 
 
-def _tree_memory(root_pid: int) -> tuple[int, int]:
+def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int]:
     """Sum RSS and PSS (bytes) of ``root_pid`` and every descendant, from /proc.
 
     RSS counts pages a forked worker shares with its fork server once per process, so the RSS
-    sum overstates; PSS splits shared pages between the processes that share them.
+    sum overstates; PSS splits shared pages between the processes that share them. ``cpu`` is
+    updated with each process's user+system seconds, since exited workers are not all reaped
+    by a process that would fold them into getrusage.
     """
     parents: dict[int, int] = {}
+    ticks: dict[int, float] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as stat:
                     fields = stat.read().rsplit(b")", 1)[1].split()
                 parents[int(entry)] = int(fields[1])
+                ticks[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             except (OSError, IndexError):
                 continue
     tree, frontier = {root_pid}, [root_pid]
@@ -153,6 +157,7 @@ def _tree_memory(root_pid: int) -> tuple[int, int]:
         frontier.extend(children)
     rss = pss = 0
     for pid in tree:
+        cpu[pid] = max(cpu.get(pid, 0.0), ticks.get(pid, 0.0))
         try:
             with open(f"/proc/{pid}/smaps_rollup") as rollup:
                 for line in rollup:
@@ -173,11 +178,12 @@ def measure(side: str, case: str, data: Path) -> dict[str, object]:
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     peak = [0, 0]
+    cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            rss, pss = _tree_memory(child.pid)
+            rss, pss = _tree_memory(child.pid, cpu)
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             done.wait(0.02)
 
@@ -189,6 +195,7 @@ def measure(side: str, case: str, data: Path) -> dict[str, object]:
     figures = json.loads(stdout.strip().splitlines()[-1])
     figures.update({
         "side": side, "case": case, "process_seconds": time.perf_counter() - started,
+        "tree_cpu_seconds": round(sum(cpu.values()), 1),
         "tree_peak_rss_mb": round(peak[0] / 2**20, 1), "tree_peak_pss_mb": round(peak[1] / 2**20, 1),
         "max_single_rss_mb": round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1),
         "exit": child.returncode,

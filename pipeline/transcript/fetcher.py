@@ -7,16 +7,13 @@ from pathlib import Path
 
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-SCHEME = "pg-transcript"
+from pipeline.transcript.served import SCHEME, image_url
+
+__all__ = ["SCHEME", "FetchRefused", "TranscriptURLFetcher", "image_url"]
 
 
 class FetchRefused(ValueError):
     """WeasyPrint asked for a URL that is not one of this render's prepared images."""
-
-
-def image_url(token: str, sha256: str, long_side: int) -> str:
-    """Return the opaque URL under which a prepared image is served to one render."""
-    return f"{SCHEME}://{token}/{sha256}-{long_side}.jpg"
 
 
 class TranscriptURLFetcher(URLFetcher):

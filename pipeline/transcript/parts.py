@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import weasyprint
-
-from pipeline.transcript.fetcher import SCHEME, TranscriptURLFetcher
+# WeasyPrint is imported inside the functions: the fork server preloads it for the workers,
+# and the parent process, which only submits jobs, never pays for importing it.
 
 PDF_VARIANT = "pdf/ua-1"
 GLYPH_SHEET_HTML = (
@@ -36,6 +35,10 @@ class PartResult:
 
 def render_part(job: PartJob) -> PartResult:
     """Render one part to a tagged PDF through a fetcher that serves only ``job.served``."""
+    import weasyprint
+
+    from pipeline.transcript.fetcher import SCHEME, TranscriptURLFetcher
+
     fetcher = TranscriptURLFetcher({url: Path(path) for url, path in job.served.items()})
     # The base URL is our opaque scheme, so any relative reference resolves to a refused URL.
     base_url = f"{SCHEME}://{job.token}/"
@@ -47,5 +50,9 @@ def render_part(job: PartJob) -> PartResult:
 
 def render_glyph_sheet() -> bytes:
     """Render the one-line page whose embedded font the joiner borrows for page numbers."""
+    import weasyprint
+
+    from pipeline.transcript.fetcher import TranscriptURLFetcher
+
     fetcher = TranscriptURLFetcher({})
     return weasyprint.HTML(string=GLYPH_SHEET_HTML, url_fetcher=fetcher).write_pdf()

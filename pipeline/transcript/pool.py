@@ -12,7 +12,7 @@ from pipeline.transcript.parts import PartJob, render_glyph_sheet, render_part
 
 # The fork server imports WeasyPrint once; each worker then starts as a cheap fork of it,
 # without inheriting the caller's threads, database connections or open files.
-_PRELOAD = ["weasyprint", "pipeline.transcript.parts"]
+_PRELOAD = ["weasyprint", "pipeline.transcript.parts", "pipeline.transcript.warmup"]
 
 
 class TranscriptTimeout(TimeoutError):

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import weasyprint
+from importlib.metadata import version
 
 from pipeline.transcript.attachments import AttachmentPlan, plan_attachments
 from pipeline.transcript.chain import chain_links
@@ -25,7 +25,7 @@ from pipeline.transcript.document import (
     template_environment,
 )
 from pipeline.transcript.excerpt import Item, anchor_indexes, excerpt_items, shrinking_attempts
-from pipeline.transcript.fetcher import image_url
+from pipeline.transcript.served import image_url
 from pipeline.transcript.model import (
     AttachmentOutcome,
     RenderedTranscript,
@@ -39,7 +39,7 @@ from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
 from pipeline.transcript.pool import RenderPool
 
 LOG = logging.getLogger(__name__)
-GENERATOR_VERSION = f"PeerGuard transcript 1.0 (WeasyPrint {weasyprint.__version__})"
+GENERATOR_VERSION = f"PeerGuard transcript 1.0 (WeasyPrint {version('weasyprint')})"
 # Evidence excerpts may embed documents only up to this many bytes, leaving room for the pages.
 EVIDENCE_DOCUMENT_BUDGET = 2_000_000
 

@@ -20,11 +20,17 @@ def test_type_is_sniffed_from_bytes() -> None:
 
 def test_photo_is_turned_upright_and_downscaled(tmp_path: Path) -> None:
     # Orientation 6 means "rotate 90° clockwise to view": a 3200x1000 landscape becomes portrait.
+    # JPEG decoding scales by 1/4 for free while the long side stays >= 800 px.
     prepared = prepare_image(jpeg(3200, 1000, orientation=6), "image/jpeg", "a" * 64, tmp_path, 1600, 64_000_000)
-    assert (prepared.width, prepared.height) == (500, 1600)
+    assert (prepared.width, prepared.height) == (250, 800)
     with Image.open(prepared.path) as image:
-        assert image.format == "JPEG" and image.size == (500, 1600)
+        assert image.format == "JPEG" and image.size == (250, 800)
         assert 0x0112 not in image.getexif()
+
+
+def test_long_side_is_capped_at_1600_when_decoding_cannot_reach_it(tmp_path: Path) -> None:
+    prepared = prepare_image(png(2500, 1000), "image/png", "e" * 64, tmp_path, 1600, 64_000_000)
+    assert (prepared.width, prepared.height) == (1600, 640)
 
 
 def test_transparent_png_is_flattened_to_jpeg(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, select, text  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
 from actors.context import AppContext  # noqa: E402
@@ -26,7 +26,7 @@ from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.responses import ResponsePolicy  # noqa: E402
 from storage import migrations  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
-from storage.models import ResponseDeadline  # noqa: E402
+from storage.responses import due_query  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "peerguard_bench_issue4_sweep"
@@ -83,17 +83,14 @@ def populate(engine: Engine, open_count: int, due_every: int) -> None:
 
 
 def due_query_plan(engine: Engine) -> str:
-    query = (
-        select(ResponseDeadline)
-        .where(ResponseDeadline.next_due_at.is_not(None), ResponseDeadline.next_due_at <= NOW)
-        .order_by(ResponseDeadline.next_due_at)
-        .limit(1000)
-        .with_for_update(skip_locked=True)
-    )
+    """EXPLAIN ANALYZE of the sweep's own first-batch query (rolled back: the locks are released)."""
+    query = due_query(NOW, 2000, postgres=True)
     sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         rows = conn.execute(text("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql)).scalars()
-        return "\n".join(rows)
+        plan = "\n".join(rows)
+        conn.rollback()
+    return plan
 
 
 def reset_due(engine: Engine) -> None:

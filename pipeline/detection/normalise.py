@@ -37,14 +37,18 @@ _LINK_FORMS = re.compile(
     r"|(?<=\w) +dot +(?=\w)"
     r"|(?<=\w) +slash +(?=\w)"
     r"|(?<=\w) *@ +(?=[A-Za-z])|(?<=\w) +@ *(?=[A-Za-z])"
-    r"|(?<=\w) +\. +(?=[A-Za-z])",
+    r"|(?<=\w) +\. +(?=[A-Za-z])"
+    # A dot detached on one side only, when a common TLD follows in lower case: "silverbarn .net".
+    r"|(?<=\w) +\.(?=(?-i:com|net|org|co|io|shop|store|biz|info|us)\b)|(?<=\w)\. +(?=(?-i:com)\b)",
     re.IGNORECASE,
 )
 
 _SPACED_HINT = re.compile(r"[ \-][A-Za-z@.][ \-]")
-_LINK_MARKERS = re.compile(r"[(\[{<@]| (?i:dot|slash|\.) ")
+_LINK_MARKERS = re.compile(r"[(\[{<@]| (?i:dot|slash|\.) | \.[a-z]|\. com\b")
 # One search that tells a plain ASCII message needs none of the passes below (most messages).
-_ANY_WORK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@]|[ \-][A-Za-z@.][ \-]| (?i:dot|slash|\.) ")
+_ANY_WORK = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@]|[ \-][A-Za-z@.][ \-]| (?i:dot|slash|\.) | \.[a-z]|\. com\b"
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_CONTROLS = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {127: " "}
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")

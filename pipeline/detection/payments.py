@@ -28,8 +28,8 @@ class PaymentRail:
 
 
 RAILS = (
-    PaymentRail("zelle", r"z[e3]l{1,2}[e3]", False),
-    PaymentRail("venmo", r"v[e3]nm[o0]", False),
+    PaymentRail("zelle", r"z[e3]l\s?l?[e3]", False),
+    PaymentRail("venmo", r"v[e3]n\s?m[o0]", False),
     PaymentRail("cashapp", r"c[a4@]sh[\s._-]?[a4@]pp?", False),
     PaymentRail("paypal", r"p[a4@]y[\s._-]?p[a4@]l", False),
     PaymentRail("paypal", r"f\s?&\s?f|fnf|f\s?n\s?f|friends\s?(?:and|&|n)\s?family", False),
@@ -102,7 +102,7 @@ _RAIL_WORDS = frozenset(
     bitcoin btc eth ethereum ether usdt usdc tether litecoin ltc doge dogecoin xrp solana monero xmr tron trx
     friends crypto""".split()
 )
-TRIGGER_STEMS = ("zel", "venm", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f")
+TRIGGER_STEMS = ("zel", "venm", "ven mo", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f")
 _RAIL_STEMS = stems(*TRIGGER_STEMS)
 _FEE_WORDS = frozenset({"fee", "fees", "commission", "cut", "percent", "neither", "direct", "directly"})
 TRIGGER_WORDS = _RAIL_WORDS | _FEE_WORDS

@@ -48,3 +48,39 @@ def test_clean_number_heavy_thread() -> None:
 def test_long_conversation_is_linear_and_clean() -> None:
     messages = [("buyer" if i % 2 else "seller", f"offer {1000 + i}") for i in range(400)]
     assert scan_conversation(messages) == []
+
+
+SPLIT_ATTEMPTS = [
+    [("s", "call me"), ("s", "seven one eight"), ("s", "five five two"), ("s", "nine nine one zero")],
+    [("s", "my email"), ("s", "jenny.coins"), ("s", "@"), ("s", "gmail.com")],
+    [("s", "check my site"), ("s", "silverbarn"), ("s", ".net")],
+    [("s", "add me on"), ("s", "tele"), ("s", "gram")],
+    [("s", "my snap"), ("s", "is"), ("s", "coinqueen22")],
+    [("b", "can you pay"), ("b", "ven"), ("b", "mo")],
+    [("s", "let's take"), ("s", "this"), ("s", "offline")],
+    [("s", "number is 2 1 2"), ("s", "5 5 9"), ("s", "0 1 4 8")],
+    [("b", "hi"), ("s", "email is jsmith"), ("s", "at"), ("s", "yahoo")],
+    [("s", "212"), ("s", "559"), ("s", "0148"), ("s", "thats my cell")],
+    [("s", "pay me on cash"), ("s", "app")],
+]
+CLEAN_THREADS = [
+    [("s", "I have 3"), ("s", "at 450"), ("s", "each, 1,350 total")],
+    [("s", "cert numbers:"), ("s", "6122841-003"), ("s", "6122841-004")],
+    [("s", "years I have:"), ("s", "1921 1922"), ("s", "1923 1926")],
+    [("s", "tracking"), ("s", "9400 1118 9956"), ("s", "2210 0437 13")],
+    [("b", "how many?"), ("s", "212"), ("s", "in total"), ("s", "559 if you count the halves")],
+    [("s", "price list:"), ("s", "1 oz 41.50"), ("s", "10 oz 395"), ("s", "kilo 1,240")],
+    [("s", "shipping Monday"), ("s", "by 10:30"), ("s", "order 4471 and 4472")],
+    [("s", "dimes 1946"), ("s", "to 1964"), ("s", "all 90%")],
+    [("s", "serial"), ("s", "AB 771 204"), ("s", "on the bar")],
+]
+
+
+def test_split_attempts_are_found() -> None:
+    for messages in SPLIT_ATTEMPTS:
+        assert scan_conversation(messages), messages
+
+
+def test_number_heavy_threads_stay_clean() -> None:
+    for messages in CLEAN_THREADS:
+        assert scan_conversation(messages) == [], messages

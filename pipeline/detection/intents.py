@@ -29,11 +29,13 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_VERBS = _words("text txt call ring phone email mail e sms facetime whatsapp telegram")
+_VERBS = _words("text txt call ring phone email mail sms facetime whatsapp telegram")
 _CHANNEL_WORDS = _words(
-    "cell cellphone phone mobile digits email mail e contact personal whatsapp telegram signal snap snapchat "
+    "cell cellphone phone mobile digits email mail contact personal whatsapp telegram signal snap snapchat "
     "insta instagram socials direct number info details handle"
 )
+
+_PLACE_WORDS = _words("site app platform peermetals peer marketplace checkout here middleman middle system")
 
 # Each rule: a name, the pattern, and trigger groups - every group needs one of its words among
 # the message's words before the (comparatively slow) pattern runs. The first group is the most
@@ -41,9 +43,9 @@ _CHANNEL_WORDS = _words(
 _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "contact_me": (_VERBS, _words("me us")),
     "give_you_mine": (_CHANNEL_WORDS | {"details"}, _words("you u ya"), _words("my")),
-    "easier_by_phone": (_words("phone text email mail e"), _words("easier easiest better quicker faster simpler rather prefer")),
+    "easier_by_phone": (_words("phone text email mail"), _words("easier easiest better quicker faster simpler rather prefer")),
     "talk_elsewhere": (_words("somewhere elsewhere offline here"), _words("talk chat continue deal trade move go take")),
-    "send_me_a": (_words("call ring text txt line email mail e sms"), _words("me us"), _words("a an")),
+    "send_me_a": (_words("call ring text txt line email mail sms"), _words("me us"), _words("a an")),
     "contact_you": (_VERBS, _words("you u ya")),
     "rather_call": (_words("rather prefer easier easiest better quicker faster"), _VERBS | {"talk"}),
     "talk_by_phone": (_words("phone text email mail sms"), _words("talk chat speak discuss continue communicate")),
@@ -51,7 +53,7 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "whats_yours": (_CHANNEL_WORDS, _words("your ur yr a")),
     "your_number_for_contact": (_words("number"), _words("call text reach contact ring")),
     "call_or_text": (_words("call text txt phone"), _words("or and")),
-    "move_to_channel": (_words("text texting phone call email mail e sms whatsapp telegram signal discord messenger dms"),
+    "move_to_channel": (_words("text texting phone call email mail sms whatsapp telegram signal discord messenger dms"),
                         _words("take move bring continue switch carry"), _words("to onto")),
     "phone_then_number": (_words("number"), _words("phone call text cell")),
     "details_elsewhere": (_CHANNEL_WORDS, _words("my our")),
@@ -59,11 +61,11 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "outside_platform": (_words("outside"),),
     "take_offline": (_words("offline elsewhere privately private somewhere off"),),
     "leave_platform_out": (_words("leave cut keep"), _words("out")),
-    "without_platform": (_words("without bypass bypassing circumvent skip skipping around cut"),),
+    "without_platform": (_words("without bypass bypassing circumvent skip skipping around cut"), _PLACE_WORDS),
     "other_site": (_words("other another own different"), _words("site app platform website store shop marketplace")),
     "deal_direct": (_words("direct directly"),),
     "private_deal": (_words("private privately between"),),
-    "hit_me_up": (_words("hit hmu reach contact hold touch"),),
+    "hit_me_up": (_words("hit hmu reach contact hold touch"), _words("me touch hmu")),
 }
 
 INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

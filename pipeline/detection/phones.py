@@ -81,6 +81,7 @@ class DigitToken:
 
 
 _DIGIT_WORD_SET = frozenset(_DIGIT_WORDS)
+_SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]")
 _REPEAT_WORDS = frozenset({"double", "triple"})
 _REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")
 TRIGGER_WORDS = _DIGIT_WORD_SET
@@ -90,7 +91,11 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return phone hits in normalised ``text``."""
     gate = gate or message_words(text)
     # Ten digit-like tokens are needed; with at most a few O/l/I swaps that means seven real digits.
-    if gate.digits < 7 and not gate.any_word(_DIGIT_WORD_SET):
+    spelled = gate.any_word(_DIGIT_WORD_SET)
+    if gate.digits < 7 and not spelled:
+        return []
+    # Between seven and nine real digits, letters standing in for digits must supply the rest.
+    if gate.digits < 10 and not spelled and not _SWAP_NEAR_DIGIT.search(text):
         return []
     tokens = _tokens(text, gate)
     if sum(len(t.digits) for t in tokens) < 10:

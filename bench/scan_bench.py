@@ -25,9 +25,12 @@ sys.path.insert(0, str(HERE))
 import stream  # noqa: E402
 
 
+CPU = "0"
+
+
 def pinned(command: list[str]) -> list[str]:
-    """Pin a command to CPU 0 when taskset exists, so both contenders get one core."""
-    return ["taskset", "-c", "0", *command] if shutil.which("taskset") else command
+    """Pin a command to one CPU when taskset exists, so both contenders get one core."""
+    return ["taskset", "-c", CPU, *command] if shutil.which("taskset") else command
 
 
 def time_process(command: list[str], data_path: Path, repeat: int) -> tuple[float, float, int]:
@@ -67,7 +70,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cpu", default="0", help="the core both processes are pinned to (default 0)")
     args = parser.parse_args()
+    global CPU
+    CPU = args.cpu
     peerguard = shutil.which("peerguard", path=str(Path(sys.executable).parent)) or "peerguard"
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "stream.jsonl"
@@ -77,7 +83,7 @@ def main() -> None:
     assert ours_lines == base_lines == args.messages, (ours_lines, base_lines)
     n = args.messages
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f}")
-    print(f"stream: {n} messages, seed {stream.DEFAULT_SEED}, best of {args.repeat}, whole process, taskset -c 0\n")
+    print(f"stream: {n} messages, seed {stream.DEFAULT_SEED}, best of {args.repeat}, whole process, taskset -c {CPU}\n")
     print("| scanner | wall s | messages/s (wall) | CPU s | messages/s (CPU) |")
     print("|---|---:|---:|---:|---:|")
     print(f"| peerguard scan | {ours:.2f} | {n / ours:,.0f} | {ours_cpu:.2f} | {n / ours_cpu:,.0f} |")

@@ -46,7 +46,7 @@ def stems(*literals: str) -> re.Pattern[str]:
 
 def _mixed_tokens(lowered: str) -> list[str]:
     """Return the tokens that mix letters with digits or symbols."""
-    return [t for t in _TOKEN.findall(lowered) if _MIXED_JUNCTION.search(t)]
+    return [t for t in _TOKEN.findall(lowered) if not (t.isalpha() or t.isdigit())]
 
 
 def message_words(text: str) -> MessageWords:

@@ -46,6 +46,7 @@ APPS = (
     MessagingApp("twitter", r"tw[i1]tter", SOCIAL),
     MessagingApp("tiktok", r"t[i1]k[\s_-]?t[o0]k", SOCIAL),
     MessagingApp("reddit", r"reddit", SOCIAL),
+    MessagingApp("youtube", r"you\s?tube|yt\s+channel", SOCIAL),
     MessagingApp("signal", r"s[i1]gn[a4@]l", WEAK),
     MessagingApp("snapchat", r"sn[a4@]p", WEAK),
     MessagingApp("messenger", r"messenger", WEAK),
@@ -66,7 +67,7 @@ _CONTACT_WORDS = re.compile(
 )
 _USERNAME_CUE = re.compile(r"\b(?:username|user name|handle|user id|id is)\b|@[A-Za-z_]|\w#\d{4}\b", re.IGNORECASE)
 _PREPOSITION_BEFORE = re.compile(r"\b(?:on|via|over|through|thru|in|at)\s+(?:the\s+)?$", re.IGNORECASE)
-_POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our|the)\s+$", re.IGNORECASE)
+_POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our)\s+$", re.IGNORECASE)
 _LABEL_AFTER = re.compile(r"^\s*(?:[:=]|is\b|name\b|username\b|handle\b|id\b|@)|^\s+-", re.IGNORECASE)
 _USERNAME_AFTER = re.compile(
     r"^[\s:=\-]*(?:(?:my\s+)?(?:user\s?name|handle|id|name)\s*(?:is|:|=|-)?\s*|is\s+|(?:is\s+)?at\s+)?@?"
@@ -92,7 +93,7 @@ _COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal snap snapchat messenger""".split()
+    fb twitter tiktok tik tok reddit signal snap snapchat messenger youtube tube yt""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",

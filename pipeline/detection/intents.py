@@ -35,6 +35,7 @@ _CHANNEL_WORDS = _words(
     "insta instagram socials direct number info details handle"
 )
 
+_MARKETS = r"ebay|etsy|craigslist|offerup|mercari|whatnot|poshmark|f(?:b|acebook)\s+marketplace"
 _PLACE_WORDS = _words("site app platform peermetals peer marketplace checkout here middleman middle system")
 
 # Each rule: a name, the pattern, and trigger groups - every group needs one of its words among
@@ -64,6 +65,8 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "without_platform": (_words("without bypass bypassing circumvent skip skipping around cut"), _PLACE_WORDS),
     "other_site": (_words("other another own different"), _words("site app platform website store shop marketplace")),
     "deal_direct": (_words("direct directly"),),
+    "send_money_direct": (_words("direct directly"), _words("send pay wire transfer")),
+    "other_marketplace": (_words("ebay etsy craigslist offerup mercari whatnot poshmark marketplace"),),
     "private_deal": (_words("private privately between"),),
     "hit_me_up": (_words("hit hmu reach contact hold touch"), _words("me touch hmu")),
 }
@@ -118,6 +121,11 @@ INTENT_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                         r"|\bdirect\s+(?:deal|sale|trade)\b"),
         ("other_site", r"\b(?:on|at|via|to)\s+(?:the\s+|my\s+)?(?:other|another|own|different)\s+"
                        r"(?:site|app|platform|website|store|shop|marketplace)\b"),
+        ("other_marketplace", rf"\bmy\s+(?:{_MARKETS})\b|\b(?:find|buy|get|check|see|follow|order|listed|list|"
+                              rf"listings?|selling|sell|cheaper|also|too)\b[^.!?\n]{{0,25}}\b(?:on|at|via|from)\s+"
+                              rf"(?:my\s+)?(?:{_MARKETS})\b"),
+        ("send_money_direct", r"\b(?:send|pay|wire|transfer)\s+(?:you|u|me)\s+(?:the\s+)?(?:money|payment|funds|cash)?\s*"
+                              r"direct(?:ly)?\b"),
         ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\b(?:deal|trade|talk|chat|sell|buy|continue|"
                          r"(?:do|handle|finish|settle)\s+(?:this|it)|sort\s+(?:this|it)\s+out)\s+(?:\w+\s+){0,2}?"
                          r"(?:privately|in\s+private)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),

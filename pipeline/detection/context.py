@@ -32,12 +32,17 @@ _TRAILING_REFUSAL = re.compile(
 )
 # Warnings and reports about third parties: the whole sentence is talk about the channel.
 _WARNING = re.compile(
-    r"\b(?:scam\w*|fraud\w*|beware|careful|block(?:ed|ing)?|report(?:ed|ing)?|phish\w*|fake|"
-    r"warn\w*|nightmare|ripped off|burn(?:ed|t)|never again|suspicious|sketchy|"
-    r"against (?:the )?(?:rules|tos|terms|policy)|not allowed|asked me to|wanted me to|"
-    r"tried to (?:get|make) me|told me to|keeps? asking|someone|somebody|some guy|a seller|a buyer)\b",
+    r"\b(?:scam\w*|fraud\w*|beware|careful|blocked|blocking|reported|reporting|report\s+(?:you|them|him|her|it|this)|"
+    r"phish\w*|fake|warn\w*|nightmare|ripped\s+off|burn(?:ed|t)|never\s+again|suspicious|sketchy|"
+    r"against\s+(?:the\s+)?(?:rules|tos|terms|policy)|not\s+allowed|asked\s+me\s+to|wanted\s+me\s+to|"
+    r"tried\s+to\s+(?:get|make)\s+me|told\s+me\s+to|keeps?\s+asking)\b"
+    # Reports about a third party need a reporting verb: "someone asked me to pay by Zelle".
+    r"|\b(?:someone|somebody|some\s+guy|this\s+guy|a\s+(?:seller|buyer|guy|member)|another\s+(?:seller|buyer))\s+"
+    r"(?:\w+\s+)?(?:asked|wanted|tried|told|keeps|kept|messaged|offered|insisted|pushed|sent)\b",
     re.IGNORECASE,
 )
+# Reassurances ("not a scammer", "no scam") are not warnings; they often come with the push itself.
+_REASSURANCE = re.compile(r"\b(?:not|no|never|nothing)\s+(?:a\s+|an\s+)?(?:scam\w*|fraud\w*|fake)\b", re.IGNORECASE)
 # A sentence that states a preference for the platform turns a channel mention into a contrast
 # ("I use PayPal elsewhere but here checkout is fine").
 _PLATFORM_PREFERRED = re.compile(
@@ -94,14 +99,14 @@ def refused_after(text: str, end: int) -> bool:
 
 def is_warning(text: str, start: int, end: int) -> bool:
     """True when the sentence reads as a warning or a report about someone else."""
-    return _WARNING.search(sentence_of(text, start, end)) is not None
+    return _WARNING.search(_REASSURANCE.sub(" ", sentence_of(text, start, end))) is not None
 
 
 def is_refused(text: str, start: int, end: int) -> bool:
     """True when a channel mention at ``start:end`` is refused, warned about or reported."""
     if negated_before(text, start) or refused_after(text, end):
         return True
-    sentence = sentence_of(text, start, end)
+    sentence = _REASSURANCE.sub(" ", sentence_of(text, start, end))
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
 
 

@@ -235,6 +235,9 @@ POSITIVES: list[tuple[str, str]] = [
     ("Great question about the toning. Honestly it's hard to see in photos, so if you want I can send a video over whatsapp, just let me know.", 'handle'),
     ('pay half now via zelle and half on delivery', 'payment'),
     ('Can you give me a call?', 'intent'),
+    # reassurance is not a warning
+    ('Not a scammer, just prefer Zelle', 'payment'),
+    ('I give a buyer discount if you pay with Zelle', 'payment'),
 ]
 
 NEGATIVES: list[str] = [
@@ -433,4 +436,8 @@ NEGATIVES: list[str] = [
     "I'll ship it Monday, tracking will be in the order page",
     'Thanks! Left you 5 stars',
     "Great coin, I checked the cert on the grader's site and it matches",
+    # third-party reports need a reporting verb
+    'someone asked me to pay by Zelle, is that ok?',
+    'a seller on here keeps asking for venmo',
+    'beware of whatsapp scams',
 ]

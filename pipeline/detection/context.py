@@ -15,7 +15,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?\n]+(?:\s|$)")
 _NEGATOR = re.compile(
     r"\b(?:no|not|never|nor|won'?t|don'?t|do not|doesn'?t|does not|can'?t|cannot|can not|"
     r"shouldn'?t|wouldn'?t|refuse|refuses|stop|instead of|rather than|other than|except|"
-    r"avoid|quit|hate|ban|banned|deleted|closed|deactivated|stopped using|got off|gave up)\b|n't\b",
+    r"avoid|quit|hate|ban|banned|deleted|closed|deactivated|stopped using|got off|gave up|used to)\b|n't\b",
     re.IGNORECASE,
 )
 # Fixed phrases that contain a negator but do not negate the channel after them.
@@ -55,6 +55,11 @@ _PLATFORM_PREFERRED = re.compile(
 _PLATFORM_AFTER = re.compile(
     r"^[^.!?;\n]{0,30}\b(?:through|thru|via|on|using|in|with)\s+(?:the\s+)?(?:site|checkout|platform|"
     r"app's checkout|site's checkout|peer\s?metals|here|escrow)\b",
+    re.IGNORECASE,
+)
+# Sentence-level signs that a channel name describes an old object or exhibit, not a way to pay.
+_ITEM_SENTENCE = re.compile(
+    r"\b(?:from the (?:1[789]|20)\d0s|antique|vintage|framed|memorabilia|not for sale|in the lot|included in the lot)\b",
     re.IGNORECASE,
 )
 _LOOKBACK = 40
@@ -108,6 +113,11 @@ def is_refused(text: str, start: int, end: int) -> bool:
         return True
     sentence = _REASSURANCE.sub(" ", sentence_of(text, start, end))
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
+
+
+def describes_item(text: str, start: int, end: int) -> bool:
+    """True when the words around a channel name describe an object ("a 1920s telegram, framed")."""
+    return _ITEM_SENTENCE.search(text[max(0, start - 80) : end + 80]) is not None
 
 
 def routed_through_platform(text: str, end: int) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.detection.context import clause_end, clause_start, is_refused
+from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
 
@@ -124,7 +124,7 @@ def find_handles(text: str, gate: MessageWords | None = None) -> list[Hit]:
 
 def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None:
     """Report an app mention when its context proposes it as a channel."""
-    if is_refused(text, start, end) or _COMPOUND.match(text, end):
+    if is_refused(text, start, end) or _COMPOUND.match(text, end) or describes_item(text, start, end):
         return None
     if app.strength == SOCIAL and not _social_context(text, start, end):
         return None

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid
-from pipeline.detection.context import clause_end, clause_start, is_refused
+from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
 
@@ -70,10 +70,8 @@ _ITEM_AFTER = re.compile(
     r"variety|mesh|brush|stand|display|holder|sticker|ad|advert|tin|notes?|ornament|art|pattern)\b",
     re.IGNORECASE,
 )
-# Sentence-level signs that a rail name describes an old object or exhibit, not a way to pay.
-_ITEM_SENTENCE = re.compile(
-    r"\b(?:from the (?:1[789]|20)\d0s|antique|vintage|framed|memorabilia|not for sale|in the lot|included in the lot)\b",
-    re.IGNORECASE,
+_CHECKOUT_CLAUSE = re.compile(
+    r"\b(?:at|in|through|thru|via|on|with)\s+(?:the\s+)?(?:checkout|site|platform|peer\s?metals)\b", re.IGNORECASE
 )
 _CASHTAG = re.compile(r"(?<![\w$])\$(?P<tag>[A-Za-z][A-Za-z0-9_\-]{1,19})(?![\w])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
@@ -128,10 +126,10 @@ def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
     """Report a rail mention unless refused, or (for ambiguous names) lacking payment words."""
     rail = RAILS[int(match.lastgroup[1:])]  # type: ignore[index]
     start, end = match.start(), match.end()
-    if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]) or _ITEM_SENTENCE.search(
-        text[max(0, start - 80) : end + 80]
-    ):
+    if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]) or describes_item(text, start, end):
         return None
+    if _CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]):
+        return None  # "can I use Apple Pay at checkout?" asks about the platform's own payment.
     if rail.needs_context and not _payment_context(text, start, end, rail):
         return None
     return Hit("payment", ((start, end),), rail.name, 0.8 if rail.needs_context else 0.92)

@@ -81,6 +81,12 @@ class DigitToken:
 
 
 _DIGIT_WORD_SET = frozenset(_DIGIT_WORDS)
+_TOLL_FREE = re.compile(r"\+18(?:00|33|44|55|66|77|88)")
+_ORGANISATION = re.compile(
+    r"\b(?:usps|ups|fedex|dhl|post\s+office|mint|pcgs|ngc|anacs|cac|peer\s?metals|support|customer\s+service|"
+    r"paypal|bank|insurance|carrier|help\s?line|hotline)\b",
+    re.IGNORECASE,
+)
 _SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]")
 _REPEAT_WORDS = frozenset({"double", "triple"})
 _REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")
@@ -209,8 +215,8 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
     if not plus and not weak and not _phone_like(chain, digits):
         return None
     e164 = validate(digits, plus, allow_foreign=weak)
-    if e164 is None:
-        return None
+    if e164 is None or (_TOLL_FREE.match(e164) and _ORGANISATION.search(text)):
+        return None  # A carrier's or mint's toll-free line is not the member's own channel.
     score = 0.97 if (plus or strong) else (0.93 if weak else 0.88)
     return Hit("phone", ((chain[0].start, chain[-1].end),), e164, score)
 

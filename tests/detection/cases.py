@@ -238,6 +238,9 @@ POSITIVES: list[tuple[str, str]] = [
     # reassurance is not a warning
     ('Not a scammer, just prefer Zelle', 'payment'),
     ('I give a buyer discount if you pay with Zelle', 'payment'),
+    # platform-supported methods and toll-free lines
+    ('venmo me instead of checkout', 'payment'),
+    ('call me 1-800-275-8777', 'phone'),
 ]
 
 NEGATIVES: list[str] = [
@@ -440,4 +443,9 @@ NEGATIVES: list[str] = [
     'someone asked me to pay by Zelle, is that ok?',
     'a seller on here keeps asking for venmo',
     'beware of whatsapp scams',
+    # toll-free organisation lines, antiques, past habits, checkout methods
+    'call USPS at 1-800-275-8777 about it',
+    'a telegram from the 1920s, framed',
+    'I used to sell on eBay with PayPal',
+    'can I use Apple Pay at checkout?',
 ]

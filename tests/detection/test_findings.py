@@ -80,3 +80,10 @@ def test_double_and_triple_digits_expand() -> None:
     finding = _only("call nine one seven double eight four six six three oh", "phone")
     assert finding.value == "+19178846630"
     assert scan_text("double eagle 1924, triple struck") == []
+
+
+def test_every_lazily_compiled_intent_rule_compiles() -> None:
+    from pipeline.detection import intents
+
+    for position in range(len(intents.INTENT_RULES)):
+        assert intents._pattern(position).pattern

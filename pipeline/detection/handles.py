@@ -51,6 +51,7 @@ APPS = (
     MessagingApp("snapchat", r"sn[a4@]p", WEAK),
     MessagingApp("messenger", r"messenger", WEAK),
     MessagingApp("instagram", r"ig|gram", WEAK),
+    MessagingApp("telegram", r"tg", WEAK),
 )
 _APP_PATTERN = re.compile(
     r"(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<a{i}>{a.pattern})" for i, a in enumerate(APPS)) + r")(?![A-Za-z0-9])",
@@ -93,7 +94,7 @@ _COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal snap snapchat messenger youtube tube yt""".split()
+    fb twitter tiktok tik tok reddit signal snap snapchat messenger youtube tube yt tg""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",

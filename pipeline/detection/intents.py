@@ -129,10 +129,12 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                               rf"(?:my\s+)?(?:{_MARKETS})\b"),
         ("send_money_direct", r"\b(?:send|pay|wire|transfer)\s+(?:you|u|me)\s+(?:the\s+)?(?:money|payment|funds|cash)?\s*"
                               r"direct(?:ly)?\b"),
-        ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\b(?:deal|trade|talk|chat|sell|buy|continue|"
+        ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\b(?:deal|trade|talk|chat|sell|buy|continue|dm|pm|"
+                         r"message|msg|contact|reach|text|email|call|"
                          r"(?:do|handle|finish|settle)\s+(?:this|it)|sort\s+(?:this|it)\s+out)\s+(?:\w+\s+){0,2}?"
                          r"(?:privately|in\s+private)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),
-        ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|get\s+in\s+touch)\s+"
+        ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+(?:out\s+to\s+)?me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|"
+                      rf"get\s+in\s+touch(?:\s+with\s+me)?)\s+"
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
     )
 )

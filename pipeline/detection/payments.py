@@ -34,6 +34,7 @@ RAILS = (
     PaymentRail("paypal", r"p[a4@]y[\s._-]?p[a4@]l", False),
     PaymentRail("paypal", r"f\s?&\s?f|fnf|f\s?n\s?f|friends\s?(?:and|&|n)\s?family", False),
     PaymentRail("paypal", r"pp", True),
+    PaymentRail("paypal", r"g\s?&\s?s|goods\s?(?:and|&|n)\s?services", False),
     PaymentRail("applepay", r"apple\s?(?:pay|cash)", False),
     PaymentRail("googlepay", r"google\s?pay|g\s?pay", False),
     PaymentRail("revolut", r"revolut", False),
@@ -45,7 +46,7 @@ RAILS = (
     PaymentRail("check", r"personal\s?che(?:ck|que)s?|check\s+in\s+the\s+mail", False),
     PaymentRail("mailed_cash", r"cash\s+in\s+(?:the|an)\s+(?:mail|envelope)|mail(?:ed)?\s+(?:you\s+|me\s+)?cash", False),
     PaymentRail("gift_card", r"(?:amazon|steam|itunes|apple|google\s?play|visa|ebay)?\s?gift\s?cards?", True),
-    PaymentRail("wire", r"wire\s?transfers?|bank\s?wires?|swift\s?transfers?|sepa(?:\s?transfers?)?", False),
+    PaymentRail("wire", r"wire\s?transfers?|bank\s?wires?|swift\s?(?:transfers?|codes?)|sort\s?codes?|sepa(?:\s?transfers?)?", False),
     PaymentRail("wire", r"wires?|wired|wiring", True),
     PaymentRail("bank_transfer", r"bank\s?transfers?|bank\s?deposits?|direct\s?deposits?|ach|e-?transfer|"
                 r"interac|routing\s?(?:number|no|#)|account\s?(?:number|no|#)|iban|bank\s?details", False),
@@ -98,9 +99,11 @@ _RAIL_WORDS = frozenset(
     revolut skrill payoneer chime wise money moneygram western wu cashiers cashier personal postal gift wire
     wires wired wiring bank sepa swift transfer transfers deposit ach etransfer interac routing account iban
     bitcoin btc eth ethereum ether usdt usdc tether litecoin ltc doge dogecoin xrp solana monero xmr tron trx
-    friends crypto""".split()
+    friends crypto goods sort""".split()
 )
-TRIGGER_STEMS = ("zel", "venm", "ven mo", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f")
+TRIGGER_STEMS = (
+    "zel", "venm", "ven mo", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f", "g&s", "g & s",
+)
 _RAIL_STEMS = stems(*TRIGGER_STEMS)
 _FEE_WORDS = frozenset({"fee", "fees", "commission", "cut", "percent", "neither", "direct", "directly"})
 TRIGGER_WORDS = _RAIL_WORDS | _FEE_WORDS

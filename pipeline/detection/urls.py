@@ -64,10 +64,11 @@ def _judge(match: re.Match[str], platform_domains: tuple[str, ...]) -> Hit | Non
 
 
 def _plausible_bare(host: str) -> bool:
-    """A bare domain needs a common TLD typed in lower case and a label that is not a number."""
+    """A bare domain needs a common TLD typed in lower case (or all in capitals) and a real first label."""
     tld = host.rsplit(".", 1)[-1]
     first = host.split(".", 1)[0]
-    return tld.islower() and tld in COMMON_BARE_TLDS and not first.isdigit() and len(first) > 1
+    cased = tld.islower() or host.isupper()
+    return cased and tld.lower() in COMMON_BARE_TLDS and not first.isdigit() and len(first) > 1
 
 
 def _shorteners(text: str, found: list[Hit]) -> list[Hit]:

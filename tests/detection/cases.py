@@ -241,6 +241,16 @@ POSITIVES: list[tuple[str, str]] = [
     # platform-supported methods and toll-free lines
     ('venmo me instead of checkout', 'payment'),
     ('call me 1-800-275-8777', 'phone'),
+    # fifth batch
+    ('SILVERBARN.COM', 'url'),
+    ('TG @silverbarn', 'handle'),
+    ('G&S only', 'payment'),
+    ('swift code to follow', 'payment'),
+    ('dm me privately', 'intent'),
+    ('reach out to me directly', 'intent'),
+    ('sort code and account number below', 'payment'),
+    ('+44 (0) 7911 123456', 'phone'),
+    ('415‑555‑0123 text me', 'phone'),
 ]
 
 NEGATIVES: list[str] = [
@@ -448,4 +458,7 @@ NEGATIVES: list[str] = [
     'a telegram from the 1920s, framed',
     'I used to sell on eBay with PayPal',
     'can I use Apple Pay at checkout?',
+    # fifth batch
+    'the G & S railroad token',
+    'TG 1 oz round, the Texas Gold one',
 ]

@@ -38,7 +38,7 @@ addresses) come from --platform-domain or PEERGUARD_PLATFORM_DOMAINS
 @click.command("scan", help=_FORMAT_HELP)
 @click.option("--platform-domain", "platform_domains", multiple=True, metavar="DOMAIN",
               help="A domain whose links and addresses are allowed (repeatable).")
-@click.option("--window", default=4, show_default=True, type=click.IntRange(1, 20),
+@click.option("--window", default=6, show_default=True, type=click.IntRange(1, 20),
               help="Messages joined when looking for contact details split across a conversation.")
 def scan(platform_domains: tuple[str, ...], window: int) -> None:
     """Scan JSON lines from stdin for off-platform contact; see --help for the format."""

@@ -3,7 +3,7 @@
 Public API::
 
     scan_text(text, *, platform_domains=("peermetals.com",)) -> list[Finding]
-    scan_conversation(messages, *, platform_domains=..., window=4) -> list[Finding]
+    scan_conversation(messages, *, platform_domains=..., window=6) -> list[Finding]
     mask_text(text, findings) -> str
     mask_conversation(texts, findings) -> list[str]
     scan_lines(lines, *, platform_domains=...) -> Iterator[str]     (JSON lines, see jsonlines.py)

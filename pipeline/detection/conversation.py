@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
 
-DEFAULT_WINDOW = 4
+DEFAULT_WINDOW = 6
 # Split attempts are made of short fragments; long messages are scanned alone, which also keeps
 # the cost of windows linear in the conversation's length.
 MAX_WINDOW_MESSAGE_CHARS = 300

@@ -84,3 +84,14 @@ def test_split_attempts_are_found() -> None:
 def test_number_heavy_threads_stay_clean() -> None:
     for messages in CLEAN_THREADS:
         assert scan_conversation(messages) == [], messages
+
+
+def test_email_spelled_over_five_messages() -> None:
+    messages = [("s", "my email is jsmith"), ("s", "at"), ("s", "yahoo"), ("s", "dot"), ("s", "com")]
+    assert "email" in {f.kind for f in scan_conversation(messages)}
+
+
+def test_number_in_five_pieces() -> None:
+    messages = [("s", "4"), ("s", "1"), ("s", "5"), ("s", "555"), ("s", "0123")]
+    (finding,) = scan_conversation(messages)
+    assert finding.value == "+14155550123" and finding.messages == (0, 1, 2, 3, 4)

@@ -24,11 +24,13 @@ from actors.context import AppContext, app_context
 from actors.mail import DeliveryError, MailBatch, MailTransport, TransportUnavailable, transport_from_url
 from pipeline.notices import InvalidRecipient, MailIdentity, OutgoingNotice, build_message, render_notice
 from storage import outbox as store
+from storage.db import is_postgres
 
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 CLAIM_BATCH = 200
+DISPATCH_WORKERS = 4  # measured best on the 2-core bench machine (docs/benchmarks.md)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(minutes=1)
@@ -57,13 +59,15 @@ def retry_delay(attempts: int) -> timedelta:
 
 def deliver_outbox(
     context: AppContext, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH,
-    transport: MailTransport | None = None, workers: int = 1,
+    transport: MailTransport | None = None, workers: int | None = None,
 ) -> dict[str, int]:
     """Claim and send every email due at ``now``; temporary failures wait for a later run.
 
     With ``workers`` > 1 several dispatch loops run in threads, each with its own SMTP and
     database connection; SKIP LOCKED claims keep them on disjoint rows.
     """
+    # SQLite serialises writers, so parallel dispatchers would only queue on its lock.
+    workers = workers or (DISPATCH_WORKERS if is_postgres(context.engine) else 1)
     counts: Counter[str] = Counter(store.reap_expired_leases(context.session_factory, clock(), LEASE))
     transport = transport or transport_from_url(context.settings.email_url)
     identity = MailIdentity.from_mapping(context.settings.extra, context.settings.platform_domains)

@@ -84,7 +84,7 @@ def test_server_down_then_back_retries_with_backoff(db_url, tmp_path):
     port = free_port()
     context = make_context(db_url, tmp_path, port)
     enqueue(context, 5)
-    counts = deliver_outbox(context, NOW)
+    counts = deliver_outbox(context, NOW, workers=1)
     assert counts == {"retry": 1, "deferred": 4}
     assert statuses(context) == {"failed": 1, "queued": 4}
     controller = start_server(handler, port=port)

@@ -36,6 +36,7 @@ from pipeline.responses import (
 )
 from storage.db import is_postgres, transaction
 from storage.models.core import Conversation, Message, User
+from storage.models.outbox import OutboxEmail
 from storage.models.responses import EmailPreference, ResponseDeadline, ResponseDeadlineEvent, ResponseSyncCursor
 from storage.outbox import NoticeRequest, enqueue_notices
 
@@ -171,6 +172,18 @@ def _set_answer(session: Session, row: ResponseDeadline, obligation: ResponseObl
     else:
         row.next_due_at = None
         _event(session, row.id, now, "answered", detail=f"{obligation.response_seconds} s")
+        _withdraw_unsent_nudges(session, row.id)
+
+
+def _withdraw_unsent_nudges(session: Session, deadline_id: int) -> None:
+    # A reminder still waiting in the outbox when the seller answers would only confuse them;
+    # the breach notice stays, because the breach happened even if the answer came later.
+    keys = [f"response-deadline:{deadline_id}:{stage.notice}" for stage in (Stage.REMINDER, Stage.FINAL_WARNING)]
+    session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.idempotency_key.in_(keys), OutboxEmail.status.in_(("queued", "failed")))
+        .values(status="dead", last_error="withdrawn: the seller answered before it was sent")
+    )
 
 
 def _event(session: Session, deadline_id: int, at: datetime, kind: str, stage: int | None = None, detail: str | None = None) -> None:

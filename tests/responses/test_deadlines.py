@@ -180,3 +180,19 @@ def test_stats_median_and_shares(ctx):
     assert row.stats.obligations == 3 and row.stats.median_response_seconds == 75 * 60
     assert row.stats.share_within_target == pytest.approx(1 / 3)
     assert row.stats.share_within_limit == pytest.approx(2 / 3)
+
+
+def test_reminder_still_queued_when_the_seller_answers_is_withdrawn(ctx):
+    from actors.responses import sweep_responses
+    from storage.models import Conversation, User
+
+    context, transport = ctx
+    _, seller_id, conv_id = seed(context)
+    sweep_responses(context, hours(1))  # queued, not yet delivered
+    with transaction(context.session_factory) as s:
+        message(s, s.get(Conversation, conv_id), s.get(User, seller_id), hours(1.1))
+    run_once(context, hours(1.2))
+    assert notices(transport) == []
+    with context.session_factory() as s:
+        (row,) = s.scalars(select(OutboxEmail)).all()
+    assert row.status == "dead" and row.last_error.startswith("withdrawn")

@@ -57,3 +57,5 @@ main.add_command(stats)
 main.add_command(strikes)
 from peerguard.cli.transcript import transcript  # noqa: E402
 main.add_command(transcript)
+from peerguard.cli.outbox import outbox  # noqa: E402
+main.add_command(outbox)

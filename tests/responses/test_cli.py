@@ -93,3 +93,22 @@ def test_actor_messages_carry_only_json():
     for actor in (response_sweep, dispatch_outbox):
         message = actor.message()
         assert json.loads(json.dumps({"args": message.args, "kwargs": message.kwargs})) == {"args": [], "kwargs": {}}
+
+
+def test_outbox_status_list_and_requeue(env):
+    from datetime import UTC, datetime
+
+    from storage.outbox import NoticeRequest, enqueue_notices
+
+    context = AppContext.from_settings(Settings.from_mapping(env))
+    with transaction(context.session_factory) as s:
+        enqueue_notices(s, [NoticeRequest("flag-alert", "not an address", "", {}, "k1")], datetime.now(UTC))
+    context.dispose()
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", "--once"], env=env).exit_code == 0
+    listed = runner.invoke(main, ["outbox", "list", "--json"], env=env)
+    (item,) = json.loads(listed.output)
+    assert item["to"] == "not an address" and "cannot build message" in item["last_error"]
+    assert "dead     1" in runner.invoke(main, ["outbox", "status"], env=env).output
+    assert runner.invoke(main, ["outbox", "requeue", str(item["id"])], env=env).exit_code == 0
+    assert runner.invoke(main, ["outbox", "requeue", "999"], env=env).exit_code == 4

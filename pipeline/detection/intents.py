@@ -19,7 +19,7 @@ _CONTACT_VERB = r"(?:text|txt|call|ring|phone|e-?mail|sms|facetime|whatsapp|tele
 _CHANNEL = (
     r"(?:cell(?:\s?phone)?|cell\s+number|phone\s+number|mobile(?:\s+number)?|digits|e-?mail(?:\s+address)?|"
     r"contact\s+(?:info|details|number)|personal\s+(?:number|email|line)|whatsapp|telegram|signal|snap(?:chat)?|"
-    r"insta(?:gram)?|socials|direct\s+line)"
+    r"insta(?:gram)?|ig|fb|facebook|discord|kik|wechat|twitter|tiktok|socials|direct\s+line)"
 )
 _PLACE = r"(?:site|app|platform|peer\s?metals|marketplace|checkout|here)"
 _SITE = r"(?:site|app|platform|peer\s?metals|marketplace)"
@@ -33,10 +33,11 @@ def _words(text: str) -> frozenset[str]:
 _VERBS = _words("text txt call ring phone email mail sms facetime whatsapp telegram")
 _CHANNEL_WORDS = _words(
     "cell cellphone phone mobile digits email mail contact personal whatsapp telegram signal snap snapchat "
-    "insta instagram socials direct number info details handle"
+    "insta instagram ig fb facebook discord kik wechat twitter tiktok socials direct number info details handle"
 )
 
 _MARKETS = r"ebay|etsy|craigslist|offerup|mercari|whatnot|poshmark|f(?:b|acebook)\s+marketplace"
+_NEGATED_BY_DESIGN = frozenset({"avoid_platform"})
 _PLACE_WORDS = _words("site app platform peermetals peer marketplace checkout here middleman middle system")
 
 # Each rule: a name, the pattern, and trigger groups - every group needs one of its words among
@@ -47,7 +48,13 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "give_you_mine": (_CHANNEL_WORDS | {"details"}, _words("you u ya"), _words("my")),
     "easier_by_phone": (_words("phone text email mail"), _words("easier easiest better quicker faster simpler rather prefer")),
     "talk_elsewhere": (_words("somewhere elsewhere offline here"), _words("talk chat continue deal trade move go take")),
-    "send_me_a": (_words("call ring text txt line email mail sms"), _words("me us"), _words("a an")),
+    "send_me_a": (_words("call ring text txt line email mail sms"), _words("me us you u ya"), _words("a an")),
+    "avoid_platform": (_PLACE_WORDS, _words("rather don dont need prefer hate gonna going")),
+    "other_way_to_pay": (_words("way ways methods method options option"), _words("pay payment another other different")),
+    "send_you_money": (_words("money payment funds cash"), _words("send pay wire"), _words("you u")),
+    "have_a_site": (_words("website web site store shop page insta instagram facebook fb ig"), _words("have got")),
+    "meet_in_person": (_words("person locally irl pickup pick"), _words("meet local up cash")),
+    "faster_than_here": (_words("than"), _words("faster quicker easier better simpler")),
     "contact_you": (_VERBS, _words("you u ya")),
     "rather_call": (_words("rather prefer easier easiest better quicker faster"), _VERBS | {"talk"}),
     "talk_by_phone": (_words("phone text email mail sms"), _words("talk chat speak discuss continue communicate")),
@@ -85,7 +92,23 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                             r"(?:the\s+)?(?:phone|text|e-?mail)\b"),
         ("talk_elsewhere", r"\b(?:talk|chat|continue|deal|trade|move|go|take\s+(?:this|it))\s+(?:\w+\s+){0,2}?"
                            r"(?:somewhere\s+else|elsewhere|offline|off\s+here)\b"),
-        ("send_me_a", r"\b(?:give|gimme|drop|shoot|send)\s+(?:me|us)\s+(?:a|an)\s+(?:call|ring|text|txt|line|e-?mail|sms)\b"),
+        ("send_me_a", r"\b(?:give|gimme|drop|shoot|send)\s+(?:me|us|you|u|ya)\s+(?:a|an)\s+(?:call|ring|text|txt|line|"
+                      r"e-?mail|sms)\b"),
+        # Negated on purpose: "I'd rather not go through the app" proposes leaving it.
+        ("avoid_platform", rf"\b(?:rather\s+not|don'?t\s+(?:want|need)\s+to|prefer\s+not\s+to|no\s+need\s+to|hate\s+to|"
+                           rf"not\s+(?:gonna|going\s+to))\s+(?:go|pay|deal|do\s+(?:it|this)|buy|sell|use|bother)\s+"
+                           rf"(?:(?:through|thru|via|on|with)\s+)?(?:the\s+|this\s+)?(?:{_PLACE}|middle\s?man)\b(?!'s)"),
+        ("other_way_to_pay", r"\b(?:another|other|different|cheaper|easier|better)\s+(?:way|ways)\s+to\s+pay\b|"
+                             r"\bpay\s+(?:you\s+|me\s+)?(?:another|some\s+other|a\s+different)\s+way\b|"
+                             r"\bother\s+(?:payment\s+)?(?:methods?|options?)\b"),
+        ("send_you_money", r"\b(?:i'?ll|i\s+can|can\s+i|could\s+i|let\s+me|i\s+could)\s+(?:just\s+)?(?:send|pay|wire)\s+"
+                           r"(?:you|u)\s+(?:the\s+)?(?:money|payment|funds|cash)\b"),
+        ("have_a_site", r"\b(?:do\s+you\s+have|have\s+you\s+got|got)\s+(?:a|an|your\s+own)\s+(?:website|web\s?site|site|"
+                        r"store|shop|page|insta(?:gram)?|facebook|fb|ig)\b"
+                        r"(?=\s*(?:[?!.,;]|$)|\s+(?:or|where|i\s+can|we\s+can|to\s+(?:see|check|order|buy|browse))\b)"),
+        ("meet_in_person", r"\b(?:meet\s+(?:up\s+)?(?:in\s+person|locally|irl)|local\s+pick\s?-?up|pick\s?-?up\s+in\s+person|"
+                           r"cash\s+(?:in\s+person|at\s+pick\s?-?up|on\s+pick\s?-?up))\b"),
+        ("faster_than_here", r"\b(?:faster|quicker|easier|better|simpler)\s+than\s+(?:this|the)\s+(?:app|site|platform|chat)\b"),
         ("contact_you", rf"\b(?:i'?ll|i\s+will|i\s+can|can\s+i|could\s+i|let\s+me|lemme|i'?d|gonna|going\s+to|want\s+to|"
                         rf"wanna|may\s+i|should\s+i|i\s+could|rather|prefer\s+to|easier\s+to)\s+(?:just\s+)?"
                         rf"{_CONTACT_VERB}\s+(?:you|u|ya)\b"),
@@ -100,8 +123,8 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
         ("your_number_for_contact", r"\b(?:your|ur|a|a\s+good|best|the\s+best)\s+(?:phone\s+)?(?:number|#)\s+"
                                     r"(?:(?:i|we)\s+(?:can|could|should)\s+)?(?:to\s+)?(?:call|text|reach|contact|ring)\b"),
         ("call_or_text", r"\b(?:call|text|txt|phone)\s*(?:or|and|/|&)\s*(?:call|text|txt|whatsapp|email)\b"),
-        ("move_to_channel", r"\b(?:take|move|bring|continue|switch|carry)\s+(?:this|it|things|the\s+(?:conversation|chat|"
-                            r"convo|deal))\s+(?:over\s+)?(?:to|onto)\s+(?:a\s+)?(?:text|texting|phone|a\s+call|e-?mail|sms|"
+        ("move_to_channel", r"\b(?:take|move|bring|continue|switch|carry)\s+(?:(?:this|it|things|the\s+(?:conversation|chat|"
+                            r"convo|deal))\s+)?(?:over\s+)?(?:to|onto)\s+(?:a\s+)?(?:text|texting|phone|a\s+call|e-?mail|sms|"
                             r"whatsapp|telegram|signal|discord|messenger|dms?\s+elsewhere)\b"),
         ("phone_then_number", r"\b(?:phone|call|text|cell)\b[^.!?\n]{0,30}\b(?:what'?s|whats|what\s+is)\s+"
                               r"(?:a|your|the\s+best)\s+(?:good\s+)?number\b"),
@@ -183,7 +206,8 @@ def _matches(text: str, name: str, pattern: re.Pattern[str]) -> list[Hit]:
     """Run one rule, dropping refusals and phrases routed through the platform."""
     hits = []
     for match in bounded(pattern.finditer(text)):
-        if is_refused(text, match.start(), match.end()) or routed_through_platform(text, match.end()):
+        refused = name not in _NEGATED_BY_DESIGN and is_refused(text, match.start(), match.end())
+        if refused or routed_through_platform(text, match.end()):
             continue
         hits.append(Hit("intent", ((match.start(), match.end()),), name, 0.75))
     return hits

@@ -251,6 +251,22 @@ POSITIVES: list[tuple[str, str]] = [
     ('sort code and account number below', 'payment'),
     ('+44 (0) 7911 123456', 'phone'),
     ('415‑555‑0123 text me', 'phone'),
+    # sixth batch: avoiding the platform, other ways to pay, meeting in person
+    ("I'd rather not go through the app", 'intent'),
+    ('No need to use checkout, I trust you', 'intent'),
+    ('Do you take other payment methods?', 'intent'),
+    ('Is there a cheaper way to pay you?', 'intent'),
+    ('Can I just send you the money?', 'intent'),
+    ('Do you have a website?', 'intent'),
+    ("what's your IG", 'intent'),
+    ('Cash only, local pickup', 'intent'),
+    ('Text is faster than this app', 'intent'),
+    ("let's switch to text", 'intent'),
+    ('Let me give you a ring', 'intent'),
+    ("don't want to pay through the site, can we work something out", 'intent'),
+    ('Could you invoice me outside of PeerMetals?', 'intent'),
+    ("Let's keep this between us and skip the middleman", 'intent'),
+    ('do you have a store to order from?', 'intent'),
 ]
 
 NEGATIVES: list[str] = [
@@ -461,4 +477,15 @@ NEGATIVES: list[str] = [
     # fifth batch
     'the G & S railroad token',
     'TG 1 oz round, the Texas Gold one',
+    # sixth batch
+    'Is local pickup available through the site?',
+    'no local pickup, sorry',
+    "I'll send you the money through checkout",
+    "other payment methods aren't allowed here",
+    'do you have a store credit?',
+    "I'd rather not go off the app",
+    "I don't want to use the site's shipping label, I'll buy my own",
+    "I'll pay through the site tonight",
+    'the app is slower than the website',
+    'do you have a page with more photos in the listing?',
 ]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from pipeline.detection.jsonlines import scan_lines
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _answers(lines):  # type: ignore[no-untyped-def]
@@ -54,7 +57,7 @@ def test_conversation_findings_name_messages_and_per_message_spans() -> None:
 def test_cli_streams_binary_stdin_to_stdout() -> None:
     data = b'{"id": "a", "text": "venmo me"}\n\xff\n{"id": "b", "text": "thanks"}\n'
     result = subprocess.run([sys.executable, "-c", "from peerguard.cli import main; main()", "scan"],
-                            input=data, capture_output=True, check=True, timeout=60)
+                            input=data, capture_output=True, check=True, timeout=60, cwd=ROOT)
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a.get("id") for a in answers] == ["a", None, "b"]
     assert answers[0]["findings"][0]["kind"] == "payment" and "error" in answers[1]
@@ -62,5 +65,16 @@ def test_cli_streams_binary_stdin_to_stdout() -> None:
 
 def test_cli_help_explains_the_format() -> None:
     result = subprocess.run([sys.executable, "-c", "from peerguard.cli import main; main()", "scan", "--help"],
-                            capture_output=True, text=True, check=True, timeout=60)
+                            capture_output=True, text=True, check=True, timeout=60, cwd=ROOT)
     assert '"findings"' in result.stdout and '"messages"' in result.stdout and "error" in result.stdout
+
+
+def test_cli_platform_domains_from_option_and_environment() -> None:
+    data = b'{"id": "a", "text": "see goldbug.com/sale"}\n'
+    command = [sys.executable, "-c", "from peerguard.cli import main; main()", "scan"]
+    allowed = subprocess.run([*command, "--platform-domain", "goldbug.com"], input=data, capture_output=True,
+                             check=True, timeout=60, cwd=ROOT)
+    assert json.loads(allowed.stdout)["findings"] == []
+    env = {"PEERGUARD_PLATFORM_DOMAINS": "goldbug.com, peermetals.com", "PATH": ""}
+    from_env = subprocess.run(command, input=data, capture_output=True, check=True, timeout=60, cwd=ROOT, env=env)
+    assert json.loads(from_env.stdout)["findings"] == []

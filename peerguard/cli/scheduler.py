@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 @click.option("--interval", default=60, show_default=True, type=click.IntRange(1), help="Seconds between sweeps.")
 @click.option("--standby-poll", default=15, show_default=True, type=click.IntRange(1), help="Seconds between lock attempts while another scheduler runs.")
 def scheduler(interval: int, standby_poll: int) -> None:
-    """Enqueue the response sweep and mail dispatch every --interval seconds.
+    """Fire the idempotent sweeps every --interval seconds.
 
-    With REDIS_URL the sweeps are enqueued for `peerguard worker`; without it they run in this
-    process. On PostgreSQL a session advisory lock makes sure only one scheduler fires.
+    With REDIS_URL the response sweep and mail dispatch are enqueued for `peerguard worker`;
+    without it every pipeline stage runs in this process. On PostgreSQL a session advisory lock
+    makes sure only one scheduler fires; others wait as standbys.
     """
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -83,7 +84,8 @@ def fire_sweeps(context, now: datetime) -> None:
         response_sweep.send()
         dispatch_outbox.send()
         return
-    from actors.responses import run_once
+    from actors.runner import run_once
 
-    counts = run_once(context, now)
-    log.info("sweep: %s", ", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing to do")
+    # Without a broker there are no workers, so this process runs every stage itself.
+    for stage, counts in run_once(context, now).items():
+        log.info("%s: %s", stage, ", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing to do")

@@ -1,7 +1,7 @@
 """Conversation scanning: contact details split over consecutive messages ("555" / "867" / "5309").
 
-Each message is scanned alone; then every window of up to ``window`` consecutive messages from the
-same sender is joined with spaces and scanned again. A finding from a window is kept when it spans
+Each message is scanned alone; then every window of up to ``window`` short messages from one
+sender (skipping the other party's interjections) is joined with spaces and scanned again. A finding from a window is kept when it spans
 several messages, or when it needed a neighbour's context and the message alone was clean.
 """
 
@@ -25,7 +25,7 @@ ConversationMessage = str | tuple[str | None, str] | Mapping[str, object]
 class _Window:
     """A run of consecutive messages joined with single spaces."""
 
-    first: int
+    indexes: tuple[int, ...]  # the conversation index of each joined message
     text: str
     offsets: tuple[int, ...]  # where each message starts in ``text``
     lengths: tuple[int, ...]
@@ -36,7 +36,7 @@ class _Window:
         for k, (offset, length) in enumerate(zip(self.offsets, self.lengths)):
             lo, hi = max(start, offset), min(end, offset + length)
             if lo < hi:
-                spans.append(Span(lo - offset, hi - offset, self.first + k))
+                spans.append(Span(lo - offset, hi - offset, self.indexes[k]))
         return spans
 
 
@@ -96,40 +96,48 @@ def _window_findings(
     "stacker77@outlook" from a narrower window is then recognised as covered.
     """
     for first in range(len(texts)):
-        widest = _widest(senders, texts, first, window)
-        for size in range(widest, 1, -1):
-            last = first + size - 1
-            joined = _join(texts, first, last)
+        members = _members(senders, texts, first, window)
+        for size in range(len(members), 1, -1):
+            joined = _join(texts, members[:size])
             for finding in scan_text(joined.text, platform_domains=domains):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
                     yield _window_finding(finding, spans, texts)
 
 
-def _widest(senders: list[str | None], texts: list[str], first: int, window: int) -> int:
-    """Return how many messages from ``first`` on can be joined (1 when none can)."""
-    size = 1
-    while size < window and first + size < len(texts) and _joinable(senders, texts, first, first + size):
-        size += 1
-    return size
+def _members(senders: list[str | None], texts: list[str], first: int, window: int) -> list[int]:
+    """Indexes of up to ``window`` short messages by ``first``'s sender, starting at ``first``.
+
+    The other party's interjections ("?", "ok") are skipped, so "415" / "?" / "555 0123" from one
+    sender still joins; a long message from the same sender ends the run, as split attempts are
+    made of fragments. The walk is bounded to twice the window.
+    """
+    if len(texts[first]) > MAX_WINDOW_MESSAGE_CHARS:
+        return [first]
+    members = [first]
+    for index in range(first + 1, min(len(texts), first + 2 * window)):
+        if not _same_sender(senders[first], senders[index]):
+            continue
+        if len(texts[index]) > MAX_WINDOW_MESSAGE_CHARS or len(members) == window:
+            break
+        members.append(index)
+    return members
 
 
-def _joinable(senders: list[str | None], texts: list[str], first: int, last: int) -> bool:
-    """Messages join when short and, if senders are known, sent by the same person."""
-    if len(texts[last]) > MAX_WINDOW_MESSAGE_CHARS or len(texts[first]) > MAX_WINDOW_MESSAGE_CHARS:
-        return False
-    return senders[last] is None or senders[first] is None or senders[last] == senders[first]
+def _same_sender(first: str | None, other: str | None) -> bool:
+    """Unknown senders join anything; known ones only their own messages."""
+    return first is None or other is None or first == other
 
 
-def _join(texts: list[str], first: int, last: int) -> _Window:
-    """Join messages ``first..last`` with single spaces, remembering each one's offset."""
+def _join(texts: list[str], indexes: list[int]) -> _Window:
+    """Join the given messages with single spaces, remembering each one's offset."""
     offsets, lengths, parts, cursor = [], [], [], 0
-    for text in texts[first : last + 1]:
+    for index in indexes:
         offsets.append(cursor)
-        lengths.append(len(text))
-        parts.append(text)
-        cursor += len(text) + 1
-    return _Window(first, " ".join(parts), tuple(offsets), tuple(lengths))
+        lengths.append(len(texts[index]))
+        parts.append(texts[index])
+        cursor += len(texts[index]) + 1
+    return _Window(tuple(indexes), " ".join(parts), tuple(offsets), tuple(lengths))
 
 
 def _window_finding(finding: Finding, spans: list[Span], texts: list[str]) -> Finding:

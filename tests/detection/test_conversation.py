@@ -95,3 +95,9 @@ def test_number_in_five_pieces() -> None:
     messages = [("s", "4"), ("s", "1"), ("s", "5"), ("s", "555"), ("s", "0123")]
     (finding,) = scan_conversation(messages)
     assert finding.value == "+14155550123" and finding.messages == (0, 1, 2, 3, 4)
+
+
+def test_the_other_partys_interjection_does_not_break_a_split() -> None:
+    messages = [("seller", "my cell 415"), ("buyer", "?"), ("seller", "555 0123")]
+    (finding,) = scan_conversation(messages)
+    assert finding.kind == "phone" and finding.messages == (0, 2)

@@ -36,7 +36,9 @@ _WORD_TOKEN = re.compile(
     r"(?<=[eE])ight|(?<=[nN])ine)(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_GAP = re.compile(r"(?:[\s\-.()/,_*|~:'\"\u2022\u00b7\u2013\u2014]|(?i:dash|hyphen|dot|point|space))*")
+_GAP = re.compile(
+    r"(?:[\s\-.()/,_*|~:'\"\u2022\u00b7\u2010-\u2015\u2212\u2043\u30fb]|(?i:dash|hyphen|dot|point|space))*"
+)
 _MAX_GAP = 9
 
 _STRONG_CUE_WORDS = frozenset(
@@ -45,16 +47,11 @@ _STRONG_CUE_WORDS = frozenset(
 )
 _WEAK_CUE_WORDS = frozenset("number num contact line zelle venmo cashapp cash reach ask starts start last".split())
 _CUE_PHRASES = ("area code", "reach me", "hit me up", "personal line", "my #")
-_CUE_SYMBOLS = ("\U0001f4de", "\U0001f4f1", "\u260e", "#")
+_CUE_SYMBOLS = ("\U0001f4de", "\U0001f4f1", "\u260e")
 _STRONG_CUE = re.compile(
     r"\b(?:call|calls|calling|text|texts|texting|txt|sms|ring|phone|cell|cellphone|mobile|tel|"
     r"telephone|landline|dial|reach me|whatsapp|signal|telegram|viber|imessage|facetime|hmu|"
     r"hit me up|area code|digits|personal line)\b|[\U0001f4de\U0001f4f1\u260e]",
-    re.IGNORECASE,
-)
-_WEAK_CUE = re.compile(
-    r"\b(?:number|num|contact|line|zelle|venmo|cash ?app|starts? with|last (?:four|seven|4|7)|"
-    r"reach|ask for)\b|#",
     re.IGNORECASE,
 )
 _GUARD = re.compile(
@@ -107,7 +104,7 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     if sum(len(t.digits) for t in tokens) < 10:
         return []
     chains = _chains(text, tokens)
-    strong = (gate.any_word(_STRONG_CUE_WORDS) or any(s in text for s in _CUE_SYMBOLS[:3])
+    strong = (gate.any_word(_STRONG_CUE_WORDS) or any(s in text for s in _CUE_SYMBOLS)
               or any(p in gate.lowered for p in _CUE_PHRASES))
     weak = strong or gate.any_word(_WEAK_CUE_WORDS) or "#" in text
     hits: list[Hit] = []
@@ -208,7 +205,7 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
     if len(digits) > (15 if plus else 11):
         return _sub_window(text, chain, strong) if strong and not tracking_valid(digits) else None
     # Cheap structural checks first: phonenumbers is the slowest step of the whole scan.
-    if _guarded(text, chain[0].start, cue_overrides=False):
+    if _guarded(text, chain[0].start):
         return None
     if not plus and not strong and _looks_like_tracking(chain, digits):
         return None
@@ -256,7 +253,7 @@ def _merged_groups(chain: list[DigitToken]) -> tuple[int, ...]:
     return tuple(groups)
 
 
-def _guarded(text: str, start: int, *, cue_overrides: bool) -> bool:
+def _guarded(text: str, start: int) -> bool:
     """True when a trade-number keyword (tracking, cert, order...) closely precedes ``start``."""
     before = text[max(0, start - 32) : start]
     guards = [m.end() for m in _GUARD.finditer(before)]
@@ -275,7 +272,7 @@ def _sub_window(text: str, chain: list[DigitToken], strong: bool) -> Hit | None:
             if len(digits) > 11:
                 break
             e164 = validate(digits, False, allow_foreign=False) if len(digits) >= 10 else None
-            if e164 and not _guarded(text, chain[i].start, cue_overrides=strong):
+            if e164 and not _guarded(text, chain[i].start):
                 return Hit("phone", ((chain[i].start, chain[j].end),), e164, 0.85)
     return None
 
@@ -301,7 +298,7 @@ def _assemble(text: str, group: list[list[DigitToken]]) -> Hit | None:
         if len(gap) > 40 or re.search(r"[.!?;\n$%]", gap):
             return None
     digits = "".join(t.digits for chain in group for t in chain)
-    if len(digits) not in (10, 11) or any(_guarded(text, c[0].start, cue_overrides=False) for c in group):
+    if len(digits) not in (10, 11) or any(_guarded(text, c[0].start) for c in group):
         return None
     e164 = validate(digits, False, allow_foreign=False)
     if e164 is None:

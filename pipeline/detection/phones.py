@@ -203,7 +203,7 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
         return None
     plus = _has_plus(text, chain[0].start)
     if len(digits) > (15 if plus else 11):
-        return _sub_window(text, chain, strong) if strong and not tracking_valid(digits) else None
+        return _sub_window(text, chain) if strong and not tracking_valid(digits) else None
     # Cheap structural checks first: phonenumbers is the slowest step of the whole scan.
     if _guarded(text, chain[0].start):
         return None
@@ -263,7 +263,7 @@ def _guarded(text: str, start: int) -> bool:
     return not cues or max(cues) < max(guards)
 
 
-def _sub_window(text: str, chain: list[DigitToken], strong: bool) -> Hit | None:
+def _sub_window(text: str, chain: list[DigitToken]) -> Hit | None:
     """Find a phone number inside a longer chain of tokens (two numbers run together)."""
     for i in range(len(chain)):
         digits = ""

@@ -35,7 +35,10 @@ _WARNING = re.compile(
     r"\b(?:scam\w*|fraud\w*|beware|careful|blocked|blocking|reported|reporting|report\s+(?:you|them|him|her|it|this)|"
     r"phish\w*|fake|warn\w*|nightmare|ripped\s+off|burn(?:ed|t)|never\s+again|suspicious|sketchy|"
     r"against\s+(?:the\s+)?(?:rules|tos|terms|policy)|not\s+allowed|asked\s+me\s+to|wanted\s+me\s+to|"
-    r"tried\s+to\s+(?:get|make)\s+me|told\s+me\s+to|keeps?\s+asking)\b"
+    r"tried\s+to\s+(?:get|make)\s+me|told\s+me\s+to|keeps?\s+asking|(?:always\s+)?say\s+no|said\s+no|"
+    r"turn(?:ed)?\s+(?:it|them|that)\s+down|declin\w+)\b"
+    r"|\b(?:people|buyers|sellers|folks|others|scammers)\s+(?:\w+\s+)?(?:ask|asked|asking|want|wanted|try|tried|"
+    r"keep|kept|push|pushed)\b"
     # Reports about a third party need a reporting verb: "someone asked me to pay by Zelle".
     r"|\b(?:someone|somebody|some\s+guy|this\s+guy|a\s+(?:seller|buyer|guy|member)|another\s+(?:seller|buyer))\s+"
     r"(?:\w+\s+)?(?:asked|wanted|tried|told|keeps|kept|messaged|offered|insisted|pushed|sent)\b",
@@ -47,7 +50,7 @@ _REASSURANCE = re.compile(r"\b(?:not|no|never|nothing)\s+(?:a\s+|an\s+)?(?:scam\
 # ("I use PayPal elsewhere but here checkout is fine").
 _PLATFORM_PREFERRED = re.compile(
     r"\b(?:checkout|the site|here|the platform|escrow|peer\s?metals)\s+(?:is|works)\s+(?:fine|better|best|safer|"
-    r"ok|okay|good|great)\b|\b(?:checkout|site|platform|escrow)\s+only\b|\bonly\s+(?:through|via|on|use)\s+"
+    r"ok|okay|good|great)\b|\b(?:checkout|site|platform|escrow)\s+only\b|\bonly\s+(?:through|via|on|use|accept|take|do)\s+"
     r"(?:the\s+)?(?:checkout|site|platform|peer\s?metals)\b|\bkeep\s+(?:it|this|everything)\s+(?:here|on\s+(?:the\s+)?"
     r"(?:site|platform|peer\s?metals))\b",
     re.IGNORECASE,

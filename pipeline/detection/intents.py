@@ -116,7 +116,7 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                         r"(?:just\s+)?(?:call|text|phone|talk\s+(?:by|on|over)\s+(?:the\s+)?phone|e-?mail)\b"),
         ("talk_by_phone", r"\b(?:talk|chat|speak|continue|communicate|discuss\s+\w+)\s+(?:by|over|on|via|through)\s+"
                           r"(?:the\s+)?(?:phone|text|e-?mail|sms)\b"),
-        ("give_me_yours", rf"\b(?:give|gimme|send|shoot|drop|share|pass|dm|pm|tell|leave|need|want|text|email|get)\s+"
+        ("give_me_yours", rf"\b(?:give|gimme|send|shoot|drop|share|pass|dm|pm|tell|leave|need|want|text|email|get|know)\s+"
                           rf"(?:me\s+|us\s+)?(?:your|ur|yr)\s+(?:{_CHANNEL}\b|(?:number|#)(?!\s*(?:on|for)\b))"),
         ("whats_yours", rf"\b(?:what'?s|what\s+is|whats|wats|do\s+you\s+have)\s+(?:your|ur|yr|a)\s+"
                         rf"(?:good\s+|best\s+)?{_CHANNEL}\b(?!\s+(?:notifications?|settings?|inbox|filters?|provider))"),
@@ -142,6 +142,7 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                              rf"work\s+around|cut\s+out)\s+(?:the\s+)?"
                              rf"(?:{_PLACE}|middle\s?man|system)\b(?!\s+fees?)"),
         ("deal_direct", r"\b(?:deal|do\s+(?:this|it|business)|handle\s+(?:this|it)|trade|talk|transact|"
+                        r"work\s+(?:something|it|this|things)\s+out|"
                         r"settle|sort\s+(?:it|this)\s+out|finish\s+(?:this|it))\s+(?:\w+\s+){0,2}?direct(?:ly)?\b"
                         r"|\b(?:buy|sell|pay|order)\s+(?:it\s+|them\s+)?direct(?:ly)?\s+(?:from|to|with)\s+(?:you|me|us)\b"
                         r"|\bdirect\s+(?:deal|sale|trade)\b"),

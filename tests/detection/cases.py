@@ -267,6 +267,12 @@ POSITIVES: list[tuple[str, str]] = [
     ('Could you invoice me outside of PeerMetals?', 'intent'),
     ("Let's keep this between us and skip the middleman", 'intent'),
     ('do you have a store to order from?', 'intent'),
+    # seventh batch: long natural messages
+    ("Thanks for the fast reply! I actually have a whole box of these that I haven't listed yet because the fees add up. If you want the lot, we could work something out directly and I'd knock 10% off. Just let me know your email and I'll send the list.", 'intent'),
+    ("I'd be happy to do that price. The easiest way for me is Zelle to my phone number, and then I ship the same day. If you're not comfortable with that we can figure something else out.", 'payment'),
+    ("The coins are beautiful in hand. I took a video but it's too big to upload here. If you give me your number I can send it over text, or I can email it if you prefer.", 'intent'),
+    ('Sure, I can hold it for you until Friday. By the way, I have a small shop with more silver, just search silver creek coins dot com and use code PEER for 5% off.', 'url'),
+    ("I'm moving most of my inventory to my own website soon because the fees here are crazy. Follow me on Instagram @silvercreekcoins for updates.", 'handle'),
 ]
 
 NEGATIVES: list[str] = [
@@ -488,4 +494,20 @@ NEGATIVES: list[str] = [
     "I'll pay through the site tonight",
     'the app is slower than the website',
     'do you have a page with more photos in the listing?',
+    # seventh batch: long natural clean messages
+    "Hi there! Just wanted to say the 2019 proof set arrived safely. The box was a little dented but everything inside is perfect. Tracking showed it sat in Memphis for two days, no idea why. Thanks again, I'll leave feedback tonight.",
+    "Quick question before I buy: the listing says 1 oz but the photo shows 31.1 g on the scale and the COA says 31.103. I assume that's all the same? Also is the mintage really 15,000 or is that a typo? I've seen 25,000 quoted elsewhere.",
+    "I can ship Monday via USPS Priority with insurance. If you need it faster, Express is about 30 more. Let me know which you prefer and I'll adjust the invoice through the site.",
+    "The cert number on the slab is 4183027-014 and the grade is MS 66+. You can verify it on the grader's website. Pop report shows 212 in this grade with 9 finer.",
+    "Regarding payment, I only accept the site's checkout. I've had people ask for Zelle and Venmo before and I always say no. Escrow protects both of us.",
+    "My phone camera isn't great, so the photos make the toning look darker than it is. In hand it's more of a gold-to-blue rainbow. I'm happy to take more pictures in natural light tomorrow morning around 10.",
+    'Serial numbers on the bars are 078412, 078413 and 078414, consecutive from the same pour. Total weight 30.02 oz on my scale.',
+    "I sent the offer for 1,475 through the Make Offer button. If that's too low, counter and I'll probably accept anything under 1,500.",
+    'Received, thank you! One of the tubes had a cracked lid (tube #3 of 5) but the coins inside are fine. No need to do anything about it.',
+    "FYI the reverse has a small rim ding at about 4 o'clock, you can see it in photo 6. Priced accordingly at 38.50 each or 370 for all ten.",
+    "My order number is 8810-2294-51 and I haven't received a shipping notification yet. Could you check on it when you get a chance?",
+    "Someone on the forum was asking people to text them for a better price, which seems sketchy. I'd rather stick with checkout here.",
+    "The 1881-S Morgan is from my grandfather's collection, he bought it in 1962 for $4. Pretty amazing how things change!",
+    "Would you consider 2,150 for the pair of 1 oz Gold Eagles? Spot is 2,065 right now so that's a fair premium. I'd pay immediately through checkout.",
+    "Shipping will be via FedEx 2Day, tracking 7792 0046 1186. Signature required on delivery, so please make sure someone's home.",
 ]

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -236,7 +235,7 @@ class FileTransport:
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(message.as_bytes(policy=SMTP_POLICY))
+                handle.write(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.directory / name)

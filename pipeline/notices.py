@@ -284,6 +284,11 @@ class _CachingHeaderRegistry(HeaderRegistry):
 
 
 MESSAGE_POLICY = email_policy.default.clone(header_factory=_CachingHeaderRegistry())
+# Serialising with a longer header line limit keeps List-Unsubscribe's URLs as plain ASCII: at
+# the default 78 a URL that does not fit on one line is RFC 2047-encoded, which mail clients do
+# not parse as a List-Unsubscribe. 998 is RFC 5322's hard limit; bodies are encoded at build time
+# with the default policy, so only header folding changes.
+SENDING_POLICY = MESSAGE_POLICY.clone(max_line_length=998)
 
 
 def build_message(item: OutgoingNotice, identity: MailIdentity, sent_at: datetime) -> EmailMessage:
@@ -299,6 +304,7 @@ def build_message(item: OutgoingNotice, identity: MailIdentity, sent_at: datetim
     _add_unsubscribe_headers(message, item)
     message.set_content(item.rendered.text)
     message.add_alternative(item.rendered.html, subtype="html")
+    message.policy = SENDING_POLICY
     return message
 
 

@@ -84,6 +84,20 @@ def test_message_is_multipart_with_notice_and_one_click_unsubscribe_headers():
     assert message["Message-ID"] == build_message(outgoing("response-reminder"), IDENTITY, T0 + timedelta(hours=1))["Message-ID"]
 
 
+def test_list_unsubscribe_stays_plain_ascii_on_the_wire():
+    long_domain = MailIdentity.from_mapping({"PEERGUARD_SECRET_KEY": "k"}, ("marketplace.peermetals-example.com",))
+    context = notices.response_reminder(long_domain, FACTS)
+    item = OutgoingNotice("response-reminder", "ana@example.com", "Ana", "k1",
+                          render_notice("response-reminder", context, TEMPLATES),
+                          context["unsubscribe_url"], context["unsubscribe_mailto"])
+    raw = build_message(item, long_domain, T0).as_bytes()
+    header = next(line for line in raw.split(b"\n") if line.startswith(b"List-Unsubscribe:"))
+    assert b"=?" not in header and b"<https://marketplace.peermetals-example.com/email/unsubscribe/7/" in header
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["List-Unsubscribe"] == f"<{context['unsubscribe_url']}>, <{context['unsubscribe_mailto']}>"
+    assert parsed.get_body(("plain",)).get_content().startswith("Hello Ana")
+
+
 def test_breach_and_staff_alerts_carry_no_unsubscribe():
     for name in ("response-breach", "flag-alert"):
         message = build_message(outgoing(name), IDENTITY, T0)

@@ -50,6 +50,7 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "talk_elsewhere": (_words("somewhere elsewhere offline here"), _words("talk chat continue deal trade move go take")),
     "send_me_a": (_words("call ring text txt line email mail sms"), _words("me us you u ya"), _words("a an")),
     "avoid_platform": (_PLACE_WORDS, _words("rather don dont need prefer hate gonna going")),
+    "my_channel_is": (_words("email mail cell number phone whatsapp telegram snap insta ig handle username contact"),),
     "other_way_to_pay": (_words("way ways methods method options option"), _words("pay payment another other different")),
     "send_you_money": (_words("money payment funds cash"), _words("send pay wire"), _words("you u")),
     "have_a_site": (_words("website web site store shop page insta instagram facebook fb ig"), _words("have got")),
@@ -98,6 +99,12 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
         ("avoid_platform", rf"\b(?:rather\s+not|don'?t\s+(?:want|need)\s+to|prefer\s+not\s+to|no\s+need\s+to|hate\s+to|"
                            rf"not\s+(?:gonna|going\s+to))\s+(?:go|pay|deal|do\s+(?:it|this)|buy|sell|use|bother)\s+"
                            rf"(?:(?:through|thru|via|on|with)\s+)?(?:the\s+|this\s+)?(?:{_PLACE}|middle\s?man)\b(?!'s)"),
+        ("my_channel_is", r"\b(?:my\s+(?:e-?mail|cell|number|phone\s+number|whatsapp|telegram|snap|insta|ig|handle|"
+                          r"username|contact)\s+(?:is|=|:)|(?:e-?mail|cell|whatsapp|telegram|snap|insta|ig)\s*:)\s+"
+                          r"(?!(?:down|dead|dying|old|broken|full|acting|not|off|on|busy|working|fine|new|cracked|slow|bad|"
+                          r"messed|weird|blowing|ringing|out|in|below|above|the|a|an|same|different|private|"
+                          r"attached|listed|here|sent|received|confirmed|confirmation|receipt|notifications?|updated|changed)\b)"
+                          r"[A-Za-z0-9@+][\w.@+-]{3,}"),
         ("other_way_to_pay", r"\b(?:another|other|different|cheaper|easier|better)\s+(?:way|ways)\s+to\s+pay\b|"
                              r"\bpay\s+(?:you\s+|me\s+)?(?:another|some\s+other|a\s+different)\s+way\b|"
                              r"\bother\s+(?:payment\s+)?(?:methods?|options?)\b"),

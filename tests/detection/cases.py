@@ -273,6 +273,11 @@ POSITIVES: list[tuple[str, str]] = [
     ("The coins are beautiful in hand. I took a video but it's too big to upload here. If you give me your number I can send it over text, or I can email it if you prefer.", 'intent'),
     ('Sure, I can hold it for you until Friday. By the way, I have a small shop with more silver, just search silver creek coins dot com and use code PEER for 5% off.', 'url'),
     ("I'm moving most of my inventory to my own website soon because the fees here are crazy. Follow me on Instagram @silvercreekcoins for updates.", 'handle'),
+    # a channel stated with its value
+    ('my email is bullionboyd', 'intent'),
+    ('email: pennyhoarder77', 'intent'),
+    ('my whatsapp is coinboss', 'handle'),
+    ('ig: silverbarn', 'handle'),
 ]
 
 NEGATIVES: list[str] = [
@@ -510,4 +515,10 @@ NEGATIVES: list[str] = [
     "The 1881-S Morgan is from my grandfather's collection, he bought it in 1962 for $4. Pretty amazing how things change!",
     "Would you consider 2,150 for the pair of 1 oz Gold Eagles? Spot is 2,065 right now so that's a fair premium. I'd pay immediately through checkout.",
     "Shipping will be via FedEx 2Day, tracking 7792 0046 1186. Signature required on delivery, so please make sure someone's home.",
+    # a channel's state, not its value
+    'my email is down today',
+    'my phone is dying, brb',
+    'email: sent yesterday, check spam',
+    'my handle is the same here',
+    'my cell is acting up',
 ]

@@ -22,7 +22,7 @@ from peerguard.cli._common import PeerGuardUsageError, open_context, parse_now
 @click.option("--evidence", is_flag=True,
               help="Compact excerpt (≤ 20 pages, ≤ 5 MB): flagged or chosen messages and their neighbours.")
 @click.option("--around", "around", multiple=True, metavar="MESSAGE_ID",
-              help="A message (external id) the excerpt must show, with its neighbours (repeatable).")
+              help="A message (external id) the excerpt must show, with its neighbours (repeatable; implies --evidence).")
 @click.option("--requested-by", default=None, help="Who asks (recorded with the request); default: the OS user.")
 @click.option("--now", "now_text", default=None, help="Generation time (ISO-8601, default: the clock).")
 def transcript(conversation_id: str, output: Path, evidence: bool, around: tuple[str, ...],

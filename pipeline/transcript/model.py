@@ -90,7 +90,7 @@ class TranscriptOptions:
     max_image_side: int = 1600
     thumbnail_side: int = 480
     max_image_pixels: int = 64_000_000
-    messages_per_part: int = 1250
+    messages_per_part: int = 500
     min_messages_to_split: int = 150
     workers: int = 2
     time_limit_seconds: float = 600.0

@@ -25,7 +25,9 @@ class RenderPool:
     def __init__(self, workers: int, time_limit_seconds: float) -> None:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)
-        self._pool = context.Pool(processes=max(1, workers))
+        # One part per worker process: WeasyPrint's memory is freed with the process, so the
+        # peak stays at one part's worth per worker however long the conversation is.
+        self._pool = context.Pool(processes=max(1, workers), maxtasksperchild=1)
         # A monotonic deadline is a resource limit, not a reading of the wall clock.
         self._deadline = time.monotonic() + time_limit_seconds
         self._time_limit = time_limit_seconds

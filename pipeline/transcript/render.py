@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-
 from importlib.metadata import version
 
 from pipeline.transcript.attachments import AttachmentPlan, plan_attachments
@@ -25,7 +24,6 @@ from pipeline.transcript.document import (
     template_environment,
 )
 from pipeline.transcript.excerpt import Item, anchor_indexes, excerpt_items, shrinking_attempts
-from pipeline.transcript.served import image_url
 from pipeline.transcript.model import (
     AttachmentOutcome,
     RenderedTranscript,
@@ -37,6 +35,7 @@ from pipeline.transcript.model import (
 from pipeline.transcript.parts import PartJob
 from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
 from pipeline.transcript.pool import RenderPool
+from pipeline.transcript.served import image_url
 
 LOG = logging.getLogger(__name__)
 GENERATOR_VERSION = f"PeerGuard transcript 1.0 (WeasyPrint {version('weasyprint')})"

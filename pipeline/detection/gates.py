@@ -35,13 +35,14 @@ class MessageWords:
         return not self.words.isdisjoint(vocabulary)
 
     def any_stem(self, stems: re.Pattern[str]) -> bool:
-        """True when one of the literal ``stems`` occurs in the lower-cased, de-leeted text."""
+        """True when a word of the lower-cased, de-leeted text starts with one of ``stems``."""
         return stems.search(self.lowered) is not None
 
 
 def stems(*literals: str) -> re.Pattern[str]:
     """Compile literal word stems into one pattern for ``MessageWords.any_stem``."""
-    return re.compile("|".join(sorted(map(re.escape, literals), key=len, reverse=True)))
+    # Stems start words; the leading boundary keeps the engine from trying them inside every word.
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, literals), key=len, reverse=True)) + ")")
 
 
 def _mixed_tokens(lowered: str) -> list[str]:

@@ -45,9 +45,13 @@ _TRIGGER_WORDS = frozenset().union(
     phones.TRIGGER_WORDS, emails.TRIGGER_WORDS, urls.TRIGGER_WORDS, handles.TRIGGER_WORDS, payments.TRIGGER_WORDS,
     intents.INTENT_WORDS,
 )
-# Symbols and app/rail stems in one search over the lower-cased, de-leeted text.
-_TRIGGER_MARKS = re.compile(
-    r"[@$#%&]|[a-z0-9-]\.[a-z]|0x|" + "|".join(sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS}, key=len, reverse=True))
+# Symbols, then app/rail stems at word starts (the word boundary keeps the alternation from being
+# tried inside every word), over the lower-cased, de-leeted text.
+_TRIGGER_SYMBOLS = re.compile(r"[@$#%&]|[a-z0-9-]\.[a-z]|0x")
+_TRIGGER_STEMS = re.compile(
+    r"\b(?:"
+    + "|".join(map(re.escape, sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS}, key=len, reverse=True)))
+    + ")"
 )
 
 
@@ -57,7 +61,8 @@ def could_match(text: str, gate: MessageWords) -> bool:
         gate.digits >= 7
         or not gate.words.isdisjoint(_TRIGGER_WORDS)
         or "X" in text
-        or _TRIGGER_MARKS.search(gate.lowered) is not None
+        or _TRIGGER_SYMBOLS.search(gate.lowered) is not None
+        or _TRIGGER_STEMS.search(gate.lowered) is not None
     )
 
 

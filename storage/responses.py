@@ -50,27 +50,31 @@ ERROR_RETRY = timedelta(minutes=5)
 
 
 def sync_new_messages(session_factory: sessionmaker[Session], now: datetime, policy: ResponsePolicy, batch_size: int = 2000) -> Counter[str]:
-    """Bring deadlines up to date with every message recorded since the last sync."""
+    """Bring deadlines up to date with every message the sync has not seen yet."""
     totals: Counter[str] = Counter()
     while True:
         with transaction(session_factory) as session:
             cursor = _cursor(session)
             rows = session.execute(
                 select(Message.id, Message.conversation_id)
-                .where(Message.id > cursor.last_message_id)
+                .where(Message.deadline_synced_at.is_(None))
                 .order_by(Message.id)
                 .limit(batch_size)
             ).all()
             if not rows:
                 return totals
             totals.update(sync_conversations(session, {c for _, c in rows}, now, policy))
-            cursor.last_message_id = rows[-1][0]
+            session.execute(
+                update(Message).where(Message.id.in_([m for m, _ in rows])).values(deadline_synced_at=now)
+            )
+            cursor.last_message_id = max(cursor.last_message_id, rows[-1][0])
             totals["messages"] += len(rows)
 
 
 def _cursor(session: Session) -> ResponseSyncCursor:
-    # Locking the single cursor row serialises concurrent syncs, so two sweeps never read
-    # the same message range and race on the same deadlines.
+    # Locking the single cursor row serialises concurrent syncs, so two sweeps never race on
+    # the same deadlines. Which messages are synced is marked per message (an importer that
+    # commits late with lower ids is still seen); the row keeps the highest id for reference.
     cursor = session.scalars(select(ResponseSyncCursor).where(ResponseSyncCursor.id == 1).with_for_update()).first()
     if cursor is None:
         cursor = ResponseSyncCursor(id=1, last_message_id=0)

@@ -56,6 +56,13 @@ class Message(Base):
             postgresql_where=text("scanned_at IS NULL"),
             sqlite_where=text("scanned_at IS NULL"),
         ),
+        # Likewise for the response-time sync: messages whose deadlines are not yet updated.
+        Index(
+            "ix_messages_deadline_unsynced",
+            "id",
+            postgresql_where=text("deadline_synced_at IS NULL"),
+            sqlite_where=text("deadline_synced_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -66,6 +73,9 @@ class Message(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set once the response-time deadlines have seen this message. A per-message mark, not a
+    # high-water id, because two importers can commit out of id order.
+    deadline_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # What the marketplace may show: the body with identifiers replaced, once scanned.
     masked_body: Mapped[str | None] = mapped_column(Text)
 

@@ -27,7 +27,9 @@ _NEGATOR_EXCEPTIONS = re.compile(
 _TRAILING_REFUSAL = re.compile(
     r"^\W{0,3}(?:(?:is|are|'s)\s+)?(?:a\s+no\b|a\s+no-go|no\s+go|out\b|not\s+(?:an\s+option|happening|"
     r"allowed|accepted|possible|ok|okay|for me)|off the table|banned|blocked|isn'?t|aren'?t|"
-    r"won'?t work|doesn'?t work|no thanks|no thank you)",
+    r"won'?t work|doesn'?t work|no thanks|no thank you|has\s+no\s+(?:buyer\s+)?protection|"
+    r"(?:is|are)\s+(?:risky|unsafe|not\s+safe)|(?:absolutely|definitely|hell|heck)\s+not|no\s+way|nope|never\b|"
+    r"(?:i'?ll\s+)?pass\b|no\b(?!\s+(?:problem|prob|worries|rush|fees?))|i\s+don'?t\s+(?:even\s+)?(?:have|use|do)\b)",
     re.IGNORECASE,
 )
 # Warnings and reports about third parties: the whole sentence is talk about the channel.

@@ -278,6 +278,11 @@ POSITIVES: list[tuple[str, str]] = [
     ('email: pennyhoarder77', 'intent'),
     ('my whatsapp is coinboss', 'handle'),
     ('ig: silverbarn', 'handle'),
+    # questions answered in the same message
+    ('Venmo? No problem, send it whenever', 'payment'),
+    ('zelle? no fees that way', 'payment'),
+    ("WhatsApp? I'm on it all day", 'handle'),
+    ('Zelle works, no rush', 'payment'),
 ]
 
 NEGATIVES: list[str] = [
@@ -521,4 +526,30 @@ NEGATIVES: list[str] = [
     'email: sent yesterday, check spam',
     'my handle is the same here',
     'my cell is acting up',
+    # refusals in many phrasings
+    "Sorry, I don't do Zelle.",
+    'Zelle? No thanks, checkout please.',
+    "I'm not comfortable with Venmo.",
+    "Please don't ask me for PayPal F&F",
+    'Nope, no WhatsApp.',
+    "I'd prefer not to use Cash App",
+    "Can't do wire transfers, sorry",
+    "Telegram isn't something I use",
+    'I never give out my number',
+    "I won't text outside the app",
+    'Not interested in taking this off site',
+    'We should keep this on PeerMetals, not WhatsApp',
+    "The site doesn't allow Zelle anyway",
+    'PeerMetals says never to pay by Venmo',
+    'Zelle has no buyer protection, so checkout it is',
+    'Venmo? Absolutely not.',
+    "I don't have a Signal account",
+    "Messenger? I don't even have Facebook",
+    "I'd rather not share my email",
+    'no texting please',
+    'Not a fan of crypto payments',
+    "I don't accept money orders",
+    'Bank transfers are not allowed here',
+    "Do not send gift cards, that's a scam",
+    'Venmo? No.',
 ]

@@ -85,6 +85,13 @@ _ORGANISATION = re.compile(
     re.IGNORECASE,
 )
 _SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]")
+# Spelled digits glued to digits or to each other ("4one5", "fiveone"); bounded like the tokens.
+_GLUED_PIECE = re.compile(r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)|[0-9]")
+_GLUED_RUN = re.compile(
+    r"(?<![A-Za-z0-9])(?:(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)|[0-9]){2,40}(?![A-Za-z0-9])"
+)
+_SPELLED = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_GLUED_HINT = re.compile(rf"{_SPELLED}(?={_SPELLED}|[0-9])|[0-9](?={_SPELLED})")
 _REPEAT_WORDS = frozenset({"double", "triple"})
 _REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")
 TRIGGER_WORDS = _DIGIT_WORD_SET
@@ -94,7 +101,7 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return phone hits in normalised ``text``."""
     gate = gate or message_words(text)
     # Ten digit-like tokens are needed; with at most a few O/l/I swaps that means seven real digits.
-    spelled = gate.any_word(_DIGIT_WORD_SET)
+    spelled = gate.any_word(_DIGIT_WORD_SET) or _GLUED_HINT.search(text) is not None
     if gate.digits < 7 and not spelled:
         return []
     # Between seven and nine real digits, letters standing in for digits must supply the rest.
@@ -124,14 +131,29 @@ def _tokens(text: str, gate: MessageWords) -> list[DigitToken]:
         token = match.group()
         weak = len(token) == 1 and not token.isdigit()
         tokens.append(DigitToken(match.start(), match.end(), token.translate(_LETTER_DIGITS), weak))
-    if gate.any_word(_DIGIT_WORD_SET):
+    if gate.any_word(_DIGIT_WORD_SET) or _GLUED_HINT.search(text):
         for match in _WORD_TOKEN.finditer(text):
             tokens.append(DigitToken(match.start(), match.end(), _DIGIT_WORDS[match.group().lower()], False))
+        tokens = _with_glued_runs(text, tokens)
         tokens.sort(key=lambda t: t.start)
         tokens = _drop_counts(text, tokens)
     if gate.any_word(_REPEAT_WORDS):
         tokens = _apply_repeats(text, tokens)
     return tokens
+
+
+def _with_glued_runs(text: str, tokens: list[DigitToken]) -> list[DigitToken]:
+    """Split runs like "four1five" or "fiveone" (words glued to digits or words) into digit tokens."""
+    runs = [m for m in _GLUED_RUN.finditer(text) if not m.group().isdigit() and _GLUED_PIECE.fullmatch(m.group()) is None]
+    if not runs:
+        return tokens
+    inside = [(m.start(), m.end()) for m in runs]
+    kept = [t for t in tokens if not any(a <= t.start < b for a, b in inside)]
+    for run in runs:
+        for piece in _GLUED_PIECE.finditer(run.group()):
+            digit = piece.group().lower()
+            kept.append(DigitToken(run.start() + piece.start(), run.start() + piece.end(), _DIGIT_WORDS.get(digit, digit), False))
+    return kept
 
 
 def _apply_repeats(text: str, tokens: list[DigitToken]) -> list[DigitToken]:

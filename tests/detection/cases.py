@@ -283,6 +283,11 @@ POSITIVES: list[tuple[str, str]] = [
     ('zelle? no fees that way', 'payment'),
     ("WhatsApp? I'm on it all day", 'handle'),
     ('Zelle works, no rush', 'payment'),
+    # spelled digits glued to digits
+    ('call four1five 555 0123', 'phone'),
+    ('fiveone0 224 8631 call', 'phone'),
+    ('text fiveonezero2248631', 'phone'),
+    ('4one5 five five five 0123 text me', 'phone'),
 ]
 
 NEGATIVES: list[str] = [
@@ -552,4 +557,7 @@ NEGATIVES: list[str] = [
     'Bank transfers are not allowed here',
     "Do not send gift cards, that's a scam",
     'Venmo? No.',
+    # digit words inside ordinary words
+    'someone often nineteen oneself 2 done',
+    'phone1 and phone2 are the two photos of the 10 oz bar',
 ]

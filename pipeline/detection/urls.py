@@ -34,7 +34,7 @@ _SHORTENER_WORDS = frozenset(
 TRIGGER_WORDS = _SHORTENER_WORDS
 COMMON_BARE_TLDS = frozenset(
     """com net org co io ly gl ee gg shop store biz info xyz site online app link page tv cc uk ca
-    au de nz ie us club live website web space tech one top vip today market coins gold silver
+    au de nz ie us club live website web space tech one top vip today market coins gold silver ai
     """.split()
 )
 

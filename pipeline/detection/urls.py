@@ -27,6 +27,10 @@ REFERENCE_DOMAINS = frozenset(
     """pcgs.com ngccoin.com anacs.com cacgrading.com icgcoin.com pmgnotes.com usmint.gov mint.ca perthmint.com
     royalmint.com usps.com ups.com fedex.com dhl.com kitco.com""".split()
 )
+_LINK_CUE = re.compile(
+    r"\b(?:visit|see|check(?:\s+out)?|site|shop|store|website|page|link|go\s+to|find\s+me\s+at)\b\s*(?:is\s+|at\s+|:\s*)?$",
+    re.IGNORECASE,
+)
 _DOT_BETWEEN = re.compile(r"[A-Za-z0-9-]\.[A-Za-z]")
 _SHORTENER_WORDS = frozenset(
     "bitly ly tinyurl tiny linktree linktr ee cuttly cutt rb gy goo gl shorturl beacons carrd".split()
@@ -57,10 +61,17 @@ def _judge(match: re.Match[str], platform_domains: tuple[str, ...]) -> Hit | Non
     if registrable is None or registrable in platform_domains or registrable in REFERENCE_DOMAINS:
         return None
     explicit = bool(match.group("scheme") or host.startswith("www.") or match.group("path"))
-    if not explicit and not _plausible_bare(match.group("host")):
+    if not explicit and not _plausible_bare(match.group("host")) and not _introduced(match):
         return None
     score = 0.97 if explicit else 0.9
     return Hit("url", ((match.start(), match.end()),), registrable, score)
+
+
+def _introduced(match: re.Match[str]) -> bool:
+    """Any real suffix counts when the words before present a link ("visit coinbarn.me")."""
+    before = match.string[max(0, match.start() - 24) : match.start()]
+    first = match.group("host").split(".", 1)[0]
+    return len(first) >= 3 and _LINK_CUE.search(before) is not None
 
 
 def _plausible_bare(host: str) -> bool:

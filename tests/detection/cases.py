@@ -288,6 +288,11 @@ POSITIVES: list[tuple[str, str]] = [
     ('fiveone0 224 8631 call', 'phone'),
     ('text fiveonezero2248631', 'phone'),
     ('4one5 five five five 0123 text me', 'phone'),
+    # introduced links with uncommon TLDs
+    ('see coinbarn.me for more', 'url'),
+    ('my site is coinbarn.me', 'url'),
+    ('check out coinbarn.me', 'url'),
+    ('coinbarn.ai', 'url'),
 ]
 
 NEGATIVES: list[str] = [
@@ -560,4 +565,7 @@ NEGATIVES: list[str] = [
     # digit words inside ordinary words
     'someone often nineteen oneself 2 done',
     'phone1 and phone2 are the two photos of the 10 oz bar',
+    # missing space after a full stop
+    'Thanks.me too',
+    'I see it.me too',
 ]

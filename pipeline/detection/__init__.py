@@ -6,7 +6,11 @@ Public API::
     scan_conversation(messages, *, platform_domains=..., window=6) -> list[Finding]
     mask_text(text, findings) -> str
     mask_conversation(texts, findings) -> list[str]
-    scan_lines(lines, *, platform_domains=...) -> Iterator[str]     (JSON lines, see jsonlines.py)
+    pipeline.detection.jsonlines.scan_lines(lines, *, platform_domains=..., window=6) -> Iterator[str]
+
+Spans are offsets into the original text (code points); conversation findings carry
+``messages`` and per-message spans (``Span.message``). ``DETECTOR_VERSION`` is stamped on every
+finding so stored findings can be re-scanned when the rules change.
 """
 
 from __future__ import annotations

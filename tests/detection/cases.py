@@ -293,6 +293,10 @@ POSITIVES: list[tuple[str, str]] = [
     ('my site is coinbarn.me', 'url'),
     ('check out coinbarn.me', 'url'),
     ('coinbarn.ai', 'url'),
+    # styled letters
+    ('Ⓦⓗⓐⓣⓢⓐⓟⓟ me', 'handle'),
+    ('𝔷𝔢𝔩𝔩𝔢 me', 'payment'),
+    ('ｖｅｎｍｏ＠ｃｏｉｎｂａｒｎ', 'payment'),
 ]
 
 NEGATIVES: list[str] = [
@@ -568,4 +572,16 @@ NEGATIVES: list[str] = [
     # missing space after a full stop
     'Thanks.me too',
     'I see it.me too',
+    # surface oddities that are clean
+    'Ｔｈａｎｋ ｙｏｕ！ ５ ｓｔａｒｓ',
+    'Ⓣⓗⓐⓝⓚⓢ for the coin',
+    '1️⃣ oz ×2️⃣0️⃣',
+    'ｔｅｘｔ ｏｎ ｔｈｅ ｒｅｖｅｒｓｅ',
+    'Ｃａｌｌ ｉｔ ２００',
+    'ありがとうございます',
+    '中华人民共和国 2023 熊猫 30克',
+    '٢٥٠ دولار',
+    'SN: ００１２３４５６７８９',
+    'Mor\u200bgan dol\u200dlar, VF20',
+    '\u202eodalliv, reversed text test',
 ]

@@ -28,7 +28,8 @@ _STOPWORDS = frozenset(
     to of in on for with from by up out over here there now today tonight later sent send sending
     got get getting receipt receipts notification notifications message messages filtered full down
     nothing something everything anything not no yes ok okay thanks thank please address cert certs verify
-    verified lookup listed sold bought price prices grade graded it's its
+    verified lookup listed sold bought price prices grade graded it's its list lists inventory photos pics pictures
+    catalog catalogue items collection more details info website site page shop store deals sale sales
     """.split()
 )
 

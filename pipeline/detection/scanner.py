@@ -71,10 +71,12 @@ def detect(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
     gate = message_words(text)
     if not could_match(text, gate):
         return []
+    url_hits = find_urls(text, platform_domains, gate)
     return [
         *find_phones(text, gate),
         *find_emails(text, platform_domains, gate),
-        *find_urls(text, platform_domains, gate),
+        *url_hits,
+        *urls.social_handles(url_hits),
         *find_handles(text, gate),
         *find_payments(text, gate),
         *find_intents(text, gate),

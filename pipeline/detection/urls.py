@@ -27,6 +27,13 @@ REFERENCE_DOMAINS = frozenset(
     """pcgs.com ngccoin.com anacs.com cacgrading.com icgcoin.com pmgnotes.com usmint.gov mint.ca perthmint.com
     royalmint.com usps.com ups.com fedex.com dhl.com kitco.com""".split()
 )
+SOCIAL_DOMAINS = {
+    "facebook.com": "facebook", "fb.com": "facebook", "fb.me": "messenger", "m.me": "messenger",
+    "instagram.com": "instagram", "t.me": "telegram", "telegram.me": "telegram", "wa.me": "whatsapp",
+    "whatsapp.com": "whatsapp", "twitter.com": "twitter", "x.com": "x", "tiktok.com": "tiktok",
+    "discord.gg": "discord", "discord.com": "discord", "snapchat.com": "snapchat", "signal.me": "signal",
+    "youtube.com": "youtube", "reddit.com": "reddit", "linktr.ee": "linktree",
+}
 _LINK_CUE = re.compile(
     r"\b(?:visit|see|check(?:\s+out)?|site|shop|store|website|page|link|go\s+to|find\s+me\s+at)\b\s*(?:is\s+|at\s+|:\s*)?$",
     re.IGNORECASE,
@@ -65,6 +72,15 @@ def _judge(match: re.Match[str], platform_domains: tuple[str, ...]) -> Hit | Non
         return None
     score = 0.97 if explicit else 0.9
     return Hit("url", ((match.start(), match.end()),), registrable, score)
+
+
+def social_handles(url_hits: list[Hit]) -> list[Hit]:
+    """A link to a messaging or social site also names that channel ("facebook.com/shop" is a handle)."""
+    return [
+        Hit("handle", hit.spans, SOCIAL_DOMAINS[hit.value], hit.score)
+        for hit in url_hits
+        if hit.kind == "url" and hit.value in SOCIAL_DOMAINS
+    ]
 
 
 def _introduced(match: re.Match[str]) -> bool:

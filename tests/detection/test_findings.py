@@ -87,3 +87,12 @@ def test_every_lazily_compiled_intent_rule_compiles() -> None:
 
     for position in range(len(intents.INTENT_RULES)):
         assert intents._pattern(position).pattern
+
+
+def test_links_to_social_sites_also_name_the_channel() -> None:
+    kinds = {(f.kind, f.value) for f in scan_text("https://www.facebook.com/silvershop")}
+    assert ("url", "facebook.com") in kinds and ("handle", "facebook") in kinds
+
+
+def test_a_common_word_before_at_is_not_a_mailbox() -> None:
+    assert [(f.kind, f.value) for f in scan_text("full list at coinbarn dot com")] == [("url", "coinbarn.com")]

@@ -3,7 +3,9 @@
 Each rule is a small grammar: a contact verb aimed at a person ("text me", "can I call you"), a
 request for a channel ("what's your cell", "send me your email"), a pointer to details hidden
 elsewhere ("my info is in the 3rd photo"), or leaving the site ("off the app", "deal direct").
-Refusals ("not going off-site") and phrases routed back through the platform are clean.
+Refusals ("not going off-site") and phrases routed back through the platform are clean. Leaving
+the platform for a lower price ("do it off-site and I'll drop it to 1,280") is also reported as a
+``payment`` finding, as the labelling guide asks.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ _CHANNEL_WORDS = _words(
 
 _MARKETS = r"ebay|etsy|craigslist|offerup|mercari|whatnot|poshmark|f(?:b|acebook)\s+marketplace"
 _NEGATED_BY_DESIGN = frozenset({"avoid_platform"})
+_LEAVING_RULES = frozenset(
+    {"off_platform", "outside_platform", "deal_direct", "without_platform", "take_offline", "private_deal",
+     "talk_elsewhere", "avoid_platform", "leave_platform_out", "other_site", "other_marketplace"}
+)
+_DISCOUNT = re.compile(
+    r"\b(?:drop\s+(?:it|the\s+price)\s+to|knock\s+(?:off|\$?\d+)|take\s+\$?\d+\s+off|discount\w*|cheaper|for\s+less|"
+    r"lower\s+price|better\s+price|shave|save\s+(?:you|us)|\d{1,2}\s?%\s+off)\b",
+    re.IGNORECASE,
+)
 _PLACE_WORDS = _words("site app platform peermetals peer marketplace checkout here middleman middle system")
 
 # Each rule: a name, the pattern, and trigger groups - every group needs one of its words among
@@ -193,7 +204,15 @@ def find_intents(text: str, gate: MessageWords | None = None) -> list[Hit]:
         name, _source = INTENT_RULES[position]
         if _triggered(words, _RULE_TRIGGERS[name]):
             hits.extend(_matches(text, name, _pattern(position)))
-    return hits
+    return hits + _discounted_deals(text, hits)
+
+
+def _discounted_deals(text: str, hits: list[Hit]) -> list[Hit]:
+    """Leaving the platform for a lower price is also an off-checkout payment proposal."""
+    leaving = [h for h in hits if h.value in _LEAVING_RULES]
+    if not leaving or not _DISCOUNT.search(text):
+        return []
+    return [Hit("payment", leaving[0].spans, "off_platform_discount", 0.8)]
 
 
 @lru_cache(maxsize=None)

@@ -96,3 +96,8 @@ def test_links_to_social_sites_also_name_the_channel() -> None:
 
 def test_a_common_word_before_at_is_not_a_mailbox() -> None:
     assert [(f.kind, f.value) for f in scan_text("full list at coinbarn dot com")] == [("url", "coinbarn.com")]
+
+
+def test_leaving_the_platform_for_a_discount_is_also_payment() -> None:
+    kinds = {f.kind for f in scan_text("if we deal direct I can knock 50 off")}
+    assert kinds == {"intent", "payment"}

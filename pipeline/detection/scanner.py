@@ -43,27 +43,24 @@ def _clean_domains(domains: tuple[str, ...]) -> tuple[str, ...]:
 # chat: "would you do 1,390?") is answered without calling a single detector.
 _TRIGGER_WORDS = frozenset().union(
     phones.TRIGGER_WORDS, emails.TRIGGER_WORDS, urls.TRIGGER_WORDS, handles.TRIGGER_WORDS, payments.TRIGGER_WORDS,
-    intents.INTENT_WORDS,
+    intents.INTENT_WORDS, {"ven"},
 )
-# Symbols, then app/rail stems at word starts (the word boundary keeps the alternation from being
-# tried inside every word), over the lower-cased, de-leeted text.
-_TRIGGER_SYMBOLS = re.compile(r"[@$#%&]|[a-z0-9-]\.[a-z]|0x")
-_TRIGGER_STEMS = re.compile(
-    r"\b(?:"
-    + "|".join(map(re.escape, sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS}, key=len, reverse=True)))
-    + ")"
-)
+# App and rail stems ("whats", "venm") admit misspellings; they are matched against the start of
+# each word (digit swaps undone), the three-letter prefix set rejecting most words in one lookup.
+_STEMS = tuple(sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS} - {"ven mo", "f&f", "f & f", "g&s", "g & s"}))
+_STEM_PREFIXES = frozenset(stem[:3] for stem in _STEMS)
+_DOT_INSIDE_WORD = re.compile(r"[a-z0-9-]\.[a-z]")
 
 
 def could_match(text: str, gate: MessageWords) -> bool:
     """True unless the message certainly holds nothing any detector looks for."""
-    return (
-        gate.digits >= 7
-        or not gate.words.isdisjoint(_TRIGGER_WORDS)
-        or "X" in text
-        or _TRIGGER_SYMBOLS.search(gate.lowered) is not None
-        or _TRIGGER_STEMS.search(gate.lowered) is not None
-    )
+    if gate.digits >= 7 or not gate.words.isdisjoint(_TRIGGER_WORDS):
+        return True
+    if "X" in text or "0x" in text or "@" in text or "$" in text or "#" in text or "%" in text or "&" in text:
+        return True
+    if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
+        return True
+    return any(word[:3] in _STEM_PREFIXES and word.startswith(_STEMS) for word in gate.words)
 
 
 def detect(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:

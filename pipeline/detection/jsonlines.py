@@ -23,6 +23,7 @@ surrogates and control characters survive any transport.
 from __future__ import annotations
 
 import json
+import re
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from collections.abc import Iterable, Iterator
 
@@ -48,8 +49,17 @@ def scan_lines(
             yield scan_line(line, platform_domains=domains, window=window)
 
 
+# Most lines are {"id": "...", "text": "..."} without escapes. A JSON string with no backslash and
+# no control character is its own text, so such lines are read with one regex instead of json.loads;
+# every other line takes the general path.
+_SIMPLE_MESSAGE = re.compile(r'\{\s*"id"\s*:\s*"([^"\\\x00-\x1f]*)"\s*,\s*"text"\s*:\s*"([^"\\\x00-\x1f]*)"\s*\}\s*')
+
+
 def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEFAULT_WINDOW) -> str:
     """Answer one input line; never raises for bad input."""
+    simple = _SIMPLE_MESSAGE.fullmatch(line)
+    if simple is not None:
+        return _scan_simple(simple.group(1), simple.group(2), platform_domains)
     request_id: object = None
     try:
         request = _parse(line)
@@ -66,6 +76,17 @@ def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEF
         return _error_line(request_id, str(error))
     except Exception as error:  # noqa: BLE001 - one bad item must never stop the stream.
         return _error_line(request_id, f"internal error: {type(error).__name__}")
+
+
+def _scan_simple(request_id: str, text: str, platform_domains: tuple[str, ...]) -> str:
+    """Answer a plain message line read by the fast path."""
+    try:
+        found = scan_text(text, platform_domains=platform_domains)
+    except Exception as error:  # noqa: BLE001 - one bad item must never stop the stream.
+        return _error_line(request_id, f"internal error: {type(error).__name__}")
+    if not found:
+        return '{"id":' + encode_basestring_ascii(request_id) + ',"findings":[]}'
+    return json.dumps({"id": request_id, "findings": [f.to_json() for f in found]}, separators=(",", ":"))
 
 
 def _encode_id(request_id: object) -> str:

@@ -78,3 +78,13 @@ def test_cli_platform_domains_from_option_and_environment() -> None:
     env = {"PEERGUARD_PLATFORM_DOMAINS": "goldbug.com, peermetals.com", "PATH": ""}
     from_env = subprocess.run(command, input=data, capture_output=True, check=True, timeout=60, cwd=ROOT, env=env)
     assert json.loads(from_env.stdout)["findings"] == []
+
+
+def test_fast_path_and_general_path_agree() -> None:
+    texts = ["call 646 298 3371", "caf\u00e9 zelle?", "plain clean text", "tab\there", 'quote " inside', "back\\slash"]
+    for text in texts:
+        compact = json.dumps({"id": "x", "text": text}, ensure_ascii=False)
+        reordered = json.dumps({"text": text, "id": "x"})
+        (fast,) = _answers([compact])
+        (general,) = _answers([reordered])
+        assert fast == general, text

@@ -91,7 +91,7 @@ _GLUED_RUN = re.compile(
     r"(?<![A-Za-z0-9])(?:(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)|[0-9]){2,40}(?![A-Za-z0-9])"
 )
 _SPELLED = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
-_GLUED_HINT = re.compile(rf"{_SPELLED}(?={_SPELLED}|[0-9])|[0-9](?={_SPELLED})")
+_ALL_SPELLED = re.compile(rf"{_SPELLED}{{2,}}")
 _REPEAT_WORDS = frozenset({"double", "triple"})
 _REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")
 TRIGGER_WORDS = _DIGIT_WORD_SET
@@ -101,13 +101,13 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return phone hits in normalised ``text``."""
     gate = gate or message_words(text)
     # Ten digit-like tokens are needed; with at most a few O/l/I swaps that means seven real digits.
-    spelled = gate.any_word(_DIGIT_WORD_SET) or _GLUED_HINT.search(text) is not None
+    spelled = _has_spelled_digits(gate)
     if gate.digits < 7 and not spelled:
         return []
     # Between seven and nine real digits, letters standing in for digits must supply the rest.
     if gate.digits < 10 and not spelled and not _SWAP_NEAR_DIGIT.search(text):
         return []
-    tokens = _tokens(text, gate)
+    tokens = _tokens(text, gate, spelled)
     if sum(len(t.digits) for t in tokens) < 10:
         return []
     chains = _chains(text, tokens)
@@ -124,14 +124,25 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     return hits
 
 
-def _tokens(text: str, gate: MessageWords) -> list[DigitToken]:
+def _has_spelled_digits(gate: MessageWords) -> bool:
+    """True when a word is a spelled digit, or is made only of spelled digits glued together.
+
+    Words come from splitting at digits, so "four1five" already yields "four" and "five"; only
+    runs glued without digits ("fiveonezero") need the longer check.
+    """
+    if gate.any_word(_DIGIT_WORD_SET):
+        return True
+    return any(len(word) >= 5 and _ALL_SPELLED.fullmatch(word) for word in gate.words)
+
+
+def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:
     """Tokenise every digit-like token of ``text``, in order."""
     tokens = []
     for match in _NUM_TOKEN.finditer(text):
         token = match.group()
         weak = len(token) == 1 and not token.isdigit()
         tokens.append(DigitToken(match.start(), match.end(), token.translate(_LETTER_DIGITS), weak))
-    if gate.any_word(_DIGIT_WORD_SET) or _GLUED_HINT.search(text):
+    if spelled:
         for match in _WORD_TOKEN.finditer(text):
             tokens.append(DigitToken(match.start(), match.end(), _DIGIT_WORDS[match.group().lower()], False))
         tokens = _with_glued_runs(text, tokens)

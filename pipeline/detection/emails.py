@@ -83,6 +83,9 @@ def _spelled(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
         local, domain = match.group("local").rstrip("."), match.group("domain").rstrip(".-")
         if local.lower() in _STOPWORDS or local.isdigit():
             continue
+        if domain.lower().startswith("www."):
+            # "more stock at www.example.net" names a website; mailboxes are not on www hosts.
+            continue
         value = _address(local.replace(" ", ""), domain, platform_domains)
         if value:
             hits.append(Hit("email", ((match.start(), match.start("domain") + len(domain)),), value, 0.9))

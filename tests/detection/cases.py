@@ -40,6 +40,8 @@ POSITIVES: list[tuple[str, str]] = [
     ("mike@gm\u0430il.com", "email"),
     ("coins4u {at} yahoo {dot} com", "email"),
     # url
+    ("cheaper stock at www.ridgelinebullion.org, have a look", "url"),
+    ("catalogue at www.ridgelinebullion.org", "url"),
     ("check coinshack.net for the rest", "url"),
     ("https://t.co/xyz123", "url"),
     ("www.silverstackers.org/forum", "url"),

@@ -217,6 +217,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "peerguard-transcript-bench")
     parser.add_argument("--child", choices=["ours", "anchor"])
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--repeat", type=int, default=1, help="Alternate the sides this many times per case.")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     if args.child:
@@ -227,14 +228,17 @@ def main() -> None:
     for case in (["A", "B"] if args.case == "all" else [args.case]):
         if CASES[case]["photos"]:
             make_photos(args.data / "photos", CASES[case]["photos"])
-        anchor = measure("anchor", case, args.data)
-        ours = measure("ours", case, args.data)
-        for row in (anchor, ours):
-            print(json.dumps(row), flush=True)
-        print(f"case {case}: time {ours['seconds'] / anchor['seconds']:.2f}x, "
-              f"tree peak RSS {ours['tree_peak_rss_mb'] / anchor['tree_peak_rss_mb']:.2f}x, "
-              f"tree peak PSS {ours['tree_peak_pss_mb'] / anchor['tree_peak_pss_mb']:.2f}x, "
-              f"PDF size {ours['bytes'] / anchor['bytes']:.3f}x", flush=True)
+        for _ in range(args.repeat):
+            # Each pair runs back to back, so both sides see about the same load from other work.
+            anchor = measure("anchor", case, args.data)
+            ours = measure("ours", case, args.data)
+            for row in (anchor, ours):
+                print(json.dumps(row), flush=True)
+            print(f"case {case}: time {ours['seconds'] / anchor['seconds']:.2f}x, "
+                  f"tree peak RSS {ours['tree_peak_rss_mb'] / anchor['tree_peak_rss_mb']:.2f}x, "
+                  f"tree peak PSS {ours['tree_peak_pss_mb'] / anchor['tree_peak_pss_mb']:.2f}x, "
+                  f"PDF size {ours['bytes'] / anchor['bytes']:.3f}x, load average {os.getloadavg()[0]:.2f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 # WeasyPrint is imported inside the functions: the fork server preloads it for the workers,
@@ -48,8 +49,12 @@ def render_part(job: PartJob) -> PartResult:
     return PartResult(pdf=pdf, refused=tuple(fetcher.refused))
 
 
+@cache
 def render_glyph_sheet() -> bytes:
-    """Render the one-line page whose embedded font the joiner borrows for page numbers."""
+    """Render the one-line page whose embedded font the joiner borrows for page numbers.
+
+    Cached: the fork server renders it while warming up, and every worker inherits the bytes.
+    """
     import weasyprint
 
     from pipeline.transcript.fetcher import TranscriptURLFetcher

@@ -27,8 +27,8 @@ from actors.mail import SmtpBatch, SmtpTransport, transport_from_url  # noqa: E4
 from actors.outbox import _message, deliver_outbox  # noqa: E402
 from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from storage import migrations  # noqa: E402
-from storage.db import make_engine, transaction  # noqa: E402
+from storage.scratch import scratch_database  # noqa: E402
+from storage.db import transaction  # noqa: E402
 from storage.models import OutboxEmail  # noqa: E402
 from storage.outbox import ClaimedEmail, NoticeRequest, enqueue_notices  # noqa: E402
 
@@ -78,20 +78,9 @@ def smtp_server() -> Iterator[int]:
         server.wait()
 
 
-@contextmanager
-def bench_database() -> Iterator[str]:
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
-    migrations.upgrade(url)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        admin.dispose()
+def bench_database():
+    """This benchmark's own database, fresh and migrated, dropped afterwards."""
+    return scratch_database(ADMIN_URL, DB_NAME)
 
 
 def fill_outbox(context: AppContext, count: int, label: str) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from actors.context import AppContext  # noqa: E402
 from actors.responses import SWEEP_WORKERS, parallel_sweep  # noqa: E402
 from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.responses import ResponsePolicy  # noqa: E402
-from storage import migrations  # noqa: E402
+from storage.scratch import scratch_database  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.responses import due_query  # noqa: E402
 
@@ -34,20 +32,9 @@ NOW = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
 SELLERS = 10_000
 
 
-@contextmanager
-def bench_database() -> Iterator[str]:
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB_NAME
-    migrations.upgrade(url)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        admin.dispose()
+def bench_database():
+    """This benchmark's own database, fresh and migrated, dropped afterwards."""
+    return scratch_database(ADMIN_URL, DB_NAME)
 
 
 def populate(engine: Engine, open_count: int, due_every: int) -> None:

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from storage import migrations  # noqa: E402
+from storage import scratch
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.review import list_queue, queue_query  # noqa: E402
 
@@ -85,18 +86,11 @@ LOAD_SQL = [
 def create_database() -> tuple[str, str]:
     """A fresh database for this run; returns (name, url)."""
     name = f"peerguard_bench_review_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return name, scratch.create_database(ADMIN_URL, name)
 
 
 def drop_database(name: str) -> None:
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    scratch.drop_database(ADMIN_URL, name)
 
 
 def load(engine, items: int, pending: int, now: datetime) -> float:

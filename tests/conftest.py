@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.settings import Settings
-from storage import migrations
+from storage import migrations, scratch
 from storage.db import make_engine
 from storage.models import Base
 
@@ -39,18 +39,12 @@ def _fail_unreachable(what: str, exc: Exception) -> None:
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test run, dropped afterwards."""
     name = f"peerguard_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = scratch.create_database(ADMIN_URL, name)
     except Exception as exc:  # noqa: BLE001
         _fail_unreachable("PostgreSQL at " + ADMIN_URL, exc)
-    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    migrations.upgrade(url)
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    scratch.drop_database(ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session")

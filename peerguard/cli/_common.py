@@ -46,7 +46,6 @@ def open_context(migrate_sqlite: bool = True):
     settings = load_settings()
     # Import here so `peerguard --help` never needs the broker or the database.
     from actors.context import AppContext, set_app_context
-    from storage import migrations
 
     ensure_schema(settings.database_url, migrate_sqlite)
     context = AppContext.from_settings(settings)

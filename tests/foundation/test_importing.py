@@ -3,7 +3,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 

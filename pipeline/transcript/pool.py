@@ -45,7 +45,10 @@ class RenderPool:
         return self._pool.apply_async(render_glyph_sheet)
 
     def submit(self, job: PartJob) -> multiprocessing.pool.AsyncResult:
-        """Start rendering one part in a worker."""
+        """Start rendering one part in a worker; refuse once the time limit has passed."""
+        # Photo preparation happens between submissions, so the limit covers it too.
+        if time.monotonic() > self._deadline:
+            raise TranscriptTimeout(f"transcript render exceeded {self._time_limit:g} s")
         return self._pool.apply_async(render_part, (job,))
 
     def result(self, handle: multiprocessing.pool.AsyncResult) -> Any:

@@ -25,6 +25,9 @@ def stages() -> list[tuple[str, Stage]]:
     from actors.responses import sweep_responses  # issue 4: deadlines → due stages → outbox rows
 
     found.append(("responses", sweep_responses))
+    from actors.transcripts import render_pending  # issue 5: requested transcripts not yet rendered
+
+    found.append(("transcripts", render_pending))
     # Mail delivery stays last so every stage above that queues an email gets it sent this run.
     from actors.outbox import deliver_outbox
 

@@ -174,3 +174,29 @@ def _outcome(context: AppContext, request: TranscriptRequest, reused: bool) -> T
         pages=request.pages, size_bytes=request.size_bytes, chain_head=request.chain_head,
         reused=reused, error=request.error,
     )
+
+
+# A request younger than this is presumably still on its way through the broker.
+CATCH_UP_AGE = timedelta(seconds=30)
+
+
+@dramatiq.actor(queue_name="sweeps", max_retries=0)
+def transcript_sweep() -> None:
+    """Re-enqueue transcript requests whose render message the broker lost."""
+    now = datetime.now(timezone.utc)
+    with app_context().session_factory() as session:
+        ids = store.unfinished_request_ids(session, now - CATCH_UP_AGE)
+    for request_id in ids:
+        render_transcript.send(request_id)
+
+
+def render_pending(context: AppContext, now: datetime) -> dict[str, int]:
+    """Fulfil every unfinished request made before ``now`` (the `run --once` stage)."""
+    with context.session_factory() as session:
+        ids = store.unfinished_request_ids(session, now + timedelta(microseconds=1))
+    counts = {"done": 0, "failed": 0, "rendering_elsewhere": 0}
+    for request_id in ids:
+        outcome = fulfil_request(context, request_id, now)
+        key = outcome.status if outcome.status in ("done", "failed") else "rendering_elsewhere"
+        counts[key] += 1
+    return {k: v for k, v in counts.items() if v}

@@ -135,3 +135,12 @@ def reusable_request(session: Session, conversation_id: int, fingerprint: str) -
         .order_by(TranscriptRequest.id.desc())
         .limit(1)
     )
+
+
+def unfinished_request_ids(session: Session, created_before: datetime) -> list[int]:
+    """Requests not yet done or failed, made before ``created_before``, oldest first."""
+    return list(session.scalars(
+        select(TranscriptRequest.id)
+        .where(TranscriptRequest.status.in_(("pending", "rendering")), TranscriptRequest.requested_at < created_before)
+        .order_by(TranscriptRequest.id)
+    ))

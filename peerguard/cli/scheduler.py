@@ -81,9 +81,11 @@ def fire_sweeps(context, now: datetime) -> None:
         from actors.outbox import dispatch_outbox
         from actors.responses import response_sweep
         from actors.scanning import catch_up_sweep
+        from actors.transcripts import transcript_sweep
 
         # The broker is only a doorbell: re-ring it for messages whose scan message was lost.
         catch_up_sweep.send()
+        transcript_sweep.send()
         response_sweep.send()
         dispatch_outbox.send()
         return

@@ -127,3 +127,44 @@ def test_worker_metrics_cover_every_process(env, pg_url, tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_worker_renders_a_requested_transcript(env, workers, pg_url, redis_url, tmp_path):
+    from dramatiq import Message as BrokerMessage
+    from dramatiq.brokers.redis import RedisBroker
+    from pypdf import PdfReader
+
+    from actors.broker import REDIS_NAMESPACE
+    from actors.context import AppContext
+    from actors.transcripts import create_request
+    from pipeline.settings import Settings
+    from storage.models import TranscriptRequest
+
+    path = export(tmp_path, [("m-1", "u-b", "does it have the COA?"), ("m-2", "u-s", "yes, photo attached soon")])
+    subprocess.run([str(BIN / "peerguard"), "import", str(path)], env=env, check=True, capture_output=True)
+    context = AppContext.from_settings(Settings.from_mapping(
+        {"DATABASE_URL": pg_url, "PEERGUARD_DATA_DIR": env["PEERGUARD_DATA_DIR"]}))
+    request_id = create_request(context, "c-1", "handler@peermetals.com", datetime_now())
+    broker = RedisBroker(url=redis_url, namespace=REDIS_NAMESPACE)
+    broker.declare_queue("transcripts")
+    broker.enqueue(BrokerMessage(queue_name="transcripts", actor_name="render_transcript",
+                                 args=(request_id,), kwargs={}, options={}))
+
+    def done():
+        with context.session_factory() as s:
+            return s.get(TranscriptRequest, request_id).status == "done"
+
+    assert wait_until(done, 120)
+    with context.session_factory() as s:
+        request = s.get(TranscriptRequest, request_id)
+    pdf = Path(env["PEERGUARD_DATA_DIR"]) / request.pdf_path
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "does it have the COA?" in text and "Page 1 of" in text
+    broker.close()
+    context.dispose()
+
+
+def datetime_now():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)

@@ -16,5 +16,5 @@ def test_scheduler_rings_every_sweep_on_the_broker(app, stub_broker):
         for queue in stub_broker.queues.values()
         for raw in list(queue.queue)
     )
-    assert "catch_up_sweep" in sent
+    assert "catch_up_sweep" in sent and "transcript_sweep" in sent
     assert "response_sweep" in sent and "dispatch_outbox" in sent

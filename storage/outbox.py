@@ -297,3 +297,11 @@ def outbox_counts(session: Session) -> dict[str, int]:
     """How many emails are in each status."""
     rows = session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status))
     return {status: count for status, count in rows}
+
+
+def sent_by_notice(session: Session) -> dict[str, int]:
+    """How many emails of each notice have been sent."""
+    rows = session.execute(
+        select(OutboxEmail.notice, func.count()).where(OutboxEmail.status == "sent").group_by(OutboxEmail.notice)
+    )
+    return {notice: count for notice, count in rows}

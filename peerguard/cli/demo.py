@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 import click
 
 from peerguard.cli._common import open_context
+
+
+DEMO_STAFF_EMAIL = "trust-and-safety@peermetals.com"
 
 
 @click.command()
@@ -25,6 +29,10 @@ def demo(conversations: int, seed: int) -> None:
     from storage.importing import ImportReport, InterchangeImporter
 
     context = open_context()
+    if context.settings.staff_email is None:
+        # The demo shows staff alerts too; a real deployment names its own address.
+        context.settings = dataclasses.replace(context.settings, staff_email=DEMO_STAFF_EMAIL)
+        click.echo(f"PEERGUARD_STAFF_EMAIL is not set: staff alerts go to {DEMO_STAFF_EMAIL} for this demo")
     now = datetime.now(timezone.utc).replace(microsecond=0)
     target = context.settings.data_dir / "demo"
     built = world.build(target, world.anchor_time(target, now), conversations=conversations, seed=seed)
@@ -40,13 +48,16 @@ def demo(conversations: int, seed: int) -> None:
 
 
 def _print_outputs(context, results) -> None:
-    from storage import scanning
+    from storage import outbox, scanning
 
     settings = context.settings
     with context.session_factory() as session:
         kinds = scanning.findings_by_kind(session)
         flagged = scanning.most_flagged_conversation(session)
     click.echo("findings by kind: " + (", ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "none"))
+    with context.session_factory() as session:
+        notices = outbox.sent_by_notice(session)
+    click.echo("emails sent: " + (", ".join(f"{k}={n}" for k, n in sorted(notices.items())) or "none"))
     transcript = _transcript(context, flagged) if flagged else None
     click.echo("outputs:")
     click.echo(f"  database      {settings.database_url}")

@@ -10,7 +10,8 @@ import dramatiq
 from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
 from actors.context import AppContext, app_context
 from actors.metrics import STAGE_ITEMS
-from pipeline.detection import mask_text, scan_conversation, scan_text
+from pipeline.detection import mask_text, scan_text
+from pipeline.detection.conversation import context_findings
 from storage import scanning as store
 from storage.db import transaction
 from storage.review import open_items_for_findings
@@ -74,20 +75,12 @@ def scan_batch(context: AppContext, message_ids: Sequence[int], now: datetime) -
 def _split_attempts(
     conversation_id: int, messages: list[store.ScannableMessage], new_ids: set[int], domains
 ) -> list[store.FindingRecord]:
-    """Findings that need several consecutive messages, at least one of them new in this batch."""
-    positions = [i for i, m in enumerate(messages) if m.id in new_ids]
-    if not positions:
-        return []
-    window = messages[max(0, positions[0] - (WINDOW - 1)) : positions[-1] + 1]
-    if len(window) < 2:
-        return []
-    ids = [m.id for m in window]
-    findings = scan_conversation([(m.role, m.body) for m in window], platform_domains=domains)
-    return [
-        _record("conversation", conversation_id, f, ids)
-        for f in findings
-        if len(set(f.messages)) > 1 and any(ids[i] in new_ids for i in f.messages)
-    ]
+    """What the conversation reveals beyond each new message alone (split attempts, context)."""
+    new_indexes = [i for i, m in enumerate(messages) if m.id in new_ids]
+    findings = context_findings(
+        [(m.role, m.body) for m in messages], new_indexes, platform_domains=domains, window=WINDOW
+    )
+    return [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in findings]
 
 
 def _record(scope: str, conversation_id: int, finding, message_ids: list[int]) -> store.FindingRecord:

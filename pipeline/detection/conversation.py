@@ -164,3 +164,41 @@ def _covered(candidate: Finding, findings: list[Finding]) -> bool:
         and any(a.start < b.end and b.start < a.end for a in f.spans for b in candidate.spans)
         for f in findings
     )
+
+
+def context_findings(
+    messages: Sequence[ConversationMessage],
+    new_indexes: Iterable[int],
+    *,
+    platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS,
+    window: int = DEFAULT_WINDOW,
+) -> list[Finding]:
+    """Findings only the conversation reveals, involving at least one of the new messages.
+
+    These are the ones spread over several messages, or found in one message only with a
+    neighbour's context; what a message yields alone (``scan_text``) is left out, since the
+    caller stores that per message. Indexes refer to ``messages``. Only the stretch that can
+    reach a new message is scanned: twice the window before the first new message, because
+    windows skip the other party's interjections.
+    """
+    new = sorted(set(new_indexes))
+    if not new:
+        return []
+    domains = tuple(platform_domains)
+    first = max(0, new[0] - 2 * window)
+    part = messages[first : new[-1] + 1]
+    _, texts = _unpack(part)
+    alone = {_key(_in_message(f, i)) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)}
+    wanted = {i - first for i in new}
+    return [
+        _shifted(f, first)
+        for f in scan_conversation(part, platform_domains=domains, window=window)
+        if _key(f) not in alone and wanted & set(f.messages)
+    ]
+
+
+def _shifted(finding: Finding, offset: int) -> Finding:
+    """The same finding with its message indexes moved by ``offset``."""
+    spans = tuple(Span(s.start, s.end, None if s.message is None else s.message + offset) for s in finding.spans)
+    messages = tuple(m + offset for m in finding.messages)
+    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, messages)

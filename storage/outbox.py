@@ -176,6 +176,24 @@ def _sent_and_started_statement() -> Any:
 
 
 _SENT_AND_STARTED = _sent_and_started_statement()
+_COMPILED: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def _compiled_for(engine: Engine) -> tuple[str, dict[str, Any]] | None:
+    """The same statement as SQL text plus its constant parameters, for PostgreSQL only.
+
+    Executing the Core statement makes SQLAlchemy walk its eight CASE expressions for a cache
+    key on every email; running the compiled text skips that. psycopg adapts every parameter
+    itself (no bind processors), so the text with its named (pyformat) parameters is equivalent.
+    """
+    if engine.dialect.name != "postgresql" or engine.dialect.paramstyle != "pyformat":
+        return None
+    key = engine.dialect.name
+    if key not in _COMPILED:
+        compiled = _SENT_AND_STARTED.compile(dialect=engine.dialect)
+        constants = {k: v for k, v in compiled.params.items() if v is not None}
+        _COMPILED[key] = (str(compiled), constants)
+    return _COMPILED[key]
 
 
 class DeliveryLog:
@@ -195,6 +213,7 @@ class DeliveryLog:
             # Asynchronous commit for progress marks only (see the module docstring).
             self._conn.execute(text("SET synchronous_commit = off"))
         self._pending: list[tuple[ClaimedEmail, dict[str, Any]]] = []
+        self._sent_and_started_sql = _compiled_for(engine)
 
     def begin_send(self, email: ClaimedEmail, lease_now: datetime) -> bool:
         """Commit pending outcomes and this email's start; False if our claim was lost."""
@@ -214,7 +233,12 @@ class DeliveryLog:
         # next one starts. The statement is built once at import; RETURNING tells who matched.
         params = {"done_id": done.id, "provider_id": values["provider_message_id"], "sent_at": values["sent_at"],
                   "next_id": email.id, "token": email.claim_token, "started_at": lease_now}
-        return email.id in set(self._conn.execute(_SENT_AND_STARTED, params).scalars())
+        if self._sent_and_started_sql is not None:
+            sql, constants = self._sent_and_started_sql
+            result = self._conn.exec_driver_sql(sql, constants | params)
+        else:
+            result = self._conn.execute(_SENT_AND_STARTED, params)
+        return email.id in set(result.scalars())
 
     def sent(self, email: ClaimedEmail, provider_id: str, sent_at: datetime) -> None:
         """Remember a delivery; it is written with the next commit."""

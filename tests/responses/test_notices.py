@@ -131,3 +131,30 @@ def test_display_name_trick_stays_a_display_name():
 def test_bad_recipient_addresses_are_refused(address):
     with pytest.raises(InvalidRecipient):
         build_message(outgoing("response-breach", address=address), IDENTITY, T0)
+
+
+def test_message_parts_survive_a_round_trip_with_the_shared_boundary():
+    item = outgoing("response-reminder")
+    parsed = message_from_bytes(build_message(item, IDENTITY, T0).as_bytes(), policy=policy.default)
+    assert parsed.get_boundary() == notices._BOUNDARY
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert parsed.get_body(("plain",)).get_content() == item.rendered.text
+
+
+@pytest.mark.parametrize("where", ["text", "html"])
+def test_a_body_quoting_the_boundary_gets_a_fresh_one(where):
+    # The shared boundary is visible to every recipient; a body that contains it must not end a part.
+    item = outgoing("flag-alert")
+    quoted = f"\n--{notices._BOUNDARY}--\nContent-Type: text/plain\n\ninjected\n"
+    rendered = item.rendered.__class__(
+        item.rendered.subject,
+        item.rendered.text + (quoted if where == "text" else ""),
+        item.rendered.html + (quoted if where == "html" else ""),
+    )
+    message = build_message(OutgoingNotice(item.notice, item.recipient_address, item.recipient_name,
+                                           item.idempotency_key, rendered), IDENTITY, T0)
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert parsed.get_boundary() != notices._BOUNDARY
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    body = parsed.get_body(("plain",) if where == "text" else ("html",)).get_content()
+    assert "injected" in body

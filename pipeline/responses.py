@@ -304,10 +304,17 @@ def latest_due_stage(
 ) -> Stage | None:
     """The latest stage past its due time that has not been recorded yet, or None."""
     elapsed = as_utc(now) - as_utc(started_at)
-    due = [s for s in (Stage.REMINDER, Stage.FINAL_WARNING, Stage.BREACH) if policy.offset(s) <= elapsed]
-    if not due or due[-1] <= stage_sent:
+    # The offsets increase with the stage (ResponsePolicy checks that), so the first one passed,
+    # looking from the breach down, is the latest due stage.
+    if elapsed >= policy.breach_after:
+        due = Stage.BREACH
+    elif elapsed >= policy.final_warning_after:
+        due = Stage.FINAL_WARNING
+    elif elapsed >= policy.reminder_after:
+        due = Stage.REMINDER
+    else:
         return None
-    return due[-1]
+    return None if due <= stage_sent else due
 
 
 def stage_due_at(started_at: datetime, stage: Stage, policy: ResponsePolicy) -> datetime | None:

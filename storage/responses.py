@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -212,15 +212,17 @@ class SweepOutcome:
         self.invalid_zones.update(other.invalid_zones)
 
 
-@dataclass(frozen=True)
-class _Seller:
+class _Seller(NamedTuple):
     profile: SellerProfile
     name: str
 
 
-@dataclass(frozen=True)
-class _DueDeadline:
-    """The columns of a due deadline the sweep reads (plain values: no ORM identity map)."""
+class _DueDeadline(NamedTuple):
+    """The columns of a due deadline the sweep reads (plain values: no ORM identity map).
+
+    Named tuples rather than frozen dataclasses: built once per due row, and a frozen
+    dataclass's ``__init__`` costs one ``object.__setattr__`` call per field.
+    """
 
     id: int
     conversation_id: int

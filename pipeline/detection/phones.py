@@ -85,12 +85,10 @@ _ORGANISATION = re.compile(
     re.IGNORECASE,
 )
 _SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]")
-# Spelled digits glued to digits or to each other ("4one5", "fiveone"); bounded like the tokens.
-_GLUED_PIECE = re.compile(r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)|[0-9]")
-_GLUED_RUN = re.compile(
-    r"(?<![A-Za-z0-9])(?:(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)|[0-9]){2,40}(?![A-Za-z0-9])"
-)
 _SPELLED = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+# Spelled digits glued to digits or to each other ("4one5", "fiveone"); bounded like the tokens.
+_GLUED_PIECE = re.compile(_SPELLED + r"|[0-9]")
+_GLUED_RUN = re.compile(r"(?<![A-Za-z0-9])(?:" + _SPELLED + r"|[0-9]){2,40}(?![A-Za-z0-9])")
 _ALL_SPELLED = re.compile(rf"{_SPELLED}{{2,}}")
 _REPEAT_WORDS = frozenset({"double", "triple"})
 _REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from pipeline.responses import as_utc
 from pipeline.settings import SettingsError
@@ -200,25 +200,33 @@ def flag_alert(item_id: int, kind: str, sender_email: str, excerpt: str, review_
 @lru_cache(maxsize=8)
 def _environment(templates_dir: Path) -> Environment:
     # StrictUndefined turns a missing context key into an error at render time instead of an
-    # email with a hole in it; autoescape applies to the HTML bodies only.
+    # email with a hole in it; autoescape applies to the HTML bodies only. Templates are read
+    # once per process (no auto_reload): checking three files' mtimes per email cost more than
+    # rendering them.
     return Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        auto_reload=False,
     )
+
+
+@lru_cache(maxsize=64)
+def _notice_templates(templates_dir: Path, name: str) -> tuple[Template, Template, Template]:
+    env = _environment(templates_dir / "email")
+    return tuple(env.get_template(f"{name}/{part}") for part in ("subject.txt", "body.txt", "body.html"))  # type: ignore[return-value]
 
 
 def render_notice(name: str, context: Mapping[str, Any], templates_dir: Path) -> RenderedEmail:
     """Render ``templates/email/<name>/`` with ``context``; unknown names raise KeyError."""
     if name not in KNOWN_NOTICES:
         raise KeyError(f"unknown notice {name!r}")
-    env = _environment(Path(templates_dir) / "email")
-    subject = env.get_template(f"{name}/subject.txt").render(context)
+    subject, text, html = _notice_templates(Path(templates_dir), name)
     return RenderedEmail(
-        subject=" ".join(subject.split()),
-        text=env.get_template(f"{name}/body.txt").render(context),
-        html=env.get_template(f"{name}/body.html").render(context),
+        subject=" ".join(subject.render(context).split()),
+        text=text.render(context),
+        html=html.render(context),
     )
 
 
@@ -244,6 +252,13 @@ def safe_display_name(name: str | None) -> str:
     if not name:
         return ""
     return " ".join("".join(c if c.isprintable() else " " for c in name).split())[:120]
+
+
+@lru_cache(maxsize=16)
+def _from_address(name: str, address: str) -> Address:
+    # Checked once per process: parsing the same From address for every email cost as much as
+    # rendering its templates. Address objects are immutable.
+    return Address(name, addr_spec=address)
 
 
 def message_id_for(idempotency_key: str, domain: str) -> str:
@@ -280,8 +295,32 @@ class _FoldCache:
         folds = self.__dict__.setdefault("_folds", {})
         folded = folds.get(key)
         if folded is None:
-            folded = folds[key] = super().fold(policy=policy)  # type: ignore[misc]
+            folded = single_line_fold(self, policy)
+            if folded is None:
+                folded = super().fold(policy=policy)  # type: ignore[misc]
+            folds[key] = folded
         return folded
+
+
+def single_line_fold(header: Any, policy: Any) -> str | None:
+    """The stock fold of a header that fits on one line as plain ASCII, or None.
+
+    ``BaseHeader.fold`` runs ``_refold_parse_tree`` over ``Name:``, one space and the parse tree;
+    a part that is ASCII and fits in the rest of the line is appended as its text, unchanged, so
+    for such a header the result is ``Name: <text of the parse tree><linesep>``. Finding that out
+    by walking the tree was most of the cost of the headers that differ per email (To, Subject,
+    Date, Message-ID). Anything else (non-ASCII, too long, empty) returns None and takes the stock
+    path; ``tests/responses/test_notices.py`` checks both agree on generated headers.
+    """
+    tree = getattr(header, "_parse_tree", None)
+    if not tree or getattr(tree, "token_type", "ptext") == "ptext":
+        return None
+    text = str(tree)
+    line = f"{header.name}: {text}"
+    maxlen = policy.max_line_length or sys.maxsize
+    if not line.isascii() or len(line) > maxlen or "\r" in line or "\n" in line:
+        return None
+    return line + policy.linesep
 
 
 class _CachingHeaderRegistry(HeaderRegistry):
@@ -327,7 +366,7 @@ def build_message(item: OutgoingNotice, identity: MailIdentity, sent_at: datetim
     """Build the multipart text+HTML message with our headers; raise InvalidRecipient on bad input."""
     recipient = parse_address(item.recipient_address)
     message = EmailMessage(policy=MESSAGE_POLICY)
-    message["From"] = Address(identity.from_name, addr_spec=identity.from_address)
+    message["From"] = _from_address(identity.from_name, identity.from_address)
     message["To"] = Address(safe_display_name(item.recipient_name), recipient.username, recipient.domain)
     message["Subject"] = item.rendered.subject
     message["Date"] = format_datetime(as_utc(sent_at))

@@ -139,15 +139,15 @@ def claim_emails(
             .where(OutboxEmail.id.in_(ids), OutboxEmail.status.in_(CLAIMABLE))
             .values(status="sending", claim_token=token, claimed_until=lease_now + lease, send_started_at=None)
         )
-        rows = session.scalars(select(OutboxEmail).where(OutboxEmail.claim_token == token).order_by(OutboxEmail.id))
-        return [_claimed(row) for row in rows]
-
-
-def _claimed(row: OutboxEmail) -> ClaimedEmail:
-    return ClaimedEmail(
-        row.id, row.notice, row.recipient_address, row.recipient_name, dict(row.context),
-        row.idempotency_key, row.attempts, row.claim_token or "",
-    )
+        # Plain rows, not ORM objects: nothing here is changed through the session afterwards.
+        c = OUTBOX.c
+        rows = session.execute(
+            select(c.id, c.notice, c.recipient_address, c.recipient_name, c.context, c.idempotency_key, c.attempts)
+            .where(c.claim_token == token)
+            .order_by(c.id)
+        )
+        return [ClaimedEmail(i, notice, address, name, dict(ctx or {}), key, attempts, token)
+                for i, notice, address, name, ctx, key, attempts in rows]
 
 
 def _sent_and_started_statement() -> Any:

@@ -1,6 +1,6 @@
 """Dispatch throughput: outbox → SMTP (aiosmtpd in its own process on loopback), reused vs new connections.
 
-Usage: .venv/bin/python bench/dispatch_bench.py [--emails 3000]
+Usage: .venv/bin/python bench/dispatch_bench.py [--emails 3000] [--rounds 3]
 Creates and drops its own PostgreSQL database (peerguard_bench_issue4_dispatch).
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=3000)
     parser.add_argument("--baseline-emails", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4, help="dispatch threads for the parallel runs")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the median is reported")
     args = parser.parse_args()
     with bench_database() as url, smtp_server() as port:
         settings = Settings.from_mapping({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
@@ -138,21 +140,27 @@ def main() -> None:
         reused = transport_from_url(settings.email_url)
         naive = ConnectionPerEmail(reused)
         timed_delivery(context, 200, "warmup", reused, 1)
-        results = [
-            ("reused connection, 1 dispatcher", args.emails, timed_delivery(context, args.emails, "r1", reused, 1)),
-            (f"reused connections, {args.workers} dispatchers", args.emails, timed_delivery(context, args.emails, "rn", reused, args.workers)),
-            ("connection per email, 1 dispatcher", args.baseline_emails, timed_delivery(context, args.baseline_emails, "n1", naive, 1)),
-            (f"connection per email, {args.workers} dispatchers", args.baseline_emails, timed_delivery(context, args.baseline_emails, "nn", naive, args.workers)),
-        ]
-        results += [
-            ("SMTP only, no database, 1 connection", args.emails, smtp_ceiling(reused, args.emails, 1)),
-            (f"SMTP only, no database, {args.workers} connections", args.emails, smtp_ceiling(reused, args.emails, args.workers)),
-        ]
+        runs = {
+            "reused connection, 1 dispatcher": (args.emails, lambda r: timed_delivery(context, args.emails, f"r1-{r}", reused, 1)),
+            f"reused connections, {args.workers} dispatchers": (args.emails, lambda r: timed_delivery(context, args.emails, f"rn-{r}", reused, args.workers)),
+            "connection per email, 1 dispatcher": (args.baseline_emails, lambda r: timed_delivery(context, args.baseline_emails, f"n1-{r}", naive, 1)),
+            f"connection per email, {args.workers} dispatchers": (args.baseline_emails, lambda r: timed_delivery(context, args.baseline_emails, f"nn-{r}", naive, args.workers)),
+            "SMTP only, no database, 1 connection": (args.emails, lambda r: smtp_ceiling(reused, args.emails, 1)),
+            f"SMTP only, no database, {args.workers} connections": (args.emails, lambda r: smtp_ceiling(reused, args.emails, args.workers)),
+        }
+        rates: dict[str, list[float]] = {label: [] for label in runs}
+        for round_ in range(args.rounds):  # interleaved, so a noisy minute hits every row alike
+            for label, (_, run) in runs.items():
+                rates[label].append(run(round_))
+            print(f"round {round_ + 1}/{args.rounds}: " + ", ".join(f"{r[-1]:.0f}" for r in rates.values()), file=sys.stderr)
         context.dispose()
-    for label, count, rate in results:
-        print(f"{label:<40} {rate:8.1f} emails/s ({count} emails)")
-    print(f"ratio reused / per-email connection, 1 dispatcher:  {results[0][2] / results[2][2]:.2f}x")
-    print(f"ratio reused / per-email connection, {args.workers} dispatchers: {results[1][2] / results[3][2]:.2f}x")
+    medians = {label: statistics.median(values) for label, values in rates.items()}
+    for label, (count, _) in runs.items():
+        values = rates[label]
+        print(f"{label:<44} {medians[label]:8.1f} emails/s median, {min(values):.1f}-{max(values):.1f} over {len(values)} rounds ({count} emails each)")
+    labels = list(runs)
+    print(f"ratio reused / per-email connection, 1 dispatcher:  {medians[labels[0]] / medians[labels[2]]:.2f}x")
+    print(f"ratio reused / per-email connection, {args.workers} dispatchers: {medians[labels[1]] / medians[labels[3]]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from pipeline.transcript import (
     TranscriptTimeout,
     UnknownMessage,
     chain_head,
+)
+from pipeline.transcript import (
     render_transcript as render_pdf,
 )
 from storage import transcripts as store

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from logging.config import fileConfig
 
-from alembic import context
 from sqlalchemy import text
 
+from alembic import context
 from pipeline.settings import Settings
 from storage.db import make_engine
 from storage.models import Base, UTCDateTime

@@ -28,10 +28,10 @@ from actors.mail import SmtpBatch, SmtpTransport, transport_from_url  # noqa: E4
 from actors.outbox import _message, deliver_outbox  # noqa: E402
 from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.models import OutboxEmail  # noqa: E402
 from storage.outbox import ClaimedEmail, NoticeRequest, enqueue_notices  # noqa: E402
+from storage.scratch import scratch_database  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "peerguard_bench_issue4_dispatch"

@@ -22,9 +22,9 @@ from actors.context import AppContext  # noqa: E402
 from actors.responses import SWEEP_WORKERS, parallel_sweep  # noqa: E402
 from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.responses import ResponsePolicy  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.responses import due_query  # noqa: E402
+from storage.scratch import scratch_database  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "peerguard_bench_issue4_sweep"

@@ -34,8 +34,7 @@ from sqlalchemy.dialects import postgresql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storage import migrations  # noqa: E402
-from storage import scratch
+from storage import migrations, scratch  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.review import list_queue, queue_query  # noqa: E402
 

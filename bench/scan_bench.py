@@ -24,7 +24,6 @@ sys.path.insert(0, str(HERE))
 
 import stream  # noqa: E402
 
-
 CPU = "0"
 
 

@@ -17,7 +17,6 @@ the data directory (default: a temp dir) and are never committed.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -63,8 +62,7 @@ def make_conversation(case: str, photo_paths: list[Path]):
     """Build the case's conversation; attachment blob keys are the photo file paths."""
     import hashlib
 
-    from pipeline.transcript import (
-        SenderRole, TranscriptAttachment, TranscriptConversation, TranscriptMessage, TranscriptParty)
+    from pipeline.transcript import SenderRole, TranscriptAttachment, TranscriptConversation, TranscriptMessage, TranscriptParty
 
     spec = CASES[case]
     rng = random.Random(11)
@@ -106,8 +104,7 @@ def run_anchor(case: str, data: Path, out: Path) -> dict[str, object]:
     from PIL import Image
 
     from pipeline.transcript import AttachmentOutcome, chain_links
-    from pipeline.transcript.document import (
-        DocumentFacts, ShownImage, part_html, stylesheet_text, template_environment)
+    from pipeline.transcript.document import DocumentFacts, ShownImage, part_html, stylesheet_text, template_environment
 
     conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
     started = time.perf_counter()

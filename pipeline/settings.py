@@ -77,7 +77,7 @@ def _check_email_url(url: str) -> str:
         if not parts.hostname:
             raise SettingsError(f"EMAIL_URL needs a host: smtp://host:port, got {url!r}")
         try:
-            parts.port
+            _ = parts.port  # urlsplit checks the port only when it is read
         except ValueError as exc:
             raise SettingsError(f"EMAIL_URL has a bad port: {url!r}") from exc
         return url

@@ -45,17 +45,23 @@ main.add_command(import_)
 main.add_command(run)
 main.add_command(worker)
 from peerguard.cli.sellers import sellers  # noqa: E402
+
 main.add_command(sellers)
 from peerguard.cli.scheduler import scheduler  # noqa: E402
+
 main.add_command(scheduler)
 from peerguard.cli.scan import scan  # noqa: E402
+
 main.add_command(scan)
 from peerguard.cli.review import review, staff, stats, strikes  # noqa: E402
+
 main.add_command(review)
 main.add_command(staff)
 main.add_command(stats)
 main.add_command(strikes)
 from peerguard.cli.transcript import transcript  # noqa: E402
+
 main.add_command(transcript)
 from peerguard.cli.outbox import outbox  # noqa: E402
+
 main.add_command(outbox)

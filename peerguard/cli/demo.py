@@ -9,7 +9,6 @@ import click
 
 from peerguard.cli._common import open_context
 
-
 DEMO_STAFF_EMAIL = "trust-and-safety@peermetals.com"
 
 

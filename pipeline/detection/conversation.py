@@ -33,7 +33,7 @@ class _Window:
     def locate(self, start: int, end: int) -> list[Span]:
         """Split a span of the joined text into per-message spans."""
         spans = []
-        for k, (offset, length) in enumerate(zip(self.offsets, self.lengths)):
+        for k, (offset, length) in enumerate(zip(self.offsets, self.lengths, strict=True)):
             lo, hi = max(start, offset), min(end, offset + length)
             if lo < hi:
                 spans.append(Span(lo - offset, hi - offset, self.indexes[k]))

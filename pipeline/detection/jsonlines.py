@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import re
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 
 from pipeline.detection.conversation import DEFAULT_WINDOW, scan_conversation
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from pipeline.detection.checksums import dhl_valid, tracking_valid
 from pipeline.detection.gates import MessageWords, message_words
@@ -180,7 +181,7 @@ def _apply_repeats(text: str, tokens: list[DigitToken]) -> list[DigitToken]:
 def _drop_counts(text: str, tokens: list[DigitToken]) -> list[DigitToken]:
     """Drop number words that count the digits after them ("the last four 9182")."""
     kept = []
-    for token, following in zip(tokens, tokens[1:] + [None]):
+    for token, following in zip(tokens, [*tokens[1:], None], strict=False):
         is_word = text[token.start].isalpha() and len(token.digits) == 1 and token.end - token.start > 1
         counts_next = (
             following is not None and is_word and token.digits in "347"
@@ -324,7 +325,7 @@ def _split_numbers(text: str, chains: list[list[DigitToken]], found: list[Hit]) 
 
 def _assemble(text: str, group: list[list[DigitToken]]) -> Hit | None:
     """Validate consecutive digit pieces joined together as one US number."""
-    for left, right in zip(group, group[1:]):
+    for left, right in pairwise(group):
         gap = text[left[-1].end : right[0].start]
         if len(gap) > 40 or re.search(r"[.!?;\n$%]", gap):
             return None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
-
-import re
 
 from pipeline.detection import emails, handles, intents, payments, phones, urls
 from pipeline.detection.emails import find_emails

@@ -58,9 +58,10 @@ def render_transcript(
     *,
     now: datetime,
     environment: RenderEnvironment,
-    options: TranscriptOptions = TranscriptOptions(),
+    options: TranscriptOptions | None = None,
 ) -> RenderedTranscript:
     """Render ``conversation`` as a full transcript or, with ``options.evidence``, an excerpt."""
+    options = options or TranscriptOptions()
     request = _Request(conversation, chain_links(conversation), now, environment, options)
     if options.evidence:
         return _render_evidence(request)

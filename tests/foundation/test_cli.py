@@ -18,8 +18,9 @@ def cli(*args, env=None, input=None, cwd=None):
 
 
 def all_commands():
-    from peerguard.cli import main
     import click
+
+    from peerguard.cli import main
 
     def walk(group, prefix):
         for name, command in group.commands.items():

@@ -6,7 +6,7 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import func, select
 
-from storage.importing import InterchangeImporter, ImportReport
+from storage.importing import ImportReport, InterchangeImporter
 from storage.models import Attachment, Conversation, Message, User
 
 

@@ -12,11 +12,11 @@ from actors.context import AppContext
 from actors.mail import PermanentDeliveryError, transport_from_url
 from actors.responses import run_once
 from actors.runner import stages
+from pipeline.responses import ResponsePolicy
 from pipeline.settings import Settings
 from storage.db import transaction
 from storage.models import OutboxEmail, ResponseDeadline, ResponseDeadlineEvent
 from storage.responses import seller_response_stats, set_response_reminders
-from pipeline.responses import ResponsePolicy
 from tests.responses.factories import conversation, hours, message, user
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,7 +29,7 @@ def test_order_of_input_does_not_matter(messages, rnd):
 @given(timelines)
 def test_obligations_are_ordered_disjoint_and_only_the_last_is_open(messages):
     obligations = obligations_from_timeline(messages, NOW).obligations
-    for earlier, later in zip(obligations, obligations[1:]):
+    for earlier, later in pairwise(obligations):
         assert earlier.answered_at is not None and earlier.answered_at <= later.started_at
     for obligation in obligations:
         assert obligation.response_seconds is None or obligation.response_seconds >= 0

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from storage import review
 from storage.db import transaction
 from storage.models import ReviewHistory, ReviewItem, Strike
-from storage import review
 from tests.review.factories import Marketplace, finding
 
 PEERGUARD = str(Path(sys.executable).parent / "peerguard")

@@ -1,9 +1,8 @@
 """Emoji in message bodies are drawn with a real emoji font, not as empty boxes."""
 
 
-from pypdf import PdfReader
-
 import weasyprint
+from pypdf import PdfReader
 
 
 def test_the_machine_has_an_emoji_font(tmp_path):

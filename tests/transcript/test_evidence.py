@@ -16,8 +16,8 @@ from pipeline.transcript import (
     chain_head,
     render_transcript,
 )
-from pipeline.transcript.excerpt import excerpt_items
 from pipeline.transcript.document import Gap
+from pipeline.transcript.excerpt import excerpt_items
 from tests.transcript.factories import NOW, BlobShelf, conversation, finding, jpeg, message
 
 

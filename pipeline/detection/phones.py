@@ -20,15 +20,17 @@ _DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
     "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
 }
-_LETTER_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
+_LETTER_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "B": "8", "Z": "2"})
 
-# A token is a digit run that may have O/o/I/l swapped in, a lone O/I/l ("weak": only counted
+# A token is a digit run that may have O/o/I/l swapped in (and S/B/Z, but only between two real
+# digits: "77S1", "4B17", never a mint mark's "1909-S"), a lone O/I/l ("weak": only counted
 # between real digits) or a spelled digit. Each pattern starts with a character class so the regex
 # engine can skip ahead quickly; the word boundary on the left is checked by a look-behind placed
 # after the first character. Repetition is bounded so that a run of 100,000 digits costs a fixed
 # number of steps instead of backtracking.
 _NUM_TOKEN = re.compile(
-    r"[0-9OoIl](?<![A-Za-z0-9][0-9OoIl])(?:(?<=[OoIl])[OoIl]{0,2}[0-9][0-9OoIl]{0,60}|(?<=[0-9])[0-9OoIl]{0,60}|)"
+    r"[0-9OoIl](?<![A-Za-z0-9][0-9OoIl])(?:(?<=[OoIl])[OoIl]{0,2}[0-9](?:[0-9OoIl]|(?<=[0-9])[SBZ](?=[0-9])){0,60}|"
+    r"(?<=[0-9])(?:[0-9OoIl]|(?<=[0-9])[SBZ](?=[0-9])){0,60}|)"
     r"(?![A-Za-z0-9])"
 )
 _WORD_TOKEN = re.compile(
@@ -38,21 +40,29 @@ _WORD_TOKEN = re.compile(
     re.IGNORECASE,
 )
 _GAP = re.compile(
-    r"(?:[\s\-.()/,_*|~:'\"\u2022\u00b7\u2010-\u2015\u2212\u2043\u30fb]|(?i:dash|hyphen|dot|point|space))*"
+    r"(?:[\s\-.()\[\]{}/,_*|~:'\"\u2022\u00b7\u2010-\u2015\u2212\u2043\u30fb]|(?i:dash|hyphen|dot|point|space))*"
 )
 _MAX_GAP = 9
 
+# English cues plus the commonest ones of the languages members write in (accents are folded by
+# normalise): German "ruf mich an", "Handy"; Spanish "llamame", "celular"; Portuguese "me liga",
+# "zap" (WhatsApp); French "appelle-moi", "portable".
 _STRONG_CUE_WORDS = frozenset(
-    """call calls calling text texts texting txt sms ring phone cell cellphone mobile tel telephone landline
-    dial whatsapp signal telegram viber imessage facetime hmu digits""".split()
+    """call calls calling text texts texting txt sms ring phone cell cellphone mobile mob tel telephone landline
+    dial whatsapp signal telegram viber imessage facetime hmu digits
+    ruf anrufen anruf handy telefon telefono telefone llamame llama llamar marcame celular movil
+    liga ligue ligar chama zap appelle appelez appeler portable""".split()
 )
-_WEAK_CUE_WORDS = frozenset("number num contact line zelle venmo cashapp cash reach ask starts start last".split())
+_WEAK_CUE_WORDS = frozenset(
+    "number num contact line zelle venmo cashapp cash reach ask starts start last numero nummer ph cel".split()
+)
 _CUE_PHRASES = ("area code", "reach me", "hit me up", "personal line", "my #")
 _CUE_SYMBOLS = ("\U0001f4de", "\U0001f4f1", "\u260e")
 _STRONG_CUE = re.compile(
-    r"\b(?:call|calls|calling|text|texts|texting|txt|sms|ring|phone|cell|cellphone|mobile|tel|"
+    r"\b(?:call|calls|calling|text|texts|texting|txt|sms|ring|phone|cell|cellphone|mobile|mob|tel|"
     r"telephone|landline|dial|reach me|whatsapp|signal|telegram|viber|imessage|facetime|hmu|"
-    r"hit me up|area code|digits|personal line)\b|[\U0001f4de\U0001f4f1\u260e]",
+    r"hit me up|area code|digits|personal line|ruf|anrufen|handy|telefon|telefono|telefone|llamame|"
+    r"llama|celular|movil|liga|ligue|chama|zap|appelle|appelez|portable)\b|[\U0001f4de\U0001f4f1\u260e]",
     re.IGNORECASE,
 )
 _GUARD = re.compile(
@@ -65,7 +75,10 @@ _GUARD = re.compile(
 )
 _PHONE_LIKE_10 = {(10,), (3, 3, 4), (3, 7), (6, 4), (3, 3, 2, 2), (2, 2, 2, 2, 2)}
 _PHONE_LIKE_11 = {(11,), (1, 3, 3, 4), (1, 10), (4, 3, 4), (1, 3, 7), (1, 6, 4)}
-_FOREIGN_REGIONS = ("GB", "AU", "IE", "NZ", "DE", "FR", "IN", "ZA", "NL", "IT", "ES", "MX", "BR", "PH")
+_FOREIGN_REGIONS = ("GB", "AU", "IE", "NZ", "DE", "FR", "IN", "ZA", "NL", "IT", "ES", "MX", "BR", "PH", "AT", "CH", "NG")
+# Countries whose numbers are written without a trunk 0 and that the US plan does not already
+# claim: India's 10-digit mobiles, Brazil's and China's 11 digits. Tried only after a contact cue.
+_NO_TRUNK_REGIONS = ("IN", "BR", "CN", "MX")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +98,7 @@ _ORGANISATION = re.compile(
     r"paypal|bank|insurance|carrier|help\s?line|hotline)\b",
     re.IGNORECASE,
 )
-_SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]")
+_SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]|[0-9][SBZ][0-9]")
 _SPELLED = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 # Spelled digits glued to digits or to each other ("4one5", "fiveone"); bounded like the tokens.
 _GLUED_PIECE = re.compile(_SPELLED + r"|[0-9]")
@@ -234,7 +247,7 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
     if len(digits) < 10:
         return None
     plus = _has_plus(text, chain[0].start)
-    if len(digits) > (15 if plus else 11):
+    if len(digits) > (15 if plus else 12 if digits[0] == "0" else 11):
         return _sub_window(text, chain) if strong and not tracking_valid(digits) else None
     # Cheap structural checks first: phonenumbers is the slowest step of the whole scan.
     if _guarded(text, chain[0].start):
@@ -243,7 +256,7 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
         return None
     if not plus and not weak and not _phone_like(chain, digits):
         return None
-    e164 = validate(digits, plus, allow_foreign=weak)
+    e164 = validate(digits, plus, allow_foreign=weak, anywhere=strong)
     if e164 is None or (_TOLL_FREE.match(e164) and _ORGANISATION.search(text)):
         return None  # A carrier's or mint's toll-free line is not the member's own channel.
     score = 0.97 if (plus or strong) else (0.93 if weak else 0.88)
@@ -339,18 +352,32 @@ def _assemble(text: str, group: list[list[DigitToken]]) -> Hit | None:
 
 
 @lru_cache(maxsize=4096)
-def validate(digits: str, plus: bool, *, allow_foreign: bool) -> str | None:
-    """Return the E.164 form if ``digits`` is a valid number (US default), else None."""
+def validate(digits: str, plus: bool, *, allow_foreign: bool, anywhere: bool = False) -> str | None:
+    """Return the E.164 form if ``digits`` is a valid number (US default), else None.
+
+    ``allow_foreign`` also tries national numbers with a trunk 0 in the usual foreign regions;
+    ``anywhere`` (a contact cue such as "call" is present) also tries countries that write their
+    numbers without one.
+    """
     import phonenumbers  # Imported on first use: most messages never reach validation.
 
     if plus:
-        return _e164(phonenumbers, "+" + digits, None)
+        # Written with a "+" next to a contact cue, a number of a plausible length for its country
+        # is a phone even where the plan reserves it (the UK's 07700 900xxx drama range).
+        return _e164(phonenumbers, "+" + digits, None, possible=allow_foreign)
     if digits.startswith("00") and len(digits) >= 11:
         return _e164(phonenumbers, "+" + digits[2:], None)
     if len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
         if digits[0] != "0":
-            return _e164(phonenumbers, digits, "US")
-    if allow_foreign and digits.startswith("0") and len(digits) in (10, 11):
+            e164 = _e164(phonenumbers, digits, "US")
+            if e164 or not anywhere:
+                return e164
+    if anywhere and digits[0] != "0" and len(digits) in (10, 11):
+        for region in _NO_TRUNK_REGIONS:
+            e164 = _e164(phonenumbers, digits, region)
+            if e164:
+                return e164
+    if allow_foreign and digits.startswith("0") and len(digits) in (10, 11, 12):
         for region in _FOREIGN_REGIONS:
             e164 = _e164(phonenumbers, digits, region)
             if e164:
@@ -358,12 +385,12 @@ def validate(digits: str, plus: bool, *, allow_foreign: bool) -> str | None:
     return None
 
 
-def _e164(phonenumbers, number: str, region: str | None) -> str | None:  # type: ignore[no-untyped-def]
-    """Parse and validate one number, returning E.164 or None."""
+def _e164(phonenumbers, number: str, region: str | None, possible: bool = False) -> str | None:  # type: ignore[no-untyped-def]
+    """Parse and validate one number (or, with ``possible``, check only its length), returning E.164 or None."""
     try:
         parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(parsed):
+    if not phonenumbers.is_valid_number(parsed) and not (possible and phonenumbers.is_possible_number(parsed)):
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

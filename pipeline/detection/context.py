@@ -20,7 +20,7 @@ _NEGATOR = re.compile(
 )
 # Fixed phrases that contain a negator but do not negate the channel after them.
 _NEGATOR_EXCEPTIONS = re.compile(
-    r"\b(?:why not|if not|no problem|no prob|no worries|no rush|no biggie|not sure|no fees?|"
+    r"\b(?:why not|if not|no problem|no prob|no worries|no rush|no biggie|not sure|no fees?|no middle\s?m[ae]n|"
     r"not a problem|no hassle|no need to (?:pay|use) (?:the )?(?:fee|checkout)s?)\b",
     re.IGNORECASE,
 )
@@ -29,7 +29,7 @@ _TRAILING_REFUSAL = re.compile(
     r"allowed|accepted|possible|ok|okay|for me)|off the table|banned|blocked|isn'?t|aren'?t|"
     r"won'?t work|doesn'?t work|no thanks|no thank you|has\s+no\s+(?:buyer\s+)?protection|"
     r"(?:is|are)\s+(?:risky|unsafe|not\s+safe)|(?:absolutely|definitely|hell|heck)\s+not|no\s+way|nope|never\b|"
-    r"(?:i'?ll\s+)?pass\b|no\b(?!\s+(?:problem|prob|worries|rush|fees?))|i\s+don'?t\s+(?:even\s+)?(?:have|use|do)\b)",
+    r"(?:i'?ll\s+)?pass\b|no\b(?!\s+(?:problem|prob|worries|rush|fees?|middle\s?m[ae]n|commission|cut|questions))|i\s+don'?t\s+(?:even\s+)?(?:have|use|do)\b)",
     re.IGNORECASE,
 )
 # Warnings and reports about third parties: the whole sentence is talk about the channel.

@@ -46,7 +46,12 @@ _LABELLED = re.compile(
     r"\s*(?P<sep>(?i:is)|=>|->|[:=\-])\s*(?P<user>[A-Za-z0-9][\w.+-]{2,63})(?P<after>[^\s\w]|\s+\W|\s*$)?"
 )
 
-
+# The user first, then the provider: "jsmith1971, the gmail one", "coinguy_88 - google mail".
+_USER_THEN_PROVIDER = re.compile(
+    r"(?<![\w.@+-])(?P<user>[A-Za-z][\w.+-]{2,63})\s*(?:[,:\-\u2013\u2014]|\bis\b|\bon\b|\bat\b)\s*"
+    r"(?:(?i:the|my|on|at)\s+)?(?P<provider>(?i:google\s?mail|gmail|yahoo|hotmail|outlook|icloud|proton(?:mail)?|aol))"
+    r"\s+(?i:one|address|addy|account|acct|email|e-mail)\b"
+)
 _PROVIDER_WORDS = frozenset(MAIL_PROVIDERS)
 TRIGGER_WORDS = _PROVIDER_WORDS | {"at"}
 
@@ -61,6 +66,7 @@ def find_emails(text: str, platform_domains: tuple[str, ...], gate: MessageWords
         hits.extend(_spelled(text, platform_domains))
     if gate.any_word(_PROVIDER_WORDS):
         hits.extend(_labelled(text))
+        hits.extend(_user_then_provider(text))
     return hits
 
 
@@ -104,6 +110,18 @@ def _labelled(text: str) -> list[Hit]:
             continue
         value = f"{user.lower()}@{provider}"
         hits.append(Hit("email", ((match.start(), match.start("user") + len(user)),), value, 0.85))
+    return hits
+
+
+def _user_then_provider(text: str) -> list[Hit]:
+    """``jsmith1971 - the google mail one``: a username-shaped word, then the provider named."""
+    hits = []
+    for match in bounded(_USER_THEN_PROVIDER.finditer(text)):
+        user = match.group("user").rstrip(".")
+        if user.lower() in _STOPWORDS or not any(c.isdigit() or c in "._+" for c in user):
+            continue
+        provider = "gmail" if "google" in match.group("provider").lower() else match.group("provider").lower()
+        hits.append(Hit("email", ((match.start(), match.end("provider")),), f"{user.lower()}@{provider}", 0.8))
     return hits
 
 

@@ -28,7 +28,7 @@ class MessagingApp:
 
 APPS = (
     MessagingApp("whatsapp", r"wh?[a4@]t{1,2}'?[sz]{1,2}[\s._-]?[a4@]p{1,2}|wh?[a4@]t{1,2}[a4@]pp|whatsap", STRONG),
-    MessagingApp("telegram", r"t[e3]l[e3][\s._-]?gr[a4@]m{1,2}|t[e3]l[e3]gr[a4@]m|telegrm", STRONG),
+    MessagingApp("telegram", r"t[e3]l[e3](?:[\s._-]?g|g[\s._-])r[a4@]m{1,2}|t[e3]l[e3]gr[a4@]m|telegrm", STRONG),
     MessagingApp("snapchat", r"sn[a4@]p[\s._-]?ch[a4@]t", STRONG),
     MessagingApp("discord", r"d[i1]sc[o0]rd", STRONG),
     MessagingApp("wechat", r"wechat|we-chat|weixin", STRONG),
@@ -47,11 +47,12 @@ APPS = (
     MessagingApp("tiktok", r"t[i1]k[\s_-]?t[o0]k", SOCIAL),
     MessagingApp("reddit", r"reddit", SOCIAL),
     MessagingApp("youtube", r"you\s?tube|yt\s+channel", SOCIAL),
-    MessagingApp("signal", r"s[i1]gn[a4@]l", WEAK),
+    MessagingApp("signal", r"s[i1]g[\s._-]?n[a4@]l", WEAK),
     MessagingApp("snapchat", r"sn[a4@]p", WEAK),
     MessagingApp("messenger", r"messenger", WEAK),
     MessagingApp("instagram", r"ig|gram", WEAK),
     MessagingApp("telegram", r"tg", WEAK),
+    MessagingApp("whatsapp", r"zap(?:zap)?", WEAK),  # Brazilian slang: "me chama no zap"
 )
 _APP_PATTERN = re.compile(
     r"(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<a{i}>{a.pattern})" for i, a in enumerate(APPS)) + r")(?![A-Za-z0-9])",
@@ -63,11 +64,14 @@ _X_PATTERN = re.compile(r"(?<![\w@])X(?![\w'])")
 
 _CONTACT_WORDS = re.compile(
     r"\b(?:me|us|add|find|follow|message|msg|dm|chat|talk|continue|reach|contact|hit|hmu|ping|move|"
-    r"switch|text|call|username|handle|page|profile|account|my|our|use|have|got)\b|@[A-Za-z_]",
+    r"switch|text|call|username|handle|page|profile|account|my|our|use|have|got|search|join)\b|@[A-Za-z_]",
     re.IGNORECASE,
 )
 _USERNAME_CUE = re.compile(r"\b(?:username|user name|handle|user id|id is)\b|@[A-Za-z_]|\w#\d{4}\b", re.IGNORECASE)
 _PREPOSITION_BEFORE = re.compile(r"\b(?:on|via|over|through|thru|in|at)\s+(?:the\s+)?$", re.IGNORECASE)
+# "I'm on Signal", "we're also on reddit": the writer says where they can be found.
+_SELF_ON_BEFORE = re.compile(r"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:also\s+|too\s+|now\s+|mostly\s+)?on\s+$", re.IGNORECASE)
+_REDDIT_USER = re.compile(r"(?<![\w/])u/[A-Za-z0-9_-]{3,20}\b")
 _POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our)\s+$", re.IGNORECASE)
 _LABEL_AFTER = re.compile(r"^\s*(?:[:=]|is\b|name\b|username\b|handle\b|id\b|@)|^\s+-", re.IGNORECASE)
 _USERNAME_AFTER = re.compile(
@@ -94,7 +98,7 @@ _COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal snap snapchat messenger youtube tube yt tg""".split()
+    fb twitter tiktok tik tok reddit signal nal zap zapzap snap snapchat messenger youtube tube yt tg""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",
@@ -142,6 +146,11 @@ def _social_context(text: str, start: int, end: int) -> bool:
     """A social network counts when owned ("my insta"), labelled, or offered as a place to talk."""
     if _POSSESSIVE_BEFORE.search(text[max(0, start - 8) : start]) or _LABEL_AFTER.match(text[end : end + 12]):
         return True
+    if _SELF_ON_BEFORE.search(text[max(0, start - 24) : start]):
+        return True
+    after = text[end : end + 40]
+    if _AT_HANDLE.search(after) or _REDDIT_USER.search(after):
+        return True
     clause = text[clause_start(text, start) : clause_end(text, end)]
     return _CONTACT_WORDS.search(clause) is not None
 
@@ -156,6 +165,8 @@ def _weak_context(text: str, start: int, end: int) -> bool:
         return True
     clause = text[clause_start(text, start) : clause_end(text, end)]
     if re.match(r"\s+me\b", after) and _USERNAME_CUE.search(clause):
+        return True
+    if _SELF_ON_BEFORE.search(text[max(0, start - 24) : start]):
         return True
     if _PREPOSITION_BEFORE.search(text[max(0, start - 12) : start]):
         return _CONTACT_WORDS.search(clause) is not None

@@ -58,7 +58,7 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "contact_me": (_VERBS, _words("me us")),
     "give_you_mine": (_CHANNEL_WORDS | {"details"}, _words("you u ya"), _words("my")),
     "easier_by_phone": (_words("phone text email mail"), _words("easier easiest better quicker faster simpler rather prefer")),
-    "talk_elsewhere": (_words("somewhere elsewhere offline here"), _words("talk chat continue deal trade move go take")),
+    "talk_elsewhere": (_words("somewhere elsewhere offline here"), _words("talk chat continue deal trade move go take dm pm message msg")),
     "send_me_a": (_words("call ring text txt line email mail sms"), _words("me us you u ya"), _words("a an")),
     "avoid_platform": (_PLACE_WORDS, _words("rather don dont need prefer hate gonna going")),
     "my_channel_is": (_words("email mail cell number phone whatsapp telegram snap insta ig handle username contact"),),
@@ -89,6 +89,8 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "other_marketplace": (_words("ebay etsy craigslist offerup mercari whatnot poshmark marketplace"),),
     "private_deal": (_words("private privately between"),),
     "hit_me_up": (_words("hit hmu reach contact hold touch"), _words("me touch hmu")),
+    "reach_directly": (_words("directly privately personally"), _words("reach contact call text message dm email")),
+    "link_in_bio": (_words("bio"), _words("link links")),
 }
 
 # Patterns are compiled on first use (``_pattern``): most rules never fire in a given run and
@@ -102,7 +104,7 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
         ("give_you_mine", rf"\b(?:give|send|text|email|e-mail|dm|pm|pass|drop)\s+(?:you|u|ya)\s+my\s+(?:{_CHANNEL}|number|#|details|info)\b"),
         ("easier_by_phone", r"\b(?:easier|easiest|better|quicker|faster|simpler|rather|prefer)\b[^.!?\n]{0,20}\b(?:over|by|on)\s+"
                             r"(?:the\s+)?(?:phone|text|e-?mail)\b"),
-        ("talk_elsewhere", r"\b(?:talk|chat|continue|deal|trade|move|go|take\s+(?:this|it))\s+(?:\w+\s+){0,2}?"
+        ("talk_elsewhere", r"\b(?:talk|chat|continue|deal|trade|move|go|take\s+(?:this|it)|dm|pm|message|msg)\s+(?:\w+\s+){0,2}?"
                            r"(?:somewhere\s+else|elsewhere|offline|off\s+here)\b"),
         ("send_me_a", r"\b(?:give|gimme|drop|shoot|send)\s+(?:me|us|you|u|ya)\s+(?:a|an)\s+(?:call|ring|text|txt|line|"
                       r"e-?mail|sms)\b"),
@@ -163,8 +165,9 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                         r"work\s+(?:something|it|this|things)\s+out|"
                         r"settle|sort\s+(?:it|this)\s+out|finish\s+(?:this|it))\s+(?:\w+\s+){0,2}?direct(?:ly)?\b"
                         r"|\b(?:buy|sell|pay|order)\s+(?:it\s+|them\s+)?direct(?:ly)?\s+(?:from|to|with)\s+(?:you|me|us)\b"
+                        r"|\b(?:sell|send|ship)\s+(?:it|them|this|these)\s+to\s+(?:you|u|ya)\s+direct(?:ly)?\b"
                         r"|\bdirect\s+(?:deal|sale|trade)\b"),
-        ("other_site", r"\b(?:on|at|via|to)\s+(?:the\s+|my\s+)?(?:other|another|own|different)\s+"
+        ("other_site", r"\b(?:on|at|via|to)\s+(?:the\s+|my\s+|a\s+|an\s+)?(?:other|another|own|different)\s+"
                        r"(?:site|app|platform|website|store|shop|marketplace)\b"),
         ("other_marketplace", rf"\bmy\s+(?:{_MARKETS})\b|\b(?:find|buy|get|check|see|follow|order|listed|list|"
                               rf"listings?|selling|sell|cheaper|also|too)\b[^.!?\n]{{0,25}}\b(?:on|at|via|from)\s+"
@@ -178,6 +181,11 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
         ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+(?:out\s+to\s+)?me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|"
                       rf"get\s+in\s+touch(?:\s+with\s+me)?)\s+"
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
+        # "a way to reach you directly", "I'll message you privately".
+        ("reach_directly", r"\b(?:reach|contact|call|text|message|dm|e-?mail)\s+(?:you|u|ya|me|us)\s+"
+                           r"(?:directly|privately|personally)\b"),
+        # The link is somewhere the platform cannot see: the profile of another network.
+        ("link_in_bio", r"\blinks?\s+(?:is\s+|are\s+)?in\s+(?:my\s+|the\s+)?bio\b"),
     )
 )
 def _index_rules() -> tuple[dict[str, tuple[int, ...]], frozenset[str]]:

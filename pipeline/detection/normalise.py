@@ -36,7 +36,9 @@ _LINK_FORMS = re.compile(
     r"|\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*"
     r"|(?<=\w) +dot +(?=\w)"
     r"|(?<=\w) +slash +(?=\w)"
-    r"|(?<=\w) *@ +(?=[A-Za-z])|(?<=\w) +@ *(?=[A-Za-z])"
+    # "@" with a space after it joins; with a space before only, it joins when a domain follows
+    # ("john @gmail.com"), since "follow me @coin_guy" is a handle, not an address.
+    r"|(?<=\w) *@ +(?=[A-Za-z])|(?<=\w) +@(?=[A-Za-z][\w-]*\.[A-Za-z]|(?:gmail|yahoo|hotmail|outlook|proton|icloud|aol)\b)"
     r"|(?<=\w) +\. +(?=[A-Za-z])"
     # A dot detached on one side only, when a common TLD follows in lower case: "silverbarn .net".
     r"|(?<=\w) +\.(?=(?-i:com|net|org|co|io|shop|store|biz|info|us)\b)|(?<=\w)\. +(?=(?-i:com)\b)",

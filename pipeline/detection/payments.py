@@ -29,7 +29,7 @@ class PaymentRail:
 
 RAILS = (
     PaymentRail("zelle", r"z[e3]l\s?l?[e3]", False),
-    PaymentRail("venmo", r"v[e3]n\s?m[o0]", False),
+    PaymentRail("venmo", r"v[e3]n[\s._-]?m[o0]", False),
     PaymentRail("cashapp", r"c[a4@]sh[\s._-]?[a4@]pp?", False),
     PaymentRail("paypal", r"p[a4@]y[\s._-]?p[a4@]l", False),
     PaymentRail("paypal", r"f\s?&\s?f|fnf|f\s?n\s?f|friends\s?(?:and|&|n)\s?family", False),
@@ -45,7 +45,8 @@ RAILS = (
     PaymentRail("money_order", r"money\s?orders?|cashier'?s?\s?che(?:ck|que)s?|postal\s?orders?", False),
     PaymentRail("check", r"personal\s?che(?:ck|que)s?|check\s+in\s+the\s+mail", False),
     PaymentRail("mailed_cash", r"cash\s+in\s+(?:the|an)\s+(?:mail|envelope)|mail(?:ed)?\s+(?:you\s+|me\s+)?cash", False),
-    PaymentRail("gift_card", r"(?:amazon|steam|itunes|apple|google\s?play|visa|ebay)?\s?gift\s?cards?", True),
+    PaymentRail("gift_card", r"(?:amazon|steam|itunes|apple|google\s?play|visa|ebay)?\s?gift\s?cards?|"
+                r"(?:amazon|steam|itunes|google\s?play|razer|vanilla)\s?(?:cards?|codes?|vouchers?)", True),
     PaymentRail("wire", r"wire\s?transfers?|bank\s?wires?|swift\s?(?:transfers?|codes?)|sort\s?codes?|sepa(?:\s?transfers?)?", False),
     PaymentRail("wire", r"wires?|wired|wiring", True),
     PaymentRail("bank_transfer", r"bank\s?transfers?|bank\s?deposits?|direct\s?deposits?|ach|e-?transfer|"
@@ -77,6 +78,11 @@ _CHECKOUT_CLAUSE = re.compile(
 _CASHTAG = re.compile(r"(?<![\w$])\$(?P<tag>[A-Za-z][A-Za-z0-9_\-]{1,19})(?![\w])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
 _CRYPTO_ADDRESS = re.compile(r"\b(?:0x[0-9A-Fa-f]{40}|(?:bc1|ltc1|BC1|LTC1)[0-9A-Za-z]{20,70}|[13LMTD][1-9A-HJ-NP-Za-km-z]{25,39})\b")
+_CRYPTO_CUES = frozenset(
+    "eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol".split()
+)
+# "Western Union to my cousin": a transfer rail followed by its recipient is a way to pay.
+_RECIPIENT_AFTER = re.compile(r"\s+(?:it\s+|the\s+money\s+|funds\s+)?to\s+(?:me|my|him|her|them|our)\b", re.IGNORECASE)
 _ROUTING = re.compile(r"\b(?:routing|aba|rtn)\b\D{0,20}(?P<digits>\d{9})\b", re.IGNORECASE)
 _FEE_AVOIDANCE = re.compile(
     r"\b(?:skip|skipping|avoid|avoiding|save|saving|dodge|dodging|bypass|cut\s+out|get\s+around|ditch|beat|lose)\s+"
@@ -102,7 +108,7 @@ _RAIL_WORDS = frozenset(
     friends crypto goods sort""".split()
 )
 TRIGGER_STEMS = (
-    "zel", "venm", "ven mo", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f", "g&s", "g & s",
+    "zel", "venm", "ven mo", "ven-mo", "ven.mo", "ven_mo", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f", "g&s", "g & s",
 )
 _RAIL_STEMS = stems(*TRIGGER_STEMS)
 _FEE_WORDS = frozenset({"fee", "fees", "commission", "cut", "percent", "neither", "direct", "directly"})
@@ -142,6 +148,8 @@ def _payment_context(text: str, start: int, end: int, rail: PaymentRail) -> bool
     """True when the clause around an ambiguous rail talks about paying."""
     clause = text[clause_start(text, start) : clause_end(text, end)]
     words = _PAY_WORDS.findall(clause)
+    if _RECIPIENT_AFTER.match(text, end):
+        return True
     if rail.name in ("wire", "wise", "westernunion", "gift_card", "skrill"):
         # These need a real verb: "wire rim variety" or "wise choice" must stay clean.
         return any(w.lower() in ("pay", "paid", "paying", "payment", "send", "sent", "sending", "accept", "take",
@@ -174,6 +182,9 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
         chain = crypto_address_chain(match.group())
         if chain:
             hits.append(Hit("payment", ((match.start(), match.end()),), chain, 0.97))
+        elif not gate.words.isdisjoint(_CRYPTO_CUES):
+            # A mistyped (or made-up) address still asks to be paid in crypto when the message says so.
+            hits.append(Hit("payment", ((match.start(), match.end()),), "crypto_address", 0.8))
     if gate.words.isdisjoint(("routing", "aba", "rtn")):
         return hits
     for match in bounded(_ROUTING.finditer(text)):

@@ -104,6 +104,7 @@ _SPELLED = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _GLUED_PIECE = re.compile(_SPELLED + r"|[0-9]")
 _GLUED_RUN = re.compile(r"(?<![A-Za-z0-9])(?:" + _SPELLED + r"|[0-9]){2,40}(?![A-Za-z0-9])")
 _ALL_SPELLED = re.compile(rf"{_SPELLED}{{2,}}")
+_SPELLED_STARTS = frozenset(word[:2] for word in _DIGIT_WORDS if len(word) > 1)
 _REPEAT_WORDS = frozenset({"double", "triple"})
 _REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")
 TRIGGER_WORDS = _DIGIT_WORD_SET
@@ -144,7 +145,7 @@ def _has_spelled_digits(gate: MessageWords) -> bool:
     """
     if gate.any_word(_DIGIT_WORD_SET):
         return True
-    return any(len(word) >= 5 and _ALL_SPELLED.fullmatch(word) for word in gate.words)
+    return any(len(word) >= 5 and word[:2] in _SPELLED_STARTS and _ALL_SPELLED.fullmatch(word) for word in gate.words)
 
 
 def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:

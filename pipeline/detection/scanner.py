@@ -46,7 +46,7 @@ _TRIGGER_WORDS = frozenset().union(
 )
 # App and rail stems ("whats", "venm") admit misspellings; they are matched against the start of
 # each word (digit swaps undone), the three-letter prefix set rejecting most words in one lookup.
-_STEMS = tuple(sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS} - {"ven mo", "f&f", "f & f", "g&s", "g & s"}))
+_STEMS = tuple(sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS} - {"ven mo", "ven-mo", "ven.mo", "ven_mo", "f&f", "f & f", "g&s", "g & s"}))
 _STEM_PREFIXES = frozenset(stem[:3] for stem in _STEMS)
 _DOT_INSIDE_WORD = re.compile(r"[a-z0-9-]\.[a-z]")
 

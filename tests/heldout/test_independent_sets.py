@@ -1,0 +1,57 @@
+"""Floors on the second and third independent sets (tests/heldout/second/, tests/heldout/third/).
+
+Written by a helper from the labelling guide alone, without seeing the detector or the dev
+corpus. Its first score (commit 4b9833d) was message recall 0.780, precision 1.000,
+conversation recall 0.850; its misses then guided general changes (foreign phone formats,
+S/B/Z digit swaps, "I'm on <app>", split app names, softer intent phrasings), so from that
+point it is a development set too and these floors guard against regressions only.
+
+The third set (160 messages, 20 conversations) was written the same way after those changes
+and scored once, untuned (commit 69a036f): messages precision 1.000, recall 0.9375 (75/80);
+conversations precision 1.000, recall 0.846 (11/13). Its floors sit at that first score.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.detection import scan_conversation, scan_text
+
+HERE = Path(__file__).resolve().parent
+# set name -> (message recall floor, missed contact conversations allowed)
+FLOORS = {"second": (0.96, 1), "third": (0.93, 2)}
+
+
+def _rows(folder: str, name: str) -> list[dict]:
+    path = HERE / folder / name
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("folder", sorted(FLOORS))
+def test_messages_keep_their_recall_and_precision(folder):
+    rows = _rows(folder, "messages.jsonl")
+    flagged = {row["id"]: bool(scan_text(row["text"])) for row in rows}
+    contact = [row for row in rows if row["label"] == "contact"]
+    clean = [row for row in rows if row["label"] == "clean"]
+    caught = [row for row in contact if flagged[row["id"]]]
+    false_alarms = [row["text"] for row in clean if flagged[row["id"]]]
+    assert len(contact) >= 80 and len(clean) >= 80
+    assert len(caught) / len(contact) >= FLOORS[folder][0], [row["text"] for row in contact if not flagged[row["id"]]]
+    assert false_alarms == []
+
+
+@pytest.mark.parametrize("folder", sorted(FLOORS))
+def test_conversations_keep_their_recall_and_raise_no_false_alarm(folder):
+    rows = _rows(folder, "conversations.jsonl")
+    missed, false_alarms = [], []
+    for row in rows:
+        found = scan_conversation(row["messages"])
+        if row["label"] == "clean" and found:
+            false_alarms.append((row["id"], found))
+        if row["label"] == "contact" and not found:
+            missed.append(row["id"])
+    assert false_alarms == []
+    assert len(missed) <= FLOORS[folder][1], missed

@@ -20,29 +20,53 @@ _MIXED_JUNCTION = re.compile(r"[a-z][0-9@$|]|[0-9@$|][a-z]")
 _TOKEN = re.compile(r"[a-z0-9@$|]+")
 
 
+class Stems:
+    """Word stems for ``MessageWords.any_stem``: alphabetic ones, and literals with spaces or symbols."""
+
+    __slots__ = ("words", "literals")
+
+    def __init__(self, words: tuple[str, ...], literals: tuple[str, ...]) -> None:
+        self.words = words
+        self.literals = literals
+
+
+# The three-letter prefixes of every alphabetic stem any detector registered (at import time):
+# a message's words are filtered against this set once, and each detector's test then looks at
+# the few words that passed instead of searching the whole text with its own pattern.
+_STEM_PREFIXES: set[str] = set()
+
+
 class MessageWords:
     """The lower-case words of a message (digit swaps undone), the text itself and its digit count."""
 
-    __slots__ = ("words", "digits", "lowered")
+    __slots__ = ("words", "digits", "lowered", "_stem_candidates")
 
     def __init__(self, words: frozenset[str], digits: int, lowered: str) -> None:
         self.words = words
         self.digits = digits
         self.lowered = lowered
+        self._stem_candidates: tuple[str, ...] | None = None
 
     def any_word(self, vocabulary: frozenset[str]) -> bool:
         """True when the message contains one of ``vocabulary``'s words."""
         return not self.words.isdisjoint(vocabulary)
 
-    def any_stem(self, stems: re.Pattern[str]) -> bool:
+    def any_stem(self, stems: Stems) -> bool:
         """True when a word of the lower-cased, de-leeted text starts with one of ``stems``."""
-        return stems.search(self.lowered) is not None
+        candidates = self._stem_candidates
+        if candidates is None:
+            prefixes = _STEM_PREFIXES
+            candidates = self._stem_candidates = tuple(w for w in self.words if w[:3] in prefixes)
+        if candidates and any(word.startswith(stems.words) for word in candidates):
+            return True
+        return any(literal in self.lowered for literal in stems.literals)
 
 
-def stems(*literals: str) -> re.Pattern[str]:
-    """Compile literal word stems into one pattern for ``MessageWords.any_stem``."""
-    # Stems start words; the leading boundary keeps the engine from trying them inside every word.
-    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, literals), key=len, reverse=True)) + ")")
+def stems(*literals: str) -> Stems:
+    """Register literal word stems for ``MessageWords.any_stem``."""
+    words = tuple(s for s in literals if s.isalpha() and len(s) >= 3)
+    _STEM_PREFIXES.update(s[:3] for s in words)
+    return Stems(words, tuple(s for s in literals if s not in words))
 
 
 def _mixed_tokens(lowered: str) -> list[str]:

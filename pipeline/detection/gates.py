@@ -45,7 +45,7 @@ class MessageWords:
         self.words = words
         self.digits = digits
         self.lowered = lowered
-        self._stem_candidates: tuple[str, ...] | None = None
+        self._stem_candidates: list[str] | None = None
 
     def any_word(self, vocabulary: frozenset[str]) -> bool:
         """True when the message contains one of ``vocabulary``'s words."""
@@ -56,10 +56,14 @@ class MessageWords:
         candidates = self._stem_candidates
         if candidates is None:
             prefixes = _STEM_PREFIXES
-            candidates = self._stem_candidates = tuple(w for w in self.words if w[:3] in prefixes)
-        if candidates and any(word.startswith(stems.words) for word in candidates):
-            return True
-        return any(literal in self.lowered for literal in stems.literals)
+            candidates = self._stem_candidates = [w for w in self.words if w[:3] in prefixes]
+        for word in candidates:
+            if word.startswith(stems.words):
+                return True
+        for literal in stems.literals:
+            if literal in self.lowered:
+                return True
+        return False
 
 
 def stems(*literals: str) -> Stems:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pipeline.detection import emails, handles, intents, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
-from pipeline.detection.gates import MessageWords, message_words
+from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.handles import find_handles
 from pipeline.detection.hits import MAX_MATCHES, Hit
 from pipeline.detection.intents import find_intents
@@ -45,9 +45,9 @@ _TRIGGER_WORDS = frozenset().union(
     intents.INTENT_WORDS, {"ven"},
 )
 # App and rail stems ("whats", "venm") admit misspellings; they are matched against the start of
-# each word (digit swaps undone), the three-letter prefix set rejecting most words in one lookup.
-_STEMS = tuple(sorted({*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS} - {"ven mo", "ven-mo", "ven.mo", "ven_mo", "f&f", "f & f", "g&s", "g & s"}))
-_STEM_PREFIXES = frozenset(stem[:3] for stem in _STEMS)
+# each word (digit swaps undone). The stems with spaces or symbols ("ven mo", "f&f") need no
+# entry here: "ven" is a trigger word and "&" a trigger character.
+_STEMS = stems(*(s for s in (*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS) if s.isalpha()))
 _DOT_INSIDE_WORD = re.compile(r"[a-z0-9-]\.[a-z]")
 
 
@@ -59,7 +59,7 @@ def could_match(text: str, gate: MessageWords) -> bool:
         return True
     if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
         return True
-    return any(word[:3] in _STEM_PREFIXES and word.startswith(_STEMS) for word in gate.words)
+    return gate.any_stem(_STEMS)
 
 
 def detect(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:

@@ -23,12 +23,14 @@ MAX_TEXT_CHARS = 1_048_576
 
 def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS) -> list[Finding]:
     """Return the off-platform contact and payment findings in one message, spans in ``text``."""
-    text = text[:MAX_TEXT_CHARS]
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
     if not text:
         return []
-    domains = _clean_domains(tuple(platform_domains))
     normalised = normalise(text)
-    hits = detect(normalised.text, domains)
+    hits = detect(normalised.text, platform_domains)
+    if not hits:
+        return []
     return [_to_finding(normalised, hit) for hit in resolve(hits)]
 
 
@@ -62,11 +64,12 @@ def could_match(text: str, gate: MessageWords) -> bool:
     return gate.any_stem(_STEMS)
 
 
-def detect(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
+def detect(text: str, platform_domains: Iterable[str]) -> list[Hit]:
     """Run every detector on normalised ``text``."""
     gate = message_words(text)
     if not could_match(text, gate):
         return []
+    platform_domains = _clean_domains(tuple(platform_domains))
     url_hits = find_urls(text, platform_domains, gate)
     return [
         *find_phones(text, gate),

@@ -50,7 +50,7 @@ _TRIGGER_WORDS = frozenset().union(
 # each word (digit swaps undone). The stems with spaces or symbols ("ven mo", "f&f") need no
 # entry here: "ven" is a trigger word and "&" a trigger character.
 _STEMS = stems(*(s for s in (*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS) if s.isalpha()))
-_DOT_INSIDE_WORD = re.compile(r"[a-z0-9-]\.[a-z]")
+_DOT_INSIDE_WORD = re.compile(r"\.(?<=[a-z0-9-]\.)(?=[a-z])")
 
 
 def could_match(text: str, gate: MessageWords) -> bool:

@@ -38,7 +38,8 @@ _LINK_CUE = re.compile(
     r"\b(?:visit|see|check(?:\s+out)?|site|shop|store|website|page|link|go\s+to|find\s+me\s+at)\b\s*(?:is\s+|at\s+|:\s*)?$",
     re.IGNORECASE,
 )
-_DOT_BETWEEN = re.compile(r"[A-Za-z0-9-]\.[A-Za-z]")
+# Found from the dot (a literal the engine can scan for), with the neighbours checked around it.
+_DOT_BETWEEN = re.compile(r"\.(?<=[A-Za-z0-9-]\.)(?=[A-Za-z])")
 _SHORTENER_WORDS = frozenset(
     "bitly ly tinyurl tiny linktree linktr ee cuttly cutt rb gy goo gl shorturl beacons carrd".split()
 )

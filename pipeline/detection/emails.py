@@ -41,6 +41,11 @@ _AT_WORD = re.compile(
     r"(?<![\w.+-])(?P<local>[A-Za-z0-9][\w.+-]{0,63}(?:\s*\+\s*[A-Za-z0-9][\w.-]{0,30})?)"
     r"\s+(?i:at)\s+(?P<domain>[A-Za-z0-9][\w-]{1,62}(?:\.[A-Za-z0-9-]{1,63}){0,4})(?![\w@])"
 )
+# What "name at domain" needs after the "at" (a dotted domain or a mail provider): searched first,
+# because "at" is common ("at checkout", "at 5pm") and _AT_WORD tries every word as a mailbox name.
+_AT_HINT = re.compile(
+    r"\s(?i:at)\s+(?:[A-Za-z0-9][\w-]{0,61}\.[A-Za-z0-9-]|(?i:" + _PROVIDER_ALT + r")(?![\w@]))"
+)
 _LABELLED = re.compile(
     r"\b(?P<provider>(?i:" + _PROVIDER_ALT + r"))(?:\s+(?i:address|addy|account|acct|id|handle|username|user))?"
     r"\s*(?P<sep>(?i:is)|=>|->|[:=\-])\s*(?P<user>[A-Za-z0-9][\w.+-]{2,63})(?P<after>[^\s\w]|\s+\W|\s*$)?"
@@ -62,7 +67,7 @@ def find_emails(text: str, platform_domains: tuple[str, ...], gate: MessageWords
     hits: list[Hit] = []
     if "@" in text:
         hits.extend(_standard(text, platform_domains))
-    if "at" in gate.words:
+    if "at" in gate.words and _AT_HINT.search(text):
         hits.extend(_spelled(text, platform_domains))
     if gate.any_word(_PROVIDER_WORDS):
         hits.extend(_labelled(text))

@@ -101,7 +101,16 @@ _ORGANISATION = re.compile(
     r"paypal|bank|insurance|carrier|help\s?line|hotline)\b",
     re.IGNORECASE,
 )
-_SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]|[0-9][SBZ][0-9]")
+# A letter standing in for a digit next to a real one. Two class-first patterns (the engine jumps
+# to candidates) answering together as "[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|
+# \b[OoIl|][\s.\-]+[0-9]|[0-9][SBZ][0-9]" did (tests/detection/test_fast_paths.py).
+_SWAP_AT_DIGIT = re.compile(r"[0-9](?:(?=[OoIl|])|(?<=[OoIl|][0-9])|(?=[\s.\-]+[OoIl|]\b)|(?=[SBZ][0-9]))")
+_SWAP_BEFORE_DIGIT = re.compile(r"[OoIl|](?<=\b[OoIl|])(?=[\s.\-]+[0-9])")
+
+
+def _swap_near_digit(text: str) -> bool:
+    """True when a letter that stands in for a digit sits next to a digit."""
+    return _SWAP_AT_DIGIT.search(text) is not None or _SWAP_BEFORE_DIGIT.search(text) is not None
 _SPELLED = r"(?i:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 # Spelled digits glued to digits or to each other ("4one5", "fiveone"); bounded like the tokens.
 _GLUED_PIECE = re.compile(_SPELLED + r"|[0-9]")
@@ -121,7 +130,7 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     if gate.digits < 7 and not spelled:
         return []
     # Between seven and nine real digits, letters standing in for digits must supply the rest.
-    if gate.digits < 10 and not spelled and not _SWAP_NEAR_DIGIT.search(text):
+    if gate.digits < 10 and not spelled and not _swap_near_digit(text):
         return []
     tokens = _tokens(text, gate, spelled)
     if sum(len(t.digits) for t in tokens) < 10:

@@ -65,3 +65,15 @@ def test_hints_are_necessary_conditions(text):
 
 def test_the_spelled_at_form_is_still_found():
     assert [h.value for h in emails._spelled("write to jo.smith at gmail.", ("peermetals.com",))] == ["jo.smith@gmail"]
+
+
+OLD_SWAP_NEAR_DIGIT = re.compile(r"[0-9][OoIl|]|[OoIl|][0-9]|[0-9][\s.\-]+[OoIl|]\b|\b[OoIl|][\s.\-]+[0-9]|[0-9][SBZ][0-9]")
+SWAPPY = st.lists(st.sampled_from(list("0123OoIl|SBZxa .-\t") + ["O2", "l8", " o ", "|-"]), max_size=30).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(SWAPPY)
+def test_swap_gate_agrees_with_the_original(text):
+    from pipeline.detection import phones
+
+    assert phones._swap_near_digit(text) == bool(OLD_SWAP_NEAR_DIGIT.search(text))

@@ -2,4 +2,4 @@
 
 # Imported for their side effects (registering actors). The broker module configures the broker
 # and must be imported before the actor modules; alphabetical order keeps it first.
-from actors import broker, outbox, responses, scanning, transcripts  # noqa: F401
+from actors import broker, outbox, responses, review, scanning, transcripts  # noqa: F401

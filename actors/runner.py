@@ -22,6 +22,9 @@ def stages() -> list[tuple[str, Stage]]:
     from actors.scanning import scan_pending  # issue 3: detection, findings → review queue
 
     found.append(("scan", scan_pending))
+    from actors.review import review_housekeeping  # issue 6: restrictions whose strikes aged out
+
+    found.append(("review", review_housekeeping))
     from actors.responses import sweep_responses  # issue 4: deadlines → due stages → outbox rows
 
     found.append(("responses", sweep_responses))

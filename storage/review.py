@@ -616,6 +616,29 @@ def _lift_restriction(session: Session, user_id: int, item_id: int, reviewer: Us
     _history(session, item_id, reviewer.id, "user_unrestricted", now, note=f"user {user_id} below {policy.restrict_at} active strikes")
 
 
+def expire_restrictions(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """Lift the restriction of senders whose strikes have aged out of the window; return their ids.
+
+    A restriction comes with the third active strike and is lifted at once when a strike is
+    overturned; strikes that simply grow older than the window are found by this sweep. The
+    guarded UPDATE makes two concurrent sweeps record one lifting, not two.
+    """
+    policy = ReviewPolicy.from_mapping(settings.extra)
+    lifted: list[int] = []
+    for user_id in session.scalars(select(User.id).where(User.restricted.is_(True)).order_by(User.id)).all():
+        if active_strike_count(session, user_id, now, policy) >= policy.restrict_at:
+            continue
+        result = session.execute(update(User).where(User.id == user_id, User.restricted.is_(True))
+                                 .values(restricted=False).execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            continue
+        _history(session, None, None, "user_unrestricted", now,
+                 note=f"user {user_id}: fewer than {policy.restrict_at} strikes in the last {policy.window_days} days")
+        rerank_pending_items(session, user_id, settings, now)
+        lifted.append(user_id)
+    return lifted
+
+
 # --- Staff and statistics ----------------------------------------------------------------------
 
 

@@ -80,6 +80,7 @@ def fire_sweeps(context, now: datetime) -> None:
     if context.settings.redis_url:
         from actors.outbox import dispatch_outbox
         from actors.responses import response_sweep
+        from actors.review import review_sweep
         from actors.scanning import catch_up_sweep
         from actors.transcripts import transcript_sweep
 
@@ -87,6 +88,7 @@ def fire_sweeps(context, now: datetime) -> None:
         catch_up_sweep.send()
         transcript_sweep.send()
         response_sweep.send()
+        review_sweep.send()
         dispatch_outbox.send()
         return
     from actors.runner import run_once

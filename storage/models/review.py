@@ -54,6 +54,15 @@ Index(
     postgresql_where=text("status = 'pending'"),
     sqlite_where=text("status = 'pending'"),
 )
+# Decided items are listed per outcome, newest decision first (`review list --status confirmed`).
+Index(
+    "ix_review_items_decided",
+    ReviewItem.status,
+    ReviewItem.resolved_at.desc(),
+    ReviewItem.id.desc(),
+    postgresql_where=text("status <> 'pending'"),
+    sqlite_where=text("status <> 'pending'"),
+)
 
 
 class ReviewSignal(Base):

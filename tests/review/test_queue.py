@@ -369,3 +369,51 @@ def test_add_staff_promotes_or_creates(app, market):
     with app.session_factory() as session:
         assert review.require_staff(session, "DEE@peermetals.com").id == fresh.id
     assert _count(app, ReviewHistory, ReviewHistory.action == "staff_added") == 2
+
+
+def test_a_restriction_ends_when_its_strikes_age_out_of_the_window(app, market):
+    from actors.review import review_housekeeping
+
+    for minute in range(3):
+        when = NOW + timedelta(minutes=minute)
+        _resolve(app, _flag(app, market, now=when), now=when)
+    pending = _flag(app, market, body="lets talk elsewhere", kind="intent", value="off_platform", now=NOW + timedelta(days=1))
+    assert _item(app, pending).high_severity  # flagged while restricted
+    # Day 89: the three strikes are still inside the 90-day window.
+    assert review_housekeeping(app, NOW + timedelta(days=89)) == {}
+    with app.session_factory() as session:
+        assert session.get(User, market.seller.id).restricted
+    # Day 91: they have aged out; the sweep lifts the restriction once, as the system, and re-ranks.
+    assert review_housekeeping(app, NOW + timedelta(days=91)) == {"restrictions_lifted": 1}
+    assert review_housekeeping(app, NOW + timedelta(days=92)) == {}
+    with app.session_factory() as session:
+        assert not session.get(User, market.seller.id).restricted
+        [entry] = session.scalars(select(ReviewHistory).where(ReviewHistory.action == "user_unrestricted")).all()
+    assert entry.actor_id is None and entry.item_id is None and "fewer than 3 strikes in the last 90 days" in entry.note
+    assert not _item(app, pending).high_severity
+
+
+def test_run_once_includes_the_review_stage():
+    from actors.runner import stages
+
+    assert [name for name, _ in stages()] == ["scan", "review", "responses", "transcripts", "mail"]
+
+
+def test_listing_uses_the_queue_and_decided_indexes(pg_url):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.dialects import postgresql
+
+    def plan(connection, status: str) -> str:
+        query = review.queue_query(status, None, 50).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        return "\n".join(row[0] for row in connection.execute(text(f"EXPLAIN {query}")))
+
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as connection:
+            # On an almost empty table the planner would scan it anyway; forbid that to see which
+            # index answers each listing.
+            connection.execute(text("SET enable_seqscan = off"))
+            assert "ix_review_items_queue" in plan(connection, "pending")
+            assert "ix_review_items_decided" in plan(connection, "confirmed")
+    finally:
+        engine.dispose()

@@ -22,7 +22,7 @@ Input, one object per line:
 Output:
   {"id": "m1", "findings": [{"kind": "phone", "start": 11, "end": 23,
      "match": "415 555 0123", "value": "+14155550123", "score": 0.97,
-     "detector_version": "2026.11.1"}]}
+     "detector_version": "2026.11.2"}]}
 \b
 kind is one of phone, email, url, handle, payment, intent; start/end are
 code-point offsets into the text; an empty list means clean. Conversation

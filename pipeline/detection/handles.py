@@ -53,6 +53,9 @@ APPS = (
     MessagingApp("instagram", r"ig|gram", WEAK),
     MessagingApp("telegram", r"tg", WEAK),
     MessagingApp("whatsapp", r"zap(?:zap)?", WEAK),  # Brazilian slang: "me chama no zap"
+    # Apps by the colour of their icon: "chat on the green app".
+    MessagingApp("whatsapp", r"green\s+(?:app|icon)", WEAK),
+    MessagingApp("viber", r"purple\s+(?:app|icon)", WEAK),
 )
 _APP_PATTERN = re.compile(
     r"(?<![A-Za-z0-9])(?:" + "|".join(f"(?P<a{i}>{a.pattern})" for i, a in enumerate(APPS)) + r")(?![A-Za-z0-9])",
@@ -98,7 +101,7 @@ _COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal nal zap zapzap snap snapchat messenger youtube tube yt tg""".split()
+    fb twitter tiktok tik tok reddit signal nal zap zapzap green purple snap snapchat messenger youtube tube yt tg""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",

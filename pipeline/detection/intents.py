@@ -71,7 +71,7 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "rather_call": (_words("rather prefer easier easiest better quicker faster"), _VERBS | {"talk"}),
     "talk_by_phone": (_words("phone text email mail sms"), _words("talk chat speak discuss continue communicate")),
     "give_me_yours": (_CHANNEL_WORDS, _words("your ur yr")),
-    "whats_yours": (_CHANNEL_WORDS, _words("your ur yr a")),
+    "whats_yours": (_CHANNEL_WORDS, _words("your ur yr a an")),
     "your_number_for_contact": (_words("number"), _words("call text reach contact ring")),
     "call_or_text": (_words("call text txt phone"), _words("or and")),
     "move_to_channel": (_words("text texting phone call email mail sms whatsapp telegram signal discord messenger dms"),
@@ -136,9 +136,9 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                         r"(?:just\s+)?(?:call|text|phone|talk\s+(?:by|on|over)\s+(?:the\s+)?phone|e-?mail)\b"),
         ("talk_by_phone", r"\b(?:talk|chat|speak|continue|communicate|discuss\s+\w+)\s+(?:by|over|on|via|through)\s+"
                           r"(?:the\s+)?(?:phone|text|e-?mail|sms)\b"),
-        ("give_me_yours", rf"\b(?:give|gimme|send|shoot|drop|share|pass|dm|pm|tell|leave|need|want|text|email|get|know)\s+"
+        ("give_me_yours", rf"\b(?:give|gimme|send|shoot|drop|share|pass|dm|pm|tell|leave|need|want|text|email|get|know|write|post)\s+"
                           rf"(?:me\s+|us\s+)?(?:your|ur|yr)\s+(?:{_CHANNEL}\b|(?:number|#)(?!\s*(?:on|for)\b))"),
-        ("whats_yours", rf"\b(?:what'?s|what\s+is|whats|wats|do\s+you\s+have)\s+(?:your|ur|yr|a)\s+"
+        ("whats_yours", rf"\b(?:what'?s|what\s+is|whats|wats|do\s+you\s+have)\s+(?:your|ur|yr|a|an)\s+"
                         rf"(?:good\s+|best\s+)?{_CHANNEL}\b(?!\s+(?:notifications?|settings?|inbox|filters?|provider))"),
         ("your_number_for_contact", r"\b(?:your|ur|a|a\s+good|best|the\s+best)\s+(?:phone\s+)?(?:number|#)\s+"
                                     r"(?:(?:i|we)\s+(?:can|could|should)\s+)?(?:to\s+)?(?:call|text|reach|contact|ring)\b"),
@@ -177,7 +177,10 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
         ("private_deal", r"\bprivate(?:ly)?\s+(?:deal|sale|trade)\b|\b(?:deal|trade|talk|chat|sell|buy|continue|dm|pm|"
                          r"message|msg|contact|reach|text|email|call|"
                          r"(?:do|handle|finish|settle)\s+(?:this|it)|sort\s+(?:this|it)\s+out)\s+(?:\w+\s+){0,2}?"
-                         r"(?:privately|in\s+private)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"),
+                         r"(?:privately|in\s+private)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"
+                         # "we arrange it between us": the deal is settled between the two, not here.
+                         r"|\b(?:arrange|settle|sort|do|handle|work)\s+(?:it|this|that|things|the\s+rest)\s+(?:out\s+)?"
+                         r"between\s+(?:us|us\s+two|the\s+two\s+of\s+us|you\s+and\s+me)\b"),
         ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+(?:out\s+to\s+)?me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|"
                       rf"get\s+in\s+touch(?:\s+with\s+me)?)\s+"
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),

@@ -40,6 +40,8 @@ _LINK_FORMS = re.compile(
     # ("john @gmail.com"), since "follow me @coin_guy" is a handle, not an address.
     r"|(?<=\w) *@ +(?=[A-Za-z])|(?<=\w) +@(?=[A-Za-z][\w-]*\.[A-Za-z]|(?:gmail|yahoo|hotmail|outlook|proton|icloud|aol)\b)"
     r"|(?<=\w) +\. +(?=[A-Za-z])"
+    # "name_AT_provider_DOT_com" (often in fullwidth letters, which NFKC has already folded).
+    r"|(?<=[A-Za-z0-9])_at_(?=[A-Za-z0-9])|(?<=[A-Za-z0-9])_dot_(?=[A-Za-z])"
     # A dot detached on one side only, when a common TLD follows in lower case: "silverbarn .net".
     r"|(?<=\w) +\.(?=(?-i:com|net|org|co|io|shop|store|biz|info|us)\b)|(?<=\w)\. +(?=(?-i:com)\b)",
     re.IGNORECASE,
@@ -51,12 +53,12 @@ _LINK_FORMS = re.compile(
 # checks the rest around it, which lets the regex engine skip from candidate to candidate.
 _SPACED_HINT = re.compile(r"[ \-][A-Za-z@.][ \-][A-Za-z@.][ \-]")
 _LINK_MARKERS = re.compile(
-    r"[(\[{<@ .](?:(?<=[(\[{<@])|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b)"
+    r"[(\[{<@ ._](?:(?<=[(\[{<@])|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
 )
 # One search that tells a plain ASCII message needs none of the passes below (most messages).
 _ANY_WORK = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@ \-.](?:(?<=[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@])|"
-    r"(?<=[ \-])[A-Za-z@.][ \-][A-Za-z@.][ \-]|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b)"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@ \-._](?:(?<=[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@])|"
+    r"(?<=[ \-])[A-Za-z@.][ \-][A-Za-z@.][ \-]|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_CONTROLS = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {127: " "}
@@ -188,7 +190,7 @@ def _join_spaced(match: re.Match[str]) -> str:
 
 def _link_symbol(match: re.Match[str]) -> str:
     """Return the symbol a spelled-out link form stands for."""
-    token = match.group().strip(" \t\n()[]{}<>").lower()
+    token = match.group().strip(" \t\n()[]{}<>_").lower()
     if token in ("at", "@"):
         return "@"
     if token == "slash":

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pipeline.detection import emails, gates, normalise, payments, scanner, urls
 
 PIECES = st.sampled_from(
-    list("aAbBzZxX019 .-@$|([<{\t\n\x01&_") + [" at ", " dot ", " com", "gmail", "bc1", "BC1", "ltc1", "0x", "GB", "DE89", "1Z", "w w w"]
+    list("aAbBzZxX019 .-@$|([<{\t\n\x01&_") + [" at ", " dot ", "_at_", "_AT_", "_dot_", " com", "gmail", "bc1", "BC1", "ltc1", "0x", "GB", "DE89", "1Z", "w w w"]
 )
 TEXTS = st.lists(PIECES, max_size=40).map("".join)
 HEXISH = st.lists(st.sampled_from(list("0123456789abcdefABCDEFxLTMD13bcBCqpz ") + ["0x", "bc1", "ltc1"]), max_size=60).map("".join)
@@ -25,7 +25,8 @@ OLD_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4
 OLD_CRYPTO = re.compile(r"\b(?:0x[0-9A-Fa-f]{40}|(?:bc1|ltc1|BC1|LTC1)[0-9A-Za-z]{20,70}|[13LMTD][1-9A-HJ-NP-Za-km-z]{25,39})\b")
 OLD_DOT_BETWEEN = re.compile(r"[A-Za-z0-9-]\.[A-Za-z]")
 OLD_DOT_INSIDE_WORD = re.compile(r"[a-z0-9-]\.[a-z]")
-OLD_LINK_MARKERS = re.compile(r"[(\[{<@]| (?i:dot|slash|\.) | \.[a-z]|\. com\b")
+# The original, plus the "_at_"/"_dot_" forms added after the rewrite.
+OLD_LINK_MARKERS = re.compile(r"[(\[{<@]| (?i:dot|slash|\.) | \.[a-z]|\. com\b|_(?i:at|dot)_")
 
 
 def _spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:

@@ -252,6 +252,17 @@ def detector_precision(decisions: Iterable[SignalDecision]) -> list[DetectorPrec
     return [_precision_of(kind, version, rows) for (kind, version), rows in sorted(groups.items())]
 
 
+def precision_from_counts(kind: str, version: str, items: int, outcomes: dict[str, int],
+                          median_seconds: float | None) -> DetectorPrecision:
+    """The report row from already aggregated counts (what storage computes in SQL)."""
+    confirmed, dismissed, ignored = (outcomes.get(outcome, 0) for outcome in ("confirmed", "dismissed", "ignored"))
+    trials = confirmed + dismissed
+    return DetectorPrecision(
+        kind, version, items, confirmed, dismissed, ignored,
+        confirmed / trials if trials else None, wilson_interval(confirmed, trials), median_seconds,
+    )
+
+
 def _precision_of(kind: str, version: str, rows: list[SignalDecision]) -> DetectorPrecision:
     # An item with two signals of the same detector is one judgement, not two; given in signal
     # order, the newest signal's outcome stands (a reopened item is judged again).

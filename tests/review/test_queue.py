@@ -417,3 +417,25 @@ def test_listing_uses_the_queue_and_decided_indexes(pg_url):
             assert "ix_review_items_decided" in plan(connection, "confirmed")
     finally:
         engine.dispose()
+
+
+def test_detector_stats_in_sql_match_the_reference_rule(app, market):
+    # Several detectors, reopened items (two signals, the newest outcome stands), pending ones.
+    from pipeline.review import SignalDecision, detector_precision
+
+    for n in range(7):
+        when = NOW + timedelta(minutes=7 * n)
+        kind, value = (("phone", "+15125550100"), ("email", "x@gold.example"), ("payment", "zelle"))[n % 3]
+        item_id = _flag(app, market, kind=kind, value=value, score=0.5 + n / 20, now=when)
+        if n % 4 != 3:
+            _resolve(app, item_id, ("confirmed", "dismissed", "ignored")[n % 3], now=when + timedelta(minutes=n + 1))
+    with app.session_factory() as session:
+        rows = session.execute(select(ReviewSignal.kind, ReviewSignal.detector_version, ReviewSignal.item_id,
+                                      ReviewSignal.outcome, ReviewSignal.created_at, ReviewSignal.decided_at)
+                               .order_by(ReviewSignal.id)).all()
+        reference = detector_precision(
+            SignalDecision(kind, version, item, outcome, (decided - created).total_seconds() if decided else None)
+            for kind, version, item, outcome, created, decided in rows
+        )
+        assert review.detector_stats(session) == reference
+    assert len(reference) == 3

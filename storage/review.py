@@ -628,8 +628,9 @@ def expire_restrictions(session: Session, settings: Settings, now: datetime) -> 
     for user_id in session.scalars(select(User.id).where(User.restricted.is_(True)).order_by(User.id)).all():
         if active_strike_count(session, user_id, now, policy) >= policy.restrict_at:
             continue
-        result = session.execute(update(User).where(User.id == user_id, User.restricted.is_(True))
-                                 .values(restricted=False).execution_options(synchronize_session=False))
+        # The default synchronisation also updates a User already loaded in this session, so the
+        # re-ranking below sees the sender unrestricted.
+        result = session.execute(update(User).where(User.id == user_id, User.restricted.is_(True)).values(restricted=False))
         if result.rowcount != 1:
             continue
         _history(session, None, None, "user_unrestricted", now,

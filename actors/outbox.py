@@ -7,6 +7,9 @@ claim/lease protocol that keeps a crash from sending the same email twice.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +38,7 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
+MAIL_POLL_SECONDS = 2.0  # how often an idle mail process looks at the outbox
 
 EMAILS = PromCounter("peerguard_emails_total", "Outbox emails by notice and outcome", ["notice", "outcome"])
 
@@ -52,6 +56,30 @@ def dispatch_outbox() -> None:
     deliver_outbox(app_context(), datetime.now(UTC))
 
 
+def mail_process() -> None:
+    """A process that only delivers mail: ``peerguard worker --mail-processes N`` forks N of them.
+
+    Dramatiq's consumers prefetch, so a second ``dispatch_outbox`` message may well run in the
+    same process as the first; dedicated processes are how a backlog gets more than one core.
+    Each polls the outbox (SKIP LOCKED keeps them on disjoint rows) and, on SIGTERM or SIGHUP,
+    finishes the email in hand, gives back the rest of its claim and exits.
+    """
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    context = app_context()
+    log.info("mail process %s polling the outbox every %.1f s", os.getpid(), MAIL_POLL_SECONDS)
+    while not stop.is_set():
+        try:
+            counts = deliver_outbox(context, datetime.now(UTC), stopping=stop.is_set)
+        except Exception:  # noqa: BLE001 - a broken database or transport must not end the process
+            log.exception("mail process: delivery failed; retrying in %.0f s", MAIL_POLL_SECONDS * 5)
+            stop.wait(MAIL_POLL_SECONDS * 5)
+            continue
+        if not counts.get("sent"):
+            stop.wait(MAIL_POLL_SECONDS)
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after ``attempts`` failed tries: 1, 2, 4 … minutes, capped at an hour."""
     return min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
@@ -59,19 +87,20 @@ def retry_delay(attempts: int) -> timedelta:
 
 def deliver_outbox(
     context: AppContext, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH,
-    transport: MailTransport | None = None, workers: int | None = None,
+    transport: MailTransport | None = None, workers: int | None = None, stopping: Callable[[], bool] = lambda: False,
 ) -> dict[str, int]:
     """Claim and send every email due at ``now``; temporary failures wait for a later run.
 
     With ``workers`` > 1 several dispatch loops run in threads, each with its own SMTP and
-    database connection; SKIP LOCKED claims keep them on disjoint rows.
+    database connection; SKIP LOCKED claims keep them on disjoint rows. When ``stopping()``
+    turns true, each loop finishes the email in hand and gives its other claimed rows back.
     """
     # SQLite serialises writers, so parallel dispatchers would only queue on its lock.
     workers = workers or (DISPATCH_WORKERS if is_postgres(context.engine) else 1)
     counts: Counter[str] = Counter(store.reap_expired_leases(context.session_factory, clock(), LEASE))
     transport = transport or transport_from_url(context.settings.email_url)
     identity = MailIdentity.from_mapping(context.settings.extra, context.settings.platform_domains)
-    loop = partial(_dispatch_loop, context, now, clock, batch_size, transport, identity)
+    loop = partial(_dispatch_loop, context, now, clock, batch_size, transport, identity, stopping)
     if workers <= 1:
         counts.update(loop())
     else:
@@ -82,13 +111,13 @@ def deliver_outbox(
 
 
 def _dispatch_loop(context: AppContext, now: datetime, clock: Clock, batch_size: int,
-                   transport: MailTransport, identity: MailIdentity) -> Counter[str]:
+                   transport: MailTransport, identity: MailIdentity, stopping: Callable[[], bool]) -> Counter[str]:
     counts: Counter[str] = Counter()
-    while claimed := store.claim_emails(context.session_factory, now, clock(), batch_size, LEASE):
+    while not stopping() and (claimed := store.claim_emails(context.session_factory, now, clock(), batch_size, LEASE)):
         progress = store.DeliveryLog(context.engine)
         try:
             with transport.batch() as batch:
-                stopped = _deliver_batch(context, claimed, batch, progress, identity, now, clock, counts)
+                stopped = _deliver_batch(context, claimed, batch, progress, identity, now, clock, counts, stopping)
         finally:
             progress.close()
         if stopped:
@@ -97,8 +126,16 @@ def _dispatch_loop(context: AppContext, now: datetime, clock: Clock, batch_size:
 
 
 def _deliver_batch(context: AppContext, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,
-                   identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str]) -> bool:
+                   identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str],
+                   stopping: Callable[[], bool] = lambda: False) -> bool:
     for index, email in enumerate(claimed):
+        if stopping():
+            # Shutting down: these rows never reached the server, so they go straight back.
+            rest = claimed[index:]
+            progress.close()
+            store.release_unsent(context.session_factory, rest, now, "not attempted: the dispatcher stopped")
+            counts["released"] += len(rest)
+            return True
         try:
             _deliver_one(email, batch, progress, identity, now, clock, counts)
         except TransportUnavailable as exc:

@@ -106,6 +106,35 @@ def timed_delivery(context: AppContext, count: int, label: str, transport, worke
     return count / elapsed
 
 
+def timed_processes(context: AppContext, url: str, port: int, count: int, label: str, processes: int, workers: int) -> float:
+    """Like ``peerguard worker --mail-processes N``: N forked processes deliver one backlog."""
+    import multiprocessing
+
+    fill_outbox(context, count, label)
+    context.engine.dispose()  # the children open their own connections
+    ready = multiprocessing.get_context("fork").Barrier(processes + 1)
+
+    def child() -> None:
+        settings = Settings.from_mapping({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+        own = AppContext.from_settings(settings)
+        ready.wait()
+        deliver_outbox(own, NOW, workers=workers)
+        own.dispose()
+
+    children = [multiprocessing.get_context("fork").Process(target=child) for _ in range(processes)]
+    for process in children:
+        process.start()
+    ready.wait()
+    started = time.perf_counter()
+    for process in children:
+        process.join()
+    elapsed = time.perf_counter() - started
+    assert all(process.exitcode == 0 for process in children)
+    with context.session_factory() as session:
+        assert session.query(OutboxEmail).filter(OutboxEmail.status == "sent").count() == count
+    return count / elapsed
+
+
 def smtp_ceiling(transport: SmtpTransport, count: int, threads: int) -> float:
     """The same messages straight to the server, no database: what the server alone allows."""
     identity = MailIdentity.from_mapping({}, ("peermetals.com",))
@@ -143,6 +172,8 @@ def main() -> None:
         runs = {
             "reused connection, 1 dispatcher": (args.emails, lambda r: timed_delivery(context, args.emails, f"r1-{r}", reused, 1)),
             f"reused connections, {args.workers} dispatchers": (args.emails, lambda r: timed_delivery(context, args.emails, f"rn-{r}", reused, args.workers)),
+            f"2 processes x {args.workers} dispatchers (worker --mail-processes 2)": (
+                args.emails, lambda r: timed_processes(context, url, port, args.emails, f"p2-{r}", 2, args.workers)),
             "connection per email, 1 dispatcher": (args.baseline_emails, lambda r: timed_delivery(context, args.baseline_emails, f"n1-{r}", naive, 1)),
             f"connection per email, {args.workers} dispatchers": (args.baseline_emails, lambda r: timed_delivery(context, args.baseline_emails, f"nn-{r}", naive, args.workers)),
             "SMTP only, no database, 1 connection": (args.emails, lambda r: smtp_ceiling(reused, args.emails, 1)),
@@ -158,9 +189,12 @@ def main() -> None:
     for label, (count, _) in runs.items():
         values = rates[label]
         print(f"{label:<44} {medians[label]:8.1f} emails/s median, {min(values):.1f}-{max(values):.1f} over {len(values)} rounds ({count} emails each)")
-    labels = list(runs)
-    print(f"ratio reused / per-email connection, 1 dispatcher:  {medians[labels[0]] / medians[labels[2]]:.2f}x")
-    print(f"ratio reused / per-email connection, {args.workers} dispatchers: {medians[labels[1]] / medians[labels[3]]:.2f}x")
+    one, many = "reused connection, 1 dispatcher", f"reused connections, {args.workers} dispatchers"
+    print(f"ratio reused / per-email connection, 1 dispatcher:  {medians[one] / medians['connection per email, 1 dispatcher']:.2f}x")
+    print(f"ratio reused / per-email connection, {args.workers} dispatchers: "
+          f"{medians[many] / medians[f'connection per email, {args.workers} dispatchers']:.2f}x")
+    print(f"ratio 2 mail processes / 1 process, {args.workers} dispatchers each: "
+          f"{medians[f'2 processes x {args.workers} dispatchers (worker --mail-processes 2)'] / medians[many]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -17,15 +17,20 @@ from peerguard.cli._common import PeerGuardUsageError, load_settings
 @click.option("--processes", "-p", default=2, show_default=True, type=click.IntRange(1), help="Worker processes.")
 @click.option("--threads", "-t", default=4, show_default=True, type=click.IntRange(1), help="Threads per process.")
 @click.option("--queues", "-Q", multiple=True, help="Only consume these queues (repeatable), e.g. -Q transcripts.")
+@click.option("--mail-processes", type=click.IntRange(0, 32), default=0, show_default=True,
+              help="Extra processes that only deliver mail, polling the outbox every 2 s; use them when a "
+                   "backlog must go out faster than one process can send (they share it safely).")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve Prometheus metrics of all worker processes on this port (e.g. 9191).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server binds to.")
-def worker(processes: int, threads: int, queues: tuple[str, ...], metrics_port: int | None, metrics_host: str) -> None:
+def worker(processes: int, threads: int, queues: tuple[str, ...], mail_processes: int, metrics_port: int | None,
+           metrics_host: str) -> None:
     """Start Dramatiq workers for every PeerGuard actor (needs REDIS_URL).
 
     Equivalent to `dramatiq actors.all -p N -t N`. Queues: scanning, sweeps, mail, responses
     and transcripts; transcripts have their own queue so a separate worker (`-Q transcripts`)
-    can render them without starving scanning or mail. With --metrics-port, the counters and
+    can render them without starving scanning or mail. --mail-processes N adds N processes that
+    do nothing but deliver the outbox. With --metrics-port, the counters and
     timings of every worker process are served at http://HOST:PORT/metrics.
     """
     settings = load_settings()
@@ -36,6 +41,8 @@ def worker(processes: int, threads: int, queues: tuple[str, ...], metrics_port: 
     argv = [sys.executable, "-m", "dramatiq", "actors.all", "--processes", str(processes), "--threads", str(threads)]
     if queues:
         argv += ["--queues", *queues]
+    for _ in range(mail_processes):
+        argv += ["--fork-function", "actors.outbox:mail_process"]
     if metrics_port is None:
         os.execv(sys.executable, argv)
     sys.exit(_supervise_with_metrics(argv, settings.data_dir / "metrics" / str(os.getpid()), metrics_host, metrics_port))

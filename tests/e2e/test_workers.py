@@ -168,3 +168,47 @@ def datetime_now():
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc)
+
+
+def test_mail_processes_share_a_backlog_and_send_each_email_once(env, pg_url, tmp_path):
+    from storage.db import transaction
+    from storage.models import OutboxEmail
+    from storage.outbox import NoticeRequest, enqueue_notices
+    from tests.responses.smtp_server import RecordingHandler, start_server
+
+    handler = RecordingHandler()
+    controller = start_server(handler)
+    engine = make_engine(pg_url)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        enqueue_notices(session, [
+            NoticeRequest("flag-alert", f"staff{n}@example.com", f"Staff {n}",
+                          {"item_id": n, "kind": "payment", "sender_email": "x@example.com", "excerpt": "iban",
+                           "review_url": "https://peermetals.com/r"}, f"e2e-mail:{n}")
+            for n in range(400)
+        ], datetime_now())
+    # Only the scanning queue for the Dramatiq workers: every email here goes through the two
+    # dedicated mail processes.
+    process = subprocess.Popen(
+        [str(BIN / "peerguard"), "worker", "-p", "1", "-t", "1", "-Q", "scanning", "--mail-processes", "2"],
+        env={**env, "EMAIL_URL": f"smtp://127.0.0.1:{controller.port}"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        def all_sent() -> bool:
+            with sessions() as session:
+                return session.scalar(select(func.count()).select_from(OutboxEmail).where(OutboxEmail.status == "sent")) == 400
+        assert wait_until(all_sent, timeout=90)
+        ids = [m["Message-ID"] for m in handler.messages]
+        assert len(ids) == len(set(ids)) == 400
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            output = process.communicate(timeout=30)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output = process.communicate()[0].decode(errors="replace")
+        controller.stop()
+        engine.dispose()
+    started = {line.split("mail process ")[1].split()[0] for line in output.splitlines() if "mail process " in line and "polling" in line}
+    assert len(started) == 2, output[-3000:]

@@ -175,3 +175,25 @@ def test_a_dispatcher_that_lost_its_claim_does_not_send(db_url, tmp_path, server
 def _rows(context: AppContext) -> list[OutboxEmail]:
     with context.session_factory() as s:
         return list(s.scalars(select(OutboxEmail).order_by(OutboxEmail.id)))
+
+
+def test_a_stopping_dispatcher_finishes_its_email_and_gives_the_rest_back(db_url, tmp_path, server):
+    handler, controller = server
+    context = make_context(db_url, tmp_path, controller.port)
+    enqueue(context, 30)
+    sent_before_stop = 7
+
+    def stopping() -> bool:
+        return len(handler.messages) >= sent_before_stop
+
+    counts = deliver_outbox(context, NOW, batch_size=20, workers=1, stopping=stopping)
+    assert counts["sent"] == sent_before_stop and counts["released"] == 20 - sent_before_stop
+    assert len(handler.messages) == sent_before_stop
+    # Nothing is left claimed: the given-back rows are queued again, unstarted, and go out next run.
+    assert statuses(context) == {"sent": sent_before_stop, "queued": 30 - sent_before_stop}
+    with context.session_factory() as s:
+        assert s.scalar(select(OutboxEmail.id).where(OutboxEmail.status == "queued", OutboxEmail.send_started_at.is_not(None))) is None
+    assert deliver_outbox(context, NOW, batch_size=20, workers=1)["sent"] == 30 - sent_before_stop
+    ids = [m["Message-ID"] for m in handler.messages]
+    assert len(ids) == len(set(ids)) == 30
+    context.dispose()

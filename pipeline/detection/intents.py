@@ -49,6 +49,9 @@ _DISCOUNT = re.compile(
     r"lower\s+price|better\s+price|shave|save\s+(?:you|us)|\d{1,2}\s?%\s+off)\b",
     re.IGNORECASE,
 )
+# "I'll do 1,200 flat", "make it $950": a price offered with the proposal to leave.
+_PRICE_OFFER = re.compile(r"\b(?:i'?ll\s+do|do\s+it\s+for|make\s+it|for\s+just|let\s+it\s+go\s+for)\s+\$?\d[\d,]*(?:\.\d+)?\b",
+                          re.IGNORECASE)
 _PLACE_WORDS = _words("site app platform peermetals peer marketplace checkout here middleman middle system")
 
 # Each rule: a name, the pattern, and trigger groups - every group needs one of its words among
@@ -219,11 +222,14 @@ def find_intents(text: str, gate: MessageWords | None = None) -> list[Hit]:
 
 
 def _discounted_deals(text: str, hits: list[Hit]) -> list[Hit]:
-    """Leaving the platform for a lower price is also an off-checkout payment proposal."""
+    """Leaving the platform for a lower price, or going around its checkout, is also a payment proposal."""
     leaving = [h for h in hits if h.value in _LEAVING_RULES]
-    if not leaving or not _DISCOUNT.search(text):
+    if not leaving:
         return []
-    return [Hit("payment", leaving[0].spans, "off_platform_discount", 0.8)]
+    if _DISCOUNT.search(text) or _PRICE_OFFER.search(text):
+        return [Hit("payment", leaving[0].spans, "off_platform_discount", 0.8)]
+    around_checkout = [h for h in leaving if any("checkout" in text[s:e].lower() for s, e in h.spans)]
+    return [Hit("payment", around_checkout[0].spans, "off_checkout", 0.8)] if around_checkout else []
 
 
 @lru_cache(maxsize=None)

@@ -53,6 +53,8 @@ APPS = (
     MessagingApp("instagram", r"ig|gram", WEAK),
     MessagingApp("telegram", r"tg", WEAK),
     MessagingApp("whatsapp", r"zap(?:zap)?", WEAK),  # Brazilian slang: "me chama no zap"
+    MessagingApp("whatsapp", r"g?[uw]asap|wasa", STRONG),  # Spanish slang: "hablemos por guasap"
+    MessagingApp("whatsapp", r"WA(?=\s+(?:me|us)\b)", STRONG),  # "WA me"
     # Apps by the colour of their icon: "chat on the green app".
     MessagingApp("whatsapp", r"green\s+(?:app|icon)", WEAK),
     MessagingApp("viber", r"purple\s+(?:app|icon)", WEAK),
@@ -63,6 +65,9 @@ _APP_PATTERN = re.compile(
 )
 # "Telegram-era token", "Snap-lock capsule": an app name glued to a word describes a thing.
 _COMPOUND = re.compile(r"-[A-Za-z]")
+_DISCORD_AS_WORD = re.compile(r"\s+(?:between|among|amongst|within)\b", re.IGNORECASE)
+# "Do you have Signal?", "are you on snap?": asking whether the other side uses the app.
+_ASKED_ABOUT_BEFORE = re.compile(r"\b(?:do\s+(?:you|u)\s+(?:have|use)|are\s+(?:you|u)\s+on|(?:you|u)\s+on|got)\s+$", re.IGNORECASE)
 _X_PATTERN = re.compile(r"(?<![\w@])X(?![\w'])")
 
 _CONTACT_WORDS = re.compile(
@@ -101,7 +106,7 @@ _COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal nal zap zapzap green purple snap snapchat messenger youtube tube yt tg""".split()
+    fb twitter tiktok tik tok reddit signal nal zap zapzap guasap wasap wasa wa green purple snap snapchat messenger youtube tube yt tg""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",
@@ -133,6 +138,8 @@ def find_handles(text: str, gate: MessageWords | None = None) -> list[Hit]:
 def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None:
     """Report an app mention when its context proposes it as a channel."""
     if is_refused(text, start, end) or _COMPOUND.match(text, end) or describes_item(text, start, end):
+        return None
+    if app.name == "discord" and _DISCORD_AS_WORD.match(text, end):  # "discord between the graders"
         return None
     if app.strength == SOCIAL and not _social_context(text, start, end):
         return None
@@ -174,6 +181,8 @@ def _weak_context(text: str, start: int, end: int) -> bool:
     if _PREPOSITION_BEFORE.search(text[max(0, start - 12) : start]):
         return _CONTACT_WORDS.search(clause) is not None
     if _POSSESSIVE_BEFORE.search(text[max(0, start - 8) : start]) and re.match(r"\s+(?:is|username|handle|id)\b", after):
+        return True
+    if after.lstrip().startswith("?") and _ASKED_ABOUT_BEFORE.search(text[max(0, start - 24) : start]):
         return True
     return clause.strip(" ?").lower() == text[start:end].lower() and after.lstrip().startswith("?")
 

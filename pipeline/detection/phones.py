@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from pipeline.detection.checksums import dhl_valid, tracking_valid
 from pipeline.detection.gates import MessageWords, message_words
-from pipeline.detection.hits import Hit
+from pipeline.detection.hits import Hit, bounded
 
 _DIGIT_WORDS = {
     "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
@@ -118,6 +118,17 @@ _GLUED_PIECE = re.compile(_SPELLED + r"|[0-9]")
 _GLUED_RUN = re.compile(r"(?<![A-Za-z0-9])(?:" + _SPELLED + r"|[0-9]){2,40}(?![A-Za-z0-9])")
 _ALL_SPELLED = re.compile(rf"{_SPELLED}{{2,}}")
 _SPELLED_STARTS = frozenset(word[:2] for word in _DIGIT_WORDS if len(word) > 1)
+_UNITS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+          "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 2, "thirty": 3, "forty": 4, "fifty": 5, "sixty": 6, "seventy": 7, "eighty": 8, "ninety": 9}
+_SPOKEN_WORDS = frozenset(["hundred", *_TEENS, *_TENS])
+_UNIT_RE, _TEEN_RE, _TENS_RE = ("|".join(words) for words in (_UNITS, _TEENS, _TENS))
+_SPOKEN = re.compile(
+    rf"\b(?:({_UNIT_RE})\s+hundred(?:\s+(?:and\s+)?((?:{_TEEN_RE})|(?:{_TENS_RE})(?:[\s-](?:{_UNIT_RE}))?|(?:{_UNIT_RE})))?"
+    rf"|({_TEEN_RE})|({_TENS_RE})(?:[\s-]({_UNIT_RE}))?)\b",
+    re.IGNORECASE,
+)
 _REPEAT_WORDS = frozenset({"double", "triple"})
 _REPEAT_BEFORE = re.compile(r"\b((?i:double|triple))\s+$")
 TRIGGER_WORDS = _DIGIT_WORD_SET
@@ -169,14 +180,47 @@ def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:
         weak = len(token) == 1 and not token.isdigit()
         tokens.append(DigitToken(match.start(), match.end(), token.translate(_LETTER_DIGITS), weak))
     if spelled:
+        spoken = _spoken_numbers(text) if gate.any_word(_SPOKEN_WORDS) else []
         for match in _WORD_TOKEN.finditer(text):
-            tokens.append(DigitToken(match.start(), match.end(), _DIGIT_WORDS[match.group().lower()], False))
+            if not any(t.start <= match.start() < t.end for t in spoken):
+                tokens.append(DigitToken(match.start(), match.end(), _DIGIT_WORDS[match.group().lower()], False))
+        tokens.extend(spoken)
         tokens = _with_glued_runs(text, tokens)
         tokens.sort(key=lambda t: t.start)
         tokens = _drop_counts(text, tokens)
     if gate.any_word(_REPEAT_WORDS):
         tokens = _apply_repeats(text, tokens)
     return tokens
+
+
+def _spoken_numbers(text: str) -> list[DigitToken]:
+    """Numbers said the way people read a phone number aloud: "four fifteen", "eight hundred and twelve".
+
+    Each becomes one token of two or three digits ("fifteen" -> 15, "eight hundred and five" ->
+    805, "twenty-one" -> 21); ten digits in one chain are still needed before anything is reported,
+    so a price in words ("twelve fifty") stays a price.
+    """
+    tokens = []
+    for match in bounded(_SPOKEN.finditer(text)):
+        hundreds, rest, teen, tens, unit = (g.lower() if g else None for g in match.groups())
+        if hundreds:
+            digits = _UNITS[hundreds] + (_two_digits(rest) if rest else "00")
+        elif teen:
+            digits = str(_TEENS[teen])
+        else:
+            digits = str(_TENS[tens]) + (_UNITS[unit] if unit else "0")  # type: ignore[index]
+        tokens.append(DigitToken(match.start(), match.end(), digits, False))
+    return tokens
+
+
+def _two_digits(words: str) -> str:
+    """The last two digits of a spoken hundred: "twelve" -> 12, "five" -> 05, "thirty one" -> 31."""
+    parts = re.split(r"[\s-]+", words.strip())
+    if parts[0] in _TEENS:
+        return str(_TEENS[parts[0]])
+    if parts[0] in _TENS:
+        return str(_TENS[parts[0]]) + (_UNITS[parts[1]] if len(parts) > 1 else "0")
+    return "0" + _UNITS[parts[0]]
 
 
 def _with_glued_runs(text: str, tokens: list[DigitToken]) -> list[DigitToken]:

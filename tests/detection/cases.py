@@ -11,6 +11,9 @@ POSITIVES: list[tuple[str, str]] = [
     ("cell: +1 (720) 443-9182", "phone"),
     ("six four six two nine eight three three seven one", "phone"),
     ("call 720 four four three 9182", "phone"),
+    # numbers read aloud: a spoken area code and exchange
+    ("ring me, seven twenty, four forty-three, ninety-one eighty-two", "phone"),
+    ("txt six hundred and forty six, two nine eight, thirty three seventy one", "phone"),
     ("\U0001d7d5\U0001d7d0\U0001d7ce\U0001d7d2\U0001d7d2\U0001d7d1\U0001d7d7\U0001d7cf\U0001d7d6\U0001d7d0 text", "phone"),
     ("\uff17\uff12\uff10-\uff14\uff14\uff13-\uff19\uff11\uff18\uff12", "phone"),
     ("7 2 0 4 4 3 9 1 8 2", "phone"),
@@ -302,6 +305,9 @@ POSITIVES: list[tuple[str, str]] = [
 ]
 
 NEGATIVES: list[str] = [
+    # prices and weights in words are not phone numbers, however many number words they hold
+    "I'd do twelve fifty for the pair, or two hundred and forty five each, call it even",
+    "forty two coins, seventeen of them graded, about three hundred and ten grams in all",
     # the trade's own numbers
     "tracking 1Z999AA10123456784",
     "cert 2187654-007 NGC, MS66",

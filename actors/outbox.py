@@ -127,24 +127,27 @@ def _dispatch_loop(context: AppContext, now: datetime, clock: Clock, batch_size:
 
 def _deliver_batch(context: AppContext, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,
                    identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str],
-                   stopping: Callable[[], bool] = lambda: False) -> bool:
+                   stopping: Callable[[], bool]) -> bool:
+    """Send a claimed batch; True when the loop should end (shutting down, or the server is down)."""
     for index, email in enumerate(claimed):
         if stopping():
             # Shutting down: these rows never reached the server, so they go straight back.
-            rest = claimed[index:]
-            progress.close()
-            store.release_unsent(context.session_factory, rest, now, "not attempted: the dispatcher stopped")
-            counts["released"] += len(rest)
+            _give_back(context, claimed[index:], now, "not attempted: the dispatcher stopped", counts, "released")
             return True
         try:
             _deliver_one(email, batch, progress, identity, now, clock, counts)
         except TransportUnavailable as exc:
             # The server is unreachable: stop this run instead of timing out on every row.
-            rest = claimed[index + 1 :]
-            store.release_unsent(context.session_factory, rest, now + RETRY_BASE, f"not attempted: {exc}")
-            counts["deferred"] += len(rest)
+            _give_back(context, claimed[index + 1 :], now + RETRY_BASE, f"not attempted: {exc}", counts, "deferred")
             return True
     return False
+
+
+def _give_back(context: AppContext, rest: Sequence[store.ClaimedEmail], retry_at: datetime, reason: str,
+               counts: Counter[str], outcome: str) -> None:
+    """Return claimed rows that were never handed to the server, and count them under ``outcome``."""
+    store.release_unsent(context.session_factory, rest, retry_at, reason)
+    counts[outcome] += len(rest)
 
 
 def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.DeliveryLog, identity: MailIdentity,

@@ -1,5 +1,4 @@
-"""Every actor module, for `dramatiq actors.all`; the broker is configured first."""
+"""Every actor, for `dramatiq actors.all`: the broker is configured first, then the stage table's modules."""
 
-# Imported for their side effects (registering actors). The broker module configures the broker
-# and must be imported before the actor modules; alphabetical order keeps it first.
-from actors import broker, outbox, responses, review, scanning, transcripts  # noqa: F401
+from actors import broker  # noqa: F401  (must come before any actor module)
+from actors.stages import ACTOR_MODULES, STAGES  # noqa: F401  (importing them registers the actors)

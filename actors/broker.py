@@ -6,8 +6,6 @@ module imports this one first. Creating the broker opens no connection: redis-py
 
 from __future__ import annotations
 
-import os
-
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -22,7 +20,7 @@ from dramatiq.middleware import (
 )
 
 from actors.metrics import ActorMetrics
-from pipeline.settings import Settings
+from usecases.settings import Settings
 
 REDIS_NAMESPACE = "peerguard"
 
@@ -47,5 +45,5 @@ def make_broker(redis_url: str | None) -> dramatiq.Broker:
     return StubBroker(middleware=middleware())
 
 
-broker = make_broker(Settings.from_mapping(os.environ).redis_url)
+broker = make_broker(Settings.from_environment().redis_url)
 dramatiq.set_broker(broker)

@@ -14,6 +14,13 @@ ACTOR_SECONDS = Histogram("peerguard_actor_seconds", "Time spent in one actor ca
 STAGE_ITEMS = Counter("peerguard_stage_items_total", "Items handled by a pipeline stage", ["stage", "outcome"])
 
 
+def count_stage(stage: str, counts: dict[str, int]) -> None:
+    """Add a use case's counts to the stage counter."""
+    for outcome, value in counts.items():
+        if value:
+            STAGE_ITEMS.labels(stage, outcome).inc(value)
+
+
 class ActorMetrics(Middleware):
     """Counts and times every actor call; the cross-cutting concern stays out of actors."""
 

@@ -1,8 +1,4 @@
-"""The outbox dispatcher: claim due emails, render, send over one reused connection, record.
-
-It serves every notice (response reminders, review-queue alerts); see ``storage/outbox.py`` for the
-claim/lease protocol that keeps a crash from sending the same email twice.
-"""
+"""Mail actors: deliver the outbox, and the dedicated mail processes of ``peerguard worker --mail-processes``."""
 
 from __future__ import annotations
 
@@ -10,50 +6,24 @@ import logging
 import os
 import signal
 import threading
-from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from functools import partial
-from pathlib import Path
+from datetime import UTC, datetime
 
 import dramatiq
-from jinja2 import TemplateError
-from prometheus_client import Counter as PromCounter
 
 from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
-from actors.context import AppContext, app_context
-from actors.mail import DeliveryError, MailBatch, MailTransport, TransportUnavailable, transport_from_url
-from pipeline.notices import InvalidRecipient, MailIdentity, OutgoingNotice, build_message, render_notice
-from storage import outbox as store
-from storage.db import is_postgres
+from actors.app import current_app
+from actors.metrics import count_stage
+from usecases import notices
 
 log = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
-CLAIM_BATCH = 200
-DISPATCH_WORKERS = 4  # measured best on the 2-core bench machine (docs/benchmarks.md)
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 8
-RETRY_BASE = timedelta(minutes=1)
-RETRY_CAP = timedelta(hours=1)
 MAIL_POLL_SECONDS = 2.0  # how often an idle mail process looks at the outbox
-
-EMAILS = PromCounter("peerguard_emails_total", "Outbox emails by notice and outcome", ["notice", "outcome"])
-
-Clock = Callable[[], datetime]
-
-
-def wall_clock() -> datetime:
-    """The real time; leases are about process liveness, so they never use a simulated ``now``."""
-    return datetime.now(UTC)
 
 
 @dramatiq.actor(queue_name="mail", max_retries=0, time_limit=10 * 60 * 1000)
 def dispatch_outbox() -> None:
     """Deliver everything due in the outbox (idempotent; safe to run from several workers)."""
-    deliver_outbox(app_context(), datetime.now(UTC))
+    count_stage("mail", notices.deliver_outbox(current_app(), datetime.now(UTC)))
 
 
 def mail_process() -> None:
@@ -67,130 +37,15 @@ def mail_process() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda _signum, _frame: stop.set())
-    context = app_context()
+    app = current_app()
     log.info("mail process %s polling the outbox every %.1f s", os.getpid(), MAIL_POLL_SECONDS)
     while not stop.is_set():
         try:
-            counts = deliver_outbox(context, datetime.now(UTC), stopping=stop.is_set)
+            counts = notices.deliver_outbox(app, datetime.now(UTC), stopping=stop.is_set)
         except Exception:  # noqa: BLE001 - a broken database or transport must not end the process
             log.exception("mail process: delivery failed; retrying in %.0f s", MAIL_POLL_SECONDS * 5)
             stop.wait(MAIL_POLL_SECONDS * 5)
             continue
+        count_stage("mail", counts)
         if not counts.get("sent"):
             stop.wait(MAIL_POLL_SECONDS)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff after ``attempts`` failed tries: 1, 2, 4 … minutes, capped at an hour."""
-    return min(RETRY_BASE * (2 ** max(0, attempts - 1)), RETRY_CAP)
-
-
-def deliver_outbox(
-    context: AppContext, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH,
-    transport: MailTransport | None = None, workers: int | None = None, stopping: Callable[[], bool] = lambda: False,
-) -> dict[str, int]:
-    """Claim and send every email due at ``now``; temporary failures wait for a later run.
-
-    With ``workers`` > 1 several dispatch loops run in threads, each with its own SMTP and
-    database connection; SKIP LOCKED claims keep them on disjoint rows. When ``stopping()``
-    turns true, each loop finishes the email in hand and gives its other claimed rows back.
-    """
-    # SQLite serialises writers, so parallel dispatchers would only queue on its lock.
-    workers = workers or (DISPATCH_WORKERS if is_postgres(context.engine) else 1)
-    counts: Counter[str] = Counter(store.reap_expired_leases(context.session_factory, clock(), LEASE))
-    transport = transport or transport_from_url(context.settings.email_url)
-    identity = MailIdentity.from_mapping(context.settings.extra, context.settings.platform_domains)
-    loop = partial(_dispatch_loop, context, now, clock, batch_size, transport, identity, stopping)
-    if workers <= 1:
-        counts.update(loop())
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch") as pool:
-            for result in [pool.submit(loop) for _ in range(workers)]:
-                counts.update(result.result())
-    return {k: v for k, v in counts.items() if v}
-
-
-def _dispatch_loop(context: AppContext, now: datetime, clock: Clock, batch_size: int,
-                   transport: MailTransport, identity: MailIdentity, stopping: Callable[[], bool]) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    while not stopping() and (claimed := store.claim_emails(context.session_factory, now, clock(), batch_size, LEASE)):
-        progress = store.DeliveryLog(context.engine)
-        try:
-            with transport.batch() as batch:
-                stopped = _deliver_batch(context, claimed, batch, progress, identity, now, clock, counts, stopping)
-        finally:
-            progress.close()
-        if stopped:
-            break
-    return counts
-
-
-def _deliver_batch(context: AppContext, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,
-                   identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str],
-                   stopping: Callable[[], bool]) -> bool:
-    """Send a claimed batch; True when the loop should end (shutting down, or the server is down)."""
-    for index, email in enumerate(claimed):
-        if stopping():
-            # Shutting down: these rows never reached the server, so they go straight back.
-            _give_back(context, claimed[index:], now, "not attempted: the dispatcher stopped", counts, "released")
-            return True
-        try:
-            _deliver_one(email, batch, progress, identity, now, clock, counts)
-        except TransportUnavailable as exc:
-            # The server is unreachable: stop this run instead of timing out on every row.
-            _give_back(context, claimed[index + 1 :], now + RETRY_BASE, f"not attempted: {exc}", counts, "deferred")
-            return True
-    return False
-
-
-def _give_back(context: AppContext, rest: Sequence[store.ClaimedEmail], retry_at: datetime, reason: str,
-               counts: Counter[str], outcome: str) -> None:
-    """Return claimed rows that were never handed to the server, and count them under ``outcome``."""
-    store.release_unsent(context.session_factory, rest, retry_at, reason)
-    counts[outcome] += len(rest)
-
-
-def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.DeliveryLog, identity: MailIdentity,
-                 now: datetime, clock: Clock, counts: Counter[str]) -> None:
-    try:
-        message = _message(email, identity, clock())
-    except (InvalidRecipient, TemplateError, KeyError, ValueError) as exc:
-        _fail(progress, email, f"cannot build message: {exc}", None, counts)
-        return
-    if not progress.begin_send(email, clock()):
-        counts["lost_claim"] += 1
-        return
-    try:
-        provider_id = batch.send(message)
-    except DeliveryError as exc:
-        attempts = email.attempts + 1
-        retry_at = now + retry_delay(attempts) if exc.temporary and attempts < MAX_ATTEMPTS else None
-        _fail(progress, email, str(exc), retry_at, counts)
-        if isinstance(exc, TransportUnavailable):
-            raise
-        return
-    progress.sent(email, provider_id, clock())
-    EMAILS.labels(email.notice, "sent").inc()
-    counts["sent"] += 1
-
-
-def _fail(progress: store.DeliveryLog, email: store.ClaimedEmail, error: str, retry_at: datetime | None, counts: Counter[str]) -> None:
-    progress.failed(email, error, retry_at)
-    outcome = "retry" if retry_at else "dead"
-    log.warning("email %s (%s) %s: %s", email.id, email.notice, outcome, error)
-    EMAILS.labels(email.notice, outcome).inc()
-    counts[outcome] += 1
-
-
-def _message(email: store.ClaimedEmail, identity: MailIdentity, sent_at: datetime) -> EmailMessage:
-    rendered = render_notice(email.notice, email.context, TEMPLATES_DIR)
-    outgoing = OutgoingNotice(
-        notice=email.notice,
-        recipient_address=email.recipient_address,
-        recipient_name=email.recipient_name,
-        idempotency_key=email.idempotency_key,
-        rendered=rendered,
-        unsubscribe_url=email.context.get("unsubscribe_url"),
-        unsubscribe_mailto=email.context.get("unsubscribe_mailto"),
-    )
-    return build_message(outgoing, identity, sent_at)

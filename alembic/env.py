@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from sqlalchemy import text
 
 from alembic import context
-from pipeline.settings import Settings
 from storage.db import make_engine
 from storage.models import Base, UTCDateTime
+from usecases.settings import Settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -27,7 +26,7 @@ def _render_item(type_, obj, autogen_context):
 
 
 def _database_url() -> str:
-    return config.attributes.get("database_url") or Settings.from_mapping(os.environ).database_url
+    return config.attributes.get("database_url") or Settings.from_environment().database_url
 
 
 def run_migrations_offline() -> None:

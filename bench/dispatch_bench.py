@@ -23,15 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import text  # noqa: E402
 
-from actors.context import AppContext  # noqa: E402
-from actors.mail import SmtpBatch, SmtpTransport, transport_from_url  # noqa: E402
-from actors.outbox import _message, deliver_outbox  # noqa: E402
 from pipeline.notices import MailIdentity  # noqa: E402
-from pipeline.settings import Settings  # noqa: E402
 from storage.db import transaction  # noqa: E402
+from storage.mail import SmtpBatch, SmtpTransport, transport_from_url  # noqa: E402
 from storage.models import OutboxEmail  # noqa: E402
 from storage.outbox import ClaimedEmail, NoticeRequest, enqueue_notices  # noqa: E402
 from storage.scratch import scratch_database  # noqa: E402
+from usecases.app import App  # noqa: E402
+from usecases.notices import _message, deliver_outbox  # noqa: E402
+from usecases.settings import Settings  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "peerguard_bench_issue4_dispatch"
@@ -84,7 +84,7 @@ def bench_database():
     return scratch_database(ADMIN_URL, DB_NAME)
 
 
-def fill_outbox(context: AppContext, count: int, label: str) -> None:
+def fill_outbox(context: App, count: int, label: str) -> None:
     context_json = {"item_id": 1, "kind": "payment", "sender_email": "s@example.com", "excerpt": "pay to IBAN …", "review_url": "https://peermetals.com/review/1"}
     with transaction(context.session_factory) as session:
         session.execute(text("TRUNCATE email_outbox"))
@@ -95,7 +95,7 @@ def fill_outbox(context: AppContext, count: int, label: str) -> None:
             ], NOW)
 
 
-def timed_delivery(context: AppContext, count: int, label: str, transport, workers: int) -> float:
+def timed_delivery(context: App, count: int, label: str, transport, workers: int) -> float:
     fill_outbox(context, count, label)
     started = time.perf_counter()
     counts = deliver_outbox(context, NOW, transport=transport, workers=workers)
@@ -106,7 +106,7 @@ def timed_delivery(context: AppContext, count: int, label: str, transport, worke
     return count / elapsed
 
 
-def timed_processes(context: AppContext, url: str, port: int, count: int, label: str, processes: int, workers: int) -> float:
+def timed_processes(context: App, url: str, port: int, count: int, label: str, processes: int, workers: int) -> float:
     """Like ``peerguard worker --mail-processes N``: N forked processes deliver one backlog."""
     import multiprocessing
 
@@ -115,8 +115,8 @@ def timed_processes(context: AppContext, url: str, port: int, count: int, label:
     ready = multiprocessing.get_context("fork").Barrier(processes + 1)
 
     def child() -> None:
-        settings = Settings.from_mapping({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
-        own = AppContext.from_settings(settings)
+        settings = Settings.from_environment({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+        own = App.from_settings(settings)
         ready.wait()
         deliver_outbox(own, NOW, workers=workers)
         own.dispose()
@@ -137,7 +137,7 @@ def timed_processes(context: AppContext, url: str, port: int, count: int, label:
 
 def smtp_ceiling(transport: SmtpTransport, count: int, threads: int) -> float:
     """The same messages straight to the server, no database: what the server alone allows."""
-    identity = MailIdentity.from_mapping({}, ("peermetals.com",))
+    identity = MailIdentity("no-reply@peermetals.com", "PeerMetals", "peermetals.com", "development-only:peermetals.com")
     context_json = {"item_id": 1, "kind": "payment", "sender_email": "s@example.com", "excerpt": "pay to IBAN …", "review_url": "https://peermetals.com/review/1"}
     email = ClaimedEmail(1, "flag-alert", "staff@example.com", "Staff", context_json, "ceiling", 0, "t")
     message = _message(email, identity, NOW)
@@ -164,8 +164,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the median is reported")
     args = parser.parse_args()
     with bench_database() as url, smtp_server() as port:
-        settings = Settings.from_mapping({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
-        context = AppContext.from_settings(settings)
+        settings = Settings.from_environment({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+        context = App.from_settings(settings)
         reused = transport_from_url(settings.email_url)
         naive = ConnectionPerEmail(reused)
         timed_delivery(context, 200, "warmup", reused, 1)

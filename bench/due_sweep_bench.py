@@ -18,13 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
-from actors.context import AppContext  # noqa: E402
 from actors.responses import SWEEP_WORKERS, parallel_sweep  # noqa: E402
 from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.responses import ResponsePolicy  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.responses import due_query  # noqa: E402
 from storage.scratch import scratch_database  # noqa: E402
+from usecases.app import App  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "peerguard_bench_issue4_sweep"
@@ -91,8 +91,8 @@ def reset_due(engine: Engine) -> None:
 
 
 def timed_sweep(engine: Engine, workers: int) -> tuple[float, dict[str, int]]:
-    context = AppContext(settings=None, engine=engine, session_factory=make_session_factory(engine), blobs=None)  # type: ignore[arg-type]
-    identity = MailIdentity.from_mapping({}, ("peermetals.com",))
+    context = App(settings=None, engine=engine, session_factory=make_session_factory(engine), blobs=None)  # type: ignore[arg-type]
+    identity = MailIdentity("no-reply@peermetals.com", "PeerMetals", "peermetals.com", "development-only:peermetals.com")
     started = time.perf_counter()
     outcome = parallel_sweep(context, NOW, ResponsePolicy(), identity, workers)
     return time.perf_counter() - started, dict(outcome.counts)

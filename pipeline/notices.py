@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
+from pipeline.addresses import parse_address
 from pipeline.responses import as_utc
-from pipeline.settings import SettingsError
 
 NOTICE_HEADER = "X-PeerGuard-Notice"
 UNSUBSCRIBE_NOTICES = frozenset({"response-reminder", "response-final-warning"})
@@ -42,10 +42,6 @@ KNOWN_NOTICES = frozenset(
         "flag-alert",
     }
 )
-
-
-class InvalidRecipient(ValueError):
-    """The recipient address cannot be used; retrying will not help."""
 
 
 @dataclass(frozen=True)
@@ -65,24 +61,6 @@ class MailIdentity:
     from_name: str
     platform_domain: str
     unsubscribe_secret: str
-
-    @classmethod
-    def from_mapping(cls, env: Mapping[str, str], platform_domains: tuple[str, ...]) -> MailIdentity:
-        """Build from PEERGUARD_EMAIL_FROM / PEERGUARD_EMAIL_FROM_NAME / PEERGUARD_SECRET_KEY."""
-        domain = platform_domains[0]
-        from_address = env.get("PEERGUARD_EMAIL_FROM") or f"no-reply@{domain}"
-        _checked_address(from_address, "PEERGUARD_EMAIL_FROM")
-        # Without a configured secret the unsubscribe links are still unique per seller but
-        # guessable; that is acceptable for development and is why production sets the key.
-        secret = env.get("PEERGUARD_SECRET_KEY") or f"development-only:{domain}"
-        return cls(from_address, env.get("PEERGUARD_EMAIL_FROM_NAME") or "PeerMetals", domain, secret)
-
-
-def _checked_address(raw: str, name: str) -> Address:
-    try:
-        return parse_address(raw)
-    except InvalidRecipient as exc:
-        raise SettingsError(f"{name} must be a plain address, got {raw!r}") from exc
 
 
 # --- Contexts (one small function per notice) ------------------------------------------------
@@ -233,19 +211,6 @@ def render_notice(name: str, context: Mapping[str, Any], templates_dir: Path) ->
 # --- Message building --------------------------------------------------------------------------
 
 
-def parse_address(raw: str) -> Address:
-    """Parse one bare address (no display name, no list); raise InvalidRecipient otherwise."""
-    if not raw or any(c in raw for c in "\r\n<>,;") or raw.count("@") != 1:
-        raise InvalidRecipient(f"not a single plain address: {raw!r}")
-    try:
-        address = Address(addr_spec=raw.strip())
-    except (ValueError, IndexError, TypeError) as exc:
-        raise InvalidRecipient(f"not a valid address: {raw!r}") from exc
-    if not address.username or "." not in address.domain:
-        raise InvalidRecipient(f"not a valid address: {raw!r}")
-    return address
-
-
 @lru_cache(maxsize=65536)
 def safe_display_name(name: str | None) -> str:
     """A display name with control characters folded to spaces; Address quotes the rest."""
@@ -363,7 +328,7 @@ SENDING_POLICY = MESSAGE_POLICY.clone(max_line_length=998)
 
 
 def build_message(item: OutgoingNotice, identity: MailIdentity, sent_at: datetime) -> EmailMessage:
-    """Build the multipart text+HTML message with our headers; raise InvalidRecipient on bad input."""
+    """Build the multipart text+HTML message with our headers; raise InvalidAddress on bad input."""
     recipient = parse_address(item.recipient_address)
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = _from_address(identity.from_name, identity.from_address)

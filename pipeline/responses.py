@@ -7,14 +7,12 @@ Pure functions only. Callers pass the message timeline, the seller's profile, ``
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum, StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pipeline.settings import SettingsError
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -63,7 +61,7 @@ class Delivery(StrEnum):
 
 @dataclass(frozen=True)
 class ResponsePolicy:
-    """The configurable response-time rules (defaults from the PeerMetals policy)."""
+    """The configurable response-time rules (defaults from the PeerMetals policy); invalid values raise ValueError."""
 
     reminder_after: timedelta = timedelta(hours=1)
     final_warning_after: timedelta = timedelta(hours=20)
@@ -74,26 +72,10 @@ class ResponsePolicy:
 
     def __post_init__(self) -> None:
         if not timedelta(0) < self.reminder_after < self.final_warning_after < self.breach_after:
-            raise SettingsError(
+            raise ValueError(
                 "response stages must satisfy 0 < reminder < final warning < breach, got "
                 f"{self.reminder_after}, {self.final_warning_after}, {self.breach_after}"
             )
-
-    @classmethod
-    def from_mapping(cls, env: Mapping[str, str]) -> ResponsePolicy:
-        """Build the policy from PEERGUARD_RESPONSE_* / PEERGUARD_QUIET_HOURS values."""
-        default = cls()
-        quiet_start, quiet_end = _parse_quiet_hours(env.get("PEERGUARD_QUIET_HOURS"), default)
-        return cls(
-            reminder_after=_minutes(env, "PEERGUARD_RESPONSE_REMINDER_MINUTES", default.reminder_after),
-            final_warning_after=_minutes(
-                env, "PEERGUARD_RESPONSE_FINAL_WARNING_MINUTES", default.final_warning_after
-            ),
-            breach_after=_minutes(env, "PEERGUARD_RESPONSE_BREACH_MINUTES", default.breach_after),
-            quiet_start=quiet_start,
-            quiet_end=quiet_end,
-            stats_window=timedelta(days=_positive_int(env, "PEERGUARD_RESPONSE_STATS_DAYS", 30)),
-        )
 
     def offset(self, stage: Stage) -> timedelta:
         """How long after the clock starts ``stage`` falls due."""
@@ -104,33 +86,6 @@ class ResponsePolicy:
         if stage == Stage.BREACH:
             return self.breach_after
         raise ValueError(f"stage {stage!r} has no due time")
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _minutes(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
-    return timedelta(minutes=_positive_int(env, name, int(default.total_seconds() // 60)))
-
-
-def _parse_quiet_hours(raw: str | None, default: ResponsePolicy) -> tuple[time, time]:
-    if raw is None or not raw.strip():
-        return default.quiet_start, default.quiet_end
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in raw.split("-"))
-    except ValueError as exc:
-        raise SettingsError(f"PEERGUARD_QUIET_HOURS must look like 22:00-07:00, got {raw!r}") from exc
-    return start, end
 
 
 # --- Timeline → obligations -------------------------------------------------------------------

@@ -24,11 +24,9 @@ for a given ``now``. Ties (same rank) go to the item opened first.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-
-from pipeline.settings import SettingsError
 
 SEVERITY = {"payment": 3, "phone": 2, "email": 2, "handle": 2, "url": 2, "intent": 1}
 IDENTIFIER_KINDS = frozenset({"phone", "email", "handle", "url"})
@@ -50,7 +48,7 @@ WILSON_Z = 1.959963984540054
 
 @dataclass(frozen=True)
 class ReviewPolicy:
-    """Escalation thresholds and claim length; defaults follow the issue, overridable by settings."""
+    """Escalation thresholds and claim length; the defaults are PeerMetals' policy, overridable by settings."""
 
     window_days: int = 90
     warn_at: int = 1
@@ -58,16 +56,10 @@ class ReviewPolicy:
     suspend_at: int = 5
     claim_minutes: int = 30
 
-    @classmethod
-    def from_mapping(cls, env: Mapping[str, str]) -> ReviewPolicy:
-        """Read PEERGUARD_STRIKE_WINDOW_DAYS, _WARN_AT, _RESTRICT_AT, _SUSPEND_AT, PEERGUARD_CLAIM_MINUTES."""
-        names = {
-            "window_days": "PEERGUARD_STRIKE_WINDOW_DAYS", "warn_at": "PEERGUARD_STRIKE_WARN_AT",
-            "restrict_at": "PEERGUARD_STRIKE_RESTRICT_AT", "suspend_at": "PEERGUARD_STRIKE_SUSPEND_AT",
-            "claim_minutes": "PEERGUARD_CLAIM_MINUTES",
-        }
-        values = {field: _positive_int(env, name) for field, name in names.items() if env.get(name)}
-        return cls(**values)
+    def __post_init__(self) -> None:
+        for name in ("window_days", "warn_at", "restrict_at", "suspend_at", "claim_minutes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
     @property
     def window(self) -> timedelta:
@@ -76,16 +68,6 @@ class ReviewPolicy:
     @property
     def claim_length(self) -> timedelta:
         return timedelta(minutes=self.claim_minutes)
-
-
-def _positive_int(env: Mapping[str, str], name: str) -> int:
-    try:
-        value = int(env[name])
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {env[name]!r}") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+__all__ = ["Engine", "Session", "sessionmaker", "make_engine", "make_session_factory", "transaction", "is_postgres", "redacted_url"]
+
 
 def make_engine(database_url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
@@ -49,3 +51,11 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
     """True when the bound database is PostgreSQL (SKIP LOCKED, advisory locks, partial indexes)."""
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def redacted_url(url: str) -> str:
+    """The database URL with its password hidden, for error messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparseable URL is reported as such, never echoed
+        return "<unparseable URL>"

@@ -329,3 +329,28 @@ def sent_by_notice(session: Session) -> dict[str, int]:
         select(OutboxEmail.notice, func.count()).where(OutboxEmail.status == "sent").group_by(OutboxEmail.notice)
     )
     return {notice: count for notice, count in rows}
+
+
+@dataclass(frozen=True)
+class OutboxListing:
+    """One email as ``peerguard outbox list`` shows it."""
+
+    id: int
+    notice: str
+    to: str
+    attempts: int
+    created_at: datetime
+    last_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "notice": self.notice, "to": self.to, "attempts": self.attempts,
+                "created_at": self.created_at.isoformat(), "last_error": self.last_error}
+
+
+def list_emails(session: Session, status: str, limit: int) -> list[OutboxListing]:
+    """Emails in one status, newest first."""
+    rows = session.execute(
+        select(OUTBOX.c.id, OUTBOX.c.notice, OUTBOX.c.recipient_address, OUTBOX.c.attempts, OUTBOX.c.created_at,
+               OUTBOX.c.last_error).where(OUTBOX.c.status == status).order_by(OUTBOX.c.id.desc()).limit(limit)
+    )
+    return [OutboxListing(*row) for row in rows]

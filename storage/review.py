@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from typing import Any as Settings  # the typed usecases.settings.Settings; storage may not import it
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,7 +42,6 @@ from pipeline.review import (
     queue_rank,
     target_key,
 )
-from pipeline.settings import Settings
 from storage.db import is_postgres
 from storage.models import ContactFinding, Message, ReviewHistory, ReviewItem, ReviewSignal, Strike, User
 from storage.outbox import NoticeRequest, enqueue_notices
@@ -164,7 +164,7 @@ def open_items_for_findings(
     targets: dict[str, list[ContactFinding]] = {}
     for finding in findings:
         targets.setdefault(target_key(finding.scope, finding.message_ids), []).append(finding)
-    policy = ReviewPolicy.from_mapping(settings.extra)
+    policy = settings.review
     touched = [_open_target(session, key, group, settings, policy, now) for key, group in sorted(targets.items())]
     return [item_id for item_id in touched if item_id is not None]
 
@@ -529,7 +529,7 @@ def _strike(session: Session, item: ReviewItem, reviewer: User, now: datetime, s
     if strike_id is None:
         # A reopened item confirmed again keeps its first strike: one target, one strike.
         return Resolution(item.id, "confirmed")
-    policy = ReviewPolicy.from_mapping(settings.extra)
+    policy = settings.review
     count = active_strike_count(session, item.subject_user_id, now, policy)
     _history(session, item.id, reviewer.id, "strike_issued", now, note=f"strike {strike_id}; {count} active in {policy.window_days} days")
     steps = _escalate(session, item, strike_id, count, reviewer, now, settings, policy)
@@ -577,7 +577,7 @@ def rerank_pending_items(session: Session, user_id: int, settings: Settings, now
     This is housekeeping, not a decision: it leaves ``version`` alone so it never turns a
     reviewer's concurrent decision into a conflict, and touches only still-pending rows.
     """
-    policy = ReviewPolicy.from_mapping(settings.extra)
+    policy = settings.review
     for item in session.scalars(select(ReviewItem).where(ReviewItem.subject_user_id == user_id, ReviewItem.status == "pending")).all():
         values = _ranking(session, item, policy, now, item.opened_at)
         session.execute(update(ReviewItem).where(ReviewItem.id == item.id, ReviewItem.status == "pending").values(**values)
@@ -608,7 +608,7 @@ def overturn_strike(session: Session, strike_id: int, reviewer_email: str, now: 
 
 
 def _lift_restriction(session: Session, user_id: int, item_id: int, reviewer: User, now: datetime, settings: Settings) -> None:
-    policy = ReviewPolicy.from_mapping(settings.extra)
+    policy = settings.review
     user = session.get(User, user_id)
     if not user.restricted or active_strike_count(session, user_id, now, policy) >= policy.restrict_at:
         return
@@ -623,7 +623,7 @@ def expire_restrictions(session: Session, settings: Settings, now: datetime) -> 
     overturned; strikes that simply grow older than the window are found by this sweep. The
     guarded UPDATE makes two concurrent sweeps record one lifting, not two.
     """
-    policy = ReviewPolicy.from_mapping(settings.extra)
+    policy = settings.review
     lifted: list[int] = []
     for user_id in session.scalars(select(User.id).where(User.restricted.is_(True)).order_by(User.id)).all():
         if active_strike_count(session, user_id, now, policy) >= policy.restrict_at:

@@ -16,14 +16,18 @@ from pathlib import Path
 # This must happen before anything imports actors.broker.
 os.environ.pop("REDIS_URL", None)
 os.environ.pop("DATABASE_URL", None)
+# Commands that send email refuse the development signing key outside development; the tests
+# that check that refusal set PEERGUARD_ENV=production themselves.
+os.environ["PEERGUARD_ENV"] = "development"
+os.environ.pop("PEERGUARD_SECRET_KEY", None)
 
 import pytest
 from sqlalchemy import text
 
-from pipeline.settings import Settings
 from storage import migrations, scratch
 from storage.db import make_engine
 from storage.models import Base
+from usecases.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("PEERGUARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -85,7 +89,7 @@ def db_url(request) -> str:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings.from_mapping({
+    return Settings.from_environment({
         "PEERGUARD_DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": db_url,
         "EMAIL_URL": (tmp_path / "outbox").as_uri(),
@@ -96,12 +100,13 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def app(settings: Settings):
     """An application context on the test database, installed for actors to find."""
-    from actors.context import AppContext, set_app_context
+    from actors.app import BrokerDoorbell, set_current_app
+    from usecases.app import App
 
-    context = AppContext.from_settings(settings)
-    set_app_context(context)
+    context = App.from_settings(settings, BrokerDoorbell())
+    set_current_app(context)
     yield context
-    set_app_context(None)
+    set_current_app(None)
     context.dispose()
 
 

@@ -2,55 +2,49 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.settings import Settings, SettingsError
+from peerguard.cli.errors import PeerGuardUsageError
+from usecases.settings import Settings, SettingsError
 
-
-class PeerGuardUsageError(click.ClickException):
-    """A one-line error with a chosen exit status."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+if TYPE_CHECKING:
+    from usecases.app import App
 
 
 def load_settings() -> Settings:
-    """Settings from the environment; a bad value is a one-line error, not a traceback."""
+    """Settings from the environment; a bad value is a one-line error (exit status 2), not a traceback."""
     try:
-        settings = Settings.from_mapping(os.environ)
-        _check_policies(settings)
+        return Settings.from_environment()
     except SettingsError as exc:
         raise PeerGuardUsageError(f"configuration: {exc}", exit_code=2) from None
-    return settings
 
 
-def _check_policies(settings: Settings) -> None:
-    """Build every policy once at start, so a bad PEERGUARD_* value stops the command here
-    rather than failing each batch later."""
-    from pipeline.notices import MailIdentity
-    from pipeline.responses import ResponsePolicy
-    from pipeline.review import ReviewPolicy
+def open_app(migrate_sqlite: bool = True, sends_email: str | None = None) -> "App":
+    """The App for this process, with the schema checked (and, on SQLite, created).
 
-    ResponsePolicy.from_mapping(settings.extra)
-    ReviewPolicy.from_mapping(settings.extra)
-    MailIdentity.from_mapping(settings.extra, settings.platform_domains)
-
-
-def open_context(migrate_sqlite: bool = True):
-    """The application context for this process, with the schema checked (and, on SQLite, created)."""
+    ``sends_email`` names a command that delivers email: it refuses to start with the published
+    development key unless PEERGUARD_ENV is ``development``.
+    """
     settings = load_settings()
+    if sends_email:
+        try:
+            settings.require_production_key(sends_email)
+        except SettingsError as exc:
+            raise PeerGuardUsageError(str(exc), exit_code=2) from None
     # Import here so `peerguard --help` never needs the broker or the database.
-    from actors.context import AppContext, set_app_context
+    from actors.app import BrokerDoorbell, set_current_app
+    from usecases.app import App, SilentDoorbell
 
     ensure_schema(settings.database_url, migrate_sqlite)
-    context = AppContext.from_settings(settings)
-    set_app_context(context)
-    return context
+    # Without Redis nothing outlives this command to answer a ring: the work waits, committed,
+    # for the next `peerguard run` (which sweeps for it).
+    app = App.from_settings(settings, BrokerDoorbell() if settings.redis_url else SilentDoorbell())
+    set_current_app(app)
+    return app
 
 
 def ensure_schema(database_url: str, migrate_sqlite: bool) -> None:
@@ -87,12 +81,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from storage.db import redacted_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        return "<unparseable URL>"
+    return redacted_url(url)
 
 
 def echo_err(message: str) -> None:

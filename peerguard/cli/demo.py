@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timezone
 
 import click
 
-from peerguard.cli._common import open_context
+from peerguard.cli._common import open_app
 
 DEMO_STAFF_EMAIL = "trust-and-safety@peermetals.com"
 
@@ -23,14 +22,14 @@ def demo(conversations: int, seed: int) -> None:
     summary and where every output is. Uses DATABASE_URL/PEERGUARD_DATA_DIR (default: SQLite
     under ./var). Running it again re-imports the same data idempotently.
     """
-    from actors.runner import run_once
+    from actors.stages import run_once
     from peerguard import demo as world
     from storage.importing import ImportReport, InterchangeImporter
 
-    context = open_context()
+    context = open_app()
     if context.settings.staff_email is None:
         # The demo shows staff alerts too; a real deployment names its own address.
-        context.settings = dataclasses.replace(context.settings, staff_email=DEMO_STAFF_EMAIL)
+        context.settings = context.settings.with_(staff_email=DEMO_STAFF_EMAIL)
         click.echo(f"PEERGUARD_STAFF_EMAIL is not set: staff alerts go to {DEMO_STAFF_EMAIL} for this demo")
     now = datetime.now(timezone.utc).replace(microsecond=0)
     target = context.settings.data_dir / "demo"
@@ -72,7 +71,7 @@ def _transcript(context, conversation_external_id: str):
     """Render the most flagged conversation's transcript, as a dispute handler would ask for it."""
     from datetime import datetime, timezone
 
-    from actors.transcripts import create_request, fulfil_request
+    from usecases.transcripts import create_request, fulfil_request
 
     now = datetime.now(timezone.utc)
     request_id = create_request(context, conversation_external_id, "demo", now)

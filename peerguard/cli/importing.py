@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from peerguard.cli._common import PeerGuardUsageError, echo_err, open_context, stderr_is_tty
+from peerguard.cli._common import PeerGuardUsageError, echo_err, open_app, stderr_is_tty
 
 
 @click.command("import")
@@ -22,13 +22,13 @@ def import_(file: Path, quiet: bool) -> None:
     the exit status is 1 if any line failed.
     """
     from storage.importing import ImportReport, InterchangeImporter
+    from usecases import scanning
 
-    context = open_context()
-    importer = InterchangeImporter(context.session_factory, context.blobs, file.parent)
+    app = open_app()
+    importer = InterchangeImporter(app.session_factory, app.blobs, file.parent)
     report = ImportReport()
-    enqueue = _enqueuer(context)
     with file.open("rb") as stream, _progress(file, quiet) as bar:
-        for outcome in importer.import_lines(_tracked(stream, bar), on_commit=enqueue):
+        for outcome in importer.import_lines(_tracked(stream, bar), on_commit=lambda ids: scanning.ring_for(app, ids)):
             report.add(outcome)
             if outcome.status == "error":
                 echo_err(f"{file.name}:{outcome.line_no}: {outcome.error}")
@@ -36,19 +36,6 @@ def import_(file: Path, quiet: bool) -> None:
     click.echo(f"imported {file.name}: {counts}")
     if report.errors:
         raise PeerGuardUsageError(f"{len(report.errors)} line(s) failed; the other lines were imported")
-
-
-def _enqueuer(context):
-    """After each commit, ring the broker's doorbell for the new messages (Redis only).
-
-    With the in-process broker nothing would outlive this command, so new messages simply
-    wait, unscanned, for the next `peerguard run --once`.
-    """
-    if not context.settings.redis_url:
-        return lambda ids: None
-    from actors.scanning import enqueue_scans
-
-    return enqueue_scans
 
 
 class _NoProgress:

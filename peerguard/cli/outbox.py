@@ -6,7 +6,7 @@ import json
 
 import click
 
-from peerguard.cli._common import PeerGuardUsageError, open_context
+from peerguard.cli._common import PeerGuardUsageError, open_app
 
 
 @click.group()
@@ -19,8 +19,8 @@ def status() -> None:
     """How many emails are queued, sending, sent, failed (will retry) and dead."""
     from storage.outbox import outbox_counts
 
-    context = open_context()
-    with context.session_factory() as session:
+    app = open_app()
+    with app.session_factory() as session:
         counts = outbox_counts(session)
     for name in ("queued", "sending", "sent", "failed", "dead"):
         click.echo(f"{name:<8} {counts.get(name, 0)}")
@@ -33,17 +33,11 @@ def status() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def list_(status_: str, limit: int, as_json: bool) -> None:
     """Emails in one status, newest first, with their last error."""
-    from sqlalchemy import select
+    from storage.outbox import list_emails
 
-    from storage.models import OutboxEmail
-
-    context = open_context()
-    with context.session_factory() as session:
-        rows = session.scalars(
-            select(OutboxEmail).where(OutboxEmail.status == status_).order_by(OutboxEmail.id.desc()).limit(limit)
-        ).all()
-    items = [{"id": r.id, "notice": r.notice, "to": r.recipient_address, "attempts": r.attempts,
-              "created_at": r.created_at.isoformat(), "last_error": r.last_error} for r in rows]
+    app = open_app()
+    with app.session_factory() as session:
+        items = [email.to_json() for email in list_emails(session, status_, limit)]
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
@@ -60,8 +54,8 @@ def requeue(email_id: int) -> None:
     from storage.db import transaction
     from storage.outbox import requeue as requeue_email
 
-    context = open_context()
-    with transaction(context.session_factory) as session:
+    app = open_app()
+    with transaction(app.session_factory) as session:
         if not requeue_email(session, email_id, datetime.now(UTC)):
             raise PeerGuardUsageError(f"email {email_id} does not exist or is not dead or failed", exit_code=4)
     click.echo(f"email {email_id} queued again; the next `peerguard run --once` or dispatch sends it")

@@ -24,11 +24,10 @@ from typing import Any, TypeVar
 
 import click
 
-from peerguard.cli._common import PeerGuardUsageError, open_context
+from peerguard.cli._common import open_app
 from pipeline.review import OUTCOMES, SEVERITY
 
 T = TypeVar("T")
-EXIT_CODES = {"ItemNotFound": 3, "AlreadyResolved": 4, "ClaimedByOther": 5, "NotStaff": 6, "VersionConflict": 7, "UnknownOutcome": 2}
 STATUSES = ("pending", "confirmed", "dismissed", "ignored")
 
 
@@ -38,16 +37,12 @@ def _now() -> datetime:
 
 @contextmanager
 def _unit_of_work():
-    """A committed transaction on the configured database; review errors become exit statuses."""
+    """A committed transaction on the configured database (refusals become exit statuses in peerguard.cli.errors)."""
     from storage.db import transaction
-    from storage.review import ReviewError
 
-    context = open_context()
-    try:
-        with transaction(context.session_factory) as session:
-            yield context, session
-    except ReviewError as exc:
-        raise PeerGuardUsageError(str(exc), exit_code=EXIT_CODES.get(type(exc).__name__, 1)) from None
+    app = open_app()
+    with transaction(app.session_factory) as session:
+        yield app, session
 
 
 def _run(action: Callable[[Any, Any], T]) -> T:
@@ -161,11 +156,10 @@ def _detail_lines(detail) -> list[str]:
 def claim_(item: int, by: str) -> None:
     """Claim ITEM so other reviewers leave it alone; the claim expires after 30 minutes
     (PEERGUARD_CLAIM_MINUTES), and claiming again renews it."""
-    from pipeline.review import ReviewPolicy
     from storage.review import claim
 
     now = _now()
-    claimed = _run(lambda context, session: claim(session, item, by, now, ReviewPolicy.from_mapping(context.settings.extra)))
+    claimed = _run(lambda context, session: claim(session, item, by, now, context.settings.review))
     click.echo(f"item {claimed.id} claimed by {by} until {_when(claimed.claim_expires_at)} UTC")
 
 

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from peerguard.cli._common import open_context, parse_now
+from peerguard.cli._common import open_app, parse_now
 
 
 @click.command()
@@ -14,23 +14,23 @@ from peerguard.cli._common import open_context, parse_now
 @click.option("--now", "now_text", metavar="ISO-8601", help="Act as of this time (default: the clock). Needs a zone.")
 @click.option("--interval", default=60, show_default=True, type=click.IntRange(1), help="Seconds between rounds without --once.")
 def run(once: bool, now_text: str | None, interval: int) -> None:
-    """Run every pipeline stage in-process: scanning, reminders, transcripts, then mail delivery.
+    """Run every pipeline stage in-process: scanning, review housekeeping, reminders, transcripts, mail.
 
     With --once, process everything pending as of --now (default: the clock) and exit. Without
     it, repeat every --interval seconds until interrupted (a small deployment's whole back end;
     larger ones use `peerguard worker` and `peerguard scheduler` with Redis).
     """
-    from actors.runner import run_once
+    from actors.stages import run_once
 
-    context = open_context()
+    app = open_app(sends_email="peerguard run")
     while True:
-        now = parse_now(now_text)
-        run_once(context, now, report=_print_stage)
+        run_once(app, parse_now(now_text), report=print_stage)
         if once:
             return
         time.sleep(interval)
 
 
-def _print_stage(name: str, counts: dict[str, int], seconds: float) -> None:
+def print_stage(name: str, counts: dict[str, int], seconds: float) -> None:
+    """One line per stage: its counts and how long it took."""
     detail = ", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing to do"
-    click.echo(f"{name:<12} {detail}  ({seconds:.2f} s)")
+    click.echo(f"  {name:<12} {detail}  ({seconds:.2f} s)")

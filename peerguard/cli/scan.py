@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import click
 
+from peerguard.cli._common import load_settings
+
 _FORMAT_HELP = """Scan messages for off-platform contact and payment attempts.
 
 \b
@@ -44,7 +46,7 @@ def scan(platform_domains: tuple[str, ...], window: int) -> None:
     """Scan JSON lines from stdin for off-platform contact; see --help for the format."""
     from pipeline.detection.jsonlines import scan_lines  # Imported here to keep `peerguard --help` fast.
 
-    domains = platform_domains or _domains_from_environment()
+    domains = platform_domains or load_settings().platform_domains
     output = sys.stdout.buffer
     for batch in _line_batches(sys.stdin.fileno()):
         output.write(b"".join(line.encode("ascii") + b"\n" for line in scan_lines(batch, platform_domains=domains,
@@ -68,10 +70,3 @@ def _line_batches(fd: int, chunk_size: int = 1 << 16) -> Iterator[list[bytes]]:
             yield lines
     if pending:
         yield [pending]
-
-
-def _domains_from_environment() -> tuple[str, ...]:
-    """Read PEERGUARD_PLATFORM_DOMAINS at the edge, defaulting to the platform's own domain."""
-    raw = os.environ.get("PEERGUARD_PLATFORM_DOMAINS", "")
-    domains = tuple(d.strip().lower() for d in raw.split(",") if d.strip())
-    return domains or ("peermetals.com",)

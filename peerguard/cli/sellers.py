@@ -6,7 +6,7 @@ import json
 
 import click
 
-from peerguard.cli._common import PeerGuardUsageError, open_context, parse_now
+from peerguard.cli._common import PeerGuardUsageError, open_app, parse_now
 
 
 @click.group()
@@ -24,13 +24,11 @@ def stats(as_json: bool, seller_email: str | None, now_text: str | None) -> None
     Obligations while a seller was marked away are left out; open ones count against a share
     only once they are older than its limit.
     """
-    from pipeline.responses import ResponsePolicy
     from storage.responses import seller_response_stats
 
-    context = open_context()
-    policy = ResponsePolicy.from_mapping(context.settings.extra)
-    with context.session_factory() as session:
-        rows = seller_response_stats(session, parse_now(now_text), policy, seller_email)
+    app = open_app()
+    with app.session_factory() as session:
+        rows = seller_response_stats(session, parse_now(now_text), app.settings.responses, seller_email)
     if as_json:
         click.echo(json.dumps([{"seller_id": r.seller_id, "email": r.email, "name": r.name, **r.stats.as_dict()} for r in rows], indent=2))
         return
@@ -62,16 +60,14 @@ def reminders(email: str, choice: str) -> None:
     """Switch a seller's response reminders on or off (breach notices always go out)."""
     from datetime import UTC, datetime
 
-    from sqlalchemy import func, select
-
     from storage.db import transaction
-    from storage.models import User
     from storage.responses import set_response_reminders
+    from storage.users import user_id_by_email
 
-    context = open_context()
-    with transaction(context.session_factory) as session:
-        user = session.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
-        if user is None:
+    app = open_app()
+    with transaction(app.session_factory) as session:
+        user_id = user_id_by_email(session, email)
+        if user_id is None:
             raise PeerGuardUsageError(f"no user with email {email!r}", exit_code=4)
-        set_response_reminders(session, user.id, choice == "off", datetime.now(UTC))
+        set_response_reminders(session, user_id, choice == "off", datetime.now(UTC))
     click.echo(f"response reminders {choice} for {email}")

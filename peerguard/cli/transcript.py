@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from peerguard.cli._common import PeerGuardUsageError, open_context, parse_now
+from peerguard.cli._common import PeerGuardUsageError, open_app, parse_now
 
 
 @click.command("transcript")
@@ -28,17 +28,17 @@ from peerguard.cli._common import PeerGuardUsageError, open_context, parse_now
 def transcript(conversation_id: str, output: Path, evidence: bool, around: tuple[str, ...],
                requested_by: str | None, now_text: str | None) -> None:
     """Write the transcript of CONVERSATION_ID (external id) to a verifiable PDF."""
-    from actors.transcripts import create_request, fulfil_request
     from storage.transcripts import ConversationNotFound
+    from usecases.transcripts import create_request, fulfil_request
 
-    context = open_context()
+    app = open_app()
     now = parse_now(now_text)
     try:
-        request_id = create_request(context, conversation_id, requested_by or _os_user(), now,
+        request_id = create_request(app, conversation_id, requested_by or _os_user(), now,
                                     evidence or bool(around), around)
     except ConversationNotFound:
         raise PeerGuardUsageError(f"unknown conversation: {conversation_id}", exit_code=2) from None
-    outcome = fulfil_request(context, request_id, now)
+    outcome = fulfil_request(app, request_id, now)
     if outcome.status != "done" or outcome.pdf_path is None:
         exit_code = 2 if (outcome.error or "").startswith("UnknownMessage") else 3
         raise PeerGuardUsageError(f"transcript failed: {outcome.error}", exit_code=exit_code)

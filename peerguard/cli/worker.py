@@ -11,6 +11,7 @@ import sys
 import click
 
 from peerguard.cli._common import PeerGuardUsageError, load_settings
+from usecases.settings import SettingsError
 
 
 @click.command()
@@ -27,13 +28,17 @@ def worker(processes: int, threads: int, queues: tuple[str, ...], mail_processes
            metrics_host: str) -> None:
     """Start Dramatiq workers for every PeerGuard actor (needs REDIS_URL).
 
-    Equivalent to `dramatiq actors.all -p N -t N`. Queues: scanning, sweeps, mail, responses
-    and transcripts; transcripts have their own queue so a separate worker (`-Q transcripts`)
+    Equivalent to `dramatiq actors.all -p N -t N`. Queues: scanning, sweeps, mail and
+    transcripts; transcripts have their own queue so a separate worker (`-Q transcripts`)
     can render them without starving scanning or mail. --mail-processes N adds N processes that
     do nothing but deliver the outbox. With --metrics-port, the counters and
     timings of every worker process are served at http://HOST:PORT/metrics.
     """
     settings = load_settings()
+    try:
+        settings.require_production_key("peerguard worker")
+    except SettingsError as exc:
+        raise PeerGuardUsageError(str(exc), exit_code=2) from None
     if not settings.redis_url:
         raise PeerGuardUsageError(
             "REDIS_URL is not set: workers need the Redis broker (use `peerguard run` without it)", exit_code=2

@@ -135,14 +135,14 @@ def test_worker_renders_a_requested_transcript(env, workers, pg_url, redis_url, 
     from pypdf import PdfReader
 
     from actors.broker import REDIS_NAMESPACE
-    from actors.context import AppContext
-    from actors.transcripts import create_request
-    from pipeline.settings import Settings
     from storage.models import TranscriptRequest
+    from usecases.app import App
+    from usecases.settings import Settings
+    from usecases.transcripts import create_request
 
     path = export(tmp_path, [("m-1", "u-b", "does it have the COA?"), ("m-2", "u-s", "yes, photo attached soon")])
     subprocess.run([str(BIN / "peerguard"), "import", str(path)], env=env, check=True, capture_output=True)
-    context = AppContext.from_settings(Settings.from_mapping(
+    context = App.from_settings(Settings.from_environment(
         {"DATABASE_URL": pg_url, "PEERGUARD_DATA_DIR": env["PEERGUARD_DATA_DIR"]}))
     request_id = create_request(context, "c-1", "handler@peermetals.com", datetime_now())
     broker = RedisBroker(url=redis_url, namespace=REDIS_NAMESPACE)

@@ -129,3 +129,17 @@ def test_bad_policy_values_stop_every_command_at_start(tmp_path, name, value):
     assert result.returncode == 2
     assert name in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "peerguard.sqlite3").exists()  # stopped before touching anything
+
+
+@pytest.mark.parametrize("command", [["run", "--once"], ["scheduler"], ["worker"]])
+def test_commands_that_send_email_refuse_the_development_key_in_production(command, tmp_path):
+    result = cli(*command, env={"PEERGUARD_DATA_DIR": str(tmp_path), "PEERGUARD_ENV": "production"})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "PEERGUARD_SECRET_KEY" in result.stderr
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_a_secret_key_lets_them_start(tmp_path):
+    result = cli("run", "--once", env={"PEERGUARD_DATA_DIR": str(tmp_path), "PEERGUARD_ENV": "production",
+                                        "PEERGUARD_SECRET_KEY": "s3cret"})
+    assert result.returncode == 0, result.stderr

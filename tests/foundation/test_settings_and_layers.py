@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import Settings, SettingsError
+from usecases.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_live_in_the_data_directory(tmp_path):
-    settings = Settings.from_mapping({}, cwd=tmp_path)
+    settings = Settings.from_environment({}, cwd=tmp_path)
     assert settings.data_dir == (tmp_path / "var").resolve()
     assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'var' / 'peerguard.sqlite3'}"
     assert settings.redis_url is None
@@ -19,7 +19,7 @@ def test_defaults_live_in_the_data_directory(tmp_path):
 
 
 def test_bare_postgres_scheme_uses_psycopg3():
-    settings = Settings.from_mapping({"DATABASE_URL": "postgresql://u@db/pg"})
+    settings = Settings.from_environment({"DATABASE_URL": "postgresql://u@db/pg"})
     assert settings.database_url == "postgresql+psycopg://u@db/pg"
 
 
@@ -37,33 +37,54 @@ def test_bare_postgres_scheme_uses_psycopg3():
 )
 def test_bad_values_name_the_variable(name, value, fragment):
     with pytest.raises(SettingsError, match=fragment):
-        Settings.from_mapping({name: value})
+        Settings.from_environment({name: value})
 
 
 def test_platform_domains_are_normalised():
-    settings = Settings.from_mapping({"PEERGUARD_PLATFORM_DOMAINS": "PeerMetals.com., pm.example"})
+    settings = Settings.from_environment({"PEERGUARD_PLATFORM_DOMAINS": "PeerMetals.com., pm.example"})
     assert settings.platform_domains == ("peermetals.com", "pm.example")
 
 
-def test_layering_contract_holds():
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "lint-imports"), str(ROOT / "pyproject.toml")],
-        cwd=ROOT, capture_output=True, text=True,
-    )
+def lint_imports() -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def contract_names() -> list[str]:
+    import tomllib
+
+    return [c["name"] for c in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]]
+
+
+def test_layering_contracts_hold():
+    result = lint_imports()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken" in result.stdout
+    assert f"Contracts: {len(contract_names())} kept, 0 broken" in result.stdout
 
 
-def test_layering_contract_catches_a_violation(tmp_path):
-    """The contract is live: a pipeline module importing storage breaks it."""
-    bad = ROOT / "pipeline" / "_layering_probe.py"
-    bad.write_text("import storage.db  # deliberately wrong\n")
+PROBES = {
+    "Layers: entry points > actors > use cases > storage > pure core": ("pipeline", "import storage.db"),
+    "The pure core reaches no infrastructure": ("pipeline", "import sqlalchemy"),
+    "Only storage touches SQL": ("usecases", "import sqlalchemy"),
+    "Nothing imports the entry points": ("storage", "import peerguard.cli"),
+    "Use cases never reach the broker": ("usecases", "import dramatiq"),
+}
+
+
+def test_every_contract_has_a_probe():
+    assert sorted(PROBES) == sorted(contract_names())
+
+
+@pytest.mark.parametrize("contract", sorted(PROBES))
+def test_each_contract_catches_a_violation(contract):
+    """Each contract is live: a module breaking it makes lint-imports fail and name it."""
+    package, line = PROBES[contract]
+    bad = ROOT / package / "_layering_probe.py"
+    bad.write_text(f"{line}  # deliberately wrong\n")
     try:
-        result = subprocess.run(
-            [str(Path(sys.executable).parent / "lint-imports"), str(ROOT / "pyproject.toml"), "--no-cache"],
-            cwd=ROOT, capture_output=True, text=True,
-        )
+        result = lint_imports()
     finally:
         bad.unlink()
     assert result.returncode != 0
-    assert "pipeline._layering_probe" in result.stdout
+    assert f"{contract} BROKEN" in result.stdout
+    assert f"{package}._layering_probe" in result.stdout

@@ -37,3 +37,11 @@ def message(session: Session, conv: Conversation, sender: User, at: datetime, bo
     session.add(row)
     session.flush()
     return row
+
+
+def sweep_and_deliver(app, now):
+    """The response sweep as of ``now``, then mail delivery: what a scheduler tick does for reminders."""
+    from usecases.notices import deliver_outbox
+    from usecases.responses import sweep
+
+    return {**sweep(app, now), **{f"mail_{k}": v for k, v in deliver_outbox(app, now).items()}}

@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from actors.context import AppContext
 from peerguard.cli import main
-from peerguard.cli.scheduler import SCHEDULER_LOCK_KEY, _acquire_leadership
-from pipeline.settings import Settings
 from storage.db import make_engine, transaction
+from storage.locks import SCHEDULER_LOCK_KEY, LeaderLock
 from storage.models import EmailPreference
 from tests.responses.factories import conversation, hours, message, user
+from usecases.app import App
+from usecases.settings import Settings
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 def seed(env: dict[str, str]) -> None:
-    context = AppContext.from_settings(Settings.from_mapping(env))
+    context = App.from_settings(Settings.from_environment(env))
     with transaction(context.session_factory) as s:
         buyer, seller = user(s, "B", "b@example.com"), user(s, "Sam", "sam@example.com")
         conv = conversation(s, buyer, seller)
@@ -58,7 +58,7 @@ def test_sellers_reminders_off_and_unknown_email(env):
     seed(env)
     runner = CliRunner()
     assert runner.invoke(main, ["sellers", "reminders", "sam@example.com", "off"], env=env).exit_code == 0
-    context = AppContext.from_settings(Settings.from_mapping(env))
+    context = App.from_settings(Settings.from_environment(env))
     with context.session_factory() as s:
         assert s.scalars(select(EmailPreference.response_reminders_opted_out)).all() == [True]
     context.dispose()
@@ -68,21 +68,26 @@ def test_sellers_reminders_off_and_unknown_email(env):
 
 def test_only_one_scheduler_holds_the_advisory_lock(pg_url):
     engine = make_engine(pg_url)
-    leader = _acquire_leadership(engine, poll_seconds=1)
+    leader, standby = LeaderLock(engine), LeaderLock(engine)
+    assert leader.try_acquire()
     try:
         with engine.connect() as other:
             from sqlalchemy import text
 
             got = other.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}).scalar()
             assert got is False
+        assert not standby.try_acquire() and leader.still_held()
     finally:
-        leader.close()
-        engine.dispose()
+        leader.release()
+    assert standby.try_acquire()  # a standby takes over once the leader lets go
+    standby.release()
+    engine.dispose()
 
 
 def test_sqlite_scheduler_needs_no_lock(sqlite_url):
     engine = make_engine(sqlite_url)
-    assert _acquire_leadership(engine, poll_seconds=1) is None
+    lock = LeaderLock(engine)
+    assert not lock.needed and lock.try_acquire() and lock.still_held()
     engine.dispose()
 
 
@@ -100,7 +105,7 @@ def test_outbox_status_list_and_requeue(env):
 
     from storage.outbox import NoticeRequest, enqueue_notices
 
-    context = AppContext.from_settings(Settings.from_mapping(env))
+    context = App.from_settings(Settings.from_environment(env))
     with transaction(context.session_factory) as s:
         enqueue_notices(s, [NoticeRequest("flag-alert", "not an address", "", {}, "k1")], datetime.now(UTC))
     context.dispose()

@@ -8,33 +8,33 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from actors.context import AppContext
-from actors.mail import PermanentDeliveryError, transport_from_url
-from actors.responses import run_once
-from actors.runner import stages
+from actors.stages import STAGES
 from pipeline.responses import ResponsePolicy
-from pipeline.settings import Settings
 from storage.db import transaction
+from storage.mail import PermanentDeliveryError, transport_from_url
 from storage.models import OutboxEmail, ResponseDeadline, ResponseDeadlineEvent
 from storage.responses import seller_response_stats, set_response_reminders
 from tests.responses.factories import conversation, hours, message, user
+from tests.responses.factories import sweep_and_deliver as run_once
+from usecases.app import App
+from usecases.settings import Settings
 
 
 @pytest.fixture
 def ctx(db_url: str, tmp_path: Path, request):
     name = "deadlines-" + "".join(c if c.isalnum() else "-" for c in request.node.name)
-    settings = Settings.from_mapping({
+    settings = Settings.from_environment({
         "PEERGUARD_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": db_url,
         "EMAIL_URL": f"memory://{name}", "PEERGUARD_SECRET_KEY": "test",
     })
-    context = AppContext.from_settings(settings)
+    context = App.from_settings(settings)
     transport = transport_from_url(settings.email_url)
     transport.sent.clear()
     yield context, transport
     context.dispose()
 
 
-def seed(context: AppContext, email: str | None = "seller@example.com", **seller_kwargs):
+def seed(context: App, email: str | None = "seller@example.com", **seller_kwargs):
     with transaction(context.session_factory) as s:
         buyer = user(s, "Buyer", "buyer@example.com")
         seller = user(s, "Sam Seller", email, **seller_kwargs)
@@ -47,13 +47,13 @@ def notices(transport) -> list[str]:
     return [m["X-PeerGuard-Notice"] for m in transport.sent]
 
 
-def deadlines(context: AppContext) -> list[ResponseDeadline]:
+def deadlines(context: App) -> list[ResponseDeadline]:
     with context.session_factory() as s:
         return list(s.scalars(select(ResponseDeadline).order_by(ResponseDeadline.id)))
 
 
 def test_runner_lists_responses_then_mail_last():
-    names = [name for name, _ in stages()]
+    names = [stage.name for stage in STAGES]
     assert names.index("responses") < names.index("mail") == len(names) - 1
 
 
@@ -141,12 +141,12 @@ def test_seller_without_email_is_recorded_without_outbox_row(ctx):
 
 
 def test_invalid_timezone_uses_utc_and_says_so_once(ctx, caplog):
-    from actors import responses
+    from usecases import responses
 
     context, transport = ctx
     responses._reported_zones.clear()  # ids repeat across the SQLite and PostgreSQL runs
     seed(context, tz="Mars/Olympus_Mons")
-    with caplog.at_level(logging.WARNING, logger="actors.responses"):
+    with caplog.at_level(logging.WARNING, logger="usecases.responses"):
         run_once(context, hours(1))
         run_once(context, hours(20))
     assert notices(transport) == ["response-reminder", "response-final-warning"]
@@ -182,8 +182,8 @@ def test_stats_median_and_shares(ctx):
 
 
 def test_reminder_still_queued_when_the_seller_answers_is_withdrawn(ctx):
-    from actors.responses import sweep_responses
     from storage.models import Conversation, User
+    from usecases.responses import sweep as sweep_responses
 
     context, transport = ctx
     _, seller_id, conv_id = seed(context)

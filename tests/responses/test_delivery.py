@@ -10,26 +10,26 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from actors.context import AppContext
-from actors.outbox import LEASE, deliver_outbox
-from actors.responses import run_once
-from pipeline.settings import Settings
 from storage import outbox as store
 from storage.db import transaction
 from storage.models import OutboxEmail
 from storage.outbox import NoticeRequest, enqueue_notices
 from tests.responses.factories import conversation, hours, message, user
+from tests.responses.factories import sweep_and_deliver as run_once
 from tests.responses.smtp_server import RecordingHandler, free_port, start_server
+from usecases.app import App
+from usecases.notices import LEASE, deliver_outbox
+from usecases.settings import Settings
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def make_context(db_url: str, tmp_path: Path, port: int) -> AppContext:
-    settings = Settings.from_mapping({
+def make_context(db_url: str, tmp_path: Path, port: int) -> App:
+    settings = Settings.from_environment({
         "PEERGUARD_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": db_url,
         "EMAIL_URL": f"smtp://127.0.0.1:{port}?timeout=5", "PEERGUARD_SECRET_KEY": "test",
     })
-    return AppContext.from_settings(settings)
+    return App.from_settings(settings)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def server():
         controller.stop()
 
 
-def enqueue(context: AppContext, count: int, address: str = "seller{}@example.com") -> None:
+def enqueue(context: App, count: int, address: str = "seller{}@example.com") -> None:
     requests = [
         NoticeRequest("flag-alert", address.format(n), f"Staff {n}",
                       {"item_id": n, "kind": "payment", "sender_email": "x@example.com", "excerpt": "iban", "review_url": "https://peermetals.com/r"},
@@ -52,7 +52,7 @@ def enqueue(context: AppContext, count: int, address: str = "seller{}@example.co
         enqueue_notices(s, requests, NOW)
 
 
-def statuses(context: AppContext) -> Counter[str]:
+def statuses(context: App) -> Counter[str]:
     with context.session_factory() as s:
         return Counter(s.scalars(select(OutboxEmail.status)))
 
@@ -122,7 +122,7 @@ def test_two_dispatchers_racing_send_each_email_once(pg_url, tmp_path, server):
     barrier = threading.Barrier(2)
     results: list[dict[str, int]] = []
 
-    def dispatch(context: AppContext) -> None:
+    def dispatch(context: App) -> None:
         barrier.wait()
         results.append(deliver_outbox(context, NOW, batch_size=20))
 
@@ -172,7 +172,7 @@ def test_a_dispatcher_that_lost_its_claim_does_not_send(db_url, tmp_path, server
     context.dispose()
 
 
-def _rows(context: AppContext) -> list[OutboxEmail]:
+def _rows(context: App) -> list[OutboxEmail]:
     with context.session_factory() as s:
         return list(s.scalars(select(OutboxEmail).order_by(OutboxEmail.id)))
 

@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from actors.mail import (
+from storage.mail import (
     FileTransport,
     MemoryTransport,
     PermanentDeliveryError,

@@ -10,9 +10,9 @@ import pytest
 from jinja2 import UndefinedError
 
 from pipeline import notices
+from pipeline.addresses import InvalidAddress
 from pipeline.notices import (
     KNOWN_NOTICES,
-    InvalidRecipient,
     MailIdentity,
     OutgoingNotice,
     ResponseNoticeFacts,
@@ -23,7 +23,7 @@ from pipeline.notices import (
 from pipeline.responses import resolve_zone
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-IDENTITY = MailIdentity.from_mapping({"PEERGUARD_SECRET_KEY": "k"}, ("peermetals.com",))
+IDENTITY = MailIdentity("no-reply@peermetals.com", "PeerMetals", "peermetals.com", "k")
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FACTS = ResponseNoticeFacts(
     seller_id=7, seller_name="Ana <b>", conversation_id=42, started_at=T0,
@@ -85,7 +85,7 @@ def test_message_is_multipart_with_notice_and_one_click_unsubscribe_headers():
 
 
 def test_list_unsubscribe_stays_plain_ascii_on_the_wire():
-    long_domain = MailIdentity.from_mapping({"PEERGUARD_SECRET_KEY": "k"}, ("marketplace.peermetals-example.com",))
+    long_domain = MailIdentity("no-reply@marketplace.peermetals-example.com", "PeerMetals", "marketplace.peermetals-example.com", "k")
     context = notices.response_reminder(long_domain, FACTS)
     item = OutgoingNotice("response-reminder", "ana@example.com", "Ana", "k1",
                           render_notice("response-reminder", context, TEMPLATES),
@@ -129,7 +129,7 @@ def test_display_name_trick_stays_a_display_name():
     ["ana@example.com\r\nBcc: evil@x.com", "Evil <evil@x.com>", "a@x.com, b@y.com", "no-at-sign", "a@localhost", ""],
 )
 def test_bad_recipient_addresses_are_refused(address):
-    with pytest.raises(InvalidRecipient):
+    with pytest.raises(InvalidAddress):
         build_message(outgoing("response-breach", address=address), IDENTITY, T0)
 
 

@@ -19,7 +19,7 @@ from pipeline.responses import (
     resolve_zone,
     seller_stats,
 )
-from pipeline.settings import SettingsError
+from usecases.settings import Settings, SettingsError
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = ResponsePolicy()
@@ -185,19 +185,23 @@ def test_away_seller_reminder_is_recorded_even_at_night():
     assert decision.delivery == Delivery.SUPPRESSED_AWAY
 
 
-def test_policy_from_mapping_and_validation():
-    policy = ResponsePolicy.from_mapping(
-        {"PEERGUARD_RESPONSE_REMINDER_MINUTES": "30", "PEERGUARD_QUIET_HOURS": "23:00-06:30"}
-    )
+def responses_policy(env: dict[str, str]) -> ResponsePolicy:
+    return Settings.from_environment(env).responses
+
+
+def test_policy_from_settings_and_validation():
+    policy = responses_policy({"PEERGUARD_RESPONSE_REMINDER_MINUTES": "30", "PEERGUARD_QUIET_HOURS": "23:00-06:30"})
     assert policy.reminder_after == timedelta(minutes=30)
     assert (policy.quiet_start.hour, policy.quiet_end.minute) == (23, 30)
-    assert ResponsePolicy.from_mapping({}) == ResponsePolicy()
+    assert responses_policy({}) == ResponsePolicy()
     with pytest.raises(SettingsError):
-        ResponsePolicy.from_mapping({"PEERGUARD_RESPONSE_BREACH_MINUTES": "60"})
-    with pytest.raises(SettingsError):
-        ResponsePolicy.from_mapping({"PEERGUARD_QUIET_HOURS": "late"})
-    with pytest.raises(SettingsError):
-        ResponsePolicy.from_mapping({"PEERGUARD_RESPONSE_STATS_DAYS": "-1"})
+        responses_policy({"PEERGUARD_RESPONSE_BREACH_MINUTES": "60"})
+    with pytest.raises(SettingsError, match="PEERGUARD_QUIET_HOURS"):
+        responses_policy({"PEERGUARD_QUIET_HOURS": "late"})
+    with pytest.raises(SettingsError, match="PEERGUARD_RESPONSE_STATS_DAYS"):
+        responses_policy({"PEERGUARD_RESPONSE_STATS_DAYS": "-1"})
+    with pytest.raises(ValueError):
+        ResponsePolicy(reminder_after=timedelta(hours=30))
 
 
 def test_seller_stats_median_and_shares_over_thirty_days():

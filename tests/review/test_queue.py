@@ -372,7 +372,7 @@ def test_add_staff_promotes_or_creates(app, market):
 
 
 def test_a_restriction_ends_when_its_strikes_age_out_of_the_window(app, market):
-    from actors.review import review_housekeeping
+    from usecases.review import housekeeping as review_housekeeping
 
     for minute in range(3):
         when = NOW + timedelta(minutes=minute)
@@ -394,9 +394,9 @@ def test_a_restriction_ends_when_its_strikes_age_out_of_the_window(app, market):
 
 
 def test_run_once_includes_the_review_stage():
-    from actors.runner import stages
+    from actors.stages import STAGES
 
-    assert [name for name, _ in stages()] == ["scan", "review", "responses", "transcripts", "mail"]
+    assert [stage.name for stage in STAGES] == ["scan", "review", "responses", "transcripts", "mail"]
 
 
 def test_listing_uses_the_queue_and_decided_indexes(pg_url):

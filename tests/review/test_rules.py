@@ -21,7 +21,7 @@ from pipeline.review import (
     target_key,
     wilson_interval,
 )
-from pipeline.settings import SettingsError
+from usecases.settings import Settings, SettingsError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
@@ -74,12 +74,14 @@ def test_escalation_steps_happen_exactly_at_their_thresholds():
 
 
 def test_policy_is_configurable_and_validated():
-    policy = ReviewPolicy.from_mapping({"PEERGUARD_STRIKE_WINDOW_DAYS": "30", "PEERGUARD_STRIKE_RESTRICT_AT": "2"})
+    policy = Settings.from_environment({"PEERGUARD_STRIKE_WINDOW_DAYS": "30", "PEERGUARD_STRIKE_RESTRICT_AT": "2"}).review
     assert (policy.window_days, policy.restrict_at, policy.suspend_at) == (30, 2, 5)
     with pytest.raises(SettingsError, match="PEERGUARD_CLAIM_MINUTES"):
-        ReviewPolicy.from_mapping({"PEERGUARD_CLAIM_MINUTES": "soon"})
+        Settings.from_environment({"PEERGUARD_CLAIM_MINUTES": "soon"})
     with pytest.raises(SettingsError, match="at least 1"):
-        ReviewPolicy.from_mapping({"PEERGUARD_STRIKE_WARN_AT": "0"})
+        Settings.from_environment({"PEERGUARD_STRIKE_WARN_AT": "0"})
+    with pytest.raises(ValueError):
+        ReviewPolicy(warn_at=0)
 
 
 @pytest.mark.parametrize(("successes", "trials", "low", "high"), [

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from actors.scanning import scan_batch
 from storage.db import transaction
 from storage.models import ContactFinding, OutboxEmail, ReviewItem, ReviewSignal
 from tests.review.factories import T0, Marketplace
+from usecases.scanning import scan_batch
 
 
 def test_scan_batch_opens_items_and_alerts_on_payment_diversion(app):

@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 
 from pypdf import PdfReader
 
-from actors.runner import run_once
-from actors.transcripts import request_transcript
+from actors.stages import run_once
 from storage.importing import InterchangeImporter
+from usecases.transcripts import request_transcript
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from actors.transcripts import create_request, fulfil_request, render_transcript, request_transcript
+from actors.transcripts import render_transcript
 from storage.db import transaction
 from storage.models import Attachment, ContactFinding, Conversation, Message, TranscriptRequest, User
 from storage.transcripts import ConversationNotFound, load_transcript_conversation
 from tests.transcript.factories import NOW, START, jpeg
+from usecases.transcripts import create_request, fulfil_request, request_transcript
 
 PEERGUARD = str(Path(sys.executable).parent / "peerguard")
 

@@ -1,0 +1,192 @@
+"""Transcripts: record a request, render it (or reuse an identical earlier one), keep the PDF.
+
+Load → render (pure pipeline, outside any transaction) → write the PDF → record it. A request
+for an unchanged conversation reuses the file of an earlier request with the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pipeline.transcript import (
+    RenderEnvironment,
+    TranscriptOptions,
+    TranscriptTimeout,
+    UnknownMessage,
+    chain_head,
+)
+from pipeline.transcript import (
+    render_transcript as render_pdf,
+)
+from storage import transcripts as store
+from storage.db import transaction
+from storage.models import TranscriptRequest
+from usecases.app import App
+
+RENDER_TIME_LIMIT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class TranscriptOutcome:
+    """What a request ended as; ``pdf_path`` is absolute when the request is done."""
+
+    request_id: int
+    status: str
+    pdf_path: Path | None
+    pdf_sha256: str | None
+    pages: int | None
+    size_bytes: int | None
+    chain_head: str | None
+    reused: bool
+    error: str | None
+
+
+def request_transcript(app: App, conversation_external_id: str, requested_by: str, now: datetime,
+                       evidence: bool = False, around_message_ids: Sequence[str] = ()) -> int:
+    """Record a request and enqueue its render after the commit; return the request id."""
+    request_id = create_request(app, conversation_external_id, requested_by, now, evidence, around_message_ids)
+    app.doorbell.render_transcript(request_id)
+    return request_id
+
+
+def create_request(app: App, conversation_external_id: str, requested_by: str, now: datetime,
+                   evidence: bool = False, around_message_ids: Sequence[str] = ()) -> int:
+    """Record a pending request; raises ConversationNotFound for an unknown external id."""
+    with transaction(app.session_factory) as session:
+        conversation_id = store.find_conversation_id(session, conversation_external_id)
+        return store.create_request(session, conversation_id, requested_by, now, evidence, around_message_ids).id
+
+
+def fulfil_request(app: App, request_id: int, now: datetime) -> TranscriptOutcome:
+    """Bring one request to ``done`` (rendering or reusing) or ``failed``; idempotent."""
+    with transaction(app.session_factory) as session:
+        request = store.lock_request(session, request_id)
+        if request is None:
+            raise LookupError(f"no transcript request {request_id}")
+        if request.status == "done" or _rendering_elsewhere(request, now):
+            return _outcome(app, request, reused=request.reused_from_id is not None)
+        conversation = store.load_transcript_conversation(session, request.conversation_id)
+        head = chain_head(conversation)
+        request.chain_head, request.message_count = head, len(conversation.messages)
+        request.fingerprint = store.content_fingerprint(
+            conversation, head, request.evidence, request.around_message_ids)
+        earlier = store.reusable_request(session, request.conversation_id, request.fingerprint)
+        if earlier is not None and _file_intact(app, earlier):
+            _mark_reused(request, earlier, now)
+            return _outcome(app, request, reused=True)
+        request.status, request.started_at, request.error = "rendering", now, None
+        options = _options(request)
+    return _render_and_record(app, request_id, conversation, options, now)
+
+
+def _render_and_record(app: App, request_id: int, conversation, options: TranscriptOptions,
+                       now: datetime) -> TranscriptOutcome:
+    try:
+        rendered = render_pdf(conversation, now=now, environment=_environment(app), options=options)
+    except (UnknownMessage, TranscriptTimeout) as exc:
+        # Permanent for this input: record it and do not let the broker retry.
+        return _record_failure(app, request_id, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        _record_failure(app, request_id, f"{type(exc).__name__}: {exc}")
+        raise
+    relative = _write_pdf(app, conversation.external_id, rendered.pdf, rendered.sha256)
+    with transaction(app.session_factory) as session:
+        request = store.lock_request(session, request_id)
+        request.status, request.finished_at = "done", now
+        request.pdf_path, request.pdf_sha256 = relative, rendered.sha256
+        request.pages, request.size_bytes = rendered.pages, len(rendered.pdf)
+        return _outcome(app, request, reused=False)
+
+
+def _rendering_elsewhere(request: TranscriptRequest, now: datetime) -> bool:
+    # A render younger than the time limit is still someone's; an older one crashed and is retaken.
+    return request.status == "rendering" and request.started_at is not None and \
+        now - request.started_at < RENDER_TIME_LIMIT + timedelta(minutes=2)
+
+
+def _mark_reused(request: TranscriptRequest, earlier: TranscriptRequest, now: datetime) -> None:
+    request.status, request.finished_at, request.reused_from_id = "done", now, earlier.id
+    request.pdf_path, request.pdf_sha256 = earlier.pdf_path, earlier.pdf_sha256
+    request.pages, request.size_bytes = earlier.pages, earlier.size_bytes
+
+
+def _file_intact(app: App, request: TranscriptRequest) -> bool:
+    """True when the stored PDF is still there and still hashes to the recorded SHA-256."""
+    if not request.pdf_path:
+        return False
+    path = app.settings.data_dir / request.pdf_path
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == request.pdf_sha256
+
+
+def _record_failure(app: App, request_id: int, error: str) -> TranscriptOutcome:
+    with transaction(app.session_factory) as session:
+        request = store.lock_request(session, request_id)
+        request.status, request.error = "failed", error[:2000]
+        return _outcome(app, request, reused=False)
+
+
+def _options(request: TranscriptRequest) -> TranscriptOptions:
+    return TranscriptOptions(
+        evidence=request.evidence,
+        around_message_ids=tuple(request.around_message_ids or ()),
+        time_limit_seconds=RENDER_TIME_LIMIT.total_seconds(),
+    )
+
+
+def _environment(app: App) -> RenderEnvironment:
+    return RenderEnvironment(read_blob=app.blobs.read,
+                             cache_dir=app.settings.data_dir / "cache" / "transcript-images")
+
+
+def _write_pdf(app: App, conversation_external_id: str, pdf: bytes, sha256: str) -> str:
+    """Write the PDF atomically under the data directory; return its path relative to it."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", conversation_external_id)[:100] or "conversation"
+    relative = f"transcripts/{safe}/{sha256}.pdf"
+    target = app.settings.data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(pdf)
+    os.replace(temp_name, target)
+    return relative
+
+
+def _outcome(app: App, request: TranscriptRequest, reused: bool) -> TranscriptOutcome:
+    path = app.settings.data_dir / request.pdf_path if request.pdf_path else None
+    return TranscriptOutcome(
+        request_id=request.id, status=request.status, pdf_path=path, pdf_sha256=request.pdf_sha256,
+        pages=request.pages, size_bytes=request.size_bytes, chain_head=request.chain_head,
+        reused=reused, error=request.error,
+    )
+
+
+# A request younger than this is presumably still on its way through the broker.
+CATCH_UP_AGE = timedelta(seconds=30)
+
+
+def ring_for_unfinished(app: App, now: datetime) -> int:
+    """Ring the doorbell again for requests whose render message the broker lost."""
+    with app.session_factory() as session:
+        ids = store.unfinished_request_ids(session, now - CATCH_UP_AGE)
+    for request_id in ids:
+        app.doorbell.render_transcript(request_id)
+    return len(ids)
+
+
+def render_pending(app: App, now: datetime) -> dict[str, int]:
+    """Fulfil every unfinished request made before ``now`` (the `run --once` stage)."""
+    with app.session_factory() as session:
+        ids = store.unfinished_request_ids(session, now + timedelta(microseconds=1))
+    counts = {"done": 0, "failed": 0, "rendering_elsewhere": 0}
+    for request_id in ids:
+        outcome = fulfil_request(app, request_id, now)
+        key = outcome.status if outcome.status in ("done", "failed") else "rendering_elsewhere"
+        counts[key] += 1
+    return {k: v for k, v in counts.items() if v}

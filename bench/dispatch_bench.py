@@ -1,7 +1,7 @@
 """Dispatch throughput: outbox → SMTP (aiosmtpd in its own process on loopback), reused vs new connections.
 
 Usage: .venv/bin/python bench/dispatch_bench.py [--emails 3000] [--rounds 3]
-Creates and drops its own PostgreSQL database (peerguard_bench_issue4_dispatch).
+Creates and drops its own PostgreSQL database (peerguard_bench_outbox_dispatch).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from usecases.notices import _message, deliver_outbox  # noqa: E402
 from usecases.settings import Settings  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "peerguard_bench_issue4_dispatch"
+DB_NAME = "peerguard_bench_outbox_dispatch"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 

@@ -1,7 +1,7 @@
 """Due-sweep: 1,000,000 open deadlines of which 10,000 are due; one sweep finds and records them.
 
 Usage: .venv/bin/python bench/due_sweep_bench.py [--open 1000000] [--due 10000]
-Creates and drops its own PostgreSQL database (peerguard_bench_issue4_sweep). Prints the plan of
+Creates and drops its own PostgreSQL database (peerguard_bench_due_sweep). Prints the plan of
 the due query, the sweep time with the partial index, and the same sweep without it (baseline).
 """
 
@@ -27,7 +27,7 @@ from storage.scratch import scratch_database  # noqa: E402
 from usecases.app import App  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "peerguard_bench_issue4_sweep"
+DB_NAME = "peerguard_bench_due_sweep"
 NOW = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)
 SELLERS = 10_000
 

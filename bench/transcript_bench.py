@@ -1,4 +1,4 @@
-"""Transcript rendering benchmark (issue 5): our pipeline against plain WeasyPrint.
+"""Dispute transcript rendering benchmark: our pipeline against plain WeasyPrint.
 
     .venv/bin/python bench/transcript_bench.py [--case A|B|all] [--data DIR]
 

@@ -143,3 +143,18 @@ def stub_worker(stub_broker):
     worker.start()
     yield worker
     worker.stop()
+
+
+SHARED_EVAL = ROOT.parent / "shared" / "eval"
+
+
+@pytest.fixture(scope="session")
+def shared_eval() -> Path:
+    """The shared evaluation corpus beside the clone (``../shared/eval``).
+
+    It lives outside the repository, so a clone with nothing beside it skips the tests that use
+    this fixture, with the reason printed by ``-ra``; where the folder exists they run.
+    """
+    if not SHARED_EVAL.is_dir():
+        pytest.skip("../shared/eval not found: corpus checks skipped")
+    return SHARED_EVAL

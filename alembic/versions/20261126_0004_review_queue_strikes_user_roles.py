@@ -1,4 +1,4 @@
-"""Review queue (items, signals, history), strikes, and user roles (issue 6)
+"""Review queue (items, signals, history), strikes, and user roles
 
 Revision ID: 0004
 Revises: 0003

@@ -30,7 +30,7 @@ FACTS = ResponseNoticeFacts(
     stage_due_at=T0 + timedelta(hours=20), deadline=T0 + timedelta(hours=24),
     zone=resolve_zone("Europe/Berlin").zone,
 )
-ISSUE6_CONTEXTS = {
+REVIEW_CONTEXTS = {
     "policy-warning": notices.policy_warning("Bo", 1, "sharing a phone number", "https://peermetals.com/policy"),
     "repeat-offender": notices.repeat_offender("bo@example.com", 3, 3, "https://peermetals.com/r/3"),
     "suspension-recommended": notices.suspension_recommended("bo@example.com", 3, 5, "https://peermetals.com/r/3"),
@@ -40,7 +40,7 @@ ISSUE6_CONTEXTS = {
 
 def contexts():
     out = {name: fn(IDENTITY, FACTS) for name, fn in notices.RESPONSE_CONTEXTS.items()}
-    return out | ISSUE6_CONTEXTS
+    return out | REVIEW_CONTEXTS
 
 
 def outgoing(name: str, address: str = "ana@example.com", display: str = "Ana") -> OutgoingNotice:
@@ -213,7 +213,7 @@ def test_single_line_fold_declines_what_it_cannot_reproduce():
 
 def test_built_messages_serialise_exactly_as_with_stock_folding(monkeypatch):
     # The whole message, shortcut on and off, byte for byte (a name that needs quoting included).
-    rendered = render_notice("flag-alert", ISSUE6_CONTEXTS["flag-alert"], TEMPLATES)
+    rendered = render_notice("flag-alert", REVIEW_CONTEXTS["flag-alert"], TEMPLATES)
     item = OutgoingNotice("flag-alert", "staff@example.com", 'Ann "the, boss" <x@y>', "k:1", rendered)
     fast = build_message(item, IDENTITY, T0).as_bytes()
     monkeypatch.setattr(notices, "single_line_fold", lambda header, policy_: None)

@@ -1,4 +1,4 @@
-"""Transcript requests (issue 5)
+"""Transcript requests for dispute transcripts
 
 Revision ID: 0005
 Revises: 0004

@@ -142,11 +142,6 @@ def _finding_row(record: FindingRecord, now: datetime) -> dict:
     )
 
 
-def findings_for_messages(session: Session, message_ids: Sequence[int]) -> list[ContactFinding]:
-    """Stored findings anchored to these messages."""
-    return list(session.scalars(select(ContactFinding).where(ContactFinding.message_id.in_(list(message_ids)))))
-
-
 def findings_by_kind(session: Session) -> dict[str, int]:
     """How many findings of each kind are stored."""
     from sqlalchemy import func

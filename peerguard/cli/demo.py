@@ -24,7 +24,7 @@ def demo(conversations: int, seed: int) -> None:
     """
     from actors.stages import run_once
     from peerguard import demo as world
-    from storage.importing import ImportReport, InterchangeImporter
+    from usecases.importing import ImportReport, InterchangeImporter
 
     context = open_app()
     if context.settings.staff_email is None:

@@ -21,8 +21,8 @@ def import_(file: Path, quiet: bool) -> None:
     nothing. Each bad line is reported with its line number and reason; good lines are kept;
     the exit status is 1 if any line failed.
     """
-    from storage.importing import ImportReport, InterchangeImporter
     from usecases import scanning
+    from usecases.importing import ImportReport, InterchangeImporter
 
     app = open_app()
     importer = InterchangeImporter(app.session_factory, app.blobs, file.parent)

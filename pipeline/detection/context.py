@@ -107,11 +107,6 @@ def refused_after(text: str, end: int) -> bool:
     return _TRAILING_REFUSAL.search(text[end : end + 40]) is not None
 
 
-def is_warning(text: str, start: int, end: int) -> bool:
-    """True when the sentence reads as a warning or a report about someone else."""
-    return _WARNING.search(_REASSURANCE.sub(" ", sentence_of(text, start, end))) is not None
-
-
 def is_refused(text: str, start: int, end: int) -> bool:
     """True when a channel mention at ``start:end`` is refused, warned about or reported."""
     if negated_before(text, start) or refused_after(text, end):

@@ -3,26 +3,13 @@
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import Attachment, Conversation, Message, User
 from storage.models.detection import ContactFinding
+from storage.models.outbox import OutboxEmail
+from storage.models.responses import EmailPreference, ResponseDeadline, ResponseDeadlineEvent, ResponseSyncCursor
+from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strike
+from storage.models.transcripts import TranscriptRequest
 
-__all__ = ["Attachment", "Base", "ContactFinding", "Conversation", "Message", "UTCDateTime", "User"]
-
-# Response deadlines and the shared email outbox (issue 4).
-from storage.models.outbox import OutboxEmail  # noqa: E402
-from storage.models.responses import (  # noqa: E402
-    EmailPreference,
-    ResponseDeadline,
-    ResponseDeadlineEvent,
-    ResponseSyncCursor,
-)
-
-__all__ += ["EmailPreference", "OutboxEmail", "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor"]
-
-# The trust-and-safety review queue (issue 6).
-from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strike  # noqa: E402
-
-__all__ += ["ReviewHistory", "ReviewItem", "ReviewSignal", "Strike"]
-
-# Dispute transcripts (issue 5).
-from storage.models.transcripts import TranscriptRequest  # noqa: E402
-
-__all__ += ["TranscriptRequest"]
+__all__ = [
+    "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "OutboxEmail",
+    "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem",
+    "ReviewSignal", "Strike", "TranscriptRequest", "User", "UTCDateTime",
+]

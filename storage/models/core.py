@@ -21,7 +21,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     away: Mapped[bool] = mapped_column(Boolean, default=False)
-    # "member" or "staff"; only staff may review flagged messages (issue 6).
+    # "member" or "staff"; only staff may review flagged messages.
     role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
     # Set by the third strike in the escalation window; restricted senders' flags are high severity.
     restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -6,8 +6,8 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import func, select
 
-from storage.importing import ImportReport, InterchangeImporter
 from storage.models import Attachment, Conversation, Message, User
+from usecases.importing import ImportReport, InterchangeImporter
 
 
 def jpeg_bytes(color=(200, 170, 60)) -> bytes:

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.interchange import InterchangeError, UserRecord, parse_line
-from storage.importing import InterchangeImporter
 from storage.models import User
+from usecases.importing import InterchangeImporter
 
 
 def test_role_is_parsed_and_checked():

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select, update
 
 from actors.scanning import scan_messages
-from storage.importing import InterchangeImporter
 from storage.models import ContactFinding, Message
+from usecases.importing import InterchangeImporter
 from usecases.scanning import BATCH_SIZE, scan_batch, scan_pending
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)

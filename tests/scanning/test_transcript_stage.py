@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pypdf import PdfReader
 
 from actors.stages import run_once
-from storage.importing import InterchangeImporter
+from usecases.importing import InterchangeImporter
 from usecases.transcripts import request_transcript
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)

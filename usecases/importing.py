@@ -1,0 +1,193 @@
+"""Importing: apply the marketplace's records (users, conversations, messages) idempotently.
+
+One savepoint per record and one commit per batch; attachments go to the blob store before their
+message row; after each commit the new messages' ids go to ``on_commit`` (the doorbell).
+Idempotent by the marketplace's ids: a repeat changes nothing, a changed message text is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.files import SNIFF_BYTES, sniff_content_type
+from pipeline.interchange import (
+    AttachmentRef,
+    ConversationRecord,
+    InterchangeError,
+    MessageRecord,
+    Record,
+    UserRecord,
+    parse_line,
+)
+from storage import messaging as store
+from storage.blobs import BlobStore, BlobTooLarge
+
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LineOutcome:
+    """What happened to one input record: created, updated, unchanged or error."""
+
+    line_no: int
+    status: str
+    kind: str | None = None
+    external_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """Totals of an import and the per-line errors."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[LineOutcome] = field(default_factory=list)
+
+    def add(self, outcome: LineOutcome) -> None:
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        if outcome.status == "error":
+            self.errors.append(outcome)
+
+
+class ImportRejected(Exception):
+    """A record is well formed but cannot be applied (dangling reference, conflict, unreadable file)."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InterchangeImporter:
+    """Applies interchange lines; attachment paths are resolved inside ``base_dir`` only."""
+
+    def __init__(self, session_factory, blobs: BlobStore, base_dir: Path, *, clock: Callable[[], datetime] = _utcnow,
+                 batch_size: int = 500, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> None:
+        self.session_factory = session_factory
+        self.blobs = blobs
+        self.base_dir = base_dir.resolve()
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_attachment_bytes = max_attachment_bytes
+
+    def import_lines(self, lines: Iterable[bytes],
+                     on_commit: Callable[[list[int]], None] = lambda ids: None) -> Iterator[LineOutcome]:
+        """Import numbered lines; after each commit, hand the new message ids to ``on_commit``."""
+        batch: list[tuple[int, bytes]] = []
+        for line_no, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            batch.append((line_no, raw))
+            if len(batch) >= self.batch_size:
+                yield from self._import_batch(batch, on_commit)
+                batch = []
+        if batch:
+            yield from self._import_batch(batch, on_commit)
+
+    def _import_batch(self, batch: list[tuple[int, bytes]], on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
+        outcomes: list[LineOutcome] = []
+        new_messages: list[int] = []
+        try:
+            with store.unit_of_work(self.session_factory) as session:
+                outcomes += [self._import_one(session, line_no, raw, new_messages) for line_no, raw in batch]
+        except store.StorageRefused as exc:
+            # The commit itself failed: nothing of this batch was stored, so say so per line.
+            return [LineOutcome(o.line_no, "error", o.kind, o.external_id, f"not stored, {exc}") for o in outcomes]
+        if new_messages:
+            on_commit(new_messages)
+        return outcomes
+
+    def _import_one(self, session, line_no: int, raw: bytes, new_messages: list[int]) -> LineOutcome:
+        try:
+            record = parse_line(raw)
+        except InterchangeError as exc:
+            return LineOutcome(line_no, "error", error=str(exc))
+        kind = type(record).__name__.removesuffix("Record").lower()
+        try:
+            with store.savepoint(session):
+                status = self._apply(session, record, new_messages)
+        except (ImportRejected, InterchangeError, store.StorageRefused) as exc:
+            return LineOutcome(line_no, "error", kind, record.external_id, str(exc))
+        return LineOutcome(line_no, status, kind, record.external_id)
+
+    def _apply(self, session, record: Record, new_messages: list[int]) -> str:
+        if isinstance(record, UserRecord):
+            return _apply_user(session, record)
+        if isinstance(record, ConversationRecord):
+            return _apply_conversation(session, record)
+        return self._apply_message(session, record, new_messages)
+
+    def _apply_message(self, session, record: MessageRecord, new_messages: list[int]) -> str:
+        conversation = _require_conversation(session, record.conversation)
+        sender = _require_user(session, record.sender, "sender")
+        if sender not in (conversation.buyer_id, conversation.seller_id):
+            raise ImportRejected(f"sender {record.sender!r} is not a participant of {record.conversation!r}")
+        existing = store.stored_message(session, record.external_id)
+        if existing is not None:
+            if existing != store.StoredMessage(conversation.id, sender, record.text, record.sent_at):
+                raise ImportRejected(f"message {record.external_id!r} already exists with other content; messages are immutable")
+            return "unchanged"
+        attachments = [self._store_attachment(position, ref) for position, ref in enumerate(record.attachments)]
+        new_messages.append(store.insert_message(session, record.external_id, conversation.id, sender, record.text,
+                                                 record.sent_at, self.clock(), attachments))
+        return "created"
+
+    def _store_attachment(self, position: int, ref: AttachmentRef) -> store.StoredAttachment:
+        path = self._resolve(ref)
+        try:
+            with path.open("rb") as stream:
+                head = stream.read(SNIFF_BYTES)
+                stream.seek(0)
+                key, size = self.blobs.put_stream(stream, self.max_attachment_bytes)
+        except BlobTooLarge:
+            raise ImportRejected(f"attachment {str(ref.path)!r} is larger than {self.max_attachment_bytes} bytes") from None
+        except OSError as exc:
+            raise ImportRejected(f"attachment {str(ref.path)!r} cannot be read: {exc.strerror or exc}") from None
+        return store.StoredAttachment(position, ref.name, sniff_content_type(head), size, key)
+
+    def _resolve(self, ref: AttachmentRef) -> Path:
+        candidate = self.base_dir.joinpath(*ref.path.parts)
+        try:
+            resolved = candidate.resolve(strict=True)
+        except (FileNotFoundError, RuntimeError):
+            raise ImportRejected(f"attachment {str(ref.path)!r} does not exist") from None
+        # A symlink inside the folder may still point outside it.
+        if not resolved.is_relative_to(self.base_dir):
+            raise ImportRejected(f"attachment {str(ref.path)!r} leaves the import folder")
+        if not resolved.is_file():
+            raise ImportRejected(f"attachment {str(ref.path)!r} is not a regular file")
+        return resolved
+
+
+def _apply_user(session, record: UserRecord) -> str:
+    values = {"name": record.name, "email": record.email, "timezone": record.timezone, "away": record.away}
+    if record.role is not None:
+        # A line without a role never demotes an existing staff member.
+        values["role"] = record.role
+    return store.upsert_user(session, record.external_id, values)
+
+
+def _apply_conversation(session, record: ConversationRecord) -> str:
+    buyer = _require_user(session, record.buyer, "buyer")
+    seller = _require_user(session, record.seller, "seller")
+    existing = store.conversation(session, record.external_id)
+    if existing is not None and (existing.buyer_id, existing.seller_id) != (buyer, seller):
+        raise ImportRejected(f"conversation {record.external_id!r} already exists with other participants")
+    return store.upsert_conversation(session, record.external_id, buyer, seller,
+                                     {"subject": record.subject, "order_ref": record.order_ref})
+
+
+def _require_user(session, external_id: str, role: str) -> int:
+    found = store.user_id(session, external_id)
+    if found is None:
+        raise ImportRejected(f"{role} {external_id!r} is not defined earlier in the file or stored")
+    return found
+
+
+def _require_conversation(session, external_id: str) -> store.ConversationRef:
+    found = store.conversation(session, external_id)
+    if found is None:
+        raise ImportRejected(f"conversation {external_id!r} is not defined earlier in the file or stored")
+    return found

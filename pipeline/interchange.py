@@ -1,7 +1,8 @@
 """The JSON-lines interchange format: one user, conversation or message per line.
 
 Parsing is pure: it checks shape and values and returns typed records; resolving references
-and reading attachment files is storage's job.
+and reading attachment files is the importing use case's job. The HTTP API sends the same
+objects (without ``type`` and ``id``, which its URLs carry) and gets the same checks and limits.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.addresses import is_plain_address
 
 MAX_BODY_BYTES = 256 * 1024
 """Largest message body accepted, in UTF-8 bytes (the marketplace caps messages well below)."""
@@ -48,8 +51,11 @@ class ConversationRecord:
 
 @dataclass(frozen=True)
 class AttachmentRef:
-    path: PurePosixPath
+    """A file beside the import file (``path``) or one already uploaded through the API (``sha256``)."""
+
+    path: PurePosixPath | None
     name: str
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,20 @@ class MessageRecord:
     attachments: tuple[AttachmentRef, ...]
 
 
-Record = UserRecord | ConversationRecord | MessageRecord
+@dataclass(frozen=True)
+class ReadRecord:
+    """A read receipt: ``user`` read ``conversation`` up to ``at``."""
+
+    conversation: str
+    user: str
+    at: datetime
+
+    @property
+    def external_id(self) -> str:
+        return f"{self.conversation}:{self.user}"
+
+
+Record = UserRecord | ConversationRecord | MessageRecord | ReadRecord
 
 
 def parse_line(raw: bytes | str) -> Record:
@@ -78,12 +97,17 @@ def parse_line(raw: bytes | str) -> Record:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InterchangeError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+    return parse_record(obj)
+
+
+def parse_record(obj: object) -> Record:
+    """Check one decoded record (a JSON object with a ``type``) and return it typed."""
     if not isinstance(obj, dict):
-        raise InterchangeError("each line must be a JSON object")
+        raise InterchangeError("each record must be a JSON object")
     kind = obj.get("type")
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
-        raise InterchangeError(f"unknown type {kind!r}; expected user, conversation or message")
+        raise InterchangeError(f"unknown type {kind!r}; expected user, conversation, message or read")
     return parser(obj)
 
 
@@ -94,7 +118,7 @@ def _parse_user(obj: dict) -> UserRecord:
     except (ZoneInfoNotFoundError, ValueError):
         raise InterchangeError(f"unknown time zone {tz!r}") from None
     email = _optional_str(obj, "email")
-    if email is not None and ("@" not in email or any(c in email for c in "\r\n <>,;")):
+    if email is not None and not is_plain_address(email):
         raise InterchangeError(f"malformed email {email!r}")
     away = obj.get("away", False)
     if not isinstance(away, bool):
@@ -128,22 +152,26 @@ def _parse_message(obj: dict) -> MessageRecord:
         _id(obj, "id"),
         _id(obj, "conversation"),
         _id(obj, "sender"),
-        parse_timestamp(obj.get("sent_at")),
+        parse_timestamp(obj.get("sent_at"), "sent_at"),
         text,
         _parse_attachments(obj.get("attachments", [])),
     )
 
 
-def parse_timestamp(value: object) -> datetime:
+def _parse_read(obj: dict) -> ReadRecord:
+    return ReadRecord(_id(obj, "conversation"), _id(obj, "user"), parse_timestamp(obj.get("at"), "at"))
+
+
+def parse_timestamp(value: object, field: str = "sent_at") -> datetime:
     """An ISO-8601 timestamp with a time zone, as aware UTC."""
     if not isinstance(value, str):
-        raise InterchangeError("'sent_at' must be an ISO-8601 string")
+        raise InterchangeError(f"'{field}' must be an ISO-8601 string")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InterchangeError(f"'sent_at' is not ISO-8601: {value!r}") from None
+        raise InterchangeError(f"'{field}' is not ISO-8601: {value!r}") from None
     if parsed.tzinfo is None:
-        raise InterchangeError(f"'sent_at' needs a time zone (e.g. Z): {value!r}")
+        raise InterchangeError(f"'{field}' needs a time zone (e.g. Z): {value!r}")
     return parsed.astimezone(timezone.utc)
 
 
@@ -156,13 +184,25 @@ def _parse_attachments(items: object) -> tuple[AttachmentRef, ...]:
 
 
 def _parse_attachment(index: int, item: object) -> AttachmentRef:
+    if isinstance(item, dict) and isinstance(item.get("sha256"), str) and "path" not in item:
+        return _uploaded_attachment(index, item)
     if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-        raise InterchangeError(f"attachment {index}: needs a 'path' string")
+        raise InterchangeError(f"attachment {index}: needs a 'path' string (or the 'sha256' of an upload)")
     path = safe_relative_path(item["path"])
     name = item.get("name", path.name)
     if not isinstance(name, str) or not name.strip():
         raise InterchangeError(f"attachment {index}: 'name' must be a non-empty string")
     return AttachmentRef(path, clean_filename(name))
+
+
+def _uploaded_attachment(index: int, item: dict) -> AttachmentRef:
+    digest = item["sha256"].lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InterchangeError(f"attachment {index}: 'sha256' must be 64 hexadecimal digits")
+    name = item.get("name", digest[:12])
+    if not isinstance(name, str) or not name.strip():
+        raise InterchangeError(f"attachment {index}: 'name' must be a non-empty string")
+    return AttachmentRef(None, clean_filename(name), digest)
 
 
 def safe_relative_path(raw: str) -> PurePosixPath:
@@ -207,4 +247,4 @@ def _optional_str(obj: dict, key: str, limit: int = 320) -> str | None:
     return value or None
 
 
-_PARSERS = {"user": _parse_user, "conversation": _parse_conversation, "message": _parse_message}
+_PARSERS = {"user": _parse_user, "conversation": _parse_conversation, "message": _parse_message, "read": _parse_read}

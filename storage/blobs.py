@@ -87,6 +87,14 @@ class FileBlobStore:
         except BlobNotFound:
             return False
 
+    def head(self, key: str, size: int) -> tuple[bytes, int]:
+        """The first ``size`` bytes of a blob and its whole length (content sniffing without reading it all)."""
+        try:
+            with self.path_for(key).open("rb") as stream:
+                return stream.read(size), os.fstat(stream.fileno()).st_size
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+
 
 class MemoryBlobStore:
     """The in-memory twin of FileBlobStore, for unit tests."""

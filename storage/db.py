@@ -59,3 +59,13 @@ def redacted_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparseable URL is reported as such, never echoed
         return "<unparseable URL>"
+
+
+def ping_database(engine: Engine) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+    return True

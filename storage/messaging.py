@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import Attachment, Conversation, Message, User
+from storage.db import is_postgres
+from storage.models import Attachment, Conversation, ConversationRead, Message, User
 
 
 class StorageRefused(Exception):
@@ -128,3 +130,25 @@ def _update_fields(obj: Any, values: dict[str, Any]) -> str:
     for key, value in changed.items():
         setattr(obj, key, value)
     return "updated" if changed else "unchanged"
+
+
+def mark_read(session: Session, conversation_id: int, user_id: int, at: datetime) -> bool:
+    """Record that the user read the conversation up to ``at`` (never moving backwards); True if it moved."""
+    dialect = postgresql if is_postgres(session) else sqlite
+    inserted = session.execute(
+        dialect.insert(ConversationRead).values(conversation_id=conversation_id, user_id=user_id, last_read_at=at)
+        .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"])
+    ).rowcount
+    if inserted:
+        return True
+    return bool(session.execute(
+        update(ConversationRead)
+        .where(ConversationRead.conversation_id == conversation_id, ConversationRead.user_id == user_id,
+               ConversationRead.last_read_at < at)
+        .values(last_read_at=at).execution_options(synchronize_session=False)
+    ).rowcount)
+
+
+def last_read_at(session: Session, conversation_id: int, user_id: int) -> datetime | None:
+    return session.scalar(select(ConversationRead.last_read_at).where(
+        ConversationRead.conversation_id == conversation_id, ConversationRead.user_id == user_id))

@@ -12,7 +12,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import ContactFinding, Conversation, Message
+from storage.models import ContactFinding, Conversation, Message, User
 
 
 @dataclass(frozen=True)
@@ -161,3 +161,30 @@ def most_flagged_conversation(session: Session) -> str | None:
         .order_by(func.count().desc(), Conversation.id)
         .limit(1)
     )
+
+
+def recent_messages(session: Session, conversation_external_id: str, limit: int) -> list[ScannableMessage] | None:
+    """The conversation's newest ``limit`` messages, oldest first; None for an unknown conversation."""
+    conversation_id = session.scalar(select(Conversation.id).where(Conversation.external_id == conversation_external_id))
+    if conversation_id is None:
+        return None
+    query = (
+        select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit)
+    )
+    return [_scannable(row) for row in reversed(session.execute(query).all())]
+
+
+def participant_role(session: Session, conversation_external_id: str, user_external_id: str) -> str | None:
+    """buyer or seller when the user takes part in the conversation, else None."""
+    row = session.execute(
+        select(Conversation.buyer_id, Conversation.seller_id, User.id)
+        .join(User, User.external_id == user_external_id)
+        .where(Conversation.external_id == conversation_external_id)
+    ).first()
+    if row is None:
+        return None
+    buyer_id, seller_id, user_id = row
+    return "buyer" if user_id == buyer_id else "seller" if user_id == seller_id else None

@@ -144,3 +144,13 @@ def unfinished_request_ids(session: Session, created_before: datetime) -> list[i
         .where(TranscriptRequest.status.in_(("pending", "rendering")), TranscriptRequest.requested_at < created_before)
         .order_by(TranscriptRequest.id)
     ))
+
+
+def request_with_conversation(session: Session, request_id: int) -> tuple[TranscriptRequest, str] | None:
+    """A transcript request and its conversation's external id."""
+    row = session.execute(
+        select(TranscriptRequest, Conversation.external_id)
+        .join(Conversation, Conversation.id == TranscriptRequest.conversation_id)
+        .where(TranscriptRequest.id == request_id)
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -1,8 +1,10 @@
-"""Importing: apply the marketplace's records (users, conversations, messages) idempotently.
+"""Importing: apply the marketplace's records (users, conversations, messages, read receipts) idempotently.
 
-One savepoint per record and one commit per batch; attachments go to the blob store before their
-message row; after each commit the new messages' ids go to ``on_commit`` (the doorbell).
-Idempotent by the marketplace's ids: a repeat changes nothing, a changed message text is refused.
+Two ways in share one applier: ``peerguard import FILE`` (attachments are files beside it) and the
+HTTP API (attachments were uploaded first and are named by SHA-256). One savepoint per record and
+one commit per batch; attachments reach the blob store before their message row; after each
+commit the doorbell rings for the new messages. Idempotent by the marketplace's ids: a repeat
+changes nothing, a changed message text is refused.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from pipeline.interchange import (
     ConversationRecord,
     InterchangeError,
     MessageRecord,
+    ReadRecord,
     Record,
     UserRecord,
     parse_line,
+    parse_record,
 )
 from storage import messaging as store
-from storage.blobs import BlobStore, BlobTooLarge
+from storage.blobs import BlobNotFound, BlobStore, BlobTooLarge
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 
@@ -54,6 +58,10 @@ class ImportReport:
 
 class ImportRejected(Exception):
     """A record is well formed but cannot be applied (dangling reference, conflict, unreadable file)."""
+
+
+class MessageConflict(ImportRejected):
+    """A known message id arrived with other content; messages are immutable."""
 
 
 def _utcnow() -> datetime:
@@ -113,28 +121,11 @@ class InterchangeImporter:
         return LineOutcome(line_no, status, kind, record.external_id)
 
     def _apply(self, session, record: Record, new_messages: list[int]) -> str:
-        if isinstance(record, UserRecord):
-            return _apply_user(session, record)
-        if isinstance(record, ConversationRecord):
-            return _apply_conversation(session, record)
-        return self._apply_message(session, record, new_messages)
-
-    def _apply_message(self, session, record: MessageRecord, new_messages: list[int]) -> str:
-        conversation = _require_conversation(session, record.conversation)
-        sender = _require_user(session, record.sender, "sender")
-        if sender not in (conversation.buyer_id, conversation.seller_id):
-            raise ImportRejected(f"sender {record.sender!r} is not a participant of {record.conversation!r}")
-        existing = store.stored_message(session, record.external_id)
-        if existing is not None:
-            if existing != store.StoredMessage(conversation.id, sender, record.text, record.sent_at):
-                raise ImportRejected(f"message {record.external_id!r} already exists with other content; messages are immutable")
-            return "unchanged"
-        attachments = [self._store_attachment(position, ref) for position, ref in enumerate(record.attachments)]
-        new_messages.append(store.insert_message(session, record.external_id, conversation.id, sender, record.text,
-                                                 record.sent_at, self.clock(), attachments))
-        return "created"
+        return apply_record(session, record, new_messages, self._store_attachment, self.clock())
 
     def _store_attachment(self, position: int, ref: AttachmentRef) -> store.StoredAttachment:
+        if ref.path is None:
+            return uploaded_attachment(self.blobs, position, ref)
         path = self._resolve(ref)
         try:
             with path.open("rb") as stream:
@@ -159,6 +150,56 @@ class InterchangeImporter:
         if not resolved.is_file():
             raise ImportRejected(f"attachment {str(ref.path)!r} is not a regular file")
         return resolved
+
+
+AttachmentSource = Callable[[int, AttachmentRef], store.StoredAttachment]
+
+
+def apply_record(session, record: Record, new_messages: list[int], attachments: AttachmentSource, now: datetime) -> str:
+    """Apply one record in the caller's transaction; return created, updated or unchanged."""
+    if isinstance(record, UserRecord):
+        return _apply_user(session, record)
+    if isinstance(record, ConversationRecord):
+        return _apply_conversation(session, record)
+    if isinstance(record, ReadRecord):
+        return _apply_read(session, record)
+    return _apply_message(session, record, new_messages, attachments, now)
+
+
+def uploaded_attachment(blobs: BlobStore, position: int, ref: AttachmentRef) -> store.StoredAttachment:
+    """An attachment uploaded earlier (POST /v1/attachments), named by its SHA-256."""
+    try:
+        head, size = blobs.head(ref.sha256 or "", SNIFF_BYTES)
+    except (BlobNotFound, ValueError):
+        raise ImportRejected(f"attachment {ref.sha256!r} was not uploaded (POST /v1/attachments first)") from None
+    return store.StoredAttachment(position, ref.name, sniff_content_type(head), size, ref.sha256 or "")
+
+
+def _apply_message(session, record: MessageRecord, new_messages: list[int], attachments: AttachmentSource,
+                   now: datetime) -> str:
+    conversation = _require_conversation(session, record.conversation)
+    sender = _require_user(session, record.sender, "sender")
+    if sender not in (conversation.buyer_id, conversation.seller_id):
+        raise ImportRejected(f"sender {record.sender!r} is not a participant of {record.conversation!r}")
+    existing = store.stored_message(session, record.external_id)
+    if existing is not None:
+        if existing != store.StoredMessage(conversation.id, sender, record.text, record.sent_at):
+            raise MessageConflict(f"message {record.external_id!r} already exists with other content; messages are immutable")
+        return "unchanged"
+    stored = [attachments(position, ref) for position, ref in enumerate(record.attachments)]
+    new_messages.append(store.insert_message(session, record.external_id, conversation.id, sender, record.text,
+                                             record.sent_at, now, stored))
+    # Replying counts as reading: the sender has seen the conversation up to their own message.
+    store.mark_read(session, conversation.id, sender, record.sent_at)
+    return "created"
+
+
+def _apply_read(session, record: ReadRecord) -> str:
+    conversation = _require_conversation(session, record.conversation)
+    reader = _require_user(session, record.user, "user")
+    if reader not in (conversation.buyer_id, conversation.seller_id):
+        raise ImportRejected(f"user {record.user!r} is not a participant of {record.conversation!r}")
+    return "updated" if store.mark_read(session, conversation.id, reader, record.at) else "unchanged"
 
 
 def _apply_user(session, record: UserRecord) -> str:
@@ -191,3 +232,66 @@ def _require_conversation(session, external_id: str) -> store.ConversationRef:
     if found is None:
         raise ImportRejected(f"conversation {external_id!r} is not defined earlier in the file or stored")
     return found
+
+
+# --- The HTTP API's way in --------------------------------------------------------------------
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What happened to one API record; ``problem`` is invalid, rejected or conflict when it failed."""
+
+    status: str
+    kind: str | None
+    external_id: str | None
+    problem: str | None = None
+    error: str | None = None
+
+
+def ingest(app, objects: list[object], now: datetime) -> list[RecordOutcome]:
+    """Apply API records in order (one savepoint each, one commit); ring for new messages after the commit."""
+    outcomes: list[RecordOutcome] = []
+    new_messages: list[int] = []
+    with store.unit_of_work(app.session_factory) as session:
+        for obj in objects:
+            outcomes.append(_ingest_one(app, session, obj, new_messages, now))
+    if new_messages:
+        from usecases.scanning import ring_for
+
+        ring_for(app, new_messages)
+    return outcomes
+
+
+def _ingest_one(app, session, obj: object, new_messages: list[int], now: datetime) -> RecordOutcome:
+    kind = obj.get("type") if isinstance(obj, dict) and isinstance(obj.get("type"), str) else None
+    try:
+        record = parse_record(obj)
+    except InterchangeError as exc:
+        return RecordOutcome("error", kind, None, "invalid", str(exc))
+    try:
+        with store.savepoint(session):
+            status = apply_record(session, record, new_messages,
+                                  lambda position, ref: uploaded_attachment(app.blobs, position, ref), now)
+    except MessageConflict as exc:
+        return RecordOutcome("error", kind, record.external_id, "conflict", str(exc))
+    except (ImportRejected, store.StorageRefused) as exc:
+        return RecordOutcome("error", kind, record.external_id, "rejected", str(exc))
+    return RecordOutcome(status, kind, record.external_id)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An attachment in the blob store: what a message then names it by."""
+
+    sha256: str
+    size: int
+    content_type: str
+
+
+def store_upload(app, stream, max_bytes: int = MAX_ATTACHMENT_BYTES) -> Upload:
+    """Store an uploaded file (identical files are kept once); BlobTooLarge past ``max_bytes``."""
+    key, size = app.blobs.put_stream(stream, max_bytes)
+    head, _ = app.blobs.head(key, SNIFF_BYTES)
+    return Upload(key, size, sniff_content_type(head))

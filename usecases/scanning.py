@@ -7,9 +7,11 @@ committed together, so a finding never exists without its review item nor the re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from pipeline.detection import mask_text, scan_text
+from pipeline.detection import Finding, Span, mask_text, scan_text
+from pipeline.detection.advice import advice_for
 from pipeline.detection.conversation import context_findings
 from storage import scanning as store
 from storage.db import transaction
@@ -91,3 +93,53 @@ def scan_pending(app: App, now: datetime) -> dict[str, int]:
             return totals
         for key, value in counts.items():
             totals[key] += value
+
+
+# --- Compose-time check (POST /v1/scan): nothing is stored -------------------------------------
+
+
+class DraftContextError(LookupError):
+    """The conversation or sender named with a draft is unknown, or the sender is not a participant."""
+
+
+@dataclass(frozen=True)
+class DraftCheck:
+    """What the detector sees in a draft: findings with spans in the draft, masked text, advice.
+
+    ``split`` holds the findings that also need earlier messages of the conversation; their spans
+    are reduced to the draft's own part, which is what the sender can change.
+    """
+
+    findings: tuple[Finding, ...]
+    split: tuple[Finding, ...]
+    masked: str
+    advice: str | None
+
+
+def check_draft(app: App, text: str, conversation: str | None = None, sender: str | None = None) -> DraftCheck:
+    """Scan a message before it is sent, with the conversation's recent messages when given."""
+    single = scan_text(text, platform_domains=app.settings.platform_domains)
+    split = _split_with_recent(app, text, conversation, sender) if conversation is not None else []
+    found = single + split
+    return DraftCheck(tuple(single), tuple(split), mask_text(text, found), advice_for(found))
+
+
+def _split_with_recent(app: App, text: str, conversation: str, sender: str | None) -> list[Finding]:
+    with app.session_factory() as session:
+        recent = store.recent_messages(session, conversation, 2 * WINDOW)
+        role = store.participant_role(session, conversation, sender) if sender else None
+    if recent is None:
+        raise DraftContextError(f"unknown conversation {conversation!r}")
+    if sender and role is None:
+        raise DraftContextError(f"{sender!r} is not a participant of {conversation!r}")
+    # Without a named sender the draft most likely continues the last message's side of the chat.
+    role = role or (recent[-1].role if recent else "buyer")
+    messages = [(m.role, m.body) for m in recent] + [(role, text)]
+    draft = len(messages) - 1
+    found = context_findings(messages, [draft], platform_domains=app.settings.platform_domains, window=WINDOW)
+    return [_in_draft(finding, draft) for finding in found if any(span.message == draft for span in finding.spans)]
+
+
+def _in_draft(finding: Finding, draft: int) -> Finding:
+    spans = tuple(Span(span.start, span.end) for span in finding.spans if span.message == draft)
+    return replace(finding, spans=spans, messages=())

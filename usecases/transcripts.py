@@ -190,3 +190,13 @@ def render_pending(app: App, now: datetime) -> dict[str, int]:
         key = outcome.status if outcome.status in ("done", "failed") else "rendering_elsewhere"
         counts[key] += 1
     return {k: v for k, v in counts.items() if v}
+
+
+def request_state(app: App, request_id: int) -> tuple[TranscriptOutcome, str] | None:
+    """A request's outcome so far and its conversation's external id; None for an unknown request."""
+    with app.session_factory() as session:
+        found = store.request_with_conversation(session, request_id)
+        if found is None:
+            return None
+        request, conversation = found
+        return _outcome(app, request, reused=request.reused_from_id is not None), conversation

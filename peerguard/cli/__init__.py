@@ -14,10 +14,12 @@ from peerguard.cli.run import run
 from peerguard.cli.scan import scan
 from peerguard.cli.scheduler import scheduler
 from peerguard.cli.sellers import sellers
+from peerguard.cli.tokens import tokens
 from peerguard.cli.transcript import transcript
+from peerguard.cli.web import web
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, transcript, worker)
+COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, web, worker)
 
 
 class PeerGuardGroup(click.Group):

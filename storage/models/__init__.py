@@ -1,5 +1,6 @@
 """All PeerGuard tables. Every model module is imported here so metadata is complete."""
 
+from storage.models.api import ApiToken, ConversationRead, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import Attachment, Conversation, Message, User
 from storage.models.detection import ContactFinding
@@ -9,6 +10,7 @@ from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strik
 from storage.models.transcripts import TranscriptRequest
 
 __all__ = [
+    "ApiToken", "ConversationRead", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "OutboxEmail",
     "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem",
     "ReviewSignal", "Strike", "TranscriptRequest", "User", "UTCDateTime",

@@ -1,0 +1,39 @@
+"""The ASGI app: JSON API under /v1 (OpenAPI at /v1/openapi.json), health checks, unsubscribe pages."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from peerguard.web import errors
+from peerguard.web.api import health, ingest, lookups, scan, transcripts
+from peerguard.web.limits import LimitsAndAccessLog
+from usecases.app import App
+
+ROUTERS = (health.router, ingest.router, scan.router, lookups.router, transcripts.router)
+
+
+def create_app(app: App) -> FastAPI:
+    """The web app around one ``App`` (settings, database, doorbell) for this process."""
+    web = FastAPI(
+        title="PeerGuard API", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None,
+        description="Messages in, compose-time checks, decisions out. Ids are the marketplace's own.",
+    )
+    web.state.peerguard = app
+    errors.install(web)
+    for router in ROUTERS:
+        web.include_router(router)
+    web.add_middleware(LimitsAndAccessLog)
+    return web
+
+
+def create_app_from_environment() -> FastAPI:
+    """uvicorn's factory (``--factory``): settings from the environment, doorbell to the workers."""
+    from actors.app import BrokerDoorbell
+    from usecases.app import SilentDoorbell
+    from usecases.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_environment()
+    return create_app(App.from_settings(settings, BrokerDoorbell() if settings.redis_url else SilentDoorbell()))

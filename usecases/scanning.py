@@ -13,8 +13,8 @@ from pipeline.detection import mask_text, scan_text
 from pipeline.detection.conversation import context_findings
 from storage import scanning as store
 from storage.db import transaction
-from storage.review import open_items_for_findings
 from usecases.app import App
+from usecases.review import open_items_for_findings
 
 BATCH_SIZE = 200
 WINDOW = 6

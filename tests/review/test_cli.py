@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from storage import review
 from storage.db import transaction
 from storage.models import ReviewHistory, ReviewItem, Strike
 from tests.review.factories import Marketplace, finding
+from usecases import review
 
 PEERGUARD = str(Path(sys.executable).parent / "peerguard")
 

@@ -143,7 +143,7 @@ def _detail_lines(detail) -> list[str]:
         for s in detail.signals
     ]
     lines += ["", "Conversation:"] + [
-        f"{'>>' if m.flagged else '  '} {m.id:>14} {_when(m.sent_at)} {m.sender} ({m.sender_id}): {' '.join(m.text.split())}" for m in detail.messages
+        f"{'>>' if m.flagged else '  '} {m.id:<14} {_when(m.sent_at)} {m.sender} ({m.sender_id}): {' '.join(m.text.split())}" for m in detail.messages
     ]
     lines += ["", f"Sender's strikes ({sum(1 for s in detail.strikes if not s.overturned_at)} standing):"] + [
         f"  strike {s.id}  item {s.item_id}  {_when(s.created_at)}" + (f"  overturned {_when(s.overturned_at)}" if s.overturned_at else "")

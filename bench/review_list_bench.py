@@ -3,7 +3,7 @@
 Creates a database of its own (dropped at the end, even on failure), bulk-loads it with
 ``generate_series`` in SQL, then times:
 
-* the service query (``storage.review.list_queue``), warm, with and without ``--kind``;
+* the service query (``usecases.review.list_queue``), warm, with and without ``--kind``;
 * the same query with the partial queue index dropped inside a transaction that is rolled
   back (the baseline), in the same run, so the ratio compares like with like;
 * the whole command line (``peerguard review list``), process start to exit;
@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from storage import migrations, scratch  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
-from storage.review import list_queue, queue_query  # noqa: E402
+from storage.review import queue_query  # noqa: E402
+from usecases.review import list_queue  # noqa: E402
 
 ADMIN_URL = os.environ.get("PEERGUARD_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 USERS = 20_000
@@ -154,7 +155,7 @@ def time_cli(url: str, runs: int, args: list[str]) -> list[float]:
 
 def time_imports(runs: int) -> list[float]:
     """Milliseconds of a Python process that only imports what `review list` needs: the floor."""
-    command = [sys.executable, "-c", "import peerguard.cli, storage.review, storage.migrations, psycopg, alembic.command"]
+    command = [sys.executable, "-c", "import peerguard.cli, usecases.review, storage.migrations, psycopg, alembic.command"]
     timings = []
     for _ in range(runs):
         started = time.perf_counter()

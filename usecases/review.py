@@ -1,16 +1,504 @@
-"""Review: the trust-and-safety queue's workflow (housekeeping so far; decisions move here next)."""
+"""Review: the trust-and-safety queue's workflow — open items from findings, list, show, claim,
+resolve, strikes and escalation, staff alerts, overturn, housekeeping, staff and statistics.
+
+Every function but ``housekeeping`` works in the caller's ``session`` (an opaque object passed
+through to ``storage.review``), so the caller's commit makes a decision, its strike, its history
+lines and its outbox emails visible together, and a refusal (raised before anything is written,
+or rolling the transaction back) changes nothing. The scanner calls ``open_items_for_findings``
+inside its own transaction, so an item exists exactly when its findings do.
+
+People are named by the marketplace's ids (u-…, c-…, m-…) in everything staff read: listings,
+emails, links and history notes. Row ids stay inside PeerGuard.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from storage.db import transaction
-from storage.review import expire_restrictions
+from pipeline import notices
+from pipeline.review import (
+    OUTCOMES,
+    DetectorPrecision,
+    ReviewPolicy,
+    effective_priority,
+    escalation_for,
+    excerpt,
+    is_high_severity,
+    mark_spans,
+    most_severe_kind,
+    policy_reason,
+    precision_from_counts,
+    queue_rank,
+    target_key,
+)
+from storage import review as store
+from storage.db import Session, transaction
+from storage.models import ContactFinding, ReviewItem, Strike
+from storage.outbox import NoticeRequest, enqueue_notices
+from storage.review import ConversationRow, Person, StrikeRecord
 from usecases.app import App
+from usecases.settings import Settings
+
+CONTEXT_MESSAGES = 5
+"""Messages shown before and after the flagged ones in ``show_item``."""
+STAFF_NAME = "Trust and safety"
+
+
+# --- Errors ------------------------------------------------------------------------------------
+
+
+class ReviewError(Exception):
+    """A review action refused; nothing was changed."""
+
+
+class ItemNotFound(ReviewError):
+    """No review item (or strike) has this id."""
+
+
+class AlreadyResolved(ReviewError):
+    """The item was already decided (or the strike already overturned)."""
+
+
+class ClaimedByOther(ReviewError):
+    """Another reviewer holds an unexpired claim on the item."""
+
+
+class NotStaff(ReviewError):
+    """The acting email belongs to no staff user."""
+
+
+class VersionConflict(ReviewError):
+    """The item changed after it was read; reload it and decide again."""
+
+
+class UnknownOutcome(ReviewError):
+    """The outcome is not confirmed, dismissed or ignored."""
+
+
+# --- Small helpers -----------------------------------------------------------------------------
+
+
+def review_url(settings: Settings, item_id: int) -> str:
+    """The staff console link of an item."""
+    return f"https://{settings.site}/staff/review/{item_id}"
+
+
+def user_url(settings: Settings, user: Person) -> str:
+    """The staff console link of a user, by the marketplace's user id."""
+    return f"https://{settings.site}/staff/users/{user.external_id}"
+
+
+def require_staff(session: Session, email: str) -> Person:
+    """The staff user with this email (case-insensitive), or NotStaff."""
+    user = store.staff_member(session, email)
+    if user is None:
+        raise NotStaff(f"{email} is not a staff member; only staff can review (see `peerguard staff add`)")
+    return user
+
+
+def active_strike_count(session: Session, user_id: int, now: datetime, policy: ReviewPolicy) -> int:
+    """Strikes of ``user_id`` in the rolling window ``(now - window, now]``, not overturned."""
+    return store.count_strikes(session, user_id, now - policy.window, now)
+
+
+def _update(session: Session, item_id: int, version: int, **values: Any) -> None:
+    if not store.update_item(session, item_id, version, **values):
+        raise VersionConflict(f"review item {item_id} was changed by someone else; reload it and try again")
+
+
+def _subject(session: Session, item: ReviewItem) -> Person:
+    # The subject's row is referenced by the item (ON DELETE CASCADE), so it is always there.
+    return store.person(session, item.subject_user_id)
+
+
+# --- Opening items from findings ---------------------------------------------------------------
+
+
+def open_items_for_findings(session: Session, finding_ids: Sequence[int], settings: Settings, now: datetime) -> list[int]:
+    """Create or update the review item of each finding's target; return the items touched.
+
+    Re-running with the same findings changes nothing.
+    """
+    if not finding_ids:
+        return []
+    targets: dict[str, list[ContactFinding]] = {}
+    for finding in store.findings(session, finding_ids):
+        targets.setdefault(target_key(finding.scope, finding.message_ids), []).append(finding)
+    touched = [_open_target(session, key, group, settings, now) for key, group in sorted(targets.items())]
+    return [item_id for item_id in touched if item_id is not None]
+
+
+def _open_target(session: Session, key: str, findings: list[ContactFinding], settings: Settings, now: datetime) -> int | None:
+    first = findings[0]
+    # The anchor is the newest message of the target: its sender is the item's subject.
+    item, created = store.lock_or_create_item(session, key, first.conversation_id, max(first.message_ids),
+                                              first.kind, first.score, now)
+    added = [finding for finding in findings if store.add_signal(session, item.id, finding, now)]
+    if not added:
+        return None
+    before = item.status
+    reopen = before != "pending"
+    _refresh_item(session, item, settings.review, now, reopen=reopen)
+    action = "opened" if created else ("reopened" if reopen else "signal_added")
+    note = ", ".join(f"{f.kind} {f.value} ({f.detector_version}, score {f.score:.2f})" for f in added)
+    store.add_history(session, item.id, None, action, now, None if created else before, "pending", f"new signal: {note}")
+    _alert_staff_if_high(session, store.reload_item(session, item.id), settings, now)
+    return item.id
+
+
+def _ranking(session: Session, item: ReviewItem, policy: ReviewPolicy, now: datetime, opened_at: datetime) -> dict[str, Any]:
+    """Kind, score, stored priority and high-severity flag of an item from its signals and sender."""
+    signals = store.signal_facts(session, item.id)
+    sender = store.person(session, item.subject_user_id)
+    kind = most_severe_kind(s.kind for s in signals)
+    score = max(s.score for s in signals)
+    strikes = active_strike_count(session, item.subject_user_id, now, policy)
+    return {
+        "kind": kind, "score": score, "priority": queue_rank(kind, score, strikes, opened_at),
+        "high_severity": is_high_severity(signals, bool(sender and sender.restricted)),
+    }
+
+
+def _refresh_item(session: Session, item: ReviewItem, policy: ReviewPolicy, now: datetime, reopen: bool) -> None:
+    """Re-rank the item after new signals; a resolved item goes back to the queue as new."""
+    values = _ranking(session, item, policy, now, now if reopen else item.opened_at)
+    if reopen:
+        values |= dict(status="pending", opened_at=now, resolved_by_id=None, resolved_at=None,
+                       resolution_note=None, claimed_by_id=None, claim_expires_at=None)
+    _update(session, item.id, item.version, **values)
+
+
+def _alert_staff_if_high(session: Session, item: ReviewItem, settings: Settings, now: datetime) -> None:
+    """Queue the ``flag-alert`` for a high-severity item, once per item.
+
+    The history line decides whether the alert was already queued; the outbox's idempotency key
+    is the second guard, so even a lost history line could not send the alert twice.
+    """
+    if not item.high_severity or not settings.staff_email or store.has_history(session, item.id, "staff_alerted"):
+        return
+    sender = store.person(session, item.subject_user_id)
+    context = notices.flag_alert(item.id, item.kind, sender.label if sender else "?", _item_excerpt(session, item),
+                                 review_url(settings, item.id))
+    request = NoticeRequest("flag-alert", settings.staff_email, STAFF_NAME, context, f"flag-alert:item:{item.id}")
+    enqueue_notices(session, [request], now)
+    store.add_history(session, item.id, None, "staff_alerted", now, note=f"flag-alert to {settings.staff_email}")
+
+
+def _item_excerpt(session: Session, item: ReviewItem) -> str:
+    spans = [(s["start"], s["end"]) for signal in store.signals(session, item.id) for s in signal.spans
+             if s["message_id"] == item.message_id]
+    return excerpt(store.message_body(session, item.message_id), sorted(spans))
+
+
+# --- Reading the queue -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One line of ``review list``; conversation, message and sender by the marketplace's ids."""
+
+    id: int
+    status: str
+    kind: str
+    priority: float
+    score: float
+    high_severity: bool
+    sender: str
+    sender_id: str
+    conversation_id: str
+    message_id: str
+    opened_at: datetime
+    claimed_by: str | None
+    resolved_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "status": self.status, "kind": self.kind, "priority": self.priority,
+            "score": round(self.score, 3), "high_severity": self.high_severity, "sender": self.sender,
+            "sender_id": self.sender_id, "conversation_id": self.conversation_id, "message_id": self.message_id,
+            "opened_at": self.opened_at.isoformat(), "claimed_by": self.claimed_by,
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+        }
+
+
+def _entry(row: store.QueueRow, now: datetime) -> QueueEntry:
+    claim_live = row.claim_expires_at is not None and row.claim_expires_at > now
+    return QueueEntry(
+        row.id, row.status, row.kind, effective_priority(row.rank, now), row.score, row.high_severity, row.sender,
+        row.sender_id, row.conversation_id, row.message_id, row.opened_at, row.claimant if claim_live else None,
+        row.resolved_at,
+    )
+
+
+def list_queue(session: Session, now: datetime, status: str = "pending", kind: str | None = None, limit: int = 50) -> list[QueueEntry]:
+    """Items with this status (and kind), pending ones in priority order."""
+    return [_entry(row, now) for row in store.queue_rows(session, status, kind, limit)]
+
+
+@dataclass(frozen=True)
+class ContextMessage:
+    """A message around (or of) the flagged target, findings marked in flagged ones; ``id`` is m-…, ``sender_id`` u-…."""
+
+    id: str
+    sender: str
+    sender_id: str
+    sent_at: datetime
+    text: str
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class ItemDetail:
+    """Everything ``review show`` prints about one item."""
+
+    item: QueueEntry
+    conversation: ConversationRow
+    version: int
+    resolved_by: str | None
+    resolution_note: str | None
+    signals: list[dict[str, Any]]
+    messages: list[ContextMessage]
+    strikes: list[StrikeRecord]
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def get_item(session: Session, item_id: int) -> ReviewItem:
+    """The item with this id, or ItemNotFound."""
+    item = store.get_item(session, item_id)
+    if item is None:
+        raise ItemNotFound(f"there is no review item {item_id}")
+    return item
+
+
+def show_item(session: Session, item_id: int, now: datetime) -> ItemDetail:
+    """The item, its signals, the flagged text in context, the sender's strikes and the history."""
+    item = get_item(session, item_id)
+    signals = store.signals(session, item.id)
+    return ItemDetail(
+        _entry(store.queue_row(session, item.id), now), store.conversation_row(session, item.conversation_id),
+        item.version, store.user_label(session, item.resolved_by_id), item.resolution_note,
+        [_signal_json(s) for s in signals], _context_messages(session, item, signals),
+        store.sender_strikes(session, item.subject_user_id), store.item_history(session, item.id),
+    )
+
+
+def _signal_json(signal) -> dict[str, Any]:
+    return {"id": signal.id, "finding_id": signal.finding_id, "kind": signal.kind, "value": signal.value,
+            "detector_version": signal.detector_version, "score": round(signal.score, 3), "outcome": signal.outcome}
+
+
+def _context_messages(session: Session, item: ReviewItem, signals: list) -> list[ContextMessage]:
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for signal in signals:
+        for span in signal.spans:
+            spans.setdefault(span["message_id"], []).append((span["start"], span["end"]))
+    flagged = store.message_positions(session, list(spans) or [item.message_id])
+    rows = store.messages_around(session, item.conversation_id, min(flagged), max(flagged), CONTEXT_MESSAGES)
+    return [ContextMessage(m.external_id, m.sender, m.sender_id, m.sent_at, mark_spans(m.body, spans.get(m.row_id, [])), m.row_id in spans)
+            for m in rows]
+
+
+# --- Reviewer actions --------------------------------------------------------------------------
+
+
+def _check_claim(item: ReviewItem, reviewer: Person, now: datetime) -> None:
+    held = item.claimed_by_id is not None and item.claimed_by_id != reviewer.id
+    if held and item.claim_expires_at is not None and item.claim_expires_at > now:
+        raise ClaimedByOther(f"review item {item.id} is claimed by someone else until {item.claim_expires_at.isoformat()}")
+
+
+def _pending_item(session: Session, item_id: int) -> ReviewItem:
+    item = get_item(session, item_id)
+    if item.status != "pending":
+        raise AlreadyResolved(f"review item {item_id} is already {item.status}")
+    return item
+
+
+def claim(session: Session, item_id: int, reviewer_email: str, now: datetime, policy: ReviewPolicy) -> ReviewItem:
+    """Claim a pending item for ``policy.claim_minutes``; renewing one's own claim is allowed."""
+    reviewer = require_staff(session, reviewer_email)
+    item = _pending_item(session, item_id)
+    _check_claim(item, reviewer, now)
+    expires = now + policy.claim_length
+    _update(session, item.id, item.version, claimed_by_id=reviewer.id, claim_expires_at=expires)
+    store.add_history(session, item.id, reviewer.id, "claimed", now, note=f"until {expires.isoformat()}")
+    return store.reload_item(session, item.id)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a decision did: the new status, the strike it gave, and the escalation steps taken."""
+
+    item_id: int
+    status: str
+    strike_id: int | None = None
+    active_strikes: int = 0
+    steps: tuple[str, ...] = ()
+
+
+def resolve(
+    session: Session, item_id: int, outcome: str, reviewer_email: str, now: datetime, settings: Settings,
+    note: str | None = None, expected_version: int | None = None,
+) -> Resolution:
+    """Decide a pending item; ``confirmed`` gives the sender a strike and may escalate."""
+    if outcome not in OUTCOMES:
+        raise UnknownOutcome(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+    reviewer = require_staff(session, reviewer_email)
+    item = _pending_item(session, item_id)
+    _check_claim(item, reviewer, now)
+    version = item.version if expected_version is None else expected_version
+    _update(session, item.id, version, status=outcome, resolved_by_id=reviewer.id, resolved_at=now,
+            resolution_note=note, claimed_by_id=None, claim_expires_at=None)
+    store.decide_signals(session, item.id, outcome, now)
+    store.add_history(session, item.id, reviewer.id, "resolved", now, "pending", outcome, note)
+    if outcome != "confirmed":
+        return Resolution(item.id, outcome)
+    return _strike(session, store.reload_item(session, item.id), reviewer, now, settings)
+
+
+def _strike(session: Session, item: ReviewItem, reviewer: Person, now: datetime, settings: Settings) -> Resolution:
+    """Give the sender a strike for a confirmed item (once per item) and apply the escalation."""
+    strike_id = store.add_strike(session, item.subject_user_id, item.id, now, item.resolution_note)
+    if strike_id is None:
+        # A reopened item confirmed again keeps its first strike: one target, one strike.
+        return Resolution(item.id, "confirmed")
+    policy = settings.review
+    count = active_strike_count(session, item.subject_user_id, now, policy)
+    store.add_history(session, item.id, reviewer.id, "strike_issued", now,
+                      note=f"strike {strike_id}; {count} active in {policy.window_days} days")
+    steps = _escalate(session, item, strike_id, count, reviewer, now, settings)
+    rerank_pending_items(session, item.subject_user_id, settings, now)
+    return Resolution(item.id, "confirmed", strike_id, count, steps)
+
+
+def _escalate(
+    session: Session, item: ReviewItem, strike_id: int, count: int, reviewer: Person, now: datetime, settings: Settings,
+) -> tuple[str, ...]:
+    """Warn, restrict and alert as the policy says for the ``count``-th active strike."""
+    escalation = escalation_for(count, settings.review)
+    user = _subject(session, item)
+    requests: list[NoticeRequest] = []
+    steps: list[str] = []
+    if escalation.warn and user.email:
+        requests.append(_policy_warning(settings, user, item.kind, count, strike_id))
+        steps.append("warning_sent")
+    if escalation.restrict:
+        store.set_restricted(session, user.id, True)
+        steps.append("user_restricted")
+        requests += _staff_alert(settings, "repeat-offender", user, count, strike_id)
+    if escalation.recommend_suspension:
+        steps.append("suspension_recommended")
+        requests += _staff_alert(settings, "suspension-recommended", user, count, strike_id)
+    enqueue_notices(session, requests, now)
+    for step in steps:
+        store.add_history(session, item.id, reviewer.id, step, now, note=f"user {user.external_id} at {count} active strikes")
+    return tuple(steps)
+
+
+def _policy_warning(settings: Settings, user: Person, kind: str, count: int, strike_id: int) -> NoticeRequest:
+    context = notices.policy_warning(user.name, count, policy_reason(kind), f"https://{settings.site}/help/messaging-policy")
+    return NoticeRequest("policy-warning", user.email, user.name, context, f"policy-warning:strike:{strike_id}")
+
+
+def _staff_alert(settings: Settings, notice: str, user: Person, count: int, strike_id: int) -> list[NoticeRequest]:
+    if not settings.staff_email:
+        return []
+    build = notices.repeat_offender if notice == "repeat-offender" else notices.suspension_recommended
+    # Staff look people up by the marketplace's id; PeerGuard's row id means nothing to them.
+    context = build(user.label, user.external_id, count, user_url(settings, user))
+    return [NoticeRequest(notice, settings.staff_email, STAFF_NAME, context, f"{notice}:strike:{strike_id}")]
+
+
+def rerank_pending_items(session: Session, user_id: int, settings: Settings, now: datetime) -> None:
+    """Recompute the sender's pending items after their strikes or restriction changed.
+
+    This is housekeeping, not a decision: it leaves ``version`` alone so it never turns a
+    reviewer's concurrent decision into a conflict, and touches only still-pending rows.
+    """
+    for item in store.pending_items_of(session, user_id):
+        store.update_pending_item(session, item.id, **_ranking(session, item, settings.review, now, item.opened_at))
+        _alert_staff_if_high(session, store.reload_item(session, item.id), settings, now)
+
+
+def overturn_strike(session: Session, strike_id: int, reviewer_email: str, now: datetime, settings: Settings,
+                    note: str | None = None) -> Strike:
+    """Overturn a strike; a sender back under the restriction threshold is unrestricted."""
+    reviewer = require_staff(session, reviewer_email)
+    strike = store.get_strike(session, strike_id)
+    if strike is None:
+        raise ItemNotFound(f"there is no strike {strike_id}")
+    if strike.overturned_at is not None:
+        raise AlreadyResolved(f"strike {strike_id} was already overturned on {strike.overturned_at.isoformat()}")
+    if not store.mark_overturned(session, strike.id, reviewer.id, now):
+        raise VersionConflict(f"strike {strike_id} was changed by someone else; reload it and try again")
+    store.add_history(session, strike.item_id, reviewer.id, "strike_overturned", now, note=note or f"strike {strike_id}")
+    _lift_restriction(session, strike.user_id, strike.item_id, reviewer, now, settings.review)
+    rerank_pending_items(session, strike.user_id, settings, now)
+    return strike
+
+
+def _lift_restriction(session: Session, user_id: int, item_id: int, reviewer: Person, now: datetime, policy: ReviewPolicy) -> None:
+    user = store.person(session, user_id)
+    if not user.restricted or active_strike_count(session, user_id, now, policy) >= policy.restrict_at:
+        return
+    store.set_restricted(session, user_id, False)
+    store.add_history(session, item_id, reviewer.id, "user_unrestricted", now,
+                      note=f"user {user.external_id} below {policy.restrict_at} active strikes")
+
+
+def expire_restrictions(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """Lift the restriction of senders whose strikes have aged out of the window; return their row ids.
+
+    A restriction comes with the third active strike and is lifted at once when a strike is
+    overturned; strikes that simply grow older than the window are found by this sweep. The
+    guarded UPDATE makes two concurrent sweeps record one lifting, not two.
+    """
+    policy = settings.review
+    lifted: list[int] = []
+    for user_id in store.restricted_user_ids(session):
+        if active_strike_count(session, user_id, now, policy) >= policy.restrict_at:
+            continue
+        if not store.set_restricted(session, user_id, False):
+            continue
+        user = store.person(session, user_id)
+        store.add_history(session, None, None, "user_unrestricted", now,
+                          note=f"user {user.external_id}: fewer than {policy.restrict_at} strikes in the last {policy.window_days} days")
+        rerank_pending_items(session, user_id, settings, now)
+        lifted.append(user_id)
+    return lifted
 
 
 def housekeeping(app: App, now: datetime) -> dict[str, int]:
-    """Lift restrictions whose strikes have aged out of the window, as of ``now``."""
+    """Lift restrictions whose strikes have aged out of the window, as of ``now`` (the `run --once` stage)."""
     with transaction(app.session_factory) as session:
         lifted = expire_restrictions(session, app.settings, now)
     return {"restrictions_lifted": len(lifted)} if lifted else {}
+
+
+# --- Staff and statistics ----------------------------------------------------------------------
+
+
+def add_staff(session: Session, email: str, name: str | None, now: datetime) -> tuple[Person, bool]:
+    """Give the staff role to the user(s) with this email, or create a staff user; True if created."""
+    address = email.strip()
+    users = store.users_with_email(session, address)
+    created = not users
+    if created:
+        # A staff member the marketplace never sent us gets an id of our own, recognisable as such.
+        users = [store.create_user(session, f"staff:{address.lower()}", name or address.split("@")[0], address, "staff")]
+    for user in users:
+        store.set_role(session, user.id, "staff", name)
+    store.add_history(session, None, users[0].id, "staff_added", now, note=f"{address} ({'created' if created else 'existing user'})")
+    return store.person(session, users[0].id), created
+
+
+def detector_stats(session: Session) -> list[DetectorPrecision]:
+    """Per detector kind and version: items, outcomes, precision (Wilson 95%) and median decision time."""
+    counts = store.detector_counts(session)
+    medians = store.median_decision_seconds(session)
+    return [precision_from_counts(kind, version, counts.items[(kind, version)], counts.outcomes.get((kind, version), {}),
+                                  medians.get((kind, version)))
+            for kind, version in sorted(counts.items)]

@@ -15,8 +15,8 @@ from pipeline.detection.advice import advice_for
 from pipeline.detection.conversation import context_findings
 from storage import scanning as store
 from storage.db import transaction
-from storage.review import open_items_for_findings
 from usecases.app import App
+from usecases.review import open_items_for_findings
 
 BATCH_SIZE = 200
 WINDOW = 6

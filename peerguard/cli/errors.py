@@ -28,8 +28,8 @@ class PeerGuardUsageError(click.ClickException):
 
 def exit_codes() -> dict[type[BaseException], int]:
     """The exit status of each refusal a use case may raise (imported lazily: --help stays fast)."""
-    from storage.review import AlreadyResolved, ClaimedByOther, ItemNotFound, NotStaff, UnknownOutcome, VersionConflict
     from storage.transcripts import ConversationNotFound
+    from usecases.review import AlreadyResolved, ClaimedByOther, ItemNotFound, NotStaff, UnknownOutcome, VersionConflict
 
     return {
         SettingsError: 2, UnknownOutcome: 2, ConversationNotFound: 2,

@@ -1,7 +1,8 @@
 """``peerguard review|strikes|stats|staff``: the trust-and-safety queue on the command line.
 
-Each command is one transaction around one service function of ``storage.review`` (the web
-console will call the same functions). A refused action is a one-line error whose exit status
+Each command is one transaction around one use case of ``usecases.review`` (the web console
+will call the same functions). Conversations, messages and users are shown by the marketplace's
+ids (c-…, m-…, u-…); review item and strike numbers are PeerGuard's own. A refused action is a one-line error whose exit status
 says why, and nothing is written:
 
 ====  ==========================================================
@@ -77,7 +78,7 @@ def list_(status: str, kind: str | None, limit: int, as_json: bool) -> None:
     Priority is severity x 100 (payment 3, contact details 2, intent 1) + score x 20 +
     active strikes x 6 (up to 5) + 2 per day waiting. `!` marks high-severity items.
     """
-    from storage.review import list_queue
+    from usecases.review import list_queue
 
     now = _now()
     entries = _run(lambda context, session: list_queue(session, now, status, kind, limit))
@@ -85,11 +86,13 @@ def list_(status: str, kind: str | None, limit: int, as_json: bool) -> None:
         for entry in entries:
             click.echo(json.dumps(entry.to_json()))
         return
-    click.echo(f"{'ITEM':>8}  {'PRIO':>7}  {'KIND':<8} {'STATUS':<9} {'SCORE':>5}  {'OPENED':<16}  {'SENDER':<28} CLAIMED BY")
+    click.echo(f"{'ITEM':>8}  {'PRIO':>7}  {'KIND':<8} {'STATUS':<9} {'SCORE':>5}  {'OPENED':<16}  {'SENDER':<28} "
+               f"{'USER':<14} {'CONVERSATION':<14} {'MESSAGE':<14} CLAIMED BY")
     for e in entries:
         flag = "!" if e.high_severity else " "
         click.echo(f"{e.id:>8}{flag} {e.priority:>7.1f}  {e.kind:<8} {e.status:<9} {e.score:>5.2f}  "
-                   f"{_when(e.opened_at):<16}  {e.sender[:28]:<28} {e.claimed_by or '-'}")
+                   f"{_when(e.opened_at):<16}  {e.sender[:28]:<28} {e.sender_id:<14} {e.conversation_id:<14} "
+                   f"{e.message_id:<14} {e.claimed_by or '-'}")
     click.echo(f"{len(entries)} item(s)", err=True)
 
 
@@ -99,7 +102,7 @@ def list_(status: str, kind: str | None, limit: int, as_json: bool) -> None:
 def show(item: int, as_json: bool) -> None:
     """Show ITEM: the flagged text with findings marked [[like this]], five messages before and
     after, the signals, the sender's strike history and the item's history."""
-    from storage.review import show_item
+    from usecases.review import show_item
 
     now = _now()
     detail = _run(lambda context, session: show_item(session, item, now))
@@ -112,9 +115,11 @@ def show(item: int, as_json: bool) -> None:
 
 def _detail_json(detail) -> dict[str, Any]:
     return {
-        "item": detail.item.to_json(), "version": detail.version, "resolved_by": detail.resolved_by,
-        "resolution_note": detail.resolution_note, "signals": detail.signals,
-        "messages": [{"id": m.id, "sender": m.sender, "sent_at": m.sent_at.isoformat(), "text": m.text, "flagged": m.flagged}
+        "item": detail.item.to_json(), "version": detail.version,
+        "conversation": {"id": detail.conversation.external_id, "subject": detail.conversation.subject,
+                         "order_id": detail.conversation.order_id},
+        "resolved_by": detail.resolved_by, "resolution_note": detail.resolution_note, "signals": detail.signals,
+        "messages": [{"id": m.id, "sender": m.sender, "sender_id": m.sender_id, "sent_at": m.sent_at.isoformat(), "text": m.text, "flagged": m.flagged}
                      for m in detail.messages],
         "strikes": [{"id": s.id, "item_id": s.item_id, "created_at": s.created_at.isoformat(),
                      "overturned_at": s.overturned_at.isoformat() if s.overturned_at else None} for s in detail.strikes],
@@ -127,8 +132,9 @@ def _detail_lines(detail) -> list[str]:
     lines = [
         f"Item {e.id}  {e.status}  {e.kind}{'  HIGH SEVERITY' if e.high_severity else ''}  priority {e.priority:.1f}  "
         f"score {e.score:.2f}  version {detail.version}",
-        f"Sender {e.sender}  conversation {e.conversation_id}  opened {_when(e.opened_at)}"
+        f"Sender {e.sender} ({e.sender_id})  message {e.message_id}  opened {_when(e.opened_at)}"
         + (f"  claimed by {e.claimed_by}" if e.claimed_by else ""),
+        _conversation_line(detail.conversation),
     ]
     if e.status != "pending":
         lines.append(f"Resolved {_when(e.resolved_at)} by {detail.resolved_by}: {detail.resolution_note or '(no note)'}")
@@ -137,7 +143,7 @@ def _detail_lines(detail) -> list[str]:
         for s in detail.signals
     ]
     lines += ["", "Conversation:"] + [
-        f"{'>>' if m.flagged else '  '} {m.id:>8} {_when(m.sent_at)} {m.sender}: {' '.join(m.text.split())}" for m in detail.messages
+        f"{'>>' if m.flagged else '  '} {m.id:<14} {_when(m.sent_at)} {m.sender} ({m.sender_id}): {' '.join(m.text.split())}" for m in detail.messages
     ]
     lines += ["", f"Sender's strikes ({sum(1 for s in detail.strikes if not s.overturned_at)} standing):"] + [
         f"  strike {s.id}  item {s.item_id}  {_when(s.created_at)}" + (f"  overturned {_when(s.overturned_at)}" if s.overturned_at else "")
@@ -150,13 +156,19 @@ def _detail_lines(detail) -> list[str]:
     return lines
 
 
+def _conversation_line(conversation) -> str:
+    subject = f"  \"{conversation.subject}\"" if conversation.subject else ""
+    order = f"  order {conversation.order_id}" if conversation.order_id else ""
+    return f"Conversation {conversation.external_id}{subject}{order}"
+
+
 @review.command("claim")
 @click.argument("item", type=int)
 @click.option("--by", "by", required=True, metavar="EMAIL", help="The staff member claiming the item.")
 def claim_(item: int, by: str) -> None:
     """Claim ITEM so other reviewers leave it alone; the claim expires after 30 minutes
     (PEERGUARD_CLAIM_MINUTES), and claiming again renews it."""
-    from storage.review import claim
+    from usecases.review import claim
 
     now = _now()
     claimed = _run(lambda context, session: claim(session, item, by, now, context.settings.review))
@@ -171,7 +183,7 @@ def claim_(item: int, by: str) -> None:
 def resolve_(item: int, outcome: str, by: str, note: str | None) -> None:
     """Decide ITEM: confirmed (the sender gets a strike, and warnings or staff alerts as the
     escalation policy says), dismissed (a false positive) or ignored (no judgement)."""
-    from storage.review import resolve
+    from usecases.review import resolve
 
     now = _now()
     result = _run(lambda context, session: resolve(session, item, outcome, by, now, context.settings, note))
@@ -195,7 +207,7 @@ def strikes() -> None:
 def overturn(strike: int, by: str) -> None:
     """Overturn STRIKE: it stops counting towards escalation, and a sender back under the
     restriction threshold is no longer restricted. The strike stays on record."""
-    from storage.review import overturn_strike
+    from usecases.review import overturn_strike
 
     now = _now()
     done = _run(lambda context, session: overturn_strike(session, strike, by, now, context.settings))
@@ -212,7 +224,7 @@ def stats() -> None:
 def detectors(as_json: bool) -> None:
     """Per detector kind and version: items, confirmed, dismissed, precision with its 95%
     Wilson interval, and the median time from flag to decision. Ignored items are not trials."""
-    from storage.review import detector_stats
+    from usecases.review import detector_stats
 
     rows = _run(lambda context, session: detector_stats(session))
     if as_json:
@@ -249,11 +261,11 @@ def staff() -> None:
 @click.option("--name", help="Display name for a newly created staff user.")
 def add(email: str, name: str | None) -> None:
     """Make the user with EMAIL a staff member, or create a staff user (external id staff:EMAIL)."""
-    from storage.review import add_staff
+    from usecases.review import add_staff
 
     if not _plain_address(email):
         raise click.BadParameter(f"not a plain email address: {email!r}", param_hint="EMAIL")
 
     now = _now()
     user, created = _run(lambda context, session: add_staff(session, email, name, now))
-    click.echo(f"{'created staff user' if created else 'made staff'}: {user.email} (user {user.id})")
+    click.echo(f"{'created staff user' if created else 'made staff'}: {user.email} (user {user.external_id})")

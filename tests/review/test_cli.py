@@ -5,32 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from storage import review
 from storage.db import transaction
 from storage.models import ReviewHistory, ReviewItem, Strike
+from tests.review.conftest import PEERGUARD
 from tests.review.factories import Marketplace, finding
-
-PEERGUARD = str(Path(sys.executable).parent / "peerguard")
-
-
-@pytest.fixture
-def cli(app, tmp_path):
-    """Run ``peerguard`` against the test database."""
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env |= {"DATABASE_URL": app.settings.database_url, "PEERGUARD_DATA_DIR": str(tmp_path / "data"),
-            "PEERGUARD_STAFF_EMAIL": "safety@peermetals.com"}
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([PEERGUARD, *args], capture_output=True, text=True, env=env, timeout=120)
-
-    return run
+from usecases import review
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline.review import ReviewPolicy
-from storage import review
 from storage.db import transaction
 from storage.models import OutboxEmail, ReviewHistory, ReviewItem, ReviewSignal, Strike, User
 from tests.review.factories import T0, Marketplace, finding
+from usecases import review
 
 NOW = T0 + timedelta(hours=1)
 
@@ -403,8 +403,10 @@ def test_listing_uses_the_queue_and_decided_indexes(pg_url):
     from sqlalchemy import create_engine, text
     from sqlalchemy.dialects import postgresql
 
+    from storage.review import queue_query
+
     def plan(connection, status: str) -> str:
-        query = review.queue_query(status, None, 50).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        query = queue_query(status, None, 50).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
         return "\n".join(row[0] for row in connection.execute(text(f"EXPLAIN {query}")))
 
     engine = create_engine(pg_url)

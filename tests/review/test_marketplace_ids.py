@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pipeline.review import ReviewPolicy
 from storage.db import transaction
-from storage.importing import InterchangeImporter
+from usecases.importing import InterchangeImporter
 from storage.models import Conversation, Message, OutboxEmail, ReviewHistory, User
 from usecases import review
 from usecases.scanning import scan_pending

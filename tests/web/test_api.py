@@ -266,7 +266,7 @@ def test_scan_catches_a_number_split_over_messages_before_the_last_part_is_sent(
 def test_scan_refuses_a_sender_outside_the_conversation(client):
     world, other = seed(client), seed(client)
     response = client.post("/v1/scan", json={"text": "hi", "conversation": world["conversation"], "sender": other["buyer"]})
-    assert_error(response, 422, "rejected")["field"] == "sender"
+    assert assert_error(response, 422, "rejected")["field"] == "sender"
 
 
 # --- Reads and transcripts ----------------------------------------------------------------------

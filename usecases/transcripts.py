@@ -63,6 +63,12 @@ def create_request(app: App, conversation_external_id: str, requested_by: str, n
         return store.create_request(session, conversation_id, requested_by, now, evidence, around_message_ids).id
 
 
+def conversation_for_order(app: App, order_ref: str) -> str:
+    """Return the external id of the conversation about a marketplace order (OrderNotFound, AmbiguousOrder)."""
+    with app.session_factory() as session:
+        return store.find_conversation_for_order(session, order_ref)
+
+
 def fulfil_request(app: App, request_id: int, now: datetime) -> TranscriptOutcome:
     """Bring one request to ``done`` (rendering or reusing) or ``failed``; idempotent."""
     with transaction(app.session_factory) as session:

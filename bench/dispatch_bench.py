@@ -28,7 +28,7 @@ from storage.db import transaction  # noqa: E402
 from storage.mail import SmtpBatch, SmtpTransport, transport_from_url  # noqa: E402
 from storage.models import OutboxEmail  # noqa: E402
 from storage.outbox import ClaimedEmail, NoticeRequest, enqueue_notices  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
+from tests.scratch_db import scratch_database  # noqa: E402
 from usecases.app import App  # noqa: E402
 from usecases.notices import _message, deliver_outbox  # noqa: E402
 from usecases.settings import Settings  # noqa: E402

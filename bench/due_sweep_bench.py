@@ -23,7 +23,7 @@ from pipeline.notices import MailIdentity  # noqa: E402
 from pipeline.responses import ResponsePolicy  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.responses import due_query  # noqa: E402
-from storage.scratch import scratch_database  # noqa: E402
+from tests.scratch_db import scratch_database  # noqa: E402
 from usecases.app import App  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

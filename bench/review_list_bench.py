@@ -34,9 +34,10 @@ from sqlalchemy.dialects import postgresql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from storage import migrations, scratch  # noqa: E402
+from storage import migrations  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.review import queue_query  # noqa: E402
+from tests import scratch_db as scratch  # noqa: E402
 from usecases.review import list_queue  # noqa: E402
 
 ADMIN_URL = os.environ.get("PEERGUARD_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

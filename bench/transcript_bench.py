@@ -85,13 +85,14 @@ def make_conversation(case: str, photo_paths: list[Path]):
 
 def run_ours(case: str, data: Path, out: Path) -> dict[str, object]:
     """Render with the pipeline (cold image cache) and return the child's own figures."""
-    from pipeline.transcript import RenderEnvironment, render_transcript
+    from pipeline.transcript import render_transcript
+    from usecases.transcript_rendering import render_environment
 
     conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
     cache = Path(tempfile.mkdtemp(prefix="transcript-cache-", dir=data))
     started = time.perf_counter()
     rendered = render_transcript(conversation, now=NOW,
-                                 environment=RenderEnvironment(read_blob=lambda k: Path(k).read_bytes(), cache_dir=cache))
+                                 environment=render_environment(lambda k: Path(k).read_bytes(), cache))
     out.write_bytes(rendered.pdf)
     seconds = time.perf_counter() - started
     shutil.rmtree(cache)

@@ -17,8 +17,8 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 SNIFF_BYTES = 16
 
 
-def sniff_content_type(head: bytes) -> str:
-    """The content type implied by a file's first bytes; application/octet-stream if unknown."""
+def sniff_content_type(head: bytes, *, guess_text: bool = True) -> str:
+    """The content type a file's first bytes imply; application/octet-stream if unknown."""
     for magic, offset, content_type in _SIGNATURES:
         if head[offset : offset + len(magic)] == magic:
             return content_type
@@ -26,7 +26,9 @@ def sniff_content_type(head: bytes) -> str:
         return "image/webp"
     if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
         return "image/heic"
-    if _looks_like_text(head):
+    # Printable bytes only suggest text, they prove nothing; callers that must state only what a
+    # signature proves (the dispute transcript) turn the guess off.
+    if guess_text and _looks_like_text(head):
         return "text/plain"
     return "application/octet-stream"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from storage.files import atomic_stream
 
 CHUNK = 1 << 20
 
@@ -48,32 +48,22 @@ class FileBlobStore:
 
     def put_stream(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
         """Store the stream's bytes; return (key, size). Raises BlobTooLarge past ``max_bytes``."""
-        self.root.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise BlobTooLarge(f"larger than {max_bytes} bytes")
-                    digest.update(chunk)
-                    tmp.write(chunk)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            key = digest.hexdigest()
-            final = self.path_for(key)
-            if final.exists():
-                os.unlink(tmp_name)
-            else:
+        # The temporary file sits in the root, on the same filesystem as every final path.
+        with atomic_stream(self.root, fsync=True) as incoming:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BlobTooLarge(f"larger than {max_bytes} bytes")
+                digest.update(chunk)
+                incoming.write(chunk)
+            final = self.path_for(digest.hexdigest())
+            # Identical bytes are already stored; the uncommitted copy is simply discarded.
+            if not final.exists():
                 final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp_name, final)
-            return key, size
-        except BaseException:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
-            raise
+                incoming.commit(final)
+        return digest.hexdigest(), size
 
     def read(self, key: str) -> bytes:
         try:
@@ -95,26 +85,3 @@ class FileBlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
 
-
-class MemoryBlobStore:
-    """The in-memory twin of FileBlobStore, for unit tests."""
-
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-
-    def put_stream(self, stream: BinaryIO, max_bytes: int) -> tuple[str, int]:
-        data = stream.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise BlobTooLarge(f"larger than {max_bytes} bytes")
-        key = hashlib.sha256(data).hexdigest()
-        self.blobs.setdefault(key, data)
-        return key, len(data)
-
-    def read(self, key: str) -> bytes:
-        try:
-            return self.blobs[_check_key(key)]
-        except KeyError as exc:
-            raise BlobNotFound(key) from exc
-
-    def exists(self, key: str) -> bool:
-        return key in self.blobs

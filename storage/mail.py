@@ -7,10 +7,8 @@ down, busy, or answered 4xx) and permanent ones (5xx for this message, an unusab
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +17,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from storage.files import atomic_write
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
 
@@ -232,15 +232,9 @@ class FileTransport:
     def send(self, message: EmailMessage) -> str:
         """Write the message; a resend of the same Message-ID replaces the file, never duplicates it."""
         name = _file_name(message)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.directory / name)
+            atomic_write(self.directory / name, message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
         except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise TransportUnavailable(f"cannot write {name}: {exc}") from exc
         return name
 

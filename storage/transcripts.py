@@ -35,6 +35,27 @@ def find_conversation_id(session: Session, external_id: str) -> int:
     return found
 
 
+class OrderNotFound(LookupError):
+    """No conversation belongs to that marketplace order."""
+
+
+class AmbiguousOrder(LookupError):
+    """More than one conversation belongs to that marketplace order."""
+
+
+def find_conversation_for_order(session: Session, order_ref: str) -> str:
+    """Return the external id of the one conversation about a marketplace order."""
+    found = list(session.scalars(
+        select(Conversation.external_id).where(Conversation.order_ref == order_ref).order_by(Conversation.external_id)
+        .limit(11)
+    ))
+    if not found:
+        raise OrderNotFound(order_ref)
+    if len(found) > 1:
+        raise AmbiguousOrder(order_ref, found[:10])
+    return found[0]
+
+
 def load_transcript_conversation(session: Session, conversation_id: int) -> TranscriptConversation:
     """Load a conversation with its messages, attachments and findings as pipeline values."""
     conversation = session.get(Conversation, conversation_id)

@@ -24,9 +24,10 @@ os.environ.pop("PEERGUARD_SECRET_KEY", None)
 import pytest
 from sqlalchemy import text
 
-from storage import migrations, scratch
+from storage import migrations
 from storage.db import make_engine
 from storage.models import Base
+from tests import scratch_db
 from usecases.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,11 +45,11 @@ def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test run, dropped afterwards."""
     name = f"peerguard_test_{uuid.uuid4().hex[:10]}"
     try:
-        url = scratch.create_database(ADMIN_URL, name)
+        url = scratch_db.create_database(ADMIN_URL, name)
     except Exception as exc:  # noqa: BLE001
         _fail_unreachable("PostgreSQL at " + ADMIN_URL, exc)
     yield url
-    scratch.drop_database(ADMIN_URL, name)
+    scratch_db.drop_database(ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session")

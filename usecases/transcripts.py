@@ -7,9 +7,7 @@ for an unchanged conversation reuses the file of an earlier request with the sam
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +16,6 @@ from pathlib import Path
 from pipeline.transcript import (
     RenderEnvironment,
     TranscriptOptions,
-    TranscriptTimeout,
     UnknownMessage,
     chain_head,
 )
@@ -27,8 +24,10 @@ from pipeline.transcript import (
 )
 from storage import transcripts as store
 from storage.db import transaction
+from storage.files import atomic_write
 from storage.models import TranscriptRequest
 from usecases.app import App
+from usecases.transcript_rendering import TranscriptTimeout, render_environment
 
 RENDER_TIME_LIMIT = timedelta(minutes=10)
 
@@ -62,6 +61,12 @@ def create_request(app: App, conversation_external_id: str, requested_by: str, n
     with transaction(app.session_factory) as session:
         conversation_id = store.find_conversation_id(session, conversation_external_id)
         return store.create_request(session, conversation_id, requested_by, now, evidence, around_message_ids).id
+
+
+def conversation_for_order(app: App, order_ref: str) -> str:
+    """Return the external id of the conversation about a marketplace order (OrderNotFound, AmbiguousOrder)."""
+    with app.session_factory() as session:
+        return store.find_conversation_for_order(session, order_ref)
 
 
 def fulfil_request(app: App, request_id: int, now: datetime) -> TranscriptOutcome:
@@ -141,20 +146,15 @@ def _options(request: TranscriptRequest) -> TranscriptOptions:
 
 
 def _environment(app: App) -> RenderEnvironment:
-    return RenderEnvironment(read_blob=app.blobs.read,
-                             cache_dir=app.settings.data_dir / "cache" / "transcript-images")
+    return render_environment(app.blobs.read, app.settings.data_dir / "cache" / "transcript-images")
 
 
 def _write_pdf(app: App, conversation_external_id: str, pdf: bytes, sha256: str) -> str:
     """Write the PDF atomically under the data directory; return its path relative to it."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", conversation_external_id)[:100] or "conversation"
     relative = f"transcripts/{safe}/{sha256}.pdf"
-    target = app.settings.data_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(pdf)
-    os.replace(temp_name, target)
+    # The request is recorded as done right after this, so the file must survive a crash.
+    atomic_write(app.settings.data_dir / relative, pdf, fsync=True)
     return relative
 
 

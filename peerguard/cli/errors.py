@@ -2,7 +2,7 @@
 
 ====  ================================================================================
  1    any other failure (PEERGUARD_DEBUG=1 shows the traceback)
- 2    bad usage or configuration, unknown conversation or message, unknown outcome
+ 2    bad usage or configuration, unknown conversation, order or message, unknown outcome
  3    no such review item or strike
  4    the item is already resolved / the strike already overturned
  5    the item is claimed by another reviewer

@@ -5,6 +5,10 @@ from pipeline.transcript.excerpt import UnknownMessage
 from pipeline.transcript.model import (
     AttachmentOutcome,
     BlobReader,
+    ImageCache,
+    PartWorkers,
+    PreparedImage,
+    PreparedJpeg,
     RenderedTranscript,
     RenderEnvironment,
     SenderRole,
@@ -14,14 +18,14 @@ from pipeline.transcript.model import (
     TranscriptMessage,
     TranscriptOptions,
     TranscriptParty,
+    WorkerFactory,
 )
-from pipeline.transcript.pool import TranscriptTimeout
 from pipeline.transcript.render import GENERATOR_VERSION, render_transcript
 
 __all__ = [
-    "GENERATOR_VERSION", "AttachmentOutcome", "BlobReader", "ChainCheck", "RenderEnvironment",
-    "RenderedTranscript", "SenderRole", "TranscriptAttachment", "TranscriptConversation",
-    "TranscriptFinding", "TranscriptMessage", "TranscriptOptions", "TranscriptParty",
-    "TranscriptTimeout", "UnknownMessage", "canonical_message", "chain_head", "chain_links",
-    "render_transcript", "verify_chain",
+    "GENERATOR_VERSION", "AttachmentOutcome", "BlobReader", "ChainCheck", "ImageCache", "PartWorkers",
+    "PreparedImage", "PreparedJpeg", "RenderEnvironment", "RenderedTranscript", "SenderRole",
+    "TranscriptAttachment", "TranscriptConversation", "TranscriptFinding", "TranscriptMessage",
+    "TranscriptOptions", "TranscriptParty", "UnknownMessage", "WorkerFactory", "canonical_message",
+    "chain_head", "chain_links", "render_transcript", "verify_chain",
 ]

@@ -6,18 +6,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pipeline.transcript.images import (
-    DOCUMENT_TYPES,
-    RASTER_TYPES,
-    NotRenderable,
-    PreparedImage,
-    check_hash,
-    load_cached,
-    prepare_image,
-    sniff_type,
-)
+from pipeline.files import SNIFF_BYTES, sniff_content_type
+from pipeline.transcript.images import DOCUMENT_TYPES, RASTER_TYPES, NotRenderable, check_hash, prepare_image
 from pipeline.transcript.model import (
     AttachmentOutcome,
+    PreparedImage,
     RenderEnvironment,
     TranscriptAttachment,
     TranscriptMessage,
@@ -70,7 +63,7 @@ def _triage(
     max_pixels: int,
 ) -> _Triaged:
     sha256 = attachment.sha256.lower()
-    cached = load_cached(environment.cache_dir, sha256, long_side)
+    cached = environment.images.load(sha256, long_side)
     if cached is not None:
         return _Triaged(_outcome(message, attachment, "image", cached[1]), image=cached[0])
     try:
@@ -89,12 +82,13 @@ def _triage_bytes(
     long_side: int,
     max_pixels: int,
 ) -> _Triaged:
-    detected = sniff_type(data[:16])
+    # Evidence states only what a signature in the bytes proves, so the text guess is off.
+    detected = sniff_content_type(data[:SNIFF_BYTES], guess_text=False)
     try:
         check_hash(data, attachment)
         if detected in RASTER_TYPES:
-            image = prepare_image(data, detected, attachment.sha256.lower(),
-                                  environment.cache_dir, long_side, max_pixels)
+            prepared = prepare_image(data, detected, long_side, max_pixels)
+            image = environment.images.store(attachment.sha256.lower(), long_side, detected, prepared)
             return _Triaged(_outcome(message, attachment, "image", detected), image=image)
         if detected in DOCUMENT_TYPES:
             return _Triaged(_outcome(message, attachment, "embedded", detected),

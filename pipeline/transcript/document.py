@@ -90,11 +90,6 @@ def part_html(
     )
 
 
-def footer_html(env: jinja2.Environment, pages: int) -> str:
-    """Render the page-number overlay document: one empty page per transcript page."""
-    return env.get_template("footer.html").render(pages=pages)
-
-
 def day_label(message: TranscriptMessage) -> str:
     """Return the UTC day heading a message falls under (also the outline bookmark)."""
     return message.sent_at.astimezone(UTC).strftime("%A %d %B %Y (UTC)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -17,9 +16,9 @@ class FetchRefused(ValueError):
 
 
 class TranscriptURLFetcher(URLFetcher):
-    """Serve exactly the URLs in ``served`` from their cache files; refuse and record all others."""
+    """Serve exactly the URLs in ``served`` (URL to JPEG bytes); refuse and record all others."""
 
-    def __init__(self, served: Mapping[str, Path]) -> None:
+    def __init__(self, served: Mapping[str, bytes]) -> None:
         # No redirects and no protocols: the parent's opener is never used by fetch() below.
         super().__init__(allowed_protocols=(SCHEME,), allow_redirects=False, fail_on_errors=False)
         self._served = dict(served)
@@ -27,11 +26,11 @@ class TranscriptURLFetcher(URLFetcher):
 
     def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> URLFetcherResponse:
         """Return the prepared image for ``url`` or raise FetchRefused."""
-        path = self._served.get(url)
-        if path is None:
+        data = self._served.get(url)
+        if data is None:
             self.refused.append(url[:200])
             raise FetchRefused(f"refused URL outside this transcript: {url[:200]}")
-        return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": "image/jpeg"})
+        return URLFetcherResponse(url, data, {"Content-Type": "image/jpeg"})
 
     def open(self, url: object, data: object = None, timeout: object = None) -> URLFetcherResponse:
         """Route every opener call through fetch(), so no urllib handler can run."""

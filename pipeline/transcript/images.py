@@ -1,27 +1,14 @@
-"""Attachment triage and photo preparation: sniff the real type, downscale safely, cache by hash."""
+"""Attachment checks and photo preparation (pure): bytes in, a downscaled EXIF-free JPEG out."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from pipeline.transcript.model import TranscriptAttachment
+from pipeline.transcript.model import PreparedJpeg, TranscriptAttachment
 
-# Magic numbers, checked against the bytes because names and declared types come from users.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-    (b"PK\x03\x04", "application/zip"),
-)
 RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 DOCUMENT_TYPES = frozenset({"application/pdf"})
 JPEG_QUALITY = 82
@@ -30,55 +17,18 @@ JPEG_QUALITY = 82
 DECODE_FLOOR = 800
 
 
-@dataclass(frozen=True)
-class PreparedImage:
-    """A downscaled JPEG ready for the PDF, stored in the cache directory."""
-
-    sha256: str
-    path: Path
-    width: int
-    height: int
-
-
 class NotRenderable(Exception):
     """An attachment that cannot be shown; the message is the reason printed in the PDF."""
 
 
-def sniff_type(head: bytes) -> str:
-    """Return the MIME type the leading bytes prove, or ``application/octet-stream``."""
-    for signature, mime in _SIGNATURES:
-        if head.startswith(signature):
-            return mime
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
-
-
-def cached_image_path(cache_dir: Path, sha256: str, long_side: int, detected_type: str) -> Path:
-    """Return where the prepared variant of an original lives; the name records the original's type."""
-    subtype = detected_type.rsplit("/", 1)[-1]
-    return cache_dir / sha256[:2] / f"{sha256}-{long_side}-{subtype}.jpg"
-
-
-def load_cached(cache_dir: Path, sha256: str, long_side: int) -> tuple[PreparedImage, str] | None:
-    """Return a previously prepared variant and the original's type without reading the original."""
-    for path in sorted((cache_dir / sha256[:2]).glob(f"{sha256}-{long_side}-*.jpg")):
-        with Image.open(path) as cached:
-            width, height = cached.size
-        detected_type = "image/" + path.stem.rsplit("-", 1)[-1]
-        return PreparedImage(sha256=sha256, path=path, width=width, height=height), detected_type
-    return None
-
-
-def prepare_image(
-    data: bytes, detected_type: str, sha256: str, cache_dir: Path, long_side: int, max_pixels: int
-) -> PreparedImage:
-    """Downscale one verified photo to ``long_side`` pixels and cache it; raise NotRenderable if unsafe."""
+def prepare_image(data: bytes, detected_type: str, long_side: int, max_pixels: int) -> PreparedJpeg:
+    """Downscale one verified photo to ``long_side`` pixels; raise NotRenderable if unsafe."""
     check_complete(data, detected_type)
     image = _decode(data, long_side, max_pixels)
-    path = cached_image_path(cache_dir, sha256, long_side, detected_type)
-    _write_atomically(image, path)
-    return PreparedImage(sha256=sha256, path=path, width=image.width, height=image.height)
+    buffer = io.BytesIO()
+    # No EXIF is written: location and device data must not leak into the transcript.
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return PreparedJpeg(data=buffer.getvalue(), width=image.width, height=image.height)
 
 
 def check_hash(data: bytes, attachment: TranscriptAttachment) -> None:
@@ -153,16 +103,3 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         return background
     return image.convert("RGB")
 
-
-def _write_atomically(image: Image.Image, path: Path) -> None:
-    # Concurrent renders may prepare the same photo; a rename makes the last writer win cleanly.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            # No EXIF is written: location and device data must not leak into the transcript.
-            image.save(stream, "JPEG", quality=JPEG_QUALITY)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from pipeline.transcript.parts import PartJob
 
 #: Reads the stored bytes of one attachment, given its blob key.
 BlobReader = Callable[[str], bytes]
@@ -125,9 +129,61 @@ class RenderedTranscript:
 
 
 @dataclass(frozen=True)
+class PreparedJpeg:
+    """A downscaled photo as EXIF-free JPEG bytes, ready to be cached and drawn."""
+
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """A prepared photo kept outside the pipeline; ``ref`` tells the render workers where to load it."""
+
+    sha256: str
+    ref: str
+    width: int
+    height: int
+
+
+class ImageCache(Protocol):
+    """Keeps prepared photos by original SHA-256 and size, so a second render skips the originals."""
+
+    def load(self, sha256: str, long_side: int) -> tuple[PreparedImage, str] | None:
+        """Return a prepared variant and the original's detected type, or None."""
+
+    def store(self, sha256: str, long_side: int, detected_type: str, image: PreparedJpeg) -> PreparedImage:
+        """Keep a freshly prepared variant and return where the workers find it."""
+
+
+class PartWorkers(Protocol):
+    """Renders parts somewhere else (worker processes) under one time limit; a context manager."""
+
+    def __enter__(self) -> PartWorkers: ...
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None: ...
+
+    def submit_glyph_sheet(self) -> Any:
+        """Start rendering the footer glyph sheet; return a handle for ``result``."""
+
+    def submit(self, job: PartJob) -> Any:
+        """Start rendering one part; return a handle for ``result``."""
+
+    def result(self, handle: Any) -> Any:
+        """Wait for a submitted job and return what it produced."""
+
+
+#: Starts the part workers for one render: (worker count, time limit in seconds) -> workers.
+WorkerFactory = Callable[[int, float], PartWorkers]
+
+
+@dataclass(frozen=True)
 class RenderEnvironment:
-    """Where a render may read and write: the blob reader, the image cache and the templates."""
+    """What a render reads and runs on: blobs, the image cache, the part workers, the templates."""
 
     read_blob: BlobReader
-    cache_dir: Path
+    images: ImageCache
+    start_workers: WorkerFactory
     template_dir: Path | None = None

@@ -1,13 +1,13 @@
-"""Rendering one part of a transcript with WeasyPrint; runs inside a worker process."""
+"""Rendering one part of a transcript with WeasyPrint (pure: HTML and image bytes in, PDF bytes out)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-# WeasyPrint is imported inside the functions: the fork server preloads it for the workers,
-# and the parent process, which only submits jobs, never pays for importing it.
+# WeasyPrint is imported inside the functions: the render workers preload it, and the parent
+# process, which only builds and submits jobs, never pays for importing it.
 
 PDF_VARIANT = "pdf/ua-1"
 GLYPH_SHEET_HTML = (
@@ -18,10 +18,12 @@ GLYPH_SHEET_HTML = (
 
 @dataclass(frozen=True)
 class PartJob:
-    """Everything a worker needs to render one part: HTML, our CSS and the images it may load."""
+    """Everything a worker needs to render one part: HTML, our CSS and where its images are kept."""
 
     html: str
     css: str
+    # Each image URL of this part mapped to the image cache's reference for it: references, not
+    # bytes, keep the job small to send, and the worker loads the bytes for ``render_part``.
     served: dict[str, str]
     token: str
 
@@ -34,13 +36,13 @@ class PartResult:
     refused: tuple[str, ...]
 
 
-def render_part(job: PartJob) -> PartResult:
-    """Render one part to a tagged PDF through a fetcher that serves only ``job.served``."""
+def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
+    """Render one part to a tagged PDF through a fetcher that serves only ``images`` (URL to JPEG bytes)."""
     import weasyprint
 
     from pipeline.transcript.fetcher import SCHEME, TranscriptURLFetcher
 
-    fetcher = TranscriptURLFetcher({url: Path(path) for url, path in job.served.items()})
+    fetcher = TranscriptURLFetcher(images)
     # The base URL is our opaque scheme, so any relative reference resolves to a refused URL.
     base_url = f"{SCHEME}://{job.token}/"
     stylesheet = weasyprint.CSS(string=job.css, url_fetcher=fetcher, base_url=base_url)
@@ -53,7 +55,7 @@ def render_part(job: PartJob) -> PartResult:
 def render_glyph_sheet() -> bytes:
     """Render the one-line page whose embedded font the joiner borrows for page numbers.
 
-    Cached: the fork server renders it while warming up, and every worker inherits the bytes.
+    Cached: the render workers' warm-up renders it once, and every worker inherits the bytes.
     """
     import weasyprint
 

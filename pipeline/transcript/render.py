@@ -1,4 +1,4 @@
-"""Render a conversation to a verifiable PDF: triage attachments, render parts in workers, join."""
+"""Render a conversation to a verifiable PDF: triage attachments, render parts on the given workers, join."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from pipeline.transcript.document import (
 from pipeline.transcript.excerpt import Item, anchor_indexes, excerpt_items, shrinking_attempts
 from pipeline.transcript.model import (
     AttachmentOutcome,
+    PartWorkers,
     RenderedTranscript,
     RenderEnvironment,
     TranscriptConversation,
@@ -34,7 +35,6 @@ from pipeline.transcript.model import (
 )
 from pipeline.transcript.parts import PartJob
 from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
-from pipeline.transcript.pool import RenderPool
 from pipeline.transcript.served import image_url
 
 LOG = logging.getLogger(__name__)
@@ -93,9 +93,10 @@ def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> R
     started = time.perf_counter()
     chunks = split_items(items, request.options)
     book = _PartBook(request, long_side, len(chunks))
-    with RenderPool(min(request.options.workers, len(chunks)), request.options.time_limit_seconds) as pool:
-        # The fork server boots while the first photos are prepared, and each part is submitted
-        # as soon as its own photos are ready, so image work overlaps with rendering.
+    start_workers = request.environment.start_workers
+    with start_workers(min(request.options.workers, len(chunks)), request.options.time_limit_seconds) as pool:
+        # The workers boot while the first photos are prepared, and each part is submitted as
+        # soon as its own photos are ready, so image work overlaps with rendering.
         glyph_sheet = pool.submit_glyph_sheet()
         pending = [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks)]
         LOG.info("transcript: %d parts submitted at %.2f s", len(pending), time.perf_counter() - started)
@@ -131,7 +132,7 @@ class _PartBook:
         shown = [item[1] for item in chunk if not isinstance(item, Gap)]
         self.shown_count += len(shown)
         plan = self._plan(shown)
-        served = {image_url(self.token, i.sha256, self.long_side): str(i.path) for i in plan.images.values()}
+        served = {image_url(self.token, i.sha256, self.long_side): i.ref for i in plan.images.values()}
         self.images.update({key: ShownImage(url, i.width, i.height) for key, i in plan.images.items()
                             for url in (image_url(self.token, i.sha256, self.long_side),)})
         html = part_html(self.env, self._facts(), chunk, number == 0, number == self.part_count - 1,
@@ -139,7 +140,7 @@ class _PartBook:
         self.previous_day = _last_day(chunk) or self.previous_day
         return PartJob(html=html, css=self.css, served=served, token=self.token)
 
-    def collect(self, pool: RenderPool, pending: Sequence[object]) -> Iterator[bytes]:
+    def collect(self, pool: PartWorkers, pending: Sequence[object]) -> Iterator[bytes]:
         """Yield each part's PDF in order; joining overlaps with rendering the later parts."""
         for handle in pending:
             result = pool.result(handle)

@@ -88,3 +88,16 @@ def test_each_contract_catches_a_violation(contract):
     assert result.returncode != 0
     assert f"{contract} BROKEN" in result.stdout
     assert f"{package}._layering_probe" in result.stdout
+
+
+@pytest.mark.parametrize("line", ["import multiprocessing.pool", "import subprocess", "from tempfile import mkstemp", "import os"])
+def test_pure_core_spawns_no_processes_and_touches_no_files(line):
+    """Processes, temporary files and the os module stay outside the pure core."""
+    bad = ROOT / "pipeline" / "_layering_probe.py"
+    bad.write_text(f"{line}  # deliberately wrong\n")
+    try:
+        result = lint_imports()
+    finally:
+        bad.unlink()
+    assert "The pure core reaches no infrastructure BROKEN" in result.stdout
+    assert "pipeline._layering_probe" in result.stdout

@@ -8,17 +8,11 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from pipeline.transcript import (
-    RenderEnvironment,
-    TranscriptOptions,
-    TranscriptTimeout,
-    UnknownMessage,
-    chain_head,
-    render_transcript,
-)
+from pipeline.transcript import TranscriptOptions, UnknownMessage, chain_head, render_transcript
 from pipeline.transcript.document import Gap
 from pipeline.transcript.excerpt import excerpt_items
 from tests.transcript.factories import NOW, BlobShelf, conversation, finding, jpeg, message
+from usecases.transcript_rendering import TranscriptTimeout, render_environment
 
 
 def _long_conversation(shelf: BlobShelf):
@@ -40,7 +34,7 @@ def test_excerpt_items_mark_gaps() -> None:
 def test_evidence_shows_flagged_and_chosen_messages_within_limits(tmp_path: Path) -> None:
     shelf = BlobShelf()
     conv = _long_conversation(shelf)
-    environment = RenderEnvironment(read_blob=shelf.read, cache_dir=tmp_path)
+    environment = render_environment(shelf.read, tmp_path)
     options = TranscriptOptions(evidence=True, around_message_ids=("msg-00100",), context_messages=2)
     result = render_transcript(conv, now=NOW, environment=environment, options=options)
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(result.pdf)).pages)
@@ -54,7 +48,7 @@ def test_evidence_shows_flagged_and_chosen_messages_within_limits(tmp_path: Path
 
 def test_unknown_around_id_is_refused(tmp_path: Path) -> None:
     shelf = BlobShelf()
-    environment = RenderEnvironment(read_blob=shelf.read, cache_dir=tmp_path)
+    environment = render_environment(shelf.read, tmp_path)
     options = TranscriptOptions(evidence=True, around_message_ids=("nope",))
     with pytest.raises(UnknownMessage, match="nope"):
         render_transcript(_long_conversation(shelf), now=NOW, environment=environment, options=options)
@@ -62,7 +56,7 @@ def test_unknown_around_id_is_refused(tmp_path: Path) -> None:
 
 def test_render_over_its_time_limit_is_stopped(tmp_path: Path) -> None:
     shelf = BlobShelf()
-    environment = RenderEnvironment(read_blob=shelf.read, cache_dir=tmp_path)
+    environment = render_environment(shelf.read, tmp_path)
     with pytest.raises(TranscriptTimeout):
         render_transcript(_long_conversation(shelf), now=NOW, environment=environment,
                           options=TranscriptOptions(time_limit_seconds=0.05))

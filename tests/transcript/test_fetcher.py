@@ -8,8 +8,9 @@ from pathlib import Path
 import pypdf
 
 from pipeline.transcript.fetcher import image_url
-from pipeline.transcript.parts import PartJob, render_part
+from pipeline.transcript.parts import PartJob
 from tests.transcript.factories import jpeg
+from usecases.transcript_rendering import render_part_job
 
 # Markup that would pull outside files into the PDF if it ever reached WeasyPrint unescaped.
 HOSTILE_HTML = """<!DOCTYPE html><html lang="en"><head><title>t</title>
@@ -29,7 +30,8 @@ def test_fetcher_refuses_everything_but_our_images_and_records_it(tmp_path: Path
     photo.write_bytes(jpeg(64, 48))
     ours = image_url("tok", "a" * 64, 1600)
     job = PartJob(html=HOSTILE_HTML.replace("{ours}", ours), css="", served={ours: str(photo)}, token="tok")
-    result = render_part(job)
+    # What a render worker runs: the part's photos are loaded from their references, then drawn.
+    result = render_part_job(job)
     refused = " ".join(result.refused)
     for url in ("https://evil.example/x.css", "file:///etc/passwd", "file:///etc/hostname",
                 "http://169.254.169.254/latest", "relative.png", "data:image/png", "file:///etc/shadow"):

@@ -10,7 +10,7 @@ import pikepdf
 import pypdf
 import pytest
 
-from pipeline.transcript import RenderEnvironment, TranscriptOptions, chain_head, render_transcript
+from pipeline.transcript import TranscriptOptions, chain_head, render_transcript
 from tests.transcript.factories import (
     NOW,
     BlobShelf,
@@ -22,6 +22,7 @@ from tests.transcript.factories import (
     png,
     png_bomb,
 )
+from usecases.transcript_rendering import render_environment
 
 HOSTILE_BODIES = [
     "<script>alert('pwned')</script>",
@@ -63,7 +64,7 @@ def hostile(shelf: BlobShelf):
 
 @pytest.fixture(scope="module")
 def rendered(hostile, shelf: BlobShelf, tmp_path_factory):
-    environment = RenderEnvironment(read_blob=shelf.read, cache_dir=tmp_path_factory.mktemp("cache"))
+    environment = render_environment(shelf.read, tmp_path_factory.mktemp("cache"))
     # Tiny parts force the split-render-join path that long conversations take.
     options = TranscriptOptions(messages_per_part=4, min_messages_to_split=0, workers=2)
     return render_transcript(hostile, now=NOW, environment=environment, options=options)
@@ -112,7 +113,7 @@ def test_hostile_bodies_are_printed_as_text(text) -> None:
 
 def test_right_to_left_text_and_emoji_are_kept_as_text(shelf: BlobShelf, tmp_path: Path) -> None:
     multilingual = conversation([message(i, body) for i, body in enumerate(MULTILINGUAL_BODIES)])
-    environment = RenderEnvironment(read_blob=shelf.read, cache_dir=tmp_path)
+    environment = render_environment(shelf.read, tmp_path)
     pdf = render_transcript(multilingual, now=NOW, environment=environment).pdf
     mapped = _unicode_in_fonts(pdf)
     for body in MULTILINGUAL_BODIES[:2]:
@@ -180,7 +181,7 @@ def test_pdf_is_tagged_as_pdf_ua(rendered) -> None:
 
 def test_second_render_uses_the_image_cache(hostile, shelf: BlobShelf, rendered, tmp_path: Path) -> None:
     shelf.reads.clear()
-    environment = RenderEnvironment(read_blob=shelf.read, cache_dir=tmp_path)
+    environment = render_environment(shelf.read, tmp_path)
     small = conversation([hostile.messages[8]])
     render_transcript(small, now=NOW, environment=environment)
     first_reads = len(shelf.reads)

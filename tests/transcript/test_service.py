@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from sqlalchemy import select
 
 from actors.transcripts import render_transcript
 from storage.db import transaction
@@ -132,3 +134,56 @@ def test_cli_writes_the_pdf_and_refuses_unknown_conversations(app, cli_env, tmp_
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == ["Error: unknown conversation: no-such-conv"]
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_cli_finds_the_conversation_by_order(app, cli_env, tmp_path: Path) -> None:
+    _seed(app)
+    target = tmp_path / "by-order.pdf"
+    done = subprocess.run([PEERGUARD, "transcript", "--order", "ORD-77", "-o", str(target)],
+                          capture_output=True, text=True, env=cli_env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes().startswith(b"%PDF")
+    assert "conversation conv-77," in done.stdout
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(target).pages)
+    assert "ORD-77" in text and "conv-77" in text and "u-bea" in text and "m-2" in text
+    _assert_only_marketplace_ids(app, done.stdout + text)
+
+
+def test_cli_refuses_unknown_orders_and_bad_usage(app, cli_env, tmp_path: Path) -> None:
+    _seed(app)
+    target = tmp_path / "x.pdf"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([PEERGUARD, "transcript", *args, "-o", str(target)],
+                              capture_output=True, text=True, env=cli_env, timeout=300)
+
+    unknown = run("--order", "ORD-404")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip().splitlines() == ["Error: unknown order: ORD-404"]
+    for usage in (run(), run("conv-77", "--order", "ORD-77")):
+        assert usage.returncode == 2
+        assert "Error: give exactly one of CONVERSATION_ID or --order ORDER_ID" in usage.stderr
+        assert "Usage:" in usage.stderr and "Traceback" not in usage.stderr
+    assert not target.exists()
+
+
+def test_order_shared_by_two_conversations_is_refused_with_both_ids(app, cli_env, tmp_path: Path) -> None:
+    _seed(app)
+    with transaction(app.session_factory) as session:
+        first = session.scalar(select(Conversation).where(Conversation.external_id == "conv-77"))
+        session.add(Conversation(external_id="conv-78", buyer_id=first.buyer_id, seller_id=first.seller_id,
+                                 order_ref="ORD-77"))
+    shared = subprocess.run([PEERGUARD, "transcript", "--order", "ORD-77", "-o", str(tmp_path / "x.pdf")],
+                            capture_output=True, text=True, env=cli_env, timeout=300)
+    assert shared.returncode == 2
+    assert "order ORD-77 has several conversations (conv-77, conv-78)" in shared.stderr
+
+
+def _assert_only_marketplace_ids(app, output: str) -> None:
+    """No internal row id is printed as an id: every labelled id is one the marketplace issued."""
+    with app.session_factory() as session:
+        internal = {str(i) for model in (Conversation, Message, User) for i in session.scalars(select(model.id))}
+    # PeerGuard's own request number is the one internal number the CLI may print.
+    output = re.sub(r"request \d+", "request", output)
+    labelled = re.findall(r"(?:conversation|message|user|buyer|seller|id)[ :#(]+([^\s,()]+)", output, flags=re.IGNORECASE)
+    assert labelled and not [token for token in labelled if token in internal]

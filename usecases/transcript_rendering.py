@@ -1,22 +1,39 @@
-"""Worker processes for part rendering, with a hard time limit that kills runaway renders."""
+"""Where transcript renders run: the worker processes, their time limit and the image cache.
+
+The pipeline (``pipeline.transcript``) only computes; this module gives it what a render runs
+on. ``RenderPool`` is a short-lived pool of fork-server workers that renders parts with a hard
+time limit, ``render_part_job`` is what each worker runs (it loads the part's prepared photos
+from the cache and hands the bytes to the pipeline), and ``render_environment`` bundles a blob
+reader, the disk cache and the pool for ``render_transcript``. It imports no database code, so
+a worker process that unpickles ``render_part_job`` stays light.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.pool
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from pipeline.transcript.parts import PartJob, render_glyph_sheet, render_part
+from pipeline.transcript.model import BlobReader, RenderEnvironment
+from pipeline.transcript.parts import PartJob, PartResult, render_glyph_sheet, render_part
+from storage.image_cache import FileImageCache, read_prepared
 
-# The fork server imports WeasyPrint once; each worker then starts as a cheap fork of it,
-# without inheriting the caller's threads, database connections or open files.
-_PRELOAD = ["weasyprint", "pipeline.transcript.parts", "pipeline.transcript.warmup"]
+# The fork server imports WeasyPrint once and warms its font caches (transcript_warmup); each
+# worker then starts as a cheap fork of it, without inheriting the caller's threads, database
+# connections or open files.
+_PRELOAD = ["weasyprint", "pipeline.transcript.parts", "usecases.transcript_rendering", "usecases.transcript_warmup"]
 
 
 class TranscriptTimeout(TimeoutError):
     """A render took longer than its time limit and its workers were killed."""
+
+
+def render_part_job(job: PartJob) -> PartResult:
+    """Render one part inside a worker: load its prepared photos, then let the pipeline draw it."""
+    return render_part(job, {url: read_prepared(ref) for url, ref in job.served.items()})
 
 
 class RenderPool:
@@ -49,15 +66,18 @@ class RenderPool:
         # Photo preparation happens between submissions, so the limit covers it too.
         if time.monotonic() > self._deadline:
             raise TranscriptTimeout(f"transcript render exceeded {self._time_limit:g} s")
-        return self._pool.apply_async(render_part, (job,))
+        return self._pool.apply_async(render_part_job, (job,))
 
     def result(self, handle: multiprocessing.pool.AsyncResult) -> Any:
         """Wait for a submitted job within the render's time limit."""
-        return self._wait(handle)
-
-    def _wait(self, result: multiprocessing.pool.AsyncResult) -> Any:
         try:
-            return result.get(timeout=max(0.0, self._deadline - time.monotonic()))
+            return handle.get(timeout=max(0.0, self._deadline - time.monotonic()))
         except multiprocessing.TimeoutError as exc:
             self._pool.terminate()
             raise TranscriptTimeout(f"transcript render exceeded {self._time_limit:g} s") from exc
+
+
+def render_environment(read_blob: BlobReader, cache_dir: Path, template_dir: Path | None = None) -> RenderEnvironment:
+    """Return what ``render_transcript`` runs on: this blob reader, the disk cache at ``cache_dir``, a RenderPool."""
+    return RenderEnvironment(read_blob=read_blob, images=FileImageCache(cache_dir), start_workers=RenderPool,
+                             template_dir=template_dir)

@@ -1,4 +1,7 @@
-"""Throw-away PostgreSQL databases for test runs and benchmarks: created, migrated, dropped."""
+"""Throw-away PostgreSQL databases for test runs and benchmarks: created, migrated, dropped.
+
+Test support, not product code: it lives under tests/ so the service itself cannot drop databases.
+"""
 
 from __future__ import annotations
 

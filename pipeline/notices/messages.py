@@ -1,18 +1,14 @@
-"""Notification emails: one small context function per notice, one renderer, one message builder.
+"""MIME messages: multipart text+HTML with our headers, built with the standard library.
 
-Each notice has a template folder ``templates/email/<name>/{subject.txt,body.txt,body.html}``.
-Contexts hold only JSON-safe values so they can sit in the outbox and be rendered at send time.
-Messages are built with the standard library's ``EmailMessage`` and ``Address``, which refuse
-CR/LF in any header and quote display names, so user-supplied names cannot inject headers.
+``EmailMessage`` and ``Address`` refuse CR/LF in any header and quote display names, so
+user-supplied names cannot inject headers.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy as email_policy
@@ -20,203 +16,15 @@ from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from pipeline.addresses import parse_address
+from pipeline.notices.identity import MailIdentity, safe_display_name
+from pipeline.notices.rendering import RenderedEmail
 from pipeline.responses import as_utc
 
 NOTICE_HEADER = "X-PeerGuard-Notice"
 UNSUBSCRIBE_NOTICES = frozenset({"response-reminder", "response-final-warning"})
-KNOWN_NOTICES = frozenset(
-    {
-        "response-reminder",
-        "response-final-warning",
-        "response-breach",
-        "policy-warning",
-        "repeat-offender",
-        "suspension-recommended",
-        "flag-alert",
-    }
-)
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    """A notice rendered to its subject, plain text and HTML bodies."""
-
-    subject: str
-    text: str
-    html: str
-
-
-@dataclass(frozen=True)
-class MailIdentity:
-    """Who the notices come from and which domain hosts links and Message-IDs."""
-
-    from_address: str
-    from_name: str
-    platform_domain: str
-    unsubscribe_secret: str
-
-
-# --- Contexts (one small function per notice) ------------------------------------------------
-
-
-def conversation_url(domain: str, conversation_id: int) -> str:
-    """The link to a conversation in the PeerMetals inbox."""
-    return f"https://{domain}/messages/{conversation_id}"
-
-
-@lru_cache(maxsize=65536)
-def unsubscribe_token(secret: str, seller_id: int) -> str:
-    """An HMAC token that proves an unsubscribe request came from our link."""
-    digest = hmac.new(secret.encode(), f"unsubscribe:{seller_id}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:32]
-
-
-def verify_unsubscribe_token(secret: str, seller_id: int, token: str) -> bool:
-    """Constant-time check of an unsubscribe token."""
-    return hmac.compare_digest(unsubscribe_token(secret, seller_id), token)
-
-
-def unsubscribe_links(identity: MailIdentity, seller_id: int) -> dict[str, str]:
-    """The RFC 8058 one-click URL and the mailto fallback for a seller's reminders."""
-    token = unsubscribe_token(identity.unsubscribe_secret, seller_id)
-    domain = identity.platform_domain
-    return {
-        "unsubscribe_url": f"https://{domain}/email/unsubscribe/{seller_id}/{token}",
-        "unsubscribe_mailto": f"mailto:unsubscribe@{domain}?subject=unsubscribe-{seller_id}-{token}",
-    }
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    """``YYYY-MM-DD HH:MM ZONE`` in the seller's zone.
-
-    Spelled out rather than ``strftime``: the due-sweep formats two of these per notice, and
-    ``strftime`` was a tenth of the sweep's time.
-    """
-    t = as_utc(moment).astimezone(zone)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d} {t.tzname()}"
-
-
-@dataclass(frozen=True)
-class ResponseNoticeFacts:
-    """The facts of one obligation stage that the response notices mention."""
-
-    seller_id: int
-    seller_name: str
-    conversation_id: int
-    started_at: datetime
-    stage_due_at: datetime
-    deadline: datetime
-    zone: ZoneInfo
-
-
-def _response_context(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
-    return {
-        "seller_name": safe_display_name(facts.seller_name) or "there",
-        "conversation_url": conversation_url(identity.platform_domain, facts.conversation_id),
-        "waiting_since": _local(facts.started_at, facts.zone),
-        "deadline": _local(facts.deadline, facts.zone),
-    }
-
-
-def response_reminder(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
-    """Context of the 1-hour reminder."""
-    return _response_context(identity, facts) | unsubscribe_links(identity, facts.seller_id)
-
-
-def response_final_warning(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
-    """Context of the final warning, with the whole hours left before the limit."""
-    seconds_left = (as_utc(facts.deadline) - as_utc(facts.stage_due_at)).total_seconds()
-    return (
-        _response_context(identity, facts)
-        | unsubscribe_links(identity, facts.seller_id)
-        | {"hours_left": max(0, round(seconds_left / 3600))}
-    )
-
-
-def response_breach(identity: MailIdentity, facts: ResponseNoticeFacts) -> dict[str, Any]:
-    """Context of the breach notice; it carries no unsubscribe link because it is not optional."""
-    return _response_context(identity, facts)
-
-
-RESPONSE_CONTEXTS = {
-    "response-reminder": response_reminder,
-    "response-final-warning": response_final_warning,
-    "response-breach": response_breach,
-}
-
-
-def policy_warning(user_name: str, strike_count: int, reason: str, policy_url: str) -> dict[str, Any]:
-    """Context of the first-strike warning to a sender (issue 6)."""
-    return {"user_name": user_name or "there", "strike_count": strike_count, "reason": reason, "policy_url": policy_url}
-
-
-def repeat_offender(user_email: str, user_id: int, strike_count: int, review_url: str) -> dict[str, Any]:
-    """Context of the staff alert for a third strike (issue 6)."""
-    return {"user_email": user_email, "user_id": user_id, "strike_count": strike_count, "review_url": review_url}
-
-
-def suspension_recommended(user_email: str, user_id: int, strike_count: int, review_url: str) -> dict[str, Any]:
-    """Context of the staff alert for a fifth strike (issue 6)."""
-    return {"user_email": user_email, "user_id": user_id, "strike_count": strike_count, "review_url": review_url}
-
-
-def flag_alert(item_id: int, kind: str, sender_email: str, excerpt: str, review_url: str) -> dict[str, Any]:
-    """Context of the staff alert for a high-severity review item (issue 6)."""
-    return {"item_id": item_id, "kind": kind, "sender_email": sender_email, "excerpt": excerpt, "review_url": review_url}
-
-
-# --- Rendering ---------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=8)
-def _environment(templates_dir: Path) -> Environment:
-    # StrictUndefined turns a missing context key into an error at render time instead of an
-    # email with a hole in it; autoescape applies to the HTML bodies only. Templates are read
-    # once per process (no auto_reload): checking three files' mtimes per email cost more than
-    # rendering them.
-    return Environment(
-        loader=FileSystemLoader(str(templates_dir)),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        auto_reload=False,
-    )
-
-
-@lru_cache(maxsize=64)
-def _notice_templates(templates_dir: Path, name: str) -> tuple[Template, Template, Template]:
-    env = _environment(templates_dir / "email")
-    return tuple(env.get_template(f"{name}/{part}") for part in ("subject.txt", "body.txt", "body.html"))  # type: ignore[return-value]
-
-
-def render_notice(name: str, context: Mapping[str, Any], templates_dir: Path) -> RenderedEmail:
-    """Render ``templates/email/<name>/`` with ``context``; unknown names raise KeyError."""
-    if name not in KNOWN_NOTICES:
-        raise KeyError(f"unknown notice {name!r}")
-    subject, text, html = _notice_templates(Path(templates_dir), name)
-    return RenderedEmail(
-        subject=" ".join(subject.render(context).split()),
-        text=text.render(context),
-        html=html.render(context),
-    )
-
-
-# --- Message building --------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=65536)
-def safe_display_name(name: str | None) -> str:
-    """A display name with control characters folded to spaces; Address quotes the rest."""
-    if not name:
-        return ""
-    return " ".join("".join(c if c.isprintable() else " " for c in name).split())[:120]
 
 
 @lru_cache(maxsize=16)

@@ -18,13 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
-from actors.responses import SWEEP_WORKERS, parallel_sweep  # noqa: E402
-from pipeline.notices import MailIdentity  # noqa: E402
-from pipeline.responses import ResponsePolicy  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
 from storage.responses import due_query  # noqa: E402
 from tests.scratch_db import scratch_database  # noqa: E402
 from usecases.app import App  # noqa: E402
+from usecases.responses import sweep_due  # noqa: E402
+from usecases.settings import Settings  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "peerguard_bench_due_sweep"
@@ -90,11 +89,12 @@ def reset_due(engine: Engine) -> None:
         conn.execute(text("VACUUM ANALYZE response_deadlines"))
 
 
-def timed_sweep(engine: Engine, workers: int) -> tuple[float, dict[str, int]]:
-    context = App(settings=None, engine=engine, session_factory=make_session_factory(engine), blobs=None)  # type: ignore[arg-type]
-    identity = MailIdentity("no-reply@peermetals.com", "PeerMetals", "peermetals.com", "development-only:peermetals.com")
+def timed_sweep(engine: Engine, url: str) -> tuple[float, dict[str, int]]:
+    """The due part of the response sweep (the use case), timed; the bench's messages are never synced."""
+    settings = Settings.from_environment({"DATABASE_URL": url, "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+    app = App(settings, engine, make_session_factory(engine), None)  # type: ignore[arg-type]  # no blobs needed
     started = time.perf_counter()
-    outcome = parallel_sweep(context, NOW, ResponsePolicy(), identity, workers)
+    outcome = sweep_due(app, NOW)
     return time.perf_counter() - started, dict(outcome.counts)
 
 
@@ -109,16 +109,16 @@ def main() -> None:
         populate(engine, args.open, args.open // args.due)
         print(f"populated {args.open} open deadlines in {time.perf_counter() - started:.1f} s")
         print("plan of the due query (first batch):\n" + due_query_plan(engine))
-        cold, counts = timed_sweep(engine, SWEEP_WORKERS)
+        cold, counts = timed_sweep(engine, url)
         print(f"sweep, first after the bulk load (cold pages, full-page WAL images): {cold:.3f} s  {counts}")
         reset_due(engine)
-        warm, counts = timed_sweep(engine, SWEEP_WORKERS)
+        warm, counts = timed_sweep(engine, url)
         print(f"sweep, repeated on the same 10,000 rows (warm): {warm:.3f} s  {counts}")
         reset_due(engine)
         with engine.begin() as conn:
             conn.execute(text("DROP INDEX ix_response_deadlines_due"))
         print("plan without the index:\n" + due_query_plan(engine))
-        naive, counts = timed_sweep(engine, SWEEP_WORKERS)
+        naive, counts = timed_sweep(engine, url)
         print(f"sweep without the partial index (baseline, warm): {naive:.3f} s  {counts}")
         print(f"ratio baseline / indexed (warm): {naive / warm:.2f}x")
         engine.dispose()

@@ -268,6 +268,15 @@ class DeliveryLog:
         self._pending.clear()
 
 
+def withdraw_queued(session: Session, idempotency_keys: Sequence[str], reason: str) -> int:
+    """Mark emails with these keys that are still waiting to be sent as dead; returns how many."""
+    result = session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.idempotency_key.in_(list(idempotency_keys)), OutboxEmail.status.in_(CLAIMABLE))
+        .values(status="dead", last_error=reason[:2000])
+    )
+    return result.rowcount or 0
+
 
 def release_unsent(session_factory: sessionmaker[Session], emails: Sequence[ClaimedEmail], retry_at: datetime, reason: str) -> None:
     """Give back rows this dispatcher claimed but never handed to the server (transport down)."""

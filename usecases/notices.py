@@ -1,4 +1,5 @@
-"""Notices: deliver the email outbox — claim due emails, render, send over one reused connection, record.
+"""Notices: deliver the email outbox — claim due emails, render, send over one reused connection, record —
+and honour the unsubscribe links those emails carry.
 
 Every notice (response reminders, review-queue alerts, account notices) goes through here; see
 ``storage/outbox.py`` for the claim/lease protocol that keeps a crash from sending one email twice.
@@ -18,10 +19,12 @@ from pathlib import Path
 from jinja2 import TemplateError
 
 from pipeline.addresses import InvalidAddress
-from pipeline.notices import MailIdentity, OutgoingNotice, build_message, render_notice
+from pipeline.notices import MailIdentity, OutgoingNotice, build_message, render_notice, verify_unsubscribe_token
 from storage import outbox as store
-from storage.db import is_postgres
+from storage.db import is_postgres, transaction
 from storage.mail import DeliveryError, MailBatch, MailTransport, TransportUnavailable
+from storage.responses import set_response_reminders
+from storage.users import user_id_by_external_id
 from usecases.app import App
 
 log = logging.getLogger(__name__)
@@ -154,3 +157,18 @@ def _message(email: store.ClaimedEmail, identity: MailIdentity, sent_at: datetim
         unsubscribe_mailto=email.context.get("unsubscribe_mailto"),
     )
     return build_message(outgoing, identity, sent_at)
+
+
+def unsubscribe(app: App, token: str, now: datetime) -> bool:
+    """RFC 8058 one-click unsubscribe from response reminders; False (nothing changed) for a bad token."""
+    # The token names the marketplace's user id and proves we signed it, so a forged or garbled
+    # token is refused before the database is asked anything.
+    user_external_id = verify_unsubscribe_token(app.settings.mail.unsubscribe_secret, token)
+    if user_external_id is None:
+        return False
+    with transaction(app.session_factory) as session:
+        user_id = user_id_by_external_id(session, user_external_id)
+        if user_id is None:
+            return False
+        set_response_reminders(session, user_id, True, now)
+    return True

@@ -1,18 +1,44 @@
 """Responses: keep seller response deadlines in step with messages and queue the notices that fall due.
 
 The database is the source of truth: the sweep finds due work by ``next_due_at``, so a lost or
-duplicated doorbell ring costs nothing but one idempotent query.
+duplicated doorbell ring costs nothing but one idempotent query. Storage loads and writes; every
+decision (which obligations exist, which stage is due, what the email says) is made here.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from pipeline.notices import RESPONSE_CONTEXTS, ResponseNoticeFacts
+from pipeline.responses import (
+    ConversationObligations,
+    Delivery,
+    ResponseObligation,
+    SellerResponseStats,
+    Stage,
+    StageDecision,
+    decide_stage,
+    obligations_from_timeline,
+    seller_stats,
+    stage_due_at,
+)
+from storage import outbox
 from storage import responses as store
+from storage.db import Session, transaction
+from storage.outbox import NoticeRequest
+from storage.responses import ConversationTimeline, DeadlineEvent, DeadlineUpdate, DueDeadline, KnownDeadline
 from usecases.app import App
 
 log = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+ERROR_RETRY = timedelta(minutes=5)
+"""A row that failed is looked at again after this long rather than on every sweep."""
+NUDGES = (Stage.REMINDER, Stage.FINAL_WARNING)
+"""Stages whose unsent email is withdrawn when the seller answers (the breach happened regardless)."""
 
 # Sellers whose invalid time zone has already been reported by this process ("say so once").
 _reported_zones: set[tuple[int, str]] = set()
@@ -20,9 +46,8 @@ _reported_zones: set[tuple[int, str]] = set()
 
 def sweep(app: App, now: datetime) -> dict[str, int]:
     """One idempotent pass: messages → deadlines, then due stages → outbox rows."""
-    policy, identity = app.settings.responses, app.settings.mail
-    synced = store.sync_new_messages(app.session_factory, now, policy)
-    swept = store.sweep_due(app.session_factory, now, policy, identity)
+    synced = sync_new_messages(app, now)
+    swept = sweep_due(app, now)
     _report_invalid_zones(swept.invalid_zones)
     counts = {f"sync_{k}": v for k, v in synced.items()} | dict(swept.counts)
     return {k: v for k, v in counts.items() if v}
@@ -33,3 +58,228 @@ def _report_invalid_zones(invalid: dict[int, str]) -> None:
         if (seller_id, name) not in _reported_zones:
             _reported_zones.add((seller_id, name))
             log.warning("seller %s has an unknown time zone %r; quiet hours use UTC", seller_id, name)
+
+
+def notice_key(deadline_id: int, stage: Stage) -> str:
+    """The outbox idempotency key of one stage's email: at most one per deadline and stage."""
+    return f"response-deadline:{deadline_id}:{stage.notice}"
+
+
+def _event(deadline_id: int, at: datetime, kind: str, stage: int | None = None, detail: str | None = None) -> DeadlineEvent:
+    return {"deadline_id": deadline_id, "at": at, "kind": kind, "stage": stage, "detail": detail}
+
+
+# --- Sync: messages → deadlines -----------------------------------------------------------------
+
+
+def sync_new_messages(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> Counter[str]:
+    """Bring deadlines up to date with every message the sync has not seen yet, batch by batch."""
+    totals: Counter[str] = Counter()
+    while True:
+        with transaction(app.session_factory) as session:
+            rows = store.unsynced_messages(session, batch_size)
+            if not rows:
+                return totals
+            totals.update(sync_conversations(app, session, [c for _, c in rows], now))
+            store.mark_synced(session, [m for m, _ in rows], now)
+            totals["messages"] += len(rows)
+
+
+def sync_conversations(app: App, session: Session, conversation_ids: list[int], now: datetime) -> Counter[str]:
+    """Recompute the deadlines of these conversations from all their messages, in ``session``."""
+    counts: Counter[str] = Counter()
+    for conversation in store.load_timelines(session, conversation_ids):
+        computed = obligations_from_timeline(conversation.messages, now)
+        if computed.future_message_ids:
+            log.warning("conversation %s: messages %s are dated in the future; treated as sent now",
+                        conversation.id, list(computed.future_message_ids))
+        counts.update(_reconcile(app, session, conversation, computed, now))
+    return counts
+
+
+def _reconcile(app: App, session: Session, conversation: ConversationTimeline, computed: ConversationObligations,
+               now: datetime) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    by_start = {known.started_by: known for known in conversation.deadlines}
+    for obligation in computed.obligations:
+        known = by_start.pop(obligation.started_by, None)
+        if known is None:
+            _open(app, session, conversation, obligation, now)
+            counts["opened"] += 1
+        elif known.answered_by != obligation.answered_by:
+            _set_answer(app, session, known, obligation, now)
+            counts["answered"] += 1
+    for known in by_start.values():
+        # A late-imported earlier message can move the clock start; the old row stays as history.
+        store.update_deadline(session, known.id, {"superseded_at": now, "next_due_at": None})
+        store.add_events(session, [_event(known.id, now, "superseded")])
+        counts["superseded"] += 1
+    return counts
+
+
+def _open(app: App, session: Session, conversation: ConversationTimeline, obligation: ResponseObligation,
+          now: datetime) -> None:
+    next_due = stage_due_at(obligation.started_at, Stage.NONE, app.settings.responses)
+    deadline_id = store.open_deadline(session, conversation, obligation.started_at, obligation.started_by, next_due)
+    store.add_events(session, [_event(deadline_id, now, "opened", detail="seller away" if conversation.seller_away else None)])
+    if obligation.answered_at is not None:
+        known = KnownDeadline(deadline_id, obligation.started_by, None, obligation.started_at, int(Stage.NONE))
+        _set_answer(app, session, known, obligation, now)
+
+
+def _set_answer(app: App, session: Session, known: KnownDeadline, obligation: ResponseObligation, now: datetime) -> None:
+    answered = obligation.answered_at is not None
+    next_due = None if answered else stage_due_at(known.started_at, Stage(known.stage_sent), app.settings.responses)
+    store.update_deadline(session, known.id, {
+        "answered_at": obligation.answered_at, "answered_by_message_id": obligation.answered_by,
+        "response_seconds": obligation.response_seconds, "next_due_at": next_due,
+    })
+    if not answered:
+        store.add_events(session, [_event(known.id, now, "reopened")])
+        return
+    store.add_events(session, [_event(known.id, now, "answered", detail=f"{obligation.response_seconds} s")])
+    # A reminder still waiting in the outbox when the seller answers would only confuse them.
+    outbox.withdraw_queued(session, [notice_key(known.id, stage) for stage in NUDGES],
+                           "withdrawn: the seller answered before it was sent")
+
+
+# --- The due-sweep ----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepOutcome:
+    """Counts of one sweep, and sellers whose time zone name had to be replaced by UTC."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    invalid_zones: dict[int, str] = field(default_factory=dict)
+
+    def merge(self, other: SweepOutcome) -> None:
+        self.counts.update(other.counts)
+        self.invalid_zones.update(other.invalid_zones)
+
+
+@dataclass
+class _Plan:
+    """What the sweep will write for one deadline: its new columns, events and email."""
+
+    update: DeadlineUpdate
+    events: list[DeadlineEvent] = field(default_factory=list)
+    notice: NoticeRequest | None = None
+
+
+def sweep_due(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> SweepOutcome:
+    """Record every stage due at ``now`` and queue its email, one committed batch at a time."""
+    total = SweepOutcome()
+    while True:
+        try:
+            with transaction(app.session_factory) as session:
+                outcome = _sweep_batch(app, session, now, batch_size)
+        except Exception:  # noqa: BLE001 - retried row by row below so one bad row cannot block the rest
+            log.exception("due-sweep batch failed; retrying row by row")
+            with transaction(app.session_factory) as session:
+                outcome = _sweep_isolated(app, session, now, batch_size)
+        total.merge(outcome)
+        if outcome.counts["examined"] < batch_size:
+            return total
+
+
+def _sweep_batch(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
+    due = store.lock_due(session, now, batch_size)
+    outcome = SweepOutcome(Counter(examined=len(due)))
+    _write(session, [_plan(app, row, now, outcome) for row in due], now, outcome)
+    return outcome
+
+
+def _sweep_isolated(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
+    """The same batch one deadline at a time, each in a savepoint: a bad row is recorded and skipped."""
+    due = store.lock_due(session, now, batch_size)
+    outcome = SweepOutcome(Counter(examined=len(due)))
+    for row in due:
+        try:
+            with store.savepoint(session):
+                _write(session, [_plan(app, row, now, outcome)], now, outcome)
+        except Exception as exc:  # noqa: BLE001 - one bad row is recorded and skipped, never retried in a loop
+            log.exception("deadline %s could not be processed", row.id)
+            store.postpone(session, row.id, now + ERROR_RETRY, _event(row.id, now, "error", None, str(exc)[:500]))
+            outcome.counts["errors"] += 1
+    return outcome
+
+
+def _write(session: Session, plans: list[_Plan], now: datetime, outcome: SweepOutcome) -> None:
+    updates = [plan.update for plan in plans]
+    events = [event for plan in plans for event in plan.events]
+    notices = [plan.notice for plan in plans if plan.notice is not None]
+    outcome.counts["queued_emails"] += store.write_sweep(session, updates, events, notices, now)
+
+
+def _plan(app: App, row: DueDeadline, now: datetime, outcome: SweepOutcome) -> _Plan:
+    decision = decide_stage(row.started_at, Stage(row.stage_sent), row.seller, now, app.settings.responses)
+    if decision.zone.fell_back_to_utc:
+        outcome.invalid_zones[row.seller_id] = row.seller.timezone or ""
+    plan = _Plan({"deadline_id": row.id, "stage_sent": row.stage_sent, "next_due_at": decision.next_due_at,
+                  "breached_at": row.breached_at, "away": row.away})
+    if decision.stage is None:
+        if decision.held_until is not None:
+            plan.events.append(_event(row.id, now, "held", None, f"quiet hours until {decision.held_until:%Y-%m-%dT%H:%M}Z"))
+        outcome.counts["held" if decision.held_until else "rescheduled"] += 1
+        return plan
+    _record_stage(plan, row, decision, now, outcome)
+    if decision.delivery == Delivery.SEND:
+        plan.notice = _notice(app, row, decision)
+    return plan
+
+
+def _record_stage(plan: _Plan, row: DueDeadline, decision: StageDecision, now: datetime, outcome: SweepOutcome) -> None:
+    stage = decision.stage
+    assert stage is not None
+    plan.update["stage_sent"] = int(stage)
+    if decision.breached:
+        plan.update["breached_at"] = now
+    if decision.delivery == Delivery.SUPPRESSED_AWAY:
+        plan.update["away"] = True
+    skipped = ",".join(s.notice for s in decision.skipped)
+    detail = f"{decision.delivery}" + (f"; superseded {skipped}" if skipped else "")
+    if decision.zone.fell_back_to_utc:
+        detail += "; invalid time zone, used UTC"
+    plan.events.append(_event(row.id, now, "stage", int(stage), detail))
+    outcome.counts[f"{stage.notice}:{decision.delivery}"] += 1
+
+
+def _notice(app: App, row: DueDeadline, decision: StageDecision) -> NoticeRequest:
+    stage = decision.stage
+    assert stage is not None
+    policy = app.settings.responses
+    facts = ResponseNoticeFacts(
+        seller_external_id=row.seller_external_id, seller_name=row.seller_name,
+        conversation_external_id=row.conversation_external_id, started_at=row.started_at,
+        stage_due_at=row.started_at + policy.offset(stage), deadline=row.started_at + policy.breach_after,
+        zone=decision.zone.zone,
+    )
+    return NoticeRequest(
+        notice=stage.notice,
+        recipient_address=(row.seller.email or "").strip(),
+        recipient_name=row.seller_name,
+        context=RESPONSE_CONTEXTS[stage.notice](app.settings.mail, facts),
+        idempotency_key=notice_key(row.id, stage),
+    )
+
+
+# --- Statistics and preferences -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SellerStatsRow:
+    """One seller's identity and response statistics."""
+
+    seller_id: int
+    email: str | None
+    name: str
+    stats: SellerResponseStats
+
+
+def seller_response_stats(app: App, now: datetime, seller_email: str | None = None) -> list[SellerStatsRow]:
+    """Statistics over the policy's window for every seller with deadlines in it (or just one, by email)."""
+    policy = app.settings.responses
+    with app.session_factory() as session:
+        sellers = store.seller_records(session, now - policy.stats_window, now, seller_email)
+    return [SellerStatsRow(s.seller_id, s.email, s.name, seller_stats(s.records, now, policy)) for s in sellers]

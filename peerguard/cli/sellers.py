@@ -24,11 +24,9 @@ def stats(as_json: bool, seller_email: str | None, now_text: str | None) -> None
     Obligations while a seller was marked away are left out; open ones count against a share
     only once they are older than its limit.
     """
-    from storage.responses import seller_response_stats
+    from usecases.responses import seller_response_stats
 
-    app = open_app()
-    with app.session_factory() as session:
-        rows = seller_response_stats(session, parse_now(now_text), app.settings.responses, seller_email)
+    rows = seller_response_stats(open_app(), parse_now(now_text), seller_email)
     if as_json:
         click.echo(json.dumps([{"seller_id": r.seller_id, "email": r.email, "name": r.name, **r.stats.as_dict()} for r in rows], indent=2))
         return

@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from actors.stages import STAGES
-from pipeline.responses import ResponsePolicy
 from storage.db import transaction
 from storage.mail import PermanentDeliveryError, transport_from_url
 from storage.models import OutboxEmail, ResponseDeadline, ResponseDeadlineEvent
-from storage.responses import seller_response_stats, set_response_reminders
+from storage.responses import set_response_reminders
 from tests.responses.factories import conversation, hours, message, user
 from tests.responses.factories import sweep_and_deliver as run_once
 from usecases.app import App
+from usecases.responses import seller_response_stats
 from usecases.settings import Settings
 
 
@@ -116,8 +116,7 @@ def test_away_seller_gets_no_email_and_is_left_out_of_stats(ctx):
     assert notices(transport) == []
     (row,) = deadlines(context)
     assert row.away and row.breached_at is not None
-    with context.session_factory() as s:
-        (stats_row,) = seller_response_stats(s, hours(26), ResponsePolicy())
+    (stats_row,) = seller_response_stats(context, hours(26))
     assert stats_row.stats.obligations == 0
 
 
@@ -174,8 +173,7 @@ def test_stats_median_and_shares(ctx):
             if reply is not None:
                 message(s, conv, seller, hours(reply))
     run_once(context, hours(6))
-    with context.session_factory() as s:
-        (row,) = seller_response_stats(s, hours(40), ResponsePolicy())
+    (row,) = seller_response_stats(context, hours(40))
     assert row.stats.obligations == 3 and row.stats.median_response_seconds == 75 * 60
     assert row.stats.share_within_target == pytest.approx(1 / 3)
     assert row.stats.share_within_limit == pytest.approx(2 / 3)

@@ -17,6 +17,7 @@ from pipeline.notices import (
     OutgoingNotice,
     ResponseNoticeFacts,
     build_message,
+    messages,
     render_notice,
     verify_unsubscribe_token,
 )
@@ -26,14 +27,14 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 IDENTITY = MailIdentity("no-reply@peermetals.com", "PeerMetals", "peermetals.com", "k")
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FACTS = ResponseNoticeFacts(
-    seller_id=7, seller_name="Ana <b>", conversation_id=42, started_at=T0,
+    seller_external_id="u-17", seller_name="Ana <b>", conversation_external_id="c-9", started_at=T0,
     stage_due_at=T0 + timedelta(hours=20), deadline=T0 + timedelta(hours=24),
     zone=resolve_zone("Europe/Berlin").zone,
 )
 REVIEW_CONTEXTS = {
     "policy-warning": notices.policy_warning("Bo", 1, "sharing a phone number", "https://peermetals.com/policy"),
-    "repeat-offender": notices.repeat_offender("bo@example.com", 3, 3, "https://peermetals.com/r/3"),
-    "suspension-recommended": notices.suspension_recommended("bo@example.com", 3, 5, "https://peermetals.com/r/3"),
+    "repeat-offender": notices.repeat_offender("bo@example.com", "u-3", 3, "https://peermetals.com/r/3"),
+    "suspension-recommended": notices.suspension_recommended("bo@example.com", "u-3", 5, "https://peermetals.com/r/3"),
     "flag-alert": notices.flag_alert(9, "payment", "bo@example.com", "pay me at <iban>", "https://peermetals.com/r/9"),
 }
 
@@ -62,7 +63,7 @@ def test_every_notice_renders_text_and_escaped_html(name):
 def test_reminder_context_is_local_time_and_json_safe():
     context = contexts()["response-reminder"]
     assert context["waiting_since"] == "2026-06-01 14:00 CEST"
-    assert context["conversation_url"] == "https://peermetals.com/messages/42"
+    assert context["conversation_url"] == "https://peermetals.com/messages/c-9"
     assert contexts()["response-final-warning"]["hours_left"] == 4
     assert "unsubscribe_url" not in contexts()["response-breach"]
 
@@ -78,7 +79,7 @@ def test_message_is_multipart_with_notice_and_one_click_unsubscribe_headers():
     message = build_message(outgoing("response-reminder"), IDENTITY, T0)
     assert message["X-PeerGuard-Notice"] == "response-reminder"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert message["List-Unsubscribe"].startswith("<https://peermetals.com/email/unsubscribe/7/")
+    assert message["List-Unsubscribe"].startswith("<https://peermetals.com/email/unsubscribe/u-17.")
     assert "mailto:unsubscribe@peermetals.com" in message["List-Unsubscribe"]
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert message["Message-ID"] == build_message(outgoing("response-reminder"), IDENTITY, T0 + timedelta(hours=1))["Message-ID"]
@@ -92,7 +93,7 @@ def test_list_unsubscribe_stays_plain_ascii_on_the_wire():
                           context["unsubscribe_url"], context["unsubscribe_mailto"])
     raw = build_message(item, long_domain, T0).as_bytes()
     header = next(line for line in raw.split(b"\n") if line.startswith(b"List-Unsubscribe:"))
-    assert b"=?" not in header and b"<https://marketplace.peermetals-example.com/email/unsubscribe/7/" in header
+    assert b"=?" not in header and b"<https://marketplace.peermetals-example.com/email/unsubscribe/u-17." in header
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["List-Unsubscribe"] == f"<{context['unsubscribe_url']}>, <{context['unsubscribe_mailto']}>"
     assert parsed.get_body(("plain",)).get_content().startswith("Hello Ana")
@@ -104,10 +105,29 @@ def test_breach_and_staff_alerts_carry_no_unsubscribe():
         assert message["List-Unsubscribe"] is None and message["X-PeerGuard-Notice"] == name
 
 
-def test_unsubscribe_token_verifies():
-    token = contexts()["response-reminder"]["unsubscribe_url"].rsplit("/", 1)[1]
-    assert verify_unsubscribe_token("k", 7, token)
-    assert not verify_unsubscribe_token("k", 8, token)
+def test_unsubscribe_token_carries_the_external_user_id_and_verifies():
+    context = contexts()["response-reminder"]
+    token = context["unsubscribe_url"].rsplit("/", 1)[1]
+    assert token.startswith("u-17.") and context["unsubscribe_mailto"].endswith(f"subject=unsubscribe-{token}")
+    assert verify_unsubscribe_token("k", token) == "u-17"
+    assert verify_unsubscribe_token("other key", token) is None
+
+
+@pytest.mark.parametrize("forged", ["", ".", "u-17", "u-17.", ".abc", "u-18.{mac}", "u-17.{mac}x", "u-17.{mac}.x", "u-17.é"])
+def test_forged_or_garbled_unsubscribe_tokens_are_refused(forged):
+    mac = notices.unsubscribe_token("k", "u-17").rsplit(".", 1)[1]
+    assert verify_unsubscribe_token("k", forged.format(mac=mac)) is None
+
+
+def test_unsubscribe_token_keeps_an_odd_external_id_in_one_path_segment():
+    token = notices.unsubscribe_token("k", "u/1.7")
+    assert "/" not in token and verify_unsubscribe_token("k", token) == "u/1.7"
+
+
+def test_staff_alerts_name_the_external_user_id():
+    for name in ("repeat-offender", "suspension-recommended"):
+        rendered = render_notice(name, contexts()[name], TEMPLATES)
+        assert "u-3" in rendered.subject and "(u-3)" in rendered.text and "(u-3)" in rendered.html
 
 
 def test_crlf_in_display_name_cannot_inject_headers():
@@ -136,7 +156,7 @@ def test_bad_recipient_addresses_are_refused(address):
 def test_message_parts_survive_a_round_trip_with_the_shared_boundary():
     item = outgoing("response-reminder")
     parsed = message_from_bytes(build_message(item, IDENTITY, T0).as_bytes(), policy=policy.default)
-    assert parsed.get_boundary() == notices._BOUNDARY
+    assert parsed.get_boundary() == messages._BOUNDARY
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert parsed.get_body(("plain",)).get_content() == item.rendered.text
 
@@ -145,7 +165,7 @@ def test_message_parts_survive_a_round_trip_with_the_shared_boundary():
 def test_a_body_quoting_the_boundary_gets_a_fresh_one(where):
     # The shared boundary is visible to every recipient; a body that contains it must not end a part.
     item = outgoing("flag-alert")
-    quoted = f"\n--{notices._BOUNDARY}--\nContent-Type: text/plain\n\ninjected\n"
+    quoted = f"\n--{messages._BOUNDARY}--\nContent-Type: text/plain\n\ninjected\n"
     rendered = item.rendered.__class__(
         item.rendered.subject,
         item.rendered.text + (quoted if where == "text" else ""),
@@ -154,68 +174,20 @@ def test_a_body_quoting_the_boundary_gets_a_fresh_one(where):
     message = build_message(OutgoingNotice(item.notice, item.recipient_address, item.recipient_name,
                                            item.idempotency_key, rendered), IDENTITY, T0)
     parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
-    assert parsed.get_boundary() != notices._BOUNDARY
+    assert parsed.get_boundary() != messages._BOUNDARY
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     body = parsed.get_body(("plain",) if where == "text" else ("html",)).get_content()
     assert "injected" in body
 
 
-# --- The one-line fold shortcut agrees with the standard library ---------------------------------
-
-from email.headerregistry import Address, HeaderRegistry  # noqa: E402
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-_STOCK = HeaderRegistry()
-_HEADER_TEXT = st.lists(
-    st.one_of(st.sampled_from(list(' "()<>@,;:\\.[]=?_-\t') + ["=?utf-8?q?", "?=", "=?us-ascii?q?hi?="]),
-              st.characters(min_codepoint=32, max_codepoint=126), st.characters(min_codepoint=160)),
-    max_size=60,
-).map("".join)
+# --- The cached header registry changes nothing on the wire -------------------------------------
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(["Subject", "X-PeerGuard-Notice", "Date", "Message-ID", "List-Unsubscribe"]), value=_HEADER_TEXT,
-       max_len=st.sampled_from([78, 998]))
-def test_single_line_fold_matches_the_stock_fold_for_text_headers(name, value, max_len):
-    policy_ = notices.MESSAGE_POLICY.clone(max_line_length=max_len, linesep="\r\n")
-    try:
-        header = _STOCK(name, value)
-    except Exception:  # values the stock parser itself rejects are not ours to fold
-        return
-    fast = notices.single_line_fold(header, policy_)
-    if fast is not None:
-        assert fast == header.fold(policy=policy_)
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(display=_HEADER_TEXT, user=st.from_regex(r"[a-z0-9._+-]{1,30}", fullmatch=True),
-       max_len=st.sampled_from([78, 998]))
-def test_single_line_fold_matches_the_stock_fold_for_addresses(display, user, max_len):
-    policy_ = notices.MESSAGE_POLICY.clone(max_line_length=max_len, linesep="\r\n")
-    try:
-        header = _STOCK("To", Address(notices.safe_display_name(display), user, "example.com"))
-    except Exception:
-        return
-    fast = notices.single_line_fold(header, policy_)
-    if fast is not None:
-        assert fast == header.fold(policy=policy_)
-
-
-def test_single_line_fold_declines_what_it_cannot_reproduce():
-    long_subject = _STOCK("Subject", "gold " * 40)
-    assert notices.single_line_fold(long_subject, notices.MESSAGE_POLICY) is None
-    assert notices.single_line_fold(_STOCK("Subject", "café"), notices.MESSAGE_POLICY) is None
-    plain = _STOCK("Subject", "Reminder: a buyer is waiting")
-    assert notices.single_line_fold(plain, notices.MESSAGE_POLICY) == "Subject: Reminder: a buyer is waiting\n"
-
-
-def test_built_messages_serialise_exactly_as_with_stock_folding(monkeypatch):
-    # The whole message, shortcut on and off, byte for byte (a name that needs quoting included).
+def test_built_messages_serialise_exactly_as_with_the_stock_policy(monkeypatch):
+    # The whole message, cached registry on and off, byte for byte (a name that needs quoting included).
     rendered = render_notice("flag-alert", REVIEW_CONTEXTS["flag-alert"], TEMPLATES)
     item = OutgoingNotice("flag-alert", "staff@example.com", 'Ann "the, boss" <x@y>', "k:1", rendered)
-    fast = build_message(item, IDENTITY, T0).as_bytes()
-    monkeypatch.setattr(notices, "single_line_fold", lambda header, policy_: None)
-    notices.MESSAGE_POLICY.header_factory._parsed.cache_clear()
-    assert build_message(item, IDENTITY, T0).as_bytes() == fast
+    cached = build_message(item, IDENTITY, T0).as_bytes()
+    monkeypatch.setattr(messages, "MESSAGE_POLICY", policy.default)
+    monkeypatch.setattr(messages, "SENDING_POLICY", policy.default.clone(max_line_length=998))
+    assert build_message(item, IDENTITY, T0).as_bytes() == cached

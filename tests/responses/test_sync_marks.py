@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from pipeline.responses import ResponsePolicy
 from storage.db import transaction
 from storage.models import Message, ResponseDeadline
 from storage.models.responses import ResponseSyncCursor
-from storage.responses import sync_new_messages
 from tests.responses.factories import conversation, hours, message, user
+from usecases.responses import sync_new_messages
 
 
 def test_a_lower_id_committed_after_a_sync_still_gets_its_deadline(app):
@@ -25,10 +24,10 @@ def test_a_lower_id_committed_after_a_sync_still_gets_its_deadline(app):
         s.execute(update(Message).where(Message.id == fast.id).values(deadline_synced_at=hours(0)))
         # The earlier sync read past the higher id, as a high-water cursor would remember.
         s.add(ResponseSyncCursor(id=1, last_message_id=max(slow.id, fast.id)))
-    counts = sync_new_messages(factory, hours(0.5), ResponsePolicy())
+    counts = sync_new_messages(app, hours(0.5))
     assert counts["messages"] == 1
     with factory() as s:
         conversations = set(s.scalars(select(ResponseDeadline.conversation_id)))
         assert early.id in conversations
         assert s.scalar(select(Message.deadline_synced_at).where(Message.id == slow.id)) is not None
-    assert sync_new_messages(factory, hours(0.6), ResponsePolicy())["messages"] == 0
+    assert sync_new_messages(app, hours(0.6))["messages"] == 0

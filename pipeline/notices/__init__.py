@@ -1,0 +1,38 @@
+"""Notification emails: contexts (one small function per notice), rendering, and message building.
+
+Each notice has a template folder ``templates/email/<name>/{subject.txt,body.txt,body.html}``.
+The public names live in the submodules and are re-exported here, so callers import from
+``pipeline.notices`` alone.
+"""
+
+from pipeline.notices.contexts import (
+    RESPONSE_CONTEXTS,
+    ResponseNoticeFacts,
+    flag_alert,
+    policy_warning,
+    repeat_offender,
+    response_breach,
+    response_final_warning,
+    response_reminder,
+    suspension_recommended,
+)
+from pipeline.notices.identity import MailIdentity, safe_display_name
+from pipeline.notices.links import conversation_url, unsubscribe_links, unsubscribe_token, verify_unsubscribe_token
+from pipeline.notices.messages import (
+    MESSAGE_POLICY,
+    NOTICE_HEADER,
+    SENDING_POLICY,
+    UNSUBSCRIBE_NOTICES,
+    OutgoingNotice,
+    build_message,
+    message_id_for,
+)
+from pipeline.notices.rendering import KNOWN_NOTICES, RenderedEmail, render_notice
+
+__all__ = [
+    "KNOWN_NOTICES", "MESSAGE_POLICY", "NOTICE_HEADER", "RESPONSE_CONTEXTS", "SENDING_POLICY", "UNSUBSCRIBE_NOTICES",
+    "MailIdentity", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts",
+    "build_message", "conversation_url", "flag_alert", "message_id_for", "policy_warning", "render_notice",
+    "repeat_offender", "response_breach", "response_final_warning", "response_reminder", "safe_display_name",
+    "suspension_recommended", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",
+]

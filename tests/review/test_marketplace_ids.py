@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from pipeline.review import ReviewPolicy
 from storage.db import transaction
-from usecases.importing import InterchangeImporter
 from storage.models import Conversation, Message, OutboxEmail, ReviewHistory, User
 from usecases import review
+from usecases.importing import InterchangeImporter
 from usecases.scanning import scan_pending
 
 SENT = datetime.now(timezone.utc) - timedelta(hours=1)

@@ -135,11 +135,11 @@ def _update_fields(obj: Any, values: dict[str, Any]) -> str:
 def mark_read(session: Session, conversation_id: int, user_id: int, at: datetime) -> bool:
     """Record that the user read the conversation up to ``at`` (never moving backwards); True if it moved."""
     dialect = postgresql if is_postgres(session) else sqlite
-    inserted = session.execute(
+    inserted = session.scalar(
         dialect.insert(ConversationRead).values(conversation_id=conversation_id, user_id=user_id, last_read_at=at)
-        .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"])
-    ).rowcount
-    if inserted:
+        .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"]).returning(ConversationRead.user_id)
+    )
+    if inserted is not None:
         return True
     return bool(session.execute(
         update(ConversationRead)

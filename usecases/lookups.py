@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from storage import lookups as store
-from storage.responses import seller_response_stats
 from usecases.app import App
+from usecases.responses import seller_response_stats
 
 
 def message(app: App, external_id: str) -> store.MessageView | None:
@@ -20,9 +20,9 @@ def user(app: App, external_id: str, now: datetime) -> dict[str, Any] | None:
     review = app.settings.review
     with app.session_factory() as session:
         view = store.user_view(session, external_id, now, now - review.window)
-        if view is None:
-            return None
-        stats = seller_response_stats(session, now, app.settings.responses, view.email) if view.email else []
+    if view is None:
+        return None
+    stats = seller_response_stats(app, now, view.email) if view.email else []
     return {
         "id": view.id, "name": view.name, "restricted": view.restricted,
         "active_strikes": view.active_strikes, "suspension_recommended": view.active_strikes >= review.suspend_at,

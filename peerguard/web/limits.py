@@ -27,16 +27,12 @@ def limit_for(path: str) -> int:
     return JSON_LIMIT
 
 
-class BodyTooLarge(Exception):
-    """The client sent more than the route's limit."""
-
-
-class BodyTimeout(Exception):
-    """The client stopped sending its body."""
-
-
 class LimitsAndAccessLog:
-    """Pure ASGI middleware: 413 as soon as a body passes its limit, one access log line per request."""
+    """Pure ASGI middleware: 413 as soon as a body passes its limit, 408 when it stalls, one log line per request.
+
+    The refusal is sent from here and the app is told the client left, so no framework code
+    between this middleware and the route can turn it into another error.
+    """
 
     def __init__(self, app) -> None:
         self.app = app
@@ -44,52 +40,57 @@ class LimitsAndAccessLog:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = limit_for(scope["path"])
-        declared = dict(scope["headers"]).get(b"content-length")
-        started, status = time.perf_counter(), [0]
-
-        async def send_logged(message):
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
+        exchange = _Exchange(scope, receive, send, limit_for(scope["path"]))
+        started = time.perf_counter()
         try:
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                await _refuse(send_logged, 413, "too_large", f"request body larger than {limit} bytes")
+            declared = dict(scope["headers"]).get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > exchange.limit:
+                await exchange.refuse(413, "too_large", f"request body larger than {exchange.limit} bytes")
             else:
-                await self.app(scope, _counting(receive, limit), send_logged)
-        except BodyTooLarge:
-            if status[0] == 0:
-                await _refuse(send_logged, 413, "too_large", f"request body larger than {limit} bytes")
-        except BodyTimeout:
-            if status[0] == 0:
-                await _refuse(send_logged, 408, "timeout", f"no body data for {BODY_TIMEOUT:.0f} s")
+                await self.app(scope, exchange.receive, exchange.send)
         finally:
             state = scope.get("state") or {}
-            log.info("%s %s %s %.1fms token=%s", scope["method"], scope["path"], status[0],
+            log.info("%s %s %s %.1fms token=%s", scope["method"], scope["path"], exchange.status,
                      (time.perf_counter() - started) * 1000, state.get("token_name", "-"))
 
 
-def _counting(receive, limit: int):
-    seen, complete = 0, False
+class _Exchange:
+    """One request's receive and send, counting the body and remembering the status sent."""
 
-    async def counted():
-        nonlocal seen, complete
-        if complete:
+    def __init__(self, scope, receive, send, limit: int) -> None:
+        self.scope, self._receive, self._send, self.limit = scope, receive, send, limit
+        self.seen, self.complete, self.refused, self.status = 0, False, False, 0
+
+    async def send(self, message) -> None:
+        if self.refused:
+            return  # the refusal already answered this request
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
+
+    async def receive(self):
+        if self.complete or self.refused:
             # After the body, Starlette waits here for the disconnect; that wait has no time limit.
-            return await receive()
+            return await self._receive() if not self.refused else {"type": "http.disconnect"}
         try:
-            message = await asyncio.wait_for(receive(), BODY_TIMEOUT)
+            message = await asyncio.wait_for(self._receive(), BODY_TIMEOUT)
         except TimeoutError:
-            raise BodyTimeout() from None
+            return await self._refuse_body(408, "timeout", f"no body data for {BODY_TIMEOUT:.0f} s")
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge()
-            complete = not message.get("more_body", False)
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                return await self._refuse_body(413, "too_large", f"request body larger than {self.limit} bytes")
+            self.complete = not message.get("more_body", False)
         return message
 
-    return counted
+    async def _refuse_body(self, status: int, code: str, message: str):
+        await self.refuse(status, code, message)
+        return {"type": "http.disconnect"}
+
+    async def refuse(self, status: int, code: str, message: str) -> None:
+        if self.status == 0 and not self.refused:
+            await _refuse(self._send, status, code, message)
+            self.status, self.refused = status, True
 
 
 async def _refuse(send, status: int, code: str, message: str) -> None:

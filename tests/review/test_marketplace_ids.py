@@ -81,7 +81,7 @@ def test_staff_alerts_links_and_history_name_the_marketplace_user(app, imported)
     with app.session_factory() as session:
         [alert] = session.scalars(select(OutboxEmail).where(OutboxEmail.notice == "repeat-offender")).all()
         notes = session.scalars(select(ReviewHistory.note).where(ReviewHistory.action == "user_restricted")).all()
-    assert alert.context["user_id"] == "u-17"
+    assert alert.context["user_external_id"] == "u-17" and "user_id" not in alert.context
     assert alert.context["review_url"].endswith("/staff/users/u-17")
     assert alert.context["user_email"] == "sam@example.com"
     assert notes == ["user u-17 at 1 active strikes"]

@@ -26,6 +26,7 @@ from pipeline.notices.messages import (
     OutgoingNotice,
     build_message,
     message_id_for,
+    single_line_fold,
 )
 from pipeline.notices.rendering import KNOWN_NOTICES, RenderedEmail, render_notice
 
@@ -34,5 +35,5 @@ __all__ = [
     "MailIdentity", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts",
     "build_message", "conversation_url", "flag_alert", "message_id_for", "policy_warning", "render_notice",
     "repeat_offender", "response_breach", "response_final_warning", "response_reminder", "safe_display_name",
-    "suspension_recommended", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",
+    "single_line_fold", "suspension_recommended", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",
 ]

@@ -53,6 +53,49 @@ class OutgoingNotice:
     unsubscribe_mailto: str | None = None
 
 
+class _FoldCache:
+    """Mixin for header classes: remember a header's folded form per folding policy.
+
+    A header object is immutable (a ``str`` with its parse tree), and ``BaseHeader.fold`` reads
+    only the policy's line length, ``utf8`` flag and line separator, so the folded text is cached
+    under exactly those. Headers shared by every message (From, MIME-Version, the parts'
+    Content-Type and Content-Transfer-Encoding, the notice header) then fold once per process
+    instead of once per email; folding was the largest part of serialising a message.
+    """
+
+    def fold(self, *, policy: Any) -> str:
+        key = (policy.max_line_length, policy.utf8, policy.linesep)
+        folds = self.__dict__.setdefault("_folds", {})
+        folded = folds.get(key)
+        if folded is None:
+            folded = single_line_fold(self, policy)
+            if folded is None:
+                folded = super().fold(policy=policy)  # type: ignore[misc]
+            folds[key] = folded
+        return folded
+
+
+def single_line_fold(header: Any, policy: Any) -> str | None:
+    """The stock fold of a header that fits on one line as plain ASCII, or None.
+
+    ``BaseHeader.fold`` runs ``_refold_parse_tree`` over ``Name:``, one space and the parse tree;
+    a part that is ASCII and fits in the rest of the line is appended as its text, unchanged, so
+    for such a header the result is ``Name: <text of the parse tree><linesep>``. Finding that out
+    by walking the tree was most of the cost of the headers that differ per email (To, Subject,
+    Date, Message-ID). Anything else (non-ASCII, too long, empty) returns None and takes the stock
+    path; ``tests/responses/test_notices.py`` checks both agree on generated headers.
+    """
+    tree = getattr(header, "_parse_tree", None)
+    if not tree or getattr(tree, "token_type", "ptext") == "ptext":
+        return None
+    text = str(tree)
+    line = f"{header.name}: {text}"
+    maxlen = policy.max_line_length or sys.maxsize
+    if not line.isascii() or len(line) > maxlen or "\r" in line or "\n" in line:
+        return None
+    return line + policy.linesep
+
+
 class _CachingHeaderRegistry(HeaderRegistry):
     """The standard header registry with its hot paths cached.
 
@@ -61,7 +104,7 @@ class _CachingHeaderRegistry(HeaderRegistry):
     caching them is safe and roughly halves the cost of building a message. Values still go
     through the policy's CR/LF check before they reach this factory. A single ``Address`` is
     looked up by its string form: the stock factory parses exactly ``str(address)`` for it too.
-    Only public ``HeaderRegistry`` behaviour is relied on; folding is the standard library's.
+    Header classes fold through ``_FoldCache``.
     """
 
     def __init__(self) -> None:
@@ -72,7 +115,8 @@ class _CachingHeaderRegistry(HeaderRegistry):
     def __getitem__(self, name: str) -> type:
         key = name.lower()
         if key not in self._classes:
-            self._classes[key] = super().__getitem__(name)
+            base = super().__getitem__(name)
+            self._classes[key] = type(base.__name__, (_FoldCache, base), {})
         return self._classes[key]
 
     def __call__(self, name: str, value: Any) -> Any:

@@ -55,6 +55,7 @@ class ConversationTimeline:
     """A conversation's messages as the response rules see them, and its current deadlines."""
 
     id: int
+    external_id: str
     seller_id: int
     seller_away: bool
     messages: list[TimelineMessage]
@@ -95,12 +96,12 @@ def load_timelines(session: Session, conversation_ids: Sequence[int]) -> list[Co
     """Each conversation's timeline, seller and current deadlines (locked on PostgreSQL), by id."""
     ids = sorted(set(conversation_ids))
     conversations = session.execute(
-        select(Conversation.id, Conversation.buyer_id, Conversation.seller_id, User.away)
+        select(Conversation.id, Conversation.external_id, Conversation.buyer_id, Conversation.seller_id, User.away)
         .join(User, User.id == Conversation.seller_id).where(Conversation.id.in_(ids)).order_by(Conversation.id)
     ).all()
     messages = _timelines(session, {c.id: (c.buyer_id, c.seller_id) for c in conversations})
     deadlines = _known_deadlines(session, ids)
-    return [ConversationTimeline(c.id, c.seller_id, bool(c.away), messages.get(c.id, []), deadlines.get(c.id, []))
+    return [ConversationTimeline(c.id, c.external_id, c.seller_id, bool(c.away), messages.get(c.id, []), deadlines.get(c.id, []))
             for c in conversations]
 
 

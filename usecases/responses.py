@@ -41,7 +41,7 @@ NUDGES = (Stage.REMINDER, Stage.FINAL_WARNING)
 """Stages whose unsent email is withdrawn when the seller answers (the breach happened regardless)."""
 
 # Sellers whose invalid time zone has already been reported by this process ("say so once").
-_reported_zones: set[tuple[int, str]] = set()
+_reported_zones: set[tuple[str, str]] = set()
 
 
 def sweep(app: App, now: datetime) -> dict[str, int]:
@@ -53,7 +53,7 @@ def sweep(app: App, now: datetime) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def _report_invalid_zones(invalid: dict[int, str]) -> None:
+def _report_invalid_zones(invalid: dict[str, str]) -> None:
     for seller_id, name in invalid.items():
         if (seller_id, name) not in _reported_zones:
             _reported_zones.add((seller_id, name))
@@ -91,8 +91,8 @@ def sync_conversations(app: App, session: Session, conversation_ids: list[int], 
     for conversation in store.load_timelines(session, conversation_ids):
         computed = obligations_from_timeline(conversation.messages, now)
         if computed.future_message_ids:
-            log.warning("conversation %s: messages %s are dated in the future; treated as sent now",
-                        conversation.id, list(computed.future_message_ids))
+            log.warning("conversation %s: %d message(s) are dated in the future; treated as sent now",
+                        conversation.external_id, len(computed.future_message_ids))
         counts.update(_reconcile(app, session, conversation, computed, now))
     return counts
 
@@ -151,7 +151,8 @@ class SweepOutcome:
     """Counts of one sweep, and sellers whose time zone name had to be replaced by UTC."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    invalid_zones: dict[int, str] = field(default_factory=dict)
+    invalid_zones: dict[str, str] = field(default_factory=dict)
+    """Seller (the marketplace's id) → the unknown zone name their record gives."""
 
     def merge(self, other: SweepOutcome) -> None:
         self.counts.update(other.counts)
@@ -215,7 +216,7 @@ def _write(session: Session, plans: list[_Plan], now: datetime, outcome: SweepOu
 def _plan(app: App, row: DueDeadline, now: datetime, outcome: SweepOutcome) -> _Plan:
     decision = decide_stage(row.started_at, Stage(row.stage_sent), row.seller, now, app.settings.responses)
     if decision.zone.fell_back_to_utc:
-        outcome.invalid_zones[row.seller_id] = row.seller.timezone or ""
+        outcome.invalid_zones[row.seller_external_id] = row.seller.timezone or ""
     plan = _Plan({"deadline_id": row.id, "stage_sent": row.stage_sent, "next_due_at": decision.next_due_at,
                   "breached_at": row.breached_at, "away": row.away})
     if decision.stage is None:

@@ -239,11 +239,6 @@ def detectors(as_json: bool) -> None:
                    f"{interval:<15} {_duration(r.median_seconds_to_decision)}")
 
 
-def _plain_address(email: str) -> bool:
-    local, _, domain = email.partition("@")
-    return bool(local) and "." in domain and not any(c.isspace() or c in "<>,;@" for c in local + domain)
-
-
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -261,9 +256,10 @@ def staff() -> None:
 @click.option("--name", help="Display name for a newly created staff user.")
 def add(email: str, name: str | None) -> None:
     """Make the user with EMAIL a staff member, or create a staff user (external id staff:EMAIL)."""
+    from pipeline.addresses import is_plain_address
     from usecases.review import add_staff
 
-    if not _plain_address(email):
+    if not is_plain_address(email):
         raise click.BadParameter(f"not a plain email address: {email!r}", param_hint="EMAIL")
 
     now = _now()

@@ -44,9 +44,13 @@ addresses) come from --platform-domain or PEERGUARD_PLATFORM_DOMAINS
               help="Messages joined when looking for contact details split across a conversation.")
 def scan(platform_domains: tuple[str, ...], window: int) -> None:
     """Scan JSON lines from stdin for off-platform contact; see --help for the format."""
+    from pipeline.addresses import parse_domains
     from pipeline.detection.jsonlines import scan_lines  # Imported here to keep `peerguard --help` fast.
 
-    domains = platform_domains or load_settings().platform_domains
+    try:
+        domains = parse_domains(",".join(platform_domains)) if platform_domains else load_settings().platform_domains
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--platform-domain") from None
     output = sys.stdout.buffer
     for batch in _line_batches(sys.stdin.fileno()):
         output.write(b"".join(line.encode("ascii") + b"\n" for line in scan_lines(batch, platform_domains=domains,

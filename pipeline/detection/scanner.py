@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+from pipeline.addresses import normalise_domain
 from pipeline.detection import emails, handles, intents, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
@@ -36,8 +37,8 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
 
 @lru_cache(maxsize=16)
 def _clean_domains(domains: tuple[str, ...]) -> tuple[str, ...]:
-    """Lower-case and strip the configured platform domains once per distinct setting."""
-    return tuple(d.lower().strip(".") for d in domains)
+    """The configured platform domains in canonical form, once per distinct setting."""
+    return tuple(normalise_domain(d) for d in domains)
 
 
 # Every word, stem and character that can start any detector. A message with none of them (most

@@ -26,6 +26,11 @@ class BrokerDoorbell:
 
         dispatch_outbox.send()
 
+    def deliver_webhooks(self) -> None:
+        from actors.webhooks import deliver_webhooks
+
+        deliver_webhooks.send()
+
 
 _current: App | None = None
 

@@ -3,8 +3,8 @@
 Each stage names the use case that does its work as of a given time (what ``peerguard run --once``
 calls in-process) and the sweep actor the scheduler rings every tick on Redis (which re-rings
 whatever the broker lost, so nothing depends on redelivery). Order matters for ``run --once``:
-scanning feeds the review queue, the sweeps write the outbox, and mail goes last so everything
-queued in the same run is sent. A new stage is one line here.
+scanning feeds the review queue, the sweeps write the outbox and the webhook events, and delivery
+goes last so everything queued in the same run is sent. A new stage is one line here.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from datetime import datetime
 
 import dramatiq
 
-from actors import outbox, responses, review, scanning, transcripts
+from actors import outbox, responses, review, scanning, transcripts, webhooks
 from actors.metrics import count_stage
 from usecases import notices
 from usecases import responses as response_cases
 from usecases import review as review_cases
 from usecases import scanning as scanning_cases
 from usecases import transcripts as transcript_cases
+from usecases import webhooks as webhook_cases
 from usecases.app import App
 
 StageResult = dict[str, int]
@@ -42,10 +43,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("review", review_cases.housekeeping, review.review_sweep),
     Stage("responses", response_cases.sweep, responses.response_sweep),
     Stage("transcripts", transcript_cases.render_pending, transcripts.transcript_sweep),
+    Stage("webhooks", webhook_cases.deliver_due, webhooks.deliver_webhooks),
     Stage("mail", notices.deliver_outbox, outbox.dispatch_outbox),
 )
 
-ACTOR_MODULES = (scanning, review, responses, transcripts, outbox)
+ACTOR_MODULES = (scanning, review, responses, transcripts, webhooks, outbox)
 """Every module that declares actors (``dramatiq actors.all`` imports them through this table)."""
 
 

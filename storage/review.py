@@ -469,3 +469,11 @@ def median_decision_seconds(session: Session) -> dict[tuple[str, str], float]:
     ):
         durations.setdefault((kind, version), []).append((decided_at - created).total_seconds())
     return {key: value for key, values in durations.items() if (value := median(values)) is not None}
+
+
+def item_refs(session: Session, item: ReviewItem) -> tuple[str, str]:
+    """The marketplace's ids of an item's conversation and anchor message."""
+    row = session.execute(select(Conversation.external_id, Message.external_id)
+                          .join(Message, Message.conversation_id == Conversation.id)
+                          .where(Message.id == item.message_id)).one()
+    return row[0], row[1]

@@ -30,6 +30,8 @@ class Doorbell(Protocol):
 
     def deliver_mail(self) -> None: ...
 
+    def deliver_webhooks(self) -> None: ...
+
 
 class SilentDoorbell:
     """A doorbell that rings nobody: ``peerguard run --once`` and tests find the work by sweeping."""
@@ -41,6 +43,9 @@ class SilentDoorbell:
         return None
 
     def deliver_mail(self) -> None:
+        return None
+
+    def deliver_webhooks(self) -> None:
         return None
 
 

@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pipeline.notices import RESPONSE_CONTEXTS, ResponseNoticeFacts
 from pipeline.responses import (
@@ -30,6 +31,7 @@ from storage import responses as store
 from storage.db import Session, transaction
 from storage.outbox import NoticeRequest
 from storage.responses import ConversationTimeline, DeadlineEvent, DeadlineUpdate, DueDeadline, KnownDeadline
+from usecases import webhooks
 from usecases.app import App
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ def sweep(app: App, now: datetime) -> dict[str, int]:
     swept = sweep_due(app, now)
     _report_invalid_zones(swept.invalid_zones)
     counts = {f"sync_{k}": v for k, v in synced.items()} | dict(swept.counts)
+    if counts.get("breach_events"):
+        app.doorbell.deliver_webhooks()
     return {k: v for k, v in counts.items() if v}
 
 
@@ -166,6 +170,8 @@ class _Plan:
     update: DeadlineUpdate
     events: list[DeadlineEvent] = field(default_factory=list)
     notice: NoticeRequest | None = None
+    breach: dict[str, Any] | None = None
+    """The ``response.breached`` webhook event's data, when this deadline was just breached."""
 
 
 def sweep_due(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> SweepOutcome:
@@ -211,6 +217,8 @@ def _write(session: Session, plans: list[_Plan], now: datetime, outcome: SweepOu
     events = [event for plan in plans for event in plan.events]
     notices = [plan.notice for plan in plans if plan.notice is not None]
     outcome.counts["queued_emails"] += store.write_sweep(session, updates, events, notices, now)
+    breaches = [("response.breached", plan.breach["seller"], plan.breach) for plan in plans if plan.breach]
+    outcome.counts["breach_events"] += len(webhooks.record_many(session, breaches, now))
 
 
 def _plan(app: App, row: DueDeadline, now: datetime, outcome: SweepOutcome) -> _Plan:
@@ -236,6 +244,8 @@ def _record_stage(plan: _Plan, row: DueDeadline, decision: StageDecision, now: d
     plan.update["stage_sent"] = int(stage)
     if decision.breached:
         plan.update["breached_at"] = now
+        plan.breach = {"seller": row.seller_external_id, "conversation": row.conversation_external_id,
+                       "waiting_since": row.started_at.isoformat(), "limit_hours": 24}
     if decision.delivery == Delivery.SUPPRESSED_AWAY:
         plan.update["away"] = True
     skipped = ",".join(s.notice for s in decision.skipped)

@@ -39,6 +39,7 @@ from storage.db import Session, transaction
 from storage.models import ContactFinding, ReviewItem, Strike
 from storage.outbox import NoticeRequest, enqueue_notices
 from storage.review import ConversationRow, Person, StrikeRecord
+from usecases import webhooks
 from usecases.app import App
 from usecases.settings import Settings
 
@@ -109,6 +110,16 @@ def _update(session: Session, item_id: int, version: int, **values: Any) -> None
         raise VersionConflict(f"review item {item_id} was changed by someone else; reload it and try again")
 
 
+def _event(session: Session, event_type: str, user: Person, now: datetime, **data: Any) -> None:
+    """A webhook event about ``user``, in this decision's transaction (ordered per user)."""
+    webhooks.record(session, event_type, user.external_id, {"user": user.external_id, **data}, now)
+
+
+def _item_data(session: Session, item: ReviewItem) -> dict[str, Any]:
+    conversation, message = store.item_refs(session, item)
+    return {"review_item": item.id, "conversation": conversation, "message": message, "kind": item.kind}
+
+
 def _subject(session: Session, item: ReviewItem) -> Person:
     # The subject's row is referenced by the item (ON DELETE CASCADE), so it is always there.
     return store.person(session, item.subject_user_id)
@@ -145,7 +156,11 @@ def _open_target(session: Session, key: str, findings: list[ContactFinding], set
     action = "opened" if created else ("reopened" if reopen else "signal_added")
     note = ", ".join(f"{f.kind} {f.value} ({f.detector_version}, score {f.score:.2f})" for f in added)
     store.add_history(session, item.id, None, action, now, None if created else before, "pending", f"new signal: {note}")
-    _alert_staff_if_high(session, store.reload_item(session, item.id), settings, now)
+    refreshed = store.reload_item(session, item.id)
+    if action != "signal_added":
+        _event(session, "message.flagged", _subject(session, refreshed), now, **_item_data(session, refreshed),
+               kinds=sorted({f.kind for f in added}), high_severity=refreshed.high_severity)
+    _alert_staff_if_high(session, refreshed, settings, now)
     return item.id
 
 
@@ -354,9 +369,11 @@ def resolve(
             resolution_note=note, claimed_by_id=None, claim_expires_at=None)
     store.decide_signals(session, item.id, outcome, now)
     store.add_history(session, item.id, reviewer.id, "resolved", now, "pending", outcome, note)
+    decided = store.reload_item(session, item.id)
+    _event(session, "review.resolved", _subject(session, decided), now, **_item_data(session, decided), outcome=outcome)
     if outcome != "confirmed":
         return Resolution(item.id, outcome)
-    return _strike(session, store.reload_item(session, item.id), reviewer, now, settings)
+    return _strike(session, decided, reviewer, now, settings)
 
 
 def _strike(session: Session, item: ReviewItem, reviewer: Person, now: datetime, settings: Settings) -> Resolution:
@@ -369,6 +386,7 @@ def _strike(session: Session, item: ReviewItem, reviewer: Person, now: datetime,
     count = active_strike_count(session, item.subject_user_id, now, policy)
     store.add_history(session, item.id, reviewer.id, "strike_issued", now,
                       note=f"strike {strike_id}; {count} active in {policy.window_days} days")
+    _event(session, "strike.issued", _subject(session, item), now, strike=strike_id, review_item=item.id, active_strikes=count)
     steps = _escalate(session, item, strike_id, count, reviewer, now, settings)
     rerank_pending_items(session, item.subject_user_id, settings, now)
     return Resolution(item.id, "confirmed", strike_id, count, steps)
@@ -389,9 +407,11 @@ def _escalate(
         store.set_restricted(session, user.id, True)
         steps.append("user_restricted")
         requests += _staff_alert(settings, "repeat-offender", user, count, strike_id)
+        _event(session, "user.restricted", user, now, active_strikes=count, strike=strike_id)
     if escalation.recommend_suspension:
         steps.append("suspension_recommended")
         requests += _staff_alert(settings, "suspension-recommended", user, count, strike_id)
+        _event(session, "user.suspension_recommended", user, now, active_strikes=count, strike=strike_id)
     enqueue_notices(session, requests, now)
     for step in steps:
         store.add_history(session, item.id, reviewer.id, step, now, note=f"user {user.external_id} at {count} active strikes")
@@ -435,6 +455,9 @@ def overturn_strike(session: Session, strike_id: int, reviewer_email: str, now: 
     if not store.mark_overturned(session, strike.id, reviewer.id, now):
         raise VersionConflict(f"strike {strike_id} was changed by someone else; reload it and try again")
     store.add_history(session, strike.item_id, reviewer.id, "strike_overturned", now, note=note or f"strike {strike_id}")
+    subject = store.person(session, strike.user_id)
+    _event(session, "strike.overturned", subject, now, strike=strike.id, review_item=strike.item_id,
+           active_strikes=active_strike_count(session, strike.user_id, now, settings.review))
     _lift_restriction(session, strike.user_id, strike.item_id, reviewer, now, settings.review)
     rerank_pending_items(session, strike.user_id, settings, now)
     return strike
@@ -447,6 +470,7 @@ def _lift_restriction(session: Session, user_id: int, item_id: int, reviewer: Pe
     store.set_restricted(session, user_id, False)
     store.add_history(session, item_id, reviewer.id, "user_unrestricted", now,
                       note=f"user {user.external_id} below {policy.restrict_at} active strikes")
+    _event(session, "user.unrestricted", user, now, reason="strike_overturned")
 
 
 def expire_restrictions(session: Session, settings: Settings, now: datetime) -> list[int]:
@@ -466,6 +490,7 @@ def expire_restrictions(session: Session, settings: Settings, now: datetime) -> 
         user = store.person(session, user_id)
         store.add_history(session, None, None, "user_unrestricted", now,
                           note=f"user {user.external_id}: fewer than {policy.restrict_at} strikes in the last {policy.window_days} days")
+        _event(session, "user.unrestricted", user, now, reason="strikes_expired")
         rerank_pending_items(session, user_id, settings, now)
         lifted.append(user_id)
     return lifted
@@ -475,6 +500,8 @@ def housekeeping(app: App, now: datetime) -> dict[str, int]:
     """Lift restrictions whose strikes have aged out of the window, as of ``now`` (the `run --once` stage)."""
     with transaction(app.session_factory) as session:
         lifted = expire_restrictions(session, app.settings, now)
+    if lifted:
+        app.doorbell.deliver_webhooks()
     return {"restrictions_lifted": len(lifted)} if lifted else {}
 
 

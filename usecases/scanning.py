@@ -57,6 +57,10 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime) -> dict[str,
         new_findings = store.save_scans(session, masked, records, now)
         # Same transaction: a finding is never stored without its review item, nor the reverse.
         review_items = open_items_for_findings(session, new_findings, app.settings, now)
+    if review_items:
+        # Committed: staff alerts and message.flagged events go out now, not at the next sweep.
+        app.doorbell.deliver_webhooks()
+        app.doorbell.deliver_mail()
     return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
 
 

@@ -26,6 +26,7 @@ from storage import transcripts as store
 from storage.db import transaction
 from storage.files import atomic_write
 from storage.models import TranscriptRequest
+from usecases import webhooks
 from usecases.app import App
 from usecases.transcript_rendering import TranscriptTimeout, render_environment
 
@@ -71,12 +72,21 @@ def conversation_for_order(app: App, order_ref: str) -> str:
 
 def fulfil_request(app: App, request_id: int, now: datetime) -> TranscriptOutcome:
     """Bring one request to ``done`` (rendering or reusing) or ``failed``; idempotent."""
+    settled, job, announced = _settle_or_prepare(app, request_id, now)
+    outcome = settled or _render_and_record(app, request_id, *job, now)
+    if announced or (settled is None and outcome.status == "done"):
+        app.doorbell.deliver_webhooks()  # committed: transcript.ready goes out now
+    return outcome
+
+
+def _settle_or_prepare(app: App, request_id: int, now: datetime):
+    """An outcome when nothing needs rendering (done already, rendering elsewhere, reusable), else the job."""
     with transaction(app.session_factory) as session:
         request = store.lock_request(session, request_id)
         if request is None:
             raise LookupError(f"no transcript request {request_id}")
         if request.status == "done" or _rendering_elsewhere(request, now):
-            return _outcome(app, request, reused=request.reused_from_id is not None)
+            return _outcome(app, request, reused=request.reused_from_id is not None), None, False
         conversation = store.load_transcript_conversation(session, request.conversation_id)
         head = chain_head(conversation)
         request.chain_head, request.message_count = head, len(conversation.messages)
@@ -85,10 +95,10 @@ def fulfil_request(app: App, request_id: int, now: datetime) -> TranscriptOutcom
         earlier = store.reusable_request(session, request.conversation_id, request.fingerprint)
         if earlier is not None and _file_intact(app, earlier):
             _mark_reused(request, earlier, now)
-            return _outcome(app, request, reused=True)
+            _announce_ready(session, request, conversation.external_id, now)
+            return _outcome(app, request, reused=True), None, True
         request.status, request.started_at, request.error = "rendering", now, None
-        options = _options(request)
-    return _render_and_record(app, request_id, conversation, options, now)
+        return None, (conversation, _options(request)), False
 
 
 def _render_and_record(app: App, request_id: int, conversation, options: TranscriptOptions,
@@ -107,7 +117,17 @@ def _render_and_record(app: App, request_id: int, conversation, options: Transcr
         request.status, request.finished_at = "done", now
         request.pdf_path, request.pdf_sha256 = relative, rendered.sha256
         request.pages, request.size_bytes = rendered.pages, len(rendered.pdf)
+        _announce_ready(session, request, conversation.external_id, now)
         return _outcome(app, request, reused=False)
+
+
+def _announce_ready(session, request: TranscriptRequest, conversation_external_id: str, now: datetime) -> None:
+    """The ``transcript.ready`` webhook event, in the transaction that marks the request done."""
+    webhooks.record(session, "transcript.ready", conversation_external_id, {
+        "conversation": conversation_external_id, "transcript": str(request.id), "sha256": request.pdf_sha256,
+        "pages": request.pages, "evidence": request.evidence, "requested_by": request.requested_by,
+        "location": f"/v1/transcripts/{request.id}",
+    }, now)
 
 
 def _rendering_elsewhere(request: TranscriptRequest, now: datetime) -> bool:

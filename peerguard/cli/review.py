@@ -44,6 +44,9 @@ def _unit_of_work():
     app = open_app()
     with transaction(app.session_factory) as session:
         yield app, session
+    # Committed: the emails and webhook events a decision wrote go out now (with workers on Redis).
+    app.doorbell.deliver_mail()
+    app.doorbell.deliver_webhooks()
 
 
 def _run(action: Callable[[Any, Any], T]) -> T:

@@ -51,11 +51,16 @@ def payload(event_type: str, data: Mapping[str, Any], at: datetime) -> dict[str,
 
 
 def retry_at(attempts: int, happened_at: datetime, now: datetime) -> datetime | None:
-    """When to try again after ``attempts`` failures; None once the event is older than RETRY_FOR."""
-    step = _BACKOFF[min(max(attempts, 1), len(_BACKOFF)) - 1]
-    if now + step - happened_at > RETRY_FOR:
+    """When to try again after ``attempts`` failures; None once the event is RETRY_FOR old.
+
+    The last try falls exactly RETRY_FOR after the event, so an endpoint that failed all along has
+    been failing for a full day by then and is disabled with it.
+    """
+    deadline = happened_at + RETRY_FOR
+    if now >= deadline:
         return None
-    return now + step
+    step = _BACKOFF[min(max(attempts, 1), len(_BACKOFF)) - 1]
+    return min(now + step, deadline)
 
 
 def should_disable(failing_since: datetime | None, now: datetime) -> bool:

@@ -124,7 +124,7 @@ def deliver_due(app: App, now: datetime, poster: WebhookPoster | None = None, cl
         with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="webhook") as pool:
             while batch := _claim(app, now, clock()):
                 results = list(pool.map(lambda d: (d, _post(poster, d, clock())), batch))
-                _record_results(app, results, clock(), counts)
+                _record_results(app, results, now, counts)
     finally:
         if own:
             poster.close()

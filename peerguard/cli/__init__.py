@@ -17,9 +17,10 @@ from peerguard.cli.sellers import sellers
 from peerguard.cli.tokens import tokens
 from peerguard.cli.transcript import transcript
 from peerguard.cli.web import web
+from peerguard.cli.webhooks import webhooks
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, web, worker)
+COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, web, webhooks, worker)
 
 
 class PeerGuardGroup(click.Group):

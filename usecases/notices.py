@@ -172,3 +172,18 @@ def unsubscribe(app: App, token: str, now: datetime) -> bool:
             return False
         set_response_reminders(session, user_id, True, now)
     return True
+
+
+def set_reminders(app: App, user_external_id: str, receive: bool, now: datetime) -> bool:
+    """Switch a user's response reminders on (re-subscribe) or off; False for an unknown user."""
+    with transaction(app.session_factory) as session:
+        user_id = user_id_by_external_id(session, user_external_id)
+        if user_id is None:
+            return False
+        set_response_reminders(session, user_id, not receive, now)
+    return True
+
+
+def token_is_valid(app: App, token: str) -> bool:
+    """Whether an unsubscribe link's token is ours (the confirmation page says so before any change)."""
+    return verify_unsubscribe_token(app.settings.mail.unsubscribe_secret, token) is not None

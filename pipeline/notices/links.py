@@ -48,10 +48,9 @@ def verify_unsubscribe_token(secret: str, token: str) -> str | None:
 
 
 def unsubscribe_links(identity: MailIdentity, user_external_id: str) -> dict[str, str]:
-    """The RFC 8058 one-click URL and the mailto fallback for a seller's reminders."""
+    """The RFC 8058 one-click URL of a seller's reminders.
+
+    No mailto fallback: nothing reads an unsubscribe mailbox, and RFC 8058 needs only the https URI.
+    """
     token = unsubscribe_token(identity.unsubscribe_secret, user_external_id)
-    domain = identity.platform_domain
-    return {
-        "unsubscribe_url": f"https://{domain}/email/unsubscribe/{token}",
-        "unsubscribe_mailto": f"mailto:unsubscribe@{domain}?subject=unsubscribe-{token}",
-    }
+    return {"unsubscribe_url": f"https://{identity.platform_domain}/email/unsubscribe/{token}"}

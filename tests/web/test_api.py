@@ -326,3 +326,41 @@ def test_health_and_readiness(server):
 def test_openapi_document_is_served_under_v1(server):
     document = httpx.get(server + "/v1/openapi.json").json()
     assert {"/v1/messages/{message_id}", "/v1/scan", "/v1/batch", "/v1/attachments"} <= set(document["paths"])
+
+
+# --- One-click unsubscribe ----------------------------------------------------------------------
+
+
+def test_one_click_unsubscribe_confirms_on_get_and_opts_out_on_post(server, client, web_env):
+    from pipeline.notices import unsubscribe_token
+
+    world = seed(client)
+    token = unsubscribe_token("development-only:peermetals.com", world["seller"])
+    page = httpx.get(f"{server}/email/unsubscribe/{token}")
+    assert page.status_code == 200 and "<form method=\"post\"" in page.text
+    assert page.headers["referrer-policy"] == "no-referrer" and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert opted_out(web_env, world["seller"]) is None  # a GET changes nothing
+    done = httpx.post(f"{server}/email/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and "unsubscribed" in done.text and opted_out(web_env, world["seller"]) is True
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert httpx.get(f"{server}/email/unsubscribe/{forged}").status_code == 400
+    assert httpx.post(f"{server}/email/unsubscribe/{forged}", data={"List-Unsubscribe": "One-Click"}).status_code == 400
+    again = client.put(f"/v1/users/{world['seller']}/email-preferences", json={"response_reminders": True})
+    assert again.status_code == 200 and again.json() == {"id": world["seller"], "response_reminders": True}
+    assert opted_out(web_env, world["seller"]) is False
+    assert_error(client.put("/v1/users/u-nobody/email-preferences", json={"response_reminders": True}), 404, "not_found")
+
+
+def opted_out(env: dict[str, str], user: str) -> bool | None:
+    from sqlalchemy import select
+
+    from storage.db import make_engine
+    from storage.models import EmailPreference, User
+
+    engine = make_engine(env["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(select(EmailPreference.response_reminders_opted_out)
+                                     .join(User, User.id == EmailPreference.user_id).where(User.external_id == user))
+    finally:
+        engine.dispose()

@@ -242,11 +242,14 @@ async def open_loop_scan(port: int, token: str, bodies: list[dict], rate: float)
 
     async def one(body: dict, due: float) -> None:
         nonlocal failures
-        connection = idle.pop() if idle else Connection("127.0.0.1", port, token)
-        try:
-            status, _ = await connection.request("POST", "/v1/scan", body)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            status = 0
+        connection = idle.pop(0) if idle else Connection("127.0.0.1", port, token)
+        status = 0
+        for _attempt in range(2):  # the server closes a keep-alive connection idle for 5 s: reconnect once
+            try:
+                status, _ = await connection.request("POST", "/v1/scan", body)
+                break
+            except (ConnectionError, asyncio.IncompleteReadError):
+                connection.close()
         finished = time.perf_counter()
         idle.append(connection)
         if status != 200:

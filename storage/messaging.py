@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from storage.db import is_postgres
 from storage.models import Attachment, Conversation, ConversationRead, Message, User
@@ -55,6 +55,33 @@ class StoredAttachment:
     sha256: str
 
 
+@dataclass(frozen=True)
+class ConversationParticipants:
+    """A stored conversation's row id and its participants' row and external ids."""
+
+    id: int
+    buyer_id: int
+    seller_id: int
+    buyer: str
+    seller: str
+
+    def participant_id(self, external_id: str) -> int | None:
+        """The row id of the participant with this external id; None for anyone else."""
+        return self.buyer_id if external_id == self.buyer else self.seller_id if external_id == self.seller else None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to insert (``insert_new_messages``), its attachments already in the blob store."""
+
+    external_id: str
+    conversation_id: int
+    sender_id: int
+    body: str
+    sent_at: datetime
+    attachments: Sequence[StoredAttachment] = ()
+
+
 @contextmanager
 def unit_of_work(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     """One committed transaction; a failed commit raises StorageRefused."""
@@ -83,6 +110,86 @@ def conversation(session: Session, external_id: str) -> ConversationRef | None:
     row = session.execute(select(Conversation.id, Conversation.buyer_id, Conversation.seller_id)
                           .where(Conversation.external_id == external_id)).first()
     return ConversationRef(*row) if row else None
+
+
+def conversations_with_participants(session: Session, external_ids: Sequence[str]) -> dict[str, ConversationParticipants]:
+    """The stored conversations among ``external_ids`` with their participants, in one query."""
+    buyer, seller = aliased(User), aliased(User)
+    found: dict[str, ConversationParticipants] = {}
+    unique = sorted(set(external_ids))
+    for start in range(0, len(unique), 1000):
+        rows = session.execute(
+            select(Conversation.external_id, Conversation.id, Conversation.buyer_id, Conversation.seller_id,
+                   buyer.external_id, seller.external_id)
+            .join(buyer, buyer.id == Conversation.buyer_id).join(seller, seller.id == Conversation.seller_id)
+            .where(Conversation.external_id.in_(unique[start : start + 1000]))
+        )
+        found.update((row[0], ConversationParticipants(*row[1:])) for row in rows)
+    return found
+
+
+def stored_messages(session: Session, external_ids: Sequence[str]) -> dict[str, StoredMessage]:
+    """What the stored messages among ``external_ids`` were stored with, in one query."""
+    found: dict[str, StoredMessage] = {}
+    unique = sorted(set(external_ids))
+    for start in range(0, len(unique), 1000):
+        rows = session.execute(select(Message.external_id, Message.conversation_id, Message.sender_id, Message.body,
+                                      Message.sent_at).where(Message.external_id.in_(unique[start : start + 1000])))
+        found.update((row[0], StoredMessage(*row[1:])) for row in rows)
+    return found
+
+
+_INSERT_MESSAGES_PG = text(
+    "INSERT INTO messages (external_id, conversation_id, sender_id, body, sent_at, recorded_at)"
+    " SELECT external_id, conversation_id, sender_id, body, sent_at, :recorded_at FROM unnest("
+    "CAST(:external_ids AS varchar[]), CAST(:conversation_ids AS integer[]), CAST(:sender_ids AS integer[]),"
+    " CAST(:bodies AS text[]), CAST(:sent_ats AS timestamptz[]))"
+    " AS new (external_id, conversation_id, sender_id, body, sent_at)"
+    " ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id"
+)
+
+
+def insert_new_messages(session: Session, messages: Sequence[NewMessage], recorded_at: datetime) -> dict[str, int]:
+    """Insert the messages whose external id is not stored yet, with their attachments, in a few statements.
+
+    Returns the row id of each inserted message by external id; a message whose id is already
+    stored is skipped (the caller compares it). The external ids must be distinct.
+    """
+    if is_postgres(session):
+        # One statement with one array a column: psycopg neither splits nor re-parses a huge query text.
+        rows = session.execute(_INSERT_MESSAGES_PG, {
+            "external_ids": [m.external_id for m in messages], "conversation_ids": [m.conversation_id for m in messages],
+            "sender_ids": [m.sender_id for m in messages], "bodies": [m.body for m in messages],
+            "sent_ats": [m.sent_at.astimezone(UTC) for m in messages], "recorded_at": recorded_at.astimezone(UTC)})
+    else:
+        table = Message.__table__
+        rows = session.connection().execute(
+            sqlite.insert(table).on_conflict_do_nothing(index_elements=["external_id"])
+            .returning(table.c.external_id, table.c.id),
+            [{"external_id": m.external_id, "conversation_id": m.conversation_id, "sender_id": m.sender_id,
+              "body": m.body, "sent_at": m.sent_at, "recorded_at": recorded_at} for m in messages])
+    inserted = {external_id: row_id for external_id, row_id in rows}
+    attachments = [{"message_id": inserted[m.external_id], "position": a.position, "original_name": a.original_name,
+                    "content_type": a.content_type, "size": a.size, "sha256": a.sha256, "blob_key": a.sha256}
+                   for m in messages if m.external_id in inserted for a in m.attachments]
+    if attachments:
+        session.connection().execute(Attachment.__table__.insert(), attachments)
+    return inserted
+
+
+def mark_read_many(session: Session, reads: dict[tuple[int, int], datetime]) -> None:
+    """``mark_read`` for many (conversation, user) pairs at once: never moving backwards."""
+    if not reads:
+        return
+    dialect = postgresql if is_postgres(session) else sqlite
+    table = ConversationRead.__table__
+    statement = dialect.insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["conversation_id", "user_id"], set_={"last_read_at": statement.excluded.last_read_at},
+        where=table.c.last_read_at < statement.excluded.last_read_at)
+    session.connection().execute(statement, [
+        {"conversation_id": conversation_id, "user_id": user_id, "last_read_at": at}
+        for (conversation_id, user_id), at in sorted(reads.items())])
 
 
 def stored_message(session: Session, external_id: str) -> StoredMessage | None:

@@ -167,8 +167,14 @@ def unfinished_request_ids(session: Session, created_before: datetime) -> list[i
     ))
 
 
+MAX_ROW_ID = 2**31 - 1
+"""The largest value of an INTEGER primary key."""
+
+
 def request_with_conversation(session: Session, request_id: int) -> tuple[TranscriptRequest, str] | None:
-    """A transcript request and its conversation's external id."""
+    """A transcript request and its conversation's external id; None for an id no row can have."""
+    if not 0 < request_id <= MAX_ROW_ID:
+        return None  # PostgreSQL would refuse the comparison with an out-of-range integer
     row = session.execute(
         select(TranscriptRequest, Conversation.external_id)
         .join(Conversation, Conversation.id == TranscriptRequest.conversation_id)

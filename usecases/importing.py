@@ -251,25 +251,40 @@ class RecordOutcome:
 
 
 def ingest(app, objects: list[object], now: datetime) -> list[RecordOutcome]:
-    """Apply API records in order (one savepoint each, one commit); ring for new messages after the commit."""
-    outcomes: list[RecordOutcome] = []
+    """Apply API records in order, in one transaction; ring for new messages after the commit.
+
+    Users, conversations and read receipts get one savepoint each. Consecutive messages are
+    applied together (``_ingest_messages``): a few statements for the whole run instead of
+    several per message, with the same outcomes as one by one.
+    """
+    outcomes: list[RecordOutcome | None] = [None] * len(objects)
     new_messages: list[int] = []
     with store.unit_of_work(app.session_factory) as session:
-        for obj in objects:
-            outcomes.append(_ingest_one(app, session, obj, new_messages, now))
+        run: list[tuple[int, str | None, MessageRecord]] = []
+        for index, obj in enumerate(objects):
+            kind = obj.get("type") if isinstance(obj, dict) and isinstance(obj.get("type"), str) else None
+            try:
+                record = parse_record(obj)
+            except InterchangeError as exc:
+                outcomes[index] = RecordOutcome("error", kind, None, "invalid", str(exc))
+                continue
+            if isinstance(record, MessageRecord):
+                run.append((index, kind, record))
+                continue
+            if run:
+                _ingest_messages(app, session, run, outcomes, new_messages, now)
+                run = []
+            outcomes[index] = _apply_one(app, session, kind, record, new_messages, now)
+        if run:
+            _ingest_messages(app, session, run, outcomes, new_messages, now)
     if new_messages:
         from usecases.scanning import ring_for
 
         ring_for(app, new_messages)
-    return outcomes
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _ingest_one(app, session, obj: object, new_messages: list[int], now: datetime) -> RecordOutcome:
-    kind = obj.get("type") if isinstance(obj, dict) and isinstance(obj.get("type"), str) else None
-    try:
-        record = parse_record(obj)
-    except InterchangeError as exc:
-        return RecordOutcome("error", kind, None, "invalid", str(exc))
+def _apply_one(app, session, kind: str | None, record: Record, new_messages: list[int], now: datetime) -> RecordOutcome:
     try:
         with store.savepoint(session):
             status = apply_record(session, record, new_messages,
@@ -279,6 +294,63 @@ def _ingest_one(app, session, obj: object, new_messages: list[int], now: datetim
     except (ImportRejected, store.StorageRefused) as exc:
         return RecordOutcome("error", kind, record.external_id, "rejected", str(exc))
     return RecordOutcome(status, kind, record.external_id)
+
+
+def _ingest_messages(app, session, run: list[tuple[int, str | None, MessageRecord]], outcomes: list[RecordOutcome | None],
+                     new_messages: list[int], now: datetime) -> None:
+    """Apply consecutive message records together: one lookup of their conversations, one insert, one read mark.
+
+    A record the shared checks refuse (unknown conversation or sender, not a participant) goes
+    through ``_apply_one``, which refuses it with the one-by-one path's words and writes nothing.
+    A run that repeats a message id, or whose insert the database refuses, is applied one by one.
+    """
+    def one_by_one(items) -> None:
+        for index, kind, record in items:
+            outcomes[index] = _apply_one(app, session, kind, record, new_messages, now)
+
+    if len({record.external_id for _, _, record in run}) != len(run):
+        return one_by_one(run)
+    conversations = store.conversations_with_participants(session, [record.conversation for _, _, record in run])
+    ready: list[tuple[int, str | None, MessageRecord, store.NewMessage]] = []
+    for index, kind, record in run:
+        conversation = conversations.get(record.conversation)
+        sender = conversation.participant_id(record.sender) if conversation else None
+        if conversation is None or sender is None:
+            one_by_one([(index, kind, record)])
+            continue
+        try:
+            stored = [uploaded_attachment(app.blobs, position, ref) for position, ref in enumerate(record.attachments)]
+        except ImportRejected as exc:
+            outcomes[index] = RecordOutcome("error", kind, record.external_id, "rejected", str(exc))
+            continue
+        ready.append((index, kind, record, store.NewMessage(record.external_id, conversation.id, sender, record.text,
+                                                            record.sent_at, stored)))
+    if not ready:
+        return None
+    try:
+        with store.savepoint(session):
+            inserted = store.insert_new_messages(session, [new for *_, new in ready], now)
+            reads: dict[tuple[int, int], datetime] = {}
+            for *_, new in ready:
+                if new.external_id in inserted:
+                    # Replying counts as reading: the sender has seen the conversation up to their own message.
+                    key = (new.conversation_id, new.sender_id)
+                    reads[key] = max(reads.get(key, new.sent_at), new.sent_at)
+            store.mark_read_many(session, reads)
+            existing = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])
+    except store.StorageRefused:
+        return one_by_one([(index, kind, record) for index, kind, record, _ in ready])
+    for index, kind, record, new in ready:
+        if new.external_id in inserted:
+            new_messages.append(inserted[new.external_id])
+            outcomes[index] = RecordOutcome("created", kind, record.external_id)
+        elif existing.get(new.external_id) == store.StoredMessage(new.conversation_id, new.sender_id, new.body, new.sent_at):
+            outcomes[index] = RecordOutcome("unchanged", kind, record.external_id)
+        else:
+            outcomes[index] = RecordOutcome("error", kind, record.external_id, "conflict",
+                                            f"message {record.external_id!r} already exists with other content; "
+                                            "messages are immutable")
+    return None
 
 
 @dataclass(frozen=True)

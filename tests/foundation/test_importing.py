@@ -148,3 +148,43 @@ def test_doorbell_rings_only_after_commit(app, tmp_path):
     importer = InterchangeImporter(app.session_factory, app.blobs, tmp_path, batch_size=4)
     list(importer.import_lines(path.open("rb"), on_commit=on_commit))
     assert seen == [["m-1"], ["m-2", "m-3", "m-4"]]
+
+
+def test_api_ingest_applies_a_run_of_messages_together_with_the_one_by_one_outcomes(app):
+    """usecases.importing.ingest: consecutive messages share a few statements; outcomes and rows as one by one."""
+    from datetime import UTC, datetime
+
+    from storage.models import ConversationRead
+    from usecases.importing import ingest
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    later = {**msg("m-3", "later", sender="u-2"), "sent_at": "2026-11-26T09:00:00+01:00"}
+    first = ingest(app, BASE + [msg("m-1"), msg("m-2", "reply", sender="u-2"), later], now)
+    assert [o.status for o in first] == ["created"] * 6
+    records = [
+        msg("m-1"),                                   # unchanged
+        msg("m-2", "edited", sender="u-2"),           # conflict
+        msg("m-4", "new one"),                        # created
+        msg("m-5", conv="c-none"),                    # unknown conversation
+        msg("m-6", sender="u-9"),                     # unknown sender
+        {"type": "user", "id": "u-3", "name": "Other"},
+        msg("m-7", sender="u-3"),                     # not a participant
+        {"type": "message", "id": "m-8"},             # invalid
+        msg("m-9", attachments=[{"sha256": "0" * 64, "name": "x.jpg"}]),  # never uploaded
+        msg("m-10", "back dated", sender="u-2"),      # created; reads never move backwards
+    ]
+    outcomes = ingest(app, records, now)
+    assert [(o.status, o.problem) for o in outcomes] == [
+        ("unchanged", None), ("error", "conflict"), ("created", None), ("error", "rejected"), ("error", "rejected"),
+        ("created", None), ("error", "rejected"), ("error", "invalid"), ("error", "rejected"), ("created", None)]
+    assert "c-none" in outcomes[3].error and "sender 'u-9'" in outcomes[4].error
+    assert "not a participant" in outcomes[6].error and "immutable" in outcomes[1].error
+    assert [o.external_id for o in outcomes[:3]] == ["m-1", "m-2", "m-4"]
+    # A run repeating an id is applied one by one: the second copy is unchanged, a changed copy a conflict.
+    repeated = ingest(app, [msg("m-11"), msg("m-11"), msg("m-11", "other")], now)
+    assert [(o.status, o.problem) for o in repeated] == [("created", None), ("unchanged", None), ("error", "conflict")]
+    assert count(app, Message) == 6
+    with app.session_factory() as s:
+        reads = {(r.user_id, r.last_read_at) for r in s.scalars(select(ConversationRead))}
+        seller = s.scalar(select(User.id).where(User.external_id == "u-2"))
+    assert (seller, datetime(2026, 11, 26, 8, 0, tzinfo=UTC)) in reads  # m-3's time, not m-10's earlier one

@@ -317,6 +317,12 @@ def test_transcript_request_then_state_then_pdf_with_its_sha256(client, web_env)
     assert_error(client.post("/v1/conversations/c-nowhere/transcripts", json={}), 404, "not_found")
 
 
+def test_transcript_ids_no_row_can_have_are_404_not_500(client):
+    # Found by tests/web/test_fuzz.py: PostgreSQL refused comparing the INTEGER key with 12968841389.
+    for request_id in ("12968841389", "0", "-1", str(2**63)):
+        assert_error(client.get(f"/v1/transcripts/{request_id}"), 404, "not_found")
+
+
 def test_health_and_readiness(server):
     assert httpx.get(server + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(server + "/readyz")

@@ -25,6 +25,8 @@ class Receiver:
 
     secret: str | None = None
     answers: list[int] = field(default_factory=list)
+    fail_once_for: set[str] = field(default_factory=set)
+    """Users whose next delivery is answered 500 (once each), whatever order requests arrive in."""
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,8 +49,12 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 if receiver.delay:
                     time.sleep(receiver.delay)
+                user = json.loads(body).get("data", {}).get("user") if body else None
                 with receiver.lock:
                     status = receiver.answers.pop(0) if receiver.answers else 204
+                    if user in receiver.fail_once_for:
+                        receiver.fail_once_for.discard(user)
+                        status = 500
                 verified = self._verify(body)
                 if 200 <= status < 300 and verified:
                     payload = json.loads(body)

@@ -76,24 +76,28 @@ class EmailDecision(NamedTuple):
 
 def email_due_at(first_new_at: datetime, emailed_at: datetime | None, policy: NotificationPolicy) -> datetime:
     """``delay`` after the first message not yet emailed, and at least ``repeat`` after the last email."""
-    due = as_utc(first_new_at) + policy.delay
+    # Aware datetimes compare and add correctly whatever their zone; no conversion on the hot path.
+    due = first_new_at + policy.delay
     if emailed_at is not None:
-        due = max(due, as_utc(emailed_at) + policy.repeat)
+        due = max(due, emailed_at + policy.repeat)
     return due
 
 
 def decide_new_message_email(unread: Sequence[UnreadMessage], emailed_through: datetime | None,
                              emailed_at: datetime | None, notify: str, has_address: bool, now: datetime,
                              policy: NotificationPolicy) -> EmailDecision:
-    """The new-message email of one streak: send now, wait, or drop (read, daily, off, no address)."""
+    """The new-message email of one streak: send now, wait, or drop (read, daily, off, no address).
+
+    Every datetime must be aware (any zone).
+    """
     if notify != Notify.IMMEDIATE:
         return EmailDecision(False, None, f"notify {notify}")
     if not has_address:
         return EmailDecision(False, None, "no address")
     if not unread:
         return EmailDecision(False, None, "read")
-    ordered = sorted(unread, key=lambda m: (as_utc(m.sent_at), m.message_id))
-    fresh = [m for m in ordered if emailed_through is None or as_utc(m.sent_at) > as_utc(emailed_through)]
+    ordered = sorted(unread, key=lambda m: (m.sent_at, m.message_id))
+    fresh = [m for m in ordered if emailed_through is None or m.sent_at > emailed_through]
     if not fresh:
         return EmailDecision(False, None, "already emailed")
     due = email_due_at(fresh[0].sent_at, emailed_at, policy)

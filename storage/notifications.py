@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, text, update
+from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, case, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from pipeline.notifications import UnreadMessage
 from storage.db import is_postgres
 from storage.models import Attachment, Conversation, ConversationRead, Message, Notification, User
 from storage.models.base import UTCDateTime
@@ -177,36 +178,30 @@ def due_query(now: datetime, limit: int, postgres: bool) -> Any:
     n = NOTIFICATIONS.c
     due = (select(n.id, n.recipient_id, n.conversation_id, n.first_unread_at, n.emailed_at, n.emailed_through)
            .where(n.email_due_at.is_not(None), n.email_due_at <= now).order_by(n.email_due_at).limit(limit))
-    if postgres:
-        due = due.with_for_update(skip_locked=True)
-    # Lock and limit in a CTE so the planner walks the partial index and stops after ``limit``.
-    due = due.cte("due")
-    return (select(due, Conversation.external_id, Conversation.subject, User.external_id, User.name, User.email,
-                   User.timezone, User.notify)
-            .join(Conversation, Conversation.id == due.c.conversation_id)
-            .join(User, User.id == due.c.recipient_id))
+    # SKIP LOCKED lets two sweeps split the due rows; SQLite serialises writers anyway.
+    return due.with_for_update(skip_locked=True) if postgres else due
 
 
 def lock_due(session: Session, now: datetime, limit: int) -> list[DueNotification]:
     """Up to ``limit`` notifications whose email is due at ``now``, oldest first, locked for this transaction."""
-    return [DueNotification(*row) for row in session.execute(due_query(now, limit, is_postgres(session)))]
-
-
-class StoredUnread(NamedTuple):
-    """An unread message of a due notification (``masked_body`` None until scanned)."""
-
-    notification_id: int
-    message_id: int
-    external_id: str
-    sender_name: str
-    sent_at: datetime
-    masked_body: str | None
-
-
-def unread_messages(session: Session, due: Sequence[DueNotification]) -> list[StoredUnread]:
-    """Every unread message of these notifications: the other party's, from the streak's first on."""
+    due = session.execute(due_query(now, limit, is_postgres(session))).all()
     if not due:
         return []
+    # Recipients and conversations in a second query by primary key: joined to the locking
+    # select, the planner hashed all 100,000 conversations for 2,000 rows (4x slower in the bench).
+    details = {row[0]: row[1:] for row in session.execute(
+        select(NOTIFICATIONS.c.id, Conversation.external_id, Conversation.subject, User.external_id, User.name,
+               User.email, User.timezone, User.notify)
+        .join(Conversation, Conversation.id == NOTIFICATIONS.c.conversation_id)
+        .join(User, User.id == NOTIFICATIONS.c.recipient_id)
+        .where(_among(session, NOTIFICATIONS.c.id, [row[0] for row in due])))}
+    return [DueNotification(*row, *details[row[0]]) for row in due]
+
+
+def unread_messages(session: Session, due: Sequence[DueNotification]) -> dict[int, list[UnreadMessage]]:
+    """Every unread message of these notifications, by notification: the other party's, from the streak's first on."""
+    if not due:
+        return {}
     n = NOTIFICATIONS.c
     rows = session.execute(
         select(n.id, Message.id, Message.external_id, User.name, Message.sent_at,
@@ -214,9 +209,12 @@ def unread_messages(session: Session, due: Sequence[DueNotification]) -> list[St
         .join(Message, and_(Message.conversation_id == n.conversation_id, Message.sender_id != n.recipient_id,
                             Message.sent_at >= n.first_unread_at))
         .join(User, User.id == Message.sender_id)
-        .where(n.id.in_([d.id for d in due]))
+        .where(_among(session, n.id, [d.id for d in due]))
     )
-    return [StoredUnread(*row) for row in rows]
+    found: dict[int, list[UnreadMessage]] = {}
+    for notification_id, *values in rows:
+        found.setdefault(notification_id, []).append(UnreadMessage(*values))
+    return found
 
 
 def attachment_names(session: Session, message_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -225,10 +223,19 @@ def attachment_names(session: Session, message_ids: Sequence[int]) -> dict[int, 
         return {}
     names: dict[int, list[str]] = {}
     rows = session.execute(select(Attachment.message_id, Attachment.original_name)
-                           .where(Attachment.message_id.in_(list(message_ids))).order_by(Attachment.message_id, Attachment.position))
+                           .where(_among(session, Attachment.message_id, message_ids))
+                           .order_by(Attachment.message_id, Attachment.position))
     for message_id, name in rows:
         names.setdefault(message_id, []).append(name)
     return names
+
+
+def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids``: one array parameter on PostgreSQL (an IN list of 2,000 parameters cost
+    psycopg half a second to rewrite), an expanded IN on SQLite."""
+    if is_postgres(session):
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(list(ids))
 
 
 class NotificationUpdate(TypedDict):

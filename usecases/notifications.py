@@ -120,9 +120,7 @@ def sweep_new_messages(app: App, now: datetime, batch_size: int = BATCH_SIZE) ->
 def plan_batch(app: App, session: Session, due: list[store.DueNotification], now: datetime,
                totals: Counter[str]) -> tuple[list[store.NotificationUpdate], list[NoticeRequest]]:
     """Load the batch's unread messages and decide each notification's email (no writes)."""
-    unread: dict[int, list[store.StoredUnread]] = {}
-    for row in store.unread_messages(session, due):
-        unread.setdefault(row.notification_id, []).append(row)
+    unread = store.unread_messages(session, due)
     decisions = [(row, _decide(app, row, unread.get(row.id, []), now)) for row in due]
     names = store.attachment_names(session, [m.message_id for _, d in decisions for m in d.shown])
     updates: list[store.NotificationUpdate] = []
@@ -135,9 +133,8 @@ def plan_batch(app: App, session: Session, due: list[store.DueNotification], now
     return updates, notices
 
 
-def _decide(app: App, row: store.DueNotification, unread: list[store.StoredUnread], now: datetime) -> EmailDecision:
-    messages = [UnreadMessage(u.message_id, u.external_id, u.sender_name, u.sent_at, u.masked_body) for u in unread]
-    return decide_new_message_email(messages, row.emailed_through, row.emailed_at, row.notify,
+def _decide(app: App, row: store.DueNotification, unread: list[UnreadMessage], now: datetime) -> EmailDecision:
+    return decide_new_message_email(unread, row.emailed_through, row.emailed_at, row.notify,
                                     bool((row.recipient_email or "").strip()), now, app.settings.notifications)
 
 

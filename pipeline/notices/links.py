@@ -20,7 +20,9 @@ _MAC_BYTES = 16  # 128 bits: far beyond guessing, and a short enough URL for a L
 
 def conversation_url(domain: str, conversation_external_id: str) -> str:
     """The link to a conversation in the PeerMetals inbox (``https://{domain}/messages/c-9``)."""
-    return f"https://{domain}/messages/{quote(conversation_external_id, safe='')}"
+    # Plain ids (the usual ``c-9``) need no quoting; ``quote`` was a tenth of the new-message sweep.
+    plain = conversation_external_id.isascii() and conversation_external_id.replace("-", "").isalnum()
+    return f"https://{domain}/messages/{conversation_external_id if plain else quote(conversation_external_id, safe='')}"
 
 
 def _mac(secret: str, user_external_id: str, topic: str = "") -> str:

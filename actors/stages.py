@@ -16,9 +16,10 @@ from datetime import datetime
 
 import dramatiq
 
-from actors import outbox, responses, review, scanning, transcripts, webhooks
+from actors import notifications, outbox, responses, review, scanning, transcripts, webhooks
 from actors.metrics import count_stage
 from usecases import notices
+from usecases import notifications as notification_cases
 from usecases import responses as response_cases
 from usecases import review as review_cases
 from usecases import scanning as scanning_cases
@@ -44,10 +45,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("responses", response_cases.sweep, responses.response_sweep),
     Stage("transcripts", transcript_cases.render_pending, transcripts.transcript_sweep),
     Stage("webhooks", webhook_cases.deliver_due, webhooks.deliver_webhooks),
+    Stage("notifications", notification_cases.sweep, notifications.notification_sweep),
     Stage("mail", notices.deliver_outbox, outbox.dispatch_outbox),
 )
 
-ACTOR_MODULES = (scanning, review, responses, transcripts, webhooks, outbox)
+ACTOR_MODULES = (scanning, review, responses, transcripts, webhooks, notifications, outbox)
 """Every module that declares actors (``dramatiq actors.all`` imports them through this table)."""
 
 

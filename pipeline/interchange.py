@@ -35,9 +35,12 @@ class UserRecord:
     away: bool
     role: str | None = None
     """"member" or "staff"; None when the line does not say, so an import never demotes staff."""
+    notify: str | None = None
+    """New-message emails: "immediate", "daily" or "off"; None keeps the stored choice."""
 
 
 USER_ROLES = ("member", "staff")
+NOTIFY_CHOICES = ("immediate", "daily", "off")
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,10 @@ def _parse_user(obj: dict) -> UserRecord:
     role = obj.get("role")
     if role is not None and role not in USER_ROLES:
         raise InterchangeError(f"'role' must be one of {', '.join(USER_ROLES)}, got {role!r}")
-    return UserRecord(_id(obj, "id"), _required_str(obj, "name", 200), email, tz, away, role)
+    notify = obj.get("notify")
+    if notify is not None and notify not in NOTIFY_CHOICES:
+        raise InterchangeError(f"'notify' must be one of {', '.join(NOTIFY_CHOICES)}, got {notify!r}")
+    return UserRecord(_id(obj, "id"), _required_str(obj, "name", 200), email, tz, away, role, notify)
 
 
 def _parse_conversation(obj: dict) -> ConversationRecord:

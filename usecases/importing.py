@@ -28,6 +28,7 @@ from pipeline.interchange import (
 )
 from storage import messaging as store
 from storage.blobs import BlobNotFound, BlobStore, BlobTooLarge
+from usecases import notifications
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 
@@ -187,10 +188,13 @@ def _apply_message(session, record: MessageRecord, new_messages: list[int], atta
             raise MessageConflict(f"message {record.external_id!r} already exists with other content; messages are immutable")
         return "unchanged"
     stored = [attachments(position, ref) for position, ref in enumerate(record.attachments)]
-    new_messages.append(store.insert_message(session, record.external_id, conversation.id, sender, record.text,
-                                             record.sent_at, now, stored))
+    message_id = store.insert_message(session, record.external_id, conversation.id, sender, record.text,
+                                      record.sent_at, now, stored)
+    new_messages.append(message_id)
+    recipient = conversation.seller_id if sender == conversation.buyer_id else conversation.buyer_id
+    notifications.message_recorded(session, conversation.id, recipient, message_id, record.sent_at, now)
     # Replying counts as reading: the sender has seen the conversation up to their own message.
-    store.mark_read(session, conversation.id, sender, record.sent_at)
+    _read(session, conversation.id, sender, record.sent_at)
     return "created"
 
 
@@ -199,7 +203,15 @@ def _apply_read(session, record: ReadRecord) -> str:
     reader = _require_user(session, record.user, "user")
     if reader not in (conversation.buyer_id, conversation.seller_id):
         raise ImportRejected(f"user {record.user!r} is not a participant of {record.conversation!r}")
-    return "updated" if store.mark_read(session, conversation.id, reader, record.at) else "unchanged"
+    return "updated" if _read(session, conversation.id, reader, record.at) else "unchanged"
+
+
+def _read(session, conversation_id: int, reader: int, at: datetime) -> bool:
+    """Record the read and end the reader's unread streak up to ``at``; True if the receipt moved."""
+    moved = store.mark_read(session, conversation_id, reader, at)
+    if moved:
+        notifications.conversation_read(session, conversation_id, reader, at)
+    return moved
 
 
 def _apply_user(session, record: UserRecord) -> str:
@@ -207,6 +219,9 @@ def _apply_user(session, record: UserRecord) -> str:
     if record.role is not None:
         # A line without a role never demotes an existing staff member.
         values["role"] = record.role
+    if record.notify is not None:
+        # Likewise a line without ``notify`` keeps the user's choice (made by CLI, API or unsubscribe).
+        values["notify"] = record.notify
     return store.upsert_user(session, record.external_id, values)
 
 

@@ -155,6 +155,7 @@ def _message(email: store.ClaimedEmail, identity: MailIdentity, sent_at: datetim
         rendered=rendered,
         unsubscribe_url=email.context.get("unsubscribe_url"),
         unsubscribe_mailto=email.context.get("unsubscribe_mailto"),
+        thread=email.context.get("thread"),
     )
     return build_message(outgoing, identity, sent_at)
 

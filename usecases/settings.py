@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pipeline.addresses import DEFAULT_PLATFORM_DOMAINS, InvalidAddress, parse_address, parse_domains
 from pipeline.notices import MailIdentity
+from pipeline.notifications import NotificationPolicy
 from pipeline.responses import ResponsePolicy
 from pipeline.review import ReviewPolicy
 
@@ -44,6 +45,7 @@ class Settings:
     mail: MailIdentity
     responses: ResponsePolicy = ResponsePolicy()
     review: ReviewPolicy = ReviewPolicy()
+    notifications: NotificationPolicy = NotificationPolicy()
     platform_domains: tuple[str, ...] = DEFAULT_PLATFORM_DOMAINS
     staff_email: str | None = None
     environment: str = "production"
@@ -84,6 +86,7 @@ class Settings:
             mail=_mail_identity(env, domains, secret),
             responses=_response_policy(env),
             review=_review_policy(env),
+            notifications=_notification_policy(env),
             platform_domains=domains,
             staff_email=_optional_address(env, "PEERGUARD_STAFF_EMAIL"),
             environment=_environment(env.get("PEERGUARD_ENV")),
@@ -219,6 +222,14 @@ def _review_policy(env: Mapping[str, str]) -> ReviewPolicy:
     default = ReviewPolicy()
     return ReviewPolicy(**{field: _read(env, name, _positive_int, getattr(default, field))
                            for field, name in REVIEW_VARIABLES.items()})
+
+
+def _notification_policy(env: Mapping[str, str]) -> NotificationPolicy:
+    default = NotificationPolicy()
+    return NotificationPolicy(
+        delay=_read(env, "PEERGUARD_NEW_MESSAGE_DELAY", _minutes, _in_minutes(default.delay)),
+        repeat=_read(env, "PEERGUARD_NEW_MESSAGE_REPEAT", _minutes, _in_minutes(default.repeat)),
+    )
 
 
 def debug_requested(env: Mapping[str, str] | None = None) -> bool:

@@ -16,11 +16,12 @@ from peerguard.cli.scheduler import scheduler
 from peerguard.cli.sellers import sellers
 from peerguard.cli.tokens import tokens
 from peerguard.cli.transcript import transcript
+from peerguard.cli.users import users
 from peerguard.cli.web import web
 from peerguard.cli.webhooks import webhooks
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, web, webhooks, worker)
+COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, web, webhooks, worker)
 
 
 class PeerGuardGroup(click.Group):

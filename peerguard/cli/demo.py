@@ -47,6 +47,7 @@ def demo(conversations: int, seed: int) -> None:
 
 def _print_outputs(context, results) -> None:
     from storage import outbox, scanning
+    from usecases import notifications
 
     settings = context.settings
     with context.session_factory() as session:
@@ -56,6 +57,9 @@ def _print_outputs(context, results) -> None:
     with context.session_factory() as session:
         notices = outbox.sent_by_notice(session)
     click.echo("emails sent: " + (", ".join(f"{k}={n}" for k, n in sorted(notices.items())) or "none"))
+    total, unread = notifications.counts(context)
+    click.echo(f"dashboard notifications: {total} (unread {unread}); "
+               "`GET /v1/users/USER_ID/notifications` lists a user's")
     transcript = _transcript(context, flagged) if flagged else None
     click.echo("outputs:")
     click.echo(f"  database      {settings.database_url}")

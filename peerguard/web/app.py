@@ -7,12 +7,12 @@ import logging
 from fastapi import FastAPI
 
 from peerguard.web import errors, unsubscribe
-from peerguard.web.api import health, ingest, lookups, preferences, scan, transcripts
+from peerguard.web.api import health, ingest, lookups, notifications, preferences, scan, transcripts
 from peerguard.web.limits import LimitsAndAccessLog
 from usecases.app import App
 
 ROUTERS = (health.router, ingest.router, preferences.router, scan.router, lookups.router, transcripts.router,
-           unsubscribe.router)
+           notifications.router, unsubscribe.router)
 
 
 def create_app(app: App) -> FastAPI:

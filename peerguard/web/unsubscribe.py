@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from usecases import notices
+from usecases import notices, notifications
 
 router = APIRouter(tags=["email"], include_in_schema=False)
 _PAGES = Environment(loader=FileSystemLoader(str(Path(__file__).resolve().parents[2] / "templates" / "web")),
@@ -45,3 +45,18 @@ def unsubscribe(token: str, request: Request) -> HTMLResponse:
     if not notices.unsubscribe(request.app.state.peerguard, token, datetime.now(UTC)):
         return _page(*INVALID, status=400)
     return _page("You are unsubscribed", "PeerMetals will not send you response reminders any more.")
+
+
+@router.get("/email/unsubscribe/new-messages/{token}")
+def confirm_new_messages(token: str, request: Request) -> HTMLResponse:
+    if not notifications.token_is_valid(request.app.state.peerguard, token):
+        return _page(*INVALID, status=400)
+    return _page("Stop new-message emails?", "You will still see new messages on PeerMetals, but we will not email you about them.",
+                 confirm=True)
+
+
+@router.post("/email/unsubscribe/new-messages/{token}")
+def unsubscribe_new_messages(token: str, request: Request) -> HTMLResponse:
+    if not notifications.unsubscribe(request.app.state.peerguard, token):
+        return _page(*INVALID, status=400)
+    return _page("You are unsubscribed", "PeerMetals will not email you about new messages any more.")

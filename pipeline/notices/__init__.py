@@ -7,8 +7,12 @@ The public names live in the submodules and are re-exported here, so callers imp
 
 from pipeline.notices.contexts import (
     RESPONSE_CONTEXTS,
+    DigestFacts,
+    NewMessageFacts,
     ResponseNoticeFacts,
     flag_alert,
+    new_message,
+    new_message_digest,
     policy_warning,
     repeat_offender,
     response_breach,
@@ -17,7 +21,14 @@ from pipeline.notices.contexts import (
     suspension_recommended,
 )
 from pipeline.notices.identity import MailIdentity, safe_display_name
-from pipeline.notices.links import conversation_url, unsubscribe_links, unsubscribe_token, verify_unsubscribe_token
+from pipeline.notices.links import (
+    NEW_MESSAGES_TOPIC,
+    conversation_url,
+    notification_unsubscribe_links,
+    unsubscribe_links,
+    unsubscribe_token,
+    verify_unsubscribe_token,
+)
 from pipeline.notices.messages import (
     MESSAGE_POLICY,
     NOTICE_HEADER,
@@ -27,13 +38,15 @@ from pipeline.notices.messages import (
     build_message,
     message_id_for,
     single_line_fold,
+    thread_id_for,
 )
 from pipeline.notices.rendering import KNOWN_NOTICES, RenderedEmail, render_notice
 
 __all__ = [
-    "KNOWN_NOTICES", "MESSAGE_POLICY", "NOTICE_HEADER", "RESPONSE_CONTEXTS", "SENDING_POLICY", "UNSUBSCRIBE_NOTICES",
-    "MailIdentity", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts",
-    "build_message", "conversation_url", "flag_alert", "message_id_for", "policy_warning", "render_notice",
+    "KNOWN_NOTICES", "MESSAGE_POLICY", "NEW_MESSAGES_TOPIC", "NOTICE_HEADER", "RESPONSE_CONTEXTS", "SENDING_POLICY", "UNSUBSCRIBE_NOTICES",
+    "DigestFacts", "MailIdentity", "NewMessageFacts", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts",
+    "build_message", "conversation_url", "flag_alert", "message_id_for", "new_message", "new_message_digest",
+    "notification_unsubscribe_links", "policy_warning", "render_notice",
     "repeat_offender", "response_breach", "response_final_warning", "response_reminder", "safe_display_name",
-    "single_line_fold", "suspension_recommended", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",
+    "single_line_fold", "suspension_recommended", "thread_id_for", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",
 ]

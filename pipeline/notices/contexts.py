@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipeline.notices.identity import MailIdentity, safe_display_name
-from pipeline.notices.links import conversation_url, unsubscribe_links
+from pipeline.notices.links import conversation_url, notification_unsubscribe_links, unsubscribe_links
 from pipeline.responses import as_utc
 
 
@@ -91,3 +91,67 @@ def suspension_recommended(user_email: str, user_external_id: str, strike_count:
 def flag_alert(item_id: int, kind: str, sender_email: str, excerpt: str, review_url: str) -> dict[str, Any]:
     """Context of the staff alert for a high-severity review item."""
     return {"item_id": item_id, "kind": kind, "sender_email": sender_email, "excerpt": excerpt, "review_url": review_url}
+
+
+# --- New-message notifications -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewMessageFacts:
+    """What a new-message email mentions: the recipient, the conversation and its unread messages (external ids only)."""
+
+    recipient_external_id: str
+    recipient_name: str
+    conversation_external_id: str
+    subject: str | None
+    other_name: str
+    shown: tuple[tuple[str, datetime, str, tuple[str, ...]], ...]
+    """(sender name, sent at, masked text, attachment names) of each message shown, oldest first."""
+    more: int
+    zone: ZoneInfo
+
+
+def new_message(identity: MailIdentity, facts: NewMessageFacts) -> dict[str, Any]:
+    """Context of the new-message email: masked texts only, local times, one-click unsubscribe, thread id."""
+    return {
+        "recipient_name": safe_display_name(facts.recipient_name) or "there",
+        "other_name": safe_display_name(facts.other_name) or "The other party",
+        "listing": facts.subject or "your conversation",
+        "conversation_url": conversation_url(identity.platform_domain, facts.conversation_external_id),
+        "messages": [{"sender": safe_display_name(sender) or "Someone", "sent_at": _local(sent_at, facts.zone),
+                      "text": text, "attachments": list(attachments)}
+                     for sender, sent_at, text, attachments in facts.shown],
+        "more": facts.more,
+        "thread": facts.conversation_external_id,
+    } | notification_unsubscribe_links(identity, facts.recipient_external_id)
+
+
+@dataclass(frozen=True)
+class DigestFacts:
+    """What a daily digest lists: one line per unread conversation (previews are masked texts)."""
+
+    recipient_external_id: str
+    recipient_name: str
+    day: str
+    conversations: tuple[tuple[str, str | None, str, int, str | None], ...]
+    """(conversation external id, subject, other party's name, unread count, masked preview or None)."""
+
+
+def new_message_digest(identity: MailIdentity, facts: DigestFacts) -> dict[str, Any]:
+    """Context of the daily digest of unread conversations."""
+    return {
+        "recipient_name": safe_display_name(facts.recipient_name) or "there",
+        "day": facts.day,
+        "conversations": [{"url": conversation_url(identity.platform_domain, conversation), "listing": subject or "a conversation",
+                           "other_name": safe_display_name(other) or "The other party", "unread": unread,
+                           "preview": _preview(preview)}
+                          for conversation, subject, other, unread, preview in facts.conversations],
+        "unread_total": sum(line[3] for line in facts.conversations),
+    } | notification_unsubscribe_links(identity, facts.recipient_external_id)
+
+
+def _preview(text: str | None, limit: int = 140) -> str | None:
+    if text is None:
+        return None
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -24,7 +24,7 @@ from pipeline.notices.rendering import RenderedEmail
 from pipeline.responses import as_utc
 
 NOTICE_HEADER = "X-PeerGuard-Notice"
-UNSUBSCRIBE_NOTICES = frozenset({"response-reminder", "response-final-warning"})
+UNSUBSCRIBE_NOTICES = frozenset({"response-reminder", "response-final-warning", "new-message", "new-message-digest"})
 
 
 @lru_cache(maxsize=16)
@@ -40,6 +40,16 @@ def message_id_for(idempotency_key: str, domain: str) -> str:
     return f"<{digest}@{domain}>"
 
 
+def thread_id_for(conversation_external_id: str, domain: str) -> str:
+    """A stable per-conversation id (``<conversation-c-9@peermetals.com>``) that threads its emails."""
+    # The marketplace's id goes in as is when it is a plain token; anything else is hashed so the
+    # header stays a valid msg-id.
+    plain = conversation_external_id.replace("-", "").replace("_", "").replace(".", "")
+    if not (plain.isascii() and plain.isalnum() and len(conversation_external_id) <= 64):
+        conversation_external_id = hashlib.sha256(conversation_external_id.encode()).hexdigest()[:32]
+    return f"<conversation-{conversation_external_id}@{domain}>"
+
+
 @dataclass(frozen=True)
 class OutgoingNotice:
     """Everything needed to build one message, independent of storage."""
@@ -51,6 +61,8 @@ class OutgoingNotice:
     rendered: RenderedEmail
     unsubscribe_url: str | None = None
     unsubscribe_mailto: str | None = None
+    thread: str | None = None
+    """The conversation's external id when the email belongs to its thread (In-Reply-To/References)."""
 
 
 class _FoldCache:
@@ -150,6 +162,9 @@ def build_message(item: OutgoingNotice, identity: MailIdentity, sent_at: datetim
     message["Date"] = format_datetime(as_utc(sent_at))
     message["Message-ID"] = message_id_for(item.idempotency_key, identity.platform_domain)
     message[NOTICE_HEADER] = item.notice
+    if item.thread:
+        # Message-ID stays per email; every email of a conversation replies to one stable id.
+        message["In-Reply-To"] = message["References"] = thread_id_for(item.thread, identity.platform_domain)
     _add_unsubscribe_headers(message, item)
     message.set_content(item.rendered.text)
     message.add_alternative(item.rendered.html, subtype="html")

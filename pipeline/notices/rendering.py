@@ -19,6 +19,8 @@ KNOWN_NOTICES = frozenset(
         "repeat-offender",
         "suspension-recommended",
         "flag-alert",
+        "new-message",
+        "new-message-digest",
     }
 )
 

@@ -4,6 +4,7 @@ from storage.models.api import ApiToken, ConversationRead, WebhookDelivery, Webh
 from storage.models.base import Base, UTCDateTime
 from storage.models.core import Attachment, Conversation, Message, User
 from storage.models.detection import ContactFinding
+from storage.models.notifications import Notification
 from storage.models.outbox import OutboxEmail
 from storage.models.responses import EmailPreference, ResponseDeadline, ResponseDeadlineEvent, ResponseSyncCursor
 from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strike
@@ -11,7 +12,7 @@ from storage.models.transcripts import TranscriptRequest
 
 __all__ = [
     "ApiToken", "ConversationRead", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
-    "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "OutboxEmail",
+    "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "Notification", "OutboxEmail",
     "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem",
     "ReviewSignal", "Strike", "TranscriptRequest", "User", "UTCDateTime",
 ]

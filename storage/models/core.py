@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, UTCDateTime
@@ -25,6 +25,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
     # Set by the third strike in the escalation window; restricted senders' flags are high severity.
     restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # New-message emails: "immediate", "daily" (one digest at 08:00 local) or "off".
+    notify: Mapped[str] = mapped_column(String(16), default="immediate", server_default="immediate")
+    # The local day of the last digest sent (the outbox key keeps it to one a day regardless).
+    last_digest_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Conversation(Base):

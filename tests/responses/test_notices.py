@@ -36,6 +36,11 @@ REVIEW_CONTEXTS = {
     "repeat-offender": notices.repeat_offender("bo@example.com", "u-3", 3, "https://peermetals.com/r/3"),
     "suspension-recommended": notices.suspension_recommended("bo@example.com", "u-3", 5, "https://peermetals.com/r/3"),
     "flag-alert": notices.flag_alert(9, "payment", "bo@example.com", "pay me at <iban>", "https://peermetals.com/r/9"),
+    "new-message": notices.new_message(IDENTITY, notices.NewMessageFacts(
+        "u-17", "Ana <b>", "c-9", "Eagle <b>", "Bo", (("Bo", T0, "call me at <phone>", ("<b>.jpg",)),), 0,
+        resolve_zone("Europe/Berlin").zone)),
+    "new-message-digest": notices.new_message_digest(IDENTITY, notices.DigestFacts(
+        "u-17", "Ana", "2026-06-01", (("c-9", "Eagle <b>", "Bo", 2, "call me at <phone>"),))),
 }
 
 

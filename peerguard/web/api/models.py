@@ -20,6 +20,7 @@ class UserIn(Strict):
     timezone: str | None = Field(default=None, max_length=64, description="IANA zone; default UTC")
     away: bool = False
     role: Literal["member", "staff"] | None = None
+    notify: Literal["immediate", "daily", "off"] | None = Field(default=None, description="New-message emails; default immediate")
 
 
 class ConversationIn(Strict):

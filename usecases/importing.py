@@ -28,7 +28,7 @@ from pipeline.interchange import (
 )
 from storage import messaging as store
 from storage.blobs import BlobNotFound, BlobStore, BlobTooLarge
-from usecases import notifications
+from usecases import notifications, scanning
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 
@@ -293,9 +293,7 @@ def ingest(app, objects: list[object], now: datetime) -> list[RecordOutcome]:
         if run:
             _ingest_messages(app, session, run, outcomes, new_messages, now)
     if new_messages:
-        from usecases.scanning import ring_for
-
-        ring_for(app, new_messages)
+        scanning.ring_for(app, new_messages)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -346,11 +344,12 @@ def _ingest_messages(app, session, run: list[tuple[int, str | None, MessageRecor
         with store.savepoint(session):
             inserted = store.insert_new_messages(session, [new for *_, new in ready], now)
             reads: dict[tuple[int, int], datetime] = {}
-            for *_, new in ready:
+            for _, _, record, new in ready:
                 if new.external_id in inserted:
                     # Replying counts as reading: the sender has seen the conversation up to their own message.
                     key = (new.conversation_id, new.sender_id)
                     reads[key] = max(reads.get(key, new.sent_at), new.sent_at)
+                    _notify(session, conversations[record.conversation], new, inserted[new.external_id], now)
             store.mark_read_many(session, reads)
             existing = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])
     except store.StorageRefused:
@@ -366,6 +365,14 @@ def _ingest_messages(app, session, run: list[tuple[int, str | None, MessageRecor
                                             f"message {record.external_id!r} already exists with other content; "
                                             "messages are immutable")
     return None
+
+
+def _notify(session, conversation: store.ConversationParticipants, new: store.NewMessage, message_id: int,
+            now: datetime) -> None:
+    """The other participant's unread streak grows; the sender's own streak ends at their reply."""
+    recipient = conversation.seller_id if new.sender_id == conversation.buyer_id else conversation.buyer_id
+    notifications.message_recorded(session, conversation.id, recipient, message_id, new.sent_at, now)
+    notifications.conversation_read(session, conversation.id, new.sender_id, new.sent_at)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,21 @@ The public names live in the submodules and are re-exported here, so callers imp
 
 from pipeline.notices.contexts import (
     RESPONSE_CONTEXTS,
+    FlaggedQuote,
     ResponseNoticeFacts,
+    account_restricted,
     flag_alert,
+    flagged_text,
+    one_line,
     policy_warning,
+    quote,
+    redact,
     repeat_offender,
     response_breach,
     response_final_warning,
     response_reminder,
+    restriction_lifted,
+    strike_overturned,
     suspension_recommended,
 )
 from pipeline.notices.identity import MailIdentity, safe_display_name
@@ -32,7 +40,8 @@ from pipeline.notices.rendering import KNOWN_NOTICES, RenderedEmail, render_noti
 
 __all__ = [
     "KNOWN_NOTICES", "MESSAGE_POLICY", "NOTICE_HEADER", "RESPONSE_CONTEXTS", "SENDING_POLICY", "UNSUBSCRIBE_NOTICES",
-    "MailIdentity", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts",
+    "FlaggedQuote", "MailIdentity", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts", "account_restricted",
+    "flagged_text", "one_line", "quote", "redact", "restriction_lifted", "strike_overturned",
     "build_message", "conversation_url", "flag_alert", "message_id_for", "policy_warning", "render_notice",
     "repeat_offender", "response_breach", "response_final_warning", "response_reminder", "safe_display_name",
     "single_line_fold", "suspension_recommended", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",

@@ -19,6 +19,9 @@ KNOWN_NOTICES = frozenset(
         "repeat-offender",
         "suspension-recommended",
         "flag-alert",
+        "account-restricted",
+        "restriction-lifted",
+        "strike-overturned",
     }
 )
 

@@ -155,6 +155,31 @@ def policy_reason(kind: str) -> str:
     return POLICY_REASONS.get(kind, CONTACT_REASON)
 
 
+POLICY_RULES = {
+    "payment": "Pay and get paid only through PeerMetals",
+    "intent": "Keep the deal on PeerMetals",
+}
+CONTACT_RULE = "No contact details in messages"
+
+
+def policy_rule(kind: str) -> str:
+    """The name of the messaging-policy rule a confirmed item broke, as the help page titles it."""
+    return POLICY_RULES.get(kind, CONTACT_RULE)
+
+
+def restriction_ends_at(strike_times: Sequence[datetime], policy: ReviewPolicy) -> datetime | None:
+    """When a restricted sender's active strikes will have aged below the threshold, if no new one comes.
+
+    A strike counts while it is younger than the window; with ``n`` active strikes sorted oldest
+    first, the count drops below ``restrict_at`` when strike ``n - restrict_at`` (0-based) ages
+    out. None when the strikes are already below the threshold.
+    """
+    times = sorted(strike_times)
+    if len(times) < policy.restrict_at:
+        return None
+    return times[len(times) - policy.restrict_at] + policy.window
+
+
 def target_key(scope: str, message_ids: Sequence[int]) -> str:
     """The item a finding belongs to: its message, or the window of messages it spans."""
     ids = sorted(set(message_ids))

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, case, func, insert, null, select, text, update
+from sqlalchemy.orm import Session, aliased
 
 from pipeline.responses import ResponseRecord, SellerProfile, TimelineMessage
 from storage.db import is_postgres
@@ -173,6 +173,11 @@ class DueDeadline(NamedTuple):
     seller_external_id: str
     seller_name: str
     seller: SellerProfile
+    listing: str | None
+    order_ref: str | None
+    buyer_name: str
+    masked_text: str | None
+    """The start of the waiting message's masked copy; None while it is not scanned (never the raw text)."""
 
 
 class DeadlineUpdate(TypedDict):
@@ -197,7 +202,8 @@ def due_query(now: datetime, limit: int, postgres: bool) -> Any:
     """The due-sweep's select (exposed so the benchmark can EXPLAIN exactly this query)."""
     c = DEADLINES.c
     due = (
-        select(c.id, c.conversation_id, c.seller_id, c.started_at, c.stage_sent, c.away, c.breached_at)
+        select(c.id, c.conversation_id, c.seller_id, c.started_at, c.stage_sent, c.away, c.breached_at,
+               c.started_by_message_id)
         .where(c.next_due_at.is_not(None), c.next_due_at <= now)
         .order_by(c.next_due_at)
         .limit(limit)
@@ -207,18 +213,30 @@ def due_query(now: datetime, limit: int, postgres: bool) -> Any:
     # Lock and limit in a CTE so the planner walks the partial index in order and stops after
     # ``limit`` rows; joining outside keeps that plan (a join inside would sort every due row).
     due = due.cte("due")
+    buyer = aliased(User)
+    # The notice names the buyer, the listing and the order, and quotes the waiting message's
+    # MASKED copy (only its start: a message may be 256 KiB); an unscanned message has none.
+    masked = case((Message.scanned_at.is_not(None), func.substr(Message.masked_body, 1, QUOTE_CHARS)), else_=null())
     return (
-        select(due, Conversation.external_id, User.external_id, User.name, User.email, User.timezone, User.away,
-               EmailPreference.response_reminders_opted_out)
+        select(due.c.id, due.c.conversation_id, due.c.seller_id, due.c.started_at, due.c.stage_sent, due.c.away,
+               due.c.breached_at, Conversation.external_id, User.external_id, User.name, User.email, User.timezone,
+               User.away, EmailPreference.response_reminders_opted_out, Conversation.subject, Conversation.order_ref,
+               buyer.name, masked)
         .join(Conversation, Conversation.id == due.c.conversation_id)
         .join(User, User.id == due.c.seller_id)
+        .join(buyer, buyer.id == Conversation.buyer_id)
+        .join(Message, Message.id == due.c.started_by_message_id)
         .outerjoin(EmailPreference, EmailPreference.user_id == due.c.seller_id)
     )
 
 
+QUOTE_CHARS = 600
+"""How much of a waiting message's masked copy the due-sweep reads (emails quote at most 200)."""
+
+
 def _due(row: Any) -> DueDeadline:
-    email, tz, away, opted_out = row[10:]
-    return DueDeadline(*row[:10], SellerProfile(row[2], email, tz, bool(away), bool(opted_out)))
+    email, tz, away, opted_out = row[10:14]
+    return DueDeadline(*row[:10], SellerProfile(row[2], email, tz, bool(away), bool(opted_out)), *row[14:])
 
 
 def write_sweep(session: Session, updates: Sequence[DeadlineUpdate], events: Sequence[DeadlineEvent],

@@ -477,3 +477,63 @@ def item_refs(session: Session, item: ReviewItem) -> tuple[str, str]:
                           .join(Message, Message.conversation_id == Conversation.id)
                           .where(Message.id == item.message_id)).one()
     return row[0], row[1]
+
+
+# --- What account notices quote ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlaggedMessage:
+    """The anchor message of an item as an account notice may quote it (never sent as is).
+
+    ``masked_body`` is the scanner's masked copy, None while the message is not scanned;
+    ``body`` and ``spans`` are only for masking what the masked copy does not cover (a contact
+    detail split over several messages): ``spans`` are every finding's spans on this message
+    as (start, end, kind), ``split_spans`` those of conversation-scope findings.
+    """
+
+    conversation_external_id: str
+    listing: str | None
+    sent_at: datetime
+    body: str
+    masked_body: str | None
+    spans: tuple[tuple[int, int, str], ...]
+    split_spans: tuple[tuple[int, int, str], ...]
+
+
+def flagged_message(session: Session, item_id: int) -> FlaggedMessage | None:
+    """The anchor message of an item with its conversation and the findings' spans on it."""
+    row = session.execute(
+        select(Conversation.external_id, Conversation.subject, Message.id, Message.conversation_id, Message.sent_at,
+               Message.body, Message.masked_body, Message.scanned_at)
+        .select_from(ReviewItem).join(Message, Message.id == ReviewItem.message_id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(ReviewItem.id == item_id)
+    ).first()
+    if row is None:
+        return None
+    spans: list[tuple[int, int, str]] = []
+    split: list[tuple[int, int, str]] = []
+    # A conversation has few findings; their spans are JSON, so they are matched here, not in SQL.
+    for scope, kind, found in session.execute(select(ContactFinding.scope, ContactFinding.kind, ContactFinding.spans)
+                                              .where(ContactFinding.conversation_id == row.conversation_id)):
+        for span in found or []:
+            if span.get("message_id") == row.id:
+                spans.append((int(span["start"]), int(span["end"]), kind))
+                if scope != "message":
+                    split.append(spans[-1])
+    masked = row.masked_body if row.scanned_at is not None else None
+    return FlaggedMessage(row[0], row.subject, row.sent_at, row.body, masked, tuple(spans), tuple(split))
+
+
+def active_strikes(session: Session, user_id: int, after: datetime, until: datetime) -> list[StrikeRecord]:
+    """The user's strikes given in ``(after, until]`` and not overturned, oldest first."""
+    rows = session.scalars(select(Strike).where(
+        Strike.user_id == user_id, Strike.overturned_at.is_(None), Strike.created_at > after, Strike.created_at <= until,
+    ).order_by(Strike.created_at, Strike.id))
+    return [StrikeRecord(s.id, s.item_id, s.created_at, s.overturned_at, s.note) for s in rows]
+
+
+def newest_strike_id(session: Session, user_id: int) -> int | None:
+    """The id of the user's most recent strike, overturned or not (names one restriction episode)."""
+    return session.scalar(select(func.max(Strike.id)).where(Strike.user_id == user_id))

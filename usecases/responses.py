@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.notices import RESPONSE_CONTEXTS, ResponseNoticeFacts
 from pipeline.responses import (
@@ -65,8 +66,23 @@ def _report_invalid_zones(invalid: dict[str, str]) -> None:
 
 
 def notice_key(deadline_id: int, stage: Stage) -> str:
-    """The outbox idempotency key of one stage's email: at most one per deadline and stage."""
+    """The outbox idempotency key of a stage's email about one conversation: at most one per deadline and stage."""
     return f"response-deadline:{deadline_id}:{stage.notice}"
+
+
+def group_key(stage: Stage, seller_external_id: str, deadline_ids: Sequence[int]) -> str:
+    """The outbox idempotency key of one email about several of a seller's conversations at one stage.
+
+    Each deadline records each stage exactly once (its row is locked, and the stage is written
+    in the same transaction as the email), so a (deadline, stage) pair belongs to one group
+    only: naming the group by its smallest deadline id makes the key unique per group, and a
+    rerun of the same sweep, which finds those deadlines no longer due, can never queue a second
+    one. A group of one keeps the per-deadline key, so an unsent nudge about a single
+    conversation is still withdrawn when the seller answers it.
+    """
+    if len(deadline_ids) == 1:
+        return notice_key(deadline_ids[0], stage)
+    return f"response-group:{stage.notice}:{seller_external_id}:{min(deadline_ids)}"
 
 
 def _event(deadline_id: int, at: datetime, kind: str, stage: int | None = None, detail: str | None = None) -> DeadlineEvent:
@@ -163,13 +179,24 @@ class SweepOutcome:
         self.invalid_zones.update(other.invalid_zones)
 
 
+class _Member(NamedTuple):
+    """One conversation of a seller's email at one stage."""
+
+    deadline_id: int
+    stage: Stage
+    address: str
+    name: str
+    facts: ResponseNoticeFacts
+
+
 @dataclass
 class _Plan:
     """What the sweep will write for one deadline: its new columns, events and email."""
 
     update: DeadlineUpdate
     events: list[DeadlineEvent] = field(default_factory=list)
-    notice: NoticeRequest | None = None
+    notice: _Member | None = None
+    """This conversation's part of its seller's email for the stage (one email per seller and stage)."""
     breach: dict[str, Any] | None = None
     """The ``response.breached`` webhook event's data, when this deadline was just breached."""
 
@@ -193,32 +220,62 @@ def sweep_due(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> SweepOut
 def _sweep_batch(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
     due = store.lock_due(session, now, batch_size)
     outcome = SweepOutcome(Counter(examined=len(due)))
-    _write(session, [_plan(app, row, now, outcome) for row in due], now, outcome)
+    _write(app, session, [_plan(app, row, now, outcome) for row in due], now, outcome)
     return outcome
 
 
 def _sweep_isolated(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
-    """The same batch one deadline at a time, each in a savepoint: a bad row is recorded and skipped."""
+    """The same batch one deadline at a time, each in a savepoint: a bad row is recorded and skipped.
+
+    The emails of the rows that went through are still grouped per seller and stage, after the loop.
+    """
     due = store.lock_due(session, now, batch_size)
     outcome = SweepOutcome(Counter(examined=len(due)))
+    written: list[_Plan] = []
     for row in due:
         try:
             with store.savepoint(session):
-                _write(session, [_plan(app, row, now, outcome)], now, outcome)
+                plan = _plan(app, row, now, outcome)
+                _write(app, session, [plan], now, outcome, with_notices=False)
+            written.append(plan)
         except Exception as exc:  # noqa: BLE001 - one bad row is recorded and skipped, never retried in a loop
             log.exception("deadline %s could not be processed", row.id)
             store.postpone(session, row.id, now + ERROR_RETRY, _event(row.id, now, "error", None, str(exc)[:500]))
             outcome.counts["errors"] += 1
+    outcome.counts["queued_emails"] += store.write_sweep(session, [], [], _notices(app, written), now)
     return outcome
 
 
-def _write(session: Session, plans: list[_Plan], now: datetime, outcome: SweepOutcome) -> None:
+def _write(app: App, session: Session, plans: list[_Plan], now: datetime, outcome: SweepOutcome,
+           with_notices: bool = True) -> None:
     updates = [plan.update for plan in plans]
     events = [event for plan in plans for event in plan.events]
-    notices = [plan.notice for plan in plans if plan.notice is not None]
+    notices = _notices(app, plans) if with_notices else []
     outcome.counts["queued_emails"] += store.write_sweep(session, updates, events, notices, now)
     breaches = [("response.breached", plan.breach["seller"], plan.breach) for plan in plans if plan.breach]
     outcome.counts["breach_events"] += len(webhooks.record_many(session, breaches, now))
+
+
+def _notices(app: App, plans: Sequence[_Plan]) -> list[NoticeRequest]:
+    """One email per seller and stage, listing every conversation of that seller due at that stage.
+
+    Five breaches of one seller in one sweep are one email naming five buyers, not five copies.
+    """
+    groups: dict[tuple[str, Stage], list[_Member]] = {}
+    for plan in plans:
+        if plan.notice is not None:
+            groups.setdefault((plan.notice.facts.seller_external_id, plan.notice.stage), []).append(plan.notice)
+    identity = app.settings.mail
+    return [
+        NoticeRequest(
+            notice=stage.notice,
+            recipient_address=members[0].address,
+            recipient_name=members[0].name,
+            context=RESPONSE_CONTEXTS[stage.notice](identity, [m.facts for m in members]),
+            idempotency_key=group_key(stage, seller, [m.deadline_id for m in members]),
+        )
+        for (seller, stage), members in groups.items()
+    ]
 
 
 def _plan(app: App, row: DueDeadline, now: datetime, outcome: SweepOutcome) -> _Plan:
@@ -256,7 +313,7 @@ def _record_stage(plan: _Plan, row: DueDeadline, decision: StageDecision, now: d
     outcome.counts[f"{stage.notice}:{decision.delivery}"] += 1
 
 
-def _notice(app: App, row: DueDeadline, decision: StageDecision) -> NoticeRequest:
+def _notice(app: App, row: DueDeadline, decision: StageDecision) -> _Member:
     stage = decision.stage
     assert stage is not None
     policy = app.settings.responses
@@ -264,15 +321,10 @@ def _notice(app: App, row: DueDeadline, decision: StageDecision) -> NoticeReques
         seller_external_id=row.seller_external_id, seller_name=row.seller_name,
         conversation_external_id=row.conversation_external_id, started_at=row.started_at,
         stage_due_at=row.started_at + policy.offset(stage), deadline=row.started_at + policy.breach_after,
-        zone=decision.zone.zone,
+        zone=decision.zone.zone, buyer_name=row.buyer_name, listing=row.listing, order_ref=row.order_ref,
+        masked_text=row.masked_text,
     )
-    return NoticeRequest(
-        notice=stage.notice,
-        recipient_address=(row.seller.email or "").strip(),
-        recipient_name=row.seller_name,
-        context=RESPONSE_CONTEXTS[stage.notice](app.settings.mail, facts),
-        idempotency_key=notice_key(row.id, stage),
-    )
+    return _Member(row.id, stage, (row.seller.email or "").strip(), row.seller_name, facts)
 
 
 # --- Statistics and preferences -------------------------------------------------------------

@@ -30,8 +30,10 @@ from pipeline.review import (
     mark_spans,
     most_severe_kind,
     policy_reason,
+    policy_rule,
     precision_from_counts,
     queue_rank,
+    restriction_ends_at,
     target_key,
 )
 from storage import review as store
@@ -401,11 +403,12 @@ def _escalate(
     requests: list[NoticeRequest] = []
     steps: list[str] = []
     if escalation.warn and user.email:
-        requests.append(_policy_warning(settings, user, item.kind, count, strike_id))
+        requests.append(_policy_warning(session, settings, user, item, count, strike_id))
         steps.append("warning_sent")
     if escalation.restrict:
         store.set_restricted(session, user.id, True)
         steps.append("user_restricted")
+        requests += _account_restricted(session, settings, user, now, strike_id)
         requests += _staff_alert(settings, "repeat-offender", user, count, strike_id)
         _event(session, "user.restricted", user, now, active_strikes=count, strike=strike_id)
     if escalation.recommend_suspension:
@@ -418,9 +421,62 @@ def _escalate(
     return tuple(steps)
 
 
-def _policy_warning(settings: Settings, user: Person, kind: str, count: int, strike_id: int) -> NoticeRequest:
-    context = notices.policy_warning(user.name, count, policy_reason(kind), f"https://{settings.site}/help/messaging-policy")
+# --- Account notices to the user (each once: its outbox key names the decision) -------------------
+
+
+def _quote(session: Session, item_id: int) -> notices.FlaggedQuote:
+    """The item's message as an account notice shows it: masked, by the marketplace's ids."""
+    found = store.flagged_message(session, item_id)
+    if found is None:  # the message is gone: name nothing rather than fail the decision
+        return notices.FlaggedQuote("", None, datetime.min, None)
+    masked = notices.flagged_text(found.body, found.masked_body, found.spans, found.split_spans)
+    return notices.FlaggedQuote(found.conversation_external_id, found.listing, found.sent_at, masked)
+
+
+def _policy_warning(session: Session, settings: Settings, user: Person, item: ReviewItem, count: int,
+                    strike_id: int) -> NoticeRequest:
+    context = notices.policy_warning(settings.mail, user.name, count, policy_reason(item.kind), policy_rule(item.kind),
+                                     _quote(session, item.id))
     return NoticeRequest("policy-warning", user.email, user.name, context, f"policy-warning:strike:{strike_id}")
+
+
+def _account_restricted(session: Session, settings: Settings, user: Person, now: datetime, strike_id: int) -> list[NoticeRequest]:
+    """The restriction notice to the user: the strikes' messages (masked), until when, how to appeal."""
+    if not user.email:
+        return []
+    policy = settings.review
+    strikes = store.active_strikes(session, user.id, now - policy.window, now)
+    context = notices.account_restricted(
+        settings.mail, user.name, len(strikes), policy.window_days,
+        restriction_ends_at([s.created_at for s in strikes], policy), [_quote(session, s.item_id) for s in strikes],
+    )
+    return [NoticeRequest("account-restricted", user.email, user.name, context, f"account-restricted:strike:{strike_id}")]
+
+
+def _restriction_lifted(session: Session, settings: Settings, user: Person, reason: str, now: datetime) -> None:
+    """Queue the notice that the user's restriction ended, once per restriction.
+
+    A restriction starts only with a new strike, so the user's newest strike names the
+    restriction being lifted: the key holds across an overturn and the expiry sweep alike.
+    """
+    if not user.email:
+        return
+    policy = settings.review
+    count = active_strike_count(session, user.id, now, policy)
+    context = notices.restriction_lifted(settings.mail, user.name, reason, count, policy.window_days)
+    key = f"restriction-lifted:{user.external_id}:after-strike:{store.newest_strike_id(session, user.id)}"
+    enqueue_notices(session, [NoticeRequest("restriction-lifted", user.email, user.name, context, key)], now)
+
+
+def _strike_overturned(session: Session, settings: Settings, user: Person, strike: Strike, lifted: bool,
+                       now: datetime) -> None:
+    if not user.email:
+        return
+    count = active_strike_count(session, user.id, now, settings.review)
+    context = notices.strike_overturned(settings.mail, user.name, strike.created_at, _quote(session, strike.item_id),
+                                        count, lifted)
+    enqueue_notices(session, [NoticeRequest("strike-overturned", user.email, user.name, context,
+                                            f"strike-overturned:strike:{strike.id}")], now)
 
 
 def _staff_alert(settings: Settings, notice: str, user: Person, count: int, strike_id: int) -> list[NoticeRequest]:
@@ -458,19 +514,24 @@ def overturn_strike(session: Session, strike_id: int, reviewer_email: str, now: 
     subject = store.person(session, strike.user_id)
     _event(session, "strike.overturned", subject, now, strike=strike.id, review_item=strike.item_id,
            active_strikes=active_strike_count(session, strike.user_id, now, settings.review))
-    _lift_restriction(session, strike.user_id, strike.item_id, reviewer, now, settings.review)
+    lifted = _lift_restriction(session, strike.user_id, strike.item_id, reviewer, now, settings)
+    _strike_overturned(session, settings, subject, strike, lifted, now)
     rerank_pending_items(session, strike.user_id, settings, now)
     return strike
 
 
-def _lift_restriction(session: Session, user_id: int, item_id: int, reviewer: Person, now: datetime, policy: ReviewPolicy) -> None:
+def _lift_restriction(session: Session, user_id: int, item_id: int, reviewer: Person, now: datetime, settings: Settings) -> bool:
+    policy = settings.review
     user = store.person(session, user_id)
     if not user.restricted or active_strike_count(session, user_id, now, policy) >= policy.restrict_at:
-        return
-    store.set_restricted(session, user_id, False)
+        return False
+    if not store.set_restricted(session, user_id, False):
+        return False
     store.add_history(session, item_id, reviewer.id, "user_unrestricted", now,
                       note=f"user {user.external_id} below {policy.restrict_at} active strikes")
     _event(session, "user.unrestricted", user, now, reason="strike_overturned")
+    _restriction_lifted(session, settings, user, "strike_overturned", now)
+    return True
 
 
 def expire_restrictions(session: Session, settings: Settings, now: datetime) -> list[int]:
@@ -491,6 +552,7 @@ def expire_restrictions(session: Session, settings: Settings, now: datetime) -> 
         store.add_history(session, None, None, "user_unrestricted", now,
                           note=f"user {user.external_id}: fewer than {policy.restrict_at} strikes in the last {policy.window_days} days")
         _event(session, "user.unrestricted", user, now, reason="strikes_expired")
+        _restriction_lifted(session, settings, user, "strikes_expired", now)
         rerank_pending_items(session, user_id, settings, now)
         lifted.append(user_id)
     return lifted

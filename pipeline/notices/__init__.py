@@ -8,16 +8,24 @@ The public names live in the submodules and are re-exported here, so callers imp
 from pipeline.notices.contexts import (
     RESPONSE_CONTEXTS,
     DigestFacts,
+    FlaggedQuote,
     NewMessageFacts,
     ResponseNoticeFacts,
+    account_restricted,
     flag_alert,
+    flagged_text,
     new_message,
     new_message_digest,
+    one_line,
     policy_warning,
+    quote,
+    redact,
     repeat_offender,
     response_breach,
     response_final_warning,
     response_reminder,
+    restriction_lifted,
+    strike_overturned,
     suspension_recommended,
 )
 from pipeline.notices.identity import MailIdentity, safe_display_name
@@ -44,9 +52,10 @@ from pipeline.notices.rendering import KNOWN_NOTICES, RenderedEmail, render_noti
 
 __all__ = [
     "KNOWN_NOTICES", "MESSAGE_POLICY", "NEW_MESSAGES_TOPIC", "NOTICE_HEADER", "RESPONSE_CONTEXTS", "SENDING_POLICY", "UNSUBSCRIBE_NOTICES",
-    "DigestFacts", "MailIdentity", "NewMessageFacts", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts",
-    "build_message", "conversation_url", "flag_alert", "message_id_for", "new_message", "new_message_digest",
-    "notification_unsubscribe_links", "policy_warning", "render_notice",
+    "DigestFacts", "FlaggedQuote", "MailIdentity", "NewMessageFacts", "OutgoingNotice", "RenderedEmail", "ResponseNoticeFacts",
+    "account_restricted", "build_message", "conversation_url", "flag_alert", "flagged_text", "message_id_for", "new_message",
+    "new_message_digest", "notification_unsubscribe_links", "one_line", "policy_warning", "quote", "redact", "render_notice",
+    "restriction_lifted", "strike_overturned",
     "repeat_offender", "response_breach", "response_final_warning", "response_reminder", "safe_display_name",
     "single_line_fold", "suspension_recommended", "thread_id_for", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",
 ]

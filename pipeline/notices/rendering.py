@@ -21,6 +21,9 @@ KNOWN_NOTICES = frozenset(
         "flag-alert",
         "new-message",
         "new-message-digest",
+        "account-restricted",
+        "restriction-lifted",
+        "strike-overturned",
     }
 )
 

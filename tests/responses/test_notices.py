@@ -29,10 +29,15 @@ T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FACTS = ResponseNoticeFacts(
     seller_external_id="u-17", seller_name="Ana <b>", conversation_external_id="c-9", started_at=T0,
     stage_due_at=T0 + timedelta(hours=20), deadline=T0 + timedelta(hours=24),
-    zone=resolve_zone("Europe/Berlin").zone,
+    zone=resolve_zone("Europe/Berlin").zone, buyer_name="Bo <i>", listing="2024 1 oz Gold Eagle <b>", order_ref="o-55",
+    masked_text="Is it still available? Call me on [phone removed] <script>",
 )
+FLAGGED = notices.FlaggedQuote("c-9", "Eagle <b>", T0, "text me at [phone removed] <b>")
 REVIEW_CONTEXTS = {
-    "policy-warning": notices.policy_warning("Bo", 1, "sharing a phone number", "https://peermetals.com/policy"),
+    "policy-warning": notices.policy_warning(IDENTITY, "Bo", 1, "sharing a phone number", "No contact details", FLAGGED),
+    "account-restricted": notices.account_restricted(IDENTITY, "Bo <b>", 3, 90, T0 + timedelta(days=90), [FLAGGED, FLAGGED]),
+    "restriction-lifted": notices.restriction_lifted(IDENTITY, "Bo", "strikes_expired", 2, 90),
+    "strike-overturned": notices.strike_overturned(IDENTITY, "Bo", T0, FLAGGED, 2, True),
     "repeat-offender": notices.repeat_offender("bo@example.com", "u-3", 3, "https://peermetals.com/r/3"),
     "suspension-recommended": notices.suspension_recommended("bo@example.com", "u-3", 5, "https://peermetals.com/r/3"),
     "flag-alert": notices.flag_alert(9, "payment", "bo@example.com", "pay me at <iban>", "https://peermetals.com/r/9"),
@@ -45,7 +50,7 @@ REVIEW_CONTEXTS = {
 
 
 def contexts():
-    out = {name: fn(IDENTITY, FACTS) for name, fn in notices.RESPONSE_CONTEXTS.items()}
+    out = {name: fn(IDENTITY, [FACTS]) for name, fn in notices.RESPONSE_CONTEXTS.items()}
     return out | REVIEW_CONTEXTS
 
 
@@ -67,8 +72,10 @@ def test_every_notice_renders_text_and_escaped_html(name):
 
 def test_reminder_context_is_local_time_and_json_safe():
     context = contexts()["response-reminder"]
-    assert context["waiting_since"] == "2026-06-01 14:00 CEST"
-    assert context["conversation_url"] == "https://peermetals.com/messages/c-9"
+    [conversation] = context["conversations"]
+    assert conversation["waiting_since"] == "2026-06-01 14:00 CEST"
+    assert conversation["conversation_url"] == "https://peermetals.com/messages/c-9"
+    assert conversation["conversation_id"] == "c-9" and conversation["order"] == "o-55"
     assert contexts()["response-final-warning"]["hours_left"] == 4
     assert "unsubscribe_url" not in contexts()["response-breach"]
 
@@ -92,7 +99,7 @@ def test_message_is_multipart_with_notice_and_one_click_unsubscribe_headers():
 
 def test_list_unsubscribe_stays_plain_ascii_on_the_wire():
     long_domain = MailIdentity("no-reply@marketplace.peermetals-example.com", "PeerMetals", "marketplace.peermetals-example.com", "k")
-    context = notices.response_reminder(long_domain, FACTS)
+    context = notices.response_reminder(long_domain, [FACTS])
     item = OutgoingNotice("response-reminder", "ana@example.com", "Ana", "k1",
                           render_notice("response-reminder", context, TEMPLATES),
                           context["unsubscribe_url"])

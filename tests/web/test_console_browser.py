@@ -150,6 +150,23 @@ def test_two_moderators_claiming_at_once_never_get_the_same_item(browser, consol
     second_context.close()
 
 
+def test_j_k_and_enter_move_through_the_queue_and_open_an_item(browser, console, tmp_path):
+    from playwright.sync_api import expect
+
+    context, page = _sign_in(browser, console["base"], "max@peermetals.com")
+    rows = page.locator("tr[data-href]")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    expect(rows.first).to_have_class(re.compile(r"\bselected\b"))
+    expect(rows.nth(1)).not_to_have_class(re.compile(r"\bselected\b"))
+    page.screenshot(path=str(tmp_path / "queue-selected.png"))
+    target = rows.first.get_attribute("data-href")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(re.escape(target) + "$"))
+    context.close()
+
+
 def test_a_dispute_handler_finds_a_conversation_by_order_and_downloads_its_transcript(browser, console, web_env, tmp_path):
     from playwright.sync_api import expect
 
@@ -169,6 +186,7 @@ def test_a_dispute_handler_finds_a_conversation_by_order_and_downloads_its_trans
     download_link = page.get_by_role("link", name="Download PDF")
     expect(download_link).to_be_visible(timeout=20_000)  # the page polls until the PDF is ready
     expect(page.get_by_role("status")).to_contain_text("done")
+    expect(page.get_by_role("progressbar")).to_be_hidden()
     page.screenshot(path=str(tmp_path / "transcript-done.png"))
     with page.expect_download() as started:
         download_link.click()

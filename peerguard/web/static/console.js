@@ -58,7 +58,7 @@
         .then(function (state) {
           document.getElementById("transcript-status").textContent = state.status;
           if (state.status === "done") {
-            var bar = document.getElementById("transcript-progress");
+            var bar = document.getElementById("transcript-waiting");
             if (bar) bar.hidden = true;
             document.getElementById("transcript-meta").textContent =
               (state.pages || "?") + " page(s), SHA-256 " + state.sha256;

@@ -9,11 +9,12 @@ from peerguard.cli.demo import demo
 from peerguard.cli.errors import one_line_error
 from peerguard.cli.importing import import_
 from peerguard.cli.outbox import outbox
-from peerguard.cli.review import review, staff, stats, strikes
+from peerguard.cli.review import review, stats, strikes
 from peerguard.cli.run import run
 from peerguard.cli.scan import scan
 from peerguard.cli.scheduler import scheduler
 from peerguard.cli.sellers import sellers
+from peerguard.cli.staff import staff
 from peerguard.cli.tokens import tokens
 from peerguard.cli.transcript import transcript
 from peerguard.cli.users import users

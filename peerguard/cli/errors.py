@@ -6,7 +6,7 @@
  3    no such review item or strike
  4    the item is already resolved / the strike already overturned
  5    the item is claimed by another reviewer
- 6    the acting email is not a staff member
+ 6    the acting (or named) email is not a staff member
  7    the item changed meanwhile (optimistic-locking conflict)
 ====  ================================================================================
 """
@@ -30,9 +30,10 @@ def exit_codes() -> dict[type[BaseException], int]:
     """The exit status of each refusal a use case may raise (imported lazily: --help stays fast)."""
     from storage.transcripts import ConversationNotFound
     from usecases.review import AlreadyResolved, ClaimedByOther, ItemNotFound, NotStaff, UnknownOutcome, VersionConflict
+    from usecases.staff import NotStaffMember, UnknownRole, WeakPassword
 
     return {
-        SettingsError: 2, UnknownOutcome: 2, ConversationNotFound: 2,
+        SettingsError: 2, UnknownOutcome: 2, ConversationNotFound: 2, UnknownRole: 2, WeakPassword: 2, NotStaffMember: 6,
         ItemNotFound: 3, AlreadyResolved: 4, ClaimedByOther: 5, NotStaff: 6, VersionConflict: 7,
     }
 

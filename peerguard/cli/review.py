@@ -1,4 +1,4 @@
-"""``peerguard review|strikes|stats|staff``: the trust-and-safety queue on the command line.
+"""``peerguard review|strikes|stats``: the trust-and-safety queue on the command line (staff accounts: ``peerguard.cli.staff``).
 
 Each command is one transaction around one use case of ``usecases.review`` (the web console
 will call the same functions). Conversations, messages and users are shown by the marketplace's
@@ -247,24 +247,3 @@ def _duration(seconds: float | None) -> str:
         return "-"
     hours, rest = divmod(int(seconds), 3600)
     return f"{hours}h{rest // 60:02d}m"
-
-
-@click.group()
-def staff() -> None:
-    """Staff members: the users allowed to review flagged messages."""
-
-
-@staff.command()
-@click.argument("email")
-@click.option("--name", help="Display name for a newly created staff user.")
-def add(email: str, name: str | None) -> None:
-    """Make the user with EMAIL a staff member, or create a staff user (external id staff:EMAIL)."""
-    from pipeline.addresses import is_plain_address
-    from usecases.review import add_staff
-
-    if not is_plain_address(email):
-        raise click.BadParameter(f"not a plain email address: {email!r}", param_hint="EMAIL")
-
-    now = _now()
-    user, created = _run(lambda context, session: add_staff(session, email, name, now))
-    click.echo(f"{'created staff user' if created else 'made staff'}: {user.email} (user {user.external_id})")

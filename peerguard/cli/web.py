@@ -14,7 +14,7 @@ from peerguard.cli._common import open_app
 @click.option("--timeout-keep-alive", default=5, show_default=True, type=click.IntRange(1, 300),
               help="Seconds an idle keep-alive connection (or a silent client) is kept open.")
 def web(host: str, port: int, workers: int, timeout_keep_alive: int) -> None:
-    """Serve the JSON API (/v1, OpenAPI at /v1/openapi.json), /healthz, /readyz and the unsubscribe pages.
+    """Serve the JSON API (/v1, OpenAPI at /v1/openapi.json), /healthz, /readyz, the unsubscribe pages and the staff console (/staff/).
 
     Other systems authenticate with a bearer token from `peerguard tokens create`. New messages
     are scanned by `peerguard worker` (REDIS_URL) or the next `peerguard run`.

@@ -1,4 +1,4 @@
-"""The ASGI app: JSON API under /v1 (OpenAPI at /v1/openapi.json), health checks, unsubscribe pages."""
+"""The ASGI app: JSON API under /v1 (OpenAPI at /v1/openapi.json), health checks, unsubscribe pages, the staff console (/staff)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from peerguard.web import errors, unsubscribe
 from peerguard.web.api import health, ingest, lookups, notifications, preferences, scan, transcripts
+from peerguard.web.console import pages as console
+from peerguard.web.console.security import ConsoleSecurityHeaders
 from peerguard.web.limits import LimitsAndAccessLog
 from usecases.app import App
 
@@ -25,6 +27,8 @@ def create_app(app: App) -> FastAPI:
     errors.install(web)
     for router in ROUTERS:
         web.include_router(router)
+    console.install(web)  # the staff console under /staff: HTML pages, sessions, roles
+    web.add_middleware(ConsoleSecurityHeaders)
     web.add_middleware(LimitsAndAccessLog)
     return web
 

@@ -2,6 +2,7 @@
 
 from storage.models.api import ApiToken, ConversationRead, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from storage.models.base import Base, UTCDateTime
+from storage.models.console import AuditEntry, SignInAttempt, StaffAccount, StaffSession
 from storage.models.core import Attachment, Conversation, Message, User
 from storage.models.detection import ContactFinding
 from storage.models.notifications import Notification
@@ -11,7 +12,8 @@ from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strik
 from storage.models.transcripts import TranscriptRequest
 
 __all__ = [
-    "ApiToken", "ConversationRead", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
+    "ApiToken", "AuditEntry", "ConversationRead", "SignInAttempt", "StaffAccount", "StaffSession", "WebhookDelivery",
+    "WebhookEndpoint", "WebhookEvent",
     "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "Notification", "OutboxEmail",
     "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem",
     "ReviewSignal", "Strike", "TranscriptRequest", "User", "UTCDateTime",

@@ -1,0 +1,1 @@
+"""The staff console: server-rendered pages under /staff (see ``pages``), security headers and sessions."""

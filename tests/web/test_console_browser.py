@@ -1,0 +1,226 @@
+"""The staff console in a real browser: Playwright driving Debian's Chromium against `peerguard web`.
+
+Chromium comes from the Debian package (`scripts/dev setup` installs it); Playwright's own
+browser downloads are never used. If Chromium is missing or cannot start, these tests fail and
+say so: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storage.db import make_engine
+from storage.models import AuditEntry
+from tests.web.conftest import cli
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "correct horse battery staple"
+STAFF = {"mo@peermetals.com": "moderator", "max@peermetals.com": "moderator", "dee@peermetals.com": "disputes",
+         "ada@peermetals.com": "admin"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        pytest.fail(f"the playwright package is missing ({exc}); run `scripts/dev setup`")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (`scripts/dev setup` does)")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as exc:  # noqa: BLE001 - reported, never skipped
+            pytest.fail(f"Chromium at {CHROMIUM} did not start under Playwright: {exc}")
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def console(web_env, server, tmp_path_factory) -> dict:
+    """A small marketplace with flagged messages, scanned; four staff members with passwords."""
+    folder = tmp_path_factory.mktemp("console-data")
+    lines = [{"type": "user", "id": f"u-{n}", "name": f"User {n}", "email": f"user{n}@example.com"} for n in range(1, 9)]
+    bodies = ["call me at 512 555 01{:02d} and we skip the fees", "zelle me at 512 555 02{:02d} instead",
+              "text me on 415 555 03{:02d}", "pay by venmo @goldbug{:02d}"]
+    for n in range(1, 7):
+        conversation = f"c-web-{n}"
+        lines.append({"type": "conversation", "id": conversation, "buyer": f"u-{n}", "seller": f"u-{n + 1}",
+                      "subject": f"1 oz Gold Eagle #{n}", "order": f"o-web-{n}"})
+        lines.append({"type": "message", "id": f"m-web-{n}-1", "conversation": conversation, "sender": f"u-{n}",
+                      "sent_at": f"2026-12-01T10:0{n}:00Z", "text": "Is the coin still available?"})
+        lines.append({"type": "message", "id": f"m-web-{n}-2", "conversation": conversation, "sender": f"u-{n + 1}",
+                      "sent_at": f"2026-12-01T11:0{n}:00Z", "text": bodies[n % len(bodies)].format(n)})
+    path = folder / "market.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    imported = cli(web_env, "import", str(path))
+    assert imported.returncode == 0, imported.stderr
+    ran = cli(web_env, "run", "--once")
+    assert ran.returncode == 0, ran.stderr
+    for email, role in STAFF.items():
+        added = cli(web_env, "staff", "add", email, "--role", role, "--password-stdin", input=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+    return {"base": server}
+
+
+def _sign_in(browser, base: str, email: str):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(base_url=base, accept_downloads=True)
+    page = context.new_page()
+    page.goto("/staff/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return context, page
+
+
+def _audit(web_env, action: str) -> list[AuditEntry]:
+    engine = make_engine(web_env["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
+    finally:
+        engine.dispose()
+
+
+def _review_status(web_env, item: int) -> str:
+    shown = cli(web_env, "review", "show", str(item), "--json")
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)["item"]["status"]
+
+
+def test_a_moderator_claims_next_reveals_and_confirms_with_the_keyboard(browser, console, web_env, tmp_path):
+    from playwright.sync_api import expect
+
+    context, page = _sign_in(browser, console["base"], "mo@peermetals.com")
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    expect(page.get_by_text("n claim next")).to_be_visible()  # the shortcut hints
+    page.get_by_role("button", name="Claim next").click()
+    expect(page).to_have_url(re.compile(r"/staff/review/\d+$"))
+    item = int(page.url.rsplit("/", 1)[1])
+    flagged = page.locator("li.message.flagged")
+    expect(flagged.locator("mark").first).to_contain_text("•••")  # masked by default
+    expect(flagged).not_to_contain_text("555")
+    expect(page.get_by_text("Claimed by")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "item-masked.png"), full_page=True)
+
+    page.get_by_role("button", name="Reveal flagged text").click()
+    expect(flagged.first).to_contain_text("555")
+    expect(page.get_by_text("c confirm")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "item-revealed.png"), full_page=True)
+    assert [row.subject for row in _audit(web_env, "reveal")][-1] == f"item {item}"
+
+    page.keyboard.press("c")
+    expect(page.get_by_role("status").filter(has_text=f"Item {item} confirmed.")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "queue-after-confirm.png"), full_page=True)
+    assert _review_status(web_env, item) == "confirmed"
+    assert [(row.actor, row.subject) for row in _audit(web_env, "resolve")][-1] == ("mo@peermetals.com", f"item {item}")
+    context.close()
+
+
+def test_two_moderators_claiming_at_once_never_get_the_same_item(browser, console, tmp_path):
+    from playwright.sync_api import expect
+
+    first_context, first = _sign_in(browser, console["base"], "mo@peermetals.com")
+    second_context, second = _sign_in(browser, console["base"], "max@peermetals.com")
+    seen: list[str] = []
+    for _ in range(2):
+        for page in (first, second):
+            page.goto("/staff/queue")
+        # Both forms are submitted before either answer arrives.
+        first.evaluate("document.getElementById('claim-next').requestSubmit()")
+        second.keyboard.press("n")
+        for name, page in (("first", first), ("second", second)):
+            expect(page).to_have_url(re.compile(r"/staff/review/\d+$"))
+            page.screenshot(path=str(tmp_path / f"{name}-{len(seen)}.png"))
+            seen.append(page.url.rsplit("/", 1)[1])
+    assert len(seen) == len(set(seen)) == 4, seen
+    first_context.close()
+    second_context.close()
+
+
+def test_j_k_and_enter_move_through_the_queue_and_open_an_item(browser, console, tmp_path):
+    from playwright.sync_api import expect
+
+    context, page = _sign_in(browser, console["base"], "max@peermetals.com")
+    rows = page.locator("tr[data-href]")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    expect(rows.first).to_have_class(re.compile(r"\bselected\b"))
+    expect(rows.nth(1)).not_to_have_class(re.compile(r"\bselected\b"))
+    page.screenshot(path=str(tmp_path / "queue-selected.png"))
+    target = rows.first.get_attribute("data-href")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(re.escape(target) + "$"))
+    context.close()
+
+
+def test_a_dispute_handler_finds_a_conversation_by_order_and_downloads_its_transcript(browser, console, web_env, tmp_path):
+    from playwright.sync_api import expect
+
+    context, page = _sign_in(browser, console["base"], "dee@peermetals.com")
+    expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+    page.get_by_role("searchbox").fill("o-web-3")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="c-web-3").click()
+    expect(page.get_by_role("heading", name="Conversation c-web-3")).to_be_visible()
+    page.get_by_role("button", name="Request transcript").click()
+    expect(page.get_by_role("status")).to_contain_text("pending")
+    expect(page.get_by_role("progressbar")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "transcript-pending.png"))
+
+    rendered = cli(web_env, "run", "--once")  # the render a worker would do
+    assert rendered.returncode == 0, rendered.stderr
+    download_link = page.get_by_role("link", name="Download PDF")
+    expect(download_link).to_be_visible(timeout=20_000)  # the page polls until the PDF is ready
+    expect(page.get_by_role("status")).to_contain_text("done")
+    expect(page.get_by_role("progressbar")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "transcript-done.png"))
+    with page.expect_download() as started:
+        download_link.click()
+    pdf = Path(started.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+    entry = _audit(web_env, "transcript_download")[-1]
+    assert (entry.actor, entry.subject) == ("dee@peermetals.com", "conversation c-web-3")
+    assert entry.sha256 == hashlib.sha256(pdf).hexdigest()
+    context.close()
+
+
+def test_a_moderator_gets_403_on_admin_pages_and_a_post_without_csrf_token_is_refused(browser, console, tmp_path):
+    from playwright.sync_api import expect
+
+    context, page = _sign_in(browser, console["base"], "max@peermetals.com")
+    for path in ("/staff/audit", "/staff/admin/staff", "/staff/conversations"):
+        response = page.goto(path)
+        assert response.status == 403, path
+        expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "forbidden.png"))
+    headers = page.goto("/staff/queue").headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "'unsafe-inline'" not in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "same-origin"
+
+    # The browser context's cookies go along; only the CSRF token is missing or wrong.
+    for form in ({}, {"csrf_token": "forged"}):
+        refused = context.request.post("/staff/queue/claim-next", form=form, max_redirects=0)
+        assert refused.status == 403, refused.text()
+    context.close()
+
+    admin_context, admin = _sign_in(browser, console["base"], "ada@peermetals.com")
+    admin.goto("/staff/audit")
+    expect(admin.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(admin.get_by_role("cell", name="sign_in", exact=True).first).to_be_visible()
+    admin.screenshot(path=str(tmp_path / "audit.png"), full_page=True)
+    admin_context.close()

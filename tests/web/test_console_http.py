@@ -1,0 +1,85 @@
+"""The staff console over plain HTTP (no browser): sign-in rules, cookies, redirects and roles."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.web.conftest import cli
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def accounts(web_env, server) -> dict[str, str]:
+    emails = {"lock@peermetals.com": "moderator", "root@peermetals.com": "admin", "sam@peermetals.com": "moderator"}
+    for email, role in emails.items():
+        added = cli(web_env, "staff", "add", email, "--role", role, "--password-stdin", input=PASSWORD + "\n")
+        assert added.returncode == 0, added.stderr
+    return emails
+
+
+def _form_token(page: httpx.Response) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def _sign_in(http: httpx.Client, email: str, password: str = PASSWORD, **headers) -> httpx.Response:
+    form = http.get("/staff/sign-in", headers=headers)
+    token = _form_token(form)
+    if "Secure" in form.headers["set-cookie"]:  # a Secure cookie is not sent back over plain http by a client
+        headers["Cookie"] = form.headers["set-cookie"].split(";")[0]
+    return http.post("/staff/sign-in", data={"csrf_token": token, "email": email, "password": password, "next": "/staff/queue"},
+                     headers=headers)
+
+
+def test_signed_out_pages_redirect_to_sign_in_and_next_stays_on_the_console(server, accounts):
+    with httpx.Client(base_url=server) as http:
+        away = http.get("/staff/queue?kind=phone")
+        assert away.status_code == 303 and away.headers["location"] == "/staff/sign-in?next=/staff/queue%3Fkind%3Dphone"
+        assert http.post("/staff/queue/claim-next", data={}).status_code == 401
+        token = _form_token(http.get("/staff/sign-in"))
+        signed = http.post("/staff/sign-in", data={"csrf_token": token, "email": "sam@peermetals.com", "password": PASSWORD,
+                                                   "next": "//evil.example/"})
+        assert signed.status_code == 303 and signed.headers["location"] == "/staff/"
+
+
+def test_sign_in_needs_its_form_token(server, accounts):
+    with httpx.Client(base_url=server) as http:
+        refused = http.post("/staff/sign-in", data={"csrf_token": "x", "email": "sam@peermetals.com", "password": PASSWORD})
+        assert refused.status_code == 403 and "pg_staff_session" not in refused.headers.get("set-cookie", "")
+
+
+def test_the_session_cookie_is_secure_behind_https_and_httponly(server, accounts):
+    with httpx.Client(base_url=server) as http:
+        signed = _sign_in(http, "sam@peermetals.com", **{"X-Forwarded-Proto": "https"})
+        cookie = signed.headers["set-cookie"]
+        assert "pg_staff_session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie and "Path=/staff" in cookie
+    with httpx.Client(base_url=server) as http:
+        assert "Secure" not in _sign_in(http, "sam@peermetals.com").headers["set-cookie"]
+
+
+def test_five_wrong_passwords_lock_the_account(server, accounts):
+    with httpx.Client(base_url=server) as http:
+        for _ in range(5):
+            assert _sign_in(http, "lock@peermetals.com", "not the password!").status_code == 401
+        locked = _sign_in(http, "lock@peermetals.com")
+        assert locked.status_code == 429 and "too many failed sign-ins" in locked.text.lower()
+
+
+def test_an_admin_changes_a_role_and_it_is_audited(server, accounts, web_env):
+    with httpx.Client(base_url=server) as http:
+        assert _sign_in(http, "root@peermetals.com").status_code == 303
+        page = http.get("/staff/admin/staff")
+        assert page.status_code == 200 and "sam@peermetals.com" in page.text
+        changed = http.post("/staff/admin/staff/role", data={"csrf_token": _form_token(page), "email": "sam@peermetals.com",
+                                                             "role": "disputes"})
+        assert changed.status_code == 303
+        own = http.post("/staff/admin/staff/role", data={"csrf_token": _form_token(page), "email": "root@peermetals.com",
+                                                         "role": "moderator"})
+        assert own.status_code == 400
+        audit = http.get("/staff/audit?action=role_change")
+        assert "root@peermetals.com" in audit.text and "to=disputes" in audit.text
+    listed = cli(web_env, "staff", "list", "--json")
+    assert '"email": "sam@peermetals.com", "user": "staff:sam@peermetals.com", "name": "sam", "role": "disputes"' in listed.stdout

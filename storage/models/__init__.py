@@ -6,12 +6,12 @@ from storage.models.core import Attachment, Conversation, Message, User
 from storage.models.detection import ContactFinding
 from storage.models.outbox import OutboxEmail
 from storage.models.responses import EmailPreference, ResponseDeadline, ResponseDeadlineEvent, ResponseSyncCursor
-from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strike
+from storage.models.review import ReviewHistory, ReviewItem, ReviewItemMessage, ReviewSignal, Strike
 from storage.models.transcripts import TranscriptRequest
 
 __all__ = [
     "ApiToken", "ConversationRead", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
     "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "OutboxEmail",
-    "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem",
+    "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem", "ReviewItemMessage",
     "ReviewSignal", "Strike", "TranscriptRequest", "User", "UTCDateTime",
 ]

@@ -26,6 +26,8 @@ Create Date: 2026-12-10 10:00:00
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -73,7 +75,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('review_item_messages', schema=None) as batch_op:
         batch_op.create_index('ix_review_item_messages_item_id', ['item_id'], unique=False)
-    with op.batch_alter_table('review_items', schema=None) as batch_op:
+    with _keeping_item_children(), op.batch_alter_table('review_items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_review_items_merged_into_id_review_items'), 'review_items',
                                     ['merged_into_id'], ['id'], ondelete='SET NULL')
@@ -83,6 +85,30 @@ def upgrade() -> None:
     connection = op.get_bind()
     messages_of = _fill_item_messages(connection)
     _merge_overlapping_pending(connection, messages_of, datetime.now(timezone.utc))
+
+
+@contextmanager
+def _keeping_item_children() -> Iterator[None]:
+    """Keep the rows that reference review_items while SQLite's batch mode rebuilds it.
+
+    Batch mode copies the table and drops the old one; with foreign keys on, DROP TABLE deletes
+    every row first and ON DELETE CASCADE takes the signals, history and strikes with it
+    (``PRAGMA foreign_keys`` cannot be turned off inside the migration's transaction). So they
+    are copied aside and put back once the table is back with the same ids. PostgreSQL alters
+    the table in place.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != 'sqlite':
+        yield
+        return
+    children = ('review_signals', 'review_history', 'strikes')
+    for table in children:
+        bind.exec_driver_sql(f'CREATE TEMP TABLE keep_{table} AS SELECT * FROM {table}')
+    yield
+    for table in children:
+        bind.exec_driver_sql(f'DELETE FROM {table}')
+        bind.exec_driver_sql(f'INSERT INTO {table} SELECT * FROM keep_{table}')
+        bind.exec_driver_sql(f'DROP TABLE keep_{table}')
 
 
 def _restore_ordered_indexes() -> None:
@@ -194,7 +220,7 @@ def downgrade() -> None:
         for item_id, into in merged:
             connection.execute(items.update().where(items.c.id == item_id).values(
                 status='ignored', resolution_note=sa.func.coalesce(items.c.resolution_note, f"merged into item {into}")))
-    with op.batch_alter_table('review_items', schema=None) as batch_op:
+    with _keeping_item_children(), op.batch_alter_table('review_items', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_review_items_status_known'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_review_items_status_known'), sa.text(STATUSES_BEFORE))
         batch_op.drop_constraint(batch_op.f('fk_review_items_merged_into_id_review_items'), type_='foreignkey')

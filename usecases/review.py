@@ -332,6 +332,8 @@ class ItemDetail:
     messages: list[ContextMessage]
     strikes: list[StrikeRecord]
     history: list[dict[str, Any]] = field(default_factory=list)
+    merged_into: int | None = None
+    """The item that absorbed this one (status ``merged``): it holds the signals now."""
 
 
 def get_item(session: Session, item_id: int) -> ReviewItem:
@@ -350,7 +352,7 @@ def show_item(session: Session, item_id: int, now: datetime) -> ItemDetail:
         _entry(store.queue_row(session, item.id), now), store.conversation_row(session, item.conversation_id),
         item.version, store.user_label(session, item.resolved_by_id), item.resolution_note,
         [_signal_json(s) for s in signals], _context_messages(session, item, signals),
-        store.sender_strikes(session, item.subject_user_id), store.item_history(session, item.id),
+        store.sender_strikes(session, item.subject_user_id), store.item_history(session, item.id), item.merged_into_id,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -200,3 +201,22 @@ def test_concurrent_scanners_of_one_incident_open_one_item(pg_url, tmp_path):
             assert session.scalar(select(func.count()).select_from(ReviewItem)) == 1
     finally:
         app.dispose()
+
+
+def test_cli_lists_and_shows_merged_items(app, market, cli):
+    def two_items(session):
+        market.messages = [market.say(session, market.seller, text) for text in ("telegram", "is my app", "text me")]
+        return [finding(session, market.messages[0], "handle", "telegram", 0.6),
+                finding(session, market.messages[2], "intent", "contact_me", 0.7)]
+
+    first, second = _open(app, two_items)
+    _open(app, lambda s: [finding(s, market.messages[2], "handle", "telegram:app", window=market.messages)])
+    listed = cli("review", "list", "--status", "merged", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [second]
+    shown = cli("review", "show", str(second))
+    assert shown.returncode == 0, shown.stderr
+    assert f"into item {first}, which holds its signals now" in shown.stdout
+    assert json.loads(cli("review", "show", str(second), "--json").stdout)["merged_into"] == first
+    pending = cli("review", "show", str(first), "--json")
+    assert sorted(s["kind"] for s in json.loads(pending.stdout)["signals"]) == ["handle", "handle", "intent"]

@@ -180,12 +180,97 @@ def restriction_ends_at(strike_times: Sequence[datetime], policy: ReviewPolicy) 
     return times[len(times) - policy.restrict_at] + policy.window
 
 
-def target_key(scope: str, message_ids: Sequence[int]) -> str:
-    """The item a finding belongs to: its message, or the window of messages it spans."""
-    ids = sorted(set(message_ids))
-    if scope == "message" and len(ids) == 1:
-        return f"message:{ids[0]}"
-    return "window:" + ",".join(str(i) for i in ids)
+# --- Incidents: one attempt, one item ------------------------------------------------------------
+#
+# A detector finding names the messages it spans: one message, or a window of consecutive short
+# messages of one sender (pipeline.detection.conversation). Findings of one conversation that
+# share a message describe the same attempt (a phone number split over three messages ending in
+# "text me" is found once over the window and once, as intent, in the last message), so they form
+# one incident and one review item; sharing is transitive. Because a window only holds one
+# sender's messages, every message of an incident has the same sender, the item's subject.
+
+
+def group_incidents(message_sets: Sequence[Iterable[int]]) -> list[list[int]]:
+    """Partition the findings (given by their message ids) into incidents; returns index groups.
+
+    Two findings are in one incident exactly when a chain of findings, each sharing a message with
+    the next, joins them (the connected components of "shares a message"). Each group lists
+    indexes into ``message_sets`` in ascending order; groups come ordered by their lowest message
+    id, then lowest index, so the answer does not depend on the input order beyond the indexes.
+    A finding without messages is an incident of its own.
+    """
+    sets = [frozenset(messages) for messages in message_sets]
+    parent = list(range(len(sets)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    owner: dict[int, int] = {}
+    for index, messages in enumerate(sets):
+        for message in sorted(messages):
+            if message in owner:
+                first, second = root(owner[message]), root(index)
+                if first != second:
+                    parent[max(first, second)] = min(first, second)
+            else:
+                owner[message] = index
+    groups: dict[int, list[int]] = {}
+    for index in range(len(sets)):
+        groups.setdefault(root(index), []).append(index)
+
+    def order(group: list[int]) -> tuple[float, int]:
+        lowest = min((m for i in group for m in sets[i]), default=math.inf)
+        return lowest, group[0]
+
+    return sorted(groups.values(), key=order)
+
+
+def incident_key(conversation_id: int, message_ids: Iterable[int], first_finding_id: int) -> str:
+    """The unique key of a new incident's item: conversation, lowest message, first finding.
+
+    The lowest message alone is not enough: an incident whose item was decided long ago
+    (``joins_item``) is not reopened, and a new item over the same messages needs its own key.
+    The first finding id tells them apart and is fixed once the finding is stored, so retrying
+    the same findings computes the same key.
+    """
+    return f"incident:{conversation_id}:{min(message_ids)}:{first_finding_id}"
+
+
+def joins_item(status: str, resolved_at: datetime | None, now: datetime, policy: ReviewPolicy) -> bool:
+    """Whether a new finding sharing messages with an existing item joins it (else: a new item).
+
+    A pending item always takes it. A decided item takes it while its decision is recent, that is
+    within the strike window: the finding becomes a new signal and the item goes back to the queue
+    (reopened), and confirming it again gives no second strike, which is fair because the first
+    strike, if any, still counts. A decision older than the window is history: its strike has aged
+    out, so the finding opens a new item (with its own possible strike) instead of reopening a
+    case closed long ago. A merged item never takes findings; its survivor does.
+    """
+    if status == "pending":
+        return True
+    if status == "merged" or resolved_at is None:
+        return False
+    return resolved_at > now - policy.window
+
+
+@dataclass(frozen=True)
+class ItemCandidate:
+    """An existing item an incident overlaps: its id and whether it already gave a strike."""
+
+    id: int
+    has_strike: bool
+
+
+def surviving_item(candidates: Sequence[ItemCandidate]) -> int:
+    """The item that absorbs the others when an incident bridges several: one with a strike, else the oldest.
+
+    Keeping the item that already gave a strike means confirming the merged incident again gives
+    none (one incident, one strike); among equals the lowest id (the oldest item) survives.
+    """
+    return min(candidates, key=lambda c: (not c.has_strike, c.id)).id
 
 
 def wilson_interval(successes: int, trials: int, z: float = WILSON_Z) -> tuple[float, float] | None:

@@ -25,7 +25,17 @@ from sqlalchemy.orm import Session, aliased
 
 from pipeline.review import SignalFacts, median
 from storage.db import is_postgres
-from storage.models import ContactFinding, Conversation, Message, ReviewHistory, ReviewItem, ReviewSignal, Strike, User
+from storage.models import (
+    ContactFinding,
+    Conversation,
+    Message,
+    ReviewHistory,
+    ReviewItem,
+    ReviewItemMessage,
+    ReviewSignal,
+    Strike,
+    User,
+)
 
 
 def _dialect(session: Session):
@@ -125,6 +135,107 @@ def reload_item(session: Session, item_id: int) -> ReviewItem:
     return session.execute(
         select(ReviewItem).where(ReviewItem.id == item_id).execution_options(populate_existing=True)
     ).scalar_one()
+
+
+def unsignalled(session: Session, findings_: Sequence[ContactFinding]) -> list[ContactFinding]:
+    """The findings that are not yet a signal of any item, in the given order."""
+    ids = [f.id for f in findings_]
+    taken = set(session.scalars(select(ReviewSignal.finding_id).where(ReviewSignal.finding_id.in_(ids)))) if ids else set()
+    return [f for f in findings_ if f.id not in taken]
+
+
+def lock_conversations(session: Session, conversation_ids: Sequence[int]) -> None:
+    """Serialise item opening per conversation until this transaction ends.
+
+    Finding which items a new incident overlaps and then joining or creating one must not
+    interleave with another scanner doing the same in the conversation, or both could open an
+    item for one attempt. ``FOR NO KEY UPDATE`` (in id order, so two scanners cannot deadlock on
+    each other) does not block inserting messages into the conversation, which only takes a key
+    share lock. SQLite serialises writers anyway.
+    """
+    if not conversation_ids or not is_postgres(session):
+        return
+    session.execute(select(Conversation.id).where(Conversation.id.in_(sorted(set(conversation_ids))))
+                    .order_by(Conversation.id).with_for_update(key_share=True)).all()
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """An item that owns one of a new incident's messages: status, decision time, strike given."""
+
+    id: int
+    status: str
+    resolved_at: datetime | None
+    has_strike: bool
+
+
+def items_sharing_messages(session: Session, message_ids: Sequence[int]) -> list[Overlap]:
+    """Every item (merged ones included) whose incident has one of these messages, by id."""
+    struck = select(Strike.id).where(Strike.item_id == ReviewItem.id).exists()
+    rows = session.execute(
+        select(ReviewItem.id, ReviewItem.status, ReviewItem.resolved_at, struck).distinct()
+        .join(ReviewItemMessage, ReviewItemMessage.item_id == ReviewItem.id)
+        .where(ReviewItemMessage.message_id.in_(list(message_ids))).order_by(ReviewItem.id)
+    )
+    return [Overlap(item_id, status, resolved_at, bool(has_strike)) for item_id, status, resolved_at, has_strike in rows]
+
+
+def lock_items(session: Session, item_ids: Sequence[int]) -> list[ReviewItem]:
+    """The items as the database has them now, locked against concurrent writers, in id order."""
+    query = (select(ReviewItem).where(ReviewItem.id.in_(list(item_ids))).order_by(ReviewItem.id)
+             .execution_options(populate_existing=True))
+    if is_postgres(session):
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def add_item_messages(session: Session, item_id: int, message_ids: Sequence[int]) -> None:
+    """Record these messages as part of the item's incident (known ones are skipped)."""
+    rows = [{"item_id": item_id, "message_id": m} for m in sorted(set(message_ids))]
+    if rows:
+        session.execute(_dialect(session).insert(ReviewItemMessage).values(rows).on_conflict_do_nothing())
+
+
+def item_message_ids(session: Session, item_id: int) -> list[int]:
+    """The messages of the item's incident, ascending."""
+    return list(session.scalars(select(ReviewItemMessage.message_id).where(ReviewItemMessage.item_id == item_id)
+                                .order_by(ReviewItemMessage.message_id)))
+
+
+def merge_items(session: Session, survivor_id: int, other_ids: Sequence[int], now: datetime) -> None:
+    """Move the others' signals and messages to the survivor and mark them merged into it.
+
+    Their strikes and history stay with them; items merged into them earlier now point at the
+    survivor, so ``merged_into_id`` is always one step. Versions are bumped, so a reviewer
+    deciding a merged item on stale evidence gets a conflict.
+    """
+    others = list(other_ids)
+    session.execute(update(ReviewSignal).where(ReviewSignal.item_id.in_(others)).values(item_id=survivor_id)
+                    .execution_options(synchronize_session=False))
+    moved = session.scalars(select(ReviewItemMessage.message_id).where(ReviewItemMessage.item_id.in_(others))).all()
+    session.execute(ReviewItemMessage.__table__.delete().where(ReviewItemMessage.item_id.in_(others)))
+    add_item_messages(session, survivor_id, moved)
+    session.execute(update(ReviewItem).where(ReviewItem.merged_into_id.in_(others)).values(merged_into_id=survivor_id)
+                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(ReviewItem).where(ReviewItem.id.in_(others))
+        .values(status="merged", merged_into_id=survivor_id, claimed_by_id=None, claim_expires_at=None,
+                resolved_at=now, version=ReviewItem.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def merged_into(session: Session, item_id: int) -> list[int]:
+    """The items merged into this one, by id."""
+    return list(session.scalars(select(ReviewItem.id).where(ReviewItem.merged_into_id == item_id).order_by(ReviewItem.id)))
+
+
+def incident_has_strike(session: Session, item_id: int) -> bool:
+    """True when the item or an item merged into it already gave a strike."""
+    merged = select(ReviewItem.id).where(ReviewItem.merged_into_id == item_id)
+    return session.scalar(
+        select(Strike.id).where(or_(Strike.item_id == item_id, Strike.item_id.in_(merged))).limit(1)
+    ) is not None
 
 
 def lock_or_create_item(

@@ -22,11 +22,15 @@ from pipeline import notices
 from pipeline.review import (
     OUTCOMES,
     DetectorPrecision,
+    ItemCandidate,
     ReviewPolicy,
     effective_priority,
     escalation_for,
     excerpt,
+    group_incidents,
+    incident_key,
     is_high_severity,
+    joins_item,
     mark_spans,
     most_severe_kind,
     policy_reason,
@@ -34,7 +38,7 @@ from pipeline.review import (
     precision_from_counts,
     queue_rank,
     restriction_ends_at,
-    target_key,
+    surviving_item,
 )
 from storage import review as store
 from storage.db import Session, transaction
@@ -131,30 +135,58 @@ def _subject(session: Session, item: ReviewItem) -> Person:
 
 
 def open_items_for_findings(session: Session, finding_ids: Sequence[int], settings: Settings, now: datetime) -> list[int]:
-    """Create or update the review item of each finding's target; return the items touched.
+    """Put each finding on the review item of its incident; return the items touched.
 
-    Re-running with the same findings changes nothing.
+    One incident, one item: the new findings of a conversation are grouped by shared messages
+    (``pipeline.review.group_incidents``), and each group joins the items it overlaps that are
+    still pending or were decided within the strike window (``joins_item``); when it bridges
+    several, they are merged into one (``surviving_item``). An incident that overlaps nothing
+    live opens a new item. Re-running with the same findings changes nothing.
     """
     if not finding_ids:
         return []
-    targets: dict[str, list[ContactFinding]] = {}
-    for finding in store.findings(session, finding_ids):
-        targets.setdefault(target_key(finding.scope, finding.message_ids), []).append(finding)
-    touched = [_open_target(session, key, group, settings, now) for key, group in sorted(targets.items())]
-    return [item_id for item_id in touched if item_id is not None]
+    by_conversation: dict[int, list[ContactFinding]] = {}
+    for finding in store.unsignalled(session, store.findings(session, finding_ids)):
+        by_conversation.setdefault(finding.conversation_id, []).append(finding)
+    # Held until the caller commits: no other scanner looks up or opens items of these conversations meanwhile.
+    store.lock_conversations(session, sorted(by_conversation))
+    touched: list[int] = []
+    for conversation_id, found in sorted(by_conversation.items()):
+        for group in group_incidents([_messages(f) for f in found]):
+            item_id = _open_incident(session, conversation_id, [found[i] for i in group], settings, now)
+            if item_id is not None and item_id not in touched:
+                touched.append(item_id)
+    return touched
 
 
-def _open_target(session: Session, key: str, findings: list[ContactFinding], settings: Settings, now: datetime) -> int | None:
-    first = findings[0]
-    # The anchor is the newest message of the target: its sender is the item's subject.
-    item, created = store.lock_or_create_item(session, key, first.conversation_id, max(first.message_ids),
-                                              first.kind, first.score, now)
-    added = [finding for finding in findings if store.add_signal(session, item.id, finding, now)]
+def _messages(finding: ContactFinding) -> set[int]:
+    return {*finding.message_ids, finding.message_id}
+
+
+def _open_incident(session: Session, conversation_id: int, findings: list[ContactFinding], settings: Settings,
+                   now: datetime) -> int | None:
+    messages = sorted(set().union(*(_messages(f) for f in findings)))
+    live = [o for o in store.items_sharing_messages(session, messages)
+            if joins_item(o.status, o.resolved_at, now, settings.review)]
+    opened_at: datetime | None = None
+    if live:
+        survivor = surviving_item([ItemCandidate(o.id, o.has_strike) for o in live])
+        locked = {item.id: item for item in store.lock_items(session, [o.id for o in live])}
+        item, created = locked.pop(survivor), False
+        if locked:
+            opened_at = _merge(session, item, list(locked.values()), now)
+    else:
+        first = min(findings, key=lambda f: f.id)
+        # The anchor is the newest message of the incident: its sender is the item's subject.
+        item, created = store.lock_or_create_item(session, incident_key(conversation_id, messages, first.id),
+                                                  conversation_id, max(messages), first.kind, first.score, now)
+    store.add_item_messages(session, item.id, messages)
+    added = [finding for finding in sorted(findings, key=lambda f: f.id) if store.add_signal(session, item.id, finding, now)]
     if not added:
         return None
     before = item.status
     reopen = before != "pending"
-    _refresh_item(session, item, settings.review, now, reopen=reopen)
+    _refresh_item(session, item, settings.review, now, reopen=reopen, opened_at=opened_at)
     action = "opened" if created else ("reopened" if reopen else "signal_added")
     note = ", ".join(f"{f.kind} {f.value} ({f.detector_version}, score {f.score:.2f})" for f in added)
     store.add_history(session, item.id, None, action, now, None if created else before, "pending", f"new signal: {note}")
@@ -164,6 +196,23 @@ def _open_target(session: Session, key: str, findings: list[ContactFinding], set
                kinds=sorted({f.kind for f in added}), high_severity=refreshed.high_severity)
     _alert_staff_if_high(session, refreshed, settings, now)
     return item.id
+
+
+def _merge(session: Session, survivor: ReviewItem, others: list[ReviewItem], now: datetime) -> datetime | None:
+    """Merge items a new incident bridges into ``survivor``; returns the earliest opening of the pending ones.
+
+    The queue keeps the age of the longest-waiting pending item, so merging never sends work to
+    the back of the queue. Strikes and history stay with each item; both sides get a history line.
+    """
+    ids = [other.id for other in others]
+    store.merge_items(session, survivor.id, ids, now)
+    names = ", ".join(str(i) for i in ids)
+    store.add_history(session, survivor.id, None, "merged", now, survivor.status, survivor.status,
+                      f"items {names} merged into this one (a new finding shares their messages)")
+    for other in others:
+        store.add_history(session, other.id, None, "merged", now, other.status, "merged", f"merged into item {survivor.id}")
+    waiting = [item.opened_at for item in [survivor, *others] if item.status == "pending"]
+    return min(waiting) if waiting else None
 
 
 def _ranking(session: Session, item: ReviewItem, policy: ReviewPolicy, now: datetime, opened_at: datetime) -> dict[str, Any]:
@@ -179,11 +228,16 @@ def _ranking(session: Session, item: ReviewItem, policy: ReviewPolicy, now: date
     }
 
 
-def _refresh_item(session: Session, item: ReviewItem, policy: ReviewPolicy, now: datetime, reopen: bool) -> None:
-    """Re-rank the item after new signals; a resolved item goes back to the queue as new."""
-    values = _ranking(session, item, policy, now, now if reopen else item.opened_at)
+def _refresh_item(session: Session, item: ReviewItem, policy: ReviewPolicy, now: datetime, reopen: bool,
+                  opened_at: datetime | None = None) -> None:
+    """Re-rank the item after new signals; a resolved item goes back to the queue as new.
+
+    ``opened_at`` (after a merge: the longest-waiting pending item's) replaces the opening time.
+    """
+    opened = opened_at or (now if reopen else item.opened_at)
+    values = _ranking(session, item, policy, now, opened) | {"opened_at": opened}
     if reopen:
-        values |= dict(status="pending", opened_at=now, resolved_by_id=None, resolved_at=None,
+        values |= dict(status="pending", resolved_by_id=None, resolved_at=None,
                        resolution_note=None, claimed_by_id=None, claim_expires_at=None)
     _update(session, item.id, item.version, **values)
 
@@ -280,6 +334,8 @@ class ItemDetail:
     messages: list[ContextMessage]
     strikes: list[StrikeRecord]
     history: list[dict[str, Any]] = field(default_factory=list)
+    merged_into: int | None = None
+    """The item that absorbed this one (status ``merged``): it holds the signals now."""
 
 
 def get_item(session: Session, item_id: int) -> ReviewItem:
@@ -298,7 +354,7 @@ def show_item(session: Session, item_id: int, now: datetime) -> ItemDetail:
         _entry(store.queue_row(session, item.id), now), store.conversation_row(session, item.conversation_id),
         item.version, store.user_label(session, item.resolved_by_id), item.resolution_note,
         [_signal_json(s) for s in signals], _context_messages(session, item, signals),
-        store.sender_strikes(session, item.subject_user_id), store.item_history(session, item.id),
+        store.sender_strikes(session, item.subject_user_id), store.item_history(session, item.id), item.merged_into_id,
     )
 
 
@@ -380,9 +436,12 @@ def resolve(
 
 def _strike(session: Session, item: ReviewItem, reviewer: Person, now: datetime, settings: Settings) -> Resolution:
     """Give the sender a strike for a confirmed item (once per item) and apply the escalation."""
+    # One incident, one strike: a reopened item confirmed again keeps its first strike, and an
+    # item that absorbed one which already gave a strike gives none.
+    if store.incident_has_strike(session, item.id):
+        return Resolution(item.id, "confirmed")
     strike_id = store.add_strike(session, item.subject_user_id, item.id, now, item.resolution_note)
     if strike_id is None:
-        # A reopened item confirmed again keeps its first strike: one target, one strike.
         return Resolution(item.id, "confirmed")
     policy = settings.review
     count = active_strike_count(session, item.subject_user_id, now, policy)

@@ -29,7 +29,7 @@ from peerguard.cli._common import open_app
 from pipeline.review import OUTCOMES, SEVERITY
 
 T = TypeVar("T")
-STATUSES = ("pending", "confirmed", "dismissed", "ignored")
+STATUSES = ("pending", "confirmed", "dismissed", "ignored", "merged")
 
 
 def _now() -> datetime:
@@ -126,7 +126,7 @@ def _detail_json(detail) -> dict[str, Any]:
                      for m in detail.messages],
         "strikes": [{"id": s.id, "item_id": s.item_id, "created_at": s.created_at.isoformat(),
                      "overturned_at": s.overturned_at.isoformat() if s.overturned_at else None} for s in detail.strikes],
-        "history": detail.history,
+        "history": detail.history, "merged_into": detail.merged_into,
     }
 
 
@@ -139,7 +139,9 @@ def _detail_lines(detail) -> list[str]:
         + (f"  claimed by {e.claimed_by}" if e.claimed_by else ""),
         _conversation_line(detail.conversation),
     ]
-    if e.status != "pending":
+    if e.status == "merged":
+        lines.append(f"Merged {_when(e.resolved_at)} into item {detail.merged_into}, which holds its signals now")
+    elif e.status != "pending":
         lines.append(f"Resolved {_when(e.resolved_at)} by {detail.resolved_by}: {detail.resolution_note or '(no note)'}")
     lines += ["", "Signals:"] + [
         f"  {s['kind']:<8} {s['value']:<30} {s['detector_version']:<10} score {s['score']:.2f}  {s['outcome'] or 'undecided'}"

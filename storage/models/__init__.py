@@ -8,13 +8,13 @@ from storage.models.detection import ContactFinding
 from storage.models.notifications import Notification
 from storage.models.outbox import OutboxEmail
 from storage.models.responses import EmailPreference, ResponseDeadline, ResponseDeadlineEvent, ResponseSyncCursor
-from storage.models.review import ReviewHistory, ReviewItem, ReviewSignal, Strike
+from storage.models.review import ReviewHistory, ReviewItem, ReviewItemMessage, ReviewSignal, Strike
 from storage.models.transcripts import TranscriptRequest
 
 __all__ = [
     "ApiToken", "AuditEntry", "ConversationRead", "SignInAttempt", "StaffAccount", "StaffSession", "WebhookDelivery",
     "WebhookEndpoint", "WebhookEvent",
     "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "Notification", "OutboxEmail",
-    "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem",
+    "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem", "ReviewItemMessage",
     "ReviewSignal", "Strike", "TranscriptRequest", "User", "UTCDateTime",
 ]

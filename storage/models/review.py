@@ -9,20 +9,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime
 
-REVIEW_STATUSES = ("pending", "confirmed", "dismissed", "ignored")
+REVIEW_STATUSES = ("pending", "confirmed", "dismissed", "ignored", "merged")
 RESOLVED_STATUSES = ("confirmed", "dismissed", "ignored")
 
 
 class ReviewItem(Base):
-    """One flagged target (a message, or a window of messages) awaiting or past a staff decision.
+    """One incident (findings sharing messages of one conversation) awaiting or past a staff decision.
 
-    ``target_key`` is unique, so every finding on the same target lands on the same item, and
-    ``version`` is bumped by every change so two reviewers cannot overwrite each other.
+    ``target_key`` is unique: ``incident:<conversation>:<lowest message>:<first finding>`` for
+    items opened since migration 0011, ``message:<id>`` / ``window:<ids>`` for older ones. The
+    item's messages are in ``review_item_messages``. ``version`` is bumped by every change so two
+    reviewers cannot overwrite each other. A ``merged`` item was absorbed by ``merged_into_id``
+    when an incident joined it to another; it keeps its history and strike but no signals.
     """
 
     __tablename__ = "review_items"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'confirmed', 'dismissed', 'ignored')", name="status_known"),
+        CheckConstraint("status IN ('pending', 'confirmed', 'dismissed', 'ignored', 'merged')", name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -43,6 +46,7 @@ class ReviewItem(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("review_items.id", ondelete="SET NULL"))
 
 
 # The queue reads only pending items in priority order; resolved history (the vast majority of
@@ -63,6 +67,20 @@ Index(
     postgresql_where=text("status <> 'pending'"),
     sqlite_where=text("status <> 'pending'"),
 )
+
+
+class ReviewItemMessage(Base):
+    """A message of an item's incident: every message any of its signals spans.
+
+    Keyed by message first, so the scanner finds the items a new finding overlaps with one index
+    lookup; the second index serves the item side (moving messages on a merge, cascades).
+    """
+
+    __tablename__ = "review_item_messages"
+    __table_args__ = (Index("ix_review_item_messages_item_id", "item_id"),)
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"), primary_key=True)
 
 
 class ReviewSignal(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from pipeline.review import ReviewPolicy
 from storage.db import transaction
-from storage.models import OutboxEmail, ReviewHistory, ReviewItem, ReviewSignal, Strike, User
+from storage.models import OutboxEmail, ReviewHistory, ReviewItem, ReviewItemMessage, ReviewSignal, Strike, User
 from tests.review.factories import T0, Marketplace, finding
 from usecases import review
 
@@ -78,16 +78,21 @@ def test_opening_again_with_the_same_findings_changes_nothing(app, market):
     assert _count(app, ReviewHistory) == 1
 
 
-def test_split_attempt_window_is_its_own_target(app, market):
+def test_split_attempt_window_is_one_incident_anchored_at_its_newest_message(app, market):
     def make(session):
         first = market.say(session, market.seller, "my number is 512 555")
         second = market.say(session, market.seller, "0100")
+        market.window = [first.id, second.id]
         return [finding(session, second, "phone", "+15125550100", window=[first, second])]
 
     [item_id] = _open(app, make)
     item = _item(app, item_id)
-    assert item.target_key.startswith("window:")
-    assert item.message_id == max(int(i) for i in item.target_key.split(":")[1].split(","))
+    with app.session_factory() as session:
+        finding_id = session.scalar(select(ReviewSignal.finding_id).where(ReviewSignal.item_id == item_id))
+        messages = session.scalars(select(ReviewItemMessage.message_id).where(ReviewItemMessage.item_id == item_id)).all()
+    assert item.target_key == f"incident:{market.conv.id}:{market.window[0]}:{finding_id}"
+    assert item.message_id == market.window[1]
+    assert sorted(messages) == market.window
 
 
 def test_a_new_signal_on_a_resolved_target_reopens_it(app, market):

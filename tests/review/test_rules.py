@@ -18,7 +18,6 @@ from pipeline.review import (
     median,
     most_severe_kind,
     queue_rank,
-    target_key,
     wilson_interval,
 )
 from usecases.settings import Settings, SettingsError
@@ -122,11 +121,6 @@ def test_median():
     assert median([]) is None
     assert median([3.0, 1.0, 2.0]) == 2.0
     assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
-
-
-def test_target_keys():
-    assert target_key("message", [7]) == "message:7"
-    assert target_key("conversation", [9, 7, 8, 7]) == "window:7,8,9"
 
 
 def test_mark_spans_merges_overlaps_and_clamps():

@@ -13,7 +13,7 @@ from storage.db import make_engine
 from storage.models import ReviewHistory, ReviewItem, ReviewSignal, Strike
 from tests.review.factories import T0, conversation, finding, message, user
 
-# review_items as the 0008 schema has it (the model has columns 0008 lacks).
+# review_items as the 0010 schema has it (the model has columns 0010 lacks).
 ITEMS = sa.table(
     "review_items", *(sa.column(name) for name in (
         "id", "target_key", "conversation_id", "message_id", "subject_user_id", "kind", "status", "score", "priority",
@@ -35,7 +35,7 @@ def _signal(session, item_id, found):
 
 
 def test_upgrade_merges_overlapping_pending_items_and_downgrade_keeps_the_structure(db_url):
-    migrations.downgrade(db_url, "0008")
+    migrations.downgrade(db_url, "0010")
     engine = make_engine(db_url)
     try:
         with Session(engine) as session, session.begin():
@@ -94,7 +94,7 @@ def test_upgrade_merges_overlapping_pending_items_and_downgrade_keeps_the_struct
     finally:
         engine.dispose()
 
-    migrations.downgrade(db_url, "0008")
+    migrations.downgrade(db_url, "0010")
     engine = make_engine(db_url)
     try:
         assert "review_item_messages" not in inspect(engine).get_table_names()

@@ -10,9 +10,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -241,19 +242,26 @@ def _update_fields(obj: Any, values: dict[str, Any]) -> str:
 
 def mark_read(session: Session, conversation_id: int, user_id: int, at: datetime) -> bool:
     """Record that the user read the conversation up to ``at`` (never moving backwards); True if it moved."""
-    dialect = postgresql if is_postgres(session) else sqlite
-    inserted = session.scalar(
-        dialect.insert(ConversationRead).values(conversation_id=conversation_id, user_id=user_id, last_read_at=at)
-        .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"]).returning(ConversationRead.user_id)
-    )
-    if inserted is not None:
+    params = {"b_conversation": conversation_id, "b_user": user_id, "b_at": at}
+    insert, advance = _read_statements("postgresql" if is_postgres(session) else "sqlite")
+    if session.scalar(insert, params) is not None:
         return True
-    return bool(session.execute(
-        update(ConversationRead)
-        .where(ConversationRead.conversation_id == conversation_id, ConversationRead.user_id == user_id,
-               ConversationRead.last_read_at < at)
-        .values(last_read_at=at).execution_options(synchronize_session=False)
-    ).rowcount)
+    return bool(session.execute(advance, params).rowcount)
+
+
+@cache
+def _read_statements(dialect_name: str) -> tuple[Any, Any]:
+    # Built once with bind parameters: every imported message marks its sender's read.
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    values = {"conversation_id": bindparam("b_conversation"), "user_id": bindparam("b_user"), "last_read_at": bindparam("b_at")}
+    insert = (dialect.insert(ConversationRead.__table__).values(values)
+              .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"]).returning(ConversationRead.user_id))
+    reads = ConversationRead.__table__.c
+    advance = (update(ConversationRead.__table__)
+               .where(reads.conversation_id == bindparam("b_conversation"), reads.user_id == bindparam("b_user"),
+                      reads.last_read_at < bindparam("b_at"))
+               .values(last_read_at=bindparam("b_at")))
+    return insert, advance
 
 
 def last_read_at(session: Session, conversation_id: int, user_id: int) -> datetime | None:

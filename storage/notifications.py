@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, case, exists, func, literal, or_, select, text, update
@@ -32,20 +33,30 @@ NOTIFICATIONS = Notification.__table__
 def record_unread(session: Session, conversation_id: int, recipient_id: int, message_id: int, sent_at: datetime,
                   email_due_at: datetime, now: datetime) -> None:
     """Count a message as unread for ``recipient_id`` (one statement), unless they already read past it."""
+    session.execute(_unread_upsert("postgresql" if is_postgres(session) else "sqlite"), {
+        "b_recipient": recipient_id, "b_conversation": conversation_id, "b_sent_at": sent_at,
+        "b_message": message_id, "b_due": email_due_at, "b_now": now})
+
+
+@cache
+def _unread_upsert(dialect_name: str) -> Any:
+    # Built once per dialect with bind parameters: constructing this statement per message cost
+    # more than running it (py-spy on `peerguard import`, 2026-12-06).
     n = NOTIFICATIONS.c
-    already_read = exists().where(ConversationRead.conversation_id == conversation_id,
-                                  ConversationRead.user_id == recipient_id, ConversationRead.last_read_at >= sent_at)
-    at = literal(sent_at, UTCDateTime())
-    source = select(literal(recipient_id), literal(conversation_id), literal(1), at, at, literal(message_id),
-                    literal(email_due_at, UTCDateTime()), literal(now, UTCDateTime())).where(~already_read)
-    dialect = postgresql if is_postgres(session) else sqlite
+    sent_at = bindparam("b_sent_at", type_=UTCDateTime())
+    already_read = exists().where(ConversationRead.conversation_id == bindparam("b_conversation"),
+                                  ConversationRead.user_id == bindparam("b_recipient"), ConversationRead.last_read_at >= sent_at)
+    source = select(bindparam("b_recipient", type_=Integer()), bindparam("b_conversation", type_=Integer()), literal(1),
+                    sent_at, sent_at, bindparam("b_message", type_=Integer()), bindparam("b_due", type_=UTCDateTime()),
+                    bindparam("b_now", type_=UTCDateTime())).where(~already_read)
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     insert = dialect.insert(NOTIFICATIONS).from_select(
         ["recipient_id", "conversation_id", "unread_count", "first_unread_at", "latest_at", "latest_message_id",
          "email_due_at", "updated_at"], source)
     new = insert.excluded
     streak = n.unread_count > 0  # an unread streak goes on; otherwise this message starts one
     newer = or_(~streak, new.latest_at >= n.latest_at)
-    session.execute(insert.on_conflict_do_update(index_elements=["recipient_id", "conversation_id"], set_={
+    return insert.on_conflict_do_update(index_elements=["recipient_id", "conversation_id"], set_={
         "unread_count": case((streak, n.unread_count + 1), else_=1),
         "first_unread_at": case((and_(streak, n.first_unread_at <= new.first_unread_at), n.first_unread_at),
                                 else_=new.first_unread_at),
@@ -56,21 +67,31 @@ def record_unread(session: Session, conversation_id: int, recipient_id: int, mes
         "emailed_at": case((streak, n.emailed_at), else_=None),
         "emailed_through": case((streak, n.emailed_through), else_=None),
         "updated_at": new.updated_at,
-    }))
+    })
 
 
 def record_read(session: Session, conversation_id: int, reader_id: int, at: datetime) -> None:
     """The reader has seen the conversation up to ``at``: end the streak, or recount what is newer."""
+    params = {"b_reader": reader_id, "b_conversation": conversation_id, "b_at": at}
+    ended, recount = _read_updates()
+    session.execute(ended, params)
+    session.execute(recount, params)
+
+
+@cache
+def _read_updates() -> tuple[Any, Any]:
     n = NOTIFICATIONS.c
-    mine = and_(n.recipient_id == reader_id, n.conversation_id == conversation_id, n.unread_count > 0)
-    session.execute(update(NOTIFICATIONS).where(mine, n.latest_at <= at).values(_READ_VALUES | {"read_at": at})
-                    .execution_options(synchronize_session=False))
+    at = bindparam("b_at", type_=UTCDateTime())
+    mine = and_(n.recipient_id == bindparam("b_reader"), n.conversation_id == bindparam("b_conversation"), n.unread_count > 0)
+    ended = update(NOTIFICATIONS).where(mine, n.latest_at <= at).values(_READ_VALUES | {"read_at": at})
     # A receipt that stops short of the newest message leaves the newer ones unread.
-    later = and_(Message.conversation_id == conversation_id, Message.sender_id != reader_id, Message.sent_at > at)
-    session.execute(update(NOTIFICATIONS).where(mine, n.latest_at > at, n.first_unread_at <= at).values(
+    later = and_(Message.conversation_id == bindparam("b_conversation"), Message.sender_id != bindparam("b_reader"),
+                 Message.sent_at > at)
+    recount = update(NOTIFICATIONS).where(mine, n.latest_at > at, n.first_unread_at <= at).values(
         unread_count=select(func.count()).where(later).scalar_subquery(),
         first_unread_at=select(func.min(Message.sent_at)).where(later).scalar_subquery(),
-    ).execution_options(synchronize_session=False))
+    )
+    return ended, recount
 
 
 _READ_VALUES: dict[str, Any] = {"unread_count": 0, "first_unread_at": None, "email_due_at": None,

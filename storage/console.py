@@ -219,6 +219,17 @@ def claimable_item(session: Session, now: datetime, email: str | None, external_
     return session.scalar(query)
 
 
+def pending_items_in_conversation(session: Session, conversation_id: int, subject_user_id: int, lock: bool = False) -> list[int]:
+    """The pending items of one sender in one conversation, oldest first; row-locked with ``lock`` (PostgreSQL)."""
+    query = (select(ReviewItem.id)
+             .where(ReviewItem.conversation_id == conversation_id, ReviewItem.subject_user_id == subject_user_id,
+                    ReviewItem.status == "pending")
+             .order_by(ReviewItem.opened_at, ReviewItem.id))
+    if lock and is_postgres(session):
+        query = query.with_for_update(of=ReviewItem)
+    return list(session.scalars(query))
+
+
 def console_queue(session: Session, status: str, kind: str | None, claimed: str | None, user_id: int, now: datetime,
                   limit: int = 100) -> list[QueueRow]:
     """The queue listing with the console's filters: ``claimed`` is None, ``"mine"`` or ``"unclaimed"``."""

@@ -162,6 +162,8 @@ class ItemPage:
     revealed: bool
     about_self: bool
     claimed_by_me: bool
+    sender_pending: list[int]
+    """The pending items of this item's sender in this conversation (this one included): bulk-confirm's scope."""
 
 
 def item_page(app: App, staff: Staff, item_id: int, now: datetime, reveal: bool = False, address: str | None = None) -> ItemPage:
@@ -181,7 +183,8 @@ def item_page(app: App, staff: Staff, item_id: int, now: datetime, reveal: bool 
         claimed_by_me = item.claimed_by_id == staff.user_id and item.claim_expires_at is not None and item.claim_expires_at > now
         return ItemPage(detail.item, detail.version, summary.subject, summary.external_id, summary.order_id,
                         subject_user.external_id, detail.resolved_by, detail.resolution_note, detail.signals,
-                        _messages(session, item, reveal), parties, detail.history, reveal, about_self, claimed_by_me)
+                        _messages(session, item, reveal), parties, detail.history, reveal, about_self, claimed_by_me,
+                        store.pending_items_in_conversation(session, item.conversation_id, item.subject_user_id))
 
 
 def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
@@ -216,6 +219,41 @@ def resolve(app: App, staff: Staff, item_id: int, outcome: str, reason: str | No
     app.doorbell.deliver_mail()
     app.doorbell.deliver_webhooks()
     return result
+
+
+@dataclass(frozen=True)
+class BulkConfirmation:
+    """What a bulk confirmation did: the items confirmed, the strikes they gave, the escalation steps."""
+
+    items: tuple[int, ...]
+    strikes: tuple[int, ...]
+    steps: tuple[str, ...]
+
+
+def confirm_sender_items(app: App, staff: Staff, item_id: int, reason: str | None, note: str | None, now: datetime,
+                         address: str | None = None) -> BulkConfirmation:
+    """Confirm every pending item of this item's sender in its conversation, all or nothing; each decision audited.
+
+    Each item is decided by ``review.resolve``, so strikes follow the usual rules: one per
+    incident at most, none for an incident that already gave one. If any item is claimed by
+    another reviewer, or changes under us, nothing is confirmed.
+    """
+    text = " — ".join(part.strip() for part in (reason, note) if part and part.strip()) or None
+    with transaction(app.session_factory) as session:
+        _refuse_own_item(session, staff, item_id)
+        item = review.get_item(session, item_id)
+        item_ids = store.pending_items_in_conversation(session, item.conversation_id, item.subject_user_id, lock=True)
+        if not item_ids:
+            raise review.AlreadyResolved(f"review item {item_id} is already {item.status}, and its sender has no other pending item here")
+        results = [review.resolve(session, each, "confirmed", staff.email, now, app.settings, text) for each in item_ids]
+        for result in results:
+            audit(session, now, staff.email, "resolve", f"item {result.item_id}", address=address, note=text,
+                  detail={"outcome": "confirmed", "strike": result.strike_id, "steps": list(result.steps),
+                          "bulk": list(item_ids)})
+    app.doorbell.deliver_mail()
+    app.doorbell.deliver_webhooks()
+    return BulkConfirmation(tuple(item_ids), tuple(r.strike_id for r in results if r.strike_id is not None),
+                            tuple(step for r in results for step in r.steps))
 
 
 def add_note(app: App, staff: Staff, item_id: int, text: str, now: datetime) -> None:

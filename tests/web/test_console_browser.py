@@ -224,3 +224,38 @@ def test_a_moderator_gets_403_on_admin_pages_and_a_post_without_csrf_token_is_re
     expect(admin.get_by_role("cell", name="sign_in", exact=True).first).to_be_visible()
     admin.screenshot(path=str(tmp_path / "audit.png"), full_page=True)
     admin_context.close()
+
+
+def test_a_moderator_confirms_all_pending_items_of_one_sender_in_one_conversation(browser, console, web_env, tmp_path):
+    from playwright.sync_api import expect
+
+    # A fresh conversation (nobody has claimed its items): the seller flags twice, separately.
+    lines = [{"type": "user", "id": "u-bulk-1", "name": "Bulk buyer", "email": "bulk1@example.com"},
+             {"type": "user", "id": "u-bulk-2", "name": "Bulk seller", "email": "bulk2@example.com"},
+             {"type": "conversation", "id": "c-web-bulk", "buyer": "u-bulk-1", "seller": "u-bulk-2", "subject": "10 oz bar"}]
+    texts = [("u-bulk-2", "call me at 512 555 0601"), ("u-bulk-1", "Is shipping insured?"),
+             ("u-bulk-2", "or pay by zelle to 512 555 0602")]
+    for n, (sender, text) in enumerate(texts, start=1):
+        lines.append({"type": "message", "id": f"m-bulk-{n}", "conversation": "c-web-bulk", "sender": sender,
+                      "sent_at": f"2026-12-02T10:0{n}:00Z", "text": text})
+    path = tmp_path / "bulk.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert cli(web_env, "import", str(path)).returncode == 0
+    assert cli(web_env, "run", "--once").returncode == 0
+
+    context, page = _sign_in(browser, console["base"], "mo@peermetals.com")
+    page.goto("/staff/users/u-bulk-2")
+    links = page.get_by_role("region", name="Recent flags").get_by_role("link")
+    items = sorted(int(name.lstrip("#")) for name in links.all_inner_texts())
+    assert len(items) == 2, items
+    page.goto(f"/staff/review/{items[0]}")
+    bulk = page.get_by_role("button", name="Confirm all 2 items")
+    expect(bulk).to_be_visible()
+    page.screenshot(path=str(tmp_path / "item-bulk.png"), full_page=True)
+    page.get_by_label("Reason for all").select_option("Phone number shared")
+    bulk.click()
+    expect(page.get_by_role("status").filter(has_text=f"Items {items[0]}, {items[1]} confirmed.")).to_be_visible()
+    assert [_review_status(web_env, item) for item in items] == ["confirmed", "confirmed"]
+    entries = [e for e in _audit(web_env, "resolve") if e.subject in {f"item {i}" for i in items}]
+    assert len(entries) == 2 and all(e.detail["bulk"] == items and e.actor == "mo@peermetals.com" for e in entries)
+    context.close()

@@ -35,6 +35,7 @@ NOTICES = {
     "confirmed": "Item {item} confirmed.", "dismissed": "Item {item} dismissed.", "ignored": "Item {item} ignored.",
     "unclaimed": "Item {item} released.", "empty": "Nothing left to claim.", "noted": "Note added.",
     "overturned": "Strike overturned.", "role": "Role changed.", "claimed": "Item {item} claimed.",
+    "bulk": "Items {item} confirmed.",
 }
 
 router = APIRouter(include_in_schema=False)
@@ -262,6 +263,16 @@ async def resolve(request: Request, item_id: int) -> Response:
         result = console.resolve(request.app.state.peerguard, who, item_id, form.get("outcome", ""), form.get("reason"),
                                  form.get("note"), _now(), version, client_address(request))
     return _see(f"/staff/queue?done={result.status}&item={item_id}")
+
+
+@router.post("/staff/review/{item_id}/confirm-sender")
+async def confirm_sender(request: Request, item_id: int) -> Response:
+    who, form = await _posted(request, "queue")
+    with _refusals():
+        done = console.confirm_sender_items(request.app.state.peerguard, who, item_id, form.get("reason"), form.get("note"),
+                                            _now(), client_address(request))
+    items = ", ".join(str(each) for each in done.items)
+    return _see(f"/staff/queue?done=bulk&item={quote(items)}")
 
 
 @router.post("/staff/review/{item_id}/notes")

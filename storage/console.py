@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.db import is_postgres
@@ -239,6 +239,35 @@ def console_queue(session: Session, status: str, kind: str | None, claimed: str 
     elif claimed == "unclaimed":
         query = query.where(or_(ReviewItem.claimed_by_id.is_(None), ReviewItem.claim_expires_at <= now))
     return [_queue_row(row) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class PendingKind:
+    kind: str
+    count: int
+    oldest: datetime
+
+
+def pending_by_kind(session: Session) -> list[PendingKind]:
+    """Pending items per kind, with the oldest one's opening time; largest first."""
+    query = (select(ReviewItem.kind, func.count(), func.min(ReviewItem.opened_at)).where(ReviewItem.status == "pending")
+             .group_by(ReviewItem.kind).order_by(func.count().desc(), ReviewItem.kind))
+    return [PendingKind(kind, count, oldest) for kind, count, oldest in session.execute(query)]
+
+
+def pending_opened_after(session: Session, bounds: list[datetime]) -> list[int]:
+    """For each bound, how many pending items were opened after it (one scan of the pending items)."""
+    if not bounds:
+        return []
+    counts = [func.coalesce(func.sum(case((ReviewItem.opened_at > bound, 1), else_=0)), 0) for bound in bounds]
+    return [int(n) for n in session.execute(select(*counts).where(ReviewItem.status == "pending")).one()]
+
+
+def external_ids(session: Session, user_ids: list[int]) -> dict[int, str]:
+    """The marketplace ids of these users, by row id."""
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.external_id).where(User.id.in_(user_ids))).all())
 
 
 def items_of_user(session: Session, user_id: int, limit: int = 20) -> list[QueueRow]:

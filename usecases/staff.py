@@ -36,7 +36,8 @@ MAX_FAILURES_PER_ADDRESS = 20
 MIN_PASSWORD_LENGTH = 12
 
 # Which console areas each role may use; admin may use every one.
-AREAS = {"queue": ("moderator", "admin"), "conversations": ("disputes", "admin"), "admin": ("admin",)}
+AREAS = {"queue": ("moderator", "admin"), "conversations": ("disputes", "admin"), "admin": ("admin",),
+         "dashboards": ("moderator", "disputes", "admin")}
 
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a wrong email costs as long as a wrong password.

@@ -20,6 +20,7 @@ from storage.models import AuditEntry
 from tests.web.conftest import cli
 
 CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"  # axe-core 4.14.1 from npm, see its README.md
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse battery staple"
@@ -71,10 +72,10 @@ def console(web_env, server, tmp_path_factory) -> dict:
     return {"base": server}
 
 
-def _sign_in(browser, base: str, email: str):
+def _sign_in(browser, base: str, email: str, **options):
     from playwright.sync_api import expect
 
-    context = browser.new_context(base_url=base, accept_downloads=True)
+    context = browser.new_context(base_url=base, accept_downloads=True, **options)
     page = context.new_page()
     page.goto("/staff/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
@@ -258,4 +259,69 @@ def test_a_moderator_confirms_all_pending_items_of_one_sender_in_one_conversatio
     assert [_review_status(web_env, item) for item in items] == ["confirmed", "confirmed"]
     entries = [e for e in _audit(web_env, "resolve") if e.subject in {f"item {i}" for i in items}]
     assert len(entries) == 2 and all(e.detail["bulk"] == items and e.actor == "mo@peermetals.com" for e in entries)
+    context.close()
+
+
+def _serious_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations on the current page."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    assert results["testEngine"] == {"name": "axe-core", "version": "4.14.1"} and results["passes"], "axe did not run"
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["html"][:160] for n in v["nodes"][:5]]}
+            for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_axe_core_finds_no_serious_violation_on_the_queue_item_and_dashboard_pages(browser, console, tmp_path):
+    from playwright.sync_api import expect
+
+    # axe arrives as an inline script tag, which the console's CSP rightly refuses: this one
+    # test context bypasses the CSP (the app's headers stay as they are).
+    context, page = _sign_in(browser, console["base"], "ada@peermetals.com", bypass_csp=True)
+    found = {}
+    page.goto("/staff/queue?status=pending")
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "a11y-queue.png"), full_page=True)
+    found["queue"] = _serious_violations(page)
+    page.get_by_role("table").get_by_role("link", name=re.compile(r"^#\d+$")).first.click()
+    expect(page.get_by_role("button", name="Confirm", exact=True)).to_be_visible()
+    page.screenshot(path=str(tmp_path / "a11y-item.png"), full_page=True)
+    found["item"] = _serious_violations(page)
+    page.get_by_role("button", name="Reveal flagged text").click()
+    expect(page.get_by_text("Flagged text revealed")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "a11y-item-revealed.png"), full_page=True)
+    found["item (revealed)"] = _serious_violations(page)
+    page.goto("/staff/dashboards")
+    expect(page.get_by_role("heading", name="Dashboards")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "a11y-dashboards.png"), full_page=True)
+    found["dashboards"] = _serious_violations(page)
+    context.close()
+    assert found == {name: [] for name in found}, json.dumps(found, indent=1)
+
+
+def test_dashboards_draw_precision_queue_and_response_charts_with_text_alternatives(browser, console, web_env, tmp_path):
+    from playwright.sync_api import expect
+
+    # One more decision (a dismissal by the admin, who holds no claim), so some detector is judged.
+    pending = [json.loads(line) for line in cli(web_env, "review", "list", "--json").stdout.splitlines()]
+    unclaimed = [entry for entry in pending if not entry["claimed_by"]]
+    decided = cli(web_env, "review", "resolve", str(unclaimed[-1]["id"]), "--outcome", "dismissed", "--by", "ada@peermetals.com")
+    assert decided.returncode == 0, decided.stderr
+    context, page = _sign_in(browser, console["base"], "dee@peermetals.com")  # dispute handlers see them too
+    page.get_by_role("link", name="Dashboards").click()
+    expect(page.get_by_role("heading", name="Dashboards")).to_be_visible()
+    precision = page.get_by_role("img", name="Detector precision with 95% intervals")
+    expect(precision).to_be_visible()
+    expect(page.get_by_role("img", name="Pending items by kind")).to_be_visible()
+    expect(page.get_by_role("img", name="Pending items by age")).to_be_visible()
+    # One point and one whisker bar per judged detector; the table says the same numbers.
+    stats = [json.loads(line) for line in cli(web_env, "stats", "detectors", "--json").stdout.splitlines()]
+    judged = [row for row in stats if row["precision"] is not None]
+    assert judged and precision.locator("circle.point").count() == len(judged)
+    table = page.get_by_role("table", name="Detector precision (the chart's numbers)")
+    for row in judged:
+        expect(table).to_contain_text(f"{100 * row['precision']:.1f}%")
+    queue_rows = page.get_by_role("table", name="Pending items by kind (the chart's numbers)").locator("tbody tr")
+    pending = [json.loads(line) for line in cli(web_env, "review", "list", "--json", "--limit", "1000").stdout.splitlines()]
+    assert pending and queue_rows.count() == len({entry["kind"] for entry in pending})
+    page.screenshot(path=str(tmp_path / "dashboards.png"), full_page=True)
     context.close()

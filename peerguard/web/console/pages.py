@@ -21,8 +21,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from peerguard.web.console.security import client_address, is_https
+from pipeline.charts import duration_label
 from pipeline.review import OUTCOMES, SEVERITY
-from usecases import console, review, staff
+from usecases import console, dashboards, review, staff
 from usecases.console import CANNED_REASONS
 from usecases.staff import Staff
 
@@ -363,6 +364,17 @@ def transcript_download(request: Request, request_id: int) -> Response:
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="transcript-{quote(conversation_id)}-{request_id}.pdf"',
         "X-Content-SHA256": sha256})
+
+
+# --- Dashboards (every role) -------------------------------------------------------------------
+
+
+@router.get("/staff/dashboards")
+def dashboards_page(request: Request) -> HTMLResponse:
+    who = _allowed(request, "dashboards")
+    now = _now()
+    page = dashboards.dashboards(request.app.state.peerguard, now)
+    return _render(request, "dashboards.html", who, page=page, now=now, duration=duration_label)
 
 
 # --- Administration ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from storage.db import is_postgres
 from storage.models import (
+    Attachment,
     AuditEntry,
     Conversation,
     Message,
@@ -363,3 +364,47 @@ def transcript_requests(session: Session, conversation_id: int, limit: int = 20)
     rows = session.scalars(select(TranscriptRequest).where(TranscriptRequest.conversation_id == conversation_id)
                            .order_by(TranscriptRequest.id.desc()).limit(limit))
     return [TranscriptRow(r.id, r.status, r.requested_by, r.requested_at, r.pdf_sha256, r.pages) for r in rows]
+
+
+# --- Attachments (photos on the item page) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    message_row_id: int
+    message_id: str
+    position: int
+    original_name: str
+    content_type: str
+    size: int
+    sha256: str
+    blob_key: str
+
+
+def _attachment_rows(query) -> list[AttachmentRow]:
+    return [AttachmentRow(*row) for row in query]
+
+
+def _attachment_query():
+    return (select(Attachment.message_id, Message.external_id, Attachment.position, Attachment.original_name,
+                   Attachment.content_type, Attachment.size, Attachment.sha256, Attachment.blob_key)
+            .join(Message, Message.id == Attachment.message_id))
+
+
+def attachments_of(session: Session, message_ids: list[int]) -> dict[int, list[AttachmentRow]]:
+    """The attachments of these messages (by message row id), in their order in the message."""
+    found: dict[int, list[AttachmentRow]] = {}
+    if not message_ids:
+        return found
+    query = _attachment_query().where(Attachment.message_id.in_(message_ids)).order_by(Attachment.message_id, Attachment.position)
+    for row in _attachment_rows(session.execute(query)):
+        found.setdefault(row.message_row_id, []).append(row)
+    return found
+
+
+def attachment_in_conversation(session: Session, conversation_id: int, message_external_id: str, position: int) -> AttachmentRow | None:
+    """One attachment, only if its message belongs to this conversation."""
+    query = _attachment_query().where(Message.conversation_id == conversation_id, Message.external_id == message_external_id,
+                                      Attachment.position == position)
+    rows = _attachment_rows(session.execute(query))
+    return rows[0] if rows else None

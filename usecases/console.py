@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pipeline.files import SNIFF_BYTES, sniff_content_type
 from pipeline.highlight import Piece, pieces
 from pipeline.review import OUTCOMES, effective_priority
+from pipeline.transcript.images import RASTER_TYPES, NotRenderable, check_hash, prepare_image
+from pipeline.transcript.model import TranscriptAttachment, TranscriptOptions
 from storage import console as store
 from storage import review as review_store
+from storage.blobs import BlobNotFound
 from storage.console import ConversationSummary, TranscriptRow
 from storage.db import Session, transaction
+from storage.image_cache import FileImageCache, read_prepared
 from storage.review import Person, QueueRow, StrikeRecord
 from usecases import review, transcripts
 from usecases.app import App
@@ -129,12 +134,23 @@ def unclaim(app: App, staff: Staff, item_id: int, now: datetime) -> None:
 
 
 @dataclass(frozen=True)
+class PhotoLink:
+    """An attachment as the item page shows it: by message and position, never by file name or path."""
+
+    message_id: str
+    position: int
+    name: str
+    is_image: bool
+
+
+@dataclass(frozen=True)
 class ShownMessage:
     id: str
     sender_id: str
     sent_at: datetime
     pieces: list[Piece]
     flagged: bool
+    attachments: tuple[PhotoLink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,14 +211,61 @@ def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
     flagged = review_store.message_positions(session, list(spans) or [item.message_id])
     rows = review_store.messages_around(session, item.conversation_id, min(flagged), max(flagged), CONTEXT_MESSAGES)
     masked = store.masked_bodies(session, [m.row_id for m in rows])
+    attachments = store.attachments_of(session, [m.row_id for m in rows])
     shown = []
     for m in rows:
         if m.row_id in spans:
             parts = pieces(m.body, spans[m.row_id], masked=not reveal)
         else:
             parts = pieces(m.body if reveal else (masked.get(m.row_id) or m.body), [], masked=False)
-        shown.append(ShownMessage(m.external_id, m.sender_id, m.sent_at, parts, m.row_id in spans))
+        links = tuple(PhotoLink(a.message_id, a.position, a.original_name, a.content_type.lower().startswith("image/"))
+                      for a in attachments.get(m.row_id, []))
+        shown.append(ShownMessage(m.external_id, m.sender_id, m.sent_at, parts, m.row_id in spans, links))
     return shown
+
+
+# --- Photos ------------------------------------------------------------------------------------
+
+# The console shows the same prepared variant as an evidence transcript, from the same cache.
+PHOTO_SIDE = TranscriptOptions().thumbnail_side
+PHOTO_MAX_PIXELS = TranscriptOptions().max_image_pixels
+
+
+class PhotoNotShown(LookupError):
+    """No such attachment in the item's conversation, or it is not a photo that can be prepared."""
+
+
+def item_photo(app: App, staff: Staff, item_id: int, message_external_id: str, position: int) -> bytes:
+    """The prepared photo (downscaled, EXIF-free JPEG) of one attachment in the item's conversation.
+
+    The original never leaves the blob store: a cached variant is served as is, otherwise the
+    original is read, its hash checked, its type sniffed from its bytes (not its name or the
+    declared type) and prepared as transcripts do, then cached.
+    """
+    with app.session_factory() as session:
+        _refuse_own_item(session, staff, item_id)
+        item = review.get_item(session, item_id)
+        found = store.attachment_in_conversation(session, item.conversation_id, message_external_id, position)
+    if found is None:
+        raise PhotoNotShown(f"item {item_id} has no attachment {position} on message {message_external_id}")
+    cache = FileImageCache(app.settings.data_dir / "cache" / "transcript-images")
+    cached = cache.load(found.sha256.lower(), PHOTO_SIDE)
+    if cached is not None:
+        return read_prepared(cached[0].ref)
+    try:
+        data = app.blobs.read(found.blob_key)
+    except BlobNotFound:
+        raise PhotoNotShown(f"attachment {position} on message {message_external_id} is missing from the file store") from None
+    detected = sniff_content_type(data[:SNIFF_BYTES], guess_text=False)
+    try:
+        check_hash(data, TranscriptAttachment(found.original_name, found.content_type, found.size, found.sha256, found.blob_key))
+        if detected not in RASTER_TYPES:
+            raise NotRenderable(f"not a photo ({detected})")
+        prepared = prepare_image(data, detected, PHOTO_SIDE, PHOTO_MAX_PIXELS)
+    except NotRenderable as exc:
+        raise PhotoNotShown(f"attachment {position} on message {message_external_id} cannot be shown: {exc}") from None
+    cache.store(found.sha256.lower(), PHOTO_SIDE, detected, prepared)
+    return prepared.data
 
 
 def resolve(app: App, staff: Staff, item_id: int, outcome: str, reason: str | None, note: str | None, now: datetime,

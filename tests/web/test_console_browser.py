@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -325,3 +326,50 @@ def test_dashboards_draw_precision_queue_and_response_charts_with_text_alternati
     assert pending and queue_rows.count() == len({entry["kind"] for entry in pending})
     page.screenshot(path=str(tmp_path / "dashboards.png"), full_page=True)
     context.close()
+
+
+def test_photos_show_inline_as_prepared_jpegs_behind_the_moderator_role(browser, console, web_env, tmp_path):
+    import io
+
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    hostile = '"><img src=x onerror="window.pwned=1">.jpg'
+    buffer = io.BytesIO()
+    Image.new("RGB", (1800, 1200), (180, 140, 30)).save(buffer, "JPEG", exif=Image.Exif())
+    (tmp_path / "coin.jpg").write_bytes(buffer.getvalue())
+    lines = [{"type": "user", "id": "u-photo-1", "name": "Photo buyer", "email": "photo1@example.com"},
+             {"type": "user", "id": "u-photo-2", "name": "Photo seller", "email": "photo2@example.com"},
+             {"type": "conversation", "id": "c-web-photo", "buyer": "u-photo-1", "seller": "u-photo-2", "subject": "Maple"},
+             {"type": "message", "id": "m-photo-1", "conversation": "c-web-photo", "sender": "u-photo-2",
+              "sent_at": "2026-12-02T12:00:00Z", "text": "here it is, text me on 512 555 0700",
+              "attachments": [{"path": "coin.jpg", "name": hostile}]}]
+    (tmp_path / "photo.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    imported = cli(web_env, "import", str(tmp_path / "photo.jsonl"))
+    assert imported.returncode == 0, imported.stderr
+    assert cli(web_env, "run", "--once").returncode == 0
+
+    context, page = _sign_in(browser, console["base"], "max@peermetals.com")
+    page.goto("/staff/users/u-photo-2")
+    page.get_by_role("region", name="Recent flags").get_by_role("link").first.click()
+    photo = page.get_by_role("img", name=re.compile(r"^Photo 1 of message m-photo-1"))
+    expect(photo).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=photo.element_handle())
+    assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [480, 320]
+    assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
+    expect(page.locator("figcaption")).to_contain_text("onerror")  # the name is shown as text, inert
+    page.screenshot(path=str(tmp_path / "item-photo.png"), full_page=True)
+
+    url = photo.get_attribute("src")
+    served = context.request.get(url)
+    assert served.status == 200 and served.body().startswith(b"\xff\xd8") and served.body() != buffer.getvalue()
+    headers = served.headers
+    assert headers["content-type"] == "image/jpeg" and headers["x-content-type-options"] == "nosniff"
+    assert headers["content-disposition"] == 'inline; filename="photo.jpg"' and "no-store" in headers["cache-control"]
+    context.close()
+
+    dispute_context, dispute = _sign_in(browser, console["base"], "dee@peermetals.com")
+    assert dispute_context.request.get(url).status == 403
+    dispute_context.close()
+    with httpx.Client(base_url=console["base"]) as anonymous:
+        assert anonymous.get(url).status_code == 303  # signed out: to the sign-in page, no photo

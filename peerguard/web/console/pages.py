@@ -116,7 +116,7 @@ async def _posted(request: Request, area: str | None) -> tuple[Staff, dict[str, 
 
 
 REFUSALS = [
-    (review.ItemNotFound, 404), (console.UserNotFound, 404), (console.ConversationNotFound, 404),
+    (review.ItemNotFound, 404), (console.UserNotFound, 404), (console.ConversationNotFound, 404), (console.PhotoNotShown, 404),
     (console.OwnAccount, 403), (review.NotStaff, 403), (review.UnknownOutcome, 400),
     (review.AlreadyResolved, 409), (review.ClaimedByOther, 409), (review.VersionConflict, 409),
     (console.NotYourClaim, 409), (console.TranscriptNotReady, 409), (staff.StaffError, 400), (review.ReviewError, 400),
@@ -274,6 +274,17 @@ async def confirm_sender(request: Request, item_id: int) -> Response:
                                             _now(), client_address(request))
     items = ", ".join(str(each) for each in done.items)
     return _see(f"/staff/queue?done=bulk&item={quote(items)}")
+
+
+@router.get("/staff/review/{item_id}/photos/{message_id}/{position}")
+def item_photo(request: Request, item_id: int, message_id: str, position: int) -> Response:
+    """A prepared photo: always a JPEG we made, never the original, and no file name of the sender's."""
+    who = _allowed(request, "queue")
+    with _refusals():
+        jpeg = console.item_photo(request.app.state.peerguard, who, item_id, message_id, position)
+    return Response(jpeg, media_type="image/jpeg", headers={
+        "Content-Disposition": 'inline; filename="photo.jpg"', "Cache-Control": "private, no-store",
+        "Cross-Origin-Resource-Policy": "same-origin"})
 
 
 @router.post("/staff/review/{item_id}/notes")

@@ -62,6 +62,12 @@ def account_by_email(session: Session, email: str) -> AccountRow | None:
     return _account(*row) if row else None
 
 
+def account_by_external_id(session: Session, external_id: str) -> AccountRow | None:
+    """The staff member with this marketplace id."""
+    row = session.execute(_account_query().where(User.external_id == external_id.strip(), User.role == "staff")).first()
+    return _account(*row) if row else None
+
+
 def account_by_user(session: Session, user_id: int) -> AccountRow | None:
     """The staff member with this user row id."""
     row = session.execute(_account_query().where(User.id == user_id, User.role == "staff")).first()

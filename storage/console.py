@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import case, delete, func, or_, select, true, update
+from sqlalchemy.orm import Session
 
 from storage.db import is_postgres
 from storage.models import (
@@ -196,16 +196,17 @@ def audit_rows(session: Session, limit: int = 200, action: str | None = None, ac
 # --- Queue -------------------------------------------------------------------------------------
 
 
-def _not_about(email: str | None, external_id: str):
+def _not_about(session: Session, email: str | None, external_id: str):
     """A WHERE clause: neither party of the item's conversation is this person."""
-    buyer, seller = aliased(User), aliased(User)
-    mine = [buyer.external_id == external_id, seller.external_id == external_id]
+    # The person's user rows first (a few, by the external-id and lower(email) indexes), then
+    # their conversations by the buyer and seller indexes, so a claim scans neither table.
+    who = User.external_id == external_id
     if email:
-        mine += [func.lower(buyer.email) == email.lower(), func.lower(seller.email) == email.lower()]
-    about_me = (
-        select(Conversation.id).join(buyer, buyer.id == Conversation.buyer_id).join(seller, seller.id == Conversation.seller_id)
-        .where(or_(*mine))
-    )
+        who = or_(who, func.lower(User.email) == email.lower())
+    mine = list(session.scalars(select(User.id).where(who)))
+    if not mine:
+        return true()
+    about_me = select(Conversation.id).where(or_(Conversation.buyer_id.in_(mine), Conversation.seller_id.in_(mine)))
     return ReviewItem.conversation_id.not_in(about_me)
 
 
@@ -215,7 +216,7 @@ def claimable_item(session: Session, now: datetime, email: str | None, external_
         select(ReviewItem.id)
         .where(ReviewItem.status == "pending",
                or_(ReviewItem.claimed_by_id.is_(None), ReviewItem.claim_expires_at <= now),
-               _not_about(email, external_id))
+               _not_about(session, email, external_id))
         .order_by(ReviewItem.priority.desc(), ReviewItem.opened_at, ReviewItem.id)
         .limit(1)
     )
@@ -303,11 +304,10 @@ class ConversationSummary:
 
 
 def _summaries(session: Session, where) -> list[ConversationSummary]:
-    counts = select(Message.conversation_id, func.count().label("n")).group_by(Message.conversation_id).subquery()
-    rows = session.execute(
-        select(Conversation, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.conversation_id == Conversation.id)
-        .where(where).order_by(Conversation.external_id).limit(50)
-    )
+    # A correlated count per conversation found (an index-only range scan each); a grouped
+    # subquery over all messages would count every conversation's messages on every call.
+    count = select(func.count()).where(Message.conversation_id == Conversation.id).scalar_subquery()
+    rows = session.execute(select(Conversation, count).where(where).order_by(Conversation.external_id).limit(50))
     return [ConversationSummary(c.id, c.external_id, c.subject, c.order_ref, c.buyer_id, c.seller_id, n) for c, n in rows]
 
 

@@ -186,16 +186,16 @@ def item_page(app: App, staff: Staff, item_id: int, now: datetime, reveal: bool 
     """Everything the item page shows; with ``reveal`` the flagged text is in the clear and the reveal is audited."""
     with transaction(app.session_factory) as session:
         item = review.get_item(session, item_id)
-        about_self = _item_about_self(session, staff, item_id)
+        detail = review.show_item(session, item_id, now, context=False)
+        summary, buyer, seller = _parties(session, detail.conversation.external_id)
+        subject_user = review_store.person(session, item.subject_user_id)
+        about_self = any(_is_self(staff, p) for p in (buyer, seller, subject_user))
         if reveal:
             if about_self:
                 raise OwnAccount(f"review item {item_id} is about your own account; another reviewer must handle it")
             audit(session, now, staff.email, "reveal", f"item {item_id}", address=address)
-        detail = review.show_item(session, item_id, now)
-        summary, buyer, seller = _parties(session, detail.conversation.external_id)
         parties = [PartyView(p, role, review.active_strike_count(session, p.id, now, app.settings.review),
                              review_store.sender_strikes(session, p.id)) for p, role in ((buyer, "buyer"), (seller, "seller"))]
-        subject_user = review_store.person(session, item.subject_user_id)
         claimed_by_me = item.claimed_by_id == staff.user_id and item.claim_expires_at is not None and item.claim_expires_at > now
         return ItemPage(detail.item, detail.version, summary.subject, summary.external_id, summary.order_id,
                         subject_user.external_id, detail.resolved_by, detail.resolution_note, detail.signals,

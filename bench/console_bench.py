@@ -6,7 +6,8 @@ review items, 50,000 pending), adds 20 moderators with passwords, starts a real
 ``peerguard web`` (uvicorn, ``--workers 2``) on loopback, signs the 20 in over HTTP, then:
 
 * **queue and item pages**: 20 threads, one session each, fetch ``/staff/queue`` and a pending
-  item's page ``/staff/review/ID`` in turn, all at once;
+  item's page ``/staff/review/ID`` in turn, all at once, in phases: back to back (``--think 0``,
+  20 requests always in flight) and with a pause between a session's requests (``--think 1``);
 * **claim next**: 5 of the sessions post ``/staff/queue/claim-next`` at once, repeatedly;
   every claimed id must be distinct (two moderators never get the same item);
 * **baseline**: the sign-in form ``GET /staff/sign-in`` (no database) under the same
@@ -15,7 +16,7 @@ review items, 50,000 pending), adds 20 moderators with passwords, starts a real
 Server time is what the app's access log records per request (``LimitsAndAccessLog``: from
 the first ASGI byte to the last); client time adds loopback and the client. Usage::
 
-    .venv/bin/python bench/console_bench.py [--items 1000000] [--pending 50000] [--rounds 15] [--claims 20]
+    .venv/bin/python bench/console_bench.py [--items 1000000] [--pending 50000] [--rounds 15] [--claims 20] [--think 0 1]
 
 PEERGUARD_BENCH_POSTGRES overrides the admin URL (default postgres@127.0.0.1:5432).
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import socket
 import statistics
@@ -119,8 +121,12 @@ def all_at_once(workers: int, work) -> None:
         raise errors[0]
 
 
-def pages(clients, item_ids: list[int], rounds: int) -> dict[str, list[float]]:
-    """Client milliseconds per page kind; every session fetches the queue, then an item, ``rounds`` times."""
+def pages(clients, item_ids: list[int], rounds: int, think: float) -> dict[str, list[float]]:
+    """Client milliseconds per page kind; every session fetches the queue, then an item, ``rounds`` times.
+
+    ``think`` is the mean pause between a session's requests (uniform between half and one and a
+    half times it); 0 keeps all 20 sessions' requests in flight at once, the worst case.
+    """
     timings: dict[str, list[float]] = {"queue": [], "item": [], "sign-in form": []}
     lock = threading.Lock()
 
@@ -133,11 +139,13 @@ def pages(clients, item_ids: list[int], rounds: int) -> dict[str, list[float]]:
             timings[kind].append(elapsed)
 
     def session_work(i: int) -> None:
-        http = clients[i][0]
+        http, pause = clients[i][0], random.Random(i)
         for r in range(rounds):
-            fetch(http, "queue", "/staff/queue")
-            fetch(http, "item", f"/staff/review/{item_ids[(i * rounds + r) % len(item_ids)]}")
-            fetch(http, "sign-in form", "/staff/sign-in")
+            for kind, path in (("queue", "/staff/queue"), ("item", f"/staff/review/{item_ids[(i * rounds + r) % len(item_ids)]}"),
+                               ("sign-in form", "/staff/sign-in")):
+                if think:
+                    time.sleep(pause.uniform(0.5 * think, 1.5 * think))
+                fetch(http, kind, path)
 
     all_at_once(len(clients), session_work)
     return timings
@@ -194,6 +202,8 @@ def main() -> None:
     parser.add_argument("--pending", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=15, help="queue+item+baseline fetches per session")
     parser.add_argument("--claims", type=int, default=20, help="claim-next posts per claiming session")
+    parser.add_argument("--think", type=float, nargs="+", default=[0.0, 1.0],
+                        help="mean seconds between a session's requests, one phase each (0: back to back)")
     args = parser.parse_args()
     now = datetime.now(timezone.utc)
     name, url = fixture.create_database()
@@ -212,16 +222,19 @@ def main() -> None:
             log_path = Path(folder) / "web.log"
             process, base = start_web(url, Path(folder), log_path)
             clients = [sign_in(base, f"mod{n}@peermetals.com") for n in range(SESSIONS)]
-            load_before = os.getloadavg()[0]
+            phases = []
+            for think in args.think:
+                load_before, mark = os.getloadavg()[0], len(log_path.read_text())
+                client_pages = pages(clients, item_ids, args.rounds, think)
+                time.sleep(0.5)  # the last access-log lines
+                phases.append((think, load_before, os.getloadavg()[0], client_pages, server_times(log_path.read_text()[mark:])))
             mark = len(log_path.read_text())
-            client_pages = pages(clients, item_ids, args.rounds)
             client_claims, claimed = claims(clients, args.claims)
-            load_after = os.getloadavg()[0]
-            time.sleep(0.5)  # the last access-log lines
-            server = server_times(log_path.read_text()[mark:])
+            time.sleep(0.5)
+            claim_server = server_times(log_path.read_text()[mark:])["claim-next"]
             for http, _ in clients:
                 http.close()
-        report(args, seconds, version, counts, client_pages, client_claims, claimed, server, load_before, load_after)
+        report(args, seconds, version, counts, phases, client_claims, claimed, claim_server)
     finally:
         if process is not None:
             process.terminate()
@@ -229,22 +242,24 @@ def main() -> None:
         fixture.drop_database(name)
 
 
-def report(args, seconds, version, counts, client_pages, client_claims, claimed, server, load_before, load_after) -> None:
-    print(f"machine: {fixture.machine()}, PostgreSQL {version}; load average {load_before:.1f} before, {load_after:.1f} after")
+def report(args, seconds, version, counts, phases, client_claims, claimed, claim_server) -> None:
+    print(f"machine: {fixture.machine()}, PostgreSQL {version}")
     print(f"data: {counts[0]:,} review items, {counts[1]:,} pending, loaded in {seconds:.1f} s; "
-          f"{SESSIONS} sessions, {args.rounds} rounds each; {CLAIMERS} claimers x {args.claims}")
-    for kind in ("queue", "item", "sign-in form"):
-        print(f"server {kind:<13} {summary(server[kind])}")
-        print(f"client {kind:<13} {summary(client_pages[kind])}")
-    print(f"server claim-next   {summary(server['claim-next'])}")
+          f"{SESSIONS} sessions x {args.rounds} rounds of (queue, item, sign-in form); {CLAIMERS} claimers x {args.claims}")
+    for think, load_before, load_after, client_pages, server in phases:
+        print(f"\n-- {SESSIONS} sessions, think time {think:g} s; load average {load_before:.1f} before, {load_after:.1f} after")
+        for kind in ("queue", "item", "sign-in form"):
+            print(f"server {kind:<13} {summary(server[kind])}")
+            print(f"client {kind:<13} {summary(client_pages[kind])}")
+        floor = p95(server["sign-in form"])
+        print(f"ratio of p95 server times to the sign-in form's: queue {p95(server['queue']) / floor:.1f}x, "
+              f"item {p95(server['item']) / floor:.1f}x")
+        print(f"targets (p95 < 100 ms): queue {p95(server['queue']) < 100}, item {p95(server['item']) < 100}")
+    print(f"\n-- {CLAIMERS} moderators claiming next at once; load average {os.getloadavg()[0]:.1f} after")
+    print(f"server claim-next   {summary(claim_server)}")
     print(f"client claim-next   {summary(client_claims)}")
-    floor = p95(server["sign-in form"])
-    print(f"ratio p95 server time to the sign-in form baseline: queue {p95(server['queue']) / floor:.1f}x, "
-          f"item {p95(server['item']) / floor:.1f}x, claim-next {p95(server['claim-next']) / floor:.1f}x")
     distinct = len(set(claimed)) == len(claimed)
-    print(f"claim-next: {len(claimed)} claims, {'all distinct' if distinct else 'DUPLICATES'}")
-    print(f"targets: queue p95 < 100 ms: {p95(server['queue']) < 100}; item p95 < 100 ms: {p95(server['item']) < 100}; "
-          f"claim-next p95 < 50 ms: {p95(server['claim-next']) < 50}")
+    print(f"claim-next: {len(claimed)} claims, {'all distinct' if distinct else 'DUPLICATES'}; target p95 < 50 ms: {p95(claim_server) < 50}")
     if not distinct:
         raise SystemExit("two moderators got the same item")
 

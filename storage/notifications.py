@@ -106,6 +106,30 @@ def mark_all_read(session: Session, recipient_id: int, now: datetime) -> int:
                            .execution_options(synchronize_session=False)).rowcount
 
 
+_WITHDRAW_READ = text("""
+    UPDATE email_outbox SET status = 'dead', last_error = :reason
+    WHERE status IN ('queued', 'failed') AND idempotency_key LIKE (
+        SELECT 'new-message:' || CAST(n.id AS VARCHAR(20)) || ':%' FROM notifications AS n
+        WHERE n.recipient_id = :reader AND n.conversation_id = :conversation AND n.unread_count = 0)
+""")
+
+_WITHDRAW_ALL_READ = text("""
+    UPDATE email_outbox SET status = 'dead', last_error = :reason
+    WHERE status IN ('queued', 'failed') AND notice = 'new-message' AND EXISTS (
+        SELECT 1 FROM notifications AS n
+        WHERE n.recipient_id = :reader AND n.unread_count = 0
+          AND email_outbox.idempotency_key LIKE 'new-message:' || CAST(n.id AS VARCHAR(20)) || ':%')
+""")
+
+
+def withdraw_read_emails(session: Session, reader_id: int, conversation_id: int | None, reason: str) -> int:
+    """Mark unsent new-message emails of streaks the reader has ended as dead (one conversation, or all); returns how many."""
+    if conversation_id is None:
+        return session.execute(_WITHDRAW_ALL_READ, {"reader": reader_id, "reason": reason}).rowcount or 0
+    params = {"reader": reader_id, "conversation": conversation_id, "reason": reason}
+    return session.execute(_WITHDRAW_READ, params).rowcount or 0
+
+
 # --- The dashboard -------------------------------------------------------------------------------
 
 

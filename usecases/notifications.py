@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 MAX_PAGE = 200
+READ_FIRST = "withdrawn: the recipient read the conversation before it was sent"
 
 
 # --- Ingest ---------------------------------------------------------------------------------------
@@ -54,6 +55,8 @@ def message_recorded(session: Session, conversation_id: int, recipient_id: int, 
 def conversation_read(session: Session, conversation_id: int, reader_id: int, at: datetime) -> None:
     """The reader saw the conversation up to ``at`` (a receipt, or their own reply): their streak ends."""
     store.record_read(session, conversation_id, reader_id, at)
+    # An email still waiting in the outbox would only tell the reader what they have just read.
+    store.withdraw_read_emails(session, reader_id, conversation_id, READ_FIRST)
 
 
 # --- Dashboard and preferences -------------------------------------------------------------------
@@ -76,7 +79,9 @@ def mark_all_read(app: App, user_external_id: str, now: datetime) -> int | None:
         user_id = user_id_by_external_id(session, user_external_id)
         if user_id is None:
             return None
-        return store.mark_all_read(session, user_id, now)
+        changed = store.mark_all_read(session, user_id, now)
+        store.withdraw_read_emails(session, user_id, None, READ_FIRST)
+        return changed
 
 
 def set_notify(app: App, user_external_id: str, notify: str) -> bool:

@@ -203,3 +203,48 @@ def test_one_click_unsubscribe_switches_new_message_emails_off(app):
     assert notifications.unsubscribe(app, unsubscribe_token(secret, "u-17", NEW_MESSAGES_TOPIC))
     with app.session_factory() as session:
         assert session.scalar(select(User.notify).where(User.external_id == "u-17")) == "off"
+
+
+def _outbox_statuses(app) -> list:
+    with app.session_factory() as session:
+        return sorted(tuple(row) for row in session.execute(select(OutboxEmail.notice, OutboxEmail.status)))
+
+
+@pytest.mark.parametrize("how", ["receipt", "reply", "mark all read"])
+def test_a_queued_email_is_withdrawn_when_the_recipient_reads_before_it_is_sent(app, how):
+    world(app)
+    send(app, "m-1", "u-3", 0)
+    scan_pending(app, at(0))
+    assert notifications.sweep(app, at(3))["queued_emails"] == 1  # queued, not delivered yet
+    if how == "receipt":
+        read(app, "u-17", 4)
+    elif how == "reply":
+        send(app, "m-2", "u-17", 4, "yes it is")
+    else:
+        assert notifications.mark_all_read(app, "u-17", at(4)) == 1
+    transport = MemoryTransport()
+    deliver_outbox(app, at(5), transport=transport)
+    assert [m["X-PeerGuard-Notice"] for m in transport.sent] == []
+    assert _outbox_statuses(app) == [("new-message", "dead")]
+
+
+def test_a_receipt_short_of_the_queued_streak_keeps_the_email(app):
+    world(app)
+    send(app, "m-1", "u-3", 0)
+    send(app, "m-2", "u-3", 1)
+    scan_pending(app, at(1))
+    notifications.sweep(app, at(3))
+    read(app, "u-17", 0.5)  # saw the first message only: the second is still unread
+    assert _outbox_statuses(app) == [("new-message", "queued")]
+
+
+def test_a_phone_number_split_over_messages_is_masked_in_every_part_of_the_email(app):
+    world(app)
+    parts = ["my cell is 415", "555", "0199 text me"]
+    for i, part in enumerate(parts):
+        send(app, f"m-{i}", "u-3", i * 0.2, part)
+    [email] = tick(app, 2.5)
+    text = email.get_body(("plain",)).get_content()
+    assert text.count("[phone removed]") == 3, text
+    raw = email.as_string()
+    assert "415" not in raw and "0199" not in raw and "my cell is" in text

@@ -354,8 +354,8 @@ class DigestLine(NamedTuple):
     preview: str | None
 
 
-def digest_lines(session: Session, recipient_id: int) -> list[DigestLine]:
-    """A recipient's unread conversations, newest first, each with its newest masked (scanned) text."""
+def digest_lines(session: Session, recipient_id: int, unread_since: datetime) -> list[DigestLine]:
+    """A recipient's conversations unread since ``unread_since`` or earlier, newest first, each with its newest masked text."""
     n = NOTIFICATIONS.c
     other = aliased(User)
     preview = (select(Message.masked_body)
@@ -367,7 +367,7 @@ def digest_lines(session: Session, recipient_id: int) -> list[DigestLine]:
         .join(Conversation, Conversation.id == n.conversation_id)
         .join(other, other.id == case((Conversation.buyer_id == n.recipient_id, Conversation.seller_id),
                                       else_=Conversation.buyer_id))
-        .where(n.recipient_id == recipient_id, n.unread_count > 0)
+        .where(n.recipient_id == recipient_id, n.unread_count > 0, n.first_unread_at <= unread_since)
         .order_by(n.latest_at.desc(), n.id.desc())
     )
     return [DigestLine(*row) for row in rows]

@@ -26,6 +26,7 @@ from pipeline.notifications import (
     UnreadMessage,
     decide_new_message_email,
     digest_day,
+    digest_time,
 )
 from pipeline.responses import resolve_zone
 from storage import notifications as store
@@ -184,8 +185,11 @@ def sweep_digests(app: App, now: datetime) -> Counter[str]:
         day = digest_day(now, zone, user.last_digest_on, policy)
         if day is None:
             continue
+        # The digest lists what was unread at its moment (08:00 local); a conversation that got
+        # unread later that day waits for the next morning's digest.
+        moment = digest_time(day, zone, policy)
         with transaction(app.session_factory) as session:
-            lines = store.digest_lines(session, user.user_id)
+            lines = store.digest_lines(session, user.user_id, moment)
             notice = _digest_notice(app, user, day.isoformat(), lines) if lines and (user.email or "").strip() else None
             totals["digest_emails"] += store.write_digest(session, user.user_id, day, notice, now)
             totals["digests_considered"] += 1

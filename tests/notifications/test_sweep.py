@@ -184,6 +184,16 @@ def test_daily_digest_at_eight_local_once_a_day(app):
     assert notifications.sweep(app, datetime(2026, 6, 3, 6, 0, tzinfo=UTC))["digest_emails"] == 1
 
 
+def test_a_message_unread_only_after_eight_waits_for_the_next_mornings_digest(app):
+    world(app, buyer_notify="daily")  # Bea is in Berlin: 08:00 CEST is 06:00 UTC; T0 is 12:00 UTC
+    send(app, "m-1", "u-17", 0)
+    scan_pending(app, at(1))
+    assert notifications.sweep(app, at(5)).get("digest_emails") is None  # after 08:00 local, but unread since 14:00 local
+    with app.session_factory() as session:
+        assert session.scalar(select(User.last_digest_on).where(User.external_id == "u-3")) is not None
+    assert notifications.sweep(app, datetime(2026, 6, 2, 6, 0, tzinfo=UTC))["digest_emails"] == 1
+
+
 def test_mark_all_read_and_the_listing(app):
     world(app)
     send(app, "m-1", "u-3", 0)

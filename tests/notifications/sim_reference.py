@@ -156,6 +156,15 @@ def _response_emails(traffic: Traffic) -> list[Expected]:
     return [Expected(notice, to, at, frozenset(convs)) for (to, notice, at), convs in groups.items()]
 
 
+def reminder_instants(traffic: Traffic) -> set[datetime]:
+    """Every obligation's start + 1 h, held or not: where a wrong quiet-hours decision would send a reminder."""
+    instants = set()
+    for conv in traffic.conversations.values():
+        messages = [e for e in traffic.events if isinstance(e, SimMessage) and e.conversation == conv.id]
+        instants |= {started + REMINDER for started, _ in _obligations(messages, conv.seller)}
+    return {at for at in instants if START <= at <= END}
+
+
 def _obligations(messages: list[SimMessage], seller: str) -> list[tuple[datetime, datetime | None]]:
     """(start, answer or None) per obligation: from the oldest unanswered buyer message to the next seller message."""
     obligations: list[tuple[datetime, datetime | None]] = []

@@ -25,7 +25,7 @@ from actors.stages import run_once
 from pipeline.detection.masking import MASKED_KINDS
 from storage.mail import transport_from_url
 from storage.models import ContactFinding, Message
-from tests.notifications.sim_reference import Expected, expected_emails
+from tests.notifications.sim_reference import Expected, expected_emails, reminder_instants
 from tests.notifications.sim_traffic import END, START, SimMessage, SimRead, Traffic, generate
 from usecases.app import App
 from usecases.importing import ingest
@@ -70,9 +70,10 @@ GRID = timedelta(hours=3)
 """Sweeps also run on this grid, so an email the model does not name shows up wherever the code sends it."""
 
 
-def _sweep_times(expected: list[Expected]) -> list[datetime]:
+def _sweep_times(expected: list[Expected], traffic: Traffic) -> list[datetime]:
+    """Every due time the model names, every obligation's unheld reminder time, and the grid."""
     grid = [START + GRID * n for n in range(int((END - START) / GRID) + 1)]
-    return sorted({e.at for e in expected} | set(grid))
+    return sorted({e.at for e in expected} | reminder_instants(traffic) | set(grid))
 
 
 def _observed(email, at: datetime) -> Expected:
@@ -121,10 +122,11 @@ def _email_text(email) -> str:
 
 def test_a_week_of_traffic_sends_exactly_the_emails_the_rules_name(sim):
     app, transport, backend = sim
-    traffic = generate(seed=12)
+    traffic = generate(seed=14)
     assert len(traffic.users) == 200
+    assert any(traffic.users[c.seller].away for c in traffic.conversations.values()), "no away seller has enquiries"
     expected = expected_emails(traffic)
-    sweeps = _sweep_times(expected)
+    sweeps = _sweep_times(expected, traffic)
     started, cpu = time.perf_counter(), time.process_time()
     observed = _run(app, transport, traffic, sweeps)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu

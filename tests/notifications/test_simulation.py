@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -137,6 +138,14 @@ def test_a_week_of_traffic_sends_exactly_the_emails_the_rules_name(sim):
     for notice in ("new-message", "new-message-digest", "response-reminder", "response-final-warning", "response-breach"):
         assert kinds[notice] >= 3, kinds
     assert any(len(e.conversations) > 1 for e in expected if e.notice.startswith("response-")), "no grouped response email"
+    zones = {u.email: ZoneInfo(u.timezone) for u in traffic.users.values()}
+    held = [e for e in expected if e.notice == "response-reminder" and e.at.astimezone(zones[e.to]).strftime("%H:%M") == "07:00"]
+    assert len(held) >= 3, "too few reminders held for quiet hours"
+    digest_hours: dict[str, set[int]] = {}
+    for e in expected:
+        if e.notice == "new-message-digest" and zones[e.to].key.startswith("America/"):
+            digest_hours.setdefault(e.to, set()).add(e.at.hour)
+    assert any(len(hours) == 2 for hours in digest_hours.values()), "no digest on both sides of the DST change"
     assert any(e.messages > 5 for e in expected) or any(e.messages > 1 for e in expected)
 
     # The same emails, to the same people, at the same sweep, about the same conversations.

@@ -106,6 +106,30 @@ def mark_all_read(session: Session, recipient_id: int, now: datetime) -> int:
                            .execution_options(synchronize_session=False)).rowcount
 
 
+_WITHDRAW_READ = text("""
+    UPDATE email_outbox SET status = 'dead', last_error = :reason
+    WHERE status IN ('queued', 'failed') AND idempotency_key LIKE (
+        SELECT 'new-message:' || CAST(n.id AS VARCHAR(20)) || ':%' FROM notifications AS n
+        WHERE n.recipient_id = :reader AND n.conversation_id = :conversation AND n.unread_count = 0)
+""")
+
+_WITHDRAW_ALL_READ = text("""
+    UPDATE email_outbox SET status = 'dead', last_error = :reason
+    WHERE status IN ('queued', 'failed') AND notice = 'new-message' AND EXISTS (
+        SELECT 1 FROM notifications AS n
+        WHERE n.recipient_id = :reader AND n.unread_count = 0
+          AND email_outbox.idempotency_key LIKE 'new-message:' || CAST(n.id AS VARCHAR(20)) || ':%')
+""")
+
+
+def withdraw_read_emails(session: Session, reader_id: int, conversation_id: int | None, reason: str) -> int:
+    """Mark unsent new-message emails of streaks the reader has ended as dead (one conversation, or all); returns how many."""
+    if conversation_id is None:
+        return session.execute(_WITHDRAW_ALL_READ, {"reader": reader_id, "reason": reason}).rowcount or 0
+    params = {"reader": reader_id, "conversation": conversation_id, "reason": reason}
+    return session.execute(_WITHDRAW_READ, params).rowcount or 0
+
+
 # --- The dashboard -------------------------------------------------------------------------------
 
 
@@ -330,8 +354,8 @@ class DigestLine(NamedTuple):
     preview: str | None
 
 
-def digest_lines(session: Session, recipient_id: int) -> list[DigestLine]:
-    """A recipient's unread conversations, newest first, each with its newest masked (scanned) text."""
+def digest_lines(session: Session, recipient_id: int, unread_since: datetime) -> list[DigestLine]:
+    """A recipient's conversations unread since ``unread_since`` or earlier, newest first, each with its newest masked text."""
     n = NOTIFICATIONS.c
     other = aliased(User)
     preview = (select(Message.masked_body)
@@ -343,7 +367,7 @@ def digest_lines(session: Session, recipient_id: int) -> list[DigestLine]:
         .join(Conversation, Conversation.id == n.conversation_id)
         .join(other, other.id == case((Conversation.buyer_id == n.recipient_id, Conversation.seller_id),
                                       else_=Conversation.buyer_id))
-        .where(n.recipient_id == recipient_id, n.unread_count > 0)
+        .where(n.recipient_id == recipient_id, n.unread_count > 0, n.first_unread_at <= unread_since)
         .order_by(n.latest_at.desc(), n.id.desc())
     )
     return [DigestLine(*row) for row in rows]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from pipeline.notices import RESPONSE_CONTEXTS, ResponseNoticeFacts
+from pipeline.notices import RESPONSE_CONTEXTS, ResponseNoticeFacts, without_conversations
 from pipeline.responses import (
     ConversationObligations,
     Delivery,
@@ -127,7 +127,7 @@ def _reconcile(app: App, session: Session, conversation: ConversationTimeline, c
             _open(app, session, conversation, obligation, now)
             counts["opened"] += 1
         elif known.answered_by != obligation.answered_by:
-            _set_answer(app, session, known, obligation, now)
+            _set_answer(app, session, conversation.external_id, known, obligation, now)
             counts["answered"] += 1
     for known in by_start.values():
         # A late-imported earlier message can move the clock start; the old row stays as history.
@@ -144,10 +144,11 @@ def _open(app: App, session: Session, conversation: ConversationTimeline, obliga
     store.add_events(session, [_event(deadline_id, now, "opened", detail="seller away" if conversation.seller_away else None)])
     if obligation.answered_at is not None:
         known = KnownDeadline(deadline_id, obligation.started_by, None, obligation.started_at, int(Stage.NONE))
-        _set_answer(app, session, known, obligation, now)
+        _set_answer(app, session, conversation.external_id, known, obligation, now)
 
 
-def _set_answer(app: App, session: Session, known: KnownDeadline, obligation: ResponseObligation, now: datetime) -> None:
+def _set_answer(app: App, session: Session, conversation_external_id: str, known: KnownDeadline,
+                obligation: ResponseObligation, now: datetime) -> None:
     answered = obligation.answered_at is not None
     next_due = None if answered else stage_due_at(known.started_at, Stage(known.stage_sent), app.settings.responses)
     store.update_deadline(session, known.id, {
@@ -161,6 +162,26 @@ def _set_answer(app: App, session: Session, known: KnownDeadline, obligation: Re
     # A reminder still waiting in the outbox when the seller answers would only confuse them.
     outbox.withdraw_queued(session, [notice_key(known.id, stage) for stage in NUDGES],
                            "withdrawn: the seller answered before it was sent")
+    _replan_groups(session, conversation_external_id, known.id, now)
+
+
+def _replan_groups(session: Session, conversation_external_id: str, deadline_id: int, now: datetime) -> None:
+    """Take an answered conversation out of its seller's unsent grouped nudges, re-queueing the rest.
+
+    The replacement's key extends the withdrawn one's with the answered deadline: unique, and a
+    rerun finds the old key dead and the new one present, so nothing is queued twice.
+    """
+    for stage in NUDGES:
+        for email in outbox.unsent_with_key_prefix(session, f"response-group:{stage.notice}:"):
+            listed = {c.get("conversation_id") for c in email.request.context.get("conversations", ())}
+            if conversation_external_id not in listed:
+                continue
+            outbox.withdraw_queued(session, [email.request.idempotency_key],
+                                   f"re-planned: the seller answered {conversation_external_id} before it was sent")
+            context = without_conversations(email.request.context, {conversation_external_id})
+            if context is not None:
+                key = f"{email.request.idempotency_key}-{deadline_id}"
+                outbox.enqueue_notices(session, [replace(email.request, context=context, idempotency_key=key)], now)
 
 
 # --- The due-sweep ----------------------------------------------------------------------------
@@ -217,9 +238,22 @@ def sweep_due(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> SweepOut
             return total
 
 
-def _sweep_batch(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
+def _lock_batch(session: Session, now: datetime, batch_size: int) -> tuple[list[DueDeadline], int]:
+    """A batch of due deadlines, completed with the rest of its sellers' due ones; and the base count.
+
+    Grouping is per sweep, not per batch: a seller whose due conversations straddle the batch
+    limit still gets one email per stage, because the batch takes all of them.
+    """
     due = store.lock_due(session, now, batch_size)
-    outcome = SweepOutcome(Counter(examined=len(due)))
+    if len(due) < batch_size:
+        return due, len(due)
+    rest = store.lock_due_of_sellers(session, now, sorted({row.seller_id for row in due}), [row.id for row in due])
+    return due + rest, len(due)
+
+
+def _sweep_batch(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
+    due, base = _lock_batch(session, now, batch_size)
+    outcome = SweepOutcome(Counter(examined=base))
     _write(app, session, [_plan(app, row, now, outcome) for row in due], now, outcome)
     return outcome
 
@@ -229,8 +263,8 @@ def _sweep_isolated(app: App, session: Session, now: datetime, batch_size: int) 
 
     The emails of the rows that went through are still grouped per seller and stage, after the loop.
     """
-    due = store.lock_due(session, now, batch_size)
-    outcome = SweepOutcome(Counter(examined=len(due)))
+    due, base = _lock_batch(session, now, batch_size)
+    outcome = SweepOutcome(Counter(examined=base))
     written: list[_Plan] = []
     for row in due:
         try:

@@ -42,7 +42,10 @@ class Extraction:
     notes: list[str] = field(default_factory=list)
 
 
-def read_attachment(data: bytes, limits: AttachmentLimits = AttachmentLimits()) -> Extraction:
+DEFAULT_LIMITS = AttachmentLimits()
+
+
+def read_attachment(data: bytes, limits: AttachmentLimits = DEFAULT_LIMITS) -> Extraction:
     """Extract text, codes and GPS from one file's bytes; raises Unreadable."""
     plan = plan_for(data[:64])
     if plan.method == "image":

@@ -166,8 +166,13 @@ def ocr_lines(gray: Image.Image, page: int = 0, scale_back: float = 1.0) -> Iter
     iterator = api.GetIterator()
     level = tesserocr.RIL.TEXTLINE
     factor = _factor(gray, scale_back)
+    if iterator is None:
+        return
     for line in tesserocr.iterate_level(iterator, level):
-        text = line.GetUTF8Text(level)
+        try:
+            text = line.GetUTF8Text(level)
+        except RuntimeError:  # tesserocr's way of saying "this line has no text"
+            continue
         if not text or not text.strip() or line.Confidence(level) < MIN_OCR_CONFIDENCE:
             continue
         box = line.BoundingBox(level)

@@ -68,22 +68,38 @@ class RegionFinding:
 
 def clean_line(text: str) -> str:
     """One OCR line as the detector should see it: whitespace runs collapsed, stray edge marks dropped."""
-    return " ".join(text.split()).strip("|‘’`'\"")
+    return " ".join(text.split()).strip("|‘’`'\"").strip()
+
+
+JOINING_ENDS = ("@", ".", "_", "-", "/")
+"""A line ending in one of these continues on the next (an address or link wrapped by hand)."""
 
 
 def lines_to_document(blocks: Iterable[TextBlock]) -> TextDocument:
-    """Join blocks with newlines (a contact split over lines is still one text); empty ones dropped."""
+    """Join blocks with newlines, or nothing where a wrapped address continues; empty ones dropped."""
     kept: list[TextBlock] = []
     starts: list[int] = []
+    parts: list[str] = []
     offset = 0
     for block in blocks:
         text = clean_line(block.text) if block.source == "ocr" else block.text
         if not text.strip():
             continue
+        if kept:
+            separator = "" if _continues(kept[-1], block, text) else "\n"
+            parts.append(separator)
+            offset += len(separator)
         kept.append(TextBlock(text, block.source, block.page, block.box))
         starts.append(offset)
-        offset += len(text) + 1
-    return TextDocument("\n".join(b.text for b in kept), tuple(kept), tuple(starts))
+        parts.append(text)
+        offset += len(text)
+    return TextDocument("".join(parts), tuple(kept), tuple(starts))
+
+
+def _continues(previous: TextBlock, block: TextBlock, text: str) -> bool:
+    if previous.source != "ocr" or block.source != "ocr":
+        return False
+    return previous.text.endswith(JOINING_ENDS) or text.startswith(("@", "."))
 
 
 def findings_in(document: TextDocument, platform_domains: Sequence[str]) -> list[RegionFinding]:

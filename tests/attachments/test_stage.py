@@ -16,7 +16,7 @@ from usecases.importing import InterchangeImporter
 NOW = datetime(2026, 12, 12, 12, 0, tzinfo=timezone.utc)
 
 
-def load(app, tmp_path, attachments: dict[str, bytes]) -> list[int]:
+def load(app, tmp_path, attachments: dict[str, bytes], text: str = "photos attached") -> list[int]:
     for name, data in attachments.items():
         (tmp_path / name).write_bytes(data)
     lines = [
@@ -24,7 +24,7 @@ def load(app, tmp_path, attachments: dict[str, bytes]) -> list[int]:
         {"type": "user", "id": "u-2", "name": "Seller"},
         {"type": "conversation", "id": "c-1", "buyer": "u-1", "seller": "u-2"},
         {"type": "message", "id": "m-1", "conversation": "c-1", "sender": "u-2", "sent_at": (NOW - timedelta(hours=1)).isoformat(),
-         "text": "photos attached", "attachments": [{"path": name, "name": name} for name in attachments]},
+         "text": text, "attachments": [{"path": name, "name": name} for name in attachments]},
     ]
     path = tmp_path / "export.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in lines))

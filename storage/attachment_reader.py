@@ -22,9 +22,13 @@ TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-oc
 WORK_SIDE = 2000
 """Long side OCR works at: 12-MP photos are decoded at half scale (JPEG draft), small text survives."""
 MIN_OCR_CONFIDENCE = 30.0
+CONFIDENT_WORDS = 2
+DEEP_MIN_CONFIDENCE = 0.5
 THUMB_SIDE = 500
 STROKE_RANGE = 40
 STROKE_FRACTION = 0.012
+PATCH_RADIUS = 7
+DENSE_PATCH = 0.6
 """Below this share of stroke pixels in the thumbnail a photo carries no legible text or code
 (measured: images with text 0.027 and up, plain photos about 0.005)."""
 
@@ -150,17 +154,27 @@ def _thumbnail(image: Image.Image) -> Image.Image:
 
 
 def likely_has_text(thumb: Image.Image) -> bool:
-    """Text and codes are many small high-contrast strokes: the share of pixels whose 3x3 neighbourhood
-    spans a large brightness range. Smooth photos, sensor noise (averaged away by the thumbnail)
-    and a few object outlines stay far below it."""
+    """Text and codes are many small high-contrast strokes: pixels whose 3x3 neighbourhood spans a
+    large brightness range. Either enough of them over the image, or one dense patch (a small QR
+    code or a label on a plain background). Smooth photos, sensor noise (averaged away by the
+    thumbnail) and object outlines stay below both."""
     spread = ImageChops.subtract(thumb.filter(ImageFilter.MaxFilter(3)), thumb.filter(ImageFilter.MinFilter(3)))
-    histogram = spread.histogram()
-    return sum(histogram[STROKE_RANGE:]) / max(1, thumb.width * thumb.height) >= STROKE_FRACTION
+    strokes = spread.point(lambda v: 255 if v >= STROKE_RANGE else 0)
+    if strokes.histogram()[255] / max(1, thumb.width * thumb.height) >= STROKE_FRACTION:
+        return True
+    densest = strokes.filter(ImageFilter.BoxBlur(PATCH_RADIUS)).getextrema()[1]
+    return densest >= DENSE_PATCH * 255
 
 
 def _image_blocks(gray: Image.Image, page: int, scale_back: float = 1.0) -> Iterator[TextBlock]:
-    yield from read_codes(gray, page, scale_back)
-    yield from ocr_lines(gray, page, scale_back)
+    codes = list(read_codes(gray, page, scale_back))
+    lines = list(ocr_lines(gray, page, scale_back))
+    yield from codes
+    yield from lines
+    if not codes and tesseract_struggled():
+        # Handwriting, stylised or slanted text: tesseract saw strokes but read almost no word
+        # with confidence. PP-OCR reads those far better at ~10x the cost, so only here.
+        yield from deep_ocr_lines(gray, page, scale_back)
 
 
 # --- OCR and codes ----------------------------------------------------------------------------
@@ -200,6 +214,32 @@ def ocr_lines(gray: Image.Image, page: int = 0, scale_back: float = 1.0) -> Iter
         box = line.BoundingBox(level)
         if box:
             yield TextBlock(text.strip(), "ocr", page, Box(*(round(v * factor) for v in box)))
+
+
+def tesseract_struggled() -> bool:
+    """After ``ocr_lines``: fewer than CONFIDENT_WORDS words read with confidence >= 80."""
+    return sum(1 for c in _tesseract().AllWordConfidences() if c >= 80) < CONFIDENT_WORDS
+
+
+@lru_cache(maxsize=1)
+def _pp_ocr():
+    from rapidocr_onnxruntime import RapidOCR
+
+    # Models ship inside the wheel; one thread, like the rest of a worker's work.
+    return RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+
+
+def deep_ocr_lines(gray: Image.Image, page: int = 0, scale_back: float = 1.0) -> Iterator[TextBlock]:
+    """PP-OCR (RapidOCR on onnxruntime) text lines with their boxes."""
+    import numpy
+
+    factor = _factor(gray, scale_back)
+    result, _ = _pp_ocr()(numpy.asarray(gray.convert("RGB")))
+    for points, text, confidence in result or []:
+        if not text.strip() or float(confidence) < DEEP_MIN_CONFIDENCE:
+            continue
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        yield TextBlock(text.strip(), "ocr", page, Box(*(round(v * factor) for v in (min(xs), min(ys), max(xs), max(ys)))))
 
 
 def read_codes(gray: Image.Image, page: int = 0, scale_back: float = 1.0) -> Iterator[TextBlock]:

@@ -189,6 +189,8 @@ def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
     for signal in review_store.signals(session, item.id):
         for span in signal.spans:
             spans.setdefault(span["message_id"], []).append((span["start"], span["end"], signal.kind))
+        if not signal.spans:  # an attachment finding flags its message, not a text span
+            spans.setdefault(item.message_id, [])
     flagged = review_store.message_positions(session, list(spans) or [item.message_id])
     rows = review_store.messages_around(session, item.conversation_id, min(flagged), max(flagged), CONTEXT_MESSAGES)
     masked = store.masked_bodies(session, [m.row_id for m in rows])

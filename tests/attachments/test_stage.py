@@ -93,3 +93,18 @@ def test_the_actor_round_trips_through_json_and_scans(app, tmp_path, stub_broker
     with app.session_factory() as s:
         assert s.scalar(select(AttachmentScan.status)) == "scanned"
         assert "phone" in set(s.scalars(select(ContactFinding.kind)))
+
+
+def test_review_item_of_an_attachment_finding_shows_and_resolves(app, tmp_path):
+    from usecases import review
+
+    [message_id] = load(app, tmp_path, {"card.jpg": files.text_image(["call me 602 555 0148"])})
+    scan_pending(app, NOW)
+    with app.session_factory() as s:
+        item_id = s.scalar(select(ReviewItem.id))
+        detail = review.show_item(s, item_id, NOW)
+    assert "phone" in {signal["kind"] for signal in detail.signals}
+    assert [m.flagged for m in detail.messages] == [True]
+    with app.session_factory() as s:
+        entries = review.list_queue(s, NOW)
+    assert [e.id for e in entries] == [item_id]

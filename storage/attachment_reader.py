@@ -180,6 +180,16 @@ def _image_blocks(gray: Image.Image, page: int, scale_back: float = 1.0) -> Iter
 # --- OCR and codes ----------------------------------------------------------------------------
 
 
+def warm_up() -> None:
+    """Load tesseract's model in this process, so forked readers inherit it instead of loading it per file.
+
+    Safe across fork: this tesseract build has no OpenMP thread pool, and the parent only loads
+    the model, it never recognises with it. PP-OCR is left cold: onnxruntime's threads do not
+    survive a fork.
+    """
+    _tesseract()
+
+
 @lru_cache(maxsize=1)
 def _tesseract():
     import tesserocr

@@ -17,7 +17,7 @@ from datetime import datetime
 from pipeline.attachments import AttachmentLimits, RegionFinding, location_finding, scan_blocks
 from pipeline.detection import DETECTOR_VERSION
 from storage import attachment_scans as store
-from storage.attachment_reader import Extraction, Unreadable, read_attachment
+from storage.attachment_reader import Extraction, Unreadable, read_attachment, warm_up
 from storage.blobs import BlobNotFound
 from storage.db import transaction
 from storage.sandbox import SandboxFailure, run_limited
@@ -50,6 +50,7 @@ def scan_file(data: bytes, platform_domains: Sequence[str], limits: AttachmentLi
     sha256 = hashlib.sha256(data).hexdigest()
     try:
         if sandbox:
+            warm_up()
             extraction = run_limited(read_attachment, (data, limits), limits.seconds, limits.memory_bytes)
         else:
             extraction = read_attachment(data, limits)

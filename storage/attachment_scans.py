@@ -104,3 +104,28 @@ def _insert_findings(session: Session, attachment: PendingAttachment, findings: 
 def outcome_for(session: Session, attachment_id: int) -> AttachmentScan | None:
     """The stored outcome of one attachment, if it was read."""
     return session.scalar(select(AttachmentScan).where(AttachmentScan.attachment_id == attachment_id))
+
+
+@dataclass(frozen=True)
+class AttachmentPlace:
+    """Where an attachment finding was read: the file's name, its page and the region in its pixels."""
+
+    name: str
+    page: int
+    region: list[int] | None
+
+
+def places_of(session: Session, finding_ids: Sequence[int]) -> dict[int, AttachmentPlace]:
+    """The attachment, page and region of each attachment finding among ``finding_ids``."""
+    if not finding_ids:
+        return {}
+    rows = session.execute(
+        select(ContactFinding.id, Attachment.original_name, ContactFinding.page, ContactFinding.region)
+        .join(Attachment, (Attachment.message_id == ContactFinding.message_id) & (Attachment.sha256 == ContactFinding.attachment_sha256))
+        .where(ContactFinding.id.in_(list(finding_ids)), ContactFinding.scope == "attachment")
+        .order_by(ContactFinding.id, Attachment.position)
+    )
+    places: dict[int, AttachmentPlace] = {}
+    for finding_id, name, page, region in rows:
+        places.setdefault(finding_id, AttachmentPlace(name, page or 0, list(region) if region else None))
+    return places

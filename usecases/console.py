@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline.highlight import Piece, pieces
 from pipeline.review import OUTCOMES, effective_priority
+from storage import attachment_scans
 from storage import console as store
 from storage import review as review_store
 from storage.console import ConversationSummary, TranscriptRow
@@ -180,8 +181,14 @@ def item_page(app: App, staff: Staff, item_id: int, now: datetime, reveal: bool 
         subject_user = review_store.person(session, item.subject_user_id)
         claimed_by_me = item.claimed_by_id == staff.user_id and item.claim_expires_at is not None and item.claim_expires_at > now
         return ItemPage(detail.item, detail.version, summary.subject, summary.external_id, summary.order_id,
-                        subject_user.external_id, detail.resolved_by, detail.resolution_note, detail.signals,
+                        subject_user.external_id, detail.resolved_by, detail.resolution_note, _with_places(session, detail.signals),
                         _messages(session, item, reveal), parties, detail.history, reveal, about_self, claimed_by_me)
+
+
+def _with_places(session: Session, signals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Signals of attachment findings also name the file, page and region they were read from."""
+    places = attachment_scans.places_of(session, [s["finding_id"] for s in signals])
+    return [{**s, "attachment": places.get(s["finding_id"])} for s in signals]
 
 
 def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:

@@ -108,3 +108,21 @@ def test_review_item_of_an_attachment_finding_shows_and_resolves(app, tmp_path):
     with app.session_factory() as s:
         entries = review.list_queue(s, NOW)
     assert [e.id for e in entries] == [item_id]
+
+
+def test_console_item_page_names_the_attachment_page_and_region(app, tmp_path):
+    from usecases import console, staff
+    from usecases.staff import Staff
+
+    load(app, tmp_path, {"card.jpg": files.text_image(["call me 602 555 0148"])})
+    scan_pending(app, NOW)
+    with app.session_factory.begin() as s:
+        staff.add_account(s, "ana@peermetals.com", "moderator", NOW, password="correct horse battery staple")
+    ana = staff.sign_in(app, "ana@peermetals.com", "correct horse battery staple", "10.0.0.1", NOW)[1]
+    assert isinstance(ana, Staff)
+    with app.session_factory() as s:
+        item_id = s.scalar(select(ReviewItem.id))
+        finding = s.scalars(select(ContactFinding).where(ContactFinding.kind == "phone")).one()
+    page = console.item_page(app, ana, item_id, NOW)
+    phone = next(signal for signal in page.signals if signal["kind"] == "phone")
+    assert (phone["attachment"].name, phone["attachment"].page, phone["attachment"].region) == ("card.jpg", 0, finding.region)

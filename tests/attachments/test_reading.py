@@ -82,3 +82,14 @@ def test_plain_photo_skips_ocr_quickly():
     extraction = read_attachment(data)
     assert extraction.blocks == []
     assert time.perf_counter() - started < 1.0  # generous on a shared machine; bench/images_bench.py measures it
+
+
+def test_webp_and_the_first_frame_of_a_gif_are_read():
+    webp = files.text_image(["text me 602 555 0148"], fmt="WEBP")
+    assert "phone" in kinds(scan_file(webp, DOMAINS))
+    first = Image.open(io.BytesIO(files.text_image(["text me 602 555 0148"], fmt="PNG"))).convert("P")
+    second = Image.new("P", first.size, 0)
+    out = io.BytesIO()
+    first.save(out, "GIF", save_all=True, append_images=[second], duration=100)
+    result = scan_file(out.getvalue(), DOMAINS)
+    assert result.method == "image" and "phone" in kinds(result)

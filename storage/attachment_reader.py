@@ -9,14 +9,14 @@ without end costs a child process, not the worker.
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from PIL import Image, ImageChops, ImageFile, ImageFilter, ImageOps
+from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from pipeline.attachments import AttachmentLimits, Box, TextBlock, exceeds_pixel_limit, plan_for
+from pipeline.transcript.images import NotRenderable, check_complete
 
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata", "/usr/share/tessdata")
 WORK_SIDE = 2000
@@ -74,6 +74,12 @@ def read_image(data: bytes, limits: AttachmentLimits, content_type: str = "image
     so a plain product photo costs a fraction of a full decode.
     """
     result = Extraction(content_type, "image")
+    try:
+        # WeasyPrint turns Pillow's LOAD_TRUNCATED_IMAGES on for the whole process, which would
+        # pad a cut-off photo with grey; the end marker says whether the file is complete.
+        check_complete(data, content_type)
+    except NotRenderable as exc:
+        raise Unreadable(str(exc)) from None
     with _opened(data, limits) as image:
         result.gps = _gps(image)
         if not likely_has_text(_thumbnail(image)):
@@ -126,11 +132,9 @@ def _working_copy(image: Image.Image) -> Image.Image:
         image.draft("L", (int(image.width * scale), int(image.height * scale)))
     try:
         image.seek(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.load()
+        image.load()
         gray = ImageOps.exif_transpose(image.convert("L")) if image.mode != "L" else ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise Unreadable(f"corrupt or truncated image: {exc}") from None
     if max(gray.size) > WORK_SIDE:
         gray.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
@@ -334,5 +338,3 @@ def _read_text(data: bytes, limits: AttachmentLimits) -> Extraction:
     text = data[: limits.max_text_bytes].decode("utf-8", errors="replace")
     return Extraction("text/plain", "text", [TextBlock(text, "text", 0)])
 
-
-ImageFile.LOAD_TRUNCATED_IMAGES = False

@@ -97,3 +97,13 @@ def test_an_exception_in_the_reader_reaches_the_caller():
 
 def _boom():
     raise ValueError("boom")
+
+
+def test_truncated_jpeg_is_unreadable_even_where_pillow_pads_truncated_images(monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # what WeasyPrint does process-wide
+    data = files.text_image(["call me 602 555 0148"])
+    result, _ = _scan(data[:-300])
+    assert result.status == "unreadable"
+    assert "truncated" in result.reason

@@ -16,9 +16,13 @@ from actors.metrics import count_stage
 from usecases import attachment_scanning
 
 QUEUE = "attachment_scan"
+TIME_LIMIT_S = 30 * 60
+STOP_STARTING_AFTER_S = TIME_LIMIT_S - 2 * attachment_scanning.LIMITS.seconds
+"""No new file after this: the last one (at most the per-file limit) still ends inside the time limit."""
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=30 * 60 * 1000)
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=TIME_LIMIT_S * 1000)
 def scan_attachments() -> None:
-    """Read every attachment without a scan outcome (idempotent: read ones are skipped)."""
-    count_stage("attachment_scan", attachment_scanning.scan_pending(current_app(), datetime.now(UTC)))
+    """Read attachments without a scan outcome until the backlog or the time budget ends (read ones are skipped)."""
+    counts = attachment_scanning.scan_pending(current_app(), datetime.now(UTC), stop_after=STOP_STARTING_AFTER_S)
+    count_stage("attachment_scan", counts)

@@ -10,6 +10,7 @@ exists without its review item nor its scan outcome.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,9 +71,14 @@ def findings_of(extraction: Extraction, platform_domains: Sequence[str]) -> list
     return found
 
 
-def scan_pending(app: App, now: datetime) -> dict[str, int]:
-    """Read every attachment without an outcome (the ``run --once`` stage); returns counts."""
+def scan_pending(app: App, now: datetime, stop_after: float | None = None) -> dict[str, int]:
+    """Read every attachment without an outcome (the ``run --once`` stage); returns counts.
+
+    With ``stop_after`` (seconds), no new file is started once that much time has passed: the
+    actor stays inside its time limit and the next ring goes on where this one stopped.
+    """
     totals = {"attachments": 0, "unreadable": 0, "findings": 0, "review_items": 0}
+    deadline = None if stop_after is None else time.monotonic() + stop_after
     while True:
         with app.session_factory() as session:
             ids = store.pending_ids(session, BATCH_SIZE)
@@ -80,6 +86,8 @@ def scan_pending(app: App, now: datetime) -> dict[str, int]:
             return totals
         progressed = False
         for attachment_id in ids:
+            if deadline is not None and time.monotonic() >= deadline:
+                return totals
             counts = scan_attachment(app, attachment_id, now)
             progressed |= counts["attachments"] > 0
             for key, value in counts.items():

@@ -126,3 +126,9 @@ def test_console_item_page_names_the_attachment_page_and_region(app, tmp_path):
     page = console.item_page(app, ana, item_id, NOW)
     phone = next(signal for signal in page.signals if signal["kind"] == "phone")
     assert (phone["attachment"].name, phone["attachment"].page, phone["attachment"].region) == ("card.jpg", 0, finding.region)
+
+
+def test_a_spent_time_budget_starts_no_new_file_and_the_next_run_goes_on(app, tmp_path):
+    load(app, tmp_path, {"a.jpg": files.text_image(["call me 602 555 0148"]), "b.png": files.qr_image("tel:+16025550148")})
+    assert scan_pending(app, NOW, stop_after=0)["attachments"] == 0
+    assert scan_pending(app, NOW)["attachments"] == 2

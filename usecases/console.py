@@ -19,6 +19,7 @@ from pipeline.highlight import Piece, pieces
 from pipeline.review import OUTCOMES, effective_priority
 from pipeline.transcript.images import RASTER_TYPES, NotRenderable, check_hash, prepare_image
 from pipeline.transcript.model import TranscriptAttachment, TranscriptOptions
+from storage import attachment_scans
 from storage import console as store
 from storage import review as review_store
 from storage.blobs import BlobNotFound
@@ -198,9 +199,15 @@ def item_page(app: App, staff: Staff, item_id: int, now: datetime, reveal: bool 
                              review_store.sender_strikes(session, p.id)) for p, role in ((buyer, "buyer"), (seller, "seller"))]
         claimed_by_me = item.claimed_by_id == staff.user_id and item.claim_expires_at is not None and item.claim_expires_at > now
         return ItemPage(detail.item, detail.version, summary.subject, summary.external_id, summary.order_id,
-                        subject_user.external_id, detail.resolved_by, detail.resolution_note, detail.signals,
+                        subject_user.external_id, detail.resolved_by, detail.resolution_note, _with_places(session, detail.signals),
                         _messages(session, item, reveal), parties, detail.history, reveal, about_self, claimed_by_me,
                         store.pending_items_in_conversation(session, item.conversation_id, item.subject_user_id))
+
+
+def _with_places(session: Session, signals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Signals of attachment findings also name the file, page and region they were read from."""
+    places = attachment_scans.places_of(session, [s["finding_id"] for s in signals])
+    return [{**s, "attachment": places.get(s["finding_id"])} for s in signals]
 
 
 def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
@@ -208,6 +215,8 @@ def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
     for signal in review_store.signals(session, item.id):
         for span in signal.spans:
             spans.setdefault(span["message_id"], []).append((span["start"], span["end"], signal.kind))
+        if not signal.spans:  # an attachment finding flags its message, not a text span
+            spans.setdefault(item.message_id, [])
     flagged = review_store.message_positions(session, list(spans) or [item.message_id])
     rows = review_store.messages_around(session, item.conversation_id, min(flagged), max(flagged), CONTEXT_MESSAGES)
     masked = store.masked_bodies(session, [m.row_id for m in rows])

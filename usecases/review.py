@@ -372,6 +372,8 @@ def _context_messages(session: Session, item: ReviewItem, signals: list) -> list
     for signal in signals:
         for span in signal.spans:
             spans.setdefault(span["message_id"], []).append((span["start"], span["end"]))
+        if not signal.spans:  # an attachment finding flags its message, not a text span
+            spans.setdefault(item.message_id, [])
     flagged = store.message_positions(session, list(spans) or [item.message_id])
     rows = store.messages_around(session, item.conversation_id, min(flagged), max(flagged), CONTEXT_MESSAGES)
     return [ContextMessage(m.external_id, m.sender, m.sender_id, m.sent_at, mark_spans(m.body, spans.get(m.row_id, [])), m.row_id in spans)

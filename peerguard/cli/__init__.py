@@ -18,11 +18,12 @@ from peerguard.cli.staff import staff
 from peerguard.cli.tokens import tokens
 from peerguard.cli.transcript import transcript
 from peerguard.cli.users import users
+from peerguard.cli.verify import verify
 from peerguard.cli.web import web
 from peerguard.cli.webhooks import webhooks
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, web, webhooks, worker)
+COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, verify, web, webhooks, worker)
 
 
 class PeerGuardGroup(click.Group):

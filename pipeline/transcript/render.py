@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from importlib.metadata import version
 
 from pipeline.transcript.attachments import AttachmentPlan, plan_attachments
@@ -35,6 +36,7 @@ from pipeline.transcript.model import (
 )
 from pipeline.transcript.parts import PartJob
 from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
+from pipeline.transcript.record import record_bytes
 from pipeline.transcript.served import image_url
 
 LOG = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> R
         pending = [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks)]
         LOG.info("transcript: %d parts submitted at %.2f s", len(pending), time.perf_counter() - started)
         pdf, pages = join_parts(book.collect(pool, pending), pool.result(glyph_sheet), book.documents,
-                                request.now)
+                                request.now, partial(record_bytes, request.conversation, request.links))
     LOG.info("transcript: %d pages, %d bytes joined at %.2f s", pages, len(pdf), time.perf_counter() - started)
     return RenderedTranscript(
         pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,

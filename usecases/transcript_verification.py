@@ -1,0 +1,29 @@
+"""Verify a transcript PDF: from the PDF alone, then against the stored conversation when there is one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pipeline.transcript.record import VerificationReport, check_transcript, compare_with_stored
+from storage import transcripts as store
+from usecases.app import App
+
+
+def verify_transcript(data: bytes, app: App | None) -> VerificationReport:
+    """Check ``data`` against its embedded record and printed head, and against ``app``'s database if given.
+
+    Raises NotATranscript for a file that is not a PDF or carries no record.
+    """
+    report, record = check_transcript(data)
+    if app is None:
+        return replace(report, notes=("not compared with a database",))
+    with app.session_factory() as session:
+        try:
+            conversation_id = store.find_conversation_id(session, record.conversation)
+        except store.ConversationNotFound:
+            return replace(report, notes=(f"conversation {record.conversation} is not in this database: "
+                                          "checked against the PDF alone",))
+        stored = store.load_transcript_conversation(session, conversation_id)
+    differences = compare_with_stored(record, stored)
+    return replace(report, differences=(*report.differences, *differences),
+                   notes=(f"compared with the stored conversation {record.conversation}",))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,10 @@ from pipeline.transcript.model import (
     TranscriptMessage,
 )
 
+UNBROKEN_RUN = 40
+PIECE = 1000
+ZERO_WIDTH_SPACE = "\u200b"
+_LONG_RUN = re.compile(r"\S{%d,}" % (UNBROKEN_RUN + 1))
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "transcript"
 
 
@@ -50,6 +55,7 @@ class DocumentFacts:
     shown_count: int
     outcomes: tuple[AttachmentOutcome, ...]
     images: Mapping[tuple[str, str], ShownImage] = field(default_factory=dict)
+    printed_characters: int = 50_000
 
     @cached_property
     def outcomes_by_message(self) -> dict[str, list[AttachmentOutcome]]:
@@ -156,7 +162,8 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         "sender_name": message.sender_name,
         "utc": _utc(message.sent_at),
         "seller_local": _seller_local(message.sent_at, facts.conversation.seller.timezone),
-        "segments": body_segments(message.body, message.findings),
+        "segments": body_segments(message.body[:facts.printed_characters], message.findings),
+        "unprinted": max(0, len(message.body) - facts.printed_characters),
         "findings": message.findings,
         "files": [_file_view(facts, message, outcome) for outcome in _outcomes_of(facts, message)],
         "link": facts.links[index],
@@ -174,7 +181,11 @@ def _seller_local(moment: datetime, timezone: str) -> str:
 
 
 def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict[str, str]]:
-    """Split a body into plain and flagged runs; the runs concatenate back to the exact body."""
+    """Split a body into plain and flagged runs for printing.
+
+    Without the zero-width break opportunities ``breakable`` adds, the runs concatenate back to
+    the exact body.
+    """
     segments: list[dict[str, str]] = []
     cursor = 0
     for finding in sorted(findings, key=lambda f: (f.start, f.end)):
@@ -185,7 +196,30 @@ def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict
         segments.append({"text": body[start:end], "kind": finding.kind})
         cursor = end
     segments.append({"text": body[cursor:], "kind": ""})
-    return [s for s in segments if s["text"]]
+    return [{"text": piece, "kind": s["kind"]} for s in segments if s["text"] for piece in _pieces(breakable(s["text"]))]
+
+
+def _pieces(text: str) -> list[str]:
+    """Cut printed text into runs of at most ``PIECE`` characters, each drawn as its own inline box.
+
+    The layout engine re-reads the rest of a text box for every line it breaks, so one huge box
+    costs time quadratic in its length; boxes of bounded size keep a long body linear.
+    """
+    return [text[start:start + PIECE] for start in range(0, len(text), PIECE)]
+
+
+def breakable(text: str) -> str:
+    """Give unbroken runs longer than ``UNBROKEN_RUN`` characters a zero-width break opportunity every so often.
+
+    Only the printed text changes: the record, the chain and the findings keep the exact body.
+    Without these, the layout engine searches each line of an endless "word" from its start again,
+    which is quadratic (a 262,144-character run took over ten minutes).
+    """
+    return _LONG_RUN.sub(lambda run: _chop(run.group(0)), text)
+
+
+def _chop(run: str) -> str:
+    return ZERO_WIDTH_SPACE.join(run[start:start + UNBROKEN_RUN] for start in range(0, len(run), UNBROKEN_RUN))
 
 
 def _outcomes_of(facts: DocumentFacts, message: TranscriptMessage) -> list[AttachmentOutcome]:

@@ -100,6 +100,9 @@ class TranscriptOptions:
     time_limit_seconds: float = 600.0
     evidence_max_pages: int = 20
     evidence_max_bytes: int = 5_000_000
+    # A body longer than this is printed up to here (about 12 pages); the embedded record and the
+    # chain keep all of it, and the page says how much more there is.
+    printed_characters: int = 50_000
 
 
 @dataclass(frozen=True)

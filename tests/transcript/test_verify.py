@@ -170,7 +170,8 @@ def test_the_standalone_script_agrees(original: bytes, tmp_path: Path) -> None:
     bad.write_bytes(_rewrite(original, lambda pdf: _edit_message(pdf, 5, "body", "changed", False)))
     ok = subprocess.run([sys.executable, str(SCRIPT), str(good)], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert read_record(pikepdf.Pdf.open(good)).head in ok.stdout
+    with pikepdf.Pdf.open(good) as pdf:
+        assert read_record(pdf).head in ok.stdout
     altered = subprocess.run([sys.executable, str(SCRIPT), str(bad)], capture_output=True, text=True, timeout=60)
     assert altered.returncode == 1 and "msg-00004" in altered.stdout, altered.stdout + altered.stderr
     assert len(SCRIPT.read_text().splitlines()) <= 60

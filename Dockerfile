@@ -3,6 +3,7 @@ FROM python:3.11-slim-bookworm
 # buyers and sellers write emoji and transcripts must show them.
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-color-emoji \
+        poppler-utils \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .

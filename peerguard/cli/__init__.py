@@ -8,6 +8,7 @@ from peerguard.cli.db import db
 from peerguard.cli.demo import demo
 from peerguard.cli.errors import one_line_error
 from peerguard.cli.importing import import_
+from peerguard.cli.keys import keys
 from peerguard.cli.outbox import outbox
 from peerguard.cli.review import review, stats, strikes
 from peerguard.cli.run import run
@@ -23,7 +24,7 @@ from peerguard.cli.web import web
 from peerguard.cli.webhooks import webhooks
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, verify, web, webhooks, worker)
+COMMANDS = (db, demo, import_, keys, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, verify, web, webhooks, worker)
 
 
 class PeerGuardGroup(click.Group):

@@ -56,6 +56,7 @@ class DocumentFacts:
     outcomes: tuple[AttachmentOutcome, ...]
     images: Mapping[tuple[str, str], ShownImage] = field(default_factory=dict)
     printed_characters: int = 50_000
+    requested_by: str = ""
 
     @cached_property
     def outcomes_by_message(self) -> dict[str, list[AttachmentOutcome]]:
@@ -114,6 +115,7 @@ def _header(facts: DocumentFacts) -> dict[str, object]:
         "shown_count": facts.shown_count,
         "attachment_count": sum(len(m.attachments) for m in conversation.messages),
         "generated_at": facts.now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "requested_by": facts.requested_by,
         "generator": facts.generator,
         "chain_head": facts.links[-1] if facts.links else "0" * 64,
         "chain_version": CHAIN_VERSION,

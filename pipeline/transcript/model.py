@@ -103,6 +103,7 @@ class TranscriptOptions:
     # A body longer than this is printed up to here (about 12 pages); the embedded record and the
     # chain keep all of it, and the page says how much more there is.
     printed_characters: int = 50_000
+    requested_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ class _PartBook:
             conversation=request.conversation, links=request.links, now=request.now,
             generator=GENERATOR_VERSION, evidence=request.options.evidence,
             shown_count=request.shown_total, outcomes=tuple(self.outcomes), images=dict(self.images),
-            printed_characters=request.options.printed_characters,
+            printed_characters=request.options.printed_characters, requested_by=request.options.requested_by,
         )
 
 

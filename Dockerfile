@@ -1,9 +1,10 @@
 FROM python:3.11-slim-bookworm
 # WeasyPrint needs Pango (with HarfBuzz and fontconfig) and fonts; Noto Color Emoji because
-# buyers and sellers write emoji and transcripts must show them.
+# buyers and sellers write emoji and transcripts must show them; Noto core and CJK so every
+# script prints with real glyphs; poppler-utils for pdfsig.
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig fonts-dejavu-core fonts-noto-color-emoji \
-        poppler-utils \
+        fonts-noto-core fonts-noto-cjk poppler-utils \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .

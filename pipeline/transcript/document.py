@@ -38,9 +38,22 @@ class ShownImage:
 
 @dataclass(frozen=True)
 class Gap:
-    """Messages left out of an evidence excerpt between two shown ones."""
+    """Messages left out of an evidence excerpt between two shown ones: how many, which, when."""
 
     count: int
+    first: TranscriptMessage | None = None
+    last: TranscriptMessage | None = None
+
+    def view(self) -> dict[str, object]:
+        """What the page says about the omitted range: ids, UTC times and attachment count."""
+        omitted = [m for m in (self.first, self.last) if m is not None]
+        return {
+            "count": self.count,
+            "first_id": omitted[0].external_id if omitted else "",
+            "first_utc": _utc(omitted[0].sent_at) if omitted else "",
+            "last_id": omitted[-1].external_id if omitted else "",
+            "last_utc": _utc(omitted[-1].sent_at) if omitted else "",
+        }
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,7 @@ def _header(facts: DocumentFacts) -> dict[str, object]:
         "message_count": len(conversation.messages),
         "shown_count": facts.shown_count,
         "attachment_count": sum(len(m.attachments) for m in conversation.messages),
+        "shown_attachment_count": len(facts.outcomes),
         "generated_at": facts.now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "requested_by": facts.requested_by,
         "generator": facts.generator,
@@ -148,11 +162,11 @@ def _days(
         if not days or days[-1]["label"] != label:
             days.append({"label": label, "continued": label == previous_day and not days, "entries": []})
         if pending_gap is not None:
-            days[-1]["entries"].append({"gap": pending_gap.count})
+            days[-1]["entries"].append({"gap": pending_gap.count, "omitted": pending_gap.view()})
             pending_gap = None
         days[-1]["entries"].append({"gap": 0, "message": _message_view(facts, index, message)})
     if pending_gap is not None and days:
-        days[-1]["entries"].append({"gap": pending_gap.count})
+        days[-1]["entries"].append({"gap": pending_gap.count, "omitted": pending_gap.view()})
     return days
 
 
@@ -238,6 +252,7 @@ def _file_view(facts: DocumentFacts, message: TranscriptMessage, outcome: Attach
         "sha256": attachment.sha256.lower(),
         "disposition": outcome.disposition,
         "reason": outcome.reason,
+        "preview": breakable(outcome.preview),
         "url": image.url if image else "",
         "width": image.width if image else 0,
         "height": image.height if image else 0,
@@ -245,15 +260,25 @@ def _file_view(facts: DocumentFacts, message: TranscriptMessage, outcome: Attach
 
 
 def _appendix(facts: DocumentFacts) -> list[dict[str, object]]:
-    return [
-        {
-            "message_id": o.message_external_id,
-            "name": o.attachment.original_name,
-            "declared_type": o.attachment.content_type,
-            "detected_type": o.detected_type,
-            "size": o.attachment.size,
-            "sha256": o.attachment.sha256.lower(),
-            "disposition": o.disposition,
-        }
-        for o in facts.outcomes
-    ]
+    """Every attachment of the conversation; in an excerpt, those of unshown messages too, marked so."""
+    rows: list[dict[str, object]] = []
+    for message in facts.conversation.messages:
+        outcomes = facts.outcomes_by_message.get(message.external_id)
+        if outcomes is not None:
+            rows += [_appendix_row(o.message_external_id, o.attachment, o.detected_type, o.disposition) for o in outcomes]
+        else:
+            rows += [_appendix_row(message.external_id, a, a.content_type, "message not shown in this excerpt")
+                     for a in message.attachments]
+    return rows
+
+
+def _appendix_row(message_id: str, attachment, detected_type: str, disposition: str) -> dict[str, object]:
+    return {
+        "message_id": message_id,
+        "name": attachment.original_name,
+        "declared_type": attachment.content_type,
+        "detected_type": detected_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256.lower(),
+        "disposition": disposition,
+    }

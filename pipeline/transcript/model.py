@@ -112,9 +112,10 @@ class AttachmentOutcome:
 
     message_external_id: str
     attachment: TranscriptAttachment
-    disposition: str  # "image", "embedded", "listed" or "not renderable"
+    disposition: str  # "image", "text", "embedded", "listed" or "not renderable"
     detected_type: str
     reason: str = ""
+    preview: str = ""  # the first lines of a text attachment, as printed
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pipeline.transcript.model import (
     TranscriptFinding,
     TranscriptMessage,
 )
+from pipeline.transcript.terms import AgreedTerm
 
 UNBROKEN_RUN = 40
 PIECE = 1000
@@ -70,6 +71,7 @@ class DocumentFacts:
     images: Mapping[tuple[str, str], ShownImage] = field(default_factory=dict)
     printed_characters: int = 50_000
     requested_by: str = ""
+    terms: tuple[AgreedTerm, ...] = ()
 
     @cached_property
     def outcomes_by_message(self) -> dict[str, list[AttachmentOutcome]]:
@@ -134,7 +136,22 @@ def _header(facts: DocumentFacts) -> dict[str, object]:
         "chain_head": facts.links[-1] if facts.links else "0" * 64,
         "chain_version": CHAIN_VERSION,
         "evidence": facts.evidence,
+        "terms": [_term_view(t) for t in facts.terms[:MAX_TERMS_SHOWN]],
+        "terms_left_out": max(0, len(facts.terms) - MAX_TERMS_SHOWN),
     }
+
+
+MAX_TERMS_SHOWN = 60
+TERM_LABELS = {"offer": "Offer", "counter-offer": "Counter-offer", "acceptance": "Acceptance", "item": "Quantity and item",
+               "grade": "Grade or condition", "shipping": "Shipping", "tracking": "Tracking number", "payment": "Payment"}
+
+
+def _term_view(term: AgreedTerm) -> dict[str, object]:
+    status = term.status
+    if term.kind in ("offer", "counter-offer") and status == "open":
+        status = "open: not accepted"
+    return {"label": TERM_LABELS.get(term.kind, term.kind), "value": term.value, "quote": breakable(term.quote),
+            "role": term.role, "message_id": term.message_id, "index": term.index, "status": status}
 
 
 def _period(messages: Sequence[TranscriptMessage]) -> str:

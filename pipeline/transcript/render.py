@@ -38,6 +38,7 @@ from pipeline.transcript.parts import PartJob
 from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
 from pipeline.transcript.record import record_bytes
 from pipeline.transcript.served import image_url
+from pipeline.transcript.terms import agreed_terms
 
 LOG = logging.getLogger(__name__)
 GENERATOR_VERSION = f"PeerGuard transcript 1.0 (WeasyPrint {version('weasyprint')})"
@@ -128,6 +129,7 @@ class _PartBook:
         self.shown_count = 0
         self.previous_day: str | None = None
         self.budget = EVIDENCE_DOCUMENT_BUDGET if request.options.evidence else None
+        self.terms = agreed_terms(request.conversation)
 
     def job(self, number: int, chunk: Sequence[Item]) -> PartJob:
         """Prepare this part's attachments, then return its rendering job."""
@@ -166,6 +168,7 @@ class _PartBook:
             generator=GENERATOR_VERSION, evidence=request.options.evidence,
             shown_count=request.shown_total, outcomes=tuple(self.outcomes), images=dict(self.images),
             printed_characters=request.options.printed_characters, requested_by=request.options.requested_by,
+            terms=self.terms,
         )
 
 

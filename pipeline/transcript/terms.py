@@ -80,8 +80,9 @@ def agreed_terms(conversation: TranscriptConversation) -> tuple[AgreedTerm, ...]
 def _message_terms(index: int, message: TranscriptMessage) -> list[AgreedTerm]:
     body, role = message.body, message.sender_role.value
 
-    def term(kind: str, value: str, match: re.Match) -> AgreedTerm:
-        return AgreedTerm(kind, message.external_id, index, role, value, body[match.start():match.end()])
+    def term(kind: str, value: str, match: re.Match, *more: re.Match) -> AgreedTerm:
+        start, end = min(m.start() for m in (match, *more)), max(m.end() for m in (match, *more))
+        return AgreedTerm(kind, message.external_id, index, role, value, body[start:end])
 
     found: list[AgreedTerm] = []
     payment = _PAYMENT.search(body)
@@ -92,7 +93,8 @@ def _message_terms(index: int, message: TranscriptMessage) -> list[AgreedTerm]:
         found.append(term("payment", value, payment))
     elif _ACCEPT.search(body) and not _REFUSE.search(body):
         accepted = _ACCEPT.search(body)
-        found.append(term("acceptance", amounts[0][1] if amounts else "", accepted))
+        # Quoted with its amount, if any, since it may turn out to be a counter-offer.
+        found.append(term("acceptance", amounts[0][1] if amounts else "", accepted, *[m for m, _ in amounts[:1]]))
     elif amounts and not _REFUSE.search(body):
         # In a trade conversation an amount that is not spot, shipping, insurance or a payment
         # is a price put on the table.

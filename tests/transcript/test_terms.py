@@ -68,3 +68,28 @@ if __name__ == "__main__":
     p, r, hits, extracted, expected, mistakes = evaluate()
     print(f"{len(CORPUS)} conversations: precision {p:.3f} ({hits}/{extracted}), recall {r:.3f} ({hits}/{expected})")
     print("\n".join(mistakes))
+
+
+def test_page_one_shows_what_was_agreed_linked_to_the_messages(tmp_path) -> None:
+    import io
+
+    import pikepdf
+    import pypdf
+
+    from pipeline.transcript import render_transcript
+    from tests.transcript.factories import NOW, BlobShelf
+    from usecases.transcript_rendering import render_environment
+
+    lines = [("seller", "Two Maple Leafs, PCGS MS70, asking $3,900"), ("buyer", "Would you take $3,700?"),
+             ("seller", "$3,800 and it's yours"), ("buyer", "Deal"), ("buyer", "Paid $3,800 via Zelle"),
+             ("seller", f"Shipped, UPS {UPS_OK}"), ("buyer", "Would you sell a third one for $1,850?")]
+    pdf = render_transcript(_conversation(7, lines), now=NOW, environment=render_environment(BlobShelf().read, tmp_path)).pdf
+    first = " ".join(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+    assert "What was agreed" in first
+    for expected in ("Counter-offer USD 3800.00", "accepted in m-7-3", "Acceptance USD 3800.00", "2 maple leaf",
+                     "MS70", "paid USD 3800.00", f"UPS {UPS_OK}", "USD 1850.00", "open: not accepted"):
+        assert expected in first or expected.replace(" ", "") in first.replace(" ", ""), expected
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        links = [a for a in document.pages[0].get("/Annots", []) if a.get("/Subtype") == "/Link"]
+    assert len(links) >= 8, "each term links to its message"
+    assert "“$3,800 and it's yours”" in first

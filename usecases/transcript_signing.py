@@ -88,3 +88,28 @@ def write_development_keys(directory: Path, common_name: str, now: datetime) -> 
     key_path.chmod(0o600)
     atomic_write(cert_path, keys.cert_pem)
     return key_path, cert_path
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """One embedded signature: who signed, whether the signed bytes are untouched and cover the file."""
+
+    signer: str
+    intact: bool
+    covers_whole_file: bool
+
+
+def check_signatures(pdf: bytes) -> list[SignatureCheck]:
+    """Check each signature's integrity (not trust: that needs the reader's own trust list)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    checks = []
+    for signature in PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures:
+        status = validate_pdf_signature(signature)
+        checks.append(SignatureCheck(
+            signer=status.signing_cert.subject.human_friendly, intact=bool(status.intact),
+            covers_whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        ))
+    return checks

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pipeline.transcript.record import VerificationReport, check_transcript, compare_with_stored
 from storage import transcripts as store
 from usecases.app import App
+from usecases.transcript_signing import check_signatures
 
 
 def verify_transcript(data: bytes, app: App | None) -> VerificationReport:
@@ -15,15 +16,32 @@ def verify_transcript(data: bytes, app: App | None) -> VerificationReport:
     Raises NotATranscript for a file that is not a PDF or carries no record.
     """
     report, record = check_transcript(data)
+    report = _with_signatures(report, data)
     if app is None:
-        return replace(report, notes=("not compared with a database",))
+        return replace(report, notes=(*report.notes, "not compared with a database"))
     with app.session_factory() as session:
         try:
             conversation_id = store.find_conversation_id(session, record.conversation)
         except store.ConversationNotFound:
-            return replace(report, notes=(f"conversation {record.conversation} is not in this database: "
-                                          "checked against the PDF alone",))
+            return replace(report, notes=(*report.notes, f"conversation {record.conversation} is not in this "
+                                          "database: checked against the PDF alone"))
         stored = store.load_transcript_conversation(session, conversation_id)
     differences = compare_with_stored(record, stored)
     return replace(report, differences=(*report.differences, *differences),
-                   notes=(f"compared with the stored conversation {record.conversation}",))
+                   notes=(*report.notes, f"compared with the stored conversation {record.conversation}"))
+
+
+def _with_signatures(report: VerificationReport, data: bytes) -> VerificationReport:
+    """Add what the embedded signatures say: a broken one is a difference, an intact one a note."""
+    notes, differences = list(report.notes), list(report.differences)
+    checks = check_signatures(data)
+    if not checks:
+        notes.append("not signed")
+    for check in checks:
+        if not check.intact:
+            differences.append(f"the signature by {check.signer} does not match the signed bytes")
+        elif not check.covers_whole_file:
+            differences.append(f"the file was changed after {check.signer} signed it")
+        else:
+            notes.append(f"signed by {check.signer}: signature intact (trust in the certificate is for the reader to decide)")
+    return replace(report, notes=tuple(notes), differences=tuple(differences))

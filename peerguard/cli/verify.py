@@ -1,8 +1,9 @@
 """``peerguard verify FILE.pdf``: recompute a transcript's hash chain from the PDF and say what differs.
 
-Exit status 0 when the PDF agrees with its embedded record, its printed chain head, its pages and
-(unless ``--no-database``) the stored conversation; 1 when anything differs or the record is
-missing; 2 for a file that cannot be read.
+Exit status 0 when the PDF agrees with its embedded record, its printed chain head, its pages,
+its signature (when signed: intact and covering the whole file) and (unless ``--no-database``)
+the stored conversation; 1 when anything differs or the record is missing; 2 for a file that
+cannot be read.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pikepdf
 import pypdf
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, load_pem_private_key, pkcs12
@@ -69,7 +70,14 @@ def test_a_signed_transcript_validates_in_pyhanko_and_still_verifies(app, keys) 
     assert status.intact and status.valid and status.trusted, status.pretty_print_details()
     assert "PG Test Signer" in status.signing_cert.subject.human_friendly
     # The signature is an incremental update: pages and record are untouched, so verify still passes.
-    assert verify_transcript(data, app).ok
+    report = verify_transcript(data, app)
+    assert report.ok and any("signed by" in note and "PG Test Signer" in note for note in report.notes), report
+    # Anything appended after signing (here: a re-save with pikepdf, which keeps the pages) is reported.
+    resaved = io.BytesIO()
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        pdf.docinfo["/Title"] = "edited"
+        pdf.save(resaved)
+    assert not verify_transcript(resaved.getvalue(), app).ok
     first_page = " ".join(pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
     assert "Requested by staff:ann, at 2026-04-02 12:30:00 UTC" in first_page
 

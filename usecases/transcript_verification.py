@@ -34,7 +34,11 @@ def verify_transcript(data: bytes, app: App | None) -> VerificationReport:
 def _with_signatures(report: VerificationReport, data: bytes) -> VerificationReport:
     """Add what the embedded signatures say: a broken one is a difference, an intact one a note."""
     notes, differences = list(report.notes), list(report.differences)
-    checks = check_signatures(data)
+    try:
+        checks = check_signatures(data)
+    except Exception as exc:  # noqa: BLE001 - a signature pyHanko cannot parse is a finding, not a crash
+        return replace(report, differences=(*differences, f"the signatures cannot be read: {type(exc).__name__}: {exc}"),
+                       notes=tuple(notes))
     if not checks:
         notes.append("not signed")
     for check in checks:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid
+from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid, solana_key
 from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
@@ -82,13 +82,18 @@ _CASHTAG = re.compile(r"(?<![\w$])\$(?P<tag>[A-Za-z][A-Za-z0-9_\-]{1,19})(?![\w]
 # engine skips from candidate to candidate; same matches as "\b[A-Z]{2}\d{2}..." and
 # "\b(?:0x...|bc1...|[13LMTD]...)\b", about a tenth of the work on digit-heavy messages.
 _IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9_][A-Z])[A-Z]\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+# The shape of an address of a chain we know, used only for addresses whose checksum fails (a
+# mistyped address still asks to be paid in crypto when the message names crypto).
 _CRYPTO_ADDRESS = re.compile(
-    r"[0bBlL13MTD](?<![A-Za-z0-9_][0bBlL13MTD])(?:(?<=0)x[0-9A-Fa-f]{40}|(?<=b)c1[0-9A-Za-z]{20,70}|"
-    r"(?<=B)C1[0-9A-Za-z]{20,70}|(?<=l)tc1[0-9A-Za-z]{20,70}|(?<=L)TC1[0-9A-Za-z]{20,70}|"
-    r"(?<=[13LMTD])[1-9A-HJ-NP-Za-km-z]{25,39})\b"
+    r"0x[0-9A-Fa-f]{40}|(?i:bc1|ltc1)[0-9A-Za-z]{20,70}|[13LMTDr9A][1-9A-HJ-NP-Za-km-z]{24,39}|[48][1-9A-HJ-NP-Za-km-z]{94,105}"
 )
+# Every alphanumeric token long enough to be an address. Checksums, not nearby words, decide:
+# a message with no crypto word still gets its address checked. The class-first pattern lets the
+# engine skip from letter run to letter run; one search costs about a microsecond per 100 characters.
+LONG_TOKEN = re.compile(r"[0-9A-Za-z](?<![0-9A-Za-z_][0-9A-Za-z])[0-9A-Za-z]{24,105}(?![0-9A-Za-z_])")
 _CRYPTO_CUES = frozenset(
-    "eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol".split()
+    ("eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol "
+     "solana phantom xrp ripple monero xmr").split()
 )
 # "Western Union to my cousin": a transfer rail followed by its recipient is a way to pay.
 _RECIPIENT_AFTER = re.compile(r"\s+(?:it\s+|the\s+money\s+|funds\s+)?to\s+(?:me|my|him|her|them|our)\b", re.IGNORECASE)
@@ -133,7 +138,7 @@ def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
         hits.extend(hit for match in bounded(_RAIL_PATTERN.finditer(text)) if (hit := _judge_rail(text, match)))
     if "$" in text:
         hits.extend(_cashtags(text))
-    if gate.digits >= 9 or "0x" in text:
+    if gate.digits >= 9 or "0x" in text or LONG_TOKEN.search(text):
         hits.extend(_identifiers(text, gate))
     if gate.any_word(_FEE_WORDS) or "%" in text:
         hits.extend(_fee_avoidance(text))
@@ -187,19 +192,35 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
     for match in bounded(_IBAN.finditer(text)):
         if iban_valid(match.group()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
-    for match in bounded(_CRYPTO_ADDRESS.finditer(text)):
-        chain = crypto_address_chain(match.group())
-        if chain:
-            hits.append(Hit("payment", ((match.start(), match.end()),), chain, 0.97))
-        elif not gate.words.isdisjoint(_CRYPTO_CUES):
-            # A mistyped (or made-up) address still asks to be paid in crypto when the message says so.
-            hits.append(Hit("payment", ((match.start(), match.end()),), "crypto_address", 0.8))
+    cued = not gate.words.isdisjoint(_CRYPTO_CUES)
+    for match in bounded(LONG_TOKEN.finditer(text)):
+        hit = _crypto_hit(match.group(), match.start(), match.end(), cued)
+        if hit:
+            hits.append(hit)
     if gate.words.isdisjoint(("routing", "aba", "rtn")):
         return hits
     for match in bounded(_ROUTING.finditer(text)):
         if aba_valid(match.group("digits")):
             hits.append(Hit("payment", ((match.start("digits"), match.end("digits")),), "aba_routing", 0.95))
     return hits
+
+
+def _crypto_hit(token: str, start: int, end: int, cued: bool) -> Hit | None:
+    """Name the chain of an address-shaped token by its checksum (read either way round)."""
+    span = ((start, end),)
+    chain = crypto_address_chain(token)
+    if chain:
+        return Hit("payment", span, chain, 0.97)
+    reversed_chain = crypto_address_chain(token[::-1])
+    if reversed_chain:
+        return Hit("payment", span, reversed_chain + ":reversed", 0.95)
+    mixed = not token.isdigit() and not token.isalpha() and not token.islower() and not token.isupper()
+    if (cued or mixed) and solana_key(token):
+        return Hit("payment", span, "sol", 0.9 if cued else 0.85)
+    if cued and _CRYPTO_ADDRESS.fullmatch(token):
+        # A mistyped (or made-up) address still asks to be paid in crypto when the message says so.
+        return Hit("payment", span, "crypto_address", 0.8)
+    return None
 
 
 def _fee_avoidance(text: str) -> list[Hit]:

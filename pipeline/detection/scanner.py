@@ -62,7 +62,8 @@ def could_match(text: str, gate: MessageWords) -> bool:
         return True
     if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
         return True
-    return gate.any_stem(_STEMS)
+    # A crypto address of any chain is one long token; its checksum is checked whatever surrounds it.
+    return gate.any_stem(_STEMS) or payments.LONG_TOKEN.search(text) is not None
 
 
 def detect(text: str, platform_domains: Iterable[str]) -> list[Hit]:

@@ -81,3 +81,38 @@ def address(chain: str, seed: bytes, variant: int = 0) -> str:
         return segwit(hrp, 0, seed[:20]) if variant % 2 == 0 else segwit(hrp, 1, seed[:32])
     versions = VERSIONS[chain]
     return base58check(bytes([versions[variant % len(versions)]]) + seed[:20])
+
+
+RIPPLE = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
+
+
+def ripple(account_id: bytes) -> str:
+    """XRP Ledger classic address (Base58Check, Ripple alphabet, version 0)."""
+    return base58check(b"\x00" + account_id[:20]).translate(str.maketrans(B58, RIPPLE))
+
+
+def monero(keys: bytes) -> str:
+    """Monero standard address: network byte 0x12, two 32-byte keys, keccak checksum, block base58."""
+    raw = b"\x12" + keys[:64]
+    raw += keccak256(raw)[:4]
+    sizes = {8: 11, 5: 7}
+    out = ""
+    for i in range(0, len(raw), 8):
+        block = raw[i : i + 8]
+        number = int.from_bytes(block, "big")
+        chars = ""
+        for _ in range(sizes[len(block)]):
+            number, rest = divmod(number, 58)
+            chars = B58[rest] + chars
+        out += chars
+    return out
+
+
+def solana(key: bytes) -> str:
+    """Solana public key: 32 bytes in plain base58 (no checksum)."""
+    number = int.from_bytes(key[:32], "big")
+    out = ""
+    while number:
+        number, rest = divmod(number, 58)
+        out = B58[rest] + out
+    return "1" * (32 - len(key[:32].lstrip(b"\x00"))) + out

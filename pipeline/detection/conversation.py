@@ -102,6 +102,8 @@ def _window_findings(
             for finding in scan_text(joined.text, platform_domains=domains):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
+                    if finding.kind == "url":
+                        finding, spans = _with_leading_fragments(finding, spans, texts, members[:size])
                     yield _window_finding(finding, spans, texts)
 
 
@@ -138,6 +140,36 @@ def _join(texts: list[str], indexes: list[int]) -> _Window:
         parts.append(texts[index])
         cursor += len(texts[index]) + 1
     return _Window(tuple(indexes), " ".join(parts), tuple(offsets), tuple(lengths))
+
+
+def _with_leading_fragments(
+    finding: Finding, spans: list[Span], texts: list[str], members: list[int]
+) -> tuple[Finding, list[Span]]:
+    """Prepend the one-word messages just before a split domain ("bullseye" | "bullion" | ". com").
+
+    The detector reads only the last word before the dot as the domain's name; earlier one-word
+    fragments from the same sender are pieces of the same name.
+    """
+    first = spans[0]
+    if first.start != 0 or first.message not in members:
+        return finding, spans
+    position = members.index(first.message)
+    leading: list[int] = []
+    while position > 0 and _name_fragment(texts[members[position - 1]]):
+        position -= 1
+        leading.insert(0, members[position])
+    if not leading:
+        return finding, spans
+    prefix = "".join(texts[i].strip().lower() for i in leading)
+    value = prefix + finding.value
+    extra = [Span(texts[i].index(texts[i].strip()), len(texts[i].rstrip()), i) for i in leading]
+    return Finding(finding.kind, finding.spans, finding.match, value, finding.score, finding.detector_version), extra + spans
+
+
+def _name_fragment(text: str) -> bool:
+    """A message that is a single name-like word ("bullseye"), possibly part of a split domain."""
+    word = text.strip()
+    return 2 <= len(word) <= 24 and word.replace("-", "").isalnum() and word.isascii() and word.lower() == word
 
 
 def _window_finding(finding: Finding, spans: list[Span], texts: list[str]) -> Finding:

@@ -82,10 +82,15 @@ _SELF_ON_BEFORE = re.compile(r"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:also\s+|to
 _REDDIT_USER = re.compile(r"(?<![\w/])u/[A-Za-z0-9_-]{3,20}\b")
 _POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our)\s+$", re.IGNORECASE)
 _LABEL_AFTER = re.compile(r"^\s*(?:[:=]|is\b|name\b|username\b|handle\b|id\b|@)|^\s+-", re.IGNORECASE)
+_USER = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_](?:\s+(?i:underscore)\s+[A-Za-z0-9][A-Za-z0-9_.]{0,30})*"
 _USERNAME_AFTER = re.compile(
-    r"^[\s:=\-]*(?:(?:my\s+)?(?:user\s?name|handle|id|name)\s*(?:is|:|=|-)?\s*|is\s+|(?:is\s+)?at\s+)?@?"
-    r"(?P<user>[A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])",
+    r"^[\s:=\-]*(?:(?P<label>(?:my\s+)?(?:user\s?name|handle|id|name)\s*(?:is|:|=|-)?\s*(?:at\s+)?)|(?P<bare>is\s+)|(?:is\s+)?at\s+)?(?P<at>@)?"
+    r"(?P<user>" + _USER + r")",
     re.IGNORECASE,
+)
+# "tele gram is easiest, handle is at stackmasterflex": the label may come later in the sentence.
+_LATER_LABEL = re.compile(
+    r"\b(?:user\s?name|handle|user\s?id)\s*(?:is|:|=|-)?\s*(?:at\s+)?@?(?P<user>" + _USER + r")", re.IGNORECASE
 )
 _AT_HANDLE = re.compile(r"(?<![\w@.])@(?P<user>[A-Za-z_][A-Za-z0-9_.]{1,29}[A-Za-z0-9_])")
 _HANDLE_VERB = re.compile(
@@ -188,14 +193,24 @@ def _weak_context(text: str, start: int, end: int) -> bool:
 
 
 def _username_after(text: str, end: int) -> str | None:
-    """Return the username written right after an app name, if any."""
-    match = _USERNAME_AFTER.match(text[end : end + 60])
+    """Return the username written after an app name, if any ("coin underscore queen" is coin_queen)."""
+    window = text[end : end + 60]
+    match = _USERNAME_AFTER.match(window)
+    if match and match.group("bare") and not match.group("at") and match.group("user").isalpha():
+        # "<app> is easiest": a plain word after "is" is prose unless a label follows later.
+        match = None
     if not match:
-        return None
+        later = _LATER_LABEL.search(window)
+        return _spoken_user(later.group("user")) if later and later.group("user").lower() not in _COMMON_WORDS else None
     user = match.group("user")
     if user.lower() in _COMMON_WORDS or user.isdigit() or not (match.group().strip() != user or "@" in match.group()):
         return None
-    return user.lower()
+    return _spoken_user(user)
+
+
+def _spoken_user(user: str) -> str:
+    """Lower-case a username and turn a spoken "underscore" into the character."""
+    return re.sub(r"\s+underscore\s+", "_", user, flags=re.IGNORECASE).lower()
 
 
 def _x_mentions(text: str) -> list[Hit]:

@@ -318,7 +318,17 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
     if e164 is None or (_TOLL_FREE.match(e164) and _ORGANISATION.search(text)):
         return None  # A carrier's or mint's toll-free line is not the member's own channel.
     score = 0.97 if (plus or strong) else (0.93 if weak else 0.88)
-    return Hit("phone", ((chain[0].start, chain[-1].end),), e164, score)
+    return Hit("phone", ((_span_start(text, chain[0]), chain[-1].end),), e164, score)
+
+
+def _span_start(text: str, first: DigitToken) -> int:
+    """Start the span at an opening bracket around the first group ("(646) 298-3371") or a "+" right before it."""
+    start = first.start
+    if start and text[start - 1] == "(" and text.startswith(")", first.end):
+        return start - 1
+    if start and text[start - 1] == "+":
+        return start - 1
+    return start
 
 
 def _has_plus(text: str, start: int) -> bool:
@@ -376,7 +386,7 @@ def _sub_window(text: str, chain: list[DigitToken]) -> Hit | None:
                 break
             e164 = validate(digits, False, allow_foreign=False) if len(digits) >= 10 else None
             if e164 and not _guarded(text, chain[i].start):
-                return Hit("phone", ((chain[i].start, chain[j].end),), e164, 0.85)
+                return Hit("phone", ((_span_start(text, chain[i]), chain[j].end),), e164, 0.85)
     return None
 
 

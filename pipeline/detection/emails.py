@@ -102,7 +102,7 @@ def _spelled(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
             continue
         value = _address(local.replace(" ", ""), domain, platform_domains)
         if value and local.lower() in _DESCRIBED_LOCAL:
-            # "first name + last name at hotmail" describes the mailbox without writing it.
+            # "<first>.<last> at <provider>" describes a mailbox pattern without writing one.
             value = domain.lower() + ":described"
         if value:
             hits.append(Hit("email", ((match.start(), match.start("domain") + len(domain)),), value, 0.9))

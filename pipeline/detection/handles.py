@@ -53,9 +53,9 @@ APPS = (
     MessagingApp("instagram", r"ig|gram", WEAK),
     MessagingApp("telegram", r"tg", WEAK),
     MessagingApp("whatsapp", r"zap(?:zap)?", WEAK),  # Brazilian slang: "me chama no zap"
-    MessagingApp("whatsapp", r"g?[uw]asap|wasa", STRONG),  # Spanish slang: "hablemos por guasap"
+    MessagingApp("whatsapp", r"g?[uw]asap|wasa", STRONG),  # Spanish slang spellings of WhatsApp
     MessagingApp("whatsapp", r"WA(?=\s+(?:me|us)\b)", STRONG),  # "WA me"
-    # Apps by the colour of their icon: "chat on the green app".
+    # Apps by the colour of their icon ("the <colour> app").
     MessagingApp("whatsapp", r"green\s+(?:app|icon)", WEAK),
     MessagingApp("viber", r"purple\s+(?:app|icon)", WEAK),
 )
@@ -66,7 +66,7 @@ _APP_PATTERN = re.compile(
 # "Telegram-era token", "Snap-lock capsule": an app name glued to a word describes a thing.
 _COMPOUND = re.compile(r"-[A-Za-z]")
 _DISCORD_AS_WORD = re.compile(r"\s+(?:between|among|amongst|within)\b", re.IGNORECASE)
-# "Do you have Signal?", "are you on snap?": asking whether the other side uses the app.
+# "do you have <app>?", "are you on <app>?": asking whether the other side uses the app.
 _ASKED_ABOUT_BEFORE = re.compile(r"\b(?:do\s+(?:you|u)\s+(?:have|use)|are\s+(?:you|u)\s+on|(?:you|u)\s+on|got)\s+$", re.IGNORECASE)
 _X_PATTERN = re.compile(r"(?<![\w@])X(?![\w'])")
 
@@ -77,7 +77,7 @@ _CONTACT_WORDS = re.compile(
 )
 _USERNAME_CUE = re.compile(r"\b(?:username|user name|handle|user id|id is)\b|@[A-Za-z_]|\w#\d{4}\b", re.IGNORECASE)
 _PREPOSITION_BEFORE = re.compile(r"\b(?:on|via|over|through|thru|in|at)\s+(?:the\s+)?$", re.IGNORECASE)
-# "I'm on Signal", "we're also on reddit": the writer says where they can be found.
+# "I'm on <app>", "we're also on <app>": the writer says where they can be found.
 _SELF_ON_BEFORE = re.compile(r"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:also\s+|too\s+|now\s+|mostly\s+)?on\s+$", re.IGNORECASE)
 _REDDIT_USER = re.compile(r"(?<![\w/])u/[A-Za-z0-9_-]{3,20}\b")
 _POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our)\s+$", re.IGNORECASE)
@@ -88,7 +88,7 @@ _USERNAME_AFTER = re.compile(
     r"(?P<user>" + _USER + r")",
     re.IGNORECASE,
 )
-# "tele gram is easiest, handle is at stackmasterflex": the label may come later in the sentence.
+# "<app> is <adjective>, handle is <name>": the label may come later in the sentence.
 _LATER_LABEL = re.compile(
     r"\b(?:user\s?name|handle|user\s?id)\s*(?:is|:|=|-)?\s*(?:at\s+)?@?(?P<user>" + _USER + r")", re.IGNORECASE
 )

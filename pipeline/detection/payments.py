@@ -95,7 +95,7 @@ _CRYPTO_CUES = frozenset(
     ("eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol "
      "solana phantom xrp ripple monero xmr").split()
 )
-# "Western Union to my cousin": a transfer rail followed by its recipient is a way to pay.
+# "<rail> to my <relative>": a transfer rail followed by its recipient is a way to pay.
 _RECIPIENT_AFTER = re.compile(r"\s+(?:it\s+|the\s+money\s+|funds\s+)?to\s+(?:me|my|him|her|them|our)\b", re.IGNORECASE)
 _ROUTING = re.compile(r"\b(?:routing|aba|rtn)\b\D{0,20}(?P<digits>\d{9})\b", re.IGNORECASE)
 _FEE_AVOIDANCE = re.compile(
@@ -165,7 +165,7 @@ def _payment_context(text: str, start: int, end: int, rail: PaymentRail) -> bool
     if _RECIPIENT_AFTER.match(text, end):
         return True
     if rail.name in ("wire", "wise", "westernunion", "gift_card", "skrill"):
-        # These need a real verb: "wire rim variety" or "wise choice" must stay clean.
+        # These need a real verb: a wire-rim variety or a wise choice must stay clean.
         return any(w.lower() in ("pay", "paid", "paying", "payment", "send", "sent", "sending", "accept", "take",
                                  "takes", "taking", "do", "use", "via", "with", "by", "prefer", "only", "works",
                                  "it", "account", "bank", "funds", "money", "accepted", "accepting",
@@ -224,7 +224,7 @@ def _crypto_hit(token: str, start: int, end: int, cued: bool) -> Hit | None:
 
 
 def _fee_avoidance(text: str) -> list[Hit]:
-    """Proposals to dodge the platform's fee ("skip the 6%", "neither of us eats a fee")."""
+    """Proposals to dodge the platform's fee (skipping, saving or splitting the fee or its percentage)."""
     hits = []
     for match in bounded(_FEE_AVOIDANCE.finditer(text)):
         if not is_refused(text, match.start(), match.end()):

@@ -194,7 +194,7 @@ def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:
 
 
 def _spoken_numbers(text: str) -> list[DigitToken]:
-    """Numbers said the way people read a phone number aloud: "four fifteen", "eight hundred and twelve".
+    """Numbers said the way people read a phone number aloud: "four fifteen", "<n> hundred and <m>".
 
     Each becomes one token of two or three digits ("fifteen" -> 15, "eight hundred and five" ->
     805, "twenty-one" -> 21); ten digits in one chain are still needed before anything is reported,

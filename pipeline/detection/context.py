@@ -15,7 +15,9 @@ _SENTENCE_BREAK = re.compile(r"[.!?\n]+(?:\s|$)")
 _NEGATOR = re.compile(
     r"\b(?:no|not|never|nor|won'?t|don'?t|do not|doesn'?t|does not|can'?t|cannot|can not|"
     r"shouldn'?t|wouldn'?t|refuse|refuses|stop|instead of|rather than|other than|except|"
-    r"avoid|quit|hate|ban|banned|deleted|closed|deactivated|stopped using|got off|gave up|used to)\b|n't\b",
+    r"avoid|quit|hate|ban|banned|deleted|closed|deactivated|stopped using|got off|gave up|used to|"
+    # The same in other languages members write in (accents folded): pt, es, fr, de, it, sv, pl, ru.
+    r"nao|nunca|jamais|pas|nicht|kein|keine|keinen|niente|mai|inte|aldrig|nie|не|нет|никогда)\b|n't\b",
     re.IGNORECASE,
 )
 # Fixed phrases that contain a negator but do not negate the channel after them.

@@ -84,7 +84,7 @@ def _optional_str(value: object) -> str | None:
 def _in_message(finding: Finding, index: int) -> Finding:
     """Attach a single-message finding to its message index."""
     spans = tuple(Span(s.start, s.end, index) for s in finding.spans)
-    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, (index,))
+    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, (index,), finding.lang)
 
 
 def _window_findings(
@@ -163,7 +163,7 @@ def _with_leading_fragments(
     prefix = "".join(texts[i].strip().lower() for i in leading)
     value = prefix + finding.value
     extra = [Span(texts[i].index(texts[i].strip()), len(texts[i].rstrip()), i) for i in leading]
-    return Finding(finding.kind, finding.spans, finding.match, value, finding.score, finding.detector_version), extra + spans
+    return Finding(finding.kind, finding.spans, finding.match, value, finding.score, finding.detector_version, (), finding.lang), extra + spans
 
 
 def _name_fragment(text: str) -> bool:
@@ -176,7 +176,7 @@ def _window_finding(finding: Finding, spans: list[Span], texts: list[str]) -> Fi
     """Build a conversation finding from a window finding's per-message spans."""
     messages = tuple(sorted({s.message for s in spans if s.message is not None}))
     match = " | ".join(texts[s.message][s.start : s.end] for s in spans if s.message is not None)
-    return Finding(finding.kind, tuple(spans), match, finding.value, finding.score, finding.detector_version, messages)
+    return Finding(finding.kind, tuple(spans), match, finding.value, finding.score, finding.detector_version, messages, finding.lang)
 
 
 def _key(finding: Finding) -> tuple[object, ...]:
@@ -233,4 +233,4 @@ def _shifted(finding: Finding, offset: int) -> Finding:
     """The same finding with its message indexes moved by ``offset``."""
     spans = tuple(Span(s.start, s.end, None if s.message is None else s.message + offset) for s in finding.spans)
     messages = tuple(m + offset for m in finding.messages)
-    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, messages)
+    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, messages, finding.lang)

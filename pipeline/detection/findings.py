@@ -35,6 +35,8 @@ class Finding:
     score: float
     detector_version: str = DETECTOR_VERSION
     messages: tuple[int, ...] = field(default=())
+    lang: str | None = None  # set when a non-English vocabulary produced the finding
+
 
     @property
     def start(self) -> int:
@@ -62,6 +64,8 @@ class Finding:
             data["spans"] = [_span_json(s) for s in self.spans]
         if self.messages:
             data["messages"] = list(self.messages)
+        if self.lang:
+            data["evidence"] = {"lang": self.lang}
         return data
 
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import NamedTuple
 
+from pipeline.detection import languages
 from pipeline.detection.checksums import dhl_valid, tracking_valid
 from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit, bounded
@@ -139,17 +140,25 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     gate = gate or message_words(text)
     # Ten digit-like tokens are needed; with at most a few O/l/I swaps that means seven real digits.
     spelled = _has_spelled_digits(gate)
+    foreign = languages.might_have_numbers(text, gate)
+    spelled = spelled or foreign
     if gate.digits < 7 and not spelled:
         return []
     # Between seven and nine real digits, letters standing in for digits must supply the rest.
     if gate.digits < 10 and not spelled and not _swap_near_digit(text):
         return []
     tokens = _tokens(text, gate, spelled)
+    lang = None
+    if foreign:
+        tokens, lang = _with_foreign_numbers(text, tokens)
     if sum(len(t.digits) for t in tokens) < 10:
         return []
     chains = _chains(text, tokens)
     strong = (gate.any_word(_STRONG_CUE_WORDS) or any(s in text for s in _CUE_SYMBOLS)
               or any(p in gate.lowered for p in _CUE_PHRASES))
+    cue_lang = None if strong else languages.has_phone_cue(text, gate)
+    strong = strong or cue_lang is not None
+    lang = lang or cue_lang
     weak = strong or gate.any_word(_WEAK_CUE_WORDS) or "#" in text
     hits: list[Hit] = []
     for chain in chains:
@@ -158,7 +167,47 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
             hits.append(hit)
     if weak:
         hits.extend(_split_numbers(text, chains, hits))
+    if lang:
+        hits = _in_regions(text, chains, hits, languages.VOCABULARY.regions.get(lang, ()))
+        hits = [Hit(h.kind, h.spans, h.value, h.score, lang) for h in hits]
     return hits
+
+
+def _in_regions(text: str, chains: list[list[DigitToken]], hits: list[Hit], regions: tuple[str, ...]) -> list[Hit]:
+    """Read national numbers in the countries of the language they were said in ("zéro six..." is French)."""
+    if not regions:
+        return hits
+    import phonenumbers
+
+    out = list(hits)
+    for chain in chains:
+        digits = "".join(t.digits for t in chain)
+        if not 8 <= len(digits) <= 12 or _guarded(text, chain[0].start) or tracking_valid(digits):
+            continue
+        for region in regions:
+            e164 = _e164(phonenumbers, digits, region)
+            if e164:
+                span = (_span_start(text, chain[0]), chain[-1].end)
+                out = [h for h in out if not (h.start < span[1] and span[0] < h.end)]
+                out.append(Hit("phone", (span,), e164, 0.93))
+                break
+    return out
+
+
+def _with_foreign_numbers(text: str, tokens: list[DigitToken]) -> tuple[list[DigitToken], str | None]:
+    """Add numbers spelled out in other languages ("zéro six", "null eins fünf") as digit tokens."""
+    groups = languages.number_groups(text)
+    if not groups:
+        return tokens, None
+    # English readings win where both apply ("six hundred and forty six" is not French "six").
+    groups = [g for g in groups if not any(t.start < g[1] and g[0] < t.end for t in tokens)]
+    if not groups:
+        return tokens, None
+    kept = list(tokens)
+    kept.extend(DigitToken(s, e, digits, False) for s, e, digits, _ in groups)
+    kept.sort(key=lambda t: t.start)
+    langs = [lang for _, _, _, lang in groups]
+    return kept, max(set(langs), key=langs.count)
 
 
 def _has_spelled_digits(gate: MessageWords) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from pipeline.addresses import normalise_domain
-from pipeline.detection import emails, handles, intents, payments, phones, urls
+from pipeline.detection import emails, handles, intents, languages, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.gates import MessageWords, message_words, stems
@@ -28,7 +28,7 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
         text = text[:MAX_TEXT_CHARS]
     if not text:
         return []
-    normalised = normalise(text)
+    normalised = languages.rewrite_links(normalise(text))
     hits = detect(normalised.text, platform_domains)
     if not hits:
         return []
@@ -63,7 +63,9 @@ def could_match(text: str, gate: MessageWords) -> bool:
     if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
         return True
     # A crypto address of any chain is one long token; its checksum is checked whatever surrounds it.
-    return gate.any_stem(_STEMS) or payments.LONG_TOKEN.search(text) is not None
+    if gate.any_stem(_STEMS) or languages.might_have_phrases(text, gate):
+        return True
+    return payments.LONG_TOKEN.search(text) is not None or languages.might_have_numbers(text, gate)
 
 
 def detect(text: str, platform_domains: Iterable[str]) -> list[Hit]:
@@ -81,6 +83,7 @@ def detect(text: str, platform_domains: Iterable[str]) -> list[Hit]:
         *find_handles(text, gate),
         *find_payments(text, gate),
         *find_intents(text, gate),
+        *languages.find_phrases(text, gate),
     ]
 
 
@@ -109,4 +112,4 @@ def _to_finding(normalised: NormalisedText, hit: Hit) -> Finding:
     """Map a hit's spans to the original text and build the public Finding."""
     spans = tuple(Span(*normalised.to_original(s, e)) for s, e in hit.spans)
     match = " ".join(normalised.original[s.start : s.end] for s in spans)
-    return Finding(kind=hit.kind, spans=spans, match=match, value=hit.value, score=hit.score)
+    return Finding(kind=hit.kind, spans=spans, match=match, value=hit.value, score=hit.score, lang=hit.lang)

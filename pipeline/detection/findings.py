@@ -36,6 +36,7 @@ class Finding:
     detector_version: str = DETECTOR_VERSION
     messages: tuple[int, ...] = field(default=())
     lang: str | None = None  # set when a non-English vocabulary produced the finding
+    decoder: str | None = None  # set when the finding was read from a decoded copy ("reversed", "morse")
 
 
     @property
@@ -64,8 +65,9 @@ class Finding:
             data["spans"] = [_span_json(s) for s in self.spans]
         if self.messages:
             data["messages"] = list(self.messages)
-        if self.lang:
-            data["evidence"] = {"lang": self.lang}
+        evidence = {k: v for k, v in (("lang", self.lang), ("decoder", self.decoder)) if v}
+        if evidence:
+            data["evidence"] = evidence
         return data
 
 

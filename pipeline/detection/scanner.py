@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from pipeline.addresses import normalise_domain
-from pipeline.detection import emails, handles, intents, languages, payments, phones, urls
+from pipeline.detection import decoders, emails, handles, intents, languages, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.gates import MessageWords, message_words, stems
@@ -29,10 +29,26 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
     if not text:
         return []
     normalised = languages.rewrite_links(normalise(text))
-    hits = detect(normalised.text, platform_domains)
-    if not hits:
-        return []
-    return [_to_finding(normalised, hit) for hit in resolve(hits)]
+    gate = message_words(normalised.text)
+    hits = detect(normalised.text, platform_domains, gate)
+    findings = [_to_finding(normalised, hit) for hit in resolve(hits)] if hits else []
+    return _with_decoded(text, gate, platform_domains, findings)
+
+
+def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str], findings: list[Finding]) -> list[Finding]:
+    """Add what decoders read in reshaped stretches (upside down, Morse, backwards...), one per kind."""
+    kinds = {f.kind for f in findings}
+    for decoded, start, end, name in decoders.candidates(text, gate):
+        if start >= end:
+            continue
+        copy = languages.rewrite_links(normalise(decoded))
+        for hit in resolve(detect(copy.text, platform_domains, message_words(copy.text))):
+            if hit.kind in kinds:
+                continue
+            kinds.add(hit.kind)
+            findings.append(Finding(kind=hit.kind, spans=(Span(start, end),), match=text[start:end], value=hit.value,
+                                    score=round(hit.score * 0.95, 3), lang=hit.lang, decoder=name))
+    return findings
 
 
 @lru_cache(maxsize=16)
@@ -68,9 +84,9 @@ def could_match(text: str, gate: MessageWords) -> bool:
     return payments.LONG_TOKEN.search(text) is not None or languages.might_have_numbers(text, gate)
 
 
-def detect(text: str, platform_domains: Iterable[str]) -> list[Hit]:
+def detect(text: str, platform_domains: Iterable[str], gate: MessageWords | None = None) -> list[Hit]:
     """Run every detector on normalised ``text``."""
-    gate = message_words(text)
+    gate = gate or message_words(text)
     if not could_match(text, gate):
         return []
     platform_domains = _clean_domains(tuple(platform_domains))

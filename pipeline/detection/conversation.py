@@ -7,9 +7,11 @@ several messages, or when it needed a neighbour's context and the message alone 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.detection.checksums import crypto_address_chain, iban_valid
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
 
@@ -51,12 +53,54 @@ def scan_conversation(
     senders, texts = _unpack(messages)
     findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)]
     seen = {_key(f) for f in findings}
-    for candidate in _window_findings(senders, texts, domains, window):
+    for candidate in [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts)]:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
         findings.append(candidate)
+    findings = _without_checkout_rails(findings, texts)
     return sorted(findings, key=lambda f: (f.spans[0].message or 0, f.start))
+
+
+_EDGE_TOKEN = re.compile(r"[A-Za-z0-9]{4,}")
+_CHECKOUT = re.compile(r"\b(?:checkout|check\s?out)\b", re.IGNORECASE)
+
+
+def _glued_identifiers(senders: list[str | None], texts: list[str]) -> list[Finding]:
+    """An address or IBAN cut across consecutive messages ("bc1q09lm..." | "h5gw3f..."): glue the pieces."""
+    found: list[Finding] = []
+    for first in range(len(texts) - 1):
+        pieces = _EDGE_TOKEN.findall(texts[first][-64:])
+        if not pieces:
+            continue
+        glued, parts = pieces[-1], [(first, texts[first].rindex(pieces[-1]), len(texts[first].rstrip(" .,:;")))]
+        for index in range(first + 1, min(len(texts), first + 4)):
+            if not _same_sender(senders[first], senders[index]):
+                continue
+            head = _EDGE_TOKEN.match(texts[index].strip())
+            if not head:
+                break
+            offset = texts[index].index(head.group())
+            glued += head.group()
+            parts.append((index, offset, offset + len(head.group())))
+            value = crypto_address_chain(glued) or ("iban" if iban_valid(glued) else None)
+            if value:
+                spans = tuple(Span(s, e, m) for m, s, e in parts)
+                match = " | ".join(texts[m][s:e] for m, s, e in parts)
+                found.append(Finding("payment", spans, match, value, 0.95, messages=tuple(m for m, _, _ in parts)))
+                break
+    return found
+
+
+def _without_checkout_rails(findings: list[Finding], texts: list[str]) -> list[Finding]:
+    """A rail asked about and then chosen at the platform's checkout ("PayPal? ... PayPal at checkout") is clean."""
+    rails = {f.value for f in findings if f.kind == "payment" and f.value.isalpha() and f.value != "fee_avoidance"}
+    if not rails:
+        return findings
+    at_checkout = {rail for rail in rails for text in texts if rail in text.lower().replace(" ", "") and _CHECKOUT.search(text)}
+    if not at_checkout:
+        return findings
+    return [f for f in findings if not (f.kind == "payment" and f.value in at_checkout)]
 
 
 def _unpack(messages: Sequence[ConversationMessage]) -> tuple[list[str | None], list[str]]:

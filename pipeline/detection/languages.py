@@ -252,6 +252,11 @@ def _placed(text: str, match: re.Match[str]) -> bool:
     return _PLACED_BEFORE.search(text[max(0, match.start() - 8) : match.start()]) is not None or text.startswith(":", match.end())
 
 
+def _lang(phrase: Phrase) -> str | None:
+    """English entries (riddles, descriptions) carry no language tag."""
+    return None if phrase.lang == "en" else phrase.lang
+
+
 def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> list[Hit]:
     """Apps, rails, fee dodging and leaving the platform, in the languages of the vocabulary."""
     if not might_have_phrases(text, gate, vocabulary):
@@ -277,9 +282,9 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
     for match, phrase in found:
         span = ((match.start(), match.end()),)
         if phrase.role == "off_platform":
-            hits.append(Hit("intent", span, "off_platform", 0.85, phrase.lang))
+            hits.append(Hit("intent", span, "off_platform", 0.85, _lang(phrase)))
         elif phrase.role == "rail" and (phrase.value not in _WEAK_RAILS or strong_context):
-            hits.append(Hit("payment", span, phrase.value, 0.88, phrase.lang))
+            hits.append(Hit("payment", span, phrase.value, 0.88, _lang(phrase)))
         elif phrase.role == "app" and (phrase.value not in _WEAK_APPS or strong_context) and _placed(text, match):
-            hits.append(Hit("handle", span, phrase.value, 0.88, phrase.lang))
+            hits.append(Hit("handle", span, phrase.value, 0.88, _lang(phrase)))
     return hits

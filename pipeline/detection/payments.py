@@ -71,7 +71,8 @@ _PAY_WORDS = re.compile(
 _ITEM_AFTER = re.compile(
     r"^[\s-]*(?:\w+\s+){0,2}?(?:themed|sign|signs|poster|token|tokens|medal|coin|coins|round|rounds|bar|bars|"
     r"memorabilia|collectible|design|edition|version|one|price|prices|chart|miner|mining|rim|rims|"
-    r"variety|mesh|brush|stand|display|holder|sticker|ad|advert|tin|notes?|ornament|art|pattern)\b",
+    r"variety|mesh|brush|stand|display|holder|sticker|ad|advert|tin|notes?|ornament|art|pattern|telegrams?|"
+    r"receipts?|envelopes?|stamps?|forms?|ledgers?|blanks?)\b",
     re.IGNORECASE,
 )
 _CHECKOUT_CLAUSE = re.compile(

@@ -86,7 +86,7 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
     words = gate.words
     if not words.isdisjoint(_REVERSE_CUES) or any(m in gate.lowered for m in _REVERSED_MARKERS):
         yield text[::-1], 0, len(text), "reversed"
-    if len(words & _NATO_WORDS) >= 2:
+    if not words.isdisjoint(_NATO_WORDS):
         yield from _runs(text, _NATO_RUN, _nato, "nato")
     if text.count("-") + text.count(".") >= 8:
         morse_text = text.translate(_MORSE_DASHES)

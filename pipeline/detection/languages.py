@@ -43,6 +43,7 @@ class Vocabulary:
 
     def __init__(self, data: dict) -> None:  # type: ignore[type-arg]
         self.numbers: dict[str, tuple[int, str]] = {}
+        self.number_langs: dict[str, list[str]] = {}
         self.joiners: set[str] = set()
         at_words: set[str] = set()
         dot_words: set[str] = set()
@@ -53,6 +54,7 @@ class Vocabulary:
             self.regions[lang] = tuple(entry.get("phone_regions", ()))
             for word, value in entry.get("numbers", {}).items():
                 self.numbers.setdefault(_fold(word), (int(value), lang))
+                self.number_langs.setdefault(_fold(word), []).append(lang)
             self.joiners.update(_fold(w) for w in entry.get("joiners", ()))
             at_words.update(_fold(w) for w in entry.get("at", ()))
             dot_words.update(_fold(w) for w in entry.get("dot", ()))
@@ -162,6 +164,16 @@ def might_have_numbers(text: str, gate: MessageWords, vocabulary: Vocabulary = V
     if not text.isascii():
         return sum(text.count(w) for w in vocabulary.nonlatin_numbers) >= 2
     return False
+
+
+def languages_of(text: str, spans: list[tuple[int, int]], vocabulary: Vocabulary = VOCABULARY) -> list[str]:
+    """The languages whose number words fill ``spans`` of ``text``, most words first."""
+    votes: dict[str, int] = {}
+    for start, end in spans:
+        for match in vocabulary.number_word.finditer(text, start, end):
+            for lang in vocabulary.number_langs.get(match.group().lower(), ()):
+                votes[lang] = votes.get(lang, 0) + 1
+    return sorted(votes, key=lambda lang: -votes[lang])
 
 
 def number_groups(text: str, vocabulary: Vocabulary = VOCABULARY) -> list[tuple[int, int, str, str]]:

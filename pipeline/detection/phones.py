@@ -151,7 +151,8 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     lang = None
     if foreign:
         tokens, lang = _with_foreign_numbers(text, tokens)
-    if sum(len(t.digits) for t in tokens) < 10:
+    # Spain, Poland and others use nine-digit national numbers; said in their language, they count.
+    if sum(len(t.digits) for t in tokens) < (9 if lang else 10):
         return []
     chains = _chains(text, tokens)
     strong = (gate.any_word(_STRONG_CUE_WORDS) or any(s in text for s in _CUE_SYMBOLS)
@@ -168,8 +169,10 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     if weak:
         hits.extend(_split_numbers(text, chains, hits))
     if lang:
-        hits = _in_regions(text, chains, hits, languages.VOCABULARY.regions.get(lang, ()))
-        hits = [Hit(h.kind, h.spans, h.value, h.score, lang) for h in hits]
+        # ``lang`` lists the candidate languages, most likely first; the finding names the first.
+        regions = tuple(r for one in lang.split(",") for r in languages.VOCABULARY.regions.get(one, ()))
+        hits = _in_regions(text, chains, hits, regions)
+        hits = [Hit(h.kind, h.spans, h.value, h.score, lang.split(",")[0]) for h in hits]
     return hits
 
 
@@ -199,15 +202,17 @@ def _with_foreign_numbers(text: str, tokens: list[DigitToken]) -> tuple[list[Dig
     groups = languages.number_groups(text)
     if not groups:
         return tokens, None
-    # English readings win where both apply ("six hundred and forty six" is not French "six").
+    # A longer foreign number swallows the English digit word inside it ("cinquante-six"); where
+    # both read the same words, English wins ("six hundred and forty six" is not French "six").
+    tokens = [t for t in tokens if not any(s <= t.start and t.end <= e and e - s > t.end - t.start for s, e, _, _ in groups)]
     groups = [g for g in groups if not any(t.start < g[1] and g[0] < t.end for t in tokens)]
     if not groups:
         return tokens, None
     kept = list(tokens)
     kept.extend(DigitToken(s, e, digits, False) for s, e, digits, _ in groups)
     kept.sort(key=lambda t: t.start)
-    langs = [lang for _, _, _, lang in groups]
-    return kept, max(set(langs), key=langs.count)
+    langs = languages.languages_of(text, [(s, e) for s, e, _, _ in groups])
+    return kept, ",".join(langs[:4]) or None
 
 
 def _has_spelled_digits(gate: MessageWords) -> bool:

@@ -43,6 +43,11 @@ def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str]
             continue
         copy = languages.rewrite_links(normalise(decoded))
         for hit in resolve(detect(copy.text, platform_domains, message_words(copy.text))):
+            inside = [f for f in findings if f.kind == hit.kind and f.start < end and start < f.end and f.decoder is None]
+            if inside and (start, end) != (0, len(text)):
+                # The plain reading of an encoded stretch ("alpha ... at gmail") gives way to the decoded one.
+                findings = [f for f in findings if f not in inside]
+                kinds.discard(hit.kind)
             if hit.kind in kinds:
                 continue
             kinds.add(hit.kind)

@@ -60,7 +60,13 @@ _HOMOPHONE_RUN = re.compile(
     re.IGNORECASE,
 )
 _REVERSE_CUES = frozenset("backwards backward reverse reversed reversing flip flipped mirror mirrored".split())
-_REVERSED_MARKERS = ("moc.", "ten.", "gro.", "liamg", "oohay", "liamtoh", "kooltuo")
+_REVERSED_HINT = re.compile(r"\b(?:moc|ten|gro)\.|liamg|oohay|liamtoh|kooltuo")
+# Leet is decoded only when a de-leeted token becomes a word that matters ("5n4pch4t", "h1t", "m3").
+_LEET_TARGETS = frozenset(
+    """snapchat snap whatsapp telegram signal insta instagram discord kik viber wechat text call email mail gmail
+    yahoo hotmail outlook me up hit dm zelle venmo cashapp paypal ping hmu""".split()
+)
+_DIGIT_LOOKALIKES = frozenset("0123456789OoIlSsZzBb|")
 _LEET_TO_LETTERS = str.maketrans("0134578@$2", "oieastbasz")
 _LETTERS_TO_DIGITS = str.maketrans("OoIlSsZzBb|", "00115522881")
 _TOKEN = re.compile(r"[A-Za-z0-9_@$.]+")
@@ -84,7 +90,7 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
     if not text.isascii() and _RESHAPED.search(text):
         yield from _reshaped(text)
     words = gate.words
-    if not words.isdisjoint(_REVERSE_CUES) or any(m in gate.lowered for m in _REVERSED_MARKERS):
+    if not words.isdisjoint(_REVERSE_CUES) or ("." in text and _REVERSED_HINT.search(gate.lowered)):
         yield text[::-1], 0, len(text), "reversed"
     if not words.isdisjoint(_NATO_WORDS):
         yield from _runs(text, _NATO_RUN, _nato, "nato")
@@ -95,7 +101,7 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
         yield from _runs(text, _HOMOPHONE_RUN, _homophones, "homophones")
     if "ay" in gate.lowered and sum(1 for w in words if w.endswith("ay")) >= 3:
         yield _pig_latin(text), 0, len(text), "pig_latin"
-    if gate.digits:
+    if gate.digits and (not words.isdisjoint(_LEET_TARGETS) or "S" in text or "O" in text or "I" in text):
         yield from _leet(text)
         if gate.digits >= 7:
             yield from _runs(text, _INTERLEAVED, lambda s: "".join(c for c in s if c.isdigit()), "interleaved")
@@ -166,13 +172,16 @@ def _unpig(match: re.Match[str]) -> str:
 
 def _leet(text: str) -> Iterator[Decoded]:
     """Leet both ways: "5n4pch4t" read as letters, "B0Z-SSS-OI4I" read as digits."""
+    if _JUNCTION.search(text) is None:
+        return
     mixed = [t for t in _TOKEN.findall(text) if _JUNCTION.search(t)]
-    if len(mixed) >= 2 or any(sum(c.isdigit() for c in t) >= 2 for t in mixed):
+    if any(w in _LEET_TARGETS for t in mixed for w in re.findall(r"[a-z]+", t.lower().translate(_LEET_TO_LETTERS))):
         letters = _TOKEN.sub(lambda m: m.group().translate(_LEET_TO_LETTERS) if _JUNCTION.search(m.group()) else m.group(), text)
-        if letters != text:
-            yield letters, 0, len(text), "leet"
-        digits = _TOKEN.sub(lambda m: m.group().translate(_LETTERS_TO_DIGITS) if _JUNCTION.search(m.group()) else m.group(), text)
-        if digits != text and digits != letters:
+        yield letters, 0, len(text), "leet"
+    lookalike = [t for t in mixed if _DIGIT_LOOKALIKES.issuperset(t)]
+    if lookalike and sum(len(t) for t in lookalike) >= 5:
+        digits = _TOKEN.sub(lambda m: m.group().translate(_LETTERS_TO_DIGITS) if _DIGIT_LOOKALIKES.issuperset(m.group()) else m.group(), text)
+        if digits != text:
             yield digits, 0, len(text), "leet_digits"
 
 

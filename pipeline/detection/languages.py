@@ -76,15 +76,39 @@ class Vocabulary:
         self.number_word = re.compile(_alternation([*self.numbers, *self.joiners]), re.IGNORECASE)
         self.latin_number_words = frozenset(w for w in self.numbers if w.isascii())
         self.latin_number_prefixes = frozenset(w[:4] for w in self.latin_number_words if len(w) >= 4)
-        self.nonlatin_numbers = tuple(w for w in self.numbers if not w.isascii())
+        nonlatin = [w for w in self.numbers if not w.isascii()]
+        self.nonlatin_numbers = re.compile(_alternation(nonlatin)) if nonlatin else None
         self.link_pattern = _link_pattern(at_words, dot_words)
         self.at_words = frozenset(at_words)
-        self.link_hints = tuple(sorted(at_words | dot_words))
-        self.phrase_pattern = _bounded_alternation(self.phrases)
-        self.latin_phrase_starts = frozenset(p.split()[0] for p in self.phrases if p.isascii())
-        self.nonlatin_phrases = tuple(p for p in self.phrases if not p.isascii())
+        hints = at_words | dot_words
+        self.link_hints = frozenset(h.split()[0] for h in hints if h.isascii())
+        self.nonlatin_link_hints = re.compile(_alternation([h for h in hints if not h.isascii()])) if hints else None
+        # Each phrase is looked for only when its key is in the message: for Latin phrases the
+        # longest word that is not a common English word, for the others the phrase itself.
+        self.by_key: dict[str, list[tuple[re.Pattern[str], Phrase]]] = {}
+        self.nonlatin: list[tuple[str, re.Pattern[str], Phrase]] = []
+        for text, phrase in self.phrases.items():
+            pattern = _bounded_alternation([text])
+            if text.isascii():
+                self.by_key.setdefault(_key_word(text), []).append((pattern, phrase))
+            else:
+                self.nonlatin.append((text, pattern, phrase))
+        self.phrase_keys = frozenset(self.by_key)
         self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c)
         self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c)
+
+
+_COMMON = frozenset(
+    """the a an on in to of my me is at for by you your i we it as and or with up own same name here find search look
+    over there app site store shop qr code card cash bring meet face""".split()
+)
+
+
+def _key_word(phrase: str) -> str:
+    """The word a message must contain before ``phrase`` is looked for (the rarest-looking one)."""
+    words = re.findall(r"[a-z]+", phrase)
+    rare = [w for w in words if w not in _COMMON] or words or [phrase]
+    return max(rare, key=len)
 
 
 def _fold(word: str) -> str:
@@ -131,6 +155,9 @@ def _link_pattern(at_words: set[str], dot_words: set[str]) -> re.Pattern[str] | 
     )
 
 
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
 def load(text: str) -> Vocabulary:
     """Build the vocabulary from the JSON text of a languages file."""
     return Vocabulary(json.loads(text))
@@ -139,13 +166,16 @@ def load(text: str) -> Vocabulary:
 VOCABULARY = load(resources.files("pipeline.detection").joinpath("data/languages.json").read_text(encoding="utf-8"))
 
 
-def rewrite_links(folded: NormalisedText, vocabulary: Vocabulary = VOCABULARY) -> NormalisedText:
+def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, vocabulary: Vocabulary = VOCABULARY) -> NormalisedText:
     """Replace the words for "at" and "dot" between address parts with the symbols."""
     pattern = vocabulary.link_pattern
     if pattern is None:
         return folded
-    lowered = folded.text.lower()
-    if not any(hint in lowered for hint in vocabulary.link_hints):
+    text = folded.text
+    words = gate.words if gate is not None else _WORDS.findall(text.lower())
+    if vocabulary.link_hints.isdisjoint(words) and (
+        text.isascii() or vocabulary.nonlatin_link_hints is None or not vocabulary.nonlatin_link_hints.search(text)
+    ):
         return folded
     return _rewrite(folded, pattern, lambda m: "@" if m.group("at") else ".")
 
@@ -155,14 +185,14 @@ def rewrite_links(folded: NormalisedText, vocabulary: Vocabulary = VOCABULARY) -
 
 def might_have_numbers(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> bool:
     """Cheap test: two number words of some language, or a compound starting like one."""
-    count = 0
-    for word in gate.words:
-        if word in vocabulary.latin_number_words or (len(word) > 6 and word[:4] in vocabulary.latin_number_prefixes):
-            count += 1
-            if count >= 2:
-                return True
-    if not text.isascii():
-        return sum(text.count(w) for w in vocabulary.nonlatin_numbers) >= 2
+    count = len(gate.words & vocabulary.latin_number_words)
+    if count >= 2:
+        return True
+    if count == 1 and any(len(w) > 6 and w[:4] in vocabulary.latin_number_prefixes for w in gate.words):
+        return True  # "nul zes, achtendertig": compounds come with plain number words
+    if not text.isascii() and vocabulary.nonlatin_numbers is not None:
+        found = vocabulary.nonlatin_numbers.finditer(text)
+        return next(found, None) is not None and next(found, None) is not None
     return False
 
 
@@ -248,12 +278,12 @@ def has_phone_cue(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABU
 
 def might_have_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> bool:
     """Cheap test for any app, rail, fee or leaving-the-platform phrase of another language."""
-    if not gate.words.isdisjoint(vocabulary.latin_phrase_starts):
+    if not gate.words.isdisjoint(vocabulary.phrase_keys) or "@" in text:
         return True
     if text.isascii():
-        return "@" in text
+        return False
     lowered = gate.lowered
-    return "@" in text or any(p in lowered for p in vocabulary.nonlatin_phrases)
+    return any(p in lowered for p, _, _ in vocabulary.nonlatin)
 
 
 def _placed(text: str, match: re.Match[str]) -> bool:
@@ -273,18 +303,27 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
     """Apps, rails, fee dodging and leaving the platform, in the languages of the vocabulary."""
     if not might_have_phrases(text, gate, vocabulary):
         return []
+    candidates = [entry for key in gate.words & vocabulary.phrase_keys for entry in vocabulary.by_key[key]]
+    if not text.isascii():
+        lowered = gate.lowered
+        candidates.extend((pattern, phrase) for p, pattern, phrase in vocabulary.nonlatin if p in lowered)
     found: list[tuple[re.Match[str], Phrase]] = []
-    for match in bounded(vocabulary.phrase_pattern.finditer(text)):
-        phrase = vocabulary.phrases.get(" ".join(match.group().lower().split()))
-        if phrase is not None and not is_refused(text, match.start(), match.end()):
-            found.append((match, phrase))
+    for pattern, phrase in candidates:
+        for match in bounded(pattern.finditer(text)):
+            if not is_refused(text, match.start(), match.end()):
+                found.append((match, phrase))
+    found.sort(key=lambda item: item[0].start())
+    # A longer phrase covering a shorter one of the same role wins ("virement bancaire" over "virement").
+    found = [(m, p) for m, p in found if not any(
+        o is not m and op.role == p.role and o.start() <= m.start() and m.end() <= o.end() and (o.end() - o.start()) > (m.end() - m.start())
+        for o, op in found)]
     hits: list[Hit] = []
     leaving = any(p.role == "off_platform" for _, p in found)
     fees = [m for m, p in found if p.role == "fee"]
     avoiders = [m for m, p in found if p.role == "avoider"]
     dodging = [(f, a) for f in fees for a in avoiders if abs(f.start() - a.end()) < 30 or abs(a.start() - f.end()) < 30]
     for fee, avoider in dodging[:1]:
-        lang = vocabulary.phrases[" ".join(fee.group().lower().split())].lang
+        lang = next(p.lang for m, p in found if m is fee)
         start, end = min(fee.start(), avoider.start()), max(fee.end(), avoider.end())
         hits.append(Hit("payment", ((start, end),), "fee_avoidance", 0.85, lang))
     upi = list(bounded(_UPI.finditer(text))) if "@" in text else []

@@ -28,8 +28,11 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
         text = text[:MAX_TEXT_CHARS]
     if not text:
         return []
-    normalised = languages.rewrite_links(normalise(text))
-    gate = message_words(normalised.text)
+    folded = normalise(text)
+    gate = message_words(folded.text)
+    normalised = languages.rewrite_links(folded, gate)
+    if normalised is not folded:
+        gate = message_words(normalised.text)
     hits = detect(normalised.text, platform_domains, gate)
     findings = [_to_finding(normalised, hit) for hit in resolve(hits)] if hits else []
     return _with_decoded(text, gate, platform_domains, findings)
@@ -41,8 +44,12 @@ def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str]
     for decoded, start, end, name in decoders.candidates(text, gate):
         if start >= end:
             continue
-        copy = languages.rewrite_links(normalise(decoded))
-        for hit in resolve(detect(copy.text, platform_domains, message_words(copy.text))):
+        copy = normalise(decoded)
+        copy_gate = message_words(copy.text)
+        linked = languages.rewrite_links(copy, copy_gate)
+        if linked is not copy:
+            copy, copy_gate = linked, message_words(linked.text)
+        for hit in resolve(detect(copy.text, platform_domains, copy_gate)):
             inside = [f for f in findings if f.kind == hit.kind and f.start < end and start < f.end and f.decoder is None]
             if inside and (start, end) != (0, len(text)):
                 # The plain reading of an encoded stretch ("alpha ... at gmail") gives way to the decoded one.

@@ -117,6 +117,25 @@ def is_refused(text: str, start: int, end: int) -> bool:
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
 
 
+# What happened elsewhere ("paid a <rail> fee on another site", "charged me ... somewhere else")
+# and questions whether the platform's own checkout offers a rail are talk, not a proposal.
+_ELSEWHERE = re.compile(r"\b(?:another|other|different)\s+(?:site|platform|marketplace|app)\b|\b(?:somewhere|someplace)\s+else\b|\belsewhere\b", re.IGNORECASE)
+_PAST = re.compile(r"\b(?:paid|charged|used|sold|bought|had|was|were|last\s+(?:week|month|year|time))\b", re.IGNORECASE)
+_CHECKOUT_QUESTION = re.compile(
+    r"\b(?:does|do|can|will|would|is)\s+(?:the\s+|your\s+|this\s+)?(?:checkout|site|platform|peer\s?metals)\s+"
+    r"(?:take|takes|accept|accepts|support|supports|allow|allows|offer|offers|do|have|has)\b",
+    re.IGNORECASE,
+)
+
+
+def platform_talk(text: str, start: int, end: int) -> bool:
+    """True when the sentence asks about the platform's checkout or tells of a past deal elsewhere."""
+    sentence = sentence_of(text, start, end)
+    if _CHECKOUT_QUESTION.search(sentence):
+        return True
+    return _ELSEWHERE.search(sentence) is not None and _PAST.search(sentence) is not None
+
+
 def describes_item(text: str, start: int, end: int) -> bool:
     """True when the words around a channel name describe an object ("a 1920s telegram, framed")."""
     return _ITEM_SENTENCE.search(text[max(0, start - 80) : end + 80]) is not None

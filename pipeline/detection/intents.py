@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from pipeline.detection.context import is_refused, routed_through_platform
+from pipeline.detection.context import is_refused, platform_talk, routed_through_platform
 from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit, bounded
 
@@ -256,7 +256,7 @@ def _matches(text: str, name: str, pattern: re.Pattern[str]) -> list[Hit]:
     hits = []
     for match in bounded(pattern.finditer(text)):
         refused = name not in _NEGATED_BY_DESIGN and is_refused(text, match.start(), match.end())
-        if refused or routed_through_platform(text, match.end()):
+        if refused or routed_through_platform(text, match.end()) or platform_talk(text, match.start(), match.end()):
             continue
         hits.append(Hit("intent", ((match.start(), match.end()),), name, 0.75))
     return hits

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid, solana_key
-from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused
+from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused, platform_talk
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
 
@@ -152,7 +152,7 @@ def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
     start, end = match.start(), match.end()
     if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]) or describes_item(text, start, end):
         return None
-    if _CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]):
+    if _CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]) or platform_talk(text, start, end):
         return None  # "can I use Apple Pay at checkout?" asks about the platform's own payment.
     if rail.needs_context and not _payment_context(text, start, end, rail):
         return None

@@ -81,6 +81,20 @@ _PIG_TARGETS = frozenset(
     "zero oh one two three four five six seven eight nine text call me my cell is email at dot number phone ring".split()
 )
 
+# Digits written with look-alike letters ("B0Z-SSS-OI4I"): a look-alike letter right next to a digit or dash.
+_LOOKALIKE_RUN = re.compile(r"[OoIlSZB|](?<=[0-9-][OoIlSZB|])|[OoIlSZB|](?=[0-9-])")
+_ANY_DECODER_WORD = _REVERSE_CUES | _NATO_WORDS | _STRICT_HOMOPHONES | _LEET_TARGETS | {"decode", "base64", "b64", "decoded"}
+
+
+def may_apply(text: str, gate: MessageWords) -> bool:
+    """One cheap test before any decoder: most plain chat has none of their signs."""
+    if not gate.words.isdisjoint(_ANY_DECODER_WORD) or (not text.isascii() and _RESHAPED.search(text)):
+        return True
+    if gate.digits and (gate.digits >= 7 or _LOOKALIKE_RUN.search(text)):
+        return True
+    return ("." in text and _REVERSED_HINT.search(gate.lowered) is not None) or text.count("-") >= 5 or "ay " in gate.lowered
+
+
 Decoded = tuple[str, int, int, str]  # decoded text, start and end of the encoded stretch, decoder name
 
 

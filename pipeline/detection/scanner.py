@@ -40,6 +40,8 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
 
 def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str], findings: list[Finding]) -> list[Finding]:
     """Add what decoders read in reshaped stretches (upside down, Morse, backwards...), one per kind."""
+    if not decoders.may_apply(text, gate):
+        return findings
     kinds = {f.kind for f in findings}
     for decoded, start, end, name in decoders.candidates(text, gate):
         if start >= end:

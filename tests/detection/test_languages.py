@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import base64
 import json
+import pkgutil
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.detection import languages, scan_text
+from pipeline.detection import scan_text
 from pipeline.detection.decoders import MORSE, NATO
 
-DATA = json.loads(
-    (languages.resources.files("pipeline.detection").joinpath("data/languages.json")).read_text(encoding="utf-8")
-)["languages"]
+DATA = json.loads(pkgutil.get_data("pipeline.detection", "data/languages.json").decode("utf-8"))["languages"]
 SPOKEN = [lang for lang, entry in DATA.items() if len(entry["numbers"]) >= 10]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Bump when a rule changes what is reported, so stored findings can be re-scanned selectively.
-DETECTOR_VERSION = "2026.11.2"
+DETECTOR_VERSION = "2026.12.1"
 
 KINDS = ("phone", "email", "url", "handle", "payment", "intent")
 

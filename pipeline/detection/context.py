@@ -119,8 +119,12 @@ def is_refused(text: str, start: int, end: int) -> bool:
 
 # What happened elsewhere ("paid a <rail> fee on another site", "charged me ... somewhere else")
 # and questions whether the platform's own checkout offers a rail are talk, not a proposal.
-_ELSEWHERE = re.compile(r"\b(?:another|other|different)\s+(?:site|platform|marketplace|app)\b|\b(?:somewhere|someplace)\s+else\b|\belsewhere\b", re.IGNORECASE)
-_PAST = re.compile(r"\b(?:paid|charged|used|sold|bought|had|was|were|last\s+(?:week|month|year|time))\b", re.IGNORECASE)
+_ELSEWHERE = re.compile(
+    r"\b(?:another|other|different)\s+(?:site|platform|marketplace|app)\b|\b(?:somewhere|someplace)\s+else\b|\belsewhere\b"
+    r"|\bon\s+(?:ebay|etsy|craigslist|offerup|mercari|whatnot|facebook\s+marketplace)\b",
+    re.IGNORECASE,
+)
+_PAST = re.compile(r"\b(?:paid|charged|used|sold|bought|had|was|were|saw|last\s+(?:week|month|year|time)|\w+\s+ago)\b", re.IGNORECASE)
 _CHECKOUT_QUESTION = re.compile(
     r"\b(?:does|do|can|will|would|is)\s+(?:the\s+|your\s+|this\s+)?(?:checkout|site|platform|peer\s?metals)\s+"
     r"(?:take|takes|accept|accepts|support|supports|allow|allows|offer|offers|do|have|has)\b",

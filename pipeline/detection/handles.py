@@ -69,6 +69,7 @@ _DISCORD_AS_WORD = re.compile(r"\s+(?:between|among|amongst|within)\b", re.IGNOR
 # "do you have <app>?", "are you on <app>?": asking whether the other side uses the app.
 _ASKED_ABOUT_BEFORE = re.compile(r"\b(?:do\s+(?:you|u)\s+(?:have|use)|are\s+(?:you|u)\s+on|(?:you|u)\s+on|got)\s+$", re.IGNORECASE)
 _VINTAGE_BEFORE = re.compile(r"\b(?:1[5-9]\d0'?s|1[5-9]\d\d)\b[^.!?]{0,30}$")
+_VINTAGE_AFTER = re.compile(r"[^.!?]{0,20}\b(?:in|of|from|dated)\s+1[5-9]\d\d\b")
 _X_PATTERN = re.compile(r"(?<![\w@])X(?![\w'])")
 
 _CONTACT_WORDS = re.compile(
@@ -147,7 +148,7 @@ def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None
         return None
     if app.name == "discord" and _DISCORD_AS_WORD.match(text, end):  # "discord between the graders"
         return None
-    if _VINTAGE_BEFORE.search(text[max(0, start - 40) : start]):
+    if _VINTAGE_BEFORE.search(text[max(0, start - 40) : start]) or _VINTAGE_AFTER.match(text, end):
         return None  # "a 1920s <carrier> telegram": a dated object, older than any messaging app
     if app.strength == SOCIAL and not _social_context(text, start, end):
         return None

@@ -54,25 +54,23 @@ class Vocabulary:
         for lang, entry in data["languages"].items():
             self.regions[lang] = tuple(entry.get("phone_regions", ()))
             for word, value in entry.get("numbers", {}).items():
-                self.numbers.setdefault(_fold(word), (int(value), lang))
-                self.number_langs.setdefault(_fold(word), []).append(lang)
-            self.joiners.update(_fold(w) for w in entry.get("joiners", ()))
-            at_words.update(_fold(w) for w in entry.get("at", ()))
-            dot_words.update(_fold(w) for w in entry.get("dot", ()))
+                for form in _forms(word):
+                    self.numbers.setdefault(form, (int(value), lang))
+                    self.number_langs.setdefault(form, []).append(lang)
+            self.joiners.update(form for w in entry.get("joiners", ()) for form in _forms(w))
+            at_words.update(form for w in entry.get("at", ()) for form in _forms(w))
+            dot_words.update(form for w in entry.get("dot", ()) for form in _forms(w))
             for cue in entry.get("phone_cues", ()):
-                self.phone_cues.setdefault(_fold(cue), lang)
-            for app, words in entry.get("apps", {}).items():
-                for word in words:
-                    self.phrases.setdefault(_fold(word), Phrase("app", app, lang))
-            for rail, words in entry.get("rails", {}).items():
-                for word in words:
-                    self.phrases.setdefault(_fold(word), Phrase("rail", rail, lang))
-            for phrase in entry.get("off_platform", ()):
-                self.phrases.setdefault(_fold(phrase), Phrase("off_platform", "off_platform", lang))
-            for word in entry.get("fee_words", ()):
-                self.phrases.setdefault(_fold(word), Phrase("fee", "fee", lang))
-            for word in entry.get("fee_avoiders", ()):
-                self.phrases.setdefault(_fold(word), Phrase("avoider", "avoider", lang))
+                for form in _forms(cue):
+                    self.phone_cues.setdefault(form, lang)
+            roles = [("app", app, word) for app, words in entry.get("apps", {}).items() for word in words]
+            roles += [("rail", rail, word) for rail, words in entry.get("rails", {}).items() for word in words]
+            roles += [("off_platform", "off_platform", w) for w in entry.get("off_platform", ())]
+            roles += [("fee", "fee", w) for w in entry.get("fee_words", ())]
+            roles += [("avoider", "avoider", w) for w in entry.get("fee_avoiders", ())]
+            for role, value, word in roles:
+                for form in _forms(word):
+                    self.phrases.setdefault(form, Phrase(role, value, lang))
         self.number_pattern = _number_pattern(self.numbers, self.joiners)
         self.number_word = re.compile(_alternation([*self.numbers, *self.joiners]), re.IGNORECASE)
         self.latin_number_words = frozenset(w for w in self.numbers if w.isascii())
@@ -116,6 +114,14 @@ def _key_word(phrase: str) -> str:
     words = re.findall(r"[a-z]+", phrase)
     rare = [w for w in words if w not in _COMMON] or words or [phrase]
     return max(rare, key=len)
+
+
+def _forms(word: str) -> set[str]:
+    """The spellings a message may show after folding: alone a Cyrillic word of look-alike letters
+    ("сто") turns Latin, inside Cyrillic text it stays as written."""
+    folded = _fold(word)
+    plain = " ".join(normalise(word.lower() + " ж").text.split()[:-1]) if not word.isascii() else folded
+    return {folded, plain} - {""}
 
 
 def _fold(word: str) -> str:

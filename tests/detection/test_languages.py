@@ -178,3 +178,23 @@ def test_nato_spelled_mailbox_is_found(user, provider):
 )
 def test_reshaping_lookalikes_in_trade_chat_stay_clean(text):
     assert scan_text(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "That die pair last sold on Etsy for $95 two weeks ago, so $120 is steep. Would you do $100?",
+        "Fun fact: the mint sent the approval by telegram in 1907, the letter is in the archive.",
+        "Сто граммов серебра, цена 9 500 руб, отправлю Почтой России.",
+    ],
+)
+def test_past_deals_elsewhere_history_and_russian_trade_chat_stay_clean(text):
+    assert scan_text(text) == []
+
+
+def test_cyrillic_words_of_lookalike_letters_stay_cyrillic_in_russian_text():
+    # "сто" (100) is made only of letters that look Latin; in Russian text it must stay a number word.
+    [phone] = [f for f in scan_text("звони: восемь, девятьсот шестнадцать, сто двадцать три, сорок пять, шестьдесят семь") if f.kind == "phone"]
+    assert phone.value == "+79161234567" and phone.lang == "ru"
+    # A disguised Latin word inside Latin text is still unmasked.
+    assert [f.value for f in scan_text("my email is stacker@gmаil.com") if f.kind == "email"] == ["stacker@gmail.com"]

@@ -41,7 +41,7 @@ _WORD_TOKEN = re.compile(
     re.IGNORECASE,
 )
 _GAP = re.compile(
-    r"(?:[\s\-.()\[\]{}/,_*|~:'\"\u2022\u00b7\u2010-\u2015\u2212\u2043\u30fb]|(?i:dash|hyphen|dot|point|space))*"
+    r"(?:[\s\-.()\[\]{}/,_*|~:'\"\u2022\u00b7\u2010-\u2015\u2212\u2043\u30fb]|(?i:dash|hyphen|dot|point|space|then|luego|despues|depois|dann|puis|poi))*"
 )
 _MAX_GAP = 9
 

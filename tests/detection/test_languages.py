@@ -90,6 +90,7 @@ TRADE = st.sampled_from([
     "shipped {d}/{m}, {w} g", "lot {n4}: {q} x 1 oz @ ${n2}.{n2}", "serial {n6}", "order {n6} total {n4}.{n2}",
     "Preis {n4} €, Versand mit DHL", "precio {n4}, envío {n2} pesos", "prix {n4} €, pièce de {w} g",
     "цена {n4} руб, вес {w} г", "价格 {n4} 元，{w} 克", "{q} pièces de 20 francs, {n4} €",
+    "dates {n4} then {n4} then {n4}, {q} coins", "paid {n2}0 then {n4}, cert {n8} then pop {n4}", "lote {n4} luego {n4}, {w} g",
 ])
 
 

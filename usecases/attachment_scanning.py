@@ -23,6 +23,7 @@ from storage.blobs import BlobNotFound
 from storage.db import transaction
 from storage.sandbox import SandboxFailure, run_limited
 from usecases.app import App
+from usecases.attachments import image_cache, prepare_derivatives
 from usecases.review import open_items_for_findings
 
 BATCH_SIZE = 20
@@ -103,7 +104,7 @@ def scan_attachment(app: App, attachment_id: int, now: datetime) -> dict[str, in
         if not pending:
             return {"attachments": 0, "unreadable": 0, "findings": 0, "review_items": 0}
         attachment = pending[0]
-        result = _scan_blob(app, attachment)
+        result, data = _scan_blob(app, attachment)
         records = [_record(f) for f in result.findings]
         new_ids = store.save_outcome(session, attachment, result.status, result.reason, result.method, result.pages,
                                      records, now)
@@ -112,16 +113,21 @@ def scan_attachment(app: App, attachment_id: int, now: datetime) -> dict[str, in
         # Committed: staff alerts and webhook events go out now, not at the next sweep.
         app.doorbell.deliver_webhooks()
         app.doorbell.deliver_mail()
+    if data is not None and result.sha256 == attachment.sha256.lower():
+        # The bytes are in hand: prepare the sizes transcripts and the console show, so neither
+        # decodes an original again (a blob that does not match its recorded hash fills nothing).
+        prepare_derivatives(image_cache(app), attachment.sha256, data)
     return {"attachments": 1, "unreadable": int(result.status == "unreadable"), "findings": len(new_ids),
             "review_items": len(items)}
 
 
-def _scan_blob(app: App, attachment: store.PendingAttachment) -> FileScan:
+def _scan_blob(app: App, attachment: store.PendingAttachment) -> tuple[FileScan, bytes | None]:
     try:
         data = app.blobs.read(attachment.blob_key)
     except (BlobNotFound, FileNotFoundError):
-        return FileScan(attachment.sha256, "unreadable", "none", reason="the attachment's bytes are missing from the blob store")
-    return scan_file(data, app.settings.platform_domains)
+        return FileScan(attachment.sha256, "unreadable", "none",
+                        reason="the attachment's bytes are missing from the blob store"), None
+    return scan_file(data, app.settings.platform_domains), data
 
 
 def _record(finding: RegionFinding) -> store.AttachmentFindingRecord:

@@ -25,10 +25,11 @@ from storage import review as review_store
 from storage.blobs import BlobNotFound
 from storage.console import ConversationSummary, TranscriptRow
 from storage.db import Session, transaction
-from storage.image_cache import FileImageCache, read_prepared
+from storage.image_cache import read_prepared
 from storage.review import Person, QueueRow, StrikeRecord
 from usecases import review, transcripts
 from usecases.app import App
+from usecases.attachments import image_cache
 from usecases.review import QueueEntry, ReviewError
 from usecases.staff import Staff, audit
 
@@ -257,7 +258,7 @@ def item_photo(app: App, staff: Staff, item_id: int, message_external_id: str, p
         found = store.attachment_in_conversation(session, item.conversation_id, message_external_id, position)
     if found is None:
         raise PhotoNotShown(f"item {item_id} has no attachment {position} on message {message_external_id}")
-    cache = FileImageCache(app.settings.data_dir / "cache" / "transcript-images")
+    cache = image_cache(app)
     cached = cache.load(found.sha256.lower(), PHOTO_SIDE)
     if cached is not None:
         return read_prepared(cached[0].ref)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import multiprocessing.forkserver
 import multiprocessing.pool
 import os
 import signal
@@ -48,6 +49,17 @@ def _die_with_parent() -> None:
     The fork server exits as soon as the rendering process is gone (even after ``kill -9``),
     so no worker is left rendering for nobody.
     """
+    # The fork server hands every child a copy of its "alive" pipe's write end and exits only
+    # when all copies are closed; a busy worker holding one would keep it (and so itself) alive
+    # after the rendering process was killed. The worker never starts processes of its own, so
+    # it lets go of that copy: then the fork server sees the rendering process go at once.
+    alive_fd = getattr(multiprocessing.forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive_fd is not None:
+        try:
+            os.close(alive_fd)
+        except OSError:
+            pass
+        multiprocessing.forkserver._forkserver._forkserver_alive_fd = None
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):

@@ -12,9 +12,6 @@ from pipeline.transcript.model import PreparedJpeg, TranscriptAttachment
 RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 DOCUMENT_TYPES = frozenset({"application/pdf"})
 JPEG_QUALITY = 82
-# JPEG decoding can scale by 1/2, 1/4 or 1/8 almost for free; we take the smallest of those
-# that keeps at least this many pixels on the long side, and only then resample down to the cap.
-DECODE_FLOOR = 800
 
 
 class NotRenderable(Exception):
@@ -61,8 +58,10 @@ def _decode(data: bytes, long_side: int, max_pixels: int) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as image:
             _check_pixels(image, min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels))
-            # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale, which is most of the speed-up.
-            image.draft("RGB", _target_size(image.size, min(long_side, DECODE_FLOOR)))
+            # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale, which is most of the speed-up; it
+            # picks the smallest scale still at least ``long_side`` wide, so a 4000 px photo asked
+            # for at 1600 px decodes at 2000 px and is resampled down (never shown below the cap).
+            image.draft("RGB", _target_size(image.size, long_side))
             image.load()
             return _normalise(image, long_side)
     except NotRenderable:

@@ -17,11 +17,12 @@ from usecases.transcript_rendering import render_environment
 
 def test_photo_is_turned_upright_and_downscaled() -> None:
     # Orientation 6 means "rotate 90° clockwise to view": a 3200x1000 landscape becomes portrait.
-    # JPEG decoding scales by 1/4 for free while the long side stays >= 800 px.
+    # JPEG decoding scales by 1/2 for free and the photo keeps the 1600 px it was asked for
+    # (issue 16: photos came out at about 1000 px when decoding went down to 800).
     prepared = prepare_image(jpeg(3200, 1000, orientation=6), "image/jpeg", 1600, 64_000_000)
-    assert (prepared.width, prepared.height) == (250, 800)
+    assert (prepared.width, prepared.height) == (500, 1600)
     with Image.open(io.BytesIO(prepared.data)) as image:
-        assert image.format == "JPEG" and image.size == (250, 800)
+        assert image.format == "JPEG" and image.size == (500, 1600)
         assert 0x0112 not in image.getexif()
 
 

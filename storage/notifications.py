@@ -98,6 +98,126 @@ _READ_VALUES: dict[str, Any] = {"unread_count": 0, "first_unread_at": None, "ema
                                 "emailed_at": None, "emailed_through": None}
 
 
+# --- Ingest of a run of messages: the same statements' effect, one load and one write ------------
+
+
+class MessageNotice(NamedTuple):
+    """One new message as the notifications see it: who gains an unread, who has read by replying."""
+
+    conversation_id: int
+    recipient_id: int
+    sender_id: int
+    message_id: int
+    sent_at: datetime
+
+
+_ROW_FIELDS = ("unread_count", "first_unread_at", "latest_at", "latest_message_id", "read_at", "email_due_at",
+               "emailed_at", "emailed_through", "updated_at")
+
+
+def record_messages(session: Session, notices: Sequence[MessageNotice], now: datetime) -> bool:
+    """``record_unread`` for each recipient, then ``record_read`` for each sender whose receipt moves, set-based.
+
+    Loads the touched rows (locked on PostgreSQL) and the read receipts once, applies the two
+    statements' rules message by message in memory (a reply moves its sender's receipt, as
+    ``mark_read`` does) and writes each changed row once; the receipts are the caller's to write. Returns False,
+    having written nothing, when a reply reads only part of a streak (the per-message recount
+    counts messages in SQL): the caller then runs the per-message statements. A row another
+    writer inserts meanwhile makes the insert fail (StorageRefused by the caller's savepoint).
+    """
+    conversations = sorted({n.conversation_id for n in notices})
+    rows = _load_rows(session, conversations)
+    reads = _load_reads(session, conversations)
+    before = {key: dict(row) for key, row in rows.items()}
+    for notice in notices:
+        _apply_unread(rows, reads, notice, now)
+        key = (notice.conversation_id, notice.sender_id)
+        if key in reads and reads[key] >= notice.sent_at:
+            continue  # the receipt does not move, so the reply reads nothing new
+        reads[key] = notice.sent_at
+        if not _apply_read(rows, notice.conversation_id, notice.sender_id, notice.sent_at):
+            return False
+    _write_rows(session, rows, before)
+    return True
+
+
+def _load_rows(session: Session, conversations: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+    n = NOTIFICATIONS.c
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for start in range(0, len(conversations), 1000):
+        query = (select(n.id, n.recipient_id, n.conversation_id, *(n[f] for f in _ROW_FIELDS))
+                 .where(n.conversation_id.in_(conversations[start : start + 1000])).order_by(n.id))
+        if is_postgres(session):
+            query = query.with_for_update()
+        for row in session.execute(query).mappings():
+            found[(row["conversation_id"], row["recipient_id"])] = dict(row)
+    return found
+
+
+def _load_reads(session: Session, conversations: list[int]) -> dict[tuple[int, int], datetime]:
+    r = ConversationRead.__table__.c
+    found: dict[tuple[int, int], datetime] = {}
+    for start in range(0, len(conversations), 1000):
+        rows = session.execute(select(r.conversation_id, r.user_id, r.last_read_at)
+                               .where(r.conversation_id.in_(conversations[start : start + 1000])))
+        found.update(((c, u), at) for c, u, at in rows)
+    return found
+
+
+def _apply_unread(rows: dict[tuple[int, int], dict[str, Any]], reads: dict[tuple[int, int], datetime],
+                  notice: MessageNotice, now: datetime) -> None:
+    """What ``_unread_upsert`` does to the recipient's row (the email is first looked at when sent)."""
+    key = (notice.conversation_id, notice.recipient_id)
+    read = reads.get(key)
+    if read is not None and read >= notice.sent_at:
+        return
+    sent = notice.sent_at
+    row = rows.get(key)
+    if row is None:
+        rows[key] = {"id": None, "recipient_id": notice.recipient_id, "conversation_id": notice.conversation_id,
+                     "unread_count": 1, "first_unread_at": sent, "latest_at": sent, "latest_message_id": notice.message_id,
+                     "read_at": None, "email_due_at": sent, "emailed_at": None, "emailed_through": None, "updated_at": now}
+        return
+    streak = row["unread_count"] > 0
+    newer = not streak or sent >= row["latest_at"]
+    row.update({
+        "unread_count": row["unread_count"] + 1 if streak else 1,
+        "first_unread_at": row["first_unread_at"] if streak and row["first_unread_at"] <= sent else sent,
+        "latest_at": sent if newer else row["latest_at"],
+        "latest_message_id": notice.message_id if newer else row["latest_message_id"],
+        "read_at": None,
+        "email_due_at": row["email_due_at"] if streak and row["email_due_at"] is not None else sent,
+        "emailed_at": row["emailed_at"] if streak else None,
+        "emailed_through": row["emailed_through"] if streak else None,
+        "updated_at": now,
+    })
+
+
+def _apply_read(rows: dict[tuple[int, int], dict[str, Any]], conversation_id: int, reader_id: int, at: datetime) -> bool:
+    """What ``record_read`` does to the reader's row; False when it would recount (a partial read)."""
+    row = rows.get((conversation_id, reader_id))
+    if row is None or row["unread_count"] <= 0:
+        return True
+    if row["latest_at"] <= at:
+        row.update(_READ_VALUES | {"read_at": at})
+        return True
+    return row["first_unread_at"] > at
+
+
+def _write_rows(session: Session, rows: dict[tuple[int, int], dict[str, Any]], before: dict[tuple[int, int], dict]) -> None:
+    new = [{k: v for k, v in row.items() if k != "id"} for row in rows.values() if row["id"] is None]
+    changed = [{"b_id": row["id"], **{f"b_{f}": row[f] for f in _ROW_FIELDS}}
+               for key, row in rows.items() if row["id"] is not None and row != before[key]]
+    connection = session.connection()
+    if new:
+        connection.execute(NOTIFICATIONS.insert(), new)
+    if changed:
+        n = NOTIFICATIONS.c
+        connection.execute(update(NOTIFICATIONS).where(n.id == bindparam("b_id"))
+                           .values({f: bindparam(f"b_{f}") for f in _ROW_FIELDS}), changed)
+
+
+
 def mark_all_read(session: Session, recipient_id: int, now: datetime) -> int:
     """End every unread streak of a recipient (the dashboard's "mark all read"); returns rows changed."""
     n = NOTIFICATIONS.c

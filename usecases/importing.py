@@ -422,16 +422,21 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
         with store.savepoint(session):
             inserted = store.insert_new_messages(session, [new for *_, new in ready], now)
             reads: dict[tuple[int, int], datetime] = {}
+            notices: list[notifications.MessageNotice] = []
             for _, record, new in ready:
                 if new.external_id in inserted:
                     # Replying counts as reading: the sender has seen the conversation up to their own message.
                     key = (new.conversation_id, new.sender_id)
                     reads[key] = max(reads.get(key, new.sent_at), new.sent_at)
-                    _notify(session, conversations[record.conversation], new, inserted[new.external_id], now)
+                    notices.append(_notice(conversations[record.conversation], new, inserted[new.external_id]))
+            # The other participant's unread streak grows; the sender's own streak ends at their reply.
+            if not notifications.messages_recorded(session, notices, now):
+                raise _NeedsOneByOne
             store.mark_read_many(session, reads)
             # Stored since the lookup above (another writer): compared like any repeat.
             raced = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])
-    except store.StorageRefused:
+    except (store.StorageRefused, _NeedsOneByOne):
+        # Rolled back to the savepoint: the run's messages go in one by one, each seeing the ones before it.
         return one_by_one([(index, record) for index, record, _ in ready])
     for index, record, new in ready:
         if new.external_id in inserted:
@@ -440,6 +445,10 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
         else:
             applied[index] = _compare(record, raced.get(new.external_id), new.conversation_id, new.sender_id)
     return None
+
+
+class _NeedsOneByOne(Exception):
+    """A reply reads only part of an unread streak: the notification recount needs the messages one by one."""
 
 
 def _compare(record: MessageRecord, existing: store.StoredMessage | None, conversation_id: int, sender: int) -> Applied:
@@ -464,12 +473,10 @@ def _kind(record: Record) -> str:
     return type(record).__name__.removesuffix("Record").lower()
 
 
-def _notify(session, conversation: store.ConversationParticipants, new: store.NewMessage, message_id: int,
-            now: datetime) -> None:
-    """The other participant's unread streak grows; the sender's own streak ends at their reply."""
+def _notice(conversation: store.ConversationParticipants, new: store.NewMessage,
+            message_id: int) -> notifications.MessageNotice:
     recipient = conversation.seller_id if new.sender_id == conversation.buyer_id else conversation.buyer_id
-    notifications.message_recorded(session, conversation.id, recipient, message_id, new.sent_at, now)
-    notifications.conversation_read(session, conversation.id, new.sender_id, new.sent_at)
+    return notifications.MessageNotice(conversation.id, recipient, new.sender_id, message_id, new.sent_at)
 
 
 @dataclass(frozen=True)

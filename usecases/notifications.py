@@ -56,6 +56,18 @@ def conversation_read(session: Session, conversation_id: int, reader_id: int, at
     store.record_read(session, conversation_id, reader_id, at)
 
 
+MessageNotice = store.MessageNotice
+
+
+def messages_recorded(session: Session, notices: list[MessageNotice], now: datetime) -> bool:
+    """``message_recorded`` for each message's recipient, then ``conversation_read`` for its sender, set-based.
+
+    False, having written nothing, when a reply reads only part of a streak: that needs the
+    per-message recount, so the caller goes message by message.
+    """
+    return store.record_messages(session, notices, now)
+
+
 # --- Dashboard and preferences -------------------------------------------------------------------
 
 

@@ -261,14 +261,7 @@ def _read(session, conversation_id: int, reader: int, at: datetime) -> bool:
 
 
 def _apply_user(session, record: UserRecord) -> str:
-    values = {"name": record.name, "email": record.email, "timezone": record.timezone, "away": record.away}
-    if record.role is not None:
-        # A line without a role never demotes an existing staff member.
-        values["role"] = record.role
-    if record.notify is not None:
-        # Likewise a line without ``notify`` keeps the user's choice (made by CLI, API or unsubscribe).
-        values["notify"] = record.notify
-    return store.upsert_user(session, record.external_id, values)
+    return store.upsert_user(session, record.external_id, _user_values(record))
 
 
 def _apply_conversation(session, record: ConversationRecord) -> str:
@@ -355,17 +348,110 @@ def apply_records(session, items: list[tuple[int, Record]], applied: dict[int, A
     applied together (``apply_message_run``): a few statements for the whole run instead of
     several per message, with the same outcomes as one by one.
     """
-    run: list[tuple[int, MessageRecord]] = []
-    for index, record in items:
-        if isinstance(record, MessageRecord):
-            run.append((index, record))
-            continue
-        if run:
+    def flush(run: list) -> None:
+        if isinstance(run[0][1], MessageRecord):
             apply_message_run(session, run, applied, new_messages, attachments_for, now)
+        elif isinstance(run[0][1], UserRecord):
+            apply_user_run(session, run, applied)
+        elif isinstance(run[0][1], ConversationRecord):
+            apply_conversation_run(session, run, applied)
+        else:
+            for index, record in run:
+                applied[index] = apply_one(session, record, new_messages, attachments_for(index), now)
+
+    run: list[tuple[int, Record]] = []
+    for index, record in items:
+        if run and type(run[0][1]) is not type(record):
+            flush(run)
             run = []
-        applied[index] = apply_one(session, record, new_messages, attachments_for(index), now)
+        run.append((index, record))
     if run:
-        apply_message_run(session, run, applied, new_messages, attachments_for, now)
+        flush(run)
+
+
+def _user_values(record: UserRecord) -> dict[str, object]:
+    values: dict[str, object] = {"name": record.name, "email": record.email, "timezone": record.timezone,
+                                 "away": record.away}
+    if record.role is not None:
+        # A line without a role never demotes an existing staff member.
+        values["role"] = record.role
+    if record.notify is not None:
+        # Likewise a line without ``notify`` keeps the user's choice (made by CLI, API or unsubscribe).
+        values["notify"] = record.notify
+    return values
+
+
+def apply_user_run(session, run: list[tuple[int, UserRecord]], applied: dict[int, Applied]) -> None:
+    """Consecutive user records: one lookup, one insert of the new ones, an update for each changed one.
+
+    A run that repeats an id, or that the database refuses, is applied one by one.
+    """
+    if len({record.external_id for _, record in run}) != len(run):
+        return _one_by_one(session, run, applied)
+    try:
+        with store.savepoint(session):
+            stored = store.users_by_external_id(session, [record.external_id for _, record in run])
+            new: list[dict[str, object]] = []
+            for index, record in run:
+                values = _user_values(record)
+                applied[index] = Applied(_upsert(session, "user", stored.get(record.external_id), values))
+                if record.external_id not in stored:
+                    new.append({"external_id": record.external_id, **values})
+            store.insert_rows(session, "user", new)
+    except store.StorageRefused:
+        return _one_by_one(session, run, applied)
+    return None
+
+
+def apply_conversation_run(session, run: list[tuple[int, ConversationRecord]], applied: dict[int, Applied]) -> None:
+    """Consecutive conversation records: one lookup of them and of their participants, one insert.
+
+    A record the checks refuse (unknown participant, other participants than stored) goes
+    through ``apply_one`` for the one-by-one path's words; a repeated id or a refusal by the
+    database sends the whole run one by one.
+    """
+    if len({record.external_id for _, record in run}) != len(run):
+        return _one_by_one(session, run, applied)
+    try:
+        with store.savepoint(session):
+            users = store.user_ids(session, [name for _, r in run for name in (r.buyer, r.seller)])
+            stored = store.conversations_by_external_id(session, [record.external_id for _, record in run])
+            new: list[dict[str, object]] = []
+            for index, record in run:
+                buyer, seller = users.get(record.buyer), users.get(record.seller)
+                known = stored.get(record.external_id)
+                if buyer is None or seller is None or (known and (known[0].buyer_id, known[0].seller_id) != (buyer, seller)):
+                    applied[index] = apply_one(session, record, [], _no_attachments, _utcnow())
+                    continue
+                values = {"subject": record.subject, "order_ref": record.order_ref}
+                applied[index] = Applied(_upsert(session, "conversation", (known[0].id, known[1]) if known else None,
+                                                 values))
+                if known is None:
+                    new.append({"external_id": record.external_id, "buyer_id": buyer, "seller_id": seller, **values})
+            store.insert_rows(session, "conversation", new)
+    except store.StorageRefused:
+        return _one_by_one(session, run, applied)
+    return None
+
+
+def _upsert(session, kind: str, stored: tuple[int, dict[str, object]] | None, values: dict[str, object]) -> str:
+    """Created (the caller inserts it), or the stored row's changed fields updated: updated or unchanged."""
+    if stored is None:
+        return "created"
+    row_id, current = stored
+    changed = {key: value for key, value in values.items() if current[key] != value}
+    if changed:
+        store.update_row(session, kind, row_id, changed)
+    return "updated" if changed else "unchanged"
+
+
+def _no_attachments(position: int, ref: AttachmentRef) -> store.StoredAttachment:
+    raise ImportRejected("only messages have attachments")  # users and conversations never ask
+
+
+def _one_by_one(session, run: list[tuple[int, Record]], applied: dict[int, Applied]) -> None:
+    for index, record in run:
+        applied[index] = apply_one(session, record, [], _no_attachments, _utcnow())
 
 
 def apply_one(session, record: Record, new_messages: list[int], attachments: AttachmentSource, now: datetime) -> Applied:

@@ -61,18 +61,21 @@ def corpus(seed: int = 5) -> list[dict]:
     return lines
 
 
-def run_pipeline(url: str, data_dir: Path, path: Path, bulk: bool) -> tuple[list, dict]:
+def run_pipeline(url: str, data_dir: Path, path: Path, bulk: bool | None) -> tuple[list, dict]:
+    """Import the first half, scan and sync; then the whole file (new messages, repeats), scan and sync."""
     settings = Settings.from_environment({"DATABASE_URL": url, "PEERGUARD_DATA_DIR": str(data_dir),
                                           "EMAIL_URL": (data_dir / "outbox").as_uri()})
     app = App.from_settings(settings, SilentDoorbell())
+    lines = path.read_bytes().splitlines(keepends=True)
     try:
-        importer = InterchangeImporter(app.session_factory, app.blobs, path.parent, clock=lambda: NOW,
-                                       batch_size=37, bulk=bulk)
-        outcomes = [(o.line_no, o.status, o.kind, o.external_id, o.error) for o in importer.import_lines(path.open("rb"))]
-        # A second pass: every message is a repeat now.
-        outcomes += [(o.line_no, o.status, o.kind, o.external_id, o.error) for o in importer.import_lines(path.open("rb"))]
-        scanning.scan_pending(app, NOW)
-        responses.sync_new_messages(app, NOW)
+        options = {} if bulk is None else {"bulk": bulk}
+        importer = InterchangeImporter(app.session_factory, app.blobs, path.parent, clock=lambda: NOW, batch_size=37,
+                                       **options)
+        outcomes = []
+        for part, at in ((lines[: len(lines) // 2], NOW - timedelta(days=10)), (lines, NOW)):
+            outcomes += [(o.line_no, o.status, o.kind, o.external_id, o.error) for o in importer.import_lines(part)]
+            scanning.scan_pending(app, at)
+            responses.sync_new_messages(app, at)
         return outcomes, snapshot(url)
     finally:
         app.dispose()

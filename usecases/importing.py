@@ -473,7 +473,7 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
     A record the shared checks refuse (unknown conversation or sender, not a participant) goes
     through ``apply_one``, which refuses it with the one-by-one path's words and writes nothing.
     A run that repeats a message id, or whose insert the database refuses, is applied one by one.
-    Attachments are asked for only for messages not stored yet, as one by one.
+    A message whose attachment is refused is still a repeat (unchanged or conflict) when stored, as one by one.
     """
     def one_by_one(items) -> None:
         for index, record in items:
@@ -482,26 +482,29 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
     if len({record.external_id for _, record in run}) != len(run):
         return one_by_one(run)
     conversations = store.conversations_with_participants(session, [record.conversation for _, record in run])
-    stored_before = store.stored_messages(session, [record.external_id for _, record in run])
     ready: list[tuple[int, MessageRecord, store.NewMessage]] = []
+    refused: dict[int, tuple[MessageRecord, int, int, ImportRejected]] = {}
     for index, record in run:
         conversation = conversations.get(record.conversation)
         sender = conversation.participant_id(record.sender) if conversation else None
         if conversation is None or sender is None:
             one_by_one([(index, record)])
             continue
-        existing = stored_before.get(record.external_id)
-        if existing is not None:
-            applied[index] = _compare(record, existing, conversation.id, sender)
-            continue
         try:
             source = attachments_for(index)
             stored = [source(position, ref) for position, ref in enumerate(record.attachments)]
         except ImportRejected as exc:
-            applied[index] = Applied("error", "rejected", str(exc))
+            # One by one, a stored message is compared before its attachments are looked at.
+            refused[index] = (record, conversation.id, sender, exc)
             continue
         ready.append((index, record, store.NewMessage(record.external_id, conversation.id, sender, record.text,
                                                      record.sent_at, stored)))
+    if refused:
+        repeats = store.stored_messages(session, [record.external_id for record, *_ in refused.values()])
+        for index, (record, conversation_id, sender, exc) in refused.items():
+            existing = repeats.get(record.external_id)
+            applied[index] = (_compare(record, existing, conversation_id, sender) if existing is not None
+                              else Applied("error", "rejected", str(exc)))
     if not ready:
         return None
     try:
@@ -519,7 +522,7 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
             if not notifications.messages_recorded(session, notices, now):
                 raise _NeedsOneByOne
             store.mark_read_many(session, reads)
-            # Stored since the lookup above (another writer): compared like any repeat.
+            # Already stored (a repeat): compared below.
             raced = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])
     except (store.StorageRefused, _NeedsOneByOne):
         # Rolled back to the savepoint: the run's messages go in one by one, each seeing the ones before it.

@@ -178,11 +178,24 @@ def insert_new_messages(session: Session, messages: Sequence[NewMessage], record
     return inserted
 
 
+_MARK_READ_MANY_PG = text(
+    "INSERT INTO conversation_reads (conversation_id, user_id, last_read_at)"
+    " SELECT * FROM unnest(CAST(:conversation_ids AS integer[]), CAST(:user_ids AS integer[]), CAST(:ats AS timestamptz[]))"
+    " ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_at = excluded.last_read_at"
+    " WHERE conversation_reads.last_read_at < excluded.last_read_at"
+)
+
 def mark_read_many(session: Session, reads: dict[tuple[int, int], datetime]) -> None:
     """``mark_read`` for many (conversation, user) pairs at once: never moving backwards."""
     if not reads:
         return
-    dialect = postgresql if is_postgres(session) else sqlite
+    if is_postgres(session):
+        ordered = sorted(reads.items())
+        session.execute(_MARK_READ_MANY_PG, {"conversation_ids": [c for (c, _), _ in ordered],
+                                             "user_ids": [u for (_, u), _ in ordered],
+                                             "ats": [at.astimezone(UTC) for _, at in ordered]})
+        return
+    dialect = sqlite
     table = ConversationRead.__table__
     statement = dialect.insert(table)
     statement = statement.on_conflict_do_update(

@@ -16,8 +16,9 @@ from datetime import datetime
 
 import dramatiq
 
-from actors import notifications, outbox, responses, review, scanning, transcripts, webhooks
+from actors import attachment_scanning, notifications, outbox, responses, review, scanning, transcripts, webhooks
 from actors.metrics import count_stage
+from usecases import attachment_scanning as attachment_cases
 from usecases import notices
 from usecases import notifications as notification_cases
 from usecases import responses as response_cases
@@ -41,6 +42,7 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("scan", scanning_cases.scan_pending, scanning.catch_up_sweep),
+    Stage("attachment_scan", attachment_cases.scan_pending, attachment_scanning.scan_attachments),
     Stage("review", review_cases.housekeeping, review.review_sweep),
     Stage("responses", response_cases.sweep, responses.response_sweep),
     Stage("transcripts", transcript_cases.render_pending, transcripts.transcript_sweep),
@@ -49,7 +51,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("mail", notices.deliver_outbox, outbox.dispatch_outbox),
 )
 
-ACTOR_MODULES = (scanning, review, responses, transcripts, webhooks, notifications, outbox)
+ACTOR_MODULES = (scanning, attachment_scanning, review, responses, transcripts, webhooks, notifications, outbox)
 """Every module that declares actors (``dramatiq actors.all`` imports them through this table)."""
 
 

@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
@@ -84,11 +85,29 @@ def build(target: Path, now: datetime, conversations: int = 60, seed: int = 7) -
         lines.append({"type": "conversation", "id": conv_id, "buyer": buyer, "seller": seller, "subject": item, "order": f"o-{7000 + c}"})
         start = now - timedelta(hours=rng.uniform(2, 70))
         _conversation(lines, files, rng, conv_id, buyer, seller, item, price, start, now, seller in slow, counts, c)
+    _daily_reader(lines, sellers[1], "c-daily", now, counts)
     path = target / "marketplace.jsonl"
     with path.open("w", encoding="utf-8") as out:
         for line in lines:
             out.write(json.dumps(line) + "\n")
     return DemoWorld(path, conversations, counts["messages"], counts["photos"], counts["evasions"], len(slow))
+
+
+DIGEST_ZONES = ["Pacific/Kiritimati", "Asia/Tokyo", "Asia/Kolkata", "Europe/Berlin", "UTC", "America/New_York",
+                "America/Los_Angeles", "Pacific/Honolulu"]
+"""Between them some zone's clock is past 09:00 at any moment: the demo's daily reader lives there."""
+
+
+def _daily_reader(lines: list[dict], seller: str, conv_id: str, now: datetime, counts: dict) -> None:
+    """A buyer who chose the daily digest, with a message unread since before today's 08:00 on their clock."""
+    zone = next(ZoneInfo(z) for z in DIGEST_ZONES if now.astimezone(ZoneInfo(z)).hour >= 9)
+    local = now.astimezone(zone)
+    before_digest = local.replace(hour=6, minute=0, second=0, microsecond=0).astimezone(now.tzinfo)
+    lines.append({"type": "user", "id": "buyer-daily", "name": "Dee Daily", "email": "buyer-daily@example.com",
+                  "timezone": zone.key, "away": False, "notify": "daily"})
+    lines.append({"type": "conversation", "id": conv_id, "buyer": "buyer-daily", "seller": seller,
+                  "subject": "1 oz Gold Krugerrand"})
+    _message(lines, conv_id, seller, before_digest, "Good morning, the Krugerrand is ready to ship whenever you are.", counts)
 
 
 def _user(lines: list[dict], user_id: str, rng: random.Random, seller: bool) -> str:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import case, delete, func, or_, select, true, update
+from sqlalchemy.orm import Session
 
 from storage.db import is_postgres
 from storage.models import (
+    Attachment,
     AuditEntry,
     Conversation,
     Message,
@@ -58,6 +59,12 @@ def account_by_email(session: Session, email: str) -> AccountRow | None:
     """The staff member with this email (case-insensitive; the oldest such user)."""
     row = session.execute(_account_query().where(func.lower(User.email) == email.strip().lower(), User.role == "staff")
                           .order_by(User.id).limit(1)).first()
+    return _account(*row) if row else None
+
+
+def account_by_external_id(session: Session, external_id: str) -> AccountRow | None:
+    """The staff member with this marketplace id."""
+    row = session.execute(_account_query().where(User.external_id == external_id.strip(), User.role == "staff")).first()
     return _account(*row) if row else None
 
 
@@ -189,16 +196,17 @@ def audit_rows(session: Session, limit: int = 200, action: str | None = None, ac
 # --- Queue -------------------------------------------------------------------------------------
 
 
-def _not_about(email: str | None, external_id: str):
+def _not_about(session: Session, email: str | None, external_id: str):
     """A WHERE clause: neither party of the item's conversation is this person."""
-    buyer, seller = aliased(User), aliased(User)
-    mine = [buyer.external_id == external_id, seller.external_id == external_id]
+    # The person's user rows first (a few, by the external-id and lower(email) indexes), then
+    # their conversations by the buyer and seller indexes, so a claim scans neither table.
+    who = User.external_id == external_id
     if email:
-        mine += [func.lower(buyer.email) == email.lower(), func.lower(seller.email) == email.lower()]
-    about_me = (
-        select(Conversation.id).join(buyer, buyer.id == Conversation.buyer_id).join(seller, seller.id == Conversation.seller_id)
-        .where(or_(*mine))
-    )
+        who = or_(who, func.lower(User.email) == email.lower())
+    mine = list(session.scalars(select(User.id).where(who)))
+    if not mine:
+        return true()
+    about_me = select(Conversation.id).where(or_(Conversation.buyer_id.in_(mine), Conversation.seller_id.in_(mine)))
     return ReviewItem.conversation_id.not_in(about_me)
 
 
@@ -208,7 +216,7 @@ def claimable_item(session: Session, now: datetime, email: str | None, external_
         select(ReviewItem.id)
         .where(ReviewItem.status == "pending",
                or_(ReviewItem.claimed_by_id.is_(None), ReviewItem.claim_expires_at <= now),
-               _not_about(email, external_id))
+               _not_about(session, email, external_id))
         .order_by(ReviewItem.priority.desc(), ReviewItem.opened_at, ReviewItem.id)
         .limit(1)
     )
@@ -217,6 +225,17 @@ def claimable_item(session: Session, now: datetime, email: str | None, external_
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True, of=ReviewItem)
     return session.scalar(query)
+
+
+def pending_items_in_conversation(session: Session, conversation_id: int, subject_user_id: int, lock: bool = False) -> list[int]:
+    """The pending items of one sender in one conversation, oldest first; row-locked with ``lock`` (PostgreSQL)."""
+    query = (select(ReviewItem.id)
+             .where(ReviewItem.conversation_id == conversation_id, ReviewItem.subject_user_id == subject_user_id,
+                    ReviewItem.status == "pending")
+             .order_by(ReviewItem.opened_at, ReviewItem.id))
+    if lock and is_postgres(session):
+        query = query.with_for_update(of=ReviewItem)
+    return list(session.scalars(query))
 
 
 def console_queue(session: Session, status: str, kind: str | None, claimed: str | None, user_id: int, now: datetime,
@@ -228,6 +247,35 @@ def console_queue(session: Session, status: str, kind: str | None, claimed: str 
     elif claimed == "unclaimed":
         query = query.where(or_(ReviewItem.claimed_by_id.is_(None), ReviewItem.claim_expires_at <= now))
     return [_queue_row(row) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class PendingKind:
+    kind: str
+    count: int
+    oldest: datetime
+
+
+def pending_by_kind(session: Session) -> list[PendingKind]:
+    """Pending items per kind, with the oldest one's opening time; largest first."""
+    query = (select(ReviewItem.kind, func.count(), func.min(ReviewItem.opened_at)).where(ReviewItem.status == "pending")
+             .group_by(ReviewItem.kind).order_by(func.count().desc(), ReviewItem.kind))
+    return [PendingKind(kind, count, oldest) for kind, count, oldest in session.execute(query)]
+
+
+def pending_opened_after(session: Session, bounds: list[datetime]) -> list[int]:
+    """For each bound, how many pending items were opened after it (one scan of the pending items)."""
+    if not bounds:
+        return []
+    counts = [func.coalesce(func.sum(case((ReviewItem.opened_at > bound, 1), else_=0)), 0) for bound in bounds]
+    return [int(n) for n in session.execute(select(*counts).where(ReviewItem.status == "pending")).one()]
+
+
+def external_ids(session: Session, user_ids: list[int]) -> dict[int, str]:
+    """The marketplace ids of these users, by row id."""
+    if not user_ids:
+        return {}
+    return dict(session.execute(select(User.id, User.external_id).where(User.id.in_(user_ids))).all())
 
 
 def items_of_user(session: Session, user_id: int, limit: int = 20) -> list[QueueRow]:
@@ -256,11 +304,10 @@ class ConversationSummary:
 
 
 def _summaries(session: Session, where) -> list[ConversationSummary]:
-    counts = select(Message.conversation_id, func.count().label("n")).group_by(Message.conversation_id).subquery()
-    rows = session.execute(
-        select(Conversation, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.conversation_id == Conversation.id)
-        .where(where).order_by(Conversation.external_id).limit(50)
-    )
+    # A correlated count per conversation found (an index-only range scan each); a grouped
+    # subquery over all messages would count every conversation's messages on every call.
+    count = select(func.count()).where(Message.conversation_id == Conversation.id).scalar_subquery()
+    rows = session.execute(select(Conversation, count).where(where).order_by(Conversation.external_id).limit(50))
     return [ConversationSummary(c.id, c.external_id, c.subject, c.order_ref, c.buyer_id, c.seller_id, n) for c, n in rows]
 
 
@@ -323,3 +370,47 @@ def transcript_requests(session: Session, conversation_id: int, limit: int = 20)
     rows = session.scalars(select(TranscriptRequest).where(TranscriptRequest.conversation_id == conversation_id)
                            .order_by(TranscriptRequest.id.desc()).limit(limit))
     return [TranscriptRow(r.id, r.status, r.requested_by, r.requested_at, r.pdf_sha256, r.pages) for r in rows]
+
+
+# --- Attachments (photos on the item page) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    message_row_id: int
+    message_id: str
+    position: int
+    original_name: str
+    content_type: str
+    size: int
+    sha256: str
+    blob_key: str
+
+
+def _attachment_rows(query) -> list[AttachmentRow]:
+    return [AttachmentRow(*row) for row in query]
+
+
+def _attachment_query():
+    return (select(Attachment.message_id, Message.external_id, Attachment.position, Attachment.original_name,
+                   Attachment.content_type, Attachment.size, Attachment.sha256, Attachment.blob_key)
+            .join(Message, Message.id == Attachment.message_id))
+
+
+def attachments_of(session: Session, message_ids: list[int]) -> dict[int, list[AttachmentRow]]:
+    """The attachments of these messages (by message row id), in their order in the message."""
+    found: dict[int, list[AttachmentRow]] = {}
+    if not message_ids:
+        return found
+    query = _attachment_query().where(Attachment.message_id.in_(message_ids)).order_by(Attachment.message_id, Attachment.position)
+    for row in _attachment_rows(session.execute(query)):
+        found.setdefault(row.message_row_id, []).append(row)
+    return found
+
+
+def attachment_in_conversation(session: Session, conversation_id: int, message_external_id: str, position: int) -> AttachmentRow | None:
+    """One attachment, only if its message belongs to this conversation."""
+    query = _attachment_query().where(Message.conversation_id == conversation_id, Message.external_id == message_external_id,
+                                      Attachment.position == position)
+    rows = _attachment_rows(session.execute(query))
+    return rows[0] if rows else None

@@ -115,20 +115,22 @@ _ROW_FIELDS = ("unread_count", "first_unread_at", "latest_at", "latest_message_i
                "emailed_at", "emailed_through", "updated_at")
 
 
-def record_messages(session: Session, notices: Sequence[MessageNotice], now: datetime) -> bool:
+def record_messages(session: Session, notices: Sequence[MessageNotice], now: datetime) -> list[int] | None:
     """``record_unread`` for each recipient, then ``record_read`` for each sender whose receipt moves, set-based.
 
     Loads the touched rows (locked on PostgreSQL) and the read receipts once, applies the two
     statements' rules message by message in memory (a reply moves its sender's receipt, as
-    ``mark_read`` does) and writes each changed row once; the receipts are the caller's to write. Returns False,
-    having written nothing, when a reply reads only part of a streak (the per-message recount
-    counts messages in SQL): the caller then runs the per-message statements. A row another
-    writer inserts meanwhile makes the insert fail (StorageRefused by the caller's savepoint).
+    ``mark_read`` does) and writes each changed row once; the receipts are the caller's to write.
+    Returns the ids of stored rows a reply left read (their unsent emails are the caller's to
+    withdraw), or None, having written nothing, when a reply reads only part of a streak (the
+    per-message recount counts messages in SQL): the caller then runs the per-message statements.
+    A row another writer inserts meanwhile makes the insert fail (StorageRefused by the caller's savepoint).
     """
     conversations = sorted({n.conversation_id for n in notices})
     rows = _load_rows(session, conversations)
     reads = _load_reads(session, conversations)
     before = {key: dict(row) for key, row in rows.items()}
+    ended: list[int] = []
     for notice in notices:
         _apply_unread(rows, reads, notice, now)
         key = (notice.conversation_id, notice.sender_id)
@@ -136,9 +138,12 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
             continue  # the receipt does not move, so the reply reads nothing new
         reads[key] = notice.sent_at
         if not _apply_read(rows, notice.conversation_id, notice.sender_id, notice.sent_at):
-            return False
+            return None
+        row = rows.get(key)
+        if row is not None and row["id"] is not None and row["unread_count"] == 0 and row["id"] not in ended:
+            ended.append(row["id"])
     _write_rows(session, rows, before)
-    return True
+    return ended
 
 
 def _load_rows(session: Session, conversations: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
@@ -241,6 +246,44 @@ def mark_all_read(session: Session, recipient_id: int, now: datetime) -> int:
                            .values(_READ_VALUES | {"read_at": now, "updated_at": now})
                            .execution_options(synchronize_session=False)).rowcount
 
+
+_WITHDRAW_READ = text("""
+    UPDATE email_outbox SET status = 'dead', last_error = :reason
+    WHERE status IN ('queued', 'failed') AND idempotency_key LIKE (
+        SELECT 'new-message:' || CAST(n.id AS VARCHAR(20)) || ':%' FROM notifications AS n
+        WHERE n.recipient_id = :reader AND n.conversation_id = :conversation AND n.unread_count = 0)
+""")
+
+_WITHDRAW_ALL_READ = text("""
+    UPDATE email_outbox SET status = 'dead', last_error = :reason
+    WHERE status IN ('queued', 'failed') AND notice = 'new-message' AND EXISTS (
+        SELECT 1 FROM notifications AS n
+        WHERE n.recipient_id = :reader AND n.unread_count = 0
+          AND email_outbox.idempotency_key LIKE 'new-message:' || CAST(n.id AS VARCHAR(20)) || ':%')
+""")
+
+
+def withdraw_read_emails(session: Session, reader_id: int, conversation_id: int | None, reason: str) -> int:
+    """Mark unsent new-message emails of streaks the reader has ended as dead (one conversation, or all); returns how many."""
+    if conversation_id is None:
+        return session.execute(_WITHDRAW_ALL_READ, {"reader": reader_id, "reason": reason}).rowcount or 0
+    params = {"reader": reader_id, "conversation": conversation_id, "reason": reason}
+    return session.execute(_WITHDRAW_READ, params).rowcount or 0
+
+
+def withdraw_emails_of(session: Session, notification_ids: Sequence[int], reason: str) -> int:
+    """``withdraw_read_emails`` for many notification rows at once: their unsent new-message emails become dead."""
+    if not notification_ids:
+        return 0
+    wanted = {str(i) for i in notification_ids}
+    # Unsent new-message emails are few (the sweep sends them within seconds); their key names the row.
+    candidates = session.execute(text(
+        "SELECT id, idempotency_key FROM email_outbox WHERE status IN ('queued', 'failed') AND notice = 'new-message'"))
+    ids = [email_id for email_id, key in candidates if key.startswith("new-message:") and key.split(":")[1] in wanted]
+    if not ids:
+        return 0
+    return session.execute(text("UPDATE email_outbox SET status = 'dead', last_error = :reason WHERE id = :id"),
+                           [{"id": i, "reason": reason} for i in ids]).rowcount or 0
 
 # --- The dashboard -------------------------------------------------------------------------------
 
@@ -466,8 +509,8 @@ class DigestLine(NamedTuple):
     preview: str | None
 
 
-def digest_lines(session: Session, recipient_id: int) -> list[DigestLine]:
-    """A recipient's unread conversations, newest first, each with its newest masked (scanned) text."""
+def digest_lines(session: Session, recipient_id: int, unread_since: datetime) -> list[DigestLine]:
+    """A recipient's conversations unread since ``unread_since`` or earlier, newest first, each with its newest masked text."""
     n = NOTIFICATIONS.c
     other = aliased(User)
     preview = (select(Message.masked_body)
@@ -479,7 +522,7 @@ def digest_lines(session: Session, recipient_id: int) -> list[DigestLine]:
         .join(Conversation, Conversation.id == n.conversation_id)
         .join(other, other.id == case((Conversation.buyer_id == n.recipient_id, Conversation.seller_id),
                                       else_=Conversation.buyer_id))
-        .where(n.recipient_id == recipient_id, n.unread_count > 0)
+        .where(n.recipient_id == recipient_id, n.unread_count > 0, n.first_unread_at <= unread_since)
         .order_by(n.latest_at.desc(), n.id.desc())
     )
     return [DigestLine(*row) for row in rows]

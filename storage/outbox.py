@@ -278,6 +278,26 @@ def withdraw_queued(session: Session, idempotency_keys: Sequence[str], reason: s
     return result.rowcount or 0
 
 
+@dataclass(frozen=True)
+class UnsentEmail:
+    """An email still waiting in the outbox (queued or to be retried), locked by the caller's transaction."""
+
+    id: int
+    request: NoticeRequest
+
+
+def unsent_with_key_prefix(session: Session, prefix: str) -> list[UnsentEmail]:
+    """Emails not handed to a server yet whose idempotency key starts with ``prefix``, locked (a dispatcher skips them)."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = (select(OutboxEmail.id, OutboxEmail.notice, OutboxEmail.recipient_address, OutboxEmail.recipient_name,
+                    OutboxEmail.context, OutboxEmail.idempotency_key)
+             .where(OutboxEmail.status.in_(CLAIMABLE), OutboxEmail.idempotency_key.like(pattern, escape="\\"))
+             .order_by(OutboxEmail.id))
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    return [UnsentEmail(row[0], NoticeRequest(row[1], row[2], row[3], row[4], row[5])) for row in session.execute(query)]
+
+
 def release_unsent(session_factory: sessionmaker[Session], emails: Sequence[ClaimedEmail], retry_at: datetime, reason: str) -> None:
     """Give back rows this dispatcher claimed but never handed to the server (transport down)."""
     if not emails:

@@ -206,7 +206,20 @@ def lock_due(session: Session, now: datetime, limit: int) -> list[DueDeadline]:
     return [_due(row) for row in session.execute(due_query(now, limit, is_postgres(session)))]
 
 
-def due_query(now: datetime, limit: int, postgres: bool) -> Any:
+def lock_due_of_sellers(session: Session, now: datetime, seller_ids: Sequence[int], exclude: Sequence[int]) -> list[DueDeadline]:
+    """Every other deadline of these sellers due at ``now`` (not in ``exclude``), locked like ``lock_due``.
+
+    A full batch ends at ``limit`` rows, possibly in the middle of a seller's due conversations;
+    the sweep adds the rest of them so a seller's conversations at one stage make one email per sweep.
+    """
+    if not seller_ids:
+        return []
+    query = due_query(now, None, is_postgres(session), sellers=seller_ids, exclude=exclude)
+    return [_due(row) for row in session.execute(query)]
+
+
+def due_query(now: datetime, limit: int | None, postgres: bool, sellers: Sequence[int] | None = None,
+              exclude: Sequence[int] = ()) -> Any:
     """The due-sweep's select (exposed so the benchmark can EXPLAIN exactly this query)."""
     c = DEADLINES.c
     due = (
@@ -216,6 +229,10 @@ def due_query(now: datetime, limit: int, postgres: bool) -> Any:
         .order_by(c.next_due_at)
         .limit(limit)
     )
+    if sellers is not None:
+        due = due.where(c.seller_id.in_(list(sellers)))
+        if exclude:
+            due = due.where(c.id.not_in(list(exclude)))
     if postgres:
         due = due.with_for_update(skip_locked=True)
     # Lock and limit in a CTE so the planner walks the partial index in order and stops after

@@ -120,6 +120,12 @@ def save_scans(session: Session, masked: dict[int, str], findings: Sequence[Find
     return new_ids
 
 
+def replace_masked(session: Session, masked: dict[int, str]) -> None:
+    """Store new masked copies of messages scanned earlier (a later message completed a split detail)."""
+    if masked:
+        session.execute(update(Message), [{"id": mid, "masked_body": body} for mid, body in masked.items()])
+
+
 def _insert_findings(session: Session, findings: Sequence[FindingRecord], now: datetime) -> list[int]:
     rows = {record.fingerprint(): _finding_row(record, now) for record in findings}
     if not rows:

@@ -14,12 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pipeline.files import SNIFF_BYTES, sniff_content_type
 from pipeline.highlight import Piece, pieces
 from pipeline.review import OUTCOMES, effective_priority
+from pipeline.transcript.images import RASTER_TYPES, NotRenderable, check_hash, prepare_image
+from pipeline.transcript.model import TranscriptAttachment, TranscriptOptions
+from storage import attachment_scans
 from storage import console as store
 from storage import review as review_store
+from storage.blobs import BlobNotFound
 from storage.console import ConversationSummary, TranscriptRow
 from storage.db import Session, transaction
+from storage.image_cache import FileImageCache, read_prepared
 from storage.review import Person, QueueRow, StrikeRecord
 from usecases import review, transcripts
 from usecases.app import App
@@ -129,12 +135,23 @@ def unclaim(app: App, staff: Staff, item_id: int, now: datetime) -> None:
 
 
 @dataclass(frozen=True)
+class PhotoLink:
+    """An attachment as the item page shows it: by message and position, never by file name or path."""
+
+    message_id: str
+    position: int
+    name: str
+    is_image: bool
+
+
+@dataclass(frozen=True)
 class ShownMessage:
     id: str
     sender_id: str
     sent_at: datetime
     pieces: list[Piece]
     flagged: bool
+    attachments: tuple[PhotoLink, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,26 +179,35 @@ class ItemPage:
     revealed: bool
     about_self: bool
     claimed_by_me: bool
+    sender_pending: list[int]
+    """The pending items of this item's sender in this conversation (this one included): bulk-confirm's scope."""
 
 
 def item_page(app: App, staff: Staff, item_id: int, now: datetime, reveal: bool = False, address: str | None = None) -> ItemPage:
     """Everything the item page shows; with ``reveal`` the flagged text is in the clear and the reveal is audited."""
     with transaction(app.session_factory) as session:
         item = review.get_item(session, item_id)
-        about_self = _item_about_self(session, staff, item_id)
+        detail = review.show_item(session, item_id, now, context=False)
+        summary, buyer, seller = _parties(session, detail.conversation.external_id)
+        subject_user = review_store.person(session, item.subject_user_id)
+        about_self = any(_is_self(staff, p) for p in (buyer, seller, subject_user))
         if reveal:
             if about_self:
                 raise OwnAccount(f"review item {item_id} is about your own account; another reviewer must handle it")
             audit(session, now, staff.email, "reveal", f"item {item_id}", address=address)
-        detail = review.show_item(session, item_id, now)
-        summary, buyer, seller = _parties(session, detail.conversation.external_id)
         parties = [PartyView(p, role, review.active_strike_count(session, p.id, now, app.settings.review),
                              review_store.sender_strikes(session, p.id)) for p, role in ((buyer, "buyer"), (seller, "seller"))]
-        subject_user = review_store.person(session, item.subject_user_id)
         claimed_by_me = item.claimed_by_id == staff.user_id and item.claim_expires_at is not None and item.claim_expires_at > now
         return ItemPage(detail.item, detail.version, summary.subject, summary.external_id, summary.order_id,
-                        subject_user.external_id, detail.resolved_by, detail.resolution_note, detail.signals,
-                        _messages(session, item, reveal), parties, detail.history, reveal, about_self, claimed_by_me)
+                        subject_user.external_id, detail.resolved_by, detail.resolution_note, _with_places(session, detail.signals),
+                        _messages(session, item, reveal), parties, detail.history, reveal, about_self, claimed_by_me,
+                        store.pending_items_in_conversation(session, item.conversation_id, item.subject_user_id))
+
+
+def _with_places(session: Session, signals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Signals of attachment findings also name the file, page and region they were read from."""
+    places = attachment_scans.places_of(session, [s["finding_id"] for s in signals])
+    return [{**s, "attachment": places.get(s["finding_id"])} for s in signals]
 
 
 def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
@@ -189,17 +215,66 @@ def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
     for signal in review_store.signals(session, item.id):
         for span in signal.spans:
             spans.setdefault(span["message_id"], []).append((span["start"], span["end"], signal.kind))
+        if not signal.spans:  # an attachment finding flags its message, not a text span
+            spans.setdefault(item.message_id, [])
     flagged = review_store.message_positions(session, list(spans) or [item.message_id])
     rows = review_store.messages_around(session, item.conversation_id, min(flagged), max(flagged), CONTEXT_MESSAGES)
     masked = store.masked_bodies(session, [m.row_id for m in rows])
+    attachments = store.attachments_of(session, [m.row_id for m in rows])
     shown = []
     for m in rows:
         if m.row_id in spans:
             parts = pieces(m.body, spans[m.row_id], masked=not reveal)
         else:
             parts = pieces(m.body if reveal else (masked.get(m.row_id) or m.body), [], masked=False)
-        shown.append(ShownMessage(m.external_id, m.sender_id, m.sent_at, parts, m.row_id in spans))
+        links = tuple(PhotoLink(a.message_id, a.position, a.original_name, a.content_type.lower().startswith("image/"))
+                      for a in attachments.get(m.row_id, []))
+        shown.append(ShownMessage(m.external_id, m.sender_id, m.sent_at, parts, m.row_id in spans, links))
     return shown
+
+
+# --- Photos ------------------------------------------------------------------------------------
+
+# The console shows the same prepared variant as an evidence transcript, from the same cache.
+PHOTO_SIDE = TranscriptOptions().thumbnail_side
+PHOTO_MAX_PIXELS = TranscriptOptions().max_image_pixels
+
+
+class PhotoNotShown(LookupError):
+    """No such attachment in the item's conversation, or it is not a photo that can be prepared."""
+
+
+def item_photo(app: App, staff: Staff, item_id: int, message_external_id: str, position: int) -> bytes:
+    """The prepared photo (downscaled, EXIF-free JPEG) of one attachment in the item's conversation.
+
+    The original never leaves the blob store: a cached variant is served as is, otherwise the
+    original is read, its hash checked, its type sniffed from its bytes (not its name or the
+    declared type) and prepared as transcripts do, then cached.
+    """
+    with app.session_factory() as session:
+        _refuse_own_item(session, staff, item_id)
+        item = review.get_item(session, item_id)
+        found = store.attachment_in_conversation(session, item.conversation_id, message_external_id, position)
+    if found is None:
+        raise PhotoNotShown(f"item {item_id} has no attachment {position} on message {message_external_id}")
+    cache = FileImageCache(app.settings.data_dir / "cache" / "transcript-images")
+    cached = cache.load(found.sha256.lower(), PHOTO_SIDE)
+    if cached is not None:
+        return read_prepared(cached[0].ref)
+    try:
+        data = app.blobs.read(found.blob_key)
+    except BlobNotFound:
+        raise PhotoNotShown(f"attachment {position} on message {message_external_id} is missing from the file store") from None
+    detected = sniff_content_type(data[:SNIFF_BYTES], guess_text=False)
+    try:
+        check_hash(data, TranscriptAttachment(found.original_name, found.content_type, found.size, found.sha256, found.blob_key))
+        if detected not in RASTER_TYPES:
+            raise NotRenderable(f"not a photo ({detected})")
+        prepared = prepare_image(data, detected, PHOTO_SIDE, PHOTO_MAX_PIXELS)
+    except NotRenderable as exc:
+        raise PhotoNotShown(f"attachment {position} on message {message_external_id} cannot be shown: {exc}") from None
+    cache.store(found.sha256.lower(), PHOTO_SIDE, detected, prepared)
+    return prepared.data
 
 
 def resolve(app: App, staff: Staff, item_id: int, outcome: str, reason: str | None, note: str | None, now: datetime,
@@ -216,6 +291,41 @@ def resolve(app: App, staff: Staff, item_id: int, outcome: str, reason: str | No
     app.doorbell.deliver_mail()
     app.doorbell.deliver_webhooks()
     return result
+
+
+@dataclass(frozen=True)
+class BulkConfirmation:
+    """What a bulk confirmation did: the items confirmed, the strikes they gave, the escalation steps."""
+
+    items: tuple[int, ...]
+    strikes: tuple[int, ...]
+    steps: tuple[str, ...]
+
+
+def confirm_sender_items(app: App, staff: Staff, item_id: int, reason: str | None, note: str | None, now: datetime,
+                         address: str | None = None) -> BulkConfirmation:
+    """Confirm every pending item of this item's sender in its conversation, all or nothing; each decision audited.
+
+    Each item is decided by ``review.resolve``, so strikes follow the usual rules: one per
+    incident at most, none for an incident that already gave one. If any item is claimed by
+    another reviewer, or changes under us, nothing is confirmed.
+    """
+    text = " — ".join(part.strip() for part in (reason, note) if part and part.strip()) or None
+    with transaction(app.session_factory) as session:
+        _refuse_own_item(session, staff, item_id)
+        item = review.get_item(session, item_id)
+        item_ids = store.pending_items_in_conversation(session, item.conversation_id, item.subject_user_id, lock=True)
+        if not item_ids:
+            raise review.AlreadyResolved(f"review item {item_id} is already {item.status}, and its sender has no other pending item here")
+        results = [review.resolve(session, each, "confirmed", staff.email, now, app.settings, text) for each in item_ids]
+        for result in results:
+            audit(session, now, staff.email, "resolve", f"item {result.item_id}", address=address, note=text,
+                  detail={"outcome": "confirmed", "strike": result.strike_id, "steps": list(result.steps),
+                          "bulk": list(item_ids)})
+    app.doorbell.deliver_mail()
+    app.doorbell.deliver_webhooks()
+    return BulkConfirmation(tuple(item_ids), tuple(r.strike_id for r in results if r.strike_id is not None),
+                            tuple(step for r in results for step in r.steps))
 
 
 def add_note(app: App, staff: Staff, item_id: int, text: str, now: datetime) -> None:

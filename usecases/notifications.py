@@ -26,6 +26,7 @@ from pipeline.notifications import (
     UnreadMessage,
     decide_new_message_email,
     digest_day,
+    digest_time,
 )
 from pipeline.responses import resolve_zone
 from storage import notifications as store
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 MAX_PAGE = 200
+READ_FIRST = "withdrawn: the recipient read the conversation before it was sent"
 
 
 # --- Ingest ---------------------------------------------------------------------------------------
@@ -54,6 +56,8 @@ def message_recorded(session: Session, conversation_id: int, recipient_id: int, 
 def conversation_read(session: Session, conversation_id: int, reader_id: int, at: datetime) -> None:
     """The reader saw the conversation up to ``at`` (a receipt, or their own reply): their streak ends."""
     store.record_read(session, conversation_id, reader_id, at)
+    # An email still waiting in the outbox would only tell the reader what they have just read.
+    store.withdraw_read_emails(session, reader_id, conversation_id, READ_FIRST)
 
 
 MessageNotice = store.MessageNotice
@@ -65,7 +69,12 @@ def messages_recorded(session: Session, notices: list[MessageNotice], now: datet
     False, having written nothing, when a reply reads only part of a streak: that needs the
     per-message recount, so the caller goes message by message.
     """
-    return store.record_messages(session, notices, now)
+    ended = store.record_messages(session, notices, now)
+    if ended is None:
+        return False
+    # As ``conversation_read``: an email still waiting would only tell the sender what they have just read.
+    store.withdraw_emails_of(session, ended, READ_FIRST)
+    return True
 
 
 # --- Dashboard and preferences -------------------------------------------------------------------
@@ -88,7 +97,9 @@ def mark_all_read(app: App, user_external_id: str, now: datetime) -> int | None:
         user_id = user_id_by_external_id(session, user_external_id)
         if user_id is None:
             return None
-        return store.mark_all_read(session, user_id, now)
+        changed = store.mark_all_read(session, user_id, now)
+        store.withdraw_read_emails(session, user_id, None, READ_FIRST)
+        return changed
 
 
 def set_notify(app: App, user_external_id: str, notify: str) -> bool:
@@ -191,8 +202,11 @@ def sweep_digests(app: App, now: datetime) -> Counter[str]:
         day = digest_day(now, zone, user.last_digest_on, policy)
         if day is None:
             continue
+        # The digest lists what was unread at its moment (08:00 local); a conversation that got
+        # unread later that day waits for the next morning's digest.
+        moment = digest_time(day, zone, policy)
         with transaction(app.session_factory) as session:
-            lines = store.digest_lines(session, user.user_id)
+            lines = store.digest_lines(session, user.user_id, moment)
             notice = _digest_notice(app, user, day.isoformat(), lines) if lines and (user.email or "").strip() else None
             totals["digest_emails"] += store.write_digest(session, user.user_id, day, notice, now)
             totals["digests_considered"] += 1

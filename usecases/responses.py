@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from pipeline.notices import RESPONSE_CONTEXTS, ResponseNoticeFacts
+from pipeline.notices import RESPONSE_CONTEXTS, ResponseNoticeFacts, without_conversations
 from pipeline.responses import (
     ConversationObligations,
     Delivery,
@@ -120,7 +120,7 @@ def sync_conversations(app: App, session: Session, conversation_ids: list[int], 
             log.warning("conversation %s: %d message(s) are dated in the future; treated as sent now",
                         conversation.external_id, len(computed.future_message_ids))
         counts.update(_reconcile(app, plan, conversation, computed, now))
-    _write_sync(session, plan)
+    _write_sync(session, plan, now)
     return counts
 
 
@@ -133,9 +133,11 @@ class _SyncPlan:
     events: list[tuple[int | None, int | None, DeadlineEvent]] = field(default_factory=list)
     """(known deadline id, index into ``new``, event): exactly one of the first two is set."""
     withdrawn: list[str] = field(default_factory=list)
+    replans: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    """(conversation external id, known deadline id, index into ``new``) of each answer, in order."""
 
 
-def _write_sync(session: Session, plan: _SyncPlan) -> None:
+def _write_sync(session: Session, plan: _SyncPlan, now: datetime) -> None:
     new_ids = store.open_deadlines(session, plan.new)
     for deadline_id, values in plan.updates:
         store.update_deadline(session, deadline_id, values)
@@ -144,6 +146,8 @@ def _write_sync(session: Session, plan: _SyncPlan) -> None:
     if plan.withdrawn:
         # A reminder still waiting in the outbox when the seller answers would only confuse them.
         outbox.withdraw_queued(session, plan.withdrawn, "withdrawn: the seller answered before it was sent")
+    for conversation_external_id, known, index in plan.replans:
+        _replan_groups(session, conversation_external_id, known if known is not None else new_ids[index], now)
 
 
 def _reconcile(app: App, plan: _SyncPlan, conversation: ConversationTimeline, computed: ConversationObligations,
@@ -156,7 +160,7 @@ def _reconcile(app: App, plan: _SyncPlan, conversation: ConversationTimeline, co
             _open(app, plan, conversation, obligation, now)
             counts["opened"] += 1
         elif known.answered_by != obligation.answered_by:
-            _set_answer(app, plan, known, obligation, now)
+            _set_answer(app, plan, conversation.external_id, known, obligation, now)
             counts["answered"] += 1
     for known in by_start.values():
         # A late-imported earlier message can move the clock start; the old row stays as history.
@@ -179,6 +183,7 @@ def _open(app: App, plan: _SyncPlan, conversation: ConversationTimeline, obligat
         # Answered already: the row is inserted with its answer (a new deadline has no email to withdraw).
         row.update(_answer_values(app, obligation, Stage.NONE, obligation.started_at))
         plan.events.append((None, index, _event(0, now, "answered", detail=f"{obligation.response_seconds} s")))
+        plan.replans.append((conversation.external_id, None, index))
 
 
 def _answer_values(app: App, obligation: ResponseObligation, stage_sent: Stage, started_at: datetime) -> dict[str, Any]:
@@ -188,13 +193,34 @@ def _answer_values(app: App, obligation: ResponseObligation, stage_sent: Stage, 
             "next_due_at": None if answered else stage_due_at(started_at, stage_sent, app.settings.responses)}
 
 
-def _set_answer(app: App, plan: _SyncPlan, known: KnownDeadline, obligation: ResponseObligation, now: datetime) -> None:
+def _set_answer(app: App, plan: _SyncPlan, conversation_external_id: str, known: KnownDeadline,
+                obligation: ResponseObligation, now: datetime) -> None:
     plan.updates.append((known.id, _answer_values(app, obligation, Stage(known.stage_sent), known.started_at)))
     if obligation.answered_at is None:
         plan.events.append((known.id, None, _event(0, now, "reopened")))
         return
     plan.events.append((known.id, None, _event(0, now, "answered", detail=f"{obligation.response_seconds} s")))
     plan.withdrawn += [notice_key(known.id, stage) for stage in NUDGES]
+    plan.replans.append((conversation_external_id, known.id, None))
+
+
+def _replan_groups(session: Session, conversation_external_id: str, deadline_id: int, now: datetime) -> None:
+    """Take an answered conversation out of its seller's unsent grouped nudges, re-queueing the rest.
+
+    The replacement's key extends the withdrawn one's with the answered deadline: unique, and a
+    rerun finds the old key dead and the new one present, so nothing is queued twice.
+    """
+    for stage in NUDGES:
+        for email in outbox.unsent_with_key_prefix(session, f"response-group:{stage.notice}:"):
+            listed = {c.get("conversation_id") for c in email.request.context.get("conversations", ())}
+            if conversation_external_id not in listed:
+                continue
+            outbox.withdraw_queued(session, [email.request.idempotency_key],
+                                   f"re-planned: the seller answered {conversation_external_id} before it was sent")
+            context = without_conversations(email.request.context, {conversation_external_id})
+            if context is not None:
+                key = f"{email.request.idempotency_key}-{deadline_id}"
+                outbox.enqueue_notices(session, [replace(email.request, context=context, idempotency_key=key)], now)
 
 
 # --- The due-sweep ----------------------------------------------------------------------------
@@ -251,9 +277,22 @@ def sweep_due(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> SweepOut
             return total
 
 
-def _sweep_batch(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
+def _lock_batch(session: Session, now: datetime, batch_size: int) -> tuple[list[DueDeadline], int]:
+    """A batch of due deadlines, completed with the rest of its sellers' due ones; and the base count.
+
+    Grouping is per sweep, not per batch: a seller whose due conversations straddle the batch
+    limit still gets one email per stage, because the batch takes all of them.
+    """
     due = store.lock_due(session, now, batch_size)
-    outcome = SweepOutcome(Counter(examined=len(due)))
+    if len(due) < batch_size:
+        return due, len(due)
+    rest = store.lock_due_of_sellers(session, now, sorted({row.seller_id for row in due}), [row.id for row in due])
+    return due + rest, len(due)
+
+
+def _sweep_batch(app: App, session: Session, now: datetime, batch_size: int) -> SweepOutcome:
+    due, base = _lock_batch(session, now, batch_size)
+    outcome = SweepOutcome(Counter(examined=base))
     _write(app, session, [_plan(app, row, now, outcome) for row in due], now, outcome)
     return outcome
 
@@ -263,8 +302,8 @@ def _sweep_isolated(app: App, session: Session, now: datetime, batch_size: int) 
 
     The emails of the rows that went through are still grouped per seller and stage, after the loop.
     """
-    due = store.lock_due(session, now, batch_size)
-    outcome = SweepOutcome(Counter(examined=len(due)))
+    due, base = _lock_batch(session, now, batch_size)
+    outcome = SweepOutcome(Counter(examined=base))
     written: list[_Plan] = []
     for row in due:
         try:

@@ -346,15 +346,19 @@ def get_item(session: Session, item_id: int) -> ReviewItem:
     return item
 
 
-def show_item(session: Session, item_id: int, now: datetime) -> ItemDetail:
-    """The item, its signals, the flagged text in context, the sender's strikes and the history."""
+def show_item(session: Session, item_id: int, now: datetime, context: bool = True) -> ItemDetail:
+    """The item, its signals, the flagged text in context, the sender's strikes and the history.
+
+    Without ``context`` the messages and strikes are left empty, for callers that show their own.
+    """
     item = get_item(session, item_id)
     signals = store.signals(session, item.id)
     return ItemDetail(
         _entry(store.queue_row(session, item.id), now), store.conversation_row(session, item.conversation_id),
         item.version, store.user_label(session, item.resolved_by_id), item.resolution_note,
-        [_signal_json(s) for s in signals], _context_messages(session, item, signals),
-        store.sender_strikes(session, item.subject_user_id), store.item_history(session, item.id), item.merged_into_id,
+        [_signal_json(s) for s in signals], _context_messages(session, item, signals) if context else [],
+        store.sender_strikes(session, item.subject_user_id) if context else [], store.item_history(session, item.id),
+        item.merged_into_id,
     )
 
 
@@ -368,6 +372,8 @@ def _context_messages(session: Session, item: ReviewItem, signals: list) -> list
     for signal in signals:
         for span in signal.spans:
             spans.setdefault(span["message_id"], []).append((span["start"], span["end"]))
+        if not signal.spans:  # an attachment finding flags its message, not a text span
+            spans.setdefault(item.message_id, [])
     flagged = store.message_positions(session, list(spans) or [item.message_id])
     rows = store.messages_around(session, item.conversation_id, min(flagged), max(flagged), CONTEXT_MESSAGES)
     return [ContextMessage(m.external_id, m.sender, m.sender_id, m.sent_at, mark_spans(m.body, spans.get(m.row_id, [])), m.row_id in spans)

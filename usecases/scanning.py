@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
 from pipeline.detection.conversation import context_findings
+from pipeline.detection.masking import MASKED_KINDS
+from pipeline.notices import redact
 from storage import scanning as store
 from storage.db import transaction
 from usecases.app import App
@@ -52,9 +54,15 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime) -> dict[str,
             masked[message.id] = mask_text(message.body, single)
             records += [_record("message", message.conversation_id, f, [message.id]) for f in single]
         new_ids = {m.id for m in batch}
+        remasked: dict[int, str] = {}
         for conversation_id, messages in store.conversation_context(session, batch).items():
-            records += _split_attempts(conversation_id, messages, new_ids, domains)
+            split = _split_findings(messages, new_ids, domains)
+            records += [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in split]
+            remasked.update(_masked_with_split(messages, split, domains))
+        # A detail split over messages is masked in each part, including parts scanned earlier.
+        masked.update({mid: body for mid, body in remasked.items() if mid in masked})
         new_findings = store.save_scans(session, masked, records, now)
+        store.replace_masked(session, {mid: body for mid, body in remasked.items() if mid not in masked})
         # Same transaction: a finding is never stored without its review item, nor the reverse.
         review_items = open_items_for_findings(session, new_findings, app.settings, now)
     if review_items:
@@ -64,15 +72,26 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime) -> dict[str,
     return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
 
 
-def _split_attempts(
-    conversation_id: int, messages: list[store.ScannableMessage], new_ids: set[int], domains
-) -> list[store.FindingRecord]:
+def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], domains) -> list[Finding]:
     """What the conversation reveals beyond each new message alone (split attempts, context)."""
     new_indexes = [i for i, m in enumerate(messages) if m.id in new_ids]
-    findings = context_findings(
-        [(m.role, m.body) for m in messages], new_indexes, platform_domains=domains, window=WINDOW
-    )
-    return [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in findings]
+    return context_findings([(m.role, m.body) for m in messages], new_indexes, platform_domains=domains, window=WINDOW)
+
+
+def _masked_with_split(messages: list[store.ScannableMessage], split: list[Finding], domains) -> dict[int, str]:
+    """The masked copy of every message a split finding touches: its own findings' spans plus its parts of the split ones."""
+    parts: dict[int, list[tuple[int, int, str]]] = {}
+    for finding in split:
+        if finding.kind in MASKED_KINDS:
+            for span in finding.spans:
+                parts.setdefault(span.message or 0, []).append((span.start, span.end, finding.kind))
+    remasked: dict[int, str] = {}
+    for index, spans in parts.items():
+        body = messages[index].body
+        own = [(span.start, span.end, f.kind) for f in scan_text(body, platform_domains=domains)
+               if f.kind in MASKED_KINDS for span in f.spans]
+        remasked[messages[index].id] = redact(body, own + spans)
+    return remasked
 
 
 def _record(scope: str, conversation_id: int, finding, message_ids: list[int]) -> store.FindingRecord:

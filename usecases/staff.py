@@ -6,6 +6,11 @@ request or ``ABSOLUTE`` after sign-in, whichever comes first. Failed sign-ins ar
 account and per address; past the limit, sign-in is refused (even with the right password)
 until the window has passed. Every sign-in, reveal, decision, overturn, role change and
 transcript download is written to the append-only audit log in the action's transaction.
+
+Staff made by an import line (``"role": "staff"``) get no console role: the marketplace says who
+is staff, but console access is granted here, by someone accountable and in the audit log. Such
+a member shows in ``staff list`` with no role; ``set-role`` (or ``add``) gives them one, and
+``password`` refuses until then rather than granting a role on the side.
 """
 
 from __future__ import annotations
@@ -30,13 +35,17 @@ from usecases.app import App
 ROLES = CONSOLE_ROLES
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
+# A session's last-seen time is written at most this often: one write per page view would cost
+# a commit each, and the idle limit only ever ends a session this much early, never late.
+TOUCH_EVERY = timedelta(minutes=1)
 FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 MIN_PASSWORD_LENGTH = 12
 
 # Which console areas each role may use; admin may use every one.
-AREAS = {"queue": ("moderator", "admin"), "conversations": ("disputes", "admin"), "admin": ("admin",)}
+AREAS = {"queue": ("moderator", "admin"), "conversations": ("disputes", "admin"), "admin": ("admin",),
+         "dashboards": ("moderator", "disputes", "admin")}
 
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -53,6 +62,10 @@ class UnknownRole(StaffError):
 
 class NotStaffMember(StaffError):
     """No staff member has this email."""
+
+
+class NoConsoleRole(NotStaffMember):
+    """A staff member without a console role yet (made staff by an import line): give one with set-role first."""
 
 
 class WeakPassword(StaffError):
@@ -136,6 +149,11 @@ def list_accounts(session: Session) -> list[AccountRow]:
 def _account(session: Session, email: str) -> AccountRow:
     account = store.account_by_email(session, email)
     if account is None:
+        by_id = store.account_by_external_id(session, email)
+        if by_id is not None and not by_id.email:
+            # Sign-in is by email, so a role would give nobody access; say what is missing.
+            raise NotStaffMember(f"staff member {email} has no email address, so they cannot sign in; "
+                                 "import their user line with an email first")
         raise NotStaffMember(f"{email} is not a staff member (see `peerguard staff list`)")
     return account
 
@@ -150,8 +168,12 @@ def set_role(session: Session, email: str, role: str, now: datetime, actor: str 
 
 
 def set_password(session: Session, email: str, password: str, now: datetime, actor: str = "cli") -> None:
+    """Set a staff member's password; their sessions end. Never grants a role: see ``NoConsoleRole``."""
     account = _account(session, email)
-    store.save_account(session, account.user_id, account.role or "moderator", _hash_password(password), now)
+    if account.role is None:
+        raise NoConsoleRole(f"{account.email} is staff (from an import) but has no console role yet; "
+                            f"give one first: peerguard staff set-role {account.email} moderator|disputes|admin")
+    store.save_account(session, account.user_id, account.role, _hash_password(password), now)
     store.end_sessions_of(session, account.user_id, now)
     audit(session, now, actor, "password_set", f"staff {account.email}")
 
@@ -222,7 +244,8 @@ def authenticate(app: App, token: str, now: datetime) -> Staff | None:
         if account is None or account.role is None:
             store.end_session(session, live.id, now)
             return None
-        store.touch_session(session, live.id, now)
+        if now - live.last_seen_at >= TOUCH_EVERY:
+            store.touch_session(session, live.id, now)
         return Staff(account.user_id, account.external_id, account.name, account.email or account.external_id,
                      account.role, live.id, live.csrf_token)
 

@@ -12,6 +12,7 @@ from peerguard.cli.outbox import outbox
 from peerguard.cli.review import review, stats, strikes
 from peerguard.cli.run import run
 from peerguard.cli.scan import scan
+from peerguard.cli.scan_file import scan_file
 from peerguard.cli.scheduler import scheduler
 from peerguard.cli.sellers import sellers
 from peerguard.cli.staff import staff
@@ -22,7 +23,7 @@ from peerguard.cli.web import web
 from peerguard.cli.webhooks import webhooks
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, outbox, review, run, scan, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, web, webhooks, worker)
+COMMANDS = (db, demo, import_, outbox, review, run, scan, scan_file, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, web, webhooks, worker)
 
 
 class PeerGuardGroup(click.Group):

@@ -24,7 +24,9 @@ def demo(conversations: int, seed: int) -> None:
     """
     from actors.stages import run_once
     from peerguard import demo as world
+    from usecases.demo import DEMO_REVIEWER, staff_walkthrough
     from usecases.importing import ImportReport, InterchangeImporter
+    from usecases.notices import deliver_outbox
 
     context = open_app()
     if context.settings.staff_email is None:
@@ -42,6 +44,9 @@ def demo(conversations: int, seed: int) -> None:
     click.echo("imported: " + ", ".join(f"{n} {s}" for s, n in sorted(report.counts.items())))
     results = run_once(context, now, report=lambda name, counts, s: click.echo(
         f"  {name:<12} " + (", ".join(f"{k}={v}" for k, v in counts.items()) or "nothing to do") + f"  ({s:.2f} s)"))
+    decisions = staff_walkthrough(context, now)
+    click.echo(f"staff walk-through as {DEMO_REVIEWER}: " + (", ".join(f"{k}={v}" for k, v in decisions.items()) or "nothing pending"))
+    click.echo("  mail         " + ", ".join(f"{k}={v}" for k, v in deliver_outbox(context, now).items()))
     _print_outputs(context, results)
 
 

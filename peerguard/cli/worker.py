@@ -28,9 +28,10 @@ def worker(processes: int, threads: int, queues: tuple[str, ...], mail_processes
            metrics_host: str) -> None:
     """Start Dramatiq workers for every PeerGuard actor (needs REDIS_URL).
 
-    Equivalent to `dramatiq actors.all -p N -t N`. Queues: scanning, sweeps, mail and
-    transcripts; transcripts have their own queue so a separate worker (`-Q transcripts`)
-    can render them without starving scanning or mail. --mail-processes N adds N processes that
+    Equivalent to `dramatiq actors.all -p N -t N`. Queues: scanning, attachment_scan, sweeps,
+    mail and transcripts; transcripts and attachment_scan (OCR) have their own queues so a
+    separate worker (`-Q transcripts`, `-Q attachment_scan`) can run them without starving
+    scanning or mail. --mail-processes N adds N processes that
     do nothing but deliver the outbox. With --metrics-port, the counters and
     timings of every worker process are served at http://HOST:PORT/metrics.
     """

@@ -27,6 +27,7 @@ from pipeline.notices.contexts import (
     restriction_lifted,
     strike_overturned,
     suspension_recommended,
+    without_conversations,
 )
 from pipeline.notices.identity import MailIdentity, safe_display_name
 from pipeline.notices.links import (
@@ -58,4 +59,5 @@ __all__ = [
     "restriction_lifted", "strike_overturned",
     "repeat_offender", "response_breach", "response_final_warning", "response_reminder", "safe_display_name",
     "single_line_fold", "suspension_recommended", "thread_id_for", "unsubscribe_links", "unsubscribe_token", "verify_unsubscribe_token",
+    "without_conversations",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -130,6 +130,20 @@ def response_final_warning(identity: MailIdentity, group: Sequence[ResponseNotic
 def response_breach(identity: MailIdentity, group: Sequence[ResponseNoticeFacts]) -> dict[str, Any]:
     """Context of the breach notice; it carries no unsubscribe link because it is not optional."""
     return _response_context(identity, group)
+
+
+def without_conversations(context: Mapping[str, Any], conversation_ids: Collection[str]) -> dict[str, Any] | None:
+    """A grouped response notice's context without these conversations (answered before it went out).
+
+    None when no conversation is left. The group-level figures (count, hours left) follow.
+    """
+    left = [c for c in context["conversations"] if c["conversation_id"] not in conversation_ids]
+    if not left:
+        return None
+    replanned = dict(context) | {"count": len(left), "conversations": left}
+    if "hours_left" in context:
+        replanned["hours_left"] = min(c["hours_left"] for c in left)
+    return replanned
 
 
 RESPONSE_CONTEXTS = {

@@ -4,7 +4,7 @@ from storage.models.api import ApiToken, ConversationRead, WebhookDelivery, Webh
 from storage.models.base import Base, UTCDateTime
 from storage.models.console import AuditEntry, SignInAttempt, StaffAccount, StaffSession
 from storage.models.core import Attachment, Conversation, Message, User
-from storage.models.detection import ContactFinding
+from storage.models.detection import AttachmentScan, ContactFinding
 from storage.models.notifications import Notification
 from storage.models.outbox import OutboxEmail
 from storage.models.responses import EmailPreference, ResponseDeadline, ResponseDeadlineEvent, ResponseSyncCursor
@@ -14,7 +14,7 @@ from storage.models.transcripts import TranscriptRequest
 __all__ = [
     "ApiToken", "AuditEntry", "ConversationRead", "SignInAttempt", "StaffAccount", "StaffSession", "WebhookDelivery",
     "WebhookEndpoint", "WebhookEvent",
-    "Attachment", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "Notification", "OutboxEmail",
+    "Attachment", "AttachmentScan", "Base", "ContactFinding", "Conversation", "EmailPreference", "Message", "Notification", "OutboxEmail",
     "ResponseDeadline", "ResponseDeadlineEvent", "ResponseSyncCursor", "ReviewHistory", "ReviewItem", "ReviewItemMessage",
     "ReviewSignal", "Strike", "TranscriptRequest", "User", "UTCDateTime",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.models.base import Base, UTCDateTime
@@ -29,6 +29,10 @@ class User(Base):
     notify: Mapped[str] = mapped_column(String(16), default="immediate", server_default="immediate")
     # The local day of the last digest sent (the outbox key keeps it to one a day regardless).
     last_digest_on: Mapped[date | None] = mapped_column(Date)
+
+
+# Staff and sign-in match people by email case-insensitively (migration 0016).
+Index("ix_users_email_lower", func.lower(User.email))
 
 
 class Conversation(Base):

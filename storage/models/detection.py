@@ -25,7 +25,7 @@ class ContactFinding(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     # The message the finding is anchored to: the newest message involved.
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
-    scope: Mapped[str] = mapped_column(String(16))  # "message" or "conversation"
+    scope: Mapped[str] = mapped_column(String(16))  # "message", "conversation" or "attachment"
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(500))
     match: Mapped[str] = mapped_column(Text)
@@ -34,3 +34,23 @@ class ContactFinding(Base):
     spans: Mapped[list] = mapped_column(JSON)  # [{"message_id": int, "start": int, "end": int}]
     message_ids: Mapped[list] = mapped_column(JSON)
     found_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Attachment findings: which file (SHA-256), which page (0-based) and region [l, t, r, b] in pixels.
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    region: Mapped[list | None] = mapped_column(JSON, nullable=True)
+
+
+class AttachmentScan(Base):
+    """The outcome of reading one attachment: ``scanned`` or ``unreadable`` with a reason."""
+
+    __tablename__ = "attachment_scans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    method: Mapped[str] = mapped_column(String(16))
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from storage.models import AuditEntry
+from usecases import staff
 
 PEERGUARD = str(Path(sys.executable).parent / "peerguard")
 
@@ -58,3 +60,25 @@ def test_staff_accounts_from_add_to_remove(cli, app):
 def test_refusals_are_one_line_with_their_status(cli, args, stdin, status, message):
     result = cli(*args, input=stdin)
     assert result.returncode == status and message in result.stderr, result.stderr
+
+
+def test_staff_from_an_import_have_no_console_role_until_set_role_gives_one(cli, app, tmp_path):
+    lines = [{"type": "user", "id": "u-700", "name": "Sue", "email": "sue@peermetals.com", "role": "staff"},
+             {"type": "user", "id": "u-701", "name": "No Mail", "role": "staff"}]
+    (tmp_path / "staff.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert cli("import", str(tmp_path / "staff.jsonl")).returncode == 0
+    listed = {a["user"]: a for a in map(json.loads, cli("staff", "list", "--json").stdout.splitlines())}
+    assert (listed["u-700"]["role"], listed["u-701"]["role"]) == (None, None)
+
+    refused = cli("staff", "password", "sue@peermetals.com", input="a long enough secret\n")
+    assert refused.returncode == 6 and "no console role yet" in refused.stderr and "staff set-role" in refused.stderr
+    no_mail = cli("staff", "set-role", "u-701", "moderator")
+    assert no_mail.returncode == 6 and "no email address" in no_mail.stderr
+
+    assert cli("staff", "set-role", "sue@peermetals.com", "disputes").stdout.strip() == "sue@peermetals.com is now disputes"
+    assert cli("staff", "password", "sue@peermetals.com", input="a long enough secret\n").returncode == 0
+    token, who = staff.sign_in(app, "sue@peermetals.com", "a long enough secret", "10.0.0.7", datetime.now(UTC))
+    assert (who.external_id, who.role) == ("u-700", "disputes") and token
+    with app.session_factory() as session:
+        changes = [(a.subject, a.detail) for a in session.query(AuditEntry).filter_by(action="role_change")]
+    assert changes == [("staff sue@peermetals.com", {"from": None, "to": "disputes"})]

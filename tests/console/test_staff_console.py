@@ -206,3 +206,20 @@ def test_weak_passwords_and_unknown_roles_are_refused(app, market):
         staff.add_account(session, "cy@peermetals.com", "admin", NOW, password="short")
     with pytest.raises(staff.UnknownRole), transaction(app.session_factory) as session:
         staff.add_account(session, "cy@peermetals.com", "boss", NOW)
+
+
+def test_last_seen_is_written_at_most_once_a_minute_and_idle_ends_at_most_that_early(app, market):
+    token, _ = _sign_in(app)
+
+    def last_seen():
+        with app.session_factory() as session:
+            return session.scalar(select(StaffSession.last_seen_at))
+
+    assert staff.authenticate(app, token, NOW + timedelta(seconds=30)) is not None
+    assert last_seen() == NOW  # not written for a request 30 s later
+    assert staff.authenticate(app, token, NOW + timedelta(minutes=2)) is not None
+    assert last_seen() == NOW + timedelta(minutes=2)
+    assert staff.authenticate(app, token, NOW + timedelta(minutes=2, seconds=20)) is not None
+    # Idle is counted from the last write: 30 min 10 s after it the session has ended, though the
+    # last request was only 29 min 50 s before (at most a minute early, never late).
+    assert staff.authenticate(app, token, NOW + timedelta(minutes=32, seconds=10)) is None

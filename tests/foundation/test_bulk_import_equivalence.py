@@ -18,7 +18,7 @@ from storage.db import make_engine
 from storage.models import Base, Message
 from tests.conftest import ADMIN_URL
 from tests.scratch_db import scratch_database
-from usecases import responses, scanning
+from usecases import notifications, responses, scanning
 from usecases.app import App, SilentDoorbell
 from usecases.importing import InterchangeImporter
 from usecases.settings import Settings
@@ -76,13 +76,14 @@ def run_pipeline(url: str, data_dir: Path, path: Path, bulk: bool | None) -> tup
             outcomes += [(o.line_no, o.status, o.kind, o.external_id, o.error) for o in importer.import_lines(part)]
             scanning.scan_pending(app, at)
             responses.sync_new_messages(app, at)
+            notifications.sweep(app, at)  # queues new-message emails that later replies withdraw
         return outcomes, snapshot(url)
     finally:
         app.dispose()
 
 
 RANDOM = {("webhook_events", "event_id"), ("contact_findings", "fingerprint"), ("notifications", "id"),
-          ("review_items", "target_key")}
+          ("review_items", "target_key"), ("email_outbox", "idempotency_key")}
 """Left out: drawn at random (a webhook event's id), hashed from row ids, or a row id that PostgreSQL's
 upsert draws from its sequence even when it updates (nothing refers to a notification's id)."""
 
@@ -138,6 +139,8 @@ def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path):
     statuses = {status for _, status, *_ in reference_outcomes}
     assert {"created", "unchanged", "updated", "error"} <= statuses
     assert reference["contact_findings"] and reference["notifications"] and reference["review_items"]
+    withdrawn = [row for row in reference["email_outbox"] if "the recipient read the conversation" in str(row)]
+    assert withdrawn and len(withdrawn) < len(reference["email_outbox"])  # replies withdrew some queued emails, not all
     assert bulk_outcomes == reference_outcomes
     for table in reference:
         assert [row for row in bulk[table] if row not in reference[table]] == [], table

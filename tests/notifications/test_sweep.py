@@ -163,8 +163,9 @@ def test_daily_and_off_get_no_new_message_email_but_keep_the_dashboard(app, choi
     world(app)
     assert notifications.set_notify(app, "u-17", choice)
     send(app, "m-1", "u-3", 0)
-    # Greg is in UTC and 08:00 has passed: a daily user gets today's digest, never a new-message email.
-    assert [m["X-PeerGuard-Notice"] for m in tick(app, 5)] == (["new-message-digest"] if choice == "daily" else [])
+    # Greg is in UTC: a daily user never gets a new-message email, and a message first unread at
+    # 12:00 waits for tomorrow's 08:00 digest (test_a_message_unread_only_after_eight_...).
+    assert [m["X-PeerGuard-Notice"] for m in tick(app, 5)] == []
     assert rows(app)["u-17"].unread_count == 1 and rows(app)["u-17"].email_due_at is None
 
 
@@ -182,6 +183,16 @@ def test_daily_digest_at_eight_local_once_a_day(app):
     assert email["X-PeerGuard-Notice"] == "new-message-digest" and email["To"].addresses[0].addr_spec == "bea@example.com"
     assert "2024 1 oz Gold Eagle" in email.as_string() and PHONE not in email.as_string()
     assert notifications.sweep(app, datetime(2026, 6, 3, 6, 0, tzinfo=UTC))["digest_emails"] == 1
+
+
+def test_a_message_unread_only_after_eight_waits_for_the_next_mornings_digest(app):
+    world(app, buyer_notify="daily")  # Bea is in Berlin: 08:00 CEST is 06:00 UTC; T0 is 12:00 UTC
+    send(app, "m-1", "u-17", 0)
+    scan_pending(app, at(1))
+    assert notifications.sweep(app, at(5)).get("digest_emails") is None  # after 08:00 local, but unread since 14:00 local
+    with app.session_factory() as session:
+        assert session.scalar(select(User.last_digest_on).where(User.external_id == "u-3")) is not None
+    assert notifications.sweep(app, datetime(2026, 6, 2, 6, 0, tzinfo=UTC))["digest_emails"] == 1
 
 
 def test_mark_all_read_and_the_listing(app):
@@ -203,3 +214,48 @@ def test_one_click_unsubscribe_switches_new_message_emails_off(app):
     assert notifications.unsubscribe(app, unsubscribe_token(secret, "u-17", NEW_MESSAGES_TOPIC))
     with app.session_factory() as session:
         assert session.scalar(select(User.notify).where(User.external_id == "u-17")) == "off"
+
+
+def _outbox_statuses(app) -> list:
+    with app.session_factory() as session:
+        return sorted(tuple(row) for row in session.execute(select(OutboxEmail.notice, OutboxEmail.status)))
+
+
+@pytest.mark.parametrize("how", ["receipt", "reply", "mark all read"])
+def test_a_queued_email_is_withdrawn_when_the_recipient_reads_before_it_is_sent(app, how):
+    world(app)
+    send(app, "m-1", "u-3", 0)
+    scan_pending(app, at(0))
+    assert notifications.sweep(app, at(3))["queued_emails"] == 1  # queued, not delivered yet
+    if how == "receipt":
+        read(app, "u-17", 4)
+    elif how == "reply":
+        send(app, "m-2", "u-17", 4, "yes it is")
+    else:
+        assert notifications.mark_all_read(app, "u-17", at(4)) == 1
+    transport = MemoryTransport()
+    deliver_outbox(app, at(5), transport=transport)
+    assert [m["X-PeerGuard-Notice"] for m in transport.sent] == []
+    assert _outbox_statuses(app) == [("new-message", "dead")]
+
+
+def test_a_receipt_short_of_the_queued_streak_keeps_the_email(app):
+    world(app)
+    send(app, "m-1", "u-3", 0)
+    send(app, "m-2", "u-3", 1)
+    scan_pending(app, at(1))
+    notifications.sweep(app, at(3))
+    read(app, "u-17", 0.5)  # saw the first message only: the second is still unread
+    assert _outbox_statuses(app) == [("new-message", "queued")]
+
+
+def test_a_phone_number_split_over_messages_is_masked_in_every_part_of_the_email(app):
+    world(app)
+    parts = ["my cell is 415", "555", "0199 text me"]
+    for i, part in enumerate(parts):
+        send(app, f"m-{i}", "u-3", i * 0.2, part)
+    [email] = tick(app, 2.5)
+    text = email.get_body(("plain",)).get_content()
+    assert text.count("[phone removed]") == 3, text
+    raw = email.as_string()
+    assert "415" not in raw and "0199" not in raw and "my cell is" in text

@@ -129,3 +129,92 @@ def test_a_single_conversation_names_buyer_and_listing_in_the_subject(ctx):
     assert email["Subject"] == 'Ada Buyer is waiting for your reply about "2024 1 oz Gold Eagle"'
     text, _, _ = _parts(email)
     assert "order o-55" in text and "Call me at [phone removed]" in text and "415-555-0123" not in text
+
+
+def test_a_seller_due_across_batches_still_gets_one_email_per_sweep(ctx):
+    from usecases.responses import sweep_due, sync_new_messages
+
+    app, transport = ctx
+    ids = seed(app)
+    scan_batch(app, ids, hours(0))
+    sync_new_messages(app, hours(0))
+    outcome = sweep_due(app, hours(24), batch_size=2)  # five due deadlines, batches of two
+    assert outcome.counts["response-breach:send"] == 5 and outcome.counts["queued_emails"] == 1
+    sweep_and_deliver(app, hours(24))
+    [email] = transport.sent
+    assert email["Subject"] == "5 buyer enquiries went unanswered for 24 hours"
+
+
+def test_an_unsent_grouped_reminder_is_replanned_without_the_conversation_the_seller_answered(ctx):
+    from usecases.responses import sweep
+
+    app, transport = ctx
+    ids = seed(app)
+    scan_batch(app, ids, hours(0))
+    assert sweep(app, hours(1))["queued_emails"] == 1  # one reminder for five, not sent yet
+    with transaction(app.session_factory) as s:
+        seller = s.scalar(select(User).where(User.external_id == "u-9"))
+        conv = s.scalar(select(Conversation).where(Conversation.external_id == "c-901"))
+        s.add(Message(external_id="r-901", conversation_id=conv.id, sender_id=seller.id, body="Shipped", sent_at=hours(1.05),
+                      recorded_at=hours(1.05)))
+    sweep_and_deliver(app, hours(1.1))
+    [email] = transport.sent
+    assert email["Subject"] == "4 buyers are waiting for your reply"
+    text, html, _ = _parts(email)
+    assert "Ben Buyer" not in text and "c-901" not in text and "c-901" not in html
+    assert all(f"https://peermetals.com/messages/c-90{n}" in text for n in (0, 2, 3, 4))
+    with app.session_factory() as s:
+        statuses = sorted(s.scalars(select(OutboxEmail.status)))
+    assert statuses == ["dead", "sent"]
+    sweep_and_deliver(app, hours(1.2))  # a rerun re-plans nothing
+    assert len(transport.sent) == 1
+
+
+def test_a_grouped_reminder_answered_everywhere_before_it_is_sent_is_withdrawn(ctx):
+    from usecases.responses import sweep
+
+    app, transport = ctx
+    ids = seed(app)
+    scan_batch(app, ids, hours(0))
+    sweep(app, hours(1))
+    with transaction(app.session_factory) as s:
+        seller = s.scalar(select(User).where(User.external_id == "u-9"))
+        for conv in s.scalars(select(Conversation)):
+            s.add(Message(external_id=f"r-{conv.external_id}", conversation_id=conv.id, sender_id=seller.id, body="Yes",
+                          sent_at=hours(1.05), recorded_at=hours(1.05)))
+    sweep_and_deliver(app, hours(1.1))
+    assert transport.sent == []
+    with app.session_factory() as s:
+        assert set(s.scalars(select(OutboxEmail.status))) == {"dead"}
+
+
+def test_a_phone_number_split_over_the_waiting_messages_is_masked_in_the_quote(ctx):
+    app, transport = ctx
+    with transaction(app.session_factory) as s:
+        seller = User(external_id="u-9", name="Seller Nine", email="seller9@example.com", timezone="UTC", away=False)
+        buyer = User(external_id="u-100", name="Ada Buyer", email="ada@example.com", timezone="UTC", away=False)
+        s.add_all([seller, buyer])
+        s.flush()
+        conv = Conversation(external_id="c-900", buyer_id=buyer.id, seller_id=seller.id, subject="Gold Eagle")
+        s.add(conv)
+        s.flush()
+        first = Message(external_id="m-1", conversation_id=conv.id, sender_id=buyer.id, body="call me on 415 555",
+                        sent_at=hours(0), recorded_at=hours(0))
+        s.add(first)
+        s.flush()
+        first_id = first.id
+    scan_batch(app, [first_id], hours(0))  # alone, "415 555" is no phone number: scanned unmasked
+    with transaction(app.session_factory) as s:
+        s.add(Message(external_id="m-2", conversation_id=conv.id, sender_id=buyer.id, body="0199 thanks",
+                      sent_at=hours(0.01), recorded_at=hours(0.01)))
+    from usecases.scanning import scan_pending
+
+    scan_pending(app, hours(0.02))
+    with app.session_factory() as s:
+        assert s.scalar(select(Message.masked_body).where(Message.id == first_id)) == "call me on [phone removed]"
+    sweep_and_deliver(app, hours(1))
+    [email] = transport.sent
+    text, html, headers = _parts(email)
+    assert "call me on [phone removed]" in text
+    for part in (text, html, headers):
+        assert "415" not in part and "555" not in part

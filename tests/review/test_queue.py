@@ -401,7 +401,7 @@ def test_a_restriction_ends_when_its_strikes_age_out_of_the_window(app, market):
 def test_run_once_includes_the_review_stage():
     from actors.stages import STAGES
 
-    assert [stage.name for stage in STAGES] == ["scan", "review", "responses", "transcripts", "webhooks",
+    assert [stage.name for stage in STAGES] == ["scan", "attachment_scan", "review", "responses", "transcripts", "webhooks",
                                                   "notifications", "mail"]
 
 

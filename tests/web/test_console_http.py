@@ -14,7 +14,8 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="module")
 def accounts(web_env, server) -> dict[str, str]:
-    emails = {"lock@peermetals.com": "moderator", "root@peermetals.com": "admin", "sam@peermetals.com": "moderator"}
+    emails = {"lock@peermetals.com": "moderator", "root@peermetals.com": "admin", "sam@peermetals.com": "moderator",
+              "dora@peermetals.com": "disputes", "mia@peermetals.com": "moderator"}
     for email, role in emails.items():
         added = cli(web_env, "staff", "add", email, "--role", role, "--password-stdin", input=PASSWORD + "\n")
         assert added.returncode == 0, added.stderr
@@ -83,3 +84,18 @@ def test_an_admin_changes_a_role_and_it_is_audited(server, accounts, web_env):
         assert "root@peermetals.com" in audit.text and "to=disputes" in audit.text
     listed = cli(web_env, "staff", "list", "--json")
     assert '"email": "sam@peermetals.com", "user": "staff:sam@peermetals.com", "name": "sam", "role": "disputes"' in listed.stdout
+
+
+def test_bulk_confirm_needs_the_csrf_token_and_the_moderator_role(server, accounts):
+    with httpx.Client(base_url=server) as http:
+        assert _sign_in(http, "mia@peermetals.com").status_code == 303
+        token = _form_token(http.get("/staff/queue"))
+        assert http.post("/staff/review/1/confirm-sender", data={}).status_code == 403
+        assert http.post("/staff/review/1/confirm-sender", data={"csrf_token": "forged"}).status_code == 403
+        missing = http.post("/staff/review/999999/confirm-sender", data={"csrf_token": token})
+        assert missing.status_code == 404 and "999999" in missing.text
+    with httpx.Client(base_url=server) as http:
+        assert _sign_in(http, "dora@peermetals.com").status_code == 303
+        token = _form_token(http.get("/staff/conversations"))
+        refused = http.post("/staff/review/1/confirm-sender", data={"csrf_token": token})
+        assert refused.status_code == 403 and "does not give access" in refused.text

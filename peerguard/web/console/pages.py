@@ -21,8 +21,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from peerguard.web.console.security import client_address, is_https
+from pipeline.charts import duration_label
 from pipeline.review import OUTCOMES, SEVERITY
-from usecases import console, review, staff
+from usecases import console, dashboards, review, staff
 from usecases.console import CANNED_REASONS
 from usecases.staff import Staff
 
@@ -35,6 +36,7 @@ NOTICES = {
     "confirmed": "Item {item} confirmed.", "dismissed": "Item {item} dismissed.", "ignored": "Item {item} ignored.",
     "unclaimed": "Item {item} released.", "empty": "Nothing left to claim.", "noted": "Note added.",
     "overturned": "Strike overturned.", "role": "Role changed.", "claimed": "Item {item} claimed.",
+    "bulk": "Items {item} confirmed.",
 }
 
 router = APIRouter(include_in_schema=False)
@@ -114,7 +116,7 @@ async def _posted(request: Request, area: str | None) -> tuple[Staff, dict[str, 
 
 
 REFUSALS = [
-    (review.ItemNotFound, 404), (console.UserNotFound, 404), (console.ConversationNotFound, 404),
+    (review.ItemNotFound, 404), (console.UserNotFound, 404), (console.ConversationNotFound, 404), (console.PhotoNotShown, 404),
     (console.OwnAccount, 403), (review.NotStaff, 403), (review.UnknownOutcome, 400),
     (review.AlreadyResolved, 409), (review.ClaimedByOther, 409), (review.VersionConflict, 409),
     (console.NotYourClaim, 409), (console.TranscriptNotReady, 409), (staff.StaffError, 400), (review.ReviewError, 400),
@@ -264,6 +266,27 @@ async def resolve(request: Request, item_id: int) -> Response:
     return _see(f"/staff/queue?done={result.status}&item={item_id}")
 
 
+@router.post("/staff/review/{item_id}/confirm-sender")
+async def confirm_sender(request: Request, item_id: int) -> Response:
+    who, form = await _posted(request, "queue")
+    with _refusals():
+        done = console.confirm_sender_items(request.app.state.peerguard, who, item_id, form.get("reason"), form.get("note"),
+                                            _now(), client_address(request))
+    items = ", ".join(str(each) for each in done.items)
+    return _see(f"/staff/queue?done=bulk&item={quote(items)}")
+
+
+@router.get("/staff/review/{item_id}/photos/{message_id}/{position}")
+def item_photo(request: Request, item_id: int, message_id: str, position: int) -> Response:
+    """A prepared photo: always a JPEG we made, never the original, and no file name of the sender's."""
+    who = _allowed(request, "queue")
+    with _refusals():
+        jpeg = console.item_photo(request.app.state.peerguard, who, item_id, message_id, position)
+    return Response(jpeg, media_type="image/jpeg", headers={
+        "Content-Disposition": 'inline; filename="photo.jpg"', "Cache-Control": "private, no-store",
+        "Cross-Origin-Resource-Policy": "same-origin"})
+
+
 @router.post("/staff/review/{item_id}/notes")
 async def note(request: Request, item_id: int) -> Response:
     who, form = await _posted(request, "queue")
@@ -352,6 +375,17 @@ def transcript_download(request: Request, request_id: int) -> Response:
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="transcript-{quote(conversation_id)}-{request_id}.pdf"',
         "X-Content-SHA256": sha256})
+
+
+# --- Dashboards (every role) -------------------------------------------------------------------
+
+
+@router.get("/staff/dashboards")
+def dashboards_page(request: Request) -> HTMLResponse:
+    who = _allowed(request, "dashboards")
+    now = _now()
+    page = dashboards.dashboards(request.app.state.peerguard, now)
+    return _render(request, "dashboards.html", who, page=page, now=now, duration=duration_label)
 
 
 # --- Administration ----------------------------------------------------------------------------

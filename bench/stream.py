@@ -98,3 +98,79 @@ def messages(count: int, seed: int = DEFAULT_SEED) -> Iterator[str]:
 def jsonl(count: int, seed: int = DEFAULT_SEED) -> bytes:
     """The stream as JSON lines, ready for a scanner's stdin."""
     return "".join(json.dumps({"id": f"m{i}", "text": t}) + "\n" for i, t in enumerate(messages(count, seed))).encode()
+
+
+# --- the number-dense stream ---------------------------------------------------------------------
+# Real PeerMetals traffic is trade chat dense with numbers: every clean line below carries two to
+# five of the trade's own numbers (prices, cert and tracking numbers with valid check digits,
+# dates, weights, serials, order numbers, pop counts, dimensions), often several in one message;
+# 5% are off-platform attempts, half of them in the reshaped or foreign forms of issue 15.
+DENSE_SEED = 20261206
+CITIES = ["Denver", "Tampa", "Austin", "Reno", "Boise", "Dallas"]
+
+
+def _usps(rng: random.Random) -> str:
+    """A 22-digit USPS IMpb number with a valid mod-10 check digit, in groups of four."""
+    body = "9400" + "".join(str(rng.randint(0, 9)) for _ in range(17))
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    digits = body + str((10 - total % 10) % 10)
+    return " ".join(digits[i : i + 4] for i in range(0, 22, 4))
+
+
+def _fedex(rng: random.Random) -> str:
+    """A 12-digit FedEx Express number with its mod-11 check digit."""
+    while True:
+        body = "".join(str(rng.randint(0, 9)) for _ in range(11))
+        total = sum(int(d) * (1, 3, 7)[i % 3] for i, d in enumerate(reversed(body)))
+        check = total % 11 % 10
+        return body + str(check)
+
+
+def _dense_clean(rng: random.Random) -> str:
+    """One clean trade message with several numbers."""
+    price, cert = _price(rng), rng.randint(10_000_000, 49_999_999)
+    weight = rng.choice(["31.103 g", "1.00 oz", "15.55 g", "0.9999 fine", "26.73 g", "10 oz", "1 kilo (32.15 ozt)"])
+    date = f"{rng.randint(1, 12)}/{rng.randint(1, 28)}/{rng.choice([2024, 2025, 2026])}"
+    templates = [
+        lambda: f"PCGS {cert} {rng.choice(GRADES)}, pop {rng.randint(10, 9999):,}, asking {price}",
+        lambda: f"Tracking {_usps(rng)}, shipped {date}, insured for {price}",
+        lambda: f"FedEx {_fedex(rng)} — {rng.randint(1, 9)} boxes, {rng.randint(2, 40)}.{rng.randint(0, 9)} lb total",
+        lambda: f"Lot {rng.randint(1000, 9999)}: {rng.randint(2, 50)} x {weight} {rng.choice(COINS)}s @ {price} each, {date}",
+        lambda: f"Serial {rng.choice('ABCDEFGH')}{rng.choice('ABCDEFGH')} {rng.randint(100000, 999999)}, {weight}, assay card {rng.randint(1000000, 9999999)}",
+        lambda: f"Order #{rng.randint(100000, 999999)}: {price} + {_price(rng)} shipping = {_price(rng)}, cert {cert}",
+        lambda: f"NGC {rng.randint(1_000_000, 6_999_999)}-{rng.randint(1, 99):03d}, {rng.randint(1850, 2024)}-{rng.choice('SDOP')}, {weight}, {price}",
+        lambda: f"Spot {rng.randint(1800, 3200)}.{rng.randint(0, 99):02d} at {rng.randint(1, 12)}:{rng.randint(0, 59):02d}, so {price} for {rng.randint(2, 20)} is {rng.randint(1, 9)}.{rng.randint(0, 99):02d} over",
+        lambda: f"{rng.randint(38, 41)}.{rng.randint(0, 9)} mm x {rng.randint(2, 3)}.{rng.randint(0, 99)} mm, {weight}, mintage {rng.randint(10, 999)},{rng.randint(100, 999)}",
+        lambda: f"Picked up in {rng.choice(CITIES)} {date}, receipt {rng.randint(10**9, 10**10 - 1)}, {price} paid via checkout",
+        lambda: f"Preis {rng.randint(100, 2999)} €, {weight}, Versand {date}",
+        lambda: f"precio {rng.randint(100, 2999)} pesos, {weight}, cert {cert}",
+    ]
+    return rng.choice(templates)()
+
+
+def _dense_contact(rng: random.Random) -> str:
+    """An off-platform attempt: half plain, half in a reshaped or foreign form."""
+    if rng.random() < 0.5:
+        return _contact(rng)
+    digits = f"{rng.choice(['415', '646', '702', '312'])}555{rng.randint(100, 199):04d}"
+    forms = [
+        lambda: "me liga: " + " ".join(["zero", "um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove"][int(d)] for d in digits),
+        lambda: "read it backwards: " + digits[::-1],
+        lambda: f"{rng.choice(['coin', 'stack'])}.{rng.randint(1, 99)} arroba gmail ponto com",
+        lambda: "call " + "x".join(digits),
+        lambda: "find me on the paper plane app, same name as here",
+        lambda: "sin comisión: te paso mi CLABE por privado",
+    ]
+    return rng.choice(forms)()
+
+
+def dense_messages(count: int, seed: int = DENSE_SEED) -> Iterator[str]:
+    """Yield ``count`` number-dense messages (95% clean trade chat, 5% contact)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield _dense_contact(rng) if rng.random() < 0.05 else _dense_clean(rng)
+
+
+def dense_jsonl(count: int, seed: int = DENSE_SEED) -> bytes:
+    """The number-dense stream as JSON lines."""
+    return "".join(json.dumps({"id": f"n{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(dense_messages(count, seed))).encode()

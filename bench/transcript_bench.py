@@ -5,7 +5,10 @@
 Case A: 1,000 messages with 100 photos of 4000x3000 (about 3 MB JPEG each).
 Case B: 10,000 messages without images.
 
-The anchor renders the same HTML (same templates, same CSS, same PDF/UA-1 option) as one
+The simple anchor ("simple") is what a developer would write first and what users compare with:
+one Jinja2 template and a short stylesheet, WeasyPrint in one process, the 4000x3000 originals
+referenced directly by file:// URL, "Page X of Y" from CSS counters. The project-templates anchor
+("anchor") renders the same HTML (same templates, same CSS, same PDF/UA-1 option) as one
 WeasyPrint document in one process, with the full-size photos referenced directly by file://
 URL and WeasyPrint's own "Page X of Y" footer. Ours is ``render_transcript`` with a cold image
 cache. Each side runs in its own subprocess; the parent samples the resident memory of that
@@ -128,6 +131,37 @@ def run_anchor(case: str, data: Path, out: Path) -> dict[str, object]:
     return {"seconds": seconds, "pages": pdf.count(b"/Type /Page\n") or None, "bytes": len(pdf)}
 
 
+SIMPLE_TEMPLATE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Conversation {{ c.external_id }}</title></head>
+<body><h1>Conversation {{ c.external_id }}</h1>
+<p>Buyer {{ c.buyer.name }} · Seller {{ c.seller.name }} · Order {{ c.order_ref }}</p>
+{% for m in c.messages %}<div class="m"><p class="meta">{{ m.sender_name }} · {{ m.sent_at.strftime("%Y-%m-%d %H:%M UTC") }} · {{ m.external_id }}</p>
+<p>{{ m.body }}</p>{% for a in m.attachments %}<img src="{{ a.url }}" alt="{{ a.original_name }}">{% endfor %}</div>
+{% endfor %}</body></html>"""
+SIMPLE_CSS = """@page { size: A4; margin: 18mm 16mm 20mm;
+  @bottom-center { content: "Page " counter(page) " of " counter(pages); font-size: 8pt; } }
+body { font: 9.5pt/1.35 "DejaVu Sans", sans-serif; } .m { margin: 0 0 3mm; } .meta { color: #555; font-size: 8pt; }
+img { max-width: 100%; max-height: 150mm; display: block; }"""
+
+
+def run_simple(case: str, data: Path, out: Path) -> dict[str, object]:
+    """The obvious alternative: one Jinja2 template, WeasyPrint, originals referenced directly."""
+    from types import SimpleNamespace
+
+    import jinja2
+    import weasyprint
+
+    conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
+    started = time.perf_counter()
+    messages = [SimpleNamespace(**{**m.__dict__, "attachments": [
+        SimpleNamespace(original_name=a.original_name, url=Path(a.blob_key).as_uri()) for a in m.attachments]})
+        for m in conversation.messages]
+    view = SimpleNamespace(**{**conversation.__dict__, "messages": messages})
+    html = jinja2.Environment(autoescape=True).from_string(SIMPLE_TEMPLATE).render(c=view)
+    pdf = weasyprint.HTML(string=html, base_url=str(data)).write_pdf(stylesheets=[weasyprint.CSS(string=SIMPLE_CSS)])
+    out.write_bytes(pdf)
+    return {"seconds": time.perf_counter() - started, "pages": None, "bytes": len(pdf)}
+
+
 def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int]:
     """Sum RSS and PSS (bytes) of ``root_pid`` and every descendant, from /proc.
 
@@ -193,7 +227,7 @@ def measure(side: str, case: str, data: Path) -> dict[str, object]:
     figures = json.loads(stdout.strip().splitlines()[-1])
     figures.update({
         "side": side, "case": case, "process_seconds": time.perf_counter() - started,
-        "tree_cpu_seconds": round(sum(cpu.values()), 1),
+        "tree_cpu_seconds": round(sum(cpu.values()), 1), "processes": len(cpu),
         "tree_peak_rss_mb": round(peak[0] / 2**20, 1), "tree_peak_pss_mb": round(peak[1] / 2**20, 1),
         "max_single_rss_mb": round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1),
         "exit": child.returncode,
@@ -213,13 +247,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", default="all", choices=["A", "B", "all"])
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "peerguard-transcript-bench")
-    parser.add_argument("--child", choices=["ours", "anchor"])
+    parser.add_argument("--child", choices=["ours", "anchor", "simple"])
+    parser.add_argument("--sides", default="simple,ours",
+                        help="Comma-separated sides to run: simple (the obvious alternative), anchor (project templates, plain), ours.")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="Alternate the sides this many times per case.")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     if args.child:
-        runner = run_ours if args.child == "ours" else run_anchor
+        runner = {"ours": run_ours, "anchor": run_anchor, "simple": run_simple}[args.child]
         print(json.dumps(runner(args.case, args.data, args.out)))
         return
     print(machine(), flush=True)
@@ -227,16 +263,23 @@ def main() -> None:
         if CASES[case]["photos"]:
             make_photos(args.data / "photos", CASES[case]["photos"])
         for _ in range(args.repeat):
-            # Each pair runs back to back, so both sides see about the same load from other work.
-            anchor = measure("anchor", case, args.data)
-            ours = measure("ours", case, args.data)
-            for row in (anchor, ours):
+            # The sides run back to back, so they see about the same load from other work.
+            rows = {side: measure(side, case, args.data) for side in args.sides.split(",")}
+            for row in rows.values():
                 print(json.dumps(row), flush=True)
-            print(f"case {case}: time {ours['seconds'] / anchor['seconds']:.2f}x, "
-                  f"tree peak RSS {ours['tree_peak_rss_mb'] / anchor['tree_peak_rss_mb']:.2f}x, "
-                  f"tree peak PSS {ours['tree_peak_pss_mb'] / anchor['tree_peak_pss_mb']:.2f}x, "
-                  f"PDF size {ours['bytes'] / anchor['bytes']:.3f}x, load average {os.getloadavg()[0]:.2f}",
-                  flush=True)
+            ours = rows.get("ours")
+            for name, base in rows.items():
+                if ours is None or name == "ours":
+                    continue
+                print(f"case {case}, ours / {name}: wall {ours['process_seconds'] / base['process_seconds']:.2f}x "
+                      f"({ours['process_seconds']:.1f} s vs {base['process_seconds']:.1f} s), "
+                      f"CPU {ours['tree_cpu_seconds'] / max(0.1, base['tree_cpu_seconds']):.2f}x "
+                      f"({ours['tree_cpu_seconds']} s vs {base['tree_cpu_seconds']} s), "
+                      f"processes {ours['processes']} vs {base['processes']}, "
+                      f"tree peak RSS {ours['tree_peak_rss_mb'] / base['tree_peak_rss_mb']:.2f}x, "
+                      f"tree peak PSS {ours['tree_peak_pss_mb'] / base['tree_peak_pss_mb']:.2f}x, "
+                      f"PDF size {ours['bytes'] / base['bytes']:.3f}x, load average {os.getloadavg()[0]:.2f}",
+                      flush=True)
 
 
 if __name__ == "__main__":

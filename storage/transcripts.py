@@ -115,8 +115,8 @@ def findings_by_message(
 
 
 def content_fingerprint(conversation: TranscriptConversation, chain_head: str, evidence: bool,
-                        around_message_ids: Sequence[str]) -> str:
-    """Return the reuse key: same chain, findings, options and generator mean the same PDF."""
+                        around_message_ids: Sequence[str], requested_by: str = "", signed: bool = False) -> str:
+    """Return the reuse key: same chain, findings, options, requester and generator mean the same PDF."""
     findings = [(m.external_id, f.kind, f.start, f.end, f.score) for m in conversation.messages for f in m.findings]
     document = {
         "chain_head": chain_head,
@@ -125,6 +125,9 @@ def content_fingerprint(conversation: TranscriptConversation, chain_head: str, e
         "evidence": evidence,
         "around": sorted(around_message_ids) if evidence else [],
         "generator": GENERATOR_VERSION,
+        # The requester is printed on the PDF, and a signed file must not stand in for an unsigned one.
+        "requested_by": requested_by,
+        "signed": signed,
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 

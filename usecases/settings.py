@@ -35,6 +35,21 @@ class DevelopmentKeyRefused(SettingsError):
 
 
 @dataclass(frozen=True)
+class TranscriptSigning:
+    """How transcripts are signed: a PEM key and certificate, or one PKCS#12 file; an optional time stamp server."""
+
+    key_path: Path
+    cert_path: Path | None  # None when key_path is a PKCS#12 bundle holding both
+    passphrase: bytes | None = None
+    tsa_url: str | None = None
+
+    @property
+    def pkcs12(self) -> bool:
+        """True when the key file is a PKCS#12 bundle (.p12 / .pfx)."""
+        return self.key_path.suffix.lower() in (".p12", ".pfx")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything PeerGuard reads from its environment, validated and typed."""
 
@@ -51,6 +66,7 @@ class Settings:
     environment: str = "production"
     secret_key_set: bool = False
     debug: bool = False
+    transcript_signing: TranscriptSigning | None = None
 
     @property
     def site(self) -> str:
@@ -92,7 +108,29 @@ class Settings:
             environment=_environment(env.get("PEERGUARD_ENV")),
             secret_key_set=bool(secret),
             debug=bool(env.get("PEERGUARD_DEBUG")),
+            transcript_signing=_transcript_signing(env),
         )
+
+
+def _transcript_signing(env: Mapping[str, str]) -> TranscriptSigning | None:
+    """PEERGUARD_SIGNING_KEY / _CERT / _PASSPHRASE and PEERGUARD_TSA_URL; None when no key is set."""
+    key, cert = env.get("PEERGUARD_SIGNING_KEY") or "", env.get("PEERGUARD_SIGNING_CERT") or ""
+    tsa = env.get("PEERGUARD_TSA_URL") or None
+    if not key:
+        if cert or tsa:
+            raise SettingsError("PEERGUARD_SIGNING_CERT and PEERGUARD_TSA_URL need PEERGUARD_SIGNING_KEY")
+        return None
+    signing = TranscriptSigning(Path(key), Path(cert) if cert else None,
+                                (env.get("PEERGUARD_SIGNING_PASSPHRASE") or "").encode() or None, tsa)
+    if not signing.pkcs12 and signing.cert_path is None:
+        raise SettingsError("PEERGUARD_SIGNING_KEY is a PEM key: set PEERGUARD_SIGNING_CERT to its certificate "
+                            "(or give a .p12/.pfx bundle)")
+    for name, path in (("PEERGUARD_SIGNING_KEY", signing.key_path), ("PEERGUARD_SIGNING_CERT", signing.cert_path)):
+        if path is not None and not path.is_file():
+            raise SettingsError(f"{name}: no such file {path}")
+    if tsa and not tsa.startswith(("http://", "https://")):
+        raise SettingsError(f"PEERGUARD_TSA_URL must be an http(s) URL, not {tsa!r}")
+    return signing
 
 
 def _read(env: Mapping[str, str], name: str, parse: Callable[[Any], T], default: Any) -> T:

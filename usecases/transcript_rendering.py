@@ -10,8 +10,12 @@ a worker process that unpickles ``render_part_job`` stays light.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.pool
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +35,27 @@ class TranscriptTimeout(TimeoutError):
     """A render took longer than its time limit and its workers were killed."""
 
 
+class RenderStopped(SystemExit):
+    """The process rendering a transcript was asked to stop (SIGTERM); its workers were killed."""
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Pool initializer: a worker gets SIGKILL when the fork server that started it exits.
+
+    The fork server exits as soon as the rendering process is gone (even after ``kill -9``),
+    so no worker is left rendering for nobody.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # Not Linux: the pool's own terminate() on exit still applies.
+    if os.getppid() == 1:
+        os._exit(1)  # The fork server died before the request took effect.
+
+
 def render_part_job(job: PartJob) -> PartResult:
     """Render one part inside a worker: load its prepared photos, then let the pipeline draw it."""
     return render_part(job, {url: read_prepared(ref) for url, ref in job.served.items()})
@@ -44,18 +69,26 @@ class RenderPool:
         context.set_forkserver_preload(_PRELOAD)
         # One part per worker process: WeasyPrint's memory is freed with the process, so the
         # peak stays at one part's worth per worker however long the conversation is.
-        self._pool = context.Pool(processes=max(1, workers), maxtasksperchild=1)
+        self._pool = context.Pool(processes=max(1, workers), maxtasksperchild=1, initializer=_die_with_parent)
+        self._previous_sigterm: object = None
         # A monotonic deadline is a resource limit, not a reading of the wall clock.
         self._deadline = time.monotonic() + time_limit_seconds
         self._time_limit = time_limit_seconds
 
     def __enter__(self) -> RenderPool:
+        # A command line render stopped with SIGTERM must still leave through __exit__, which
+        # kills the workers; Ctrl-C already does (KeyboardInterrupt). Hosts that handle SIGTERM
+        # themselves (the Dramatiq worker) keep their handler.
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _stop_render)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self._pool.terminate()
         self._pool.join()
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
 
     def submit_glyph_sheet(self) -> multiprocessing.pool.AsyncResult:
         """Start rendering the footer glyph sheet in a worker."""
@@ -75,6 +108,10 @@ class RenderPool:
         except multiprocessing.TimeoutError as exc:
             self._pool.terminate()
             raise TranscriptTimeout(f"transcript render exceeded {self._time_limit:g} s") from exc
+
+
+def _stop_render(signum: int, frame: object) -> None:
+    raise RenderStopped(128 + signum)
 
 
 def render_environment(read_blob: BlobReader, cache_dir: Path, template_dir: Path | None = None) -> RenderEnvironment:

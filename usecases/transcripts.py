@@ -29,6 +29,7 @@ from storage.models import TranscriptRequest
 from usecases import webhooks
 from usecases.app import App
 from usecases.transcript_rendering import TranscriptTimeout, render_environment
+from usecases.transcript_signing import sign_transcript
 
 RENDER_TIME_LIMIT = timedelta(minutes=10)
 
@@ -91,7 +92,8 @@ def _settle_or_prepare(app: App, request_id: int, now: datetime):
         head = chain_head(conversation)
         request.chain_head, request.message_count = head, len(conversation.messages)
         request.fingerprint = store.content_fingerprint(
-            conversation, head, request.evidence, request.around_message_ids)
+            conversation, head, request.evidence, request.around_message_ids, request.requested_by,
+            app.settings.transcript_signing is not None)
         earlier = store.reusable_request(session, request.conversation_id, request.fingerprint)
         if earlier is not None and _file_intact(app, earlier):
             _mark_reused(request, earlier, now)
@@ -111,14 +113,26 @@ def _render_and_record(app: App, request_id: int, conversation, options: Transcr
     except Exception as exc:
         _record_failure(app, request_id, f"{type(exc).__name__}: {exc}")
         raise
-    relative = _write_pdf(app, conversation.external_id, rendered.pdf, rendered.sha256)
+    try:
+        pdf = _signed(app, rendered.pdf, options.requested_by)
+    except Exception as exc:
+        _record_failure(app, request_id, f"signing failed: {type(exc).__name__}: {exc}")
+        raise
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    relative = _write_pdf(app, conversation.external_id, pdf, sha256)
     with transaction(app.session_factory) as session:
         request = store.lock_request(session, request_id)
         request.status, request.finished_at = "done", now
-        request.pdf_path, request.pdf_sha256 = relative, rendered.sha256
-        request.pages, request.size_bytes = rendered.pages, len(rendered.pdf)
+        request.pdf_path, request.pdf_sha256 = relative, sha256
+        request.pages, request.size_bytes = rendered.pages, len(pdf)
         _announce_ready(session, request, conversation.external_id, now)
         return _outcome(app, request, reused=False)
+
+
+def _signed(app: App, pdf: bytes, requested_by: str) -> bytes:
+    """The PDF signed with the configured key (PAdES), or unchanged when no key is configured."""
+    signing = app.settings.transcript_signing
+    return pdf if signing is None else sign_transcript(pdf, signing, requested_by)
 
 
 def _announce_ready(session, request: TranscriptRequest, conversation_external_id: str, now: datetime) -> None:
@@ -162,6 +176,7 @@ def _options(request: TranscriptRequest) -> TranscriptOptions:
         evidence=request.evidence,
         around_message_ids=tuple(request.around_message_ids or ()),
         time_limit_seconds=RENDER_TIME_LIMIT.total_seconds(),
+        requested_by=request.requested_by,
     )
 
 

@@ -8,6 +8,7 @@ from peerguard.cli.db import db
 from peerguard.cli.demo import demo
 from peerguard.cli.errors import one_line_error
 from peerguard.cli.importing import import_
+from peerguard.cli.keys import keys
 from peerguard.cli.outbox import outbox
 from peerguard.cli.review import review, stats, strikes
 from peerguard.cli.run import run
@@ -19,11 +20,12 @@ from peerguard.cli.staff import staff
 from peerguard.cli.tokens import tokens
 from peerguard.cli.transcript import transcript
 from peerguard.cli.users import users
+from peerguard.cli.verify import verify
 from peerguard.cli.web import web
 from peerguard.cli.webhooks import webhooks
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, outbox, review, run, scan, scan_file, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, web, webhooks, worker)
+COMMANDS = (db, demo, import_, keys, outbox, review, run, scan, scan_file, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, verify, web, webhooks, worker)
 
 
 class PeerGuardGroup(click.Group):

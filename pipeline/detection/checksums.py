@@ -12,6 +12,11 @@ from pipeline.detection.keccak import keccak256
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BASE58_INDEX = {c: i for i, c in enumerate(_BASE58)}
+# The XRP Ledger uses Base58Check with its own alphabet ("r" is zero, so addresses start with it).
+_RIPPLE = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
+_RIPPLE_INDEX = {c: i for i, c in enumerate(_RIPPLE)}
+# Monero's base58 encodes 8-byte blocks as 11 characters; a short last block uses fewer.
+_MONERO_BLOCK_BYTES = {0: 0, 2: 1, 3: 2, 5: 3, 6: 4, 7: 5, 9: 6, 10: 7, 11: 8}
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_INDEX = {c: i for i, c in enumerate(_BECH32)}
 
@@ -83,17 +88,18 @@ def aba_valid(digits: str) -> bool:
     return sum(int(d) * weights[i % 3] for i, d in enumerate(digits)) % 10 == 0
 
 
-def base58check_payload(address: str) -> bytes | None:
+def base58check_payload(address: str, alphabet: dict[str, int] = _BASE58_INDEX) -> bytes | None:
     """Decode a Base58Check string and return its payload if the 4-byte checksum holds."""
     if not 25 <= len(address) <= 40:
         return None
     number = 0
     for char in address:
-        if char not in _BASE58_INDEX:
+        if char not in alphabet:
             return None
-        number = number * 58 + _BASE58_INDEX[char]
+        number = number * 58 + alphabet[char]
     raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    raw = b"\x00" * (len(address) - len(address.lstrip("1"))) + raw
+    zero = next(c for c, i in alphabet.items() if i == 0)
+    raw = b"\x00" * (len(address) - len(address.lstrip(zero))) + raw
     payload, checksum = raw[:-4], raw[-4:]
     if len(payload) < 2:
         return None
@@ -147,7 +153,7 @@ def eth_valid(address: str) -> bool:
 
 
 def crypto_address_chain(address: str) -> str | None:
-    """Name the chain of a checksummed crypto address (btc, ltc, trx, doge, eth) or None."""
+    """Name the chain of a checksummed crypto address (btc, ltc, trx, doge, eth, xrp, xmr) or None."""
     if address.startswith(("0x", "0X")):
         return "eth" if eth_valid(address) else None
     lowered = address.lower()
@@ -155,6 +161,11 @@ def crypto_address_chain(address: str) -> str | None:
         return "btc" if bech32_valid(address, ("bc",)) else None
     if lowered.startswith("ltc1"):
         return "ltc" if bech32_valid(address, ("ltc",)) else None
+    if address[0] == "r":
+        payload = base58check_payload(address, _RIPPLE_INDEX)
+        return "xrp" if payload is not None and len(payload) == 21 and payload[0] == 0 else None
+    if len(address) in (95, 106) and address[0] in "48":
+        return "xmr" if monero_valid(address) else None
     payload = base58check_payload(address)
     if payload is None:
         return None
@@ -165,4 +176,44 @@ def _base58_chain(version: int, length: int) -> str | None:
     """Map a Base58Check version byte to the chain that uses it."""
     if length != 21:
         return None
-    return {0x00: "btc", 0x05: "btc", 0x30: "ltc", 0x32: "ltc", 0x41: "trx", 0x1E: "doge"}.get(version)
+    return {0x00: "btc", 0x05: "btc", 0x30: "ltc", 0x32: "ltc", 0x41: "trx", 0x1E: "doge", 0x16: "doge"}.get(version)
+
+
+def monero_valid(address: str) -> bool:
+    """Monero standard (95 chars) or integrated (106 chars) address: keccak-256 checksum holds."""
+    raw = bytearray()
+    for start in range(0, len(address), 11):
+        block = address[start : start + 11]
+        size = _MONERO_BLOCK_BYTES.get(len(block))
+        if size is None:
+            return False
+        number = 0
+        for char in block:
+            index = _BASE58_INDEX.get(char)
+            if index is None:
+                return False
+            number = number * 58 + index
+        if number >= 1 << (8 * size):
+            return False
+        raw += number.to_bytes(size, "big")
+    if raw[0] not in (0x12, 0x13, 0x2A):
+        return False
+    return keccak256(bytes(raw[:-4]))[:4] == raw[-4:]
+
+
+def solana_key(token: str) -> bool:
+    """A base58 string of 32-44 characters that decodes to exactly 32 bytes (a Solana public key).
+
+    Solana keys carry no checksum; callers only report them with a crypto word nearby or when the
+    string mixes upper case, lower case and digits the way random keys do.
+    """
+    if not 32 <= len(token) <= 44:
+        return False
+    number = 0
+    for char in token:
+        index = _BASE58_INDEX.get(char)
+        if index is None:
+            return False
+        number = number * 58 + index
+    zeros = len(token) - len(token.lstrip("1"))
+    return zeros + (number.bit_length() + 7) // 8 == 32 and number.bit_length() > 240

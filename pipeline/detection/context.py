@@ -15,7 +15,9 @@ _SENTENCE_BREAK = re.compile(r"[.!?\n]+(?:\s|$)")
 _NEGATOR = re.compile(
     r"\b(?:no|not|never|nor|won'?t|don'?t|do not|doesn'?t|does not|can'?t|cannot|can not|"
     r"shouldn'?t|wouldn'?t|refuse|refuses|stop|instead of|rather than|other than|except|"
-    r"avoid|quit|hate|ban|banned|deleted|closed|deactivated|stopped using|got off|gave up|used to)\b|n't\b",
+    r"avoid|quit|hate|ban|banned|deleted|closed|deactivated|stopped using|got off|gave up|used to|"
+    # The same in other languages members write in (accents folded): pt, es, fr, de, it, sv, pl, ru.
+    r"nao|nunca|jamais|pas|nicht|kein|keine|keinen|niente|mai|inte|aldrig|nie|не|нет|никогда)\b|n't\b",
     re.IGNORECASE,
 )
 # Fixed phrases that contain a negator but do not negate the channel after them.
@@ -113,6 +115,29 @@ def is_refused(text: str, start: int, end: int) -> bool:
         return True
     sentence = _REASSURANCE.sub(" ", sentence_of(text, start, end))
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
+
+
+# What happened elsewhere ("paid a <rail> fee on another site", "charged me ... somewhere else")
+# and questions whether the platform's own checkout offers a rail are talk, not a proposal.
+_ELSEWHERE = re.compile(
+    r"\b(?:another|other|different)\s+(?:site|platform|marketplace|app)\b|\b(?:somewhere|someplace)\s+else\b|\belsewhere\b"
+    r"|\bon\s+(?:ebay|etsy|craigslist|offerup|mercari|whatnot|facebook\s+marketplace)\b",
+    re.IGNORECASE,
+)
+_PAST = re.compile(r"\b(?:paid|charged|used|sold|bought|had|was|were|saw|last\s+(?:week|month|year|time)|\w+\s+ago)\b", re.IGNORECASE)
+_CHECKOUT_QUESTION = re.compile(
+    r"\b(?:does|do|can|will|would|is)\s+(?:the\s+|your\s+|this\s+)?(?:checkout|site|platform|peer\s?metals)\s+"
+    r"(?:take|takes|accept|accepts|support|supports|allow|allows|offer|offers|do|have|has)\b",
+    re.IGNORECASE,
+)
+
+
+def platform_talk(text: str, start: int, end: int) -> bool:
+    """True when the sentence asks about the platform's checkout or tells of a past deal elsewhere."""
+    sentence = sentence_of(text, start, end)
+    if _CHECKOUT_QUESTION.search(sentence):
+        return True
+    return _ELSEWHERE.search(sentence) is not None and _PAST.search(sentence) is not None
 
 
 def describes_item(text: str, start: int, end: int) -> bool:

@@ -7,9 +7,11 @@ several messages, or when it needed a neighbour's context and the message alone 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.detection.checksums import crypto_address_chain, iban_valid
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
 
@@ -51,12 +53,54 @@ def scan_conversation(
     senders, texts = _unpack(messages)
     findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)]
     seen = {_key(f) for f in findings}
-    for candidate in _window_findings(senders, texts, domains, window):
+    for candidate in [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts)]:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
         findings.append(candidate)
+    findings = _without_checkout_rails(findings, texts)
     return sorted(findings, key=lambda f: (f.spans[0].message or 0, f.start))
+
+
+_EDGE_TOKEN = re.compile(r"[A-Za-z0-9]{4,}")
+_CHECKOUT = re.compile(r"\b(?:checkout|check\s?out)\b", re.IGNORECASE)
+
+
+def _glued_identifiers(senders: list[str | None], texts: list[str]) -> list[Finding]:
+    """An address or IBAN cut across consecutive messages ("bc1q09lm..." | "h5gw3f..."): glue the pieces."""
+    found: list[Finding] = []
+    for first in range(len(texts) - 1):
+        pieces = _EDGE_TOKEN.findall(texts[first][-64:])
+        if not pieces:
+            continue
+        glued, parts = pieces[-1], [(first, texts[first].rindex(pieces[-1]), len(texts[first].rstrip(" .,:;")))]
+        for index in range(first + 1, min(len(texts), first + 4)):
+            if not _same_sender(senders[first], senders[index]):
+                continue
+            head = _EDGE_TOKEN.match(texts[index].strip())
+            if not head:
+                break
+            offset = texts[index].index(head.group())
+            glued += head.group()
+            parts.append((index, offset, offset + len(head.group())))
+            value = crypto_address_chain(glued) or ("iban" if iban_valid(glued) else None)
+            if value:
+                spans = tuple(Span(s, e, m) for m, s, e in parts)
+                match = " | ".join(texts[m][s:e] for m, s, e in parts)
+                found.append(Finding("payment", spans, match, value, 0.95, messages=tuple(m for m, _, _ in parts)))
+                break
+    return found
+
+
+def _without_checkout_rails(findings: list[Finding], texts: list[str]) -> list[Finding]:
+    """A rail asked about and then chosen at the platform's checkout ("PayPal? ... PayPal at checkout") is clean."""
+    rails = {f.value for f in findings if f.kind == "payment" and f.value.isalpha() and f.value != "fee_avoidance"}
+    if not rails:
+        return findings
+    at_checkout = {rail for rail in rails for text in texts if rail in text.lower().replace(" ", "") and _CHECKOUT.search(text)}
+    if not at_checkout:
+        return findings
+    return [f for f in findings if not (f.kind == "payment" and f.value in at_checkout)]
 
 
 def _unpack(messages: Sequence[ConversationMessage]) -> tuple[list[str | None], list[str]]:
@@ -84,7 +128,7 @@ def _optional_str(value: object) -> str | None:
 def _in_message(finding: Finding, index: int) -> Finding:
     """Attach a single-message finding to its message index."""
     spans = tuple(Span(s.start, s.end, index) for s in finding.spans)
-    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, (index,))
+    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, (index,), finding.lang)
 
 
 def _window_findings(
@@ -102,6 +146,8 @@ def _window_findings(
             for finding in scan_text(joined.text, platform_domains=domains):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
+                    if finding.kind == "url":
+                        finding, spans = _with_leading_fragments(finding, spans, texts, members[:size])
                     yield _window_finding(finding, spans, texts)
 
 
@@ -140,11 +186,41 @@ def _join(texts: list[str], indexes: list[int]) -> _Window:
     return _Window(tuple(indexes), " ".join(parts), tuple(offsets), tuple(lengths))
 
 
+def _with_leading_fragments(
+    finding: Finding, spans: list[Span], texts: list[str], members: list[int]
+) -> tuple[Finding, list[Span]]:
+    """Prepend the one-word messages just before a split domain ("bullseye" | "bullion" | ". com").
+
+    The detector reads only the last word before the dot as the domain's name; earlier one-word
+    fragments from the same sender are pieces of the same name.
+    """
+    first = spans[0]
+    if first.start != 0 or first.message not in members:
+        return finding, spans
+    position = members.index(first.message)
+    leading: list[int] = []
+    while position > 0 and _name_fragment(texts[members[position - 1]]):
+        position -= 1
+        leading.insert(0, members[position])
+    if not leading:
+        return finding, spans
+    prefix = "".join(texts[i].strip().lower() for i in leading)
+    value = prefix + finding.value
+    extra = [Span(texts[i].index(texts[i].strip()), len(texts[i].rstrip()), i) for i in leading]
+    return Finding(finding.kind, finding.spans, finding.match, value, finding.score, finding.detector_version, (), finding.lang), extra + spans
+
+
+def _name_fragment(text: str) -> bool:
+    """A message that is a single name-like word ("bullseye"), possibly part of a split domain."""
+    word = text.strip()
+    return 2 <= len(word) <= 24 and word.replace("-", "").isalnum() and word.isascii() and word.lower() == word
+
+
 def _window_finding(finding: Finding, spans: list[Span], texts: list[str]) -> Finding:
     """Build a conversation finding from a window finding's per-message spans."""
     messages = tuple(sorted({s.message for s in spans if s.message is not None}))
     match = " | ".join(texts[s.message][s.start : s.end] for s in spans if s.message is not None)
-    return Finding(finding.kind, tuple(spans), match, finding.value, finding.score, finding.detector_version, messages)
+    return Finding(finding.kind, tuple(spans), match, finding.value, finding.score, finding.detector_version, messages, finding.lang)
 
 
 def _key(finding: Finding) -> tuple[object, ...]:
@@ -201,4 +277,4 @@ def _shifted(finding: Finding, offset: int) -> Finding:
     """The same finding with its message indexes moved by ``offset``."""
     spans = tuple(Span(s.start, s.end, None if s.message is None else s.message + offset) for s in finding.spans)
     messages = tuple(m + offset for m in finding.messages)
-    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, messages)
+    return Finding(finding.kind, spans, finding.match, finding.value, finding.score, finding.detector_version, messages, finding.lang)

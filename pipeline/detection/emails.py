@@ -33,6 +33,9 @@ _STOPWORDS = frozenset(
     """.split()
 )
 
+# Local parts that describe a mailbox rather than spell it ("firstname.lastname at gmail").
+_DESCRIBED_LOCAL = frozenset("name firstname lastname surname fullname initials".split())
+
 _STANDARD = re.compile(
     r"(?<![A-Za-z0-9._%+-])(?P<local>[A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@"
     r"(?P<domain>[A-Za-z0-9][A-Za-z0-9-]{0,62}(?:\.[A-Za-z0-9-]{1,63}){0,5})"
@@ -98,6 +101,9 @@ def _spelled(text: str, platform_domains: tuple[str, ...]) -> list[Hit]:
             # "more stock at www.example.net" names a website; mailboxes are not on www hosts.
             continue
         value = _address(local.replace(" ", ""), domain, platform_domains)
+        if value and local.lower() in _DESCRIBED_LOCAL:
+            # "<first>.<last> at <provider>" describes a mailbox pattern without writing one.
+            value = domain.lower() + ":described"
         if value:
             hits.append(Hit("email", ((match.start(), match.start("domain") + len(domain)),), value, 0.9))
     return hits

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Bump when a rule changes what is reported, so stored findings can be re-scanned selectively.
-DETECTOR_VERSION = "2026.11.2"
+DETECTOR_VERSION = "2026.12.1"
 
 KINDS = ("phone", "email", "url", "handle", "payment", "intent")
 
@@ -35,6 +35,9 @@ class Finding:
     score: float
     detector_version: str = DETECTOR_VERSION
     messages: tuple[int, ...] = field(default=())
+    lang: str | None = None  # set when a non-English vocabulary produced the finding
+    decoder: str | None = None  # set when the finding was read from a decoded copy ("reversed", "morse")
+
 
     @property
     def start(self) -> int:
@@ -62,6 +65,9 @@ class Finding:
             data["spans"] = [_span_json(s) for s in self.spans]
         if self.messages:
             data["messages"] = list(self.messages)
+        evidence = {k: v for k, v in (("lang", self.lang), ("decoder", self.decoder)) if v}
+        if evidence:
+            data["evidence"] = evidence
         return data
 
 

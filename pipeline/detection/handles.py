@@ -53,9 +53,9 @@ APPS = (
     MessagingApp("instagram", r"ig|gram", WEAK),
     MessagingApp("telegram", r"tg", WEAK),
     MessagingApp("whatsapp", r"zap(?:zap)?", WEAK),  # Brazilian slang: "me chama no zap"
-    MessagingApp("whatsapp", r"g?[uw]asap|wasa", STRONG),  # Spanish slang: "hablemos por guasap"
+    MessagingApp("whatsapp", r"g?[uw]asap|wasa", STRONG),  # Spanish slang spellings of WhatsApp
     MessagingApp("whatsapp", r"WA(?=\s+(?:me|us)\b)", STRONG),  # "WA me"
-    # Apps by the colour of their icon: "chat on the green app".
+    # Apps by the colour of their icon ("the <colour> app").
     MessagingApp("whatsapp", r"green\s+(?:app|icon)", WEAK),
     MessagingApp("viber", r"purple\s+(?:app|icon)", WEAK),
 )
@@ -66,8 +66,10 @@ _APP_PATTERN = re.compile(
 # "Telegram-era token", "Snap-lock capsule": an app name glued to a word describes a thing.
 _COMPOUND = re.compile(r"-[A-Za-z]")
 _DISCORD_AS_WORD = re.compile(r"\s+(?:between|among|amongst|within)\b", re.IGNORECASE)
-# "Do you have Signal?", "are you on snap?": asking whether the other side uses the app.
+# "do you have <app>?", "are you on <app>?": asking whether the other side uses the app.
 _ASKED_ABOUT_BEFORE = re.compile(r"\b(?:do\s+(?:you|u)\s+(?:have|use)|are\s+(?:you|u)\s+on|(?:you|u)\s+on|got)\s+$", re.IGNORECASE)
+_VINTAGE_BEFORE = re.compile(r"\b(?:1[5-9]\d0'?s|1[5-9]\d\d)\b[^.!?]{0,30}$")
+_VINTAGE_AFTER = re.compile(r"[^.!?]{0,20}\b(?:in|of|from|dated)\s+1[5-9]\d\d\b")
 _X_PATTERN = re.compile(r"(?<![\w@])X(?![\w'])")
 
 _CONTACT_WORDS = re.compile(
@@ -77,15 +79,20 @@ _CONTACT_WORDS = re.compile(
 )
 _USERNAME_CUE = re.compile(r"\b(?:username|user name|handle|user id|id is)\b|@[A-Za-z_]|\w#\d{4}\b", re.IGNORECASE)
 _PREPOSITION_BEFORE = re.compile(r"\b(?:on|via|over|through|thru|in|at)\s+(?:the\s+)?$", re.IGNORECASE)
-# "I'm on Signal", "we're also on reddit": the writer says where they can be found.
+# "I'm on <app>", "we're also on <app>": the writer says where they can be found.
 _SELF_ON_BEFORE = re.compile(r"\b(?:i'?m|i\s+am|we'?re|we\s+are)\s+(?:also\s+|too\s+|now\s+|mostly\s+)?on\s+$", re.IGNORECASE)
 _REDDIT_USER = re.compile(r"(?<![\w/])u/[A-Za-z0-9_-]{3,20}\b")
 _POSSESSIVE_BEFORE = re.compile(r"\b(?:my|our)\s+$", re.IGNORECASE)
 _LABEL_AFTER = re.compile(r"^\s*(?:[:=]|is\b|name\b|username\b|handle\b|id\b|@)|^\s+-", re.IGNORECASE)
+_USER = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_](?:\s+(?i:underscore)\s+[A-Za-z0-9][A-Za-z0-9_.]{0,30})*"
 _USERNAME_AFTER = re.compile(
-    r"^[\s:=\-]*(?:(?:my\s+)?(?:user\s?name|handle|id|name)\s*(?:is|:|=|-)?\s*|is\s+|(?:is\s+)?at\s+)?@?"
-    r"(?P<user>[A-Za-z0-9_][A-Za-z0-9_.\-]{1,30}[A-Za-z0-9_])",
+    r"^[\s:=\-]*(?:(?P<label>(?:my\s+)?(?:user\s?name|handle|id|name)\s*(?:is|:|=|-)?\s*(?:at\s+)?)|(?P<bare>is\s+)|(?:is\s+)?at\s+)?(?P<at>@)?"
+    r"(?P<user>" + _USER + r")",
     re.IGNORECASE,
+)
+# "<app> is <adjective>, handle is <name>": the label may come later in the sentence.
+_LATER_LABEL = re.compile(
+    r"\b(?:user\s?name|handle|user\s?id)\s*(?:is|:|=|-)?\s*(?:at\s+)?@?(?P<user>" + _USER + r")", re.IGNORECASE
 )
 _AT_HANDLE = re.compile(r"(?<![\w@.])@(?P<user>[A-Za-z_][A-Za-z0-9_.]{1,29}[A-Za-z0-9_])")
 _HANDLE_VERB = re.compile(
@@ -141,6 +148,8 @@ def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None
         return None
     if app.name == "discord" and _DISCORD_AS_WORD.match(text, end):  # "discord between the graders"
         return None
+    if _VINTAGE_BEFORE.search(text[max(0, start - 40) : start]) or _VINTAGE_AFTER.match(text, end):
+        return None  # "a 1920s <carrier> telegram": a dated object, older than any messaging app
     if app.strength == SOCIAL and not _social_context(text, start, end):
         return None
     if app.strength == WEAK and not _weak_context(text, start, end):
@@ -188,14 +197,24 @@ def _weak_context(text: str, start: int, end: int) -> bool:
 
 
 def _username_after(text: str, end: int) -> str | None:
-    """Return the username written right after an app name, if any."""
-    match = _USERNAME_AFTER.match(text[end : end + 60])
+    """Return the username written after an app name, if any ("coin underscore queen" is coin_queen)."""
+    window = text[end : end + 60]
+    match = _USERNAME_AFTER.match(window)
+    if match and match.group("bare") and not match.group("at") and match.group("user").isalpha():
+        # "<app> is easiest": a plain word after "is" is prose unless a label follows later.
+        match = None
     if not match:
-        return None
+        later = _LATER_LABEL.search(window)
+        return _spoken_user(later.group("user")) if later and later.group("user").lower() not in _COMMON_WORDS else None
     user = match.group("user")
     if user.lower() in _COMMON_WORDS or user.isdigit() or not (match.group().strip() != user or "@" in match.group()):
         return None
-    return user.lower()
+    return _spoken_user(user)
+
+
+def _spoken_user(user: str) -> str:
+    """Lower-case a username and turn a spoken "underscore" into the character."""
+    return re.sub(r"\s+underscore\s+", "_", user, flags=re.IGNORECASE).lower()
 
 
 def _x_mentions(text: str) -> list[Hit]:

@@ -20,6 +20,7 @@ class Hit:
     spans: tuple[tuple[int, int], ...]
     value: str
     score: float
+    lang: str | None = None  # the language of the vocabulary that fired, when not English
 
     @property
     def start(self) -> int:

@@ -1,10 +1,10 @@
 """Proposals to move the conversation or the deal off the platform, with no identifier given.
 
 Each rule is a small grammar: a contact verb aimed at a person ("text me", "can I call you"), a
-request for a channel ("what's your cell", "send me your email"), a pointer to details hidden
-elsewhere ("my info is in the 3rd photo"), or leaving the site ("off the app", "deal direct").
-Refusals ("not going off-site") and phrases routed back through the platform are clean. Leaving
-the platform for a lower price ("do it off-site and I'll drop it to 1,280") is also reported as a
+request for a channel (asking for a number or an address), a pointer to details hidden
+elsewhere (details in a listing photo), or leaving the site ("off the app", "deal direct").
+Refusals and phrases routed back through the platform are clean. Leaving
+the platform for a lower price (a discount for dealing off-site) is also reported as a
 ``payment`` finding, as the labelling guide asks.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from pipeline.detection.context import is_refused, routed_through_platform
+from pipeline.detection.context import is_refused, platform_talk, routed_through_platform
 from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit, bounded
 
@@ -49,7 +49,7 @@ _DISCOUNT = re.compile(
     r"lower\s+price|better\s+price|shave|save\s+(?:you|us)|\d{1,2}\s?%\s+off)\b",
     re.IGNORECASE,
 )
-# "I'll do 1,200 flat", "make it $950": a price offered with the proposal to leave.
+# A price (a figure, "flat", "make it $N") offered offered with the proposal to leave.
 _PRICE_OFFER = re.compile(r"\b(?:i'?ll\s+do|do\s+it\s+for|make\s+it|for\s+just|let\s+it\s+go\s+for)\s+\$?\d[\d,]*(?:\.\d+)?\b",
                           re.IGNORECASE)
 _PLACE_WORDS = _words("site app platform peermetals peer marketplace checkout here middleman middle system")
@@ -159,7 +159,7 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
         ("off_platform", rf"\boff[\s-]?(?:of\s+)?(?:the\s+|this\s+)?{_SITE}\b|\boffsite\b|\boff[\s-]platform\b"),
         ("outside_platform", rf"\boutside\s+(?:of\s+)?(?:the\s+|this\s+)?{_PLACE}\b"),
         # The same in the languages members also write in: "ausserhalb der Plattform",
-        # "hors de la plateforme", "fuera de la plataforma", "fora da plataforma".
+        # "outside the platform" in French, Spanish and Portuguese.
         ("outside_platform_foreign", r"\b(?:ausserhalb|hors|fuera|fora)\s+(?:de[rsl]?\s+|de\s+la\s+|da\s+|do\s+|du\s+)?"
                                      r"(?:la\s+)?(?:plattform|plateforme|plataforma|seite|site|app)\b"),
         ("take_offline", r"\b(?:take|move|bring|continue|keep|carry)\s+(?:this|it|things|the\s+(?:conversation|chat|"
@@ -186,13 +186,13 @@ INTENT_RULES: tuple[tuple[str, str], ...] = tuple(
                          r"message|msg|contact|reach|text|email|call|"
                          r"(?:do|handle|finish|settle)\s+(?:this|it)|sort\s+(?:this|it)\s+out)\s+(?:\w+\s+){0,2}?"
                          r"(?:privately|in\s+private)\b|\bkeep\s+(?:this|it)\s+between\s+(?:us|you\s+and\s+me)\b"
-                         # "we arrange it between us": the deal is settled between the two, not here.
+                         # "arrange/sort it between us": the deal is settled between the two, not here.
                          r"|\b(?:arrange|settle|sort|do|handle|work)\s+(?:it|this|that|things|the\s+rest)\s+(?:out\s+)?"
                          r"between\s+(?:us|us\s+two|the\s+two\s+of\s+us|you\s+and\s+me)\b"),
         ("hit_me_up", rf"\b(?:hit\s+me\s+up|hmu|reach\s+(?:out\s+to\s+)?me|contact\s+me|get\s+(?:a\s+)?hold\s+of\s+me|"
                       rf"get\s+in\s+touch(?:\s+with\s+me)?)\s+"
                       rf"(?:on|at|via|outside|off|by|directly|privately|there)\b(?!\s+(?:here|the\s+{_PLACE}|{_PLACE}))"),
-        # "a way to reach you directly", "I'll message you privately".
+        # Asking for a direct or private way to reach the other person.
         ("reach_directly", r"\b(?:reach|contact|call|text|message|dm|e-?mail)\s+(?:you|u|ya|me|us)\s+"
                            r"(?:directly|privately|personally)\b"),
         # The link is somewhere the platform cannot see: the profile of another network.
@@ -256,7 +256,7 @@ def _matches(text: str, name: str, pattern: re.Pattern[str]) -> list[Hit]:
     hits = []
     for match in bounded(pattern.finditer(text)):
         refused = name not in _NEGATED_BY_DESIGN and is_refused(text, match.start(), match.end())
-        if refused or routed_through_platform(text, match.end()):
+        if refused or routed_through_platform(text, match.end()) or platform_talk(text, match.start(), match.end()):
             continue
         hits.append(Hit("intent", ((match.start(), match.end()),), name, 0.75))
     return hits

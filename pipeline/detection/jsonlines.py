@@ -3,7 +3,7 @@
 Input, one JSON object per line::
 
     {"id": "m1", "text": "call me 415 555 0123"}
-    {"id": "c1", "messages": [{"sender": "seller", "text": "my cell is 443"}, {"sender": "seller", "text": "208 7710"}]}
+    {"id": "c1", "messages": [{"sender": "seller", "text": "my cell is 555"}, {"sender": "seller", "text": "010 0000"}]}
 
 Output, one line per input line, in the same order::
 

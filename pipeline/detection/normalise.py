@@ -170,9 +170,24 @@ def _keep(text: str, start: int, end: int, pieces: list[str], starts: list[int],
     ends.extend(range(start + 1, end + 1))
 
 
+# Cyrillic letters with no Latin look-alike: a message that has them is written in Cyrillic, and
+# its words made only of look-alike letters ("Нет", "сто") are Russian, not disguised Latin.
+_PLAIN_CYRILLIC = re.compile(r"[бгдёжзийлпфцчшщъыьэюяБГДЖЗИЙЛПФЦЧШЩЪЫЬЭЮЯ]")
+
+
 def _unconfuse(text: str) -> str:
     """Replace look-alike letters in words that mix them with Latin or consist only of them."""
+    if _PLAIN_CYRILLIC.search(text):
+        return _CONFUSABLE_WORD.sub(_unconfuse_mixed_word, text)
     return _CONFUSABLE_WORD.sub(_unconfuse_word, text)
+
+
+def _unconfuse_mixed_word(match: re.Match[str]) -> str:
+    """In Cyrillic text, map look-alike letters only in words that also hold Latin letters."""
+    word = match.group()
+    if any("a" <= c.lower() <= "z" for c in word):
+        return "".join(CONFUSABLES.get(c, c) for c in word)
+    return word
 
 
 def _unconfuse_word(match: re.Match[str]) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid
-from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused
+from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid, solana_key
+from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused, platform_talk
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
 
@@ -71,7 +71,8 @@ _PAY_WORDS = re.compile(
 _ITEM_AFTER = re.compile(
     r"^[\s-]*(?:\w+\s+){0,2}?(?:themed|sign|signs|poster|token|tokens|medal|coin|coins|round|rounds|bar|bars|"
     r"memorabilia|collectible|design|edition|version|one|price|prices|chart|miner|mining|rim|rims|"
-    r"variety|mesh|brush|stand|display|holder|sticker|ad|advert|tin|notes?|ornament|art|pattern)\b",
+    r"variety|mesh|brush|stand|display|holder|sticker|ad|advert|tin|notes?|ornament|art|pattern|telegrams?|"
+    r"receipts?|envelopes?|stamps?|forms?|ledgers?|blanks?)\b",
     re.IGNORECASE,
 )
 _CHECKOUT_CLAUSE = re.compile(
@@ -82,15 +83,20 @@ _CASHTAG = re.compile(r"(?<![\w$])\$(?P<tag>[A-Za-z][A-Za-z0-9_\-]{1,19})(?![\w]
 # engine skips from candidate to candidate; same matches as "\b[A-Z]{2}\d{2}..." and
 # "\b(?:0x...|bc1...|[13LMTD]...)\b", about a tenth of the work on digit-heavy messages.
 _IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9_][A-Z])[A-Z]\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+# The shape of an address of a chain we know, used only for addresses whose checksum fails (a
+# mistyped address still asks to be paid in crypto when the message names crypto).
 _CRYPTO_ADDRESS = re.compile(
-    r"[0bBlL13MTD](?<![A-Za-z0-9_][0bBlL13MTD])(?:(?<=0)x[0-9A-Fa-f]{40}|(?<=b)c1[0-9A-Za-z]{20,70}|"
-    r"(?<=B)C1[0-9A-Za-z]{20,70}|(?<=l)tc1[0-9A-Za-z]{20,70}|(?<=L)TC1[0-9A-Za-z]{20,70}|"
-    r"(?<=[13LMTD])[1-9A-HJ-NP-Za-km-z]{25,39})\b"
+    r"0x[0-9A-Fa-f]{40}|(?i:bc1|ltc1)[0-9A-Za-z]{20,70}|[13LMTDr9A][1-9A-HJ-NP-Za-km-z]{24,39}|[48][1-9A-HJ-NP-Za-km-z]{94,105}"
 )
+# Every alphanumeric token long enough to be an address. Checksums, not nearby words, decide:
+# a message with no crypto word still gets its address checked. The class-first pattern lets the
+# engine skip from letter run to letter run; one search costs about a microsecond per 100 characters.
+LONG_TOKEN = re.compile(r"[0-9A-Za-z](?<![0-9A-Za-z_][0-9A-Za-z])[0-9A-Za-z]{24,105}(?![0-9A-Za-z_])")
 _CRYPTO_CUES = frozenset(
-    "eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol".split()
+    ("eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol "
+     "solana phantom xrp ripple monero xmr").split()
 )
-# "Western Union to my cousin": a transfer rail followed by its recipient is a way to pay.
+# "<rail> to my <relative>": a transfer rail followed by its recipient is a way to pay.
 _RECIPIENT_AFTER = re.compile(r"\s+(?:it\s+|the\s+money\s+|funds\s+)?to\s+(?:me|my|him|her|them|our)\b", re.IGNORECASE)
 _ROUTING = re.compile(r"\b(?:routing|aba|rtn)\b\D{0,20}(?P<digits>\d{9})\b", re.IGNORECASE)
 _FEE_AVOIDANCE = re.compile(
@@ -133,7 +139,7 @@ def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
         hits.extend(hit for match in bounded(_RAIL_PATTERN.finditer(text)) if (hit := _judge_rail(text, match)))
     if "$" in text:
         hits.extend(_cashtags(text))
-    if gate.digits >= 9 or "0x" in text:
+    if gate.digits >= 9 or "0x" in text or LONG_TOKEN.search(text):
         hits.extend(_identifiers(text, gate))
     if gate.any_word(_FEE_WORDS) or "%" in text:
         hits.extend(_fee_avoidance(text))
@@ -146,7 +152,7 @@ def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
     start, end = match.start(), match.end()
     if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]) or describes_item(text, start, end):
         return None
-    if _CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]):
+    if _CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]) or platform_talk(text, start, end):
         return None  # "can I use Apple Pay at checkout?" asks about the platform's own payment.
     if rail.needs_context and not _payment_context(text, start, end, rail):
         return None
@@ -160,7 +166,7 @@ def _payment_context(text: str, start: int, end: int, rail: PaymentRail) -> bool
     if _RECIPIENT_AFTER.match(text, end):
         return True
     if rail.name in ("wire", "wise", "westernunion", "gift_card", "skrill"):
-        # These need a real verb: "wire rim variety" or "wise choice" must stay clean.
+        # These need a real verb: a wire-rim variety or a wise choice must stay clean.
         return any(w.lower() in ("pay", "paid", "paying", "payment", "send", "sent", "sending", "accept", "take",
                                  "takes", "taking", "do", "use", "via", "with", "by", "prefer", "only", "works",
                                  "it", "account", "bank", "funds", "money", "accepted", "accepting",
@@ -187,13 +193,11 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
     for match in bounded(_IBAN.finditer(text)):
         if iban_valid(match.group()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
-    for match in bounded(_CRYPTO_ADDRESS.finditer(text)):
-        chain = crypto_address_chain(match.group())
-        if chain:
-            hits.append(Hit("payment", ((match.start(), match.end()),), chain, 0.97))
-        elif not gate.words.isdisjoint(_CRYPTO_CUES):
-            # A mistyped (or made-up) address still asks to be paid in crypto when the message says so.
-            hits.append(Hit("payment", ((match.start(), match.end()),), "crypto_address", 0.8))
+    cued = not gate.words.isdisjoint(_CRYPTO_CUES)
+    for match in bounded(LONG_TOKEN.finditer(text)):
+        hit = _crypto_hit(match.group(), match.start(), match.end(), cued)
+        if hit:
+            hits.append(hit)
     if gate.words.isdisjoint(("routing", "aba", "rtn")):
         return hits
     for match in bounded(_ROUTING.finditer(text)):
@@ -202,8 +206,26 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
     return hits
 
 
+def _crypto_hit(token: str, start: int, end: int, cued: bool) -> Hit | None:
+    """Name the chain of an address-shaped token by its checksum (read either way round)."""
+    span = ((start, end),)
+    chain = crypto_address_chain(token)
+    if chain:
+        return Hit("payment", span, chain, 0.97)
+    reversed_chain = crypto_address_chain(token[::-1])
+    if reversed_chain:
+        return Hit("payment", span, reversed_chain + ":reversed", 0.95)
+    mixed = not token.isdigit() and not token.isalpha() and not token.islower() and not token.isupper()
+    if (cued or mixed) and solana_key(token):
+        return Hit("payment", span, "sol", 0.9 if cued else 0.85)
+    if cued and _CRYPTO_ADDRESS.fullmatch(token):
+        # A mistyped (or made-up) address still asks to be paid in crypto when the message says so.
+        return Hit("payment", span, "crypto_address", 0.8)
+    return None
+
+
 def _fee_avoidance(text: str) -> list[Hit]:
-    """Proposals to dodge the platform's fee ("skip the 6%", "neither of us eats a fee")."""
+    """Proposals to dodge the platform's fee (skipping, saving or splitting the fee or its percentage)."""
     hits = []
     for match in bounded(_FEE_AVOIDANCE.finditer(text)):
         if not is_refused(text, match.start(), match.end()):

@@ -12,6 +12,7 @@ from functools import lru_cache
 from itertools import pairwise
 from typing import NamedTuple
 
+from pipeline.detection import languages
 from pipeline.detection.checksums import dhl_valid, tracking_valid
 from pipeline.detection.gates import MessageWords, message_words
 from pipeline.detection.hits import Hit, bounded
@@ -40,7 +41,7 @@ _WORD_TOKEN = re.compile(
     re.IGNORECASE,
 )
 _GAP = re.compile(
-    r"(?:[\s\-.()\[\]{}/,_*|~:'\"\u2022\u00b7\u2010-\u2015\u2212\u2043\u30fb]|(?i:dash|hyphen|dot|point|space))*"
+    r"(?:[\s\-.()\[\]{}/,_*|~:'\"\u2022\u00b7\u2010-\u2015\u2212\u2043\u30fb]|(?i:dash|hyphen|dot|point|space|then|luego|despues|depois|dann|puis|poi))*"
 )
 _MAX_GAP = 9
 
@@ -139,17 +140,26 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     gate = gate or message_words(text)
     # Ten digit-like tokens are needed; with at most a few O/l/I swaps that means seven real digits.
     spelled = _has_spelled_digits(gate)
+    foreign = languages.might_have_numbers(text, gate)
+    spelled = spelled or foreign
     if gate.digits < 7 and not spelled:
         return []
     # Between seven and nine real digits, letters standing in for digits must supply the rest.
     if gate.digits < 10 and not spelled and not _swap_near_digit(text):
         return []
     tokens = _tokens(text, gate, spelled)
-    if sum(len(t.digits) for t in tokens) < 10:
+    lang = None
+    if foreign:
+        tokens, lang = _with_foreign_numbers(text, tokens)
+    # Spain, Poland and others use nine-digit national numbers; said in their language, they count.
+    if sum(len(t.digits) for t in tokens) < (9 if lang else 10):
         return []
     chains = _chains(text, tokens)
     strong = (gate.any_word(_STRONG_CUE_WORDS) or any(s in text for s in _CUE_SYMBOLS)
               or any(p in gate.lowered for p in _CUE_PHRASES))
+    cue_lang = None if strong else languages.has_phone_cue(text, gate)
+    strong = strong or cue_lang is not None
+    lang = lang or cue_lang
     weak = strong or gate.any_word(_WEAK_CUE_WORDS) or "#" in text
     hits: list[Hit] = []
     for chain in chains:
@@ -158,7 +168,51 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
             hits.append(hit)
     if weak:
         hits.extend(_split_numbers(text, chains, hits))
+    if lang:
+        # ``lang`` lists the candidate languages, most likely first; the finding names the first.
+        regions = tuple(r for one in lang.split(",") for r in languages.VOCABULARY.regions.get(one, ()))
+        hits = _in_regions(text, chains, hits, regions)
+        hits = [Hit(h.kind, h.spans, h.value, h.score, lang.split(",")[0]) for h in hits]
     return hits
+
+
+def _in_regions(text: str, chains: list[list[DigitToken]], hits: list[Hit], regions: tuple[str, ...]) -> list[Hit]:
+    """Read national numbers in the countries of the language they were said in ("zéro six..." is French)."""
+    if not regions:
+        return hits
+    import phonenumbers
+
+    out = list(hits)
+    for chain in chains:
+        digits = "".join(t.digits for t in chain)
+        if not 8 <= len(digits) <= 12 or _guarded(text, chain[0].start) or tracking_valid(digits):
+            continue
+        for region in regions:
+            e164 = _e164(phonenumbers, digits, region)
+            if e164:
+                span = (_span_start(text, chain[0]), chain[-1].end)
+                out = [h for h in out if not (h.start < span[1] and span[0] < h.end)]
+                out.append(Hit("phone", (span,), e164, 0.93))
+                break
+    return out
+
+
+def _with_foreign_numbers(text: str, tokens: list[DigitToken]) -> tuple[list[DigitToken], str | None]:
+    """Add numbers spelled out in other languages ("zéro six", "null eins fünf") as digit tokens."""
+    groups = languages.number_groups(text)
+    if not groups:
+        return tokens, None
+    # A longer foreign number swallows the English digit word inside it ("cinquante-six"); where
+    # both read the same words, English wins ("six hundred and forty six" is not French "six").
+    tokens = [t for t in tokens if not any(s <= t.start and t.end <= e and e - s > t.end - t.start for s, e, _, _ in groups)]
+    groups = [g for g in groups if not any(t.start < g[1] and g[0] < t.end for t in tokens)]
+    if not groups:
+        return tokens, None
+    kept = list(tokens)
+    kept.extend(DigitToken(s, e, digits, False) for s, e, digits, _ in groups)
+    kept.sort(key=lambda t: t.start)
+    langs = languages.languages_of(text, [(s, e) for s, e, _, _ in groups])
+    return kept, ",".join(langs[:4]) or None
 
 
 def _has_spelled_digits(gate: MessageWords) -> bool:
@@ -194,7 +248,7 @@ def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:
 
 
 def _spoken_numbers(text: str) -> list[DigitToken]:
-    """Numbers said the way people read a phone number aloud: "four fifteen", "eight hundred and twelve".
+    """Numbers said the way people read a phone number aloud: "four fifteen", "<n> hundred and <m>".
 
     Each becomes one token of two or three digits ("fifteen" -> 15, "eight hundred and five" ->
     805, "twenty-one" -> 21); ten digits in one chain are still needed before anything is reported,
@@ -318,7 +372,17 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
     if e164 is None or (_TOLL_FREE.match(e164) and _ORGANISATION.search(text)):
         return None  # A carrier's or mint's toll-free line is not the member's own channel.
     score = 0.97 if (plus or strong) else (0.93 if weak else 0.88)
-    return Hit("phone", ((chain[0].start, chain[-1].end),), e164, score)
+    return Hit("phone", ((_span_start(text, chain[0]), chain[-1].end),), e164, score)
+
+
+def _span_start(text: str, first: DigitToken) -> int:
+    """Start the span at an opening bracket around the first group ("(646) 298-3371") or a "+" right before it."""
+    start = first.start
+    if start and text[start - 1] == "(" and text.startswith(")", first.end):
+        return start - 1
+    if start and text[start - 1] == "+":
+        return start - 1
+    return start
 
 
 def _has_plus(text: str, start: int) -> bool:
@@ -376,7 +440,7 @@ def _sub_window(text: str, chain: list[DigitToken]) -> Hit | None:
                 break
             e164 = validate(digits, False, allow_foreign=False) if len(digits) >= 10 else None
             if e164 and not _guarded(text, chain[i].start):
-                return Hit("phone", ((chain[i].start, chain[j].end),), e164, 0.85)
+                return Hit("phone", ((_span_start(text, chain[i]), chain[j].end),), e164, 0.85)
     return None
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from pipeline.addresses import normalise_domain
-from pipeline.detection import emails, handles, intents, payments, phones, urls
+from pipeline.detection import decoders, emails, handles, intents, languages, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.gates import MessageWords, message_words, stems
@@ -28,11 +28,41 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
         text = text[:MAX_TEXT_CHARS]
     if not text:
         return []
-    normalised = normalise(text)
-    hits = detect(normalised.text, platform_domains)
-    if not hits:
-        return []
-    return [_to_finding(normalised, hit) for hit in resolve(hits)]
+    folded = normalise(text)
+    gate = message_words(folded.text)
+    normalised = languages.rewrite_links(folded, gate)
+    if normalised is not folded:
+        gate = message_words(normalised.text)
+    hits = detect(normalised.text, platform_domains, gate)
+    findings = [_to_finding(normalised, hit) for hit in resolve(hits)] if hits else []
+    return _with_decoded(text, gate, platform_domains, findings)
+
+
+def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str], findings: list[Finding]) -> list[Finding]:
+    """Add what decoders read in reshaped stretches (upside down, Morse, backwards...), one per kind."""
+    if not decoders.may_apply(text, gate):
+        return findings
+    kinds = {f.kind for f in findings}
+    for decoded, start, end, name in decoders.candidates(text, gate):
+        if start >= end:
+            continue
+        copy = normalise(decoded)
+        copy_gate = message_words(copy.text)
+        linked = languages.rewrite_links(copy, copy_gate)
+        if linked is not copy:
+            copy, copy_gate = linked, message_words(linked.text)
+        for hit in resolve(detect(copy.text, platform_domains, copy_gate)):
+            inside = [f for f in findings if f.kind == hit.kind and f.start < end and start < f.end and f.decoder is None]
+            if inside and (start, end) != (0, len(text)):
+                # The plain reading of an encoded stretch ("alpha ... at gmail") gives way to the decoded one.
+                findings = [f for f in findings if f not in inside]
+                kinds.discard(hit.kind)
+            if hit.kind in kinds:
+                continue
+            kinds.add(hit.kind)
+            findings.append(Finding(kind=hit.kind, spans=(Span(start, end),), match=text[start:end], value=hit.value,
+                                    score=round(hit.score * 0.95, 3), lang=hit.lang, decoder=name))
+    return findings
 
 
 @lru_cache(maxsize=16)
@@ -62,12 +92,15 @@ def could_match(text: str, gate: MessageWords) -> bool:
         return True
     if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
         return True
-    return gate.any_stem(_STEMS)
+    # A crypto address of any chain is one long token; its checksum is checked whatever surrounds it.
+    if gate.any_stem(_STEMS) or languages.might_have_phrases(text, gate):
+        return True
+    return payments.LONG_TOKEN.search(text) is not None or languages.might_have_numbers(text, gate)
 
 
-def detect(text: str, platform_domains: Iterable[str]) -> list[Hit]:
+def detect(text: str, platform_domains: Iterable[str], gate: MessageWords | None = None) -> list[Hit]:
     """Run every detector on normalised ``text``."""
-    gate = message_words(text)
+    gate = gate or message_words(text)
     if not could_match(text, gate):
         return []
     platform_domains = _clean_domains(tuple(platform_domains))
@@ -80,6 +113,7 @@ def detect(text: str, platform_domains: Iterable[str]) -> list[Hit]:
         *find_handles(text, gate),
         *find_payments(text, gate),
         *find_intents(text, gate),
+        *languages.find_phrases(text, gate),
     ]
 
 
@@ -108,4 +142,4 @@ def _to_finding(normalised: NormalisedText, hit: Hit) -> Finding:
     """Map a hit's spans to the original text and build the public Finding."""
     spans = tuple(Span(*normalised.to_original(s, e)) for s, e in hit.spans)
     match = " ".join(normalised.original[s.start : s.end] for s in spans)
-    return Finding(kind=hit.kind, spans=spans, match=match, value=hit.value, score=hit.score)
+    return Finding(kind=hit.kind, spans=spans, match=match, value=hit.value, score=hit.score, lang=hit.lang)

@@ -93,9 +93,33 @@ def _triage_bytes(
         if detected in DOCUMENT_TYPES:
             return _Triaged(_outcome(message, attachment, "embedded", detected),
                             document=_document(message, attachment, data, detected))
+        preview = text_preview(data)
+        if preview is not None:
+            return _Triaged(AttachmentOutcome(message.external_id, attachment, "text", "text/plain", preview=preview))
         raise NotRenderable(f"no renderer for {detected}")
     except NotRenderable as exc:
         return _Triaged(_outcome(message, attachment, "not renderable", detected, str(exc)))
+
+
+TEXT_PREVIEW_LINES = 120
+TEXT_PREVIEW_CHARACTERS = 8_000
+_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r\f"} | {"\x7f"}
+
+
+def text_preview(data: bytes) -> str | None:
+    """The first lines of a plain-text file, or None when the bytes are not UTF-8 text."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    head = text[:TEXT_PREVIEW_CHARACTERS * 2]
+    if not head.strip() or any(c in _CONTROL for c in head):
+        return None
+    lines = text.splitlines()
+    shown = "\n".join(lines[:TEXT_PREVIEW_LINES])[:TEXT_PREVIEW_CHARACTERS]
+    if len(shown) < len(text.rstrip("\n")):
+        shown += f"\n… (first {min(len(lines), TEXT_PREVIEW_LINES)} of {len(lines)} lines shown; the file's SHA-256 is listed)"
+    return shown
 
 
 def _outcome(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,12 @@ from pipeline.transcript.model import (
     TranscriptFinding,
     TranscriptMessage,
 )
+from pipeline.transcript.terms import AgreedTerm
 
+UNBROKEN_RUN = 40
+PIECE = 1000
+ZERO_WIDTH_SPACE = "\u200b"
+_LONG_RUN = re.compile(r"\S{%d,}" % (UNBROKEN_RUN + 1))
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "transcript"
 
 
@@ -33,9 +39,22 @@ class ShownImage:
 
 @dataclass(frozen=True)
 class Gap:
-    """Messages left out of an evidence excerpt between two shown ones."""
+    """Messages left out of an evidence excerpt between two shown ones: how many, which, when."""
 
     count: int
+    first: TranscriptMessage | None = None
+    last: TranscriptMessage | None = None
+
+    def view(self) -> dict[str, object]:
+        """What the page says about the omitted range: ids, UTC times and attachment count."""
+        omitted = [m for m in (self.first, self.last) if m is not None]
+        return {
+            "count": self.count,
+            "first_id": omitted[0].external_id if omitted else "",
+            "first_utc": _utc(omitted[0].sent_at) if omitted else "",
+            "last_id": omitted[-1].external_id if omitted else "",
+            "last_utc": _utc(omitted[-1].sent_at) if omitted else "",
+        }
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,9 @@ class DocumentFacts:
     shown_count: int
     outcomes: tuple[AttachmentOutcome, ...]
     images: Mapping[tuple[str, str], ShownImage] = field(default_factory=dict)
+    printed_characters: int = 50_000
+    requested_by: str = ""
+    terms: tuple[AgreedTerm, ...] = ()
 
     @cached_property
     def outcomes_by_message(self) -> dict[str, list[AttachmentOutcome]]:
@@ -107,12 +129,29 @@ def _header(facts: DocumentFacts) -> dict[str, object]:
         "message_count": len(conversation.messages),
         "shown_count": facts.shown_count,
         "attachment_count": sum(len(m.attachments) for m in conversation.messages),
+        "shown_attachment_count": len(facts.outcomes),
         "generated_at": facts.now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "requested_by": facts.requested_by,
         "generator": facts.generator,
         "chain_head": facts.links[-1] if facts.links else "0" * 64,
         "chain_version": CHAIN_VERSION,
         "evidence": facts.evidence,
+        "terms": [_term_view(t) for t in facts.terms[:MAX_TERMS_SHOWN]],
+        "terms_left_out": max(0, len(facts.terms) - MAX_TERMS_SHOWN),
     }
+
+
+MAX_TERMS_SHOWN = 60
+TERM_LABELS = {"offer": "Offer", "counter-offer": "Counter-offer", "acceptance": "Acceptance", "item": "Quantity and item",
+               "grade": "Grade or condition", "shipping": "Shipping", "tracking": "Tracking number", "payment": "Payment"}
+
+
+def _term_view(term: AgreedTerm) -> dict[str, object]:
+    status = term.status
+    if term.kind in ("offer", "counter-offer") and status == "open":
+        status = "open: not accepted"
+    return {"label": TERM_LABELS.get(term.kind, term.kind), "value": term.value, "quote": breakable(term.quote),
+            "role": term.role, "message_id": term.message_id, "index": term.index, "status": status}
 
 
 def _period(messages: Sequence[TranscriptMessage]) -> str:
@@ -140,11 +179,11 @@ def _days(
         if not days or days[-1]["label"] != label:
             days.append({"label": label, "continued": label == previous_day and not days, "entries": []})
         if pending_gap is not None:
-            days[-1]["entries"].append({"gap": pending_gap.count})
+            days[-1]["entries"].append({"gap": pending_gap.count, "omitted": pending_gap.view()})
             pending_gap = None
         days[-1]["entries"].append({"gap": 0, "message": _message_view(facts, index, message)})
     if pending_gap is not None and days:
-        days[-1]["entries"].append({"gap": pending_gap.count})
+        days[-1]["entries"].append({"gap": pending_gap.count, "omitted": pending_gap.view()})
     return days
 
 
@@ -156,7 +195,8 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         "sender_name": message.sender_name,
         "utc": _utc(message.sent_at),
         "seller_local": _seller_local(message.sent_at, facts.conversation.seller.timezone),
-        "segments": body_segments(message.body, message.findings),
+        "segments": body_segments(message.body[:facts.printed_characters], message.findings),
+        "unprinted": max(0, len(message.body) - facts.printed_characters),
         "findings": message.findings,
         "files": [_file_view(facts, message, outcome) for outcome in _outcomes_of(facts, message)],
         "link": facts.links[index],
@@ -174,7 +214,11 @@ def _seller_local(moment: datetime, timezone: str) -> str:
 
 
 def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict[str, str]]:
-    """Split a body into plain and flagged runs; the runs concatenate back to the exact body."""
+    """Split a body into plain and flagged runs for printing.
+
+    Without the zero-width break opportunities ``breakable`` adds, the runs concatenate back to
+    the exact body.
+    """
     segments: list[dict[str, str]] = []
     cursor = 0
     for finding in sorted(findings, key=lambda f: (f.start, f.end)):
@@ -185,7 +229,30 @@ def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict
         segments.append({"text": body[start:end], "kind": finding.kind})
         cursor = end
     segments.append({"text": body[cursor:], "kind": ""})
-    return [s for s in segments if s["text"]]
+    return [{"text": piece, "kind": s["kind"]} for s in segments if s["text"] for piece in _pieces(breakable(s["text"]))]
+
+
+def _pieces(text: str) -> list[str]:
+    """Cut printed text into runs of at most ``PIECE`` characters, each drawn as its own inline box.
+
+    The layout engine re-reads the rest of a text box for every line it breaks, so one huge box
+    costs time quadratic in its length; boxes of bounded size keep a long body linear.
+    """
+    return [text[start:start + PIECE] for start in range(0, len(text), PIECE)]
+
+
+def breakable(text: str) -> str:
+    """Give unbroken runs longer than ``UNBROKEN_RUN`` characters a zero-width break opportunity every so often.
+
+    Only the printed text changes: the record, the chain and the findings keep the exact body.
+    Without these, the layout engine searches each line of an endless "word" from its start again,
+    which is quadratic (a 262,144-character run took over ten minutes).
+    """
+    return _LONG_RUN.sub(lambda run: _chop(run.group(0)), text)
+
+
+def _chop(run: str) -> str:
+    return ZERO_WIDTH_SPACE.join(run[start:start + UNBROKEN_RUN] for start in range(0, len(run), UNBROKEN_RUN))
 
 
 def _outcomes_of(facts: DocumentFacts, message: TranscriptMessage) -> list[AttachmentOutcome]:
@@ -202,6 +269,7 @@ def _file_view(facts: DocumentFacts, message: TranscriptMessage, outcome: Attach
         "sha256": attachment.sha256.lower(),
         "disposition": outcome.disposition,
         "reason": outcome.reason,
+        "preview": breakable(outcome.preview),
         "url": image.url if image else "",
         "width": image.width if image else 0,
         "height": image.height if image else 0,
@@ -209,15 +277,25 @@ def _file_view(facts: DocumentFacts, message: TranscriptMessage, outcome: Attach
 
 
 def _appendix(facts: DocumentFacts) -> list[dict[str, object]]:
-    return [
-        {
-            "message_id": o.message_external_id,
-            "name": o.attachment.original_name,
-            "declared_type": o.attachment.content_type,
-            "detected_type": o.detected_type,
-            "size": o.attachment.size,
-            "sha256": o.attachment.sha256.lower(),
-            "disposition": o.disposition,
-        }
-        for o in facts.outcomes
-    ]
+    """Every attachment of the conversation; in an excerpt, those of unshown messages too, marked so."""
+    rows: list[dict[str, object]] = []
+    for message in facts.conversation.messages:
+        outcomes = facts.outcomes_by_message.get(message.external_id)
+        if outcomes is not None:
+            rows += [_appendix_row(o.message_external_id, o.attachment, o.detected_type, o.disposition) for o in outcomes]
+        else:
+            rows += [_appendix_row(message.external_id, a, a.content_type, "message not shown in this excerpt")
+                     for a in message.attachments]
+    return rows
+
+
+def _appendix_row(message_id: str, attachment, detected_type: str, disposition: str) -> dict[str, object]:
+    return {
+        "message_id": message_id,
+        "name": attachment.original_name,
+        "declared_type": attachment.content_type,
+        "detected_type": detected_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256.lower(),
+        "disposition": disposition,
+    }

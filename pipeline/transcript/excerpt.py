@@ -39,11 +39,11 @@ def excerpt_items(messages: Sequence[TranscriptMessage], anchors: Sequence[int],
     previous = -1
     for index in shown:
         if index > previous + 1:
-            items.append(Gap(index - previous - 1))
+            items.append(Gap(index - previous - 1, messages[previous + 1], messages[index - 1]))
         items.append((index, messages[index]))
         previous = index
     if messages and previous < len(messages) - 1:
-        items.append(Gap(len(messages) - 1 - previous))
+        items.append(Gap(len(messages) - 1 - previous, messages[previous + 1], messages[-1]))
     return items
 
 

@@ -100,6 +100,10 @@ class TranscriptOptions:
     time_limit_seconds: float = 600.0
     evidence_max_pages: int = 20
     evidence_max_bytes: int = 5_000_000
+    # A body longer than this is printed up to here (about 12 pages); the embedded record and the
+    # chain keep all of it, and the page says how much more there is.
+    printed_characters: int = 50_000
+    requested_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,9 +112,10 @@ class AttachmentOutcome:
 
     message_external_id: str
     attachment: TranscriptAttachment
-    disposition: str  # "image", "embedded", "listed" or "not renderable"
+    disposition: str  # "image", "text", "embedded", "listed" or "not renderable"
     detected_type: str
     reason: str = ""
+    preview: str = ""  # the first lines of a text attachment, as printed
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf
+
+from pipeline.transcript.record import RECORD_NAME, page_digest
 
 FOOTER_FONT = Name("/PGFooter")
 FOOTER_SIZE = 8.0
@@ -56,8 +58,13 @@ def join_parts(
     glyph_sheet: bytes,
     documents: Sequence[EmbeddedDocument],
     now: datetime,
+    record: Callable[[Sequence[str]], bytes] | None = None,
 ) -> tuple[bytes, int]:
-    """Return the joined PDF and its page count; ``parts`` may be a generator of results."""
+    """Return the joined PDF and its page count; ``parts`` may be a generator of results.
+
+    ``record`` turns the finished pages' digests into the canonical record, embedded last as
+    the document's associated file so the PDF can be verified on its own.
+    """
     out = Pdf.new()
     structure = _Structure(nums=[])
     sources: list[Pdf] = []  # qpdf copies lazily from open sources; keep them open until save.
@@ -68,6 +75,8 @@ def join_parts(
     _install_structure_root(out, structure)
     _stamp_footers(out, _footer_font(out, glyph_sheet, sources))
     _embed_documents(out, documents, now)
+    if record is not None:
+        _embed_record(out, record([page_digest(page) for page in out.pages]), now)
     buffer = io.BytesIO()
     out.save(buffer, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return buffer.getvalue(), len(out.pages)
@@ -231,3 +240,15 @@ def _embed_documents(out: Pdf, documents: Sequence[EmbeddedDocument], now: datet
             out, document.data, description=document.description, filename=document.name,
             mime_type=document.mime_type, creation_date=str(stamp), mod_date=str(stamp),
         )
+
+
+def _embed_record(out: Pdf, data: bytes, now: datetime) -> None:
+    """Attach the canonical record as a PDF/A-3 style associated file of the whole document."""
+    stamp = str(pikepdf.objects.String(now.strftime("D:%Y%m%d%H%M%SZ")))
+    spec = pikepdf.AttachedFileSpec(
+        out, data, description="Canonical conversation record: the hash chain's input (peerguard verify)",
+        filename=RECORD_NAME, mime_type="application/jsonl", creation_date=stamp, mod_date=stamp,
+        relationship=Name.Data,
+    )
+    out.attachments[RECORD_NAME] = spec
+    out.Root.AF = Array([*(out.Root.get("/AF") or []), spec.obj])

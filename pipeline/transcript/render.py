@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from importlib.metadata import version
 
 from pipeline.transcript.attachments import AttachmentPlan, plan_attachments
@@ -35,7 +36,9 @@ from pipeline.transcript.model import (
 )
 from pipeline.transcript.parts import PartJob
 from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
+from pipeline.transcript.record import record_bytes
 from pipeline.transcript.served import image_url
+from pipeline.transcript.terms import agreed_terms
 
 LOG = logging.getLogger(__name__)
 GENERATOR_VERSION = f"PeerGuard transcript 1.0 (WeasyPrint {version('weasyprint')})"
@@ -101,7 +104,7 @@ def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> R
         pending = [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks)]
         LOG.info("transcript: %d parts submitted at %.2f s", len(pending), time.perf_counter() - started)
         pdf, pages = join_parts(book.collect(pool, pending), pool.result(glyph_sheet), book.documents,
-                                request.now)
+                                request.now, partial(record_bytes, request.conversation, request.links))
     LOG.info("transcript: %d pages, %d bytes joined at %.2f s", pages, len(pdf), time.perf_counter() - started)
     return RenderedTranscript(
         pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
@@ -126,6 +129,7 @@ class _PartBook:
         self.shown_count = 0
         self.previous_day: str | None = None
         self.budget = EVIDENCE_DOCUMENT_BUDGET if request.options.evidence else None
+        self.terms = agreed_terms(request.conversation)
 
     def job(self, number: int, chunk: Sequence[Item]) -> PartJob:
         """Prepare this part's attachments, then return its rendering job."""
@@ -163,6 +167,8 @@ class _PartBook:
             conversation=request.conversation, links=request.links, now=request.now,
             generator=GENERATOR_VERSION, evidence=request.options.evidence,
             shown_count=request.shown_total, outcomes=tuple(self.outcomes), images=dict(self.images),
+            printed_characters=request.options.printed_characters, requested_by=request.options.requested_by,
+            terms=self.terms,
         )
 
 

@@ -19,6 +19,14 @@ false alarm (qc19, whose first message asks "do you take Zelle?", so the label i
 misses then led to general rules (leaving the platform in German, French, Spanish, Portuguese;
 "guasap", "WA me"; "do you have Signal?"; "discord between"; {arroba}/{punto}; Pix; foreign cue
 words), so it is a development set too now; floors at the first score.
+
+The fifth set (155 messages: 81 contact, 74 clean; 32 conversations) was written for issue 15 by
+the engineer who then changed the detector, before the change, from the issue's evasion families
+(commit e8f9778). Untuned: messages precision 0.9375, recall 0.370; conversations precision
+0.833, recall 0.3125. It was then tuned on (issue 15's rules), so it guards against regressions
+only: at commit time messages precision 1.000, recall 0.802 (65/81); conversations 13/16 found,
+one clean thread flagged (fc23). The floors sit at those figures; the remaining misses are listed
+in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ from pipeline.detection import scan_conversation, scan_text
 
 HERE = Path(__file__).resolve().parent
 # set name -> (message recall floor, missed contact conversations allowed, clean conversations flagged allowed)
-FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1)}
+FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1), "fifth": (0.80, 3, 1)}
+# set name -> (contact, clean) messages it must hold at least
+SIZES = {"second": (80, 80), "third": (80, 80), "fourth": (80, 80), "fifth": (80, 70)}
 
 
 def _rows(folder: str, name: str) -> list[dict]:
@@ -48,7 +58,7 @@ def test_messages_keep_their_recall_and_precision(folder):
     clean = [row for row in rows if row["label"] == "clean"]
     caught = [row for row in contact if flagged[row["id"]]]
     false_alarms = [row["text"] for row in clean if flagged[row["id"]]]
-    assert len(contact) >= 80 and len(clean) >= 80
+    assert len(contact) >= SIZES[folder][0] and len(clean) >= SIZES[folder][1]
     assert len(caught) / len(contact) >= FLOORS[folder][0], [row["text"] for row in contact if not flagged[row["id"]]]
     assert false_alarms == []
 

@@ -28,7 +28,7 @@ def test_excerpt_items_mark_gaps() -> None:
     messages = [message(i, "x") for i in range(10)]
     items = excerpt_items(messages, [5], 1)
     assert [type(i).__name__ for i in items] == ["Gap", "tuple", "tuple", "tuple", "Gap"]
-    assert items[0] == Gap(4) and items[-1] == Gap(3)
+    assert items[0] == Gap(4, messages[0], messages[3]) and items[-1] == Gap(3, messages[7], messages[9])
 
 
 def test_evidence_shows_flagged_and_chosen_messages_within_limits(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pypdf
 import pytest
 
 from pipeline.transcript import TranscriptOptions, chain_head, render_transcript
+from pipeline.transcript.record import RECORD_NAME
 from tests.transcript.factories import (
     NOW,
     BlobShelf,
@@ -137,7 +138,8 @@ def test_appendix_lists_every_attachment_with_hash(text, hostile) -> None:
             assert _squash(attachment.original_name) in appendix
             assert attachment.sha256 in appendix
     assert "image/png(declaredimage/jpeg)" in appendix
-    assert appendix.count("notrenderable") == 3
+    # The "photo" that is really a shell script is plain text now: shown escaped, in monospace.
+    assert appendix.count("notrenderable") == 2
 
 
 def test_attachment_outcomes(rendered) -> None:
@@ -148,11 +150,12 @@ def test_attachment_outcomes(rendered) -> None:
     assert outcomes["receipt.pdf"].disposition == "embedded"
     assert "truncated" in outcomes["cut-off.jpg"].reason
     assert "exceeds" in outcomes["huge.png"].reason
-    assert outcomes["holiday.jpg"].detected_type == "application/octet-stream"
+    assert outcomes["holiday.jpg"].disposition == "text" and outcomes["holiday.jpg"].detected_type == "text/plain"
+    assert outcomes["holiday.jpg"].preview == "#!/bin/sh\nrm -rf /"
 
 
 def test_only_the_receipt_is_embedded_and_nothing_was_fetched(reader, rendered) -> None:
-    names = list(reader.attachments)
+    names = [name for name in reader.attachments if name != RECORD_NAME]
     assert len(names) == 1 and names[0].endswith("receipt.pdf")
     assert rendered.refused_urls == ()
     assert b"root:x:0:0" not in _all_stream_bytes(rendered.pdf)

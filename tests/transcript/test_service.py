@@ -72,11 +72,15 @@ def test_request_renders_records_and_reuses(app) -> None:
     assert hashlib.sha256(data).hexdigest() == first.pdf_sha256 and first.size_bytes == len(data)
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages)
     assert "Moderation finding: phone" in text and first.chain_head in text.replace("\n", "")
-    second = fulfil_request(app, create_request(app, "conv-77", "staff:bob", NOW + timedelta(hours=1)), NOW)
+    second = fulfil_request(app, create_request(app, "conv-77", "staff:ann", NOW + timedelta(hours=1)), NOW)
     assert second.reused and second.pdf_path == first.pdf_path
+    # The requester is printed on page 1, so another person's request gets its own PDF.
+    third = fulfil_request(app, create_request(app, "conv-77", "staff:bob", NOW + timedelta(hours=1)), NOW)
+    assert not third.reused and third.pdf_path != first.pdf_path
+    assert "Requested by staff:bob" in pypdf.PdfReader(third.pdf_path).pages[0].extract_text()
     with app.session_factory() as session:
         rows = session.query(TranscriptRequest).order_by(TranscriptRequest.id).all()
-    assert [r.requested_by for r in rows] == ["staff:ann", "staff:bob"] and rows[1].reused_from_id == rows[0].id
+    assert [r.requested_by for r in rows] == ["staff:ann", "staff:ann", "staff:bob"] and rows[1].reused_from_id == rows[0].id
 
 
 def test_changed_conversation_is_rendered_again(app) -> None:

@@ -261,6 +261,15 @@ def test_scan_answers_findings_masked_text_and_a_sentence(client):
     assert clean == {"findings": [], "masked_text": "Is the 2024 Eagle still available at $2,450?", "message": None}
 
 
+def test_scan_says_which_language_rule_read_a_number(client):
+    found = client.post("/v1/scan", json={"text": "liga pra mim: seis dois zero cinco cinco cinco zero um quatro oito"}).json()
+    phones = [f for f in found["findings"] if f["kind"] == "phone"]
+    assert phones and phones[0]["evidence"] == {"lang": "pt"}
+    assert "cinco" not in found["masked_text"]
+    english = client.post("/v1/scan", json={"text": "call me on 415 555 0123"}).json()
+    assert english["findings"][0]["evidence"] is None
+
+
 def test_scan_catches_a_number_split_over_messages_before_the_last_part_is_sent(client):
     world = seed(client)
     assert message(client, world, "my number is 312").status_code == 201

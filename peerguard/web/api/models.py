@@ -89,6 +89,8 @@ class FindingOut(BaseModel):
     score: float
     detector_version: str
     split: bool = Field(default=False, description="Only found together with the conversation's earlier messages")
+    evidence: dict[str, str] | None = Field(
+        default=None, description="How the match was read when not plain English: `lang` (the rule's language), `decoder` (e.g. reversed, nato)")
 
 
 class ScanOut(BaseModel):

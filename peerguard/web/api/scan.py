@@ -26,4 +26,5 @@ def scan(body: ScanIn, request: Request) -> ScanOut:
 def _finding(finding, split: bool) -> FindingOut:
     data = finding.to_json()
     return FindingOut(kind=data["kind"], start=data["start"], end=data["end"], match=data["match"], value=data["value"],
-                      score=data["score"], detector_version=data["detector_version"], split=split)
+                      score=data["score"], detector_version=data["detector_version"], split=split,
+                      evidence=data.get("evidence"))

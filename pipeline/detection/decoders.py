@@ -1,0 +1,211 @@
+"""Reshaped text: decode it, scan the decoded copy, report on the encoded stretch.
+
+Evaders write an identifier so that it reads only after a transformation: upside down, in tag
+characters that render as nothing, in regional-indicator letters, backwards, in Morse or the NATO
+alphabet, in pig latin, as homophones ("won fife"), in leet, with letters between the digits, or
+in base64. Each decoder runs only when a cheap test on the message says it may apply, and most
+messages pass none of them. A finding from a decoded copy spans the whole encoded stretch of
+the original and names the decoder in ``decoded``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Iterator
+
+from pipeline.detection.gates import MessageWords
+
+# --- character maps --------------------------------------------------------------------------
+
+_UPSIDE_DOWN = dict(zip(
+    "ɐqɔpǝɟƃɥᴉɾʞlɯuodbɹsʇnʌʍxʎzƖᄅƐㄣϛ9ㄥ86˙¿¡ⅎƆᗡƎℲ⅁ſꞰ˥WԀΌᴚ⊥∩ΛM⅄",
+    "abcdefghijklmnopqrstuvwxyz123456789.?!FCDEFGJKLMPQRTUVWY", strict=False,
+))
+_UPSIDE_ONLY = frozenset("ɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎƖᄅƐㄣϛㄥ˙")
+_RESHAPED = re.compile(r"[\U000E0020-\U000E007E\U0001F1E6-\U0001F1FFɐɔǝɟƃɥᴉɾʞɯɹʇʌʍʎƖᄅƐㄣϛㄥ]")
+_TAG_RUN = re.compile(r"[\U000E0001\U000E0020-\U000E007F]+")
+_REGIONAL_RUN = re.compile(r"[\U0001F1E6-\U0001F1FF](?:[\U0001F1E6-\U0001F1FF\s.@_-]*[\U0001F1E6-\U0001F1FF])?")
+
+NATO = {
+    "alfa": "a", "alpha": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e", "foxtrot": "f", "golf": "g",
+    "hotel": "h", "india": "i", "juliett": "j", "juliet": "j", "kilo": "k", "lima": "l", "mike": "m", "november": "n",
+    "oscar": "o", "papa": "p", "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
+    "whiskey": "w", "whisky": "w", "xray": "x", "x-ray": "x", "yankee": "y", "zulu": "z", "niner": "9",
+}
+_NATO_WORDS = frozenset(w for w in NATO if w.isalpha())
+_NATO_RUN = re.compile(
+    r"(?<![A-Za-z])(?:" + "|".join(sorted(NATO, key=len, reverse=True)) + r")(?:[\s,]+(?:" + "|".join(sorted(NATO, key=len, reverse=True))
+    + r"))+(?![A-Za-z])",
+    re.IGNORECASE,
+)
+MORSE = {
+    ".-": "a", "-...": "b", "-.-.": "c", "-..": "d", ".": "e", "..-.": "f", "--.": "g", "....": "h", "..": "i",
+    ".---": "j", "-.-": "k", ".-..": "l", "--": "m", "-.": "n", "---": "o", ".--.": "p", "--.-": "q", ".-.": "r",
+    "...": "s", "-": "t", "..-": "u", "...-": "v", ".--": "w", "-..-": "x", "-.--": "y", "--..": "z",
+    "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6", "--...": "7",
+    "---..": "8", "----.": "9", ".-.-.-": ".", ".--.-.": "@",
+}
+_MORSE_RUN = re.compile(r"(?<![\w.-])[.\-]{1,6}(?:\s*/?\s*[.\-]{1,6}){5,}(?![\w.-])")
+_MORSE_DASHES = str.maketrans({"–": "-", "—": "-", "·": ".", "•": ".", "_": "-", "−": "-"})
+# Homophones of digits that are not ordinary words in trade chat ("for" and "to" alone are).
+HOMOPHONES = {"won": "one", "wun": "one", "fife": "five", "ate": "eight", "tree": "three", "niner": "nine",
+              "fower": "four", "sicks": "six", "sevin": "seven", "nein": "nine", "to": "two", "too": "two",
+              "for": "four", "fore": "four", "oh": "oh", "zero": "zero", "one": "one", "two": "two", "three": "three",
+              "four": "four", "five": "five", "six": "six", "seven": "seven", "eight": "eight", "nine": "nine"}
+_STRICT_HOMOPHONES = frozenset({"won", "wun", "fife", "ate", "tree", "niner", "fower", "sicks", "sevin", "nein", "fore"})
+_HOMOPHONE_RUN = re.compile(
+    r"(?<![A-Za-z])(?:" + "|".join(HOMOPHONES) + r")(?:[\s,.\-]+(?:" + "|".join(HOMOPHONES) + r")){4,}(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_REVERSE_CUES = frozenset("backwards backward reverse reversed reversing flip flipped mirror mirrored".split())
+_REVERSED_HINT = re.compile(r"\b(?:moc|ten|gro)\.|liamg|oohay|liamtoh|kooltuo")
+# Leet is decoded only when a de-leeted token becomes a word that matters ("5n4pch4t", "h1t", "m3").
+_LEET_TARGETS = frozenset(
+    """snapchat snap whatsapp telegram signal insta instagram discord kik viber wechat text call email mail gmail
+    yahoo hotmail outlook me up hit dm zelle venmo cashapp paypal ping hmu""".split()
+)
+_DIGIT_LOOKALIKES = frozenset("0123456789OoIlSsZzBb|")
+_LEET_TO_LETTERS = str.maketrans("0134578@$2", "oieastbasz")
+_LETTERS_TO_DIGITS = str.maketrans("OoIlSsZzBb|", "00115522881")
+_TOKEN = re.compile(r"[A-Za-z0-9_@$.]+")
+_JUNCTION = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]")
+# A reshaped identifier is short; decoders look at the first few thousand characters only, which
+# keeps every decoder linear and cheap on hostile input (a megabyte of digits or letters).
+MAX_DECODE_CHARS = 4000
+_INTERLEAVED = re.compile(r"(?<![A-Za-z0-9])(?:[0-9][^\s0-9]{1,2}){6,}[0-9](?![A-Za-z0-9])")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+_PIG_WORD = re.compile(r"(?<![A-Za-z])([a-z]+)-?([a-z]*)ay(?![a-z])", re.IGNORECASE)
+_PIG_TARGETS = frozenset(
+    "zero oh one two three four five six seven eight nine text call me my cell is email at dot number phone ring".split()
+)
+
+# Digits written with look-alike letters ("B0Z-SSS-OI4I"): a look-alike letter right next to a digit or dash.
+_LOOKALIKE_RUN = re.compile(r"[OoIlSZB|](?<=[0-9-][OoIlSZB|])|[OoIlSZB|](?=[0-9-])")
+_ANY_DECODER_WORD = _REVERSE_CUES | _NATO_WORDS | _STRICT_HOMOPHONES | _LEET_TARGETS | {"decode", "base64", "b64", "decoded"}
+
+
+def may_apply(text: str, gate: MessageWords) -> bool:
+    """One cheap test before any decoder: most plain chat has none of their signs."""
+    if not gate.words.isdisjoint(_ANY_DECODER_WORD) or (not text.isascii() and _RESHAPED.search(text)):
+        return True
+    if gate.digits and (gate.digits >= 7 or _LOOKALIKE_RUN.search(text)):
+        return True
+    return ("." in text and _REVERSED_HINT.search(gate.lowered) is not None) or text.count("-") >= 5 or "ay " in gate.lowered
+
+
+Decoded = tuple[str, int, int, str]  # decoded text, start and end of the encoded stretch, decoder name
+
+
+def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
+    """Yield decoded copies of the stretches of ``text`` some decoder can read."""
+    text = text[:MAX_DECODE_CHARS]
+    if not text.isascii() and _RESHAPED.search(text):
+        yield from _reshaped(text)
+    words = gate.words
+    if not words.isdisjoint(_REVERSE_CUES) or ("." in text and _REVERSED_HINT.search(gate.lowered)):
+        yield text[::-1], 0, len(text), "reversed"
+    if not words.isdisjoint(_NATO_WORDS):
+        yield from _runs(text, _NATO_RUN, _nato, "nato")
+    if text.count("-") + text.count(".") >= 8:
+        morse_text = text.translate(_MORSE_DASHES)
+        yield from _runs(morse_text, _MORSE_RUN, _morse, "morse")
+    if not words.isdisjoint(_STRICT_HOMOPHONES):
+        yield from _runs(text, _HOMOPHONE_RUN, _homophones, "homophones")
+    if "ay" in gate.lowered and sum(1 for w in words if w.endswith("ay")) >= 3:
+        yield _pig_latin(text), 0, len(text), "pig_latin"
+    if gate.digits and (not words.isdisjoint(_LEET_TARGETS) or "S" in text or "O" in text or "I" in text):
+        yield from _leet(text)
+        if gate.digits >= 7:
+            yield from _runs(text, _INTERLEAVED, lambda s: "".join(c for c in s if c.isdigit()), "interleaved")
+    if ("=" in text or len(text) >= 16) and not words.isdisjoint({"decode", "base64", "b64", "decoded"}):
+        yield from _base64(text)
+
+
+def _runs(text: str, pattern: re.Pattern[str], decode: Callable[[str], str], name: str) -> Iterator[Decoded]:
+    for match in pattern.finditer(text):
+        decoded = decode(match.group())
+        if decoded:
+            yield text[: match.start()] + " " + decoded + " " + text[match.end() :], match.start(), match.end(), name
+
+
+def _reshaped(text: str) -> Iterator[Decoded]:
+    """Tag characters, regional-indicator letters and upside-down text."""
+    for run in _TAG_RUN.finditer(text):
+        hidden = "".join(chr(ord(c) - 0xE0000) for c in run.group() if 0xE0020 <= ord(c) <= 0xE007E)
+        if hidden.strip():
+            yield hidden, run.start(), run.end(), "tag_characters"
+    for run in _REGIONAL_RUN.finditer(text):
+        letters = "".join(chr(ord(c) - 0x1F1E6 + 97) if 0x1F1E6 <= ord(c) <= 0x1F1FF else c for c in run.group())
+        if len(letters.replace(" ", "")) >= 2:
+            yield text[: run.start()] + letters + text[run.end() :], run.start(), run.end(), "regional_indicators"
+    if sum(1 for c in text if c in _UPSIDE_ONLY) >= 3:
+        flipped = "".join(_UPSIDE_DOWN.get(c, c) for c in reversed(text))
+        yield flipped, 0, len(text), "upside_down"
+
+
+def _nato(run: str) -> str:
+    words = re.split(r"[\s,]+", run.lower())
+    letters = "".join(NATO.get(w, "") for w in words)
+    return letters if len(letters) >= 2 else ""
+
+
+def _morse(run: str) -> str:
+    out = []
+    for word in re.split(r"\s*/\s*|\s{3,}", run):
+        out.append("".join(MORSE.get(code, "") for code in word.split()))
+    return " ".join(out)
+
+
+def _homophones(run: str) -> str:
+    words = re.split(r"[\s,.\-]+", run.lower())
+    if not any(w in _STRICT_HOMOPHONES for w in words):
+        return ""
+    return " ".join(HOMOPHONES.get(w, w) for w in words)
+
+
+def _pig_latin(text: str) -> str:
+    return _PIG_WORD.sub(_unpig, text)
+
+
+def _unpig(match: re.Match[str]) -> str:
+    first, second = match.group(1), match.group(2)
+    if second:  # "ext-tay": the moved consonants are written after the hyphen
+        return (second if second != "w" else "") + first
+    stem = first
+    if stem.endswith("w") and stem[:1] in "aeiou":
+        return stem[:-1]
+    for moved in (1, 2, 3):
+        if len(stem) > moved and stem[-moved:].isalpha():
+            candidate = stem[-moved:] + stem[:-moved]
+            if candidate.lower() in _PIG_TARGETS:
+                return candidate
+    return match.group()
+
+
+def _leet(text: str) -> Iterator[Decoded]:
+    """Leet both ways: "5n4pch4t" read as letters, "B0Z-SSS-OI4I" read as digits."""
+    if _JUNCTION.search(text) is None:
+        return
+    mixed = [t for t in _TOKEN.findall(text) if _JUNCTION.search(t)]
+    if any(w in _LEET_TARGETS for t in mixed for w in re.findall(r"[a-z]+", t.lower().translate(_LEET_TO_LETTERS))):
+        letters = _TOKEN.sub(lambda m: m.group().translate(_LEET_TO_LETTERS) if _JUNCTION.search(m.group()) else m.group(), text)
+        yield letters, 0, len(text), "leet"
+    lookalike = [t for t in mixed if _DIGIT_LOOKALIKES.issuperset(t)]
+    if lookalike and sum(len(t) for t in lookalike) >= 5:
+        digits = _TOKEN.sub(lambda m: m.group().translate(_LETTERS_TO_DIGITS) if _DIGIT_LOOKALIKES.issuperset(m.group()) else m.group(), text)
+        if digits != text:
+            yield digits, 0, len(text), "leet_digits"
+
+
+def _base64(text: str) -> Iterator[Decoded]:
+    for match in _BASE64.finditer(text):
+        token = match.group()
+        try:
+            raw = base64.b64decode(token + "=" * (-len(token) % 4), validate=True)
+            decoded = raw.decode("ascii")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if decoded.isprintable():
+            yield decoded, match.start(), match.end(), "base64"

@@ -1,0 +1,354 @@
+"""Other languages: number words, words for "at" and "dot", app and rail names, leaving the platform.
+
+The vocabularies live in ``data/languages.json`` so that trust-and-safety staff can extend them
+without touching code; this module turns them, once at import, into a few patterns. Every
+finding from a non-English rule carries ``lang`` so a reviewer knows which vocabulary fired.
+The file is read once with ``pkgutil.get_data`` (package data, lighter to import than
+``importlib.resources``; never read again at scan time); ``load`` takes its text so tests can build a vocabulary of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pipeline.detection.context import is_refused
+from pipeline.detection.gates import MessageWords
+from pipeline.detection.hits import Hit, bounded
+from pipeline.detection.normalise import NormalisedText, _rewrite, normalise
+
+# Rails that are ordinary banking words ("transferencia", "virement"): reported only when the
+# same message also proposes leaving the platform or dodging its fee.
+_WEAK_RAILS = frozenset({"bank_transfer", "card_transfer"})
+_WEAK_APPS = frozenset({"marketplace"})
+# Short Latin app names ("vx", "qq") are also serial letters; they need "on/add/no/na..." before
+# them or a ":" after them.
+_PLACED_BEFORE = re.compile(r"(?:\b(?:on|in|add|no|na|auf|sur|su|en|pe|op|pa|via|my|mi|mon|meu|mein|мой|в)\s+|加)$", re.IGNORECASE)
+_UPI = re.compile(r"(?<![\w.@-])[A-Za-z0-9][\w.-]{1,40}@(?:ok(?:axis|icici|sbi|hdfcbank)|ybl|paytm|upi|ibl|axl|apl|ptyes|ptsbi)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """What one vocabulary entry means: the kind of hit, its value and the language."""
+
+    role: str  # app, rail, off_platform, fee, avoider
+    value: str
+    lang: str
+
+
+class Vocabulary:
+    """Compiled patterns for every language in one data file."""
+
+    def __init__(self, data: dict) -> None:  # type: ignore[type-arg]
+        self.numbers: dict[str, tuple[int, str]] = {}
+        self.number_langs: dict[str, list[str]] = {}
+        self.joiners: set[str] = set()
+        at_words: set[str] = set()
+        dot_words: set[str] = set()
+        self.phone_cues: dict[str, str] = {}
+        self.phrases: dict[str, Phrase] = {}
+        self.regions: dict[str, tuple[str, ...]] = {}
+        for lang, entry in data["languages"].items():
+            self.regions[lang] = tuple(entry.get("phone_regions", ()))
+            for word, value in entry.get("numbers", {}).items():
+                for form in _forms(word):
+                    self.numbers.setdefault(form, (int(value), lang))
+                    self.number_langs.setdefault(form, []).append(lang)
+            self.joiners.update(form for w in entry.get("joiners", ()) for form in _forms(w))
+            at_words.update(form for w in entry.get("at", ()) for form in _forms(w))
+            dot_words.update(form for w in entry.get("dot", ()) for form in _forms(w))
+            for cue in entry.get("phone_cues", ()):
+                for form in _forms(cue):
+                    self.phone_cues.setdefault(form, lang)
+            roles = [("app", app, word) for app, words in entry.get("apps", {}).items() for word in words]
+            roles += [("rail", rail, word) for rail, words in entry.get("rails", {}).items() for word in words]
+            roles += [("off_platform", "off_platform", w) for w in entry.get("off_platform", ())]
+            roles += [("fee", "fee", w) for w in entry.get("fee_words", ())]
+            roles += [("avoider", "avoider", w) for w in entry.get("fee_avoiders", ())]
+            for role, value, word in roles:
+                for form in _forms(word):
+                    self.phrases.setdefault(form, Phrase(role, value, lang))
+        self.number_pattern = _number_pattern(self.numbers, self.joiners)
+        self.number_word = re.compile(_alternation([*self.numbers, *self.joiners]), re.IGNORECASE)
+        self.latin_number_words = frozenset(w for w in self.numbers if w.isascii())
+        self.latin_number_prefixes = frozenset(w[:4] for w in self.latin_number_words if len(w) >= 4)
+        nonlatin = [w for w in self.numbers if not w.isascii()]
+        self.nonlatin_numbers = re.compile(_alternation(nonlatin)) if nonlatin else None
+        self.link_pattern = _link_pattern(at_words, dot_words)
+        self.at_words = frozenset(at_words)
+        hints = at_words | dot_words
+        self.link_hints = frozenset(h.split()[0] for h in hints if h.isascii())
+        self.nonlatin_link_hints = re.compile(_alternation([h for h in hints if not h.isascii()])) if hints else None
+        # Each phrase is looked for only when its key is in the message: for Latin phrases the
+        # longest word that is not a common English word, for the others the phrase itself.
+        # Patterns are compiled on first use: compiling all of them at import cost 0.15 s of start-up.
+        self.by_key: dict[str, list[tuple[str, Phrase]]] = {}
+        self.nonlatin: list[tuple[str, Phrase]] = []
+        for text, phrase in self.phrases.items():
+            if text.isascii():
+                self.by_key.setdefault(_key_word(text), []).append((text, phrase))
+            else:
+                self.nonlatin.append((text, phrase))
+        self.phrase_keys = frozenset(self.by_key)
+        self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c)
+        self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c)
+
+
+_COMMON = frozenset(
+    """the a an on in to of my me is at for by you your i we it as and or with up own same name here find search look
+    over there app site store shop qr code card cash bring meet face""".split()
+)
+
+
+@lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """The pattern of one vocabulary phrase, compiled the first time a message could contain it."""
+    return _bounded_alternation([phrase])
+
+
+def _key_word(phrase: str) -> str:
+    """The word a message must contain before ``phrase`` is looked for (the rarest-looking one)."""
+    words = re.findall(r"[a-z]+", phrase)
+    rare = [w for w in words if w not in _COMMON] or words or [phrase]
+    return max(rare, key=len)
+
+
+def _forms(word: str) -> set[str]:
+    """The spellings a message may show after folding: alone a Cyrillic word of look-alike letters
+    ("сто") turns Latin, inside Cyrillic text it stays as written."""
+    folded = _fold(word)
+    plain = " ".join(normalise(word.lower() + " ж").text.split()[:-1]) if not word.isascii() else folded
+    return {folded, plain} - {""}
+
+
+def _fold(word: str) -> str:
+    """Fold a vocabulary entry exactly as messages are folded, in lower case."""
+    return " ".join(normalise(word.lower()).text.split())
+
+
+def _alternation(words) -> str:  # type: ignore[no-untyped-def]
+    """One alternation, longest first, spaces matching any whitespace."""
+    ordered = sorted(set(words), key=len, reverse=True)
+    return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in ordered) + ")"
+
+
+def _bounded_alternation(words) -> re.Pattern[str]:  # type: ignore[no-untyped-def]
+    """Latin entries need word boundaries; entries in scripts without spaces do not."""
+    latin = [w for w in words if w[:1].isascii()]
+    other = [w for w in words if not w[:1].isascii()]
+    parts = []
+    if latin:
+        parts.append(r"(?<![^\W_])" + _alternation(latin) + r"(?![^\W_])")
+    if other:
+        parts.append(_alternation(other))
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+def _number_pattern(numbers: dict[str, tuple[int, str]], joiners: set[str]) -> re.Pattern[str]:
+    """A run of number words: compounds ("achtendertig"), hyphens ("trente-neuf"), spaces."""
+    word = _alternation([*numbers])
+    joiner = _alternation(joiners) if joiners else "(?!)"
+    link = rf"(?:-|\s+{joiner}\s+|\s*-?{joiner}-?|\s+|)"
+    return re.compile(rf"(?<![^\W\d_]){word}(?:{link}{word})*(?![^\W\d_])", re.IGNORECASE)
+
+
+def _link_pattern(at_words: set[str], dot_words: set[str]) -> re.Pattern[str] | None:
+    """Words for "@" and "." between two Latin address parts ("nome arroba exemplo ponto com")."""
+    if not at_words and not dot_words:
+        return None
+    at = _alternation(at_words) if at_words else "(?!)"
+    dot = _alternation(dot_words) if dot_words else "(?!)"
+    return re.compile(
+        rf"(?<=[A-Za-z0-9_])\s*[(\[]?\s*(?P<at>{at})\s*[)\]]?\s*(?=[A-Za-z0-9])"
+        rf"|(?<=[A-Za-z0-9])\s*[(\[]?\s*(?P<dot>{dot})\s*[)\]]?\s*(?=[A-Za-z0-9])",
+        re.IGNORECASE,
+    )
+
+
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def load(text: str) -> Vocabulary:
+    """Build the vocabulary from the JSON text of a languages file."""
+    return Vocabulary(json.loads(text))
+
+
+VOCABULARY = load((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))
+
+
+def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, vocabulary: Vocabulary = VOCABULARY) -> NormalisedText:
+    """Replace the words for "at" and "dot" between address parts with the symbols."""
+    pattern = vocabulary.link_pattern
+    if pattern is None:
+        return folded
+    text = folded.text
+    words = gate.words if gate is not None else _WORDS.findall(text.lower())
+    if vocabulary.link_hints.isdisjoint(words) and (
+        text.isascii() or vocabulary.nonlatin_link_hints is None or not vocabulary.nonlatin_link_hints.search(text)
+    ):
+        return folded
+    return _rewrite(folded, pattern, lambda m: "@" if m.group("at") else ".")
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+def might_have_numbers(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> bool:
+    """Cheap test: two number words of some language, or a compound starting like one."""
+    count = len(gate.words & vocabulary.latin_number_words)
+    if count >= 2:
+        return True
+    if count == 1 and any(len(w) > 6 and w[:4] in vocabulary.latin_number_prefixes for w in gate.words):
+        return True  # "nul zes, achtendertig": compounds come with plain number words
+    if not text.isascii() and vocabulary.nonlatin_numbers is not None:
+        found = vocabulary.nonlatin_numbers.finditer(text)
+        return next(found, None) is not None and next(found, None) is not None
+    return False
+
+
+def languages_of(text: str, spans: list[tuple[int, int]], vocabulary: Vocabulary = VOCABULARY) -> list[str]:
+    """The languages whose number words fill ``spans`` of ``text``, most words first."""
+    votes: dict[str, int] = {}
+    for start, end in spans:
+        for match in vocabulary.number_word.finditer(text, start, end):
+            for lang in vocabulary.number_langs.get(match.group().lower(), ()):
+                votes[lang] = votes.get(lang, 0) + 1
+    return sorted(votes, key=lambda lang: -votes[lang])
+
+
+def number_groups(text: str, vocabulary: Vocabulary = VOCABULARY) -> list[tuple[int, int, str, str]]:
+    """Spelled-out numbers as (start, end, digits, lang), one per group a reader would say."""
+    groups: list[tuple[int, int, str, str]] = []
+    for run in bounded(vocabulary.number_pattern.finditer(text)):
+        groups.extend(_groups_in_run(run.group(), run.start(), vocabulary))
+    return groups
+
+
+def _groups_in_run(run: str, offset: int, vocabulary: Vocabulary) -> list[tuple[int, int, str, str]]:
+    """Add up words that form one number ("quatre-vingt-dix-huit" 98); start a new one otherwise."""
+    out: list[tuple[int, int, str, str]] = []
+    value = last = start = end = 0
+    lang = ""
+    open_group = False
+    joined = False
+    for match in vocabulary.number_word.finditer(run):
+        word = match.group().lower()
+        if word in vocabulary.joiners and word not in vocabulary.numbers:
+            joined = True
+            continue
+        number, word_lang = vocabulary.numbers.get(word, (None, ""))
+        if number is None:
+            continue
+        if open_group and _continues(value, last, number, joined):
+            value = number + value if (joined and last < 10 and number >= 20 and number % 10 == 0) else (
+                value * number if number == 100 and value < 10 else value + number)
+            last = number
+            end = match.end()
+        else:
+            if open_group:
+                out.append((offset + start, offset + end, str(value), lang))
+            value, last, start, end, lang, open_group = number, number, match.start(), match.end(), word_lang, True
+        joined = False
+    if open_group:
+        out.append((offset + start, offset + end, str(value), lang))
+    return out
+
+
+def _continues(value: int, last: int, number: int, joined: bool) -> bool:
+    """True when ``number`` is part of the number being said rather than the next one."""
+    if number == 100 and 0 < value < 10:
+        return True  # "cinq cents", "sette cento"
+    if joined and last < 10 and number >= 20 and number % 10 == 0 and value < 10:
+        return True  # "acht-und-dreißig", "een-en-zeventig"
+    if last >= 100 and last % 100 == 0 and number < 100:
+        return True  # "девятьсот шестнадцать"
+    if last >= 20 and last % 10 == 0 and number < 10 and value % 10 == 0:
+        return True  # "trente et un", "treinta y cuatro"
+    if last in (60, 80) and 10 <= number < 20 and value % 20 == 0:
+        return True  # "soixante-dix-sept", "quatre-vingt-dix-huit"
+    if last == 10 and number < 10 and value % 10 == 0 and value >= 70:
+        return True  # the "-huit" after "quatre-vingt-dix"
+    return False
+
+
+# --- phrases --------------------------------------------------------------------------------
+
+
+def has_phone_cue(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> str | None:
+    """The language of a word saying a phone number follows ("Handy", "звоните"), if any."""
+    for word in gate.words & vocabulary.latin_cues:
+        return vocabulary.phone_cues[word]
+    if not text.isascii() or " " in text:
+        lowered = gate.lowered
+        for cue in vocabulary.nonlatin_cues:
+            if cue in lowered:
+                return vocabulary.phone_cues[cue]
+    return None
+
+
+def might_have_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> bool:
+    """Cheap test for any app, rail, fee or leaving-the-platform phrase of another language."""
+    if not gate.words.isdisjoint(vocabulary.phrase_keys) or "@" in text:
+        return True
+    if text.isascii():
+        return False
+    lowered = gate.lowered
+    return any(p in lowered for p, _ in vocabulary.nonlatin)
+
+
+def _placed(text: str, match: re.Match[str]) -> bool:
+    """A short Latin app name counts only where a channel is expected."""
+    word = match.group()
+    if len(word) > 3 or not word.isascii():
+        return True
+    return _PLACED_BEFORE.search(text[max(0, match.start() - 8) : match.start()]) is not None or text.startswith(":", match.end())
+
+
+def _lang(phrase: Phrase) -> str | None:
+    """English entries (riddles, descriptions) carry no language tag."""
+    return None if phrase.lang == "en" else phrase.lang
+
+
+def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> list[Hit]:
+    """Apps, rails, fee dodging and leaving the platform, in the languages of the vocabulary."""
+    if not might_have_phrases(text, gate, vocabulary):
+        return []
+    candidates = [entry for key in gate.words & vocabulary.phrase_keys for entry in vocabulary.by_key[key]]
+    if not text.isascii():
+        lowered = gate.lowered
+        candidates.extend(entry for entry in vocabulary.nonlatin if entry[0] in lowered)
+    found: list[tuple[re.Match[str], Phrase]] = []
+    for phrase_text, phrase in candidates:
+        for match in bounded(_phrase_pattern(phrase_text).finditer(text)):
+            if not is_refused(text, match.start(), match.end()):
+                found.append((match, phrase))
+    found.sort(key=lambda item: item[0].start())
+    # A longer phrase covering a shorter one of the same role wins ("virement bancaire" over "virement").
+    found = [(m, p) for m, p in found if not any(
+        o is not m and op.role == p.role and o.start() <= m.start() and m.end() <= o.end() and (o.end() - o.start()) > (m.end() - m.start())
+        for o, op in found)]
+    hits: list[Hit] = []
+    leaving = any(p.role == "off_platform" for _, p in found)
+    fees = [m for m, p in found if p.role == "fee"]
+    avoiders = [m for m, p in found if p.role == "avoider"]
+    dodging = [(f, a) for f in fees for a in avoiders if abs(f.start() - a.end()) < 30 or abs(a.start() - f.end()) < 30]
+    for fee, avoider in dodging[:1]:
+        lang = next(p.lang for m, p in found if m is fee)
+        start, end = min(fee.start(), avoider.start()), max(fee.end(), avoider.end())
+        hits.append(Hit("payment", ((start, end),), "fee_avoidance", 0.85, lang))
+    upi = list(bounded(_UPI.finditer(text))) if "@" in text else []
+    for match in upi:
+        hits.append(Hit("payment", ((match.start(), match.end()),), "upi:" + match.group().lower(), 0.93, "hi"))
+    strong_context = leaving or bool(dodging) or bool(upi)
+    for match, phrase in found:
+        span = ((match.start(), match.end()),)
+        if phrase.role == "off_platform":
+            hits.append(Hit("intent", span, "off_platform", 0.85, _lang(phrase)))
+        elif phrase.role == "rail" and (phrase.value not in _WEAK_RAILS or strong_context):
+            hits.append(Hit("payment", span, phrase.value, 0.88, _lang(phrase)))
+        elif phrase.role == "app" and (phrase.value not in _WEAK_APPS or strong_context) and _placed(text, match):
+            hits.append(Hit("handle", span, phrase.value, 0.88, _lang(phrase)))
+    return hits

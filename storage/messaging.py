@@ -178,11 +178,24 @@ def insert_new_messages(session: Session, messages: Sequence[NewMessage], record
     return inserted
 
 
+_MARK_READ_MANY_PG = text(
+    "INSERT INTO conversation_reads (conversation_id, user_id, last_read_at)"
+    " SELECT * FROM unnest(CAST(:conversation_ids AS integer[]), CAST(:user_ids AS integer[]), CAST(:ats AS timestamptz[]))"
+    " ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_at = excluded.last_read_at"
+    " WHERE conversation_reads.last_read_at < excluded.last_read_at"
+)
+
 def mark_read_many(session: Session, reads: dict[tuple[int, int], datetime]) -> None:
     """``mark_read`` for many (conversation, user) pairs at once: never moving backwards."""
     if not reads:
         return
-    dialect = postgresql if is_postgres(session) else sqlite
+    if is_postgres(session):
+        ordered = sorted(reads.items())
+        session.execute(_MARK_READ_MANY_PG, {"conversation_ids": [c for (c, _), _ in ordered],
+                                             "user_ids": [u for (_, u), _ in ordered],
+                                             "ats": [at.astimezone(UTC) for _, at in ordered]})
+        return
+    dialect = sqlite
     table = ConversationRead.__table__
     statement = dialect.insert(table)
     statement = statement.on_conflict_do_update(
@@ -191,6 +204,57 @@ def mark_read_many(session: Session, reads: dict[tuple[int, int], datetime]) -> 
     session.connection().execute(statement, [
         {"conversation_id": conversation_id, "user_id": user_id, "last_read_at": at}
         for (conversation_id, user_id), at in sorted(reads.items())])
+
+
+USER_FIELDS = ("name", "email", "timezone", "away", "role", "notify")
+CONVERSATION_FIELDS = ("subject", "order_ref")
+
+
+def users_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+    """The stored users among ``external_ids``: row id and the fields an import may set, in one query a thousand."""
+    table = User.__table__.c
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    unique = sorted(set(external_ids))
+    for start in range(0, len(unique), 1000):
+        rows = session.execute(select(table.external_id, table.id, *(table[f] for f in USER_FIELDS))
+                               .where(table.external_id.in_(unique[start : start + 1000])))
+        found.update((row[0], (row[1], dict(zip(USER_FIELDS, row[2:], strict=True)))) for row in rows)
+    return found
+
+
+def conversations_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, tuple[ConversationRef, dict[str, Any]]]:
+    """The stored conversations among ``external_ids`` with their subject and order, in one query a thousand."""
+    table = Conversation.__table__.c
+    found: dict[str, tuple[ConversationRef, dict[str, Any]]] = {}
+    unique = sorted(set(external_ids))
+    for start in range(0, len(unique), 1000):
+        rows = session.execute(select(table.external_id, table.id, table.buyer_id, table.seller_id,
+                                      *(table[f] for f in CONVERSATION_FIELDS))
+                               .where(table.external_id.in_(unique[start : start + 1000])))
+        found.update((row[0], (ConversationRef(*row[1:4]), dict(zip(CONVERSATION_FIELDS, row[4:], strict=True))))
+                     for row in rows)
+    return found
+
+
+def user_ids(session: Session, external_ids: Sequence[str]) -> dict[str, int]:
+    """Row ids of the stored users among ``external_ids``."""
+    return {external_id: found[0] for external_id, found in users_by_external_id(session, external_ids).items()}
+
+
+def insert_rows(session: Session, kind: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new users or conversations (``kind``), rows with the same keys in one statement."""
+    table = {"user": User.__table__, "conversation": Conversation.__table__}[kind]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for group in groups.values():
+        session.connection().execute(table.insert(), group)
+
+
+def update_row(session: Session, kind: str, row_id: int, values: dict[str, Any]) -> None:
+    """Update a user's or conversation's changed fields."""
+    table = {"user": User.__table__, "conversation": Conversation.__table__}[kind]
+    session.connection().execute(update(table).where(table.c.id == row_id).values(values))
 
 
 def stored_message(session: Session, external_id: str) -> StoredMessage | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, NamedTuple, TypedDict
 
@@ -98,6 +98,147 @@ _READ_VALUES: dict[str, Any] = {"unread_count": 0, "first_unread_at": None, "ema
                                 "emailed_at": None, "emailed_through": None}
 
 
+# --- Ingest of a run of messages: the same statements' effect, one load and one write ------------
+
+
+class MessageNotice(NamedTuple):
+    """One new message as the notifications see it: who gains an unread, who has read by replying."""
+
+    conversation_id: int
+    recipient_id: int
+    sender_id: int
+    message_id: int
+    sent_at: datetime
+
+
+_ROW_FIELDS = ("unread_count", "first_unread_at", "latest_at", "latest_message_id", "read_at", "email_due_at",
+               "emailed_at", "emailed_through", "updated_at")
+
+
+def record_messages(session: Session, notices: Sequence[MessageNotice], now: datetime) -> list[int] | None:
+    """``record_unread`` for each recipient, then ``record_read`` for each sender whose receipt moves, set-based.
+
+    Loads the touched rows (locked on PostgreSQL) and the read receipts once, applies the two
+    statements' rules message by message in memory (a reply moves its sender's receipt, as
+    ``mark_read`` does) and writes each changed row once; the receipts are the caller's to write.
+    Returns the ids of stored rows a reply left read (their unsent emails are the caller's to
+    withdraw), or None, having written nothing, when a reply reads only part of a streak (the
+    per-message recount counts messages in SQL): the caller then runs the per-message statements.
+    A row another writer inserts meanwhile makes the insert fail (StorageRefused by the caller's savepoint).
+    """
+    conversations = sorted({n.conversation_id for n in notices})
+    rows = _load_rows(session, conversations)
+    reads = _load_reads(session, conversations)
+    before = {key: dict(row) for key, row in rows.items()}
+    ended: list[int] = []
+    for notice in notices:
+        _apply_unread(rows, reads, notice, now)
+        key = (notice.conversation_id, notice.sender_id)
+        if key in reads and reads[key] >= notice.sent_at:
+            continue  # the receipt does not move, so the reply reads nothing new
+        reads[key] = notice.sent_at
+        if not _apply_read(rows, notice.conversation_id, notice.sender_id, notice.sent_at):
+            return None
+        row = rows.get(key)
+        if row is not None and row["id"] is not None and row["unread_count"] == 0 and row["id"] not in ended:
+            ended.append(row["id"])
+    _write_rows(session, rows, before)
+    return ended
+
+
+def _load_rows(session: Session, conversations: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+    n = NOTIFICATIONS.c
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    for start in range(0, len(conversations), 1000):
+        query = (select(n.id, n.recipient_id, n.conversation_id, *(n[f] for f in _ROW_FIELDS))
+                 .where(n.conversation_id.in_(conversations[start : start + 1000])).order_by(n.id))
+        if is_postgres(session):
+            query = query.with_for_update()
+        for row in session.execute(query).mappings():
+            found[(row["conversation_id"], row["recipient_id"])] = dict(row)
+    return found
+
+
+def _load_reads(session: Session, conversations: list[int]) -> dict[tuple[int, int], datetime]:
+    r = ConversationRead.__table__.c
+    found: dict[tuple[int, int], datetime] = {}
+    for start in range(0, len(conversations), 1000):
+        rows = session.execute(select(r.conversation_id, r.user_id, r.last_read_at)
+                               .where(r.conversation_id.in_(conversations[start : start + 1000])))
+        found.update(((c, u), at) for c, u, at in rows)
+    return found
+
+
+def _apply_unread(rows: dict[tuple[int, int], dict[str, Any]], reads: dict[tuple[int, int], datetime],
+                  notice: MessageNotice, now: datetime) -> None:
+    """What ``_unread_upsert`` does to the recipient's row (the email is first looked at when sent)."""
+    key = (notice.conversation_id, notice.recipient_id)
+    read = reads.get(key)
+    if read is not None and read >= notice.sent_at:
+        return
+    sent = notice.sent_at
+    row = rows.get(key)
+    if row is None:
+        rows[key] = {"id": None, "recipient_id": notice.recipient_id, "conversation_id": notice.conversation_id,
+                     "unread_count": 1, "first_unread_at": sent, "latest_at": sent, "latest_message_id": notice.message_id,
+                     "read_at": None, "email_due_at": sent, "emailed_at": None, "emailed_through": None, "updated_at": now}
+        return
+    streak = row["unread_count"] > 0
+    newer = not streak or sent >= row["latest_at"]
+    row.update({
+        "unread_count": row["unread_count"] + 1 if streak else 1,
+        "first_unread_at": row["first_unread_at"] if streak and row["first_unread_at"] <= sent else sent,
+        "latest_at": sent if newer else row["latest_at"],
+        "latest_message_id": notice.message_id if newer else row["latest_message_id"],
+        "read_at": None,
+        "email_due_at": row["email_due_at"] if streak and row["email_due_at"] is not None else sent,
+        "emailed_at": row["emailed_at"] if streak else None,
+        "emailed_through": row["emailed_through"] if streak else None,
+        "updated_at": now,
+    })
+
+
+def _apply_read(rows: dict[tuple[int, int], dict[str, Any]], conversation_id: int, reader_id: int, at: datetime) -> bool:
+    """What ``record_read`` does to the reader's row; False when it would recount (a partial read)."""
+    row = rows.get((conversation_id, reader_id))
+    if row is None or row["unread_count"] <= 0:
+        return True
+    if row["latest_at"] <= at:
+        row.update(_READ_VALUES | {"read_at": at})
+        return True
+    return row["first_unread_at"] > at
+
+
+def _write_rows(session: Session, rows: dict[tuple[int, int], dict[str, Any]], before: dict[tuple[int, int], dict]) -> None:
+    new = [{k: v for k, v in row.items() if k != "id"} for row in rows.values() if row["id"] is None]
+    changed = [{"b_id": row["id"], **{f"b_{f}": row[f] for f in _ROW_FIELDS}}
+               for key, row in rows.items() if row["id"] is not None and row != before[key]]
+    connection = session.connection()
+    if new:
+        connection.execute(NOTIFICATIONS.insert(), new)
+    if changed and is_postgres(session):
+        # One statement with one array a column: an executemany of a thousand updates costs a round trip each.
+        connection.execute(_UPDATE_ROWS_PG, {f"b_{f}": [_utc(row[f"b_{f}"]) for row in changed]
+                                             for f in ("id", *_ROW_FIELDS)})
+    elif changed:
+        n = NOTIFICATIONS.c
+        connection.execute(update(NOTIFICATIONS).where(n.id == bindparam("b_id"))
+                           .values({f: bindparam(f"b_{f}") for f in _ROW_FIELDS}), changed)
+
+
+_ROW_TYPES = {"id": "integer", "unread_count": "integer", "latest_message_id": "integer"}
+_UPDATE_ROWS_PG = text(
+    "UPDATE notifications AS n SET " + ", ".join(f"{f} = v.{f}" for f in _ROW_FIELDS)
+    + " FROM unnest(" + ", ".join(f"CAST(:b_{f} AS {_ROW_TYPES.get(f, 'timestamptz')}[])" for f in ("id", *_ROW_FIELDS))
+    + ") AS v (" + ", ".join(("id", *_ROW_FIELDS)) + ") WHERE n.id = v.id"
+)
+
+
+def _utc(value: Any) -> Any:
+    return value.astimezone(UTC) if isinstance(value, datetime) else value
+
+
+
 def mark_all_read(session: Session, recipient_id: int, now: datetime) -> int:
     """End every unread streak of a recipient (the dashboard's "mark all read"); returns rows changed."""
     n = NOTIFICATIONS.c
@@ -129,6 +270,20 @@ def withdraw_read_emails(session: Session, reader_id: int, conversation_id: int 
     params = {"reader": reader_id, "conversation": conversation_id, "reason": reason}
     return session.execute(_WITHDRAW_READ, params).rowcount or 0
 
+
+def withdraw_emails_of(session: Session, notification_ids: Sequence[int], reason: str) -> int:
+    """``withdraw_read_emails`` for many notification rows at once: their unsent new-message emails become dead."""
+    if not notification_ids:
+        return 0
+    wanted = {str(i) for i in notification_ids}
+    # Unsent new-message emails are few (the sweep sends them within seconds); their key names the row.
+    candidates = session.execute(text(
+        "SELECT id, idempotency_key FROM email_outbox WHERE status IN ('queued', 'failed') AND notice = 'new-message'"))
+    ids = [email_id for email_id, key in candidates if key.startswith("new-message:") and key.split(":")[1] in wanted]
+    if not ids:
+        return 0
+    return session.execute(text("UPDATE email_outbox SET status = 'dead', last_error = :reason WHERE id = :id"),
+                           [{"id": i, "reason": reason} for i in ids]).rowcount or 0
 
 # --- The dashboard -------------------------------------------------------------------------------
 

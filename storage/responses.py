@@ -141,6 +141,14 @@ def open_deadline(session: Session, conversation: ConversationTimeline, started_
     ).scalar_one()
 
 
+
+def open_deadlines(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Store new deadlines (rows of the same columns) in one statement; returns their ids in order."""
+    if not rows:
+        return []
+    result = session.execute(insert(DEADLINES).returning(DEADLINES.c.id, sort_by_parameter_order=True), list(rows))
+    return list(result.scalars())
+
 def update_deadline(session: Session, deadline_id: int, values: Mapping[str, Any]) -> None:
     """Set some columns of one deadline."""
     session.execute(update(DEADLINES).where(DEADLINES.c.id == deadline_id).values(**values))

@@ -73,13 +73,15 @@ class InterchangeImporter:
     """Applies interchange lines; attachment paths are resolved inside ``base_dir`` only."""
 
     def __init__(self, session_factory, blobs: BlobStore, base_dir: Path, *, clock: Callable[[], datetime] = _utcnow,
-                 batch_size: int = 500, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES) -> None:
+                 batch_size: int = 500, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES, bulk: bool = True) -> None:
         self.session_factory = session_factory
         self.blobs = blobs
         self.base_dir = base_dir.resolve()
         self.clock = clock
         self.batch_size = batch_size
         self.max_attachment_bytes = max_attachment_bytes
+        self.bulk = bulk
+        """Consecutive messages applied together (``apply_message_run``); False: one savepoint a record (the reference)."""
 
     def import_lines(self, lines: Iterable[bytes],
                      on_commit: Callable[[list[int]], None] = lambda ids: None) -> Iterator[LineOutcome]:
@@ -96,6 +98,50 @@ class InterchangeImporter:
             yield from self._import_batch(batch, on_commit)
 
     def _import_batch(self, batch: list[tuple[int, bytes]], on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
+        if not self.bulk:
+            return self._import_batch_one_by_one(batch, on_commit)
+        parsed = [self._parse(line_no, raw) for line_no, raw in batch]
+        # Blobs reach the store before the transaction opens (content-addressed, so a rolled-back
+        # batch leaves at most an unreferenced blob); errors are kept for where the record meets them.
+        attachments = self._prepare_attachments([p for p in parsed if isinstance(p, tuple)])
+        applied: dict[int, Applied] = {}
+        new_messages: list[int] = []
+        try:
+            with store.unit_of_work(self.session_factory) as session:
+                apply_records(session, [(i, p[1]) for i, p in enumerate(parsed) if isinstance(p, tuple)], applied,
+                              new_messages, lambda index: attachments[parsed[index][0]], self.clock())
+        except store.StorageRefused as exc:
+            # The commit itself failed: nothing of this batch was stored, so say so per line.
+            return [LineOutcome(p.line_no, "error", error=p.error) if isinstance(p, LineOutcome) else
+                    LineOutcome(p[0], "error", _kind(p[1]), p[1].external_id, f"not stored, {exc}") for p in parsed]
+        if new_messages:
+            on_commit(new_messages)
+        return [p if isinstance(p, LineOutcome) else
+                LineOutcome(p[0], applied[i].status, _kind(p[1]), p[1].external_id, applied[i].error)
+                for i, p in enumerate(parsed)]
+
+    @staticmethod
+    def _parse(line_no: int, raw: bytes) -> tuple[int, Record] | LineOutcome:
+        try:
+            return line_no, parse_line(raw)
+        except InterchangeError as exc:
+            return LineOutcome(line_no, "error", error=str(exc))
+
+    def _prepare_attachments(self, parsed: list[tuple[int, Record]]) -> dict[int, AttachmentSource]:
+        """Each message's attachments stored now; the source answers them (or raises their error) later."""
+        sources: dict[int, AttachmentSource] = {}
+        for line_no, record in parsed:
+            stored: dict[int, store.StoredAttachment | ImportRejected] = {}
+            for position, ref in enumerate(getattr(record, "attachments", ())):
+                try:
+                    stored[position] = self._store_attachment(position, ref)
+                except ImportRejected as exc:
+                    stored[position] = exc
+            sources[line_no] = _replay(stored)
+        return sources
+
+    def _import_batch_one_by_one(self, batch: list[tuple[int, bytes]],
+                                 on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
         outcomes: list[LineOutcome] = []
         new_messages: list[int] = []
         try:
@@ -113,7 +159,7 @@ class InterchangeImporter:
             record = parse_line(raw)
         except InterchangeError as exc:
             return LineOutcome(line_no, "error", error=str(exc))
-        kind = type(record).__name__.removesuffix("Record").lower()
+        kind = _kind(record)
         try:
             with store.savepoint(session):
                 status = self._apply(session, record, new_messages)
@@ -215,14 +261,7 @@ def _read(session, conversation_id: int, reader: int, at: datetime) -> bool:
 
 
 def _apply_user(session, record: UserRecord) -> str:
-    values = {"name": record.name, "email": record.email, "timezone": record.timezone, "away": record.away}
-    if record.role is not None:
-        # A line without a role never demotes an existing staff member.
-        values["role"] = record.role
-    if record.notify is not None:
-        # Likewise a line without ``notify`` keeps the user's choice (made by CLI, API or unsubscribe).
-        values["notify"] = record.notify
-    return store.upsert_user(session, record.external_id, values)
+    return store.upsert_user(session, record.external_id, _user_values(record))
 
 
 def _apply_conversation(session, record: ConversationRecord) -> str:
@@ -266,113 +305,267 @@ class RecordOutcome:
 
 
 def ingest(app, objects: list[object], now: datetime) -> list[RecordOutcome]:
-    """Apply API records in order, in one transaction; ring for new messages after the commit.
-
-    Users, conversations and read receipts get one savepoint each. Consecutive messages are
-    applied together (``_ingest_messages``): a few statements for the whole run instead of
-    several per message, with the same outcomes as one by one.
-    """
+    """Apply API records in order, in one transaction; ring for new messages after the commit."""
     outcomes: list[RecordOutcome | None] = [None] * len(objects)
+    parsed: list[tuple[int, Record]] = []
+    kinds: dict[int, str | None] = {}
+    for index, obj in enumerate(objects):
+        kinds[index] = obj.get("type") if isinstance(obj, dict) and isinstance(obj.get("type"), str) else None
+        try:
+            parsed.append((index, parse_record(obj)))
+        except InterchangeError as exc:
+            outcomes[index] = RecordOutcome("error", kinds[index], None, "invalid", str(exc))
+    applied: dict[int, Applied] = {}
     new_messages: list[int] = []
     with store.unit_of_work(app.session_factory) as session:
-        run: list[tuple[int, str | None, MessageRecord]] = []
-        for index, obj in enumerate(objects):
-            kind = obj.get("type") if isinstance(obj, dict) and isinstance(obj.get("type"), str) else None
-            try:
-                record = parse_record(obj)
-            except InterchangeError as exc:
-                outcomes[index] = RecordOutcome("error", kind, None, "invalid", str(exc))
-                continue
-            if isinstance(record, MessageRecord):
-                run.append((index, kind, record))
-                continue
-            if run:
-                _ingest_messages(app, session, run, outcomes, new_messages, now)
-                run = []
-            outcomes[index] = _apply_one(app, session, kind, record, new_messages, now)
-        if run:
-            _ingest_messages(app, session, run, outcomes, new_messages, now)
+        apply_records(session, parsed, applied, new_messages,
+                      lambda index: lambda position, ref: uploaded_attachment(app.blobs, position, ref), now)
+    for index, record in parsed:
+        result = applied[index]
+        outcomes[index] = RecordOutcome(result.status, kinds[index], record.external_id, result.problem, result.error)
     if new_messages:
         scanning.ring_for(app, new_messages)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _apply_one(app, session, kind: str | None, record: Record, new_messages: list[int], now: datetime) -> RecordOutcome:
+# --- Applying many records in one transaction ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one record did; ``problem`` is conflict or rejected when it failed."""
+
+    status: str
+    problem: str | None = None
+    error: str | None = None
+
+
+def apply_records(session, items: list[tuple[int, Record]], applied: dict[int, Applied], new_messages: list[int],
+                  attachments_for: Callable[[int], AttachmentSource], now: datetime) -> None:
+    """Apply records in order in the caller's transaction, filling ``applied`` by index.
+
+    Users, conversations and read receipts get one savepoint each. Consecutive messages are
+    applied together (``apply_message_run``): a few statements for the whole run instead of
+    several per message, with the same outcomes as one by one.
+    """
+    def flush(run: list) -> None:
+        if isinstance(run[0][1], MessageRecord):
+            apply_message_run(session, run, applied, new_messages, attachments_for, now)
+        elif isinstance(run[0][1], UserRecord):
+            apply_user_run(session, run, applied)
+        elif isinstance(run[0][1], ConversationRecord):
+            apply_conversation_run(session, run, applied)
+        else:
+            for index, record in run:
+                applied[index] = apply_one(session, record, new_messages, attachments_for(index), now)
+
+    run: list[tuple[int, Record]] = []
+    for index, record in items:
+        if run and type(run[0][1]) is not type(record):
+            flush(run)
+            run = []
+        run.append((index, record))
+    if run:
+        flush(run)
+
+
+def _user_values(record: UserRecord) -> dict[str, object]:
+    values: dict[str, object] = {"name": record.name, "email": record.email, "timezone": record.timezone,
+                                 "away": record.away}
+    if record.role is not None:
+        # A line without a role never demotes an existing staff member.
+        values["role"] = record.role
+    if record.notify is not None:
+        # Likewise a line without ``notify`` keeps the user's choice (made by CLI, API or unsubscribe).
+        values["notify"] = record.notify
+    return values
+
+
+def apply_user_run(session, run: list[tuple[int, UserRecord]], applied: dict[int, Applied]) -> None:
+    """Consecutive user records: one lookup, one insert of the new ones, an update for each changed one.
+
+    A run that repeats an id, or that the database refuses, is applied one by one.
+    """
+    if len({record.external_id for _, record in run}) != len(run):
+        return _one_by_one(session, run, applied)
     try:
         with store.savepoint(session):
-            status = apply_record(session, record, new_messages,
-                                  lambda position, ref: uploaded_attachment(app.blobs, position, ref), now)
+            stored = store.users_by_external_id(session, [record.external_id for _, record in run])
+            new: list[dict[str, object]] = []
+            for index, record in run:
+                values = _user_values(record)
+                applied[index] = Applied(_upsert(session, "user", stored.get(record.external_id), values))
+                if record.external_id not in stored:
+                    new.append({"external_id": record.external_id, **values})
+            store.insert_rows(session, "user", new)
+    except store.StorageRefused:
+        return _one_by_one(session, run, applied)
+    return None
+
+
+def apply_conversation_run(session, run: list[tuple[int, ConversationRecord]], applied: dict[int, Applied]) -> None:
+    """Consecutive conversation records: one lookup of them and of their participants, one insert.
+
+    A record the checks refuse (unknown participant, other participants than stored) goes
+    through ``apply_one`` for the one-by-one path's words; a repeated id or a refusal by the
+    database sends the whole run one by one.
+    """
+    if len({record.external_id for _, record in run}) != len(run):
+        return _one_by_one(session, run, applied)
+    try:
+        with store.savepoint(session):
+            users = store.user_ids(session, [name for _, r in run for name in (r.buyer, r.seller)])
+            stored = store.conversations_by_external_id(session, [record.external_id for _, record in run])
+            new: list[dict[str, object]] = []
+            for index, record in run:
+                buyer, seller = users.get(record.buyer), users.get(record.seller)
+                known = stored.get(record.external_id)
+                if buyer is None or seller is None or (known and (known[0].buyer_id, known[0].seller_id) != (buyer, seller)):
+                    applied[index] = apply_one(session, record, [], _no_attachments, _utcnow())
+                    continue
+                values = {"subject": record.subject, "order_ref": record.order_ref}
+                applied[index] = Applied(_upsert(session, "conversation", (known[0].id, known[1]) if known else None,
+                                                 values))
+                if known is None:
+                    new.append({"external_id": record.external_id, "buyer_id": buyer, "seller_id": seller, **values})
+            store.insert_rows(session, "conversation", new)
+    except store.StorageRefused:
+        return _one_by_one(session, run, applied)
+    return None
+
+
+def _upsert(session, kind: str, stored: tuple[int, dict[str, object]] | None, values: dict[str, object]) -> str:
+    """Created (the caller inserts it), or the stored row's changed fields updated: updated or unchanged."""
+    if stored is None:
+        return "created"
+    row_id, current = stored
+    changed = {key: value for key, value in values.items() if current[key] != value}
+    if changed:
+        store.update_row(session, kind, row_id, changed)
+    return "updated" if changed else "unchanged"
+
+
+def _no_attachments(position: int, ref: AttachmentRef) -> store.StoredAttachment:
+    raise ImportRejected("only messages have attachments")  # users and conversations never ask
+
+
+def _one_by_one(session, run: list[tuple[int, Record]], applied: dict[int, Applied]) -> None:
+    for index, record in run:
+        applied[index] = apply_one(session, record, [], _no_attachments, _utcnow())
+
+
+def apply_one(session, record: Record, new_messages: list[int], attachments: AttachmentSource, now: datetime) -> Applied:
+    """One record in its own savepoint: an error undoes only this record."""
+    try:
+        with store.savepoint(session):
+            status = apply_record(session, record, new_messages, attachments, now)
     except MessageConflict as exc:
-        return RecordOutcome("error", kind, record.external_id, "conflict", str(exc))
-    except (ImportRejected, store.StorageRefused) as exc:
-        return RecordOutcome("error", kind, record.external_id, "rejected", str(exc))
-    return RecordOutcome(status, kind, record.external_id)
+        return Applied("error", "conflict", str(exc))
+    except (ImportRejected, InterchangeError, store.StorageRefused) as exc:
+        return Applied("error", "rejected", str(exc))
+    return Applied(status)
 
 
-def _ingest_messages(app, session, run: list[tuple[int, str | None, MessageRecord]], outcomes: list[RecordOutcome | None],
-                     new_messages: list[int], now: datetime) -> None:
+def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: dict[int, Applied],
+                      new_messages: list[int], attachments_for: Callable[[int], AttachmentSource], now: datetime) -> None:
     """Apply consecutive message records together: one lookup of their conversations, one insert, one read mark.
 
     A record the shared checks refuse (unknown conversation or sender, not a participant) goes
-    through ``_apply_one``, which refuses it with the one-by-one path's words and writes nothing.
+    through ``apply_one``, which refuses it with the one-by-one path's words and writes nothing.
     A run that repeats a message id, or whose insert the database refuses, is applied one by one.
+    A message whose attachment is refused is still a repeat (unchanged or conflict) when stored, as one by one.
     """
     def one_by_one(items) -> None:
-        for index, kind, record in items:
-            outcomes[index] = _apply_one(app, session, kind, record, new_messages, now)
+        for index, record in items:
+            applied[index] = apply_one(session, record, new_messages, attachments_for(index), now)
 
-    if len({record.external_id for _, _, record in run}) != len(run):
+    if len({record.external_id for _, record in run}) != len(run):
         return one_by_one(run)
-    conversations = store.conversations_with_participants(session, [record.conversation for _, _, record in run])
-    ready: list[tuple[int, str | None, MessageRecord, store.NewMessage]] = []
-    for index, kind, record in run:
+    conversations = store.conversations_with_participants(session, [record.conversation for _, record in run])
+    ready: list[tuple[int, MessageRecord, store.NewMessage]] = []
+    refused: dict[int, tuple[MessageRecord, int, int, ImportRejected]] = {}
+    for index, record in run:
         conversation = conversations.get(record.conversation)
         sender = conversation.participant_id(record.sender) if conversation else None
         if conversation is None or sender is None:
-            one_by_one([(index, kind, record)])
+            one_by_one([(index, record)])
             continue
         try:
-            stored = [uploaded_attachment(app.blobs, position, ref) for position, ref in enumerate(record.attachments)]
+            source = attachments_for(index)
+            stored = [source(position, ref) for position, ref in enumerate(record.attachments)]
         except ImportRejected as exc:
-            outcomes[index] = RecordOutcome("error", kind, record.external_id, "rejected", str(exc))
+            # One by one, a stored message is compared before its attachments are looked at.
+            refused[index] = (record, conversation.id, sender, exc)
             continue
-        ready.append((index, kind, record, store.NewMessage(record.external_id, conversation.id, sender, record.text,
-                                                            record.sent_at, stored)))
+        ready.append((index, record, store.NewMessage(record.external_id, conversation.id, sender, record.text,
+                                                     record.sent_at, stored)))
+    if refused:
+        repeats = store.stored_messages(session, [record.external_id for record, *_ in refused.values()])
+        for index, (record, conversation_id, sender, exc) in refused.items():
+            existing = repeats.get(record.external_id)
+            applied[index] = (_compare(record, existing, conversation_id, sender) if existing is not None
+                              else Applied("error", "rejected", str(exc)))
     if not ready:
         return None
     try:
         with store.savepoint(session):
             inserted = store.insert_new_messages(session, [new for *_, new in ready], now)
             reads: dict[tuple[int, int], datetime] = {}
-            for _, _, record, new in ready:
+            notices: list[notifications.MessageNotice] = []
+            for _, record, new in ready:
                 if new.external_id in inserted:
                     # Replying counts as reading: the sender has seen the conversation up to their own message.
                     key = (new.conversation_id, new.sender_id)
                     reads[key] = max(reads.get(key, new.sent_at), new.sent_at)
-                    _notify(session, conversations[record.conversation], new, inserted[new.external_id], now)
+                    notices.append(_notice(conversations[record.conversation], new, inserted[new.external_id]))
+            # The other participant's unread streak grows; the sender's own streak ends at their reply.
+            if not notifications.messages_recorded(session, notices, now):
+                raise _NeedsOneByOne
             store.mark_read_many(session, reads)
-            existing = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])
-    except store.StorageRefused:
-        return one_by_one([(index, kind, record) for index, kind, record, _ in ready])
-    for index, kind, record, new in ready:
+            # Already stored (a repeat): compared below.
+            raced = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])
+    except (store.StorageRefused, _NeedsOneByOne):
+        # Rolled back to the savepoint: the run's messages go in one by one, each seeing the ones before it.
+        return one_by_one([(index, record) for index, record, _ in ready])
+    for index, record, new in ready:
         if new.external_id in inserted:
             new_messages.append(inserted[new.external_id])
-            outcomes[index] = RecordOutcome("created", kind, record.external_id)
-        elif existing.get(new.external_id) == store.StoredMessage(new.conversation_id, new.sender_id, new.body, new.sent_at):
-            outcomes[index] = RecordOutcome("unchanged", kind, record.external_id)
+            applied[index] = Applied("created")
         else:
-            outcomes[index] = RecordOutcome("error", kind, record.external_id, "conflict",
-                                            f"message {record.external_id!r} already exists with other content; "
-                                            "messages are immutable")
+            applied[index] = _compare(record, raced.get(new.external_id), new.conversation_id, new.sender_id)
     return None
 
 
-def _notify(session, conversation: store.ConversationParticipants, new: store.NewMessage, message_id: int,
-            now: datetime) -> None:
-    """The other participant's unread streak grows; the sender's own streak ends at their reply."""
+class _NeedsOneByOne(Exception):
+    """A reply reads only part of an unread streak: the notification recount needs the messages one by one."""
+
+
+def _compare(record: MessageRecord, existing: store.StoredMessage | None, conversation_id: int, sender: int) -> Applied:
+    """A repeat of a stored message: unchanged when identical, else a conflict (messages are immutable)."""
+    if existing == store.StoredMessage(conversation_id, sender, record.text, record.sent_at):
+        return Applied("unchanged")
+    return Applied("error", "conflict",
+                   f"message {record.external_id!r} already exists with other content; messages are immutable")
+
+
+def _replay(stored: dict[int, store.StoredAttachment | ImportRejected]) -> AttachmentSource:
+    """An attachment source answering what was stored before the transaction (or raising its error)."""
+    def source(position: int, ref: AttachmentRef) -> store.StoredAttachment:
+        found = stored[position]
+        if isinstance(found, ImportRejected):
+            raise found
+        return found
+    return source
+
+
+def _kind(record: Record) -> str:
+    return type(record).__name__.removesuffix("Record").lower()
+
+
+def _notice(conversation: store.ConversationParticipants, new: store.NewMessage,
+            message_id: int) -> notifications.MessageNotice:
     recipient = conversation.seller_id if new.sender_id == conversation.buyer_id else conversation.buyer_id
-    notifications.message_recorded(session, conversation.id, recipient, message_id, new.sent_at, now)
-    notifications.conversation_read(session, conversation.id, new.sender_id, new.sent_at)
+    return notifications.MessageNotice(conversation.id, recipient, new.sender_id, message_id, new.sent_at)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,23 @@ def conversation_read(session: Session, conversation_id: int, reader_id: int, at
     store.withdraw_read_emails(session, reader_id, conversation_id, READ_FIRST)
 
 
+MessageNotice = store.MessageNotice
+
+
+def messages_recorded(session: Session, notices: list[MessageNotice], now: datetime) -> bool:
+    """``message_recorded`` for each message's recipient, then ``conversation_read`` for its sender, set-based.
+
+    False, having written nothing, when a reply reads only part of a streak: that needs the
+    per-message recount, so the caller goes message by message.
+    """
+    ended = store.record_messages(session, notices, now)
+    if ended is None:
+        return False
+    # As ``conversation_read``: an email still waiting would only tell the sender what they have just read.
+    store.withdraw_emails_of(session, ended, READ_FIRST)
+    return True
+
+
 # --- Dashboard and preferences -------------------------------------------------------------------
 
 

@@ -106,63 +106,102 @@ def sync_new_messages(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> 
 
 
 def sync_conversations(app: App, session: Session, conversation_ids: list[int], now: datetime) -> Counter[str]:
-    """Recompute the deadlines of these conversations from all their messages, in ``session``."""
+    """Recompute the deadlines of these conversations from all their messages, in ``session``.
+
+    Planned conversation by conversation, written set-based: the new deadlines in one insert
+    (an answered one already with its answer), the changed ones in one update per shape, the
+    history lines in one insert in the order one by one would have written them.
+    """
     counts: Counter[str] = Counter()
+    plan = _SyncPlan()
     for conversation in store.load_timelines(session, conversation_ids):
         computed = obligations_from_timeline(conversation.messages, now)
         if computed.future_message_ids:
             log.warning("conversation %s: %d message(s) are dated in the future; treated as sent now",
                         conversation.external_id, len(computed.future_message_ids))
-        counts.update(_reconcile(app, session, conversation, computed, now))
+        counts.update(_reconcile(app, plan, conversation, computed, now))
+    _write_sync(session, plan, now)
     return counts
 
 
-def _reconcile(app: App, session: Session, conversation: ConversationTimeline, computed: ConversationObligations,
+@dataclass
+class _SyncPlan:
+    """What a sync batch writes: new deadlines, updates, history lines (a new deadline named by its index)."""
+
+    new: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[int | None, int | None, DeadlineEvent]] = field(default_factory=list)
+    """(known deadline id, index into ``new``, event): exactly one of the first two is set."""
+    withdrawn: list[str] = field(default_factory=list)
+    replans: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    """(conversation external id, known deadline id, index into ``new``) of each answer, in order."""
+
+
+def _write_sync(session: Session, plan: _SyncPlan, now: datetime) -> None:
+    new_ids = store.open_deadlines(session, plan.new)
+    for deadline_id, values in plan.updates:
+        store.update_deadline(session, deadline_id, values)
+    store.add_events(session, [{**event, "deadline_id": known if known is not None else new_ids[index]}
+                               for known, index, event in plan.events])
+    if plan.withdrawn:
+        # A reminder still waiting in the outbox when the seller answers would only confuse them.
+        outbox.withdraw_queued(session, plan.withdrawn, "withdrawn: the seller answered before it was sent")
+    for conversation_external_id, known, index in plan.replans:
+        _replan_groups(session, conversation_external_id, known if known is not None else new_ids[index], now)
+
+
+def _reconcile(app: App, plan: _SyncPlan, conversation: ConversationTimeline, computed: ConversationObligations,
                now: datetime) -> Counter[str]:
     counts: Counter[str] = Counter()
     by_start = {known.started_by: known for known in conversation.deadlines}
     for obligation in computed.obligations:
         known = by_start.pop(obligation.started_by, None)
         if known is None:
-            _open(app, session, conversation, obligation, now)
+            _open(app, plan, conversation, obligation, now)
             counts["opened"] += 1
         elif known.answered_by != obligation.answered_by:
-            _set_answer(app, session, conversation.external_id, known, obligation, now)
+            _set_answer(app, plan, conversation.external_id, known, obligation, now)
             counts["answered"] += 1
     for known in by_start.values():
         # A late-imported earlier message can move the clock start; the old row stays as history.
-        store.update_deadline(session, known.id, {"superseded_at": now, "next_due_at": None})
-        store.add_events(session, [_event(known.id, now, "superseded")])
+        plan.updates.append((known.id, {"superseded_at": now, "next_due_at": None}))
+        plan.events.append((known.id, None, _event(0, now, "superseded")))
         counts["superseded"] += 1
     return counts
 
 
-def _open(app: App, session: Session, conversation: ConversationTimeline, obligation: ResponseObligation,
+def _open(app: App, plan: _SyncPlan, conversation: ConversationTimeline, obligation: ResponseObligation,
           now: datetime) -> None:
-    next_due = stage_due_at(obligation.started_at, Stage.NONE, app.settings.responses)
-    deadline_id = store.open_deadline(session, conversation, obligation.started_at, obligation.started_by, next_due)
-    store.add_events(session, [_event(deadline_id, now, "opened", detail="seller away" if conversation.seller_away else None)])
+    row = {"conversation_id": conversation.id, "seller_id": conversation.seller_id, "started_at": obligation.started_at,
+           "started_by_message_id": obligation.started_by, "stage_sent": 0, "away": conversation.seller_away,
+           "next_due_at": stage_due_at(obligation.started_at, Stage.NONE, app.settings.responses),
+           "answered_at": None, "answered_by_message_id": None, "response_seconds": None}
+    index = len(plan.new)
+    plan.new.append(row)
+    plan.events.append((None, index, _event(0, now, "opened", detail="seller away" if conversation.seller_away else None)))
     if obligation.answered_at is not None:
-        known = KnownDeadline(deadline_id, obligation.started_by, None, obligation.started_at, int(Stage.NONE))
-        _set_answer(app, session, conversation.external_id, known, obligation, now)
+        # Answered already: the row is inserted with its answer (a new deadline has no email to withdraw).
+        row.update(_answer_values(app, obligation, Stage.NONE, obligation.started_at))
+        plan.events.append((None, index, _event(0, now, "answered", detail=f"{obligation.response_seconds} s")))
+        plan.replans.append((conversation.external_id, None, index))
 
 
-def _set_answer(app: App, session: Session, conversation_external_id: str, known: KnownDeadline,
-                obligation: ResponseObligation, now: datetime) -> None:
+def _answer_values(app: App, obligation: ResponseObligation, stage_sent: Stage, started_at: datetime) -> dict[str, Any]:
     answered = obligation.answered_at is not None
-    next_due = None if answered else stage_due_at(known.started_at, Stage(known.stage_sent), app.settings.responses)
-    store.update_deadline(session, known.id, {
-        "answered_at": obligation.answered_at, "answered_by_message_id": obligation.answered_by,
-        "response_seconds": obligation.response_seconds, "next_due_at": next_due,
-    })
-    if not answered:
-        store.add_events(session, [_event(known.id, now, "reopened")])
+    return {"answered_at": obligation.answered_at, "answered_by_message_id": obligation.answered_by,
+            "response_seconds": obligation.response_seconds,
+            "next_due_at": None if answered else stage_due_at(started_at, stage_sent, app.settings.responses)}
+
+
+def _set_answer(app: App, plan: _SyncPlan, conversation_external_id: str, known: KnownDeadline,
+                obligation: ResponseObligation, now: datetime) -> None:
+    plan.updates.append((known.id, _answer_values(app, obligation, Stage(known.stage_sent), known.started_at)))
+    if obligation.answered_at is None:
+        plan.events.append((known.id, None, _event(0, now, "reopened")))
         return
-    store.add_events(session, [_event(known.id, now, "answered", detail=f"{obligation.response_seconds} s")])
-    # A reminder still waiting in the outbox when the seller answers would only confuse them.
-    outbox.withdraw_queued(session, [notice_key(known.id, stage) for stage in NUDGES],
-                           "withdrawn: the seller answered before it was sent")
-    _replan_groups(session, conversation_external_id, known.id, now)
+    plan.events.append((known.id, None, _event(0, now, "answered", detail=f"{obligation.response_seconds} s")))
+    plan.withdrawn += [notice_key(known.id, stage) for stage in NUDGES]
+    plan.replans.append((conversation_external_id, known.id, None))
 
 
 def _replan_groups(session: Session, conversation_external_id: str, deadline_id: int, now: datetime) -> None:

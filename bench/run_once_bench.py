@@ -1,0 +1,140 @@
+"""`run --once` stage benchmark on PostgreSQL: import, scan stage and response sync, in one process.
+
+Generates a marketplace of ``--conversations`` conversations with ``--messages`` messages in all
+(buyers ask, sellers answer; texts from bench/stream.py, about 4% contact attempts), writes it as
+interchange JSON lines, then on a fresh PostgreSQL database:
+
+1. imports the file with the importer ``peerguard import`` uses (records/s and messages/s);
+2. runs the scan stage (``scan_pending``): messages/s;
+3. runs the response sync (``sync_new_messages``): messages/s.
+
+``--reference`` also runs the import with the row-at-a-time path (one savepoint a record) in the
+same run. ``--baseline-code DIR`` then runs the import and the response sync with another
+checkout's code (e.g. a worktree of the commit before this work) in a child process on the same
+corpus, skipping the scan stage (unchanged). The doorbell is silent (no broker), as for ``run --once``.
+
+    .venv/bin/python bench/run_once_bench.py [--messages 20000] [--conversations 2000] [--reference]
+        [--baseline-code /path/to/older/checkout]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(ROOT))
+
+import stream  # noqa: E402
+
+from tests.scratch_db import scratch_database  # noqa: E402
+
+ADMIN_URL = os.environ.get("PEERGUARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def corpus(messages: int, conversations: int, seed: int = 17) -> list[dict]:
+    """Users, then conversations, then messages in time order (buyers and sellers take turns, mostly)."""
+    rng = random.Random(seed)
+    people = max(4, conversations // 2)
+    records: list[dict] = [{"type": "user", "id": f"u-{i}", "name": f"Trader {i}", "email": f"trader{i}@example.com"}
+                           for i in range(people)]
+    pairs = []
+    for c in range(conversations):
+        buyer, seller = rng.sample(range(people), 2)
+        pairs.append((f"u-{buyer}", f"u-{seller}"))
+        records.append({"type": "conversation", "id": f"c-{c}", "buyer": f"u-{buyer}", "seller": f"u-{seller}",
+                        "subject": f"Lot {c}"})
+    texts = stream.messages(messages, seed)
+    clock = [START] * conversations
+    for m, text in enumerate(texts):
+        c = m % conversations
+        clock[c] += timedelta(minutes=rng.randint(1, 600))
+        buyer, seller = pairs[c]
+        sender = buyer if rng.random() < 0.55 else seller
+        records.append({"type": "message", "id": f"m-{m}", "conversation": f"c-{c}", "sender": sender,
+                        "sent_at": clock[c].isoformat(), "text": text})
+    return records
+
+
+def run(url: str, lines: Path, data_dir: Path, reference: bool, scan: bool = True) -> dict[str, float]:
+    from actors.app import set_current_app
+    from usecases import responses, scanning
+    from usecases.app import App, SilentDoorbell
+    from usecases.importing import InterchangeImporter
+    from usecases.settings import Settings
+
+    settings = Settings.from_environment({"DATABASE_URL": url, "PEERGUARD_DATA_DIR": str(data_dir),
+                                          "EMAIL_URL": (data_dir / "outbox").as_uri()})
+    app = App.from_settings(settings, SilentDoorbell())
+    set_current_app(app)
+    now = START + timedelta(days=60)
+    options = {"bulk": not reference} if "bulk" in inspect.signature(InterchangeImporter).parameters else {}
+    importer = InterchangeImporter(app.session_factory, app.blobs, lines.parent, clock=lambda: now, **options)
+    figures: dict[str, float] = {}
+    started = time.perf_counter()
+    with lines.open("rb") as stream_in:
+        outcomes = list(importer.import_lines(stream_in))
+    figures["import_s"] = time.perf_counter() - started
+    figures["records"] = len(outcomes)
+    figures["errors"] = sum(o.status == "error" for o in outcomes)
+    started = time.perf_counter()
+    figures["scanned"] = scanning.scan_pending(app, now)["messages"] if scan else 0
+    figures["scan_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    figures["synced"] = responses.sync_new_messages(app, now)["messages"]
+    figures["sync_s"] = time.perf_counter() - started
+    set_current_app(None)
+    app.dispose()
+    return figures
+
+
+def report(name: str, f: dict[str, float], messages: int) -> None:
+    scan = f" scan {f['scanned']:.0f} in {f['scan_s']:.2f} s = {f['scanned'] / f['scan_s']:,.0f} msg/s;" if f["scanned"] else ""
+    sync = (f" response sync {f['synced']:.0f} in {f['sync_s']:.2f} s = {f['synced'] / f['sync_s']:,.0f} msg/s"
+            if f["synced"] else "")
+    print(f"{name:<9} import {f['records']:.0f} records ({f['errors']:.0f} errors) in {f['import_s']:.2f} s"
+          f" = {f['records'] / f['import_s']:,.0f} records/s, {messages / f['import_s']:,.0f} messages/s;{scan}{sync}",
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--reference", action="store_true", help="also run the row-at-a-time import (no scan, no sync)")
+    parser.add_argument("--baseline-code", type=Path, help="also run import and sync with this checkout's code")
+    parser.add_argument("--skip-scan", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--name", default="bulk", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = Path(tmp) / "market.jsonl"
+        lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations)))
+        with scratch_database(ADMIN_URL, f"pg_bench_{uuid.uuid4().hex[:8]}") as url:
+            report(args.name, run(url, lines, Path(tmp) / "bulk", False, scan=not args.skip_scan), args.messages)
+        if args.reference:
+            with scratch_database(ADMIN_URL, f"pg_bench_{uuid.uuid4().hex[:8]}") as url:
+                f = run(url, lines, Path(tmp) / "reference", True, scan=False)
+            report("reference", {**f, "synced": 0}, args.messages)
+    if args.baseline_code:
+        # A child process, so that the other checkout's modules are the ones imported.
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--messages", str(args.messages), "--conversations",
+                        str(args.conversations), "--skip-scan", "--name", "baseline"],
+                       env={**os.environ, "PYTHONPATH": str(args.baseline_code.resolve()), "PYTHONDONTWRITEBYTECODE": "1"},
+                       cwd=args.baseline_code, check=True)
+
+
+if __name__ == "__main__":
+    main()

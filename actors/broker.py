@@ -19,6 +19,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from actors.heartbeat import WorkerHeartbeat
 from actors.metrics import ActorMetrics
 from usecases.settings import Settings
 
@@ -35,6 +36,7 @@ def middleware() -> list[Middleware]:
         Pipelines(),
         Retries(max_retries=5, min_backoff=1000, max_backoff=5 * 60 * 1000),
         ActorMetrics(),
+        WorkerHeartbeat(),
     ]
 
 

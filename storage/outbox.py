@@ -94,10 +94,39 @@ def enqueue_notices(session: Session, requests: Sequence[NoticeRequest], now: da
     if not requests:
         return 0
     if is_postgres(session):
-        return _enqueue_recordset(session, requests, now)
-    statement = sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    # SQLite's rowcount for an executemany is the number of rows really inserted.
-    return max(session.execute(statement, [_row(request, now) for request in requests]).rowcount, 0)
+        added = _enqueue_recordset(session, requests, now)
+    else:
+        statement = sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        # SQLite's rowcount for an executemany is the number of rows really inserted.
+        added = max(session.execute(statement, [_row(request, now) for request in requests]).rowcount, 0)
+    if added:
+        session.info[_ADDED] = True  # ring_mail_after_commit rings once this transaction commits
+    return added
+
+
+_ADDED = "peerguard.outbox_added"
+
+
+def ring_mail_after_commit(session_factory: sessionmaker[Session], ring: Callable[[], None]) -> None:
+    """Call ``ring`` after every commit of a session from ``session_factory`` that added emails.
+
+    This is how a staff alert or an account notice leaves within seconds of the decision that
+    queued it, whichever use case wrote it; the outbox sweep stays as the safety net.
+    """
+    from sqlalchemy import event
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(_ADDED, False):
+            try:
+                ring()
+            except Exception:  # noqa: BLE001 - a lost ring only delays the email to the next sweep
+                log.warning("could not ring the mail dispatcher; the next outbox sweep sends the email")
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(_ADDED, None)
+
+    event.listen(session_factory, "after_commit", after_commit)
+    event.listen(session_factory, "after_rollback", after_rollback)
 
 
 _ENQUEUE_RECORDSET = text("""

@@ -55,12 +55,14 @@ def retry_delay(attempts: int) -> timedelta:
 def deliver_outbox(
     app: App, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH,
     transport: MailTransport | None = None, workers: int | None = None, stopping: Callable[[], bool] = lambda: False,
+    observe_send: Callable[[float], None] | None = None,
 ) -> dict[str, int]:
     """Claim and send every email due at ``now``; temporary failures wait for a later run.
 
     With ``workers`` > 1 several dispatch loops run in threads, each with its own SMTP and
     database connection; SKIP LOCKED claims keep them on disjoint rows. When ``stopping()``
     turns true, each loop finishes the email in hand and gives its other claimed rows back.
+    ``observe_send`` receives each accepted email's SMTP transaction time in seconds (metrics).
     """
     # SQLite serialises writers, so parallel dispatchers would only queue on its lock.
     workers = workers or (DISPATCH_WORKERS if is_postgres(app.engine) else 1)
@@ -68,7 +70,8 @@ def deliver_outbox(
     transport = transport or app.mail_transport()
     identity = app.settings.mail
     with store.ClaimerHeartbeat(app.engine, clock) as claimer:
-        loop = partial(_dispatch_loop, app, now, clock, batch_size, transport, identity, stopping, claimer.id)
+        loop = partial(_dispatch_loop, app, now, clock, batch_size, transport, identity, stopping, claimer.id,
+                       observe_send or (lambda _seconds: None))
         if workers <= 1:
             counts.update(loop())
         else:
@@ -79,14 +82,16 @@ def deliver_outbox(
 
 
 def _dispatch_loop(app: App, now: datetime, clock: Clock, batch_size: int, transport: MailTransport,
-                   identity: MailIdentity, stopping: Callable[[], bool], claimer: str) -> Counter[str]:
+                   identity: MailIdentity, stopping: Callable[[], bool], claimer: str,
+                   observe_send: Callable[[float], None]) -> Counter[str]:
     counts: Counter[str] = Counter()
     while not stopping() and (claimed := store.claim_emails(app.session_factory, now, clock(), batch_size, LEASE,
                                                             claimer)):
         progress = store.DeliveryLog(app.engine)
         try:
             with transport.batch() as batch:
-                stopped = _deliver_batch(app, claimed, batch, progress, identity, now, clock, counts, stopping)
+                stopped = _deliver_batch(app, claimed, batch, progress, identity, now, clock, counts, stopping,
+                                         observe_send)
             progress.close()
         except store.ProgressLost as exc:
             # The database went away mid-batch: this process alone knows what it sent, so it
@@ -118,7 +123,7 @@ def _settle(progress: store.DeliveryLog, stopping: Callable[[], bool]) -> None:
 
 def _deliver_batch(app: App, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,
                    identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str],
-                   stopping: Callable[[], bool]) -> bool:
+                   stopping: Callable[[], bool], observe_send: Callable[[float], None]) -> bool:
     """Send a claimed batch; True when the loop should end (shutting down, or the server is down)."""
     for index, email in enumerate(claimed):
         if stopping():
@@ -126,7 +131,7 @@ def _deliver_batch(app: App, claimed: Sequence[store.ClaimedEmail], batch: MailB
             _give_back(app, claimed[index:], now, "not attempted: the dispatcher stopped", counts, "released")
             return True
         try:
-            _deliver_one(email, batch, progress, identity, now, clock, counts)
+            _deliver_one(email, batch, progress, identity, now, clock, counts, observe_send)
         except TransportUnavailable as exc:
             # The server is unreachable: stop this run instead of timing out on every row.
             _give_back_through(progress, claimed[index + 1 :], now + RETRY_BASE, f"not attempted: {exc}", counts)
@@ -154,7 +159,7 @@ def _give_back(app: App, rest: Sequence[store.ClaimedEmail], retry_at: datetime,
 
 
 def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.DeliveryLog, identity: MailIdentity,
-                 now: datetime, clock: Clock, counts: Counter[str]) -> None:
+                 now: datetime, clock: Clock, counts: Counter[str], observe_send: Callable[[float], None]) -> None:
     try:
         message = _message(email, identity, clock())
     except (InvalidAddress, TemplateError, KeyError, ValueError) as exc:
@@ -167,6 +172,7 @@ def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.De
         marked.append(True)
         return progress.begin_send(email, clock())
 
+    started = time.perf_counter()
     try:
         provider_id = batch.send(message, before_terminator)
     except SendAborted:
@@ -183,6 +189,7 @@ def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.De
         _fail(progress, email, str(exc), now + retry_delay(attempts) if retryable else None, counts,
               count_attempt=not marked)
         return
+    observe_send(time.perf_counter() - started)
     progress.sent(email, provider_id, clock())
     counts["sent"] += 1
 

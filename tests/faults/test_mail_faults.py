@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
 
@@ -174,3 +175,43 @@ def test_database_connections_killed_mid_delivery_lose_and_duplicate_nothing(pg_
     assert len(ids) == 150 and max(ids.values()) == 1
     controller.stop()
     context.dispose()
+
+
+class RecordingDoorbell:
+    def __init__(self) -> None:
+        self.mail_rings = 0
+
+    def scan(self, message_ids):
+        return None
+
+    def render_transcript(self, request_id):
+        return None
+
+    def deliver_mail(self) -> None:
+        self.mail_rings += 1
+
+    def deliver_webhooks(self):
+        return None
+
+
+def test_queuing_an_email_rings_the_mail_dispatcher_after_commit_only(db_url, tmp_path):
+    from usecases.app import App
+    from usecases.settings import Settings
+
+    doorbell = RecordingDoorbell()
+    settings = Settings.from_environment({"PEERGUARD_DATA_DIR": str(tmp_path / "d"), "DATABASE_URL": db_url})
+    app = App.from_settings(settings, doorbell)
+    request = store.NoticeRequest("flag-alert", "s@example.com", "S", {"item_id": 1}, "ring:1")
+    with pytest.raises(RuntimeError):
+        with transaction(app.session_factory) as s:
+            store.enqueue_notices(s, [request], NOW)
+            raise RuntimeError("the decision failed")
+    assert doorbell.mail_rings == 0  # rolled back: nothing to send, no ring
+    with transaction(app.session_factory) as s:
+        assert store.enqueue_notices(s, [request], NOW) == 1
+        assert doorbell.mail_rings == 0  # not before the commit
+    assert doorbell.mail_rings == 1
+    with transaction(app.session_factory) as s:
+        assert store.enqueue_notices(s, [request], NOW) == 0  # already queued: nothing new, no ring
+    assert doorbell.mail_rings == 1
+    app.dispose()

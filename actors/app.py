@@ -10,6 +10,22 @@ from usecases.app import App
 from usecases.settings import Settings
 
 MAIL_RING_GAP = 1.0  # seconds: rings closer than this are merged into one delayed ring
+SCAN_RINGS_KEY = "peerguard:scan-rings"  # sorted set: message id -> when its scan was rung
+SCAN_RING_TRUST = 600.0  # seconds: a ring older than this is presumed lost (dead-lettered, say)
+
+
+def _redis():
+    """The broker's Redis client, or None on the in-process stub broker."""
+    from actors.broker import broker
+
+    return getattr(broker, "client", None)
+
+
+def forget_scan_rings(message_ids: Sequence[int]) -> None:
+    """The scan of these messages ran: their rings no longer wait in the queue."""
+    client = _redis()
+    if client is not None and message_ids:
+        client.zrem(SCAN_RINGS_KEY, *message_ids)
 
 
 class BrokerDoorbell:
@@ -23,7 +39,25 @@ class BrokerDoorbell:
     def scan(self, message_ids: Sequence[int]) -> None:
         from actors.scanning import scan_messages
 
+        client = _redis()
+        if client is not None and message_ids:
+            # Noted before sending, so a scan that finishes at once cannot leave a stale mark.
+            client.zadd(SCAN_RINGS_KEY, dict.fromkeys(message_ids, time.time()))
         scan_messages.send(list(message_ids))
+
+    def scans_waiting(self, message_ids: Sequence[int]) -> set[int]:
+        """Messages rung less than SCAN_RING_TRUST ago whose scan has not run (a FLUSHDB forgets them all)."""
+        client = _redis()
+        if client is None or not message_ids:
+            return set()
+        ids = list(message_ids)
+        cutoff = time.time() - SCAN_RING_TRUST
+        waiting: set[int] = set()
+        for start in range(0, len(ids), 10_000):
+            chunk = ids[start : start + 10_000]
+            scores = client.zmscore(SCAN_RINGS_KEY, chunk)
+            waiting |= {i for i, score in zip(chunk, scores, strict=True) if score is not None and score > cutoff}
+        return waiting
 
     def render_transcript(self, request_id: int) -> None:
         from actors.transcripts import render_transcript

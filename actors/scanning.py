@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import dramatiq
 
 from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
-from actors.app import current_app
+from actors.app import current_app, forget_scan_rings
 from actors.metrics import COMMIT_TO_FINDING, count_stage
 from usecases import scanning
 from usecases.status import scan_latencies
@@ -18,6 +18,7 @@ def scan_messages(message_ids: list[int]) -> None:
     """Scan these messages (ids only; already-scanned ones are skipped)."""
     app = current_app()
     count_stage("scan", scanning.scan_batch(app, message_ids, datetime.now(UTC)))
+    forget_scan_rings(message_ids)
     for seconds in scan_latencies(app, message_ids):
         COMMIT_TO_FINDING.observe(seconds)
 

@@ -27,6 +27,10 @@ class Doorbell(Protocol):
 
     def scan(self, message_ids: Sequence[int]) -> None: ...
 
+    def scans_waiting(self, message_ids: Sequence[int]) -> set[int]:
+        """Which of these messages have a scan ring still waiting in the queue (optional)."""
+        ...
+
     def render_transcript(self, request_id: int) -> None: ...
 
     def deliver_mail(self) -> None: ...
@@ -39,6 +43,9 @@ class SilentDoorbell:
 
     def scan(self, message_ids: Sequence[int]) -> None:
         return None
+
+    def scans_waiting(self, message_ids: Sequence[int]) -> set[int]:
+        return set()
 
     def render_transcript(self, request_id: int) -> None:
         return None

@@ -22,7 +22,7 @@ def _redis():
 
 
 def forget_scan_rings(message_ids: Sequence[int]) -> None:
-    """The scan of these messages ran: their rings no longer wait in the queue."""
+    """A worker took these messages' ring: it no longer waits in the queue (a crash now is the sweep's)."""
     client = _redis()
     if client is not None and message_ids:
         client.zrem(SCAN_RINGS_KEY, *message_ids)

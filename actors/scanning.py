@@ -17,8 +17,9 @@ from usecases.status import scan_latencies
 def scan_messages(message_ids: list[int]) -> None:
     """Scan these messages (ids only; already-scanned ones are skipped)."""
     app = current_app()
-    count_stage("scan", scanning.scan_batch(app, message_ids, datetime.now(UTC)))
+    # Out of the queue now: if this process dies mid-scan the catch-up sweep must ring again.
     forget_scan_rings(message_ids)
+    count_stage("scan", scanning.scan_batch(app, message_ids, datetime.now(UTC)))
     for seconds in scan_latencies(app, message_ids):
         COMMIT_TO_FINDING.observe(seconds)
 

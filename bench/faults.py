@@ -39,7 +39,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from storage import migrations  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.outbox import NoticeRequest, enqueue_notices  # noqa: E402
-from tests.faults.harness import BIN, outcome, reference, write_corpus  # noqa: E402
+from tests.faults.harness import BIN, STAFF_EMAIL, outcome, reference, write_corpus  # noqa: E402
 from tests.responses.smtp_server import RecordingHandler, free_port, start_server  # noqa: E402
 
 ADMIN = os.environ.get("PEERGUARD_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -68,7 +68,8 @@ class Deployment:
         migrations.upgrade(self.url)
         redis.Redis.from_url(REDIS).flushdb()
         self.env = {**os.environ, "DATABASE_URL": self.url, "REDIS_URL": REDIS, "PEERGUARD_DATA_DIR": str(folder),
-                    "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}?timeout=5", "PEERGUARD_SECRET_KEY": "bench-faults"}
+                    "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}?timeout=5", "PEERGUARD_SECRET_KEY": "bench-faults",
+                    "PEERGUARD_STAFF_EMAIL": STAFF_EMAIL}
         self.processes: list[subprocess.Popen] = []
 
     def start(self, *argv: str) -> subprocess.Popen:

@@ -17,6 +17,7 @@ from storage.db import make_engine, make_session_factory
 from storage.models import ContactFinding, Conversation, Message, OutboxEmail, ReviewItem
 
 BIN = Path(sys.executable).parent
+STAFF_EMAIL = "safety@peermetals.com"
 TEXTS = [
     "is the 1 oz maple still available?", "yes, shipping tomorrow", "can you do 2 for 60?",
     "text me at 415 555 0199 and we skip the fees", "zelle me the money at pay.me@example.com",
@@ -78,7 +79,10 @@ def outcome(database_url: str) -> Outcome:
         items = Counter((conv[c], kind, external[m]) for c, kind, m in s.execute(
             select(ReviewItem.conversation_id, ReviewItem.kind, ReviewItem.message_id)
             .where(ReviewItem.status != "merged")))
-        emails = Counter(s.scalars(select(OutboxEmail.idempotency_key).where(OutboxEmail.status == "sent")))
+        # Every email the run decided to send, whatever its delivery state (the scan scenarios
+        # run without an SMTP server; delivery faults are compared by what the server received).
+        # Keys name internal item ids, which differ between runs; notice and recipient do not.
+        emails = Counter(s.execute(select(OutboxEmail.notice, OutboxEmail.recipient_address)).all())
         total = s.scalar(select(func.count()).select_from(Message))
         scanned = s.scalar(select(func.count()).select_from(Message).where(Message.scanned_at.is_not(None)))
     engine.dispose()
@@ -88,7 +92,7 @@ def outcome(database_url: str) -> Outcome:
 def reference(corpus: Path, folder: Path) -> Outcome:
     """The single-process reference: import and `run --once` on embedded SQLite."""
     env = {**os.environ, "PEERGUARD_DATA_DIR": str(folder), "EMAIL_URL": (folder / "outbox").as_uri(),
-           "PEERGUARD_SECRET_KEY": "fault-suite"}
+           "PEERGUARD_SECRET_KEY": "fault-suite", "PEERGUARD_STAFF_EMAIL": STAFF_EMAIL}
     for var in ("DATABASE_URL", "REDIS_URL", "PEERGUARD_ENV"):
         env.pop(var, None)
     subprocess.run([str(BIN / "peerguard"), "import", str(corpus)], env=env, check=True, capture_output=True)

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from storage import migrations
-from tests.faults.harness import BIN, outcome, reference, write_corpus
+from tests.faults.harness import BIN, STAFF_EMAIL, outcome, reference, write_corpus
 from tests.faults.test_worker_supervision import live, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -28,7 +28,8 @@ def test_scan_fault_loses_and_duplicates_nothing(pg_url, redis_url, tmp_path, fa
     migrations.upgrade(pg_url)
     data = tmp_path / "data"
     env = {**os.environ, "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "PEERGUARD_DATA_DIR": str(data),
-           "EMAIL_URL": (tmp_path / "outbox").as_uri(), "PEERGUARD_SECRET_KEY": "fault-suite"}
+           "EMAIL_URL": (tmp_path / "outbox").as_uri(), "PEERGUARD_SECRET_KEY": "fault-suite",
+           "PEERGUARD_STAFF_EMAIL": STAFF_EMAIL}
     worker = subprocess.Popen([str(BIN / "peerguard"), "worker", "-p", "2", "-t", "2"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     scheduler = subprocess.Popen([str(BIN / "peerguard"), "scheduler", "--interval", "2"], env=env,
@@ -56,6 +57,13 @@ def test_scan_fault_loses_and_duplicates_nothing(pg_url, redis_url, tmp_path, fa
         assert report["findings_lost"] == 0 and report["findings_duplicated"] == 0, report
         assert report["review_items_lost"] == 0 and report["review_items_duplicated"] == 0, report
         assert got.findings == expected.findings and got.review_items == expected.review_items
+        # The staff alerts decided while scanning are queued exactly as in the reference run.
+        # (New-message notices are timing-dependent sweeps and are compared in bench/faults.py.)
+        def alerts(emails) -> int:
+            return sum(count for (notice, _to), count in emails.items() if notice == "flag-alert")
+
+        assert alerts(expected.emails) > 0
+        wait_for(lambda: alerts(outcome(pg_url).emails) == alerts(expected.emails), 30, "staff alerts differ")
         assert recovery < 60
     finally:
         for process in (worker, scheduler):

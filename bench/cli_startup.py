@@ -21,7 +21,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 COMMANDS = (["review", "list"], ["sellers", "stats"], ["outbox", "status"], ["status"])
-HEAVY = ("jinja2", "dramatiq", "weasyprint", "pipeline.detection", "fastapi", "alembic", "redis", "prometheus_client")
+HEAVY = ("jinja2", "dramatiq", "weasyprint", "pipeline.detection.scanner", "fastapi", "alembic", "redis", "prometheus_client")
 
 
 def timed(argv: list[str], env: dict[str, str], runs: int) -> float:

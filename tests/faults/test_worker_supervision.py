@@ -65,11 +65,13 @@ def test_a_killed_worker_or_mail_process_is_replaced_alone(pg_url, redis_url, tm
 
         victim, survivor = sorted(workers)
         os.kill(victim, signal.SIGKILL)
-        replaced = wait_for(lambda: (live(beats, "worker") - {survivor}) or None, 60, "the killed worker was not replaced")
-        assert victim not in replaced and alive(survivor) and alive(mail)
+        wait_for(lambda: not alive(victim), 10, "the worker did not die")
+        replaced = wait_for(lambda: live(beats, "worker") - {survivor, victim}, 60, "the killed worker was not replaced")
+        assert replaced and alive(survivor) and alive(mail)
         assert process.poll() is None
 
         os.kill(mail, signal.SIGKILL)
+        wait_for(lambda: not alive(mail), 10, "the mail process did not die")
         new_mail = wait_for(lambda: live(beats, "mail") - {mail}, 60, "the killed mail process was not replaced")
         assert new_mail and alive(survivor)
 

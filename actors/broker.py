@@ -19,10 +19,17 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from actors.heartbeat import WorkerHeartbeat
 from actors.metrics import ActorMetrics
 from usecases.settings import Settings
 
 REDIS_NAMESPACE = "peerguard"
+# A worker process silent this long is dead, and the messages it had fetched but not finished go
+# back to their queue at the next maintenance pass. Dramatiq's defaults (60 s, and maintenance on
+# 0.1 % of commands) left the scans a killed worker had prefetched stranded for minutes; the
+# catch-up sweep does not re-ring them while their ring is recent (usecases/scanning.py).
+HEARTBEAT_TIMEOUT_MS = 30_000
+MAINTENANCE_CHANCE = 50_000  # per million Redis commands: about one pass a second on a busy broker
 
 
 def middleware() -> list[Middleware]:
@@ -35,13 +42,15 @@ def middleware() -> list[Middleware]:
         Pipelines(),
         Retries(max_retries=5, min_backoff=1000, max_backoff=5 * 60 * 1000),
         ActorMetrics(),
+        WorkerHeartbeat(),
     ]
 
 
 def make_broker(redis_url: str | None) -> dramatiq.Broker:
     """A RedisBroker when ``redis_url`` is set, else an in-process StubBroker."""
     if redis_url:
-        return RedisBroker(url=redis_url, namespace=REDIS_NAMESPACE, middleware=middleware())
+        return RedisBroker(url=redis_url, namespace=REDIS_NAMESPACE, middleware=middleware(),
+                           heartbeat_timeout=HEARTBEAT_TIMEOUT_MS, maintenance_chance=MAINTENANCE_CHANCE)
     return StubBroker(middleware=middleware())
 
 

@@ -12,6 +12,14 @@ ACTOR_MESSAGES = Counter(
 )
 ACTOR_SECONDS = Histogram("peerguard_actor_seconds", "Time spent in one actor call", ["actor"])
 STAGE_ITEMS = Counter("peerguard_stage_items_total", "Items handled by a pipeline stage", ["stage", "outcome"])
+COMMIT_TO_FINDING = Histogram(
+    "peerguard_commit_to_scan_seconds", "From a message's commit to its scan (findings stored)",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+)
+EMAIL_SEND_SECONDS = Histogram(
+    "peerguard_email_send_seconds", "One email's SMTP transaction, from MAIL FROM to the server's reply",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
 
 
 def count_stage(stage: str, counts: dict[str, int]) -> None:

@@ -12,7 +12,8 @@ import dramatiq
 
 from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
 from actors.app import current_app
-from actors.metrics import count_stage
+from actors.metrics import EMAIL_SEND_SECONDS, count_stage
+from storage.heartbeats import HeartbeatThread, heartbeat_dir
 from usecases import notices
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ MAIL_POLL_SECONDS = 2.0  # how often an idle mail process looks at the outbox
 @dramatiq.actor(queue_name="mail", max_retries=0, time_limit=10 * 60 * 1000)
 def dispatch_outbox() -> None:
     """Deliver everything due in the outbox (idempotent; safe to run from several workers)."""
-    count_stage("mail", notices.deliver_outbox(current_app(), datetime.now(UTC)))
+    count_stage("mail", notices.deliver_outbox(current_app(), datetime.now(UTC), observe_send=EMAIL_SEND_SECONDS.observe))
 
 
 def mail_process() -> None:
@@ -38,14 +39,22 @@ def mail_process() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda _signum, _frame: stop.set())
     app = current_app()
+    heartbeat = HeartbeatThread(heartbeat_dir(app.settings.data_dir), f"mail-{os.getpid()}", every=5.0)
+    heartbeat.start()
     log.info("mail process %s polling the outbox every %.1f s", os.getpid(), MAIL_POLL_SECONDS)
+    failures = 0
     while not stop.is_set():
         try:
-            counts = notices.deliver_outbox(app, datetime.now(UTC), stopping=stop.is_set)
-        except Exception:  # noqa: BLE001 - a broken database or transport must not end the process
-            log.exception("mail process: delivery failed; retrying in %.0f s", MAIL_POLL_SECONDS * 5)
-            stop.wait(MAIL_POLL_SECONDS * 5)
+            counts = notices.deliver_outbox(app, datetime.now(UTC), stopping=stop.is_set,
+                                            observe_send=EMAIL_SEND_SECONDS.observe)
+        except Exception as exc:  # noqa: BLE001 - a broken database or transport must not end the process
+            failures += 1
+            delay = min(MAIL_POLL_SECONDS * 2 ** min(failures, 3), 15.0)
+            log.warning("mail process: delivery failed (%s: %s); retrying in %.0f s", exc.__class__.__name__, exc, delay)
+            stop.wait(delay)
             continue
+        failures = 0
         count_stage("mail", counts)
         if not counts.get("sent"):
             stop.wait(MAIL_POLL_SECONDS)
+    heartbeat.stop()

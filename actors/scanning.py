@@ -7,15 +7,21 @@ from datetime import UTC, datetime
 import dramatiq
 
 from actors import broker as _broker  # noqa: F401  (configures the broker before the actors below)
-from actors.app import current_app
-from actors.metrics import count_stage
+from actors.app import current_app, forget_scan_rings
+from actors.metrics import COMMIT_TO_FINDING, count_stage
 from usecases import scanning
+from usecases.status import scan_latencies
 
 
 @dramatiq.actor(queue_name="scanning", max_retries=5, time_limit=5 * 60 * 1000)
 def scan_messages(message_ids: list[int]) -> None:
     """Scan these messages (ids only; already-scanned ones are skipped)."""
-    count_stage("scan", scanning.scan_batch(current_app(), message_ids, datetime.now(UTC)))
+    app = current_app()
+    # Out of the queue now: if this process dies mid-scan the catch-up sweep must ring again.
+    forget_scan_rings(message_ids)
+    count_stage("scan", scanning.scan_batch(app, message_ids, datetime.now(UTC)))
+    for seconds in scan_latencies(app, message_ids):
+        COMMIT_TO_FINDING.observe(seconds)
 
 
 @dramatiq.actor(queue_name="sweeps", max_retries=0)

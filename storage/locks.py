@@ -26,9 +26,14 @@ class LeaderLock:
         if not self.needed:
             return True
         connection = self._connection or self.engine.connect()
-        taken = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
-        # Commit either way so the connection is idle (not "idle in transaction"); the session lock survives.
-        connection.commit()
+        try:
+            taken = bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
+            # Commit either way so the connection is idle (not "idle in transaction"); the session lock survives.
+            connection.commit()
+        except Exception:
+            connection.invalidate()
+            self._connection = None
+            raise
         if taken:
             self._connection = connection
         else:
@@ -45,6 +50,15 @@ class LeaderLock:
         except Exception:  # noqa: BLE001 - any failure of the connection means the lock is lost
             return False
         return True
+
+    def forget(self) -> None:
+        """Drop a broken lock connection (its session, and so the lock, is gone already)."""
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+            except Exception:  # noqa: BLE001 - it is broken; we only let go of it
+                pass
+        self._connection = None
 
     def release(self) -> None:
         """Let go of the lock; closing alone would return the connection, lock and all, to the pool."""

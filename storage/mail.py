@@ -7,10 +7,12 @@ down, busy, or answered 4xx) and permanent ones (5xx for this message, an unusab
 
 from __future__ import annotations
 
+import select
 import smtplib
+import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -52,10 +54,19 @@ class DeliveryOutcomeUnknown(PermanentDeliveryError):
     """
 
 
+class SendAborted(Exception):
+    """``before_terminator`` said no (our claim on the email is gone): nothing was completed."""
+
+
+# Called once the message body has been transmitted and just before the DATA terminator (the
+# point after which the server may accept it); returning False aborts without completing it.
+BeforeTerminator = Callable[[], bool]
+
+
 class MailBatch(Protocol):
     """An open delivery session; ``send`` returns the provider's id for the message."""
 
-    def send(self, message: EmailMessage) -> str: ...
+    def send(self, message: EmailMessage, before_terminator: BeforeTerminator | None = None) -> str: ...
 
 
 class MailTransport(Protocol):
@@ -82,16 +93,53 @@ class SmtpConfig:
 
 
 class _DataReplyMixin:
-    """Remembers whether DATA began and the server's reply to it (which carries its queue id)."""
+    """DATA in two steps around the point of no return, remembering the server's reply.
+
+    smtplib's ``data`` sends body and terminator in one write; here the body goes first, then
+    ``before_terminator`` runs (the dispatcher commits its start mark), then the terminator. So
+    a failure before ``terminator_sent`` provably left nothing accepted, and only a failure after
+    it leaves the outcome unknown.
+    """
 
     last_data_reply: bytes = b""
-    data_started: bool = False
+    terminator_sent: bool = False
+    before_terminator: BeforeTerminator | None = None
 
     def data(self, msg):  # type: ignore[no-untyped-def]
-        self.data_started = True
-        code, reply = super().data(msg)  # type: ignore[misc]
+        self.putcmd("data")  # type: ignore[attr-defined]
+        code, repl = self.getreply()  # type: ignore[attr-defined]
+        if code != 354:
+            raise smtplib.SMTPDataError(code, repl)
+        if isinstance(msg, str):
+            msg = smtplib._fix_eols(msg).encode("ascii")  # type: ignore[attr-defined]
+        body = smtplib._quote_periods(msg)  # type: ignore[attr-defined]
+        if body[-2:] != smtplib.bCRLF:
+            body += smtplib.bCRLF
+        self.send(body)  # type: ignore[attr-defined]
+        if self.before_terminator is not None and not self.before_terminator():
+            raise SendAborted("our claim on this email was taken away before it was completed")
+        if _peer_closed(self.sock):  # type: ignore[attr-defined]
+            # Writes into a closed connection succeed locally; sending the terminator now would
+            # turn a message the server provably dropped into an "outcome unknown".
+            raise smtplib.SMTPServerDisconnected("the server closed the connection during the message body")
+        self.terminator_sent = True
+        self.send(b"." + smtplib.bCRLF)  # type: ignore[attr-defined]
+        code, reply = self.getreply()  # type: ignore[attr-defined]
         self.last_data_reply = reply
         return code, reply
+
+
+def _peer_closed(sock: socket.socket | None) -> bool:
+    """True when the server has already closed its side (an end-of-file is waiting to be read)."""
+    if sock is None:
+        return True
+    if isinstance(sock, ssl.SSLSocket):
+        return False  # TLS cannot peek; such a break is caught by the reply instead
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 class _SMTP(_DataReplyMixin, smtplib.SMTP):
@@ -126,24 +174,34 @@ class SmtpBatch:
         self._smtp: _SMTP | _SMTPSSL | None = None
         self.connections_opened = 0
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: EmailMessage, before_terminator: BeforeTerminator | None = None) -> str:
         """Send one message and return the server's reply to DATA (or the Message-ID)."""
         smtp = self._connection()
-        smtp.data_started = False
+        smtp.terminator_sent, smtp.before_terminator = False, before_terminator
         try:
             smtp.send_message(message)
-        except smtplib.SMTPServerDisconnected as exc:
+        except (smtplib.SMTPException, OSError, UnicodeEncodeError) as exc:
+            raise self._classified(exc, smtp) from exc
+        except BaseException:
+            # Aborted, or the start mark could not be written: the connection is mid-DATA, and
+            # closing it without a terminator makes the server discard the message.
             self._drop()
-            raise _broken_connection(exc, smtp.data_started) from exc
-        except smtplib.SMTPException as exc:  # a subclass of OSError, so it must come first
-            raise classify_smtp_error(exc) from exc
-        except OSError as exc:
-            self._drop()
-            raise _broken_connection(exc, smtp.data_started) from exc
-        except UnicodeEncodeError as exc:
-            raise PermanentDeliveryError(f"address needs SMTPUTF8, which we do not send: {exc}") from exc
+            raise
+        finally:
+            smtp.before_terminator = None
         reply = smtp.last_data_reply.decode("utf-8", "replace").strip()
         return reply or str(message["Message-ID"])
+
+    def _classified(self, exc: Exception, smtp: _SMTP | _SMTPSSL) -> DeliveryError:
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            self._drop()
+            return _broken_connection(exc, smtp.terminator_sent)
+        if isinstance(exc, smtplib.SMTPException):  # a subclass of OSError, so it must come first
+            return classify_smtp_error(exc)
+        if isinstance(exc, OSError):
+            self._drop()
+            return _broken_connection(exc, smtp.terminator_sent)
+        return PermanentDeliveryError(f"address needs SMTPUTF8, which we do not send: {exc}")
 
     def close(self) -> None:
         """Say QUIT politely; a connection that is already gone is fine."""
@@ -186,12 +244,13 @@ class SmtpBatch:
         return smtp
 
 
-def _broken_connection(exc: BaseException, data_started: bool) -> DeliveryError:
-    # Before DATA nothing was handed over (an idle connection the server closed, a refused
-    # connection), so a retry is safe; after DATA began, only the lost reply knows.
-    if data_started:
-        return DeliveryOutcomeUnknown(f"connection lost during DATA, server may have accepted it: {exc!r}")
-    return TransportUnavailable(f"SMTP connection lost: {exc!r}")
+def _broken_connection(exc: BaseException, terminator_sent: bool) -> DeliveryError:
+    # Until the DATA terminator is sent the server cannot accept the message (an idle connection
+    # the server closed, a refused connection, a break mid-body), so a retry is safe; after it,
+    # only the lost reply knew.
+    if terminator_sent:
+        return DeliveryOutcomeUnknown(f"connection lost after the DATA terminator, server may have accepted it: {exc!r}")
+    return TransportUnavailable(f"SMTP connection lost before the message was complete: {exc!r}")
 
 
 def classify_smtp_error(exc: smtplib.SMTPException) -> DeliveryError:
@@ -229,9 +288,11 @@ class FileTransport:
         self.directory.mkdir(parents=True, exist_ok=True)
         yield self
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: EmailMessage, before_terminator: BeforeTerminator | None = None) -> str:
         """Write the message; a resend of the same Message-ID replaces the file, never duplicates it."""
         name = _file_name(message)
+        if before_terminator is not None and not before_terminator():
+            raise SendAborted("our claim on this email was taken away")
         try:
             atomic_write(self.directory / name, message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
         except OSError as exc:
@@ -261,11 +322,13 @@ class MemoryTransport:
         """The memory transport is its own batch."""
         yield self
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: EmailMessage, before_terminator: BeforeTerminator | None = None) -> str:
         """Record the message, or raise the configured failure for its recipient."""
         recipient = message["To"].addresses[0].addr_spec
         if recipient in self.failures:
             raise self.failures[recipient]
+        if before_terminator is not None and not before_terminator():
+            raise SendAborted("our claim on this email was taken away")
         with self.lock:
             self.sent.append(message)
         return str(message["Message-ID"])

@@ -1,48 +1,67 @@
 """The email outbox: enqueue in the caller's transaction, claim with SKIP LOCKED, record outcomes.
 
-Delivery protocol (why a crash cannot send the same email twice):
+Delivery protocol (why a crash cannot send the same email twice, and why it loses none):
 
-1. ``claim_emails`` moves due rows to ``sending`` with a fresh claim token and a lease, in a
-   durable commit; PostgreSQL's ``FOR UPDATE SKIP LOCKED`` lets dispatchers claim disjoint rows
-   without waiting, and the status guard in the UPDATE keeps SQLite (no SKIP LOCKED) correct.
-2. ``DeliveryLog.begin_send`` commits ``send_started_at`` for one row just before the SMTP
-   transaction, guarded by the claim token, so a dispatcher whose lease was taken away never sends.
-3. ``DeliveryLog.sent`` / ``failed`` record the outcome, written with the next commit.
+1. ``claim_emails`` moves due rows to ``sending`` with a fresh claim token, a lease and the
+   claiming dispatcher's id (``claimer``), in a durable commit; PostgreSQL's ``FOR UPDATE SKIP
+   LOCKED`` lets dispatchers claim disjoint rows without waiting, and the status guard in the
+   UPDATE keeps SQLite (no SKIP LOCKED) correct.
+2. ``DeliveryLog.begin_send`` commits ``send_started_at`` for one row after the message body and
+   just before the DATA terminator (the transport calls it back at that point), guarded by the
+   claim token, so a dispatcher whose claim was taken away never completes a message. Until the
+   terminator is sent the server cannot have accepted the message.
+3. ``DeliveryLog.sent`` / ``failed`` / ``give_back`` record the outcome, written with the next commit.
 
-A dispatcher that dies between 2 and 3 leaves a row in ``sending`` with ``send_started_at`` set:
-the server may or may not have accepted the message. ``reap_expired_leases`` moves such rows to
-``dead`` with an "outcome unknown" error instead of retrying them, trading a (rare, visible,
-requeueable) lost email for never sending a duplicate. Rows whose lease expired before
-``send_started_at`` was written were never handed to the server and simply go back to the queue.
+While a dispatcher runs it beats its ``outbox_claimers`` row (``ClaimerHeartbeat``). The reaper
+releases the claims of a claimer whose heartbeat stopped within seconds, and of any claim whose
+lease expired: rows without ``send_started_at`` were never completed and go back to the queue;
+rows with it become dead "outcome unknown" (the terminator went out, the reply never came back
+to anyone), trading a rare, visible, requeueable email for never sending a duplicate.
 
 The DeliveryLog commits with ``synchronous_commit = off`` on PostgreSQL: a durable commit costs an
 fsync (about 4 ms on this machine), which would cap delivery near 120 emails/s. An asynchronous
 commit survives a crash of the dispatcher (the server already has it) but not a crash of the
-database server itself, so the reaper trusts per-row marks only if PostgreSQL has not restarted
-since the claim (``pg_postmaster_start_time``); after a restart every expired lease is treated as
-outcome unknown. Either way nothing is sent twice. Each message also carries a Message-ID derived
-from its idempotency key, so even a manual requeue is recognisable as the same message.
+database server. A live dispatcher knows its outcomes in memory and rewrites them after it
+reconnects (``DeliveryLog.reconnect``), so only the double fault (database crash and the
+dispatcher dead) leaves doubt: the reaper then treats a dead claimer's claims made before the
+server started (``pg_postmaster_start_time``) as outcome unknown, and waits ``RESTART_GRACE``
+after a restart so live dispatchers can reconnect first. Each message also carries a Message-ID
+derived from its idempotency key, so even a manual requeue is recognisable as the same message.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case, false, func, literal, null, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, case, delete, false, func, insert, literal, null, or_, select, text, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import is_postgres, transaction
-from storage.models.outbox import OutboxEmail
+from storage.models.outbox import OutboxClaimer, OutboxEmail
+
+log = logging.getLogger(__name__)
 
 OUTBOX = OutboxEmail.__table__
 CLAIMABLE = ("queued", "failed")
 OUTCOME_UNKNOWN = "outcome unknown: the sender stopped after handing the message to the server; not retried to avoid a duplicate"
+HEARTBEAT_EVERY = timedelta(seconds=2)
+CLAIMER_STALE = timedelta(seconds=10)  # a claimer silent this long is dead; its claims are released
+RESTART_GRACE = timedelta(seconds=30)  # after a database restart, live dispatchers reconnect first
+
+
+class ProgressLost(Exception):
+    """The database connection broke while recording delivery progress; the caller knows what it did."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +94,39 @@ def enqueue_notices(session: Session, requests: Sequence[NoticeRequest], now: da
     if not requests:
         return 0
     if is_postgres(session):
-        return _enqueue_recordset(session, requests, now)
-    statement = sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    # SQLite's rowcount for an executemany is the number of rows really inserted.
-    return max(session.execute(statement, [_row(request, now) for request in requests]).rowcount, 0)
+        added = _enqueue_recordset(session, requests, now)
+    else:
+        statement = sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        # SQLite's rowcount for an executemany is the number of rows really inserted.
+        added = max(session.execute(statement, [_row(request, now) for request in requests]).rowcount, 0)
+    if added:
+        session.info[_ADDED] = True  # ring_mail_after_commit rings once this transaction commits
+    return added
+
+
+_ADDED = "peerguard.outbox_added"
+
+
+def ring_mail_after_commit(session_factory: sessionmaker[Session], ring: Callable[[], None]) -> None:
+    """Call ``ring`` after every commit of a session from ``session_factory`` that added emails.
+
+    This is how a staff alert or an account notice leaves within seconds of the decision that
+    queued it, whichever use case wrote it; the outbox sweep stays as the safety net.
+    """
+    from sqlalchemy import event
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(_ADDED, False):
+            try:
+                ring()
+            except Exception:  # noqa: BLE001 - a lost ring only delays the email to the next sweep
+                log.warning("could not ring the mail dispatcher; the next outbox sweep sends the email")
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(_ADDED, None)
+
+    event.listen(session_factory, "after_commit", after_commit)
+    event.listen(session_factory, "after_rollback", after_rollback)
 
 
 _ENQUEUE_RECORDSET = text("""
@@ -118,7 +166,8 @@ def _row(request: NoticeRequest, now: datetime) -> dict[str, Any]:
 
 
 def claim_emails(
-    session_factory: sessionmaker[Session], now: datetime, lease_now: datetime, limit: int, lease: timedelta
+    session_factory: sessionmaker[Session], now: datetime, lease_now: datetime, limit: int, lease: timedelta,
+    claimer: str | None = None,
 ) -> list[ClaimedEmail]:
     """Lease up to ``limit`` due emails to this caller; concurrent callers get disjoint rows."""
     token = str(uuid.uuid4())
@@ -137,7 +186,8 @@ def claim_emails(
         session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id.in_(ids), OutboxEmail.status.in_(CLAIMABLE))
-            .values(status="sending", claim_token=token, claimed_until=lease_now + lease, send_started_at=None)
+            .values(status="sending", claim_token=token, claimed_until=lease_now + lease, send_started_at=None,
+                    claimer=claimer)
         )
         # Plain rows, not ORM objects: nothing here is changed through the session afterwards.
         c = OUTBOX.c
@@ -202,24 +252,52 @@ class DeliveryLog:
     An email's outcome is written just before the next email's start mark, so the dispatcher
     waits on the database once per email instead of twice; an outcome still pending when the
     dispatcher dies leaves its row ``sending`` with ``send_started_at`` set, which the reaper
-    turns into outcome-unknown, never into a resend.
+    turns into outcome-unknown, never into a resend. Every outcome of the batch stays in memory
+    until ``close`` has made them durable, so after a lost connection ``reconnect`` writes them
+    all again (each write is idempotent). A broken connection surfaces as ``ProgressLost``.
     """
 
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pending: list[tuple[ClaimedEmail, dict[str, Any]]] = []
+        self._written: list[tuple[ClaimedEmail, dict[str, Any]]] = []
+        self._sent_and_started_sql = _compiled_for(engine)
+        try:
+            self._conn: Any = self._open()
+        except ProgressLost:
+            self._conn = None  # the first write reconnects (or reports ProgressLost to the caller)
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> Any:
         # Each progress statement is its own transaction (autocommit saves a COMMIT round trip);
         # the rows touched are independent, so nothing needs them to commit together.
-        self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        if engine.dialect.name == "postgresql":
-            # Asynchronous commit for progress marks only (see the module docstring).
-            self._conn.execute(text("SET synchronous_commit = off"))
-        self._pending: list[tuple[ClaimedEmail, dict[str, Any]]] = []
-        self._sent_and_started_sql = _compiled_for(engine)
+        try:
+            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self._engine.dialect.name == "postgresql":
+                # Asynchronous commit for progress marks only (see the module docstring).
+                conn.execute(text("SET synchronous_commit = off"))
+        except DBAPIError as exc:
+            raise ProgressLost(str(exc)) from exc
+        return conn
 
     def begin_send(self, email: ClaimedEmail, lease_now: datetime) -> bool:
         """Commit pending outcomes and this email's start; False if our claim was lost."""
+        try:
+            self._connection()
+            return self._begin_send(email, lease_now)
+        except DBAPIError as exc:
+            raise ProgressLost(str(exc)) from exc
+
+    def _begin_send(self, email: ClaimedEmail, lease_now: datetime) -> bool:
         if len(self._pending) == 1 and self._pending[0][1]["status"] == "sent":
-            done, values = self._pending.pop()
-            return self._sent_and_started(done, values, email, lease_now)
+            done, values = self._pending[0]
+            started = self._sent_and_started(done, values, email, lease_now)
+            self._written.append(self._pending.pop())
+            return started
         self._write_pending()
         result = self._conn.execute(
             update(OUTBOX)
@@ -245,27 +323,108 @@ class DeliveryLog:
         self._pending.append((email, {"status": "sent", "provider_message_id": provider_id[:500], "sent_at": sent_at,
                                       "claim_token": None, "claimed_until": None, "last_error": None}))
 
-    def failed(self, email: ClaimedEmail, error: str, retry_at: datetime | None) -> None:
-        """Remember a failed attempt: retry at ``retry_at``, or dead when it is None."""
+    def failed(self, email: ClaimedEmail, error: str, retry_at: datetime | None, count_attempt: bool = False) -> None:
+        """Remember a failed attempt: retry at ``retry_at``, or dead when it is None.
+
+        ``count_attempt`` adds the attempt a refusal before the terminator (a 4xx to RCPT) did
+        not record through ``begin_send``, so such refusals still run out of retries.
+        """
         values: dict[str, Any] = {"last_error": error[:2000], "claim_token": None, "claimed_until": None}
         values |= {"status": "failed", "next_attempt_at": retry_at} if retry_at else {"status": "dead"}
+        if count_attempt:
+            values["attempts"] = email.attempts + 1
         self._pending.append((email, values))
+
+    def give_back(self, email: ClaimedEmail, retry_at: datetime, reason: str) -> None:
+        """Remember that this email never reached the terminator: it goes back to the queue uncounted."""
+        self._pending.append((email, {"status": "failed" if email.attempts else "queued", "next_attempt_at": retry_at,
+                                      "claim_token": None, "claimed_until": None, "send_started_at": None,
+                                      "attempts": email.attempts, "last_error": reason[:2000]}))
+
+    def reconnect(self) -> None:
+        """Open a fresh connection and write every outcome of this batch again; ProgressLost if it fails."""
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+            except Exception:  # noqa: BLE001 - the old connection is gone either way
+                pass
+            self._conn = None
+        self._conn = self._open()
+        self._pending[:0], self._written = self._written, []
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what is pending and make it durable (one fsync for the whole batch)."""
+        self._connection()
+        try:
+            self._write_pending()
+            if self._engine.dialect.name == "postgresql":
+                # A durable commit flushes the log up to itself, so every asynchronous commit of
+                # this batch is durable too; txid_current() makes it a real (logged) transaction.
+                self._conn.execute(text("SET synchronous_commit = on"))
+                self._conn.execute(text("SELECT txid_current()"))
+                self._conn.execute(text("SET synchronous_commit = off"))
+        except DBAPIError as exc:
+            raise ProgressLost(str(exc)) from exc
+        self._written.clear()
 
     def close(self) -> None:
         """Write what is pending and give the connection back."""
-        if self._conn.closed:
+        if self._conn is not None and self._conn.closed:
             return
         try:
-            self._write_pending()
+            self.flush()
         finally:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
 
     def _write_pending(self) -> None:
-        for email, values in self._pending:
+        while self._pending:
+            email, values = self._pending[0]
             # "sent" wins even over a reaper that gave up on the row; other outcomes need our claim.
             guard = OUTBOX.c.status != "sent" if values.get("status") == "sent" else OUTBOX.c.claim_token == email.claim_token
             self._conn.execute(update(OUTBOX).where(OUTBOX.c.id == email.id, guard).values(**values))
-        self._pending.clear()
+            self._written.append(self._pending.pop(0))
+
+
+class ClaimerHeartbeat:
+    """Registers this dispatcher in ``outbox_claimers`` and beats the row from a thread until stopped.
+
+    A beat that fails (the database is restarting) is simply tried again at the next beat; the
+    reaper allows ``CLAIMER_STALE`` of silence and ``RESTART_GRACE`` after a restart.
+    """
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], every: timedelta = HEARTBEAT_EVERY) -> None:
+        self.id = str(uuid.uuid4())
+        self._engine, self._clock, self._every = engine, clock, every.total_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-heartbeat", daemon=True)
+
+    def __enter__(self) -> ClaimerHeartbeat:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            conn.execute(insert(OutboxClaimer).values(id=self.id, pid=os.getpid(), host=socket.gethostname()[:255],
+                                                      started_at=now, heartbeat_at=now))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(delete(OutboxClaimer).where(OutboxClaimer.id == self.id))
+        except DBAPIError:
+            log.warning("could not remove outbox claimer %s; the reaper will treat it as dead", self.id)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(update(OutboxClaimer).where(OutboxClaimer.id == self.id)
+                                 .values(heartbeat_at=self._clock()))
+            except DBAPIError as exc:
+                log.warning("outbox heartbeat failed (retrying): %s", exc.__class__.__name__)
 
 
 def withdraw_queued(session: Session, idempotency_keys: Sequence[str], reason: str) -> int:
@@ -299,36 +458,51 @@ def unsent_with_key_prefix(session: Session, prefix: str) -> list[UnsentEmail]:
 
 
 def release_unsent(session_factory: sessionmaker[Session], emails: Sequence[ClaimedEmail], retry_at: datetime, reason: str) -> None:
-    """Give back rows this dispatcher claimed but never handed to the server (transport down)."""
+    """Give back rows this dispatcher claimed and never took to the DATA terminator (transport down)."""
     if not emails:
         return
     with transaction(session_factory) as session:
         for email in emails:
             session.execute(
                 update(OutboxEmail)
-                .where(OutboxEmail.id == email.id, OutboxEmail.claim_token == email.claim_token,
-                       OutboxEmail.send_started_at.is_(None))
+                .where(OutboxEmail.id == email.id, OutboxEmail.claim_token == email.claim_token)
                 .values(status="failed" if email.attempts else "queued", next_attempt_at=retry_at,
-                        claim_token=None, claimed_until=None, last_error=reason[:2000])
+                        claim_token=None, claimed_until=None, claimer=None, send_started_at=None,
+                        last_error=reason[:2000])
             )
 
 
 def reap_expired_leases(session_factory: sessionmaker[Session], lease_now: datetime, lease: timedelta) -> dict[str, int]:
-    """Requeue expired leases that never reached the server; give up on those that might have."""
-    expired = and_(OutboxEmail.status == "sending", OutboxEmail.claimed_until < lease_now)
+    """Release claims whose lease expired or whose claimer stopped beating.
+
+    Rows that never reached the DATA terminator go back to the queue; those that did become
+    outcome unknown. See the module docstring for the database-restart rule.
+    """
+    live = select(OutboxClaimer.id).where(OutboxClaimer.heartbeat_at >= lease_now - CLAIMER_STALE)
+    dead_claimer = and_(OutboxEmail.claimer.is_not(None), OutboxEmail.claimer.not_in(live))
     with transaction(session_factory) as session:
-        # Claims older than the database server's start may have lost their asynchronous marks.
-        unsure = OutboxEmail.claimed_until < _server_started_at(session) + lease if is_postgres(session) else false()
+        abandoned = and_(OutboxEmail.status == "sending", or_(OutboxEmail.claimed_until < lease_now, dead_claimer))
+        unsure: Any = false()
+        if is_postgres(session):
+            started = _server_started_at(session)
+            if lease_now < started + RESTART_GRACE:
+                # Just restarted: live dispatchers are reconnecting to write what they know.
+                abandoned = and_(OutboxEmail.status == "sending", OutboxEmail.claimed_until < lease_now)
+            # Claims older than the server's start may have lost their asynchronous marks.
+            unsure = OutboxEmail.claimed_until < started + lease
         requeued = session.execute(
             update(OutboxEmail)
-            .where(expired, OutboxEmail.send_started_at.is_(None), ~unsure)
-            .values(status="queued", claim_token=None, claimed_until=None)
+            .where(abandoned, OutboxEmail.send_started_at.is_(None), ~unsure)
+            .values(status="queued", claim_token=None, claimed_until=None, claimer=None)
+            .execution_options(synchronize_session=False)
         ).rowcount
         unknown = session.execute(
             update(OutboxEmail)
-            .where(expired)
-            .values(status="dead", claim_token=None, claimed_until=None, last_error=OUTCOME_UNKNOWN)
+            .where(abandoned)
+            .values(status="dead", claim_token=None, claimed_until=None, claimer=None, last_error=OUTCOME_UNKNOWN)
+            .execution_options(synchronize_session=False)
         ).rowcount
+        session.execute(delete(OutboxClaimer).where(OutboxClaimer.heartbeat_at < lease_now - lease))
     return {"requeued": requeued or 0, "outcome_unknown": unknown or 0}
 
 
@@ -344,6 +518,20 @@ def requeue(session: Session, email_id: int, now: datetime) -> bool:
         .values(status="queued", next_attempt_at=now, claim_token=None, claimed_until=None, send_started_at=None)
     )
     return result.rowcount == 1
+
+
+def requeue_unknown(session: Session, since: datetime | None, now: datetime) -> int:
+    """Put every dead "outcome unknown" email (created at or after ``since``) back in the queue."""
+    where = [OutboxEmail.status == "dead", OutboxEmail.last_error == OUTCOME_UNKNOWN]
+    if since is not None:
+        where.append(OutboxEmail.created_at >= since)
+    result = session.execute(
+        update(OutboxEmail).where(*where)
+        .values(status="queued", next_attempt_at=now, claim_token=None, claimed_until=None, claimer=None,
+                send_started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def outbox_counts(session: Session) -> dict[str, int]:

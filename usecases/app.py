@@ -14,6 +14,7 @@ from typing import Protocol
 from storage.blobs import FileBlobStore
 from storage.db import Engine, Session, make_engine, make_session_factory, sessionmaker
 from storage.mail import MailTransport, transport_from_url
+from storage.outbox import ring_mail_after_commit
 from usecases.settings import Settings
 
 
@@ -25,6 +26,10 @@ class Doorbell(Protocol):
     """
 
     def scan(self, message_ids: Sequence[int]) -> None: ...
+
+    def scans_waiting(self, message_ids: Sequence[int]) -> set[int]:
+        """Which of these messages have a scan ring still waiting in the queue (optional)."""
+        ...
 
     def render_transcript(self, request_id: int) -> None: ...
 
@@ -38,6 +43,9 @@ class SilentDoorbell:
 
     def scan(self, message_ids: Sequence[int]) -> None:
         return None
+
+    def scans_waiting(self, message_ids: Sequence[int]) -> set[int]:
+        return set()
 
     def render_transcript(self, request_id: int) -> None:
         return None
@@ -64,8 +72,11 @@ class App:
     def from_settings(cls, settings: Settings, doorbell: Doorbell | None = None) -> App:
         """Open (lazily) the database and blob store named by ``settings``."""
         engine = make_engine(settings.database_url)
-        return cls(settings, engine, make_session_factory(engine), FileBlobStore(settings.data_dir / "blobs"),
-                   doorbell or SilentDoorbell())
+        doorbell = doorbell or SilentDoorbell()
+        session_factory = make_session_factory(engine)
+        # Emails leave within seconds of the commit that queued them, not at the next sweep.
+        ring_mail_after_commit(session_factory, doorbell.deliver_mail)
+        return cls(settings, engine, session_factory, FileBlobStore(settings.data_dir / "blobs"), doorbell)
 
     def mail_transport(self) -> MailTransport:
         """The transport EMAIL_URL names (or the one a test installed)."""

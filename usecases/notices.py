@@ -8,6 +8,7 @@ Every notice (response reminders, review-queue alerts, account notices) goes thr
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from pipeline.addresses import InvalidAddress
 from pipeline.notices import MailIdentity, OutgoingNotice, build_message, render_notice, verify_unsubscribe_token
 from storage import outbox as store
 from storage.db import is_postgres, transaction
-from storage.mail import DeliveryError, MailBatch, MailTransport, TransportUnavailable
+from storage.mail import DeliveryError, DeliveryOutcomeUnknown, MailBatch, MailTransport, SendAborted, TransportUnavailable
 from storage.responses import set_response_reminders
 from storage.users import user_id_by_external_id
 from usecases.app import App
@@ -36,6 +37,7 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
+SETTLE_PATIENCE = timedelta(minutes=10)  # how long a dispatcher keeps trying to record what it did
 
 Clock = Callable[[], datetime]
 
@@ -53,46 +55,75 @@ def retry_delay(attempts: int) -> timedelta:
 def deliver_outbox(
     app: App, now: datetime, clock: Clock = wall_clock, batch_size: int = CLAIM_BATCH,
     transport: MailTransport | None = None, workers: int | None = None, stopping: Callable[[], bool] = lambda: False,
+    observe_send: Callable[[float], None] | None = None,
 ) -> dict[str, int]:
     """Claim and send every email due at ``now``; temporary failures wait for a later run.
 
     With ``workers`` > 1 several dispatch loops run in threads, each with its own SMTP and
     database connection; SKIP LOCKED claims keep them on disjoint rows. When ``stopping()``
     turns true, each loop finishes the email in hand and gives its other claimed rows back.
+    ``observe_send`` receives each accepted email's SMTP transaction time in seconds (metrics).
     """
     # SQLite serialises writers, so parallel dispatchers would only queue on its lock.
     workers = workers or (DISPATCH_WORKERS if is_postgres(app.engine) else 1)
     counts: Counter[str] = Counter(store.reap_expired_leases(app.session_factory, clock(), LEASE))
     transport = transport or app.mail_transport()
     identity = app.settings.mail
-    loop = partial(_dispatch_loop, app, now, clock, batch_size, transport, identity, stopping)
-    if workers <= 1:
-        counts.update(loop())
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch") as pool:
-            for result in [pool.submit(loop) for _ in range(workers)]:
-                counts.update(result.result())
+    with store.ClaimerHeartbeat(app.engine, clock) as claimer:
+        loop = partial(_dispatch_loop, app, now, clock, batch_size, transport, identity, stopping, claimer.id,
+                       observe_send or (lambda _seconds: None))
+        if workers <= 1:
+            counts.update(loop())
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch") as pool:
+                for result in [pool.submit(loop) for _ in range(workers)]:
+                    counts.update(result.result())
     return {k: v for k, v in counts.items() if v}
 
 
-def _dispatch_loop(app: App, now: datetime, clock: Clock, batch_size: int,
-                   transport: MailTransport, identity: MailIdentity, stopping: Callable[[], bool]) -> Counter[str]:
+def _dispatch_loop(app: App, now: datetime, clock: Clock, batch_size: int, transport: MailTransport,
+                   identity: MailIdentity, stopping: Callable[[], bool], claimer: str,
+                   observe_send: Callable[[float], None]) -> Counter[str]:
     counts: Counter[str] = Counter()
-    while not stopping() and (claimed := store.claim_emails(app.session_factory, now, clock(), batch_size, LEASE)):
+    while not stopping() and (claimed := store.claim_emails(app.session_factory, now, clock(), batch_size, LEASE,
+                                                            claimer)):
         progress = store.DeliveryLog(app.engine)
         try:
             with transport.batch() as batch:
-                stopped = _deliver_batch(app, claimed, batch, progress, identity, now, clock, counts, stopping)
-        finally:
+                stopped = _deliver_batch(app, claimed, batch, progress, identity, now, clock, counts, stopping,
+                                         observe_send)
             progress.close()
+        except store.ProgressLost as exc:
+            # The database went away mid-batch: this process alone knows what it sent, so it
+            # waits for the database and writes it down rather than leave it to the reaper.
+            log.warning("outbox: database connection lost (%s); recording this batch once it is back", exc)
+            _settle(progress, stopping)
+            counts["settled_after_db_loss"] += 1
+            break
         if stopped:
             break
     return counts
 
 
+def _settle(progress: store.DeliveryLog, stopping: Callable[[], bool]) -> None:
+    """Reconnect with backoff and write the batch's outcomes; gives up after SETTLE_PATIENCE."""
+    deadline, delay = time.monotonic() + SETTLE_PATIENCE.total_seconds(), 0.25
+    while True:
+        try:
+            progress.reconnect()
+            progress.close()
+            return
+        except store.ProgressLost:
+            if time.monotonic() > deadline or (stopping() and delay > 4):
+                log.error("outbox: could not record a batch; the reaper will release it")
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def _deliver_batch(app: App, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,
                    identity: MailIdentity, now: datetime, clock: Clock, counts: Counter[str],
-                   stopping: Callable[[], bool]) -> bool:
+                   stopping: Callable[[], bool], observe_send: Callable[[float], None]) -> bool:
     """Send a claimed batch; True when the loop should end (shutting down, or the server is down)."""
     for index, email in enumerate(claimed):
         if stopping():
@@ -100,12 +131,24 @@ def _deliver_batch(app: App, claimed: Sequence[store.ClaimedEmail], batch: MailB
             _give_back(app, claimed[index:], now, "not attempted: the dispatcher stopped", counts, "released")
             return True
         try:
-            _deliver_one(email, batch, progress, identity, now, clock, counts)
+            _deliver_one(email, batch, progress, identity, now, clock, counts, observe_send)
         except TransportUnavailable as exc:
             # The server is unreachable: stop this run instead of timing out on every row.
-            _give_back(app, claimed[index + 1 :], now + RETRY_BASE, f"not attempted: {exc}", counts, "deferred")
+            _give_back_through(progress, claimed[index + 1 :], now + RETRY_BASE, f"not attempted: {exc}", counts)
             return True
+        except store.ProgressLost:
+            # This email never got its terminator; neither did the rest.
+            _give_back_through(progress, claimed[index:], now, "not attempted: the database connection was lost",
+                               counts)
+            raise
     return False
+
+
+def _give_back_through(progress: store.DeliveryLog, rest: Sequence[store.ClaimedEmail], retry_at: datetime,
+                       reason: str, counts: Counter[str]) -> None:
+    for email in rest:
+        progress.give_back(email, retry_at, reason)
+    counts["deferred"] += len(rest)
 
 
 def _give_back(app: App, rest: Sequence[store.ClaimedEmail], retry_at: datetime, reason: str,
@@ -116,30 +159,44 @@ def _give_back(app: App, rest: Sequence[store.ClaimedEmail], retry_at: datetime,
 
 
 def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.DeliveryLog, identity: MailIdentity,
-                 now: datetime, clock: Clock, counts: Counter[str]) -> None:
+                 now: datetime, clock: Clock, counts: Counter[str], observe_send: Callable[[float], None]) -> None:
     try:
         message = _message(email, identity, clock())
     except (InvalidAddress, TemplateError, KeyError, ValueError) as exc:
         _fail(progress, email, f"cannot build message: {exc}", None, counts)
         return
-    if not progress.begin_send(email, clock()):
+    marked: list[bool] = []
+
+    def before_terminator() -> bool:
+        # The point of no return: the start mark must be committed before the terminator goes out.
+        marked.append(True)
+        return progress.begin_send(email, clock())
+
+    started = time.perf_counter()
+    try:
+        provider_id = batch.send(message, before_terminator)
+    except SendAborted:
         counts["lost_claim"] += 1
         return
-    try:
-        provider_id = batch.send(message)
+    except TransportUnavailable as exc:
+        # Never completed (no connection, or it broke before the terminator): back to the queue.
+        progress.give_back(email, now + RETRY_BASE, f"not attempted: {exc}")
+        counts["deferred"] += 1
+        raise
     except DeliveryError as exc:
         attempts = email.attempts + 1
-        retry_at = now + retry_delay(attempts) if exc.temporary and attempts < MAX_ATTEMPTS else None
-        _fail(progress, email, str(exc), retry_at, counts)
-        if isinstance(exc, TransportUnavailable):
-            raise
+        retryable = exc.temporary and not isinstance(exc, DeliveryOutcomeUnknown) and attempts < MAX_ATTEMPTS
+        _fail(progress, email, str(exc), now + retry_delay(attempts) if retryable else None, counts,
+              count_attempt=not marked)
         return
+    observe_send(time.perf_counter() - started)
     progress.sent(email, provider_id, clock())
     counts["sent"] += 1
 
 
-def _fail(progress: store.DeliveryLog, email: store.ClaimedEmail, error: str, retry_at: datetime | None, counts: Counter[str]) -> None:
-    progress.failed(email, error, retry_at)
+def _fail(progress: store.DeliveryLog, email: store.ClaimedEmail, error: str, retry_at: datetime | None,
+          counts: Counter[str], count_attempt: bool = False) -> None:
+    progress.failed(email, error, retry_at, count_attempt)
     outcome = "retry" if retry_at else "dead"
     log.warning("email %s (%s) %s: %s", email.id, email.notice, outcome, error)
     counts[outcome] += 1

@@ -31,6 +31,12 @@ def ring_for_lost(app: App, now: datetime) -> int:
     """Ring the doorbell again for every message still unscanned ``CATCH_UP_AGE`` after it was recorded."""
     with app.session_factory() as session:
         ids = store.unscanned_ids(session, limit=100_000, recorded_before=now - CATCH_UP_AGE)
+    # Messages whose ring still waits in the queue (workers busy or down) are not rung again,
+    # so an outage does not grow the queue by one copy per sweep.
+    waiting = getattr(app.doorbell, "scans_waiting", None)
+    if waiting is not None and ids:
+        queued = waiting(ids)
+        ids = [i for i in ids if i not in queued]
     ring_for(app, ids)
     return len(ids)
 

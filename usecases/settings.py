@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pipeline.addresses import DEFAULT_PLATFORM_DOMAINS, InvalidAddress, parse_address, parse_domains
-from pipeline.notices import MailIdentity
+from pipeline.notices.identity import MailIdentity
 from pipeline.notifications import NotificationPolicy
 from pipeline.responses import ResponsePolicy
 from pipeline.review import ReviewPolicy

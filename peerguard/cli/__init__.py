@@ -7,6 +7,7 @@ import click
 from peerguard.cli.db import db
 from peerguard.cli.demo import demo
 from peerguard.cli.errors import one_line_error
+from peerguard.cli.health import health
 from peerguard.cli.importing import import_
 from peerguard.cli.keys import keys
 from peerguard.cli.outbox import outbox
@@ -17,6 +18,7 @@ from peerguard.cli.scan_file import scan_file
 from peerguard.cli.scheduler import scheduler
 from peerguard.cli.sellers import sellers
 from peerguard.cli.staff import staff
+from peerguard.cli.status import status
 from peerguard.cli.tokens import tokens
 from peerguard.cli.transcript import transcript
 from peerguard.cli.users import users
@@ -25,7 +27,7 @@ from peerguard.cli.web import web
 from peerguard.cli.webhooks import webhooks
 from peerguard.cli.worker import worker
 
-COMMANDS = (db, demo, import_, keys, outbox, review, run, scan, scan_file, scheduler, sellers, staff, stats, strikes, tokens, transcript, users, verify, web, webhooks, worker)
+COMMANDS = (db, demo, health, import_, keys, outbox, review, run, scan, scan_file, scheduler, sellers, staff, stats, status, strikes, tokens, transcript, users, verify, web, webhooks, worker)
 
 
 class PeerGuardGroup(click.Group):

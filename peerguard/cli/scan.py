@@ -10,6 +10,8 @@ import click
 
 from peerguard.cli._common import load_settings
 
+DEFAULT_MAX_LINE = 8 << 20  # 8 MiB: far above the import limit for one message (262,144 characters)
+
 _FORMAT_HELP = """Scan messages for off-platform contact and payment attempts.
 
 \b
@@ -42,7 +44,9 @@ addresses) come from --platform-domain or PEERGUARD_PLATFORM_DOMAINS
               help="A domain whose links and addresses are allowed (repeatable).")
 @click.option("--window", default=6, show_default=True, type=click.IntRange(1, 20),
               help="Messages joined when looking for contact details split across a conversation.")
-def scan(platform_domains: tuple[str, ...], window: int) -> None:
+@click.option("--max-line-bytes", default=DEFAULT_MAX_LINE, show_default=True, type=click.IntRange(1024),
+              help="A longer input line is skipped and answered with an error line.")
+def scan(platform_domains: tuple[str, ...], window: int, max_line_bytes: int) -> None:
     """Scan JSON lines from stdin for off-platform contact; see --help for the format."""
     from pipeline.addresses import parse_domains
     from pipeline.detection.jsonlines import scan_lines  # Imported here to keep `peerguard --help` fast.
@@ -52,25 +56,42 @@ def scan(platform_domains: tuple[str, ...], window: int) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--platform-domain") from None
     output = sys.stdout.buffer
-    for batch in _line_batches(sys.stdin.fileno()):
+    for batch in _line_batches(sys.stdin.fileno(), max_line_bytes):
         output.write(b"".join(line.encode("ascii") + b"\n" for line in scan_lines(batch, platform_domains=domains,
                                                                                  window=window)))
         output.flush()
 
 
-def _line_batches(fd: int, chunk_size: int = 1 << 16) -> Iterator[list[bytes]]:
-    """Yield the complete lines of each chunk read from ``fd``.
+def _line_batches(fd: int, max_line: int, chunk_size: int = 1 << 16) -> Iterator[list]:
+    """Yield the complete lines of each chunk read from ``fd`` (an ``OversizedLine`` for a line over ``max_line``).
 
     ``os.read`` returns whatever the pipe holds without waiting for more, so answers are written
     and flushed before the next read can block: an interactive producer sees each answer at
-    once, a bulk producer pays one flush per 64 KiB instead of one per line. Memory holds one
-    chunk plus the unfinished line.
+    once, a bulk producer pays one flush per 64 KiB instead of one per line. Only each new chunk
+    is searched for newlines and an unfinished line is kept as a list of pieces, so a long line
+    costs linear time; memory holds one chunk plus at most ``max_line`` bytes.
     """
-    pending = b""
+    from pipeline.detection.jsonlines import OversizedLine
+
+    parts: list[bytes] = []
+    size, skipping = 0, False
     while chunk := os.read(fd, chunk_size):
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()
+        *complete, rest = chunk.split(b"\n")
+        lines: list = []
+        for piece in complete:
+            if skipping or size + len(piece) > max_line:
+                lines.append(OversizedLine(max_line))
+            else:
+                lines.append(b"".join(parts) + piece if parts else piece)
+            parts, size, skipping = [], 0, False
+        if not skipping and size + len(rest) > max_line:
+            parts, size, skipping = [], 0, True  # drop what we have; the rest of the line is skipped
+        elif not skipping and rest:
+            parts.append(rest)
+            size += len(rest)
         if lines:
             yield lines
-    if pending:
-        yield [pending]
+    if skipping:
+        yield [OversizedLine(max_line)]
+    elif parts:
+        yield [b"".join(parts)]

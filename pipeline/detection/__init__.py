@@ -15,12 +15,27 @@ finding so stored findings can be re-scanned when the rules change.
 
 from __future__ import annotations
 
-from pipeline.detection.conversation import scan_conversation
-from pipeline.detection.findings import DETECTOR_VERSION, KINDS, Finding, Span
-from pipeline.detection.masking import mask_conversation, mask_text
-from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
+from importlib import import_module
+from typing import Any
 
-ContactFinding = Finding
+# Re-exported lazily (PEP 562): masking a stored text, or reading DETECTOR_VERSION, must not
+# compile every detector's patterns (read-only commands start faster without them).
+_HOME = {
+    "scan_conversation": "conversation", "DETECTOR_VERSION": "findings", "KINDS": "findings",
+    "Finding": "findings", "ContactFinding": "findings", "Span": "findings",
+    "mask_conversation": "masking", "mask_text": "masking",
+    "DEFAULT_PLATFORM_DOMAINS": "scanner", "scan_text": "scanner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"pipeline.detection.{module}"), "Finding" if name == "ContactFinding" else name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_PLATFORM_DOMAINS",

@@ -35,8 +35,15 @@ class ScanRequestError(ValueError):
     """An input line is not a valid scan request; the message says why."""
 
 
+class OversizedLine:
+    """Stands in for an input line longer than the reader's limit (its bytes were skipped)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
 def scan_lines(
-    lines: Iterable[str | bytes],
+    lines: Iterable[str | bytes | OversizedLine],
     *,
     platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS,
     window: int = DEFAULT_WINDOW,
@@ -44,6 +51,9 @@ def scan_lines(
     """Yield one output JSON line (without newline) per non-blank input line, in order."""
     domains = tuple(platform_domains)
     for raw in lines:
+        if isinstance(raw, OversizedLine):
+            yield _error_line(None, f"line longer than {raw.limit} bytes; skipped")
+            continue
         line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         if line and not line.isspace():
             yield scan_line(line, platform_domains=domains, window=window)
@@ -71,7 +81,7 @@ def scan_line(line: str, *, platform_domains: tuple[str, ...], window: int = DEF
             findings = _scan_request(request, platform_domains, window)
         if not findings:
             return '{"id":' + _encode_id(request_id) + ',"findings":[]}'
-        return json.dumps({"id": request_id, "findings": findings}, separators=(",", ":"))
+        return json.dumps({"id": request_id, "findings": findings}, separators=(",", ":"), allow_nan=False)
     except ScanRequestError as error:
         return _error_line(request_id, str(error))
     except Exception as error:  # noqa: BLE001 - one bad item must never stop the stream.
@@ -93,23 +103,46 @@ def _encode_id(request_id: object) -> str:
     """JSON-encode an id; strings take the C encoder directly (this runs once per message)."""
     if type(request_id) is str:
         return encode_basestring_ascii(request_id)
-    return json.dumps(request_id)
+    return json.dumps(request_id, allow_nan=False)
 
 
 def _error_line(request_id: object, message: str) -> str:
     """Render the error answer for one input line."""
-    return json.dumps({"id": _json_safe_id(request_id), "error": message}, separators=(",", ":"))
+    return json.dumps({"id": _json_safe_id(request_id), "error": message}, separators=(",", ":"), allow_nan=False)
 
 
 def _parse(line: str) -> dict[str, object]:
     """Parse a line into a request object or raise ScanRequestError."""
     try:
-        request = json.loads(line)
+        request = json.loads(line, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except (json.JSONDecodeError, RecursionError) as error:
         raise ScanRequestError(f"not JSON: {error}") from None
     if not isinstance(request, dict):
         raise ScanRequestError("expected a JSON object with an id and a text or messages")
     return request
+
+
+MAX_INT_DIGITS = 100
+"""Longer integers are refused: no id needs them, and converting one costs quadratic time."""
+
+
+def _no_constant(name: str) -> object:
+    # Python's json accepts NaN and Infinity, which are not JSON and could not be echoed back.
+    raise ScanRequestError(f"not JSON: {name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ScanRequestError(f"number {text[:40]!s} is out of range (ids must be strings or finite numbers)")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ScanRequestError(f"integer of {len(text.lstrip('-'))} digits is too long (at most {MAX_INT_DIGITS}); "
+                               "send long ids as strings")
+    return int(text)
 
 
 def _scan_request(request: dict[str, object], platform_domains: tuple[str, ...], window: int) -> list[dict[str, object]]:

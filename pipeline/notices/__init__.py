@@ -5,51 +5,30 @@ The public names live in the submodules and are re-exported here, so callers imp
 ``pipeline.notices`` alone.
 """
 
-from pipeline.notices.contexts import (
-    RESPONSE_CONTEXTS,
-    DigestFacts,
-    FlaggedQuote,
-    NewMessageFacts,
-    ResponseNoticeFacts,
-    account_restricted,
-    flag_alert,
-    flagged_text,
-    new_message,
-    new_message_digest,
-    one_line,
-    policy_warning,
-    quote,
-    redact,
-    repeat_offender,
-    response_breach,
-    response_final_warning,
-    response_reminder,
-    restriction_lifted,
-    strike_overturned,
-    suspension_recommended,
-    without_conversations,
-)
-from pipeline.notices.identity import MailIdentity, safe_display_name
-from pipeline.notices.links import (
-    NEW_MESSAGES_TOPIC,
-    conversation_url,
-    notification_unsubscribe_links,
-    unsubscribe_links,
-    unsubscribe_token,
-    verify_unsubscribe_token,
-)
-from pipeline.notices.messages import (
-    MESSAGE_POLICY,
-    NOTICE_HEADER,
-    SENDING_POLICY,
-    UNSUBSCRIBE_NOTICES,
-    OutgoingNotice,
-    build_message,
-    message_id_for,
-    single_line_fold,
-    thread_id_for,
-)
-from pipeline.notices.rendering import KNOWN_NOTICES, RenderedEmail, render_notice
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# Re-exported lazily (PEP 562): a process that needs only MailIdentity (every command, through
+# the settings) must not pay for the detector and Jinja2 that rendering imports.
+_HOME = {
+    **dict.fromkeys(('DigestFacts', 'FlaggedQuote', 'NewMessageFacts', 'RESPONSE_CONTEXTS', 'ResponseNoticeFacts', 'account_restricted', 'flag_alert', 'flagged_text', 'new_message', 'new_message_digest', 'one_line', 'policy_warning', 'quote', 'redact', 'repeat_offender', 'response_breach', 'response_final_warning', 'response_reminder', 'restriction_lifted', 'strike_overturned', 'suspension_recommended', 'without_conversations'), "contexts"),
+    **dict.fromkeys(('MailIdentity', 'safe_display_name'), "identity"),
+    **dict.fromkeys(('NEW_MESSAGES_TOPIC', 'conversation_url', 'notification_unsubscribe_links', 'unsubscribe_links', 'unsubscribe_token', 'verify_unsubscribe_token'), "links"),
+    **dict.fromkeys(('MESSAGE_POLICY', 'NOTICE_HEADER', 'OutgoingNotice', 'SENDING_POLICY', 'UNSUBSCRIBE_NOTICES', 'build_message', 'message_id_for', 'single_line_fold', 'thread_id_for'), "messages"),
+    **dict.fromkeys(('KNOWN_NOTICES', 'RenderedEmail', 'render_notice'), "rendering"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"pipeline.notices.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "KNOWN_NOTICES", "MESSAGE_POLICY", "NEW_MESSAGES_TOPIC", "NOTICE_HEADER", "RESPONSE_CONTEXTS", "SENDING_POLICY", "UNSUBSCRIBE_NOTICES",

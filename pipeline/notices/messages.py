@@ -6,7 +6,9 @@ user-supplied names cannot inject headers.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import secrets
 import sys
 from dataclasses import dataclass
@@ -32,6 +34,38 @@ def _from_address(name: str, address: str) -> Address:
     # Checked once per process: parsing the same From address for every email cost as much as
     # rendering its templates. Address objects are immutable.
     return Address(name, addr_spec=address)
+
+
+# Display-name characters that are safe as they are: atext plus space, and never "=?".
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+\-/^_`{|}~]+")
+_EW_BYTES = 45  # 45 bytes -> 60 base64 characters -> a 72-character encoded word (limit 75)
+
+
+def recipient_header(name: str | None, addr_spec: str) -> str:
+    """The To header value, with the display name encoded by us (RFC 2047 base64) unless plainly safe.
+
+    A name is user-controlled: it is never passed through as something a mail reader might
+    decode (an encoded word) or parse (quotes, angle brackets, commas). Decoding our encoded
+    words gives back the exact text, encoded words included, as a display name only.
+    """
+    display = safe_display_name(name)
+    if not display:
+        return addr_spec
+    if _PLAIN_NAME.fullmatch(display) and "=?" not in display:
+        return f"{display} <{addr_spec}>"
+    return f"{' '.join(_encoded_words(display))} <{addr_spec}>"
+
+
+def _encoded_words(text: str) -> list[str]:
+    words, chunk = [], b""
+    for char in text:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > _EW_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words]
 
 
 def message_id_for(idempotency_key: str, domain: str) -> str:
@@ -157,7 +191,10 @@ def build_message(item: OutgoingNotice, identity: MailIdentity, sent_at: datetim
     recipient = parse_address(item.recipient_address)
     message = EmailMessage(policy=MESSAGE_POLICY)
     message["From"] = _from_address(identity.from_name, identity.from_address)
-    message["To"] = Address(safe_display_name(item.recipient_name), recipient.username, recipient.domain)
+    # Stored verbatim: the header classes would decode an encoded word in the name and write the
+    # decoded text back out raw, where a reader decodes it again (a name made of an encoded
+    # "Eve <attacker@evil.com>," became a second recipient). See recipient_header.
+    message.set_raw("To", recipient_header(item.recipient_name, recipient.addr_spec))
     message["Subject"] = item.rendered.subject
     message["Date"] = format_datetime(as_utc(sent_at))
     message["Message-ID"] = message_id_for(item.idempotency_key, identity.platform_domain)

@@ -43,7 +43,22 @@ class OutboxEmail(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claim_token: Mapped[str | None] = mapped_column(String(36))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Written just before the DATA terminator goes out: the point after which the server may
+    # have accepted the message, so a dispatcher that dies past it leaves an "outcome unknown".
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimer: Mapped[str | None] = mapped_column(String(36))
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxClaimer(Base):
+    """A running dispatcher: its claims are released soon after its heartbeat stops."""
+
+    __tablename__ = "outbox_claimers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())

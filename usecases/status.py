@@ -1,0 +1,57 @@
+"""The operational picture: backlogs and their ages, as ``peerguard status`` and the metrics show it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage import status as store
+from usecases.app import App
+
+OUTBOX_STATES = ("queued", "sending", "sent", "failed", "dead")
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One figure: a metric name, its labels, its value, and the line ``peerguard status`` prints."""
+
+    name: str
+    labels: dict[str, str]
+    value: float
+    help: str
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
+
+
+def gauges(app: App, now: datetime) -> list[Gauge]:
+    """Every backlog gauge as of ``now``."""
+    with app.session_factory() as session:
+        snap = store.snapshot(session, now)
+    figures = [
+        Gauge("peerguard_unscanned_messages", {}, snap.unscanned.count, "Messages recorded but not scanned yet"),
+        Gauge("peerguard_unscanned_oldest_age_seconds", {}, _age(now, snap.unscanned.oldest),
+              "Age of the oldest unscanned message"),
+        Gauge("peerguard_outbox_oldest_waiting_age_seconds", {}, _age(now, snap.outbox_oldest_waiting),
+              "How long the most overdue queued/failed/sending email has been due"),
+        Gauge("peerguard_review_pending_items", {}, snap.review_pending.count, "Review items waiting for a decision"),
+        Gauge("peerguard_review_oldest_pending_age_seconds", {}, _age(now, snap.review_pending.oldest),
+              "Age of the oldest pending review item"),
+        Gauge("peerguard_response_sweep_lag_seconds", {}, _age(now, snap.deadlines_due.oldest),
+              "How long the most overdue response-deadline stage has waited for the sweep"),
+        Gauge("peerguard_response_deadlines_due", {}, snap.deadlines_due.count, "Deadline stages due and not yet swept"),
+        Gauge("peerguard_webhook_pending_deliveries", {}, snap.webhooks_pending.count, "Webhook deliveries not yet made"),
+        Gauge("peerguard_webhook_oldest_pending_age_seconds", {}, _age(now, snap.webhooks_pending.oldest),
+              "Age of the oldest pending webhook delivery"),
+    ]
+    figures += [Gauge("peerguard_outbox_emails", {"state": state}, snap.outbox.get(state, 0), "Outbox emails by state")
+                for state in OUTBOX_STATES]
+    return figures
+
+
+def scan_latencies(app: App, message_ids: Sequence[int]) -> list[float]:
+    """Seconds from commit to scan for these (just scanned) messages."""
+    with app.session_factory() as session:
+        return store.commit_to_scan_seconds(session, list(message_ids))

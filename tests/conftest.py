@@ -70,8 +70,11 @@ def _truncate_all(url: str) -> None:
 
 @pytest.fixture
 def pg_url(postgres_url: str) -> Iterator[str]:
-    """The run's PostgreSQL database, emptied after the test."""
+    """The run's PostgreSQL database, emptied after the test (and brought back to head if a failed
+    migration test left it downgraded, so one failure does not cascade into every later test)."""
     yield postgres_url
+    if not migrations.is_current(postgres_url):
+        migrations.upgrade(postgres_url)
     _truncate_all(postgres_url)
 
 

@@ -48,9 +48,19 @@ def downgrade() -> None:
     attachment_ids = sa.select(findings.c.id).where(findings.c.scope == 'attachment')
     op.execute(signals.delete().where(signals.c.finding_id.in_(attachment_ids)))
     op.execute(findings.delete().where(findings.c.scope == 'attachment'))
+    # SQLite's batch mode rebuilds contact_findings: with foreign keys on, dropping the old table
+    # would take every review signal with it (ON DELETE CASCADE), so they are kept aside and put
+    # back once the table is back with the same ids (as 0011 does for review_items).
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    if sqlite:
+        op.get_bind().exec_driver_sql('CREATE TEMP TABLE keep_review_signals AS SELECT * FROM review_signals')
     with op.batch_alter_table('contact_findings') as batch:
         batch.drop_column('region')
         batch.drop_column('page')
         batch.drop_column('attachment_sha256')
+    if sqlite:
+        op.get_bind().exec_driver_sql('DELETE FROM review_signals')
+        op.get_bind().exec_driver_sql('INSERT INTO review_signals SELECT * FROM keep_review_signals')
+        op.get_bind().exec_driver_sql('DROP TABLE keep_review_signals')
     op.drop_index('ix_attachment_scans_sha256', table_name='attachment_scans')
     op.drop_table('attachment_scans')

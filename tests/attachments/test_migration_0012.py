@@ -22,7 +22,9 @@ def test_downgrade_removes_attachment_findings_and_keeps_message_findings(app, d
     try:
         with engine.connect() as conn:
             scopes = [row[0] for row in conn.execute(sa.text("SELECT scope FROM contact_findings"))]
-        assert "attachment" in scopes and "message" in scopes
+            kept_signals = conn.execute(sa.text("SELECT count(*) FROM review_signals s JOIN contact_findings f "
+                                                "ON f.id = s.finding_id WHERE f.scope <> 'attachment'")).scalar()
+        assert "attachment" in scopes and "message" in scopes and kept_signals > 0
 
         migrations.downgrade(db_url, "0011")
         with engine.connect() as conn:
@@ -33,6 +35,8 @@ def test_downgrade_removes_attachment_findings_and_keeps_message_findings(app, d
                                            "ON f.id = s.finding_id WHERE f.id IS NULL")).scalar()
         assert left == [s for s in scopes if s != "attachment"]
         assert signals == 0
+        with engine.connect() as conn:  # SQLite's table rebuild must not cascade away the other signals
+            assert conn.execute(sa.text("SELECT count(*) FROM review_signals")).scalar() == kept_signals
 
         migrations.upgrade(db_url)
         assert migrations.is_current(db_url)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy import inspect, select
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 from storage import migrations
 from storage.db import make_engine
 from storage.models import ReviewHistory, ReviewItem, ReviewSignal, Strike
-from tests.review.factories import T0, conversation, finding, message, user
+from tests.review.factories import T0, conversation, message, user
 
 # review_items as the 0010 schema has it (the model has columns 0010 lacks).
 ITEMS = sa.table(
@@ -20,6 +22,27 @@ ITEMS = sa.table(
         "high_severity", "resolution_note", "version")),
     sa.column("resolved_at", sa.DateTime(timezone=True)), sa.column("opened_at", sa.DateTime(timezone=True)),
 )
+
+
+# contact_findings as the 0010 schema has it (later migrations add attachment columns to the model).
+FINDINGS = sa.table(
+    "contact_findings", *(sa.column(name) for name in (
+        "id", "fingerprint", "conversation_id", "message_id", "scope", "kind", "value", "match", "score",
+        "detector_version")),
+    sa.column("spans", sa.JSON), sa.column("message_ids", sa.JSON), sa.column("found_at", sa.DateTime(timezone=True)),
+)
+
+
+def finding(session, msg, kind, value, score=0.9, version="2026.11.1", window=None):
+    """A stored finding written with the 0010 columns only (the ORM model has later ones)."""
+    messages = window or [msg]
+    row = dict(fingerprint=uuid.uuid4().hex, conversation_id=msg.conversation_id, message_id=max(m.id for m in messages),
+               scope="conversation" if window else "message", kind=kind, value=value, match=msg.body, score=score,
+               detector_version=version, spans=[{"message_id": m.id, "start": 0, "end": len(m.body)} for m in messages],
+               message_ids=sorted(m.id for m in messages), found_at=T0)
+    session.execute(FINDINGS.insert().values(**row))
+    row["id"] = session.execute(sa.select(FINDINGS.c.id).where(FINDINGS.c.fingerprint == row["fingerprint"])).scalar_one()
+    return SimpleNamespace(**row)
 
 
 def _item(session, item_id, key, msg, kind, status="pending", opened=T0, priority=100.0, score=0.5):

@@ -331,7 +331,6 @@ def test_dashboards_draw_precision_queue_and_response_charts_with_text_alternati
 def test_photos_show_inline_as_prepared_jpegs_behind_the_moderator_role(browser, console, web_env, tmp_path):
     import io
 
-    from PIL import Image
     from playwright.sync_api import expect
 
     hostile = '"><img src=x onerror="window.pwned=1">.jpg'

@@ -108,11 +108,16 @@ def outcome_for(session: Session, attachment_id: int) -> AttachmentScan | None:
 
 @dataclass(frozen=True)
 class AttachmentPlace:
-    """Where an attachment finding was read: the file's name, its page and the region in its pixels."""
+    """Where an attachment finding was read: the file's name, its page and the region in its pixels,
+    and which attachment that is (its message's marketplace id and position, hash and blob)."""
 
     name: str
     page: int
     region: list[int] | None
+    message_id: str = ""
+    position: int = 0
+    sha256: str = ""
+    blob_key: str = ""
 
 
 def places_of(session: Session, finding_ids: Sequence[int]) -> dict[int, AttachmentPlace]:
@@ -120,12 +125,15 @@ def places_of(session: Session, finding_ids: Sequence[int]) -> dict[int, Attachm
     if not finding_ids:
         return {}
     rows = session.execute(
-        select(ContactFinding.id, Attachment.original_name, ContactFinding.page, ContactFinding.region)
+        select(ContactFinding.id, Attachment.original_name, ContactFinding.page, ContactFinding.region,
+               Message.external_id, Attachment.position, Attachment.sha256, Attachment.blob_key)
         .join(Attachment, (Attachment.message_id == ContactFinding.message_id) & (Attachment.sha256 == ContactFinding.attachment_sha256))
+        .join(Message, Message.id == Attachment.message_id)
         .where(ContactFinding.id.in_(list(finding_ids)), ContactFinding.scope == "attachment")
         .order_by(ContactFinding.id, Attachment.position)
     )
     places: dict[int, AttachmentPlace] = {}
-    for finding_id, name, page, region in rows:
-        places.setdefault(finding_id, AttachmentPlace(name, page or 0, list(region) if region else None))
+    for finding_id, name, page, region, message_id, position, sha256, blob_key in rows:
+        places.setdefault(finding_id, AttachmentPlace(name, page or 0, list(region) if region else None,
+                                                      message_id, position, sha256, blob_key))
     return places

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from pipeline.transcript import (
     GENERATOR_VERSION,
+    AttachmentRegion,
     SenderRole,
     TranscriptAttachment,
     TranscriptConversation,
@@ -68,17 +69,19 @@ def load_transcript_conversation(session: Session, conversation_id: int) -> Tran
         .options(selectinload(Message.attachments), selectinload(Message.sender))
     ).all()
     findings = findings_by_message(session, conversation_id, {m.id: m.body for m in messages})
+    regions = attachment_regions(session, conversation_id)
     return TranscriptConversation(
         external_id=conversation.external_id,
         order_ref=conversation.order_ref,
         subject=conversation.subject or "",
         buyer=TranscriptParty(conversation.buyer.external_id, conversation.buyer.name, conversation.buyer.timezone),
         seller=TranscriptParty(conversation.seller.external_id, conversation.seller.name, conversation.seller.timezone),
-        messages=tuple(_message(m, conversation.buyer_id, findings.get(m.id, ())) for m in messages),
+        messages=tuple(_message(m, conversation.buyer_id, findings.get(m.id, ()), regions) for m in messages),
     )
 
 
-def _message(message: Message, buyer_id: int, findings: Sequence[TranscriptFinding]) -> TranscriptMessage:
+def _message(message: Message, buyer_id: int, findings: Sequence[TranscriptFinding],
+             regions: dict[tuple[int, str], list[AttachmentRegion]]) -> TranscriptMessage:
     # Anyone who is not the buyer writes on the seller's side (the seller, or staff on their behalf).
     role = SenderRole.BUYER if message.sender_id == buyer_id else SenderRole.SELLER
     return TranscriptMessage(
@@ -89,10 +92,27 @@ def _message(message: Message, buyer_id: int, findings: Sequence[TranscriptFindi
         body=message.body,
         findings=tuple(findings),
         attachments=tuple(
-            TranscriptAttachment(a.original_name, a.content_type, a.size, a.sha256, a.blob_key)
+            TranscriptAttachment(a.original_name, a.content_type, a.size, a.sha256, a.blob_key,
+                                 tuple(regions.get((message.id, a.sha256.lower()), ())))
             for a in message.attachments
         ),
     )
+
+
+def attachment_regions(session: Session, conversation_id: int) -> dict[tuple[int, str], list[AttachmentRegion]]:
+    """The regions of the conversation's attachment findings, by message row id and the file's SHA-256."""
+    rows = session.execute(
+        select(ContactFinding.message_id, ContactFinding.attachment_sha256, ContactFinding.kind, ContactFinding.page,
+               ContactFinding.region)
+        .where(ContactFinding.conversation_id == conversation_id, ContactFinding.scope == "attachment",
+               ContactFinding.region.is_not(None))
+        .order_by(ContactFinding.id)
+    )
+    found: dict[tuple[int, str], list[AttachmentRegion]] = defaultdict(list)
+    for message_id, sha256, kind, page, region in rows:
+        if sha256 and region and len(region) == 4:
+            found[(message_id, sha256.lower())].append(AttachmentRegion(kind, page or 0, tuple(int(v) for v in region)))
+    return found
 
 
 def findings_by_message(

@@ -10,10 +10,11 @@ skips such items; every action on one is refused with ``OwnAccount``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from pipeline.attachments import Outline, outline, shown_size, upright_size
 from pipeline.files import SNIFF_BYTES, sniff_content_type
 from pipeline.highlight import Piece, pieces
 from pipeline.review import OUTCOMES, effective_priority
@@ -143,6 +144,9 @@ class PhotoLink:
     position: int
     name: str
     is_image: bool
+    outlines: tuple[Outline, ...] = ()
+    """Where this item's findings were read on the photo, in the pixels of ``shown_size``."""
+    shown_size: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -199,10 +203,12 @@ def item_page(app: App, staff: Staff, item_id: int, now: datetime, reveal: bool 
         parties = [PartyView(p, role, review.active_strike_count(session, p.id, now, app.settings.review),
                              review_store.sender_strikes(session, p.id)) for p, role in ((buyer, "buyer"), (seller, "seller"))]
         claimed_by_me = item.claimed_by_id == staff.user_id and item.claim_expires_at is not None and item.claim_expires_at > now
-        return ItemPage(detail.item, detail.version, summary.subject, summary.external_id, summary.order_id,
-                        subject_user.external_id, detail.resolved_by, detail.resolution_note, _with_places(session, detail.signals),
+        signals = _with_places(session, detail.signals)
+        page = ItemPage(detail.item, detail.version, summary.subject, summary.external_id, summary.order_id,
+                        subject_user.external_id, detail.resolved_by, detail.resolution_note, signals,
                         _messages(session, item, reveal), parties, detail.history, reveal, about_self, claimed_by_me,
                         store.pending_items_in_conversation(session, item.conversation_id, item.subject_user_id))
+    return page if about_self else replace(page, messages=_outlined(app, page.messages, signals))
 
 
 def _with_places(session: Session, signals: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -232,6 +238,43 @@ def _messages(session: Session, item, reveal: bool) -> list[ShownMessage]:
                       for a in attachments.get(m.row_id, []))
         shown.append(ShownMessage(m.external_id, m.sender_id, m.sent_at, parts, m.row_id in spans, links))
     return shown
+
+
+def _outlined(app: App, messages: list[ShownMessage], signals: list[dict[str, Any]]) -> list[ShownMessage]:
+    """Photos on which a signal of this item was read get its region outlined, scaled to the shown size.
+
+    The region is in the original's pixels, so the original's upright size is read from its header
+    (only for photos with such a region); a photo whose original cannot be read is shown without.
+    """
+    regions: dict[tuple[str, int], list[tuple[str, list[int]]]] = {}
+    blobs: dict[tuple[str, int], str] = {}
+    for signal in signals:
+        place = signal.get("attachment")
+        if place is not None and place.region and place.page == 0:
+            regions.setdefault((place.message_id, place.position), []).append((signal["kind"], place.region))
+            blobs[(place.message_id, place.position)] = place.blob_key
+    if not regions:
+        return messages
+    shown: list[ShownMessage] = []
+    for message in messages:
+        links = []
+        for link in message.attachments:
+            key = (link.message_id, link.position)
+            original = _original_size(app, blobs[key]) if key in regions and link.is_image else None
+            if original is not None:
+                size = shown_size(original, PHOTO_SIDE)
+                boxes = tuple(o for kind, region in regions[key] if (o := outline(kind, region, original, size)) is not None)
+                link = replace(link, outlines=boxes, shown_size=size)
+            links.append(link)
+        shown.append(replace(message, attachments=tuple(links)))
+    return shown
+
+
+def _original_size(app: App, blob_key: str) -> tuple[int, int] | None:
+    try:
+        return upright_size(app.blobs.read(blob_key))
+    except (BlobNotFound, FileNotFoundError):
+        return None
 
 
 # --- Photos ------------------------------------------------------------------------------------

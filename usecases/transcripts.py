@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pipeline.attachments import upright_size
 from pipeline.transcript import (
     RenderEnvironment,
+    TranscriptConversation,
     TranscriptOptions,
     UnknownMessage,
     chain_head,
@@ -23,6 +25,7 @@ from pipeline.transcript import (
     render_transcript as render_pdf,
 )
 from storage import transcripts as store
+from storage.blobs import BlobNotFound
 from storage.db import transaction
 from storage.files import atomic_write
 from storage.models import TranscriptRequest
@@ -74,10 +77,31 @@ def conversation_for_order(app: App, order_ref: str) -> str:
 def fulfil_request(app: App, request_id: int, now: datetime) -> TranscriptOutcome:
     """Bring one request to ``done`` (rendering or reusing) or ``failed``; idempotent."""
     settled, job, announced = _settle_or_prepare(app, request_id, now)
-    outcome = settled or _render_and_record(app, request_id, *job, now)
+    outcome = settled or _render_and_record(app, request_id, _with_original_sizes(app, job[0]), job[1], now)
     if announced or (settled is None and outcome.status == "done"):
         app.doorbell.deliver_webhooks()  # committed: transcript.ready goes out now
     return outcome
+
+
+def _with_original_sizes(app: App, conversation: TranscriptConversation) -> TranscriptConversation:
+    """Photos with regions read in them get their original's upright size, so the appendix can outline them.
+
+    Only those photos' originals are read (after the transaction); one that cannot be read is
+    drawn without outlines, its regions still listed.
+    """
+    messages = []
+    for message in conversation.messages:
+        attachments = tuple(replace(a, original_size=_original_size(app, a.blob_key)) if a.regions else a
+                            for a in message.attachments)
+        messages.append(replace(message, attachments=attachments) if attachments != message.attachments else message)
+    return replace(conversation, messages=tuple(messages))
+
+
+def _original_size(app: App, blob_key: str) -> tuple[int, int] | None:
+    try:
+        return upright_size(app.blobs.read(blob_key))
+    except (BlobNotFound, FileNotFoundError):
+        return None
 
 
 def _settle_or_prepare(app: App, request_id: int, now: datetime):

@@ -6,12 +6,14 @@ Public API::
     lines_to_document(blocks) -> TextDocument; findings_in(document, platform_domains) -> list[RegionFinding]
     location_finding(gps) -> RegionFinding | None
     exceeds_pixel_limit(width, height, limits) -> str | None
+    upright_size(data) -> (w, h) | None; outline(kind, region, original, shown) -> Outline | None
 """
 
 from __future__ import annotations
 
 from pipeline.attachments.exif import location_finding
 from pipeline.attachments.limits import AttachmentLimits, exceeds_pixel_limit
+from pipeline.attachments.overlay import Outline, outline, shown_size, upright_size
 from pipeline.attachments.plan import ExtractionPlan, plan_for
 from pipeline.attachments.regions import Box, RegionFinding, TextBlock, TextDocument, findings_in, lines_to_document, scan_blocks
 
@@ -19,6 +21,7 @@ __all__ = [
     "AttachmentLimits",
     "Box",
     "ExtractionPlan",
+    "Outline",
     "RegionFinding",
     "TextBlock",
     "TextDocument",
@@ -26,6 +29,9 @@ __all__ = [
     "findings_in",
     "lines_to_document",
     "location_finding",
+    "outline",
     "plan_for",
     "scan_blocks",
+    "shown_size",
+    "upright_size",
 ]

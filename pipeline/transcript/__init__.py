@@ -4,6 +4,7 @@ from pipeline.transcript.chain import ChainCheck, canonical_message, chain_head,
 from pipeline.transcript.excerpt import UnknownMessage
 from pipeline.transcript.model import (
     AttachmentOutcome,
+    AttachmentRegion,
     BlobReader,
     ImageCache,
     PartWorkers,
@@ -23,7 +24,7 @@ from pipeline.transcript.model import (
 from pipeline.transcript.render import GENERATOR_VERSION, render_transcript
 
 __all__ = [
-    "GENERATOR_VERSION", "AttachmentOutcome", "BlobReader", "ChainCheck", "ImageCache", "PartWorkers",
+    "GENERATOR_VERSION", "AttachmentOutcome", "AttachmentRegion", "BlobReader", "ChainCheck", "ImageCache", "PartWorkers",
     "PreparedImage", "PreparedJpeg", "RenderEnvironment", "RenderedTranscript", "SenderRole",
     "TranscriptAttachment", "TranscriptConversation", "TranscriptFinding", "TranscriptMessage",
     "TranscriptOptions", "TranscriptParty", "UnknownMessage", "WorkerFactory", "canonical_message",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
+from pipeline.attachments.overlay import outline
 from pipeline.transcript.chain import CHAIN_VERSION
 from pipeline.transcript.model import (
     AttachmentOutcome,
@@ -108,7 +109,8 @@ def part_html(
     """Render the HTML for one part: a run of messages (and gaps), plus header or appendix."""
     part = {"first": first, "last": last, "days": _days(facts, items, previous_day)}
     return env.get_template("part.html").render(
-        header=_header(facts), part=part, appendix=_appendix(facts) if last else ()
+        header=_header(facts), part=part, appendix=_appendix(facts) if last else (),
+        region_photos=_region_photos(facts) if last else (),
     )
 
 
@@ -287,6 +289,24 @@ def _appendix(facts: DocumentFacts) -> list[dict[str, object]]:
             rows += [_appendix_row(message.external_id, a, a.content_type, "message not shown in this excerpt")
                      for a in message.attachments]
     return rows
+
+
+def _region_photos(facts: DocumentFacts) -> list[dict[str, object]]:
+    """Shown photos in which contact details were read, with each region outlined on the prepared size."""
+    photos: list[dict[str, object]] = []
+    for message in facts.conversation.messages:
+        for attachment in message.attachments:
+            image = facts.images.get((message.external_id, attachment.sha256.lower()))
+            if not attachment.regions or image is None or attachment.original_size is None:
+                continue
+            shown = (image.width, image.height)
+            outlines = [drawn for region in attachment.regions if region.page == 0
+                        and (drawn := outline(region.kind, region.box, attachment.original_size, shown)) is not None]
+            if outlines:
+                photos.append({"message_id": message.external_id, "name": attachment.original_name, "url": image.url,
+                               "width": image.width, "height": image.height, "outlines": outlines,
+                               "kinds": ", ".join(sorted({o.kind for o in outlines}))})
+    return photos
 
 
 def _appendix_row(message_id: str, attachment, detected_type: str, disposition: str) -> dict[str, object]:

@@ -44,14 +44,30 @@ class TranscriptFinding:
 
 
 @dataclass(frozen=True)
+class AttachmentRegion:
+    """Where a finding was read in an attachment: its kind, page and ``[left, top, right, bottom]``
+    in the upright original's pixels."""
+
+    kind: str
+    page: int
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
 class TranscriptAttachment:
-    """A file shared in a message; the bytes stay in the blob store under ``blob_key``."""
+    """A file shared in a message; the bytes stay in the blob store under ``blob_key``.
+
+    ``regions`` and ``original_size`` (the upright original's width and height) let the appendix
+    outline where contact details were read; neither is part of the chained record.
+    """
 
     original_name: str
     content_type: str
     size: int
     sha256: str
     blob_key: str
+    regions: tuple[AttachmentRegion, ...] = ()
+    original_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ class _PartBook:
         self.token = secrets.token_hex(16)
         self.outcomes: list[AttachmentOutcome] = []
         self.images: dict[tuple[str, str], ShownImage] = {}
+        self.refs: dict[str, str] = {}
         self.documents: list[EmbeddedDocument] = []
         self.refused: list[str] = []
         self.shown_count = 0
@@ -137,6 +138,9 @@ class _PartBook:
         self.shown_count += len(shown)
         plan = self._plan(shown)
         served = {image_url(self.token, i.sha256, self.long_side): i.ref for i in plan.images.values()}
+        self.refs.update(served)
+        if number == self.part_count - 1:
+            served = dict(self.refs)  # the appendix may draw again a photo shown in an earlier part
         self.images.update({key: ShownImage(url, i.width, i.height) for key, i in plan.images.items()
                             for url in (image_url(self.token, i.sha256, self.long_side),)})
         html = part_html(self.env, self._facts(), chunk, number == 0, number == self.part_count - 1,

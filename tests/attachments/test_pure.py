@@ -71,3 +71,35 @@ def test_missing_zero_or_malformed_gps_is_no_finding():
     assert location_finding({1: "N", 2: [91.0, 0, 0], 3: "E", 4: [10.0, 0, 0]}) is None
     assert location_finding({1: "N", 2: ["x"], 3: "E", 4: [1.0]}) is None
     assert location_finding({2: [10.0, 0, 0]}) is None
+
+
+def test_outlines_scale_a_region_from_the_original_to_the_shown_photo_and_clip_it():
+    from pipeline.attachments import outline, shown_size
+
+    assert shown_size((4000, 3000), 480) == (480, 360) and shown_size((300, 200), 480) == (300, 200)
+    drawn = outline("phone", [1000, 1500, 2001, 1600], (4000, 3000), (480, 360))
+    assert (drawn.kind, drawn.x, drawn.y, drawn.width, drawn.height) == ("phone", 120, 180, 121, 12)
+    clipped = outline("email", [3900, 2900, 4400, 3300], (4000, 3000), (480, 360))
+    assert (clipped.x, clipped.y, clipped.x + clipped.width, clipped.y + clipped.height) == (468, 348, 480, 360)
+    assert outline("url", [5000, 10, 5100, 20], (4000, 3000), (480, 360)) is None  # wholly outside
+    assert outline("url", [10, 10, 10, 10], (4000, 3000), (480, 360)).width == 1  # a point stays visible
+    assert outline("url", [1, 2, 3], (4000, 3000), (480, 360)) is None
+
+
+def test_the_upright_size_turns_with_the_exif_orientation_and_refuses_non_images():
+    import io
+
+    from PIL import Image
+
+    from pipeline.attachments import upright_size
+
+    def jpeg(orientation: int) -> bytes:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        buffer = io.BytesIO()
+        Image.new("RGB", (400, 100), "white").save(buffer, "JPEG", exif=exif)
+        return buffer.getvalue()
+
+    assert upright_size(jpeg(1)) == (400, 100) and upright_size(jpeg(3)) == (400, 100)
+    assert upright_size(jpeg(6)) == (100, 400) and upright_size(jpeg(8)) == (100, 400)
+    assert upright_size(b"%PDF-1.4\n%%EOF\n") is None and upright_size(b"") is None

@@ -132,3 +132,17 @@ def test_a_spent_time_budget_starts_no_new_file_and_the_next_run_goes_on(app, tm
     load(app, tmp_path, {"a.jpg": files.text_image(["call me 602 555 0148"]), "b.png": files.qr_image("tel:+16025550148")})
     assert scan_pending(app, NOW, stop_after=0)["attachments"] == 0
     assert scan_pending(app, NOW)["attachments"] == 2
+
+
+def test_the_transcript_appendix_outlines_the_photo_a_phone_number_was_read_in(app, tmp_path):
+    import pypdf
+
+    from usecases.transcripts import create_request, fulfil_request
+
+    load(app, tmp_path, {"card.jpg": files.text_image(["call me 602 555 0148"]), "coin.png": files.qr_image("hello")})
+    scan_pending(app, NOW)
+    outcome = fulfil_request(app, create_request(app, "c-1", "staff:ana", NOW), NOW)
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(outcome.pdf_path).pages).replace("\x00", "")
+    assert "Where contact details were read in photos" in text
+    assert "m-1, card.jpg:" in text and "phone" in text.split("Where contact details were read in photos")[1]
+    assert "coin.png:" not in text.split("Where contact details were read in photos")[1]  # nothing read in it

@@ -331,12 +331,13 @@ def test_dashboards_draw_precision_queue_and_response_charts_with_text_alternati
 def test_photos_show_inline_as_prepared_jpegs_behind_the_moderator_role(browser, console, web_env, tmp_path):
     import io
 
-    from PIL import Image
     from playwright.sync_api import expect
 
     hostile = '"><img src=x onerror="window.pwned=1">.jpg'
-    buffer = io.BytesIO()
-    Image.new("RGB", (1800, 1200), (180, 140, 30)).save(buffer, "JPEG", exif=Image.Exif())
+    from tests.attachments import files
+
+    # A note in the photo: the attachment scan reads the number, and the item page outlines it.
+    buffer = io.BytesIO(files.text_image(["Maple Leaf 2024", "or call 602 555 0148"], size=(1800, 1200)))
     (tmp_path / "coin.jpg").write_bytes(buffer.getvalue())
     lines = [{"type": "user", "id": "u-photo-1", "name": "Photo buyer", "email": "photo1@example.com"},
              {"type": "user", "id": "u-photo-2", "name": "Photo seller", "email": "photo2@example.com"},
@@ -358,6 +359,12 @@ def test_photos_show_inline_as_prepared_jpegs_behind_the_moderator_role(browser,
     assert photo.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [480, 320]
     assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
     expect(page.locator("figcaption")).to_contain_text("onerror")  # the name is shown as text, inert
+    region = page.locator("svg.regions rect.region[data-kind=phone]")
+    expect(page.get_by_role("img", name=re.compile("Outlined where contact details were read: .*phone"))).to_be_visible()
+    shown, outlined = photo.bounding_box(), region.bounding_box()
+    assert outlined["width"] > 20 and outlined["height"] > 2  # drawn, at the photo's displayed scale
+    assert shown["x"] <= outlined["x"] and outlined["x"] + outlined["width"] <= shown["x"] + shown["width"] + 1
+    assert shown["y"] <= outlined["y"] and outlined["y"] + outlined["height"] <= shown["y"] + shown["height"] + 1
     page.screenshot(path=str(tmp_path / "item-photo.png"), full_page=True)
 
     url = photo.get_attribute("src")

@@ -99,3 +99,50 @@ def test_bulk_confirm_needs_the_csrf_token_and_the_moderator_role(server, accoun
         token = _form_token(http.get("/staff/conversations"))
         refused = http.post("/staff/review/1/confirm-sender", data={"csrf_token": token})
         assert refused.status_code == 403 and "does not give access" in refused.text
+
+
+def test_the_item_page_outlines_where_a_phone_number_was_read_on_a_photo(server, accounts, web_env, tmp_path):
+    import json
+    import math
+
+    from sqlalchemy import select
+
+    from storage.db import make_engine
+    from storage.models import ContactFinding, Message, ReviewItem
+    from tests.attachments import files
+
+    (tmp_path / "card.jpg").write_bytes(files.text_image(["Silver Eagle 2024", "text me 602 555 0148"], size=(1200, 800)))
+    lines = [{"type": "user", "id": "u-card-1", "name": "Card buyer"}, {"type": "user", "id": "u-card-2", "name": "Card seller"},
+             {"type": "conversation", "id": "c-card", "buyer": "u-card-1", "seller": "u-card-2"},
+             {"type": "message", "id": "m-card-1", "conversation": "c-card", "sender": "u-card-2",
+              "sent_at": "2026-12-02T12:00:00Z", "text": "photo of the coin attached",
+              "attachments": [{"path": "card.jpg", "name": "card.jpg"}]}]
+    (tmp_path / "card.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert cli(web_env, "import", str(tmp_path / "card.jsonl")).returncode == 0
+    assert cli(web_env, "run", "--once").returncode == 0
+    engine = make_engine(web_env["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            message_id = connection.scalar(select(Message.id).where(Message.external_id == "m-card-1"))
+            region = connection.scalar(select(ContactFinding.region).where(
+                ContactFinding.message_id == message_id, ContactFinding.kind == "phone", ContactFinding.scope == "attachment"))
+            item = connection.scalar(select(ReviewItem.id).where(ReviewItem.message_id == message_id, ReviewItem.kind == "phone"))
+    finally:
+        engine.dispose()
+    assert region is not None and item is not None
+    added = cli(web_env, "staff", "add", "rita@peermetals.com", "--role", "moderator", "--password-stdin", input=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+
+    with httpx.Client(base_url=server) as http:
+        assert _sign_in(http, "rita@peermetals.com").status_code == 303
+        page = http.get(f"/staff/review/{item}")
+    assert page.status_code == 200
+    # The 1200 × 800 original is shown at 480 × 320: the region scales by 0.4, rounded outwards.
+    left, top, right, bottom = region
+    x, y = math.floor(left * 0.4), math.floor(top * 0.4)
+    width, height = math.ceil(right * 0.4) - x, math.ceil(bottom * 0.4) - y
+    assert 'viewBox="0 0 480 320"' in page.text
+    assert (f'<rect class="region" data-kind="phone" x="{x}" y="{y}" width="{width}" height="{height}">'
+            '<title>phone</title></rect>') in page.text
+    assert re.search(r'aria-label="Outlined where contact details were read: [a-z, ]*phone', page.text)
+    assert "style=" not in page.text.split('class="messages"')[1].split("</ol>")[0]  # CSP: no inline styles

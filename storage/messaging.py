@@ -113,18 +113,22 @@ def conversation(session: Session, external_id: str) -> ConversationRef | None:
     return ConversationRef(*row) if row else None
 
 
+@cache
+def _conversations_with_participants_query():
+    """Built once: building the joined select (two aliases) cost more than running it."""
+    buyer, seller = aliased(User), aliased(User)
+    return (select(Conversation.external_id, Conversation.id, Conversation.buyer_id, Conversation.seller_id,
+                   buyer.external_id, seller.external_id)
+            .join(buyer, buyer.id == Conversation.buyer_id).join(seller, seller.id == Conversation.seller_id)
+            .where(Conversation.external_id.in_(bindparam("external_ids", expanding=True))))
+
+
 def conversations_with_participants(session: Session, external_ids: Sequence[str]) -> dict[str, ConversationParticipants]:
     """The stored conversations among ``external_ids`` with their participants, in one query."""
-    buyer, seller = aliased(User), aliased(User)
     found: dict[str, ConversationParticipants] = {}
     unique = sorted(set(external_ids))
     for start in range(0, len(unique), 1000):
-        rows = session.execute(
-            select(Conversation.external_id, Conversation.id, Conversation.buyer_id, Conversation.seller_id,
-                   buyer.external_id, seller.external_id)
-            .join(buyer, buyer.id == Conversation.buyer_id).join(seller, seller.id == Conversation.seller_id)
-            .where(Conversation.external_id.in_(unique[start : start + 1000]))
-        )
+        rows = session.execute(_conversations_with_participants_query(), {"external_ids": unique[start : start + 1000]})
         found.update((row[0], ConversationParticipants(*row[1:])) for row in rows)
     return found
 

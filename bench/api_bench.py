@@ -160,6 +160,21 @@ def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Pop
     return process
 
 
+def server_cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU seconds (user + system) used so far by the server and its worker processes (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if process.pid in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def stop_server(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -336,9 +351,12 @@ def main() -> None:
             server = start_server(env, port, args.workers)
             try:
                 asyncio.run(post_batches(port, token, people + chats, parallel=1))
+                cpu = server_cpu_seconds(server)
                 seconds = asyncio.run(put_messages(port, token, singles, args.clients))
                 results["put_per_s"] = args.messages / seconds
-                print(f"PUT /v1/messages/{{id}}: {args.messages} in {seconds:.2f} s = {results['put_per_s']:.0f} msg/s", flush=True)
+                results["put_cpu_ms"] = (server_cpu_seconds(server) - cpu) * 1000 / args.messages
+                print(f"PUT /v1/messages/{{id}}: {args.messages} in {seconds:.2f} s = {results['put_per_s']:.0f} msg/s "
+                      f"(web processes' CPU {results['put_cpu_ms']:.1f} ms a PUT)", flush=True)
                 seconds = asyncio.run(post_batches(port, token, batched))
                 results["batch_per_s"] = args.messages / seconds
                 print(f"POST /v1/batch x1000: {args.messages} in {seconds:.2f} s = {results['batch_per_s']:.0f} msg/s", flush=True)

@@ -24,7 +24,19 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if kwargs.get("isolation_level") != "AUTOCOMMIT":
+        # A web worker runs up to 40 request threads (anyio's limiter). With SQLAlchemy's default of
+        # 5 kept connections, every request past the fifth at once opened a new PostgreSQL
+        # connection (a backend fork and a login) and closed it on return: keep POOL_SIZE instead.
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
+
+
+POOL_SIZE = 16
+"""PostgreSQL connections a process keeps open once it has needed them (idle ones cost a backend each)."""
+POOL_OVERFLOW = 8
+"""Further connections opened for a burst and closed on return (at most POOL_SIZE + POOL_OVERFLOW at once)."""
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import is_postgres
 from storage.models import Attachment, Conversation, ConversationRead, Message, User
@@ -113,18 +113,23 @@ def conversation(session: Session, external_id: str) -> ConversationRef | None:
     return ConversationRef(*row) if row else None
 
 
+@cache
+def _conversations_with_participants_query():
+    """Built once: building the joined select (two aliases) cost more than running it."""
+    # Core tables, not ORM entities: the ORM's per-execution set-up cost as much again as the query.
+    conversation, buyer, seller = Conversation.__table__, User.__table__.alias("buyer"), User.__table__.alias("seller")
+    return (select(conversation.c.external_id, conversation.c.id, conversation.c.buyer_id, conversation.c.seller_id,
+                   buyer.c.external_id, seller.c.external_id)
+            .join(buyer, buyer.c.id == conversation.c.buyer_id).join(seller, seller.c.id == conversation.c.seller_id)
+            .where(conversation.c.external_id.in_(bindparam("external_ids", expanding=True))))
+
+
 def conversations_with_participants(session: Session, external_ids: Sequence[str]) -> dict[str, ConversationParticipants]:
     """The stored conversations among ``external_ids`` with their participants, in one query."""
-    buyer, seller = aliased(User), aliased(User)
     found: dict[str, ConversationParticipants] = {}
     unique = sorted(set(external_ids))
     for start in range(0, len(unique), 1000):
-        rows = session.execute(
-            select(Conversation.external_id, Conversation.id, Conversation.buyer_id, Conversation.seller_id,
-                   buyer.external_id, seller.external_id)
-            .join(buyer, buyer.id == Conversation.buyer_id).join(seller, seller.id == Conversation.seller_id)
-            .where(Conversation.external_id.in_(unique[start : start + 1000]))
-        )
+        rows = session.execute(_conversations_with_participants_query(), {"external_ids": unique[start : start + 1000]})
         found.update((row[0], ConversationParticipants(*row[1:])) for row in rows)
     return found
 

@@ -146,25 +146,35 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
     return ended
 
 
-def _load_rows(session: Session, conversations: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+@cache
+def _load_rows_query(for_update: bool):
+    """Built once (with an expanding parameter): building the select cost more than running it."""
     n = NOTIFICATIONS.c
+    query = (select(n.id, n.recipient_id, n.conversation_id, *(n[f] for f in _ROW_FIELDS))
+             .where(n.conversation_id.in_(bindparam("conversations", expanding=True))).order_by(n.id))
+    return query.with_for_update() if for_update else query
+
+
+@cache
+def _load_reads_query():
+    r = ConversationRead.__table__.c
+    return select(r.conversation_id, r.user_id, r.last_read_at).where(
+        r.conversation_id.in_(bindparam("conversations", expanding=True)))
+
+
+def _load_rows(session: Session, conversations: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
     found: dict[tuple[int, int], dict[str, Any]] = {}
+    query = _load_rows_query(is_postgres(session))
     for start in range(0, len(conversations), 1000):
-        query = (select(n.id, n.recipient_id, n.conversation_id, *(n[f] for f in _ROW_FIELDS))
-                 .where(n.conversation_id.in_(conversations[start : start + 1000])).order_by(n.id))
-        if is_postgres(session):
-            query = query.with_for_update()
-        for row in session.execute(query).mappings():
+        for row in session.execute(query, {"conversations": conversations[start : start + 1000]}).mappings():
             found[(row["conversation_id"], row["recipient_id"])] = dict(row)
     return found
 
 
 def _load_reads(session: Session, conversations: list[int]) -> dict[tuple[int, int], datetime]:
-    r = ConversationRead.__table__.c
     found: dict[tuple[int, int], datetime] = {}
     for start in range(0, len(conversations), 1000):
-        rows = session.execute(select(r.conversation_id, r.user_id, r.last_read_at)
-                               .where(r.conversation_id.in_(conversations[start : start + 1000])))
+        rows = session.execute(_load_reads_query(), {"conversations": conversations[start : start + 1000]})
         found.update(((c, u), at) for c, u, at in rows)
     return found
 

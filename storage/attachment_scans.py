@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import Attachment, AttachmentScan, ContactFinding, Message
+from storage.scanning import insert_finding_rows
 
 
 @dataclass(frozen=True)
@@ -91,14 +91,7 @@ def _insert_findings(session: Session, attachment: PendingAttachment, findings: 
             detector_version=record.detector_version, spans=[], message_ids=[attachment.message_id], found_at=now,
             attachment_sha256=attachment.sha256, page=record.page, region=list(record.region) if record.region else None,
         )
-    if not rows:
-        return []
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(ContactFinding).values(list(rows.values()))
-        .on_conflict_do_nothing(index_elements=["fingerprint"]).returning(ContactFinding.id)
-    )
-    return sorted(session.scalars(statement))
+    return insert_finding_rows(session, rows)
 
 
 def outcome_for(session: Session, attachment_id: int) -> AttachmentScan | None:

@@ -127,7 +127,11 @@ def replace_masked(session: Session, masked: dict[int, str]) -> None:
 
 
 def _insert_findings(session: Session, findings: Sequence[FindingRecord], now: datetime) -> list[int]:
-    rows = {record.fingerprint(): _finding_row(record, now) for record in findings}
+    return insert_finding_rows(session, {record.fingerprint(): _finding_row(record, now) for record in findings})
+
+
+def insert_finding_rows(session: Session, rows: dict[str, dict]) -> list[int]:
+    """Insert finding rows keyed by fingerprint, skipping fingerprints already stored; return the new ids."""
     if not rows:
         return []
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite

@@ -3,27 +3,14 @@ once; one strike per incident; all or nothing; never about the reviewer; each de
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
 from storage.db import transaction
 from storage.models import AuditEntry, ReviewItem, Strike
-from tests.review.factories import T0, Marketplace, conversation, finding, message, user
+from tests.console.cast import NOW, PASSWORD
+from tests.review.factories import conversation, finding, message, user
 from usecases import console, review, staff
-
-NOW = T0 + timedelta(hours=1)
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def market(app):
-    with transaction(app.session_factory) as session:
-        market = Marketplace(session)
-        staff.add_account(session, "ana@peermetals.com", "moderator", NOW, password=PASSWORD)
-        staff.add_account(session, "bo@peermetals.com", "moderator", NOW, password=PASSWORD)
-        return market
 
 
 def _reviewer(app, email="ana@peermetals.com"):

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import timedelta
 
 import pytest
 from PIL import Image
 
 from storage.db import transaction
 from storage.models import Attachment
-from tests.review.factories import T0, Marketplace, conversation, finding, message, user
+from tests.console.cast import NOW, PASSWORD
+from tests.review.factories import Marketplace, conversation, finding, message, user
 from usecases import console, review, staff
 
-NOW = T0 + timedelta(hours=1)
-PASSWORD = "correct horse battery staple"
 HOSTILE = '../../etc/passwd"><script>alert(1)</script>.jpg'
 
 

@@ -11,20 +11,9 @@ from sqlalchemy import select, text
 
 from storage.db import transaction
 from storage.models import AuditEntry, StaffSession
-from tests.review.factories import T0, Marketplace, conversation, finding, message, user
+from tests.console.cast import NOW, PASSWORD
+from tests.review.factories import Marketplace, conversation, finding, message, user
 from usecases import console, review, staff
-
-NOW = T0 + timedelta(hours=1)
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def market(app):
-    with transaction(app.session_factory) as session:
-        market = Marketplace(session)
-        staff.add_account(session, "ana@peermetals.com", "moderator", NOW, password=PASSWORD)
-        staff.add_account(session, "bo@peermetals.com", "moderator", NOW, password=PASSWORD)
-        return market
 
 
 def _sign_in(app, email="ana@peermetals.com", password=PASSWORD, address="10.0.0.1", now=NOW):

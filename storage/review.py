@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -123,6 +124,97 @@ def restricted_user_ids(session: Session) -> list[int]:
 def findings(session: Session, finding_ids: Sequence[int]) -> list[ContactFinding]:
     """The stored findings with these ids, in id order."""
     return list(session.scalars(select(ContactFinding).where(ContactFinding.id.in_(list(finding_ids))).order_by(ContactFinding.id)))
+
+
+# --- Set-based opening of new incidents (the scanner's batch path) -----------------------------
+
+
+def messages_with_items(session: Session, message_ids: Sequence[int]) -> set[int]:
+    """Which of these messages already belong to some item's incident (merged items included)."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return set()
+    return set(session.scalars(select(ReviewItemMessage.message_id).where(ReviewItemMessage.message_id.in_(ids))))
+
+
+def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of these item keys are taken."""
+    if not keys:
+        return set()
+    return set(session.scalars(select(ReviewItem.target_key).where(ReviewItem.target_key.in_(list(keys)))))
+
+
+@dataclass(frozen=True)
+class AnchorFacts:
+    """An incident's newest message: its sender (the item's subject) and the marketplace's ids."""
+
+    sender_id: int
+    conversation_external_id: str
+    message_external_id: str
+    body: str
+
+
+def anchor_facts(session: Session, message_ids: Sequence[int]) -> dict[int, AnchorFacts]:
+    """Sender, conversation and message ids (c-…, m-…) and text of each message, by row id."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Message.id, Message.sender_id, Conversation.external_id, Message.external_id, Message.body)
+        .join(Conversation, Conversation.id == Message.conversation_id).where(Message.id.in_(ids))
+    )
+    return {row[0]: AnchorFacts(row[1], row[2], row[3], row[4]) for row in rows}
+
+
+def people(session: Session, user_ids: Sequence[int]) -> dict[int, Person]:
+    """The users with these row ids."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return {user.id: _person(user) for user in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def strike_counts(session: Session, user_ids: Sequence[int], after: datetime, until: datetime) -> dict[int, int]:
+    """Per user, strikes given in ``(after, until]`` and not overturned (users without any: absent)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Strike.user_id, func.count()).where(
+            Strike.user_id.in_(ids), Strike.overturned_at.is_(None), Strike.created_at > after, Strike.created_at <= until,
+        ).group_by(Strike.user_id)
+    )
+    return {user_id: count for user_id, count in rows}
+
+
+def insert_items(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert new items (ids drawn in the given order); return their ids in that order."""
+    if not rows:
+        return []
+    statement = sqlalchemy_insert(ReviewItem).returning(ReviewItem.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, list(rows)))
+
+
+def add_incident_messages(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
+    """Record (item id, message id) pairs of new incidents (known pairs are skipped)."""
+    rows = [{"item_id": item_id, "message_id": message_id} for item_id, message_id in pairs]
+    if rows:
+        session.execute(_dialect(session).insert(ReviewItemMessage).values(rows).on_conflict_do_nothing())
+
+
+def insert_signals(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert signals of new items, ids drawn in the given order."""
+    if rows:
+        session.execute(sqlalchemy_insert(ReviewSignal).returning(ReviewSignal.id, sort_by_parameter_order=True),
+                        list(rows)).all()
+
+
+def add_history_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Append history lines (dicts of ``add_history``'s fields), ids drawn in the given order."""
+    if rows:
+        session.flush()  # lines added one by one earlier in this transaction come first
+        session.execute(sqlalchemy_insert(ReviewHistory).returning(ReviewHistory.id, sort_by_parameter_order=True),
+                        list(rows)).all()
 
 
 def get_item(session: Session, item_id: int) -> ReviewItem | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from storage.db import is_postgres
@@ -66,6 +66,23 @@ def insert_event(session: Session, event_id: str, event_type: str, ordering_key:
         session.execute(WebhookDelivery.__table__.insert(), [
             {"endpoint_id": e, "event_id": event.id, "ordering_key": ordering_key, "status": "pending", "attempts": 0,
              "created_at": now, "next_attempt_at": now} for e in endpoint_ids])
+
+
+def insert_events(session: Session, events: Sequence[tuple[str, str, str, dict[str, Any], Sequence[int]]],
+                  now: datetime) -> None:
+    """Several events ``(event_id, type, ordering_key, body, endpoint_ids)`` in two statements, ids in the given order."""
+    if not events:
+        return
+    session.flush()  # events added one by one earlier in this transaction keep their place in the order
+    rows = [{"event_id": e[0], "type": e[1], "ordering_key": e[2], "payload": e[3], "created_at": now} for e in events]
+    ids = list(session.scalars(insert(WebhookEvent).returning(WebhookEvent.id, sort_by_parameter_order=True), rows))
+    deliveries = [
+        {"endpoint_id": endpoint_id, "event_id": row_id, "ordering_key": ordering_key, "status": "pending", "attempts": 0,
+         "created_at": now, "next_attempt_at": now}
+        for row_id, (_, _, ordering_key, _, endpoint_ids) in zip(ids, events, strict=True) for endpoint_id in endpoint_ids
+    ]
+    if deliveries:
+        session.execute(WebhookDelivery.__table__.insert(), deliveries)
 
 
 @dataclass(frozen=True)

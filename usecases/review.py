@@ -24,6 +24,7 @@ from pipeline.review import (
     DetectorPrecision,
     ItemCandidate,
     ReviewPolicy,
+    SignalFacts,
     effective_priority,
     escalation_for,
     excerpt,
@@ -134,7 +135,8 @@ def _subject(session: Session, item: ReviewItem) -> Person:
 # --- Opening items from findings ---------------------------------------------------------------
 
 
-def open_items_for_findings(session: Session, finding_ids: Sequence[int], settings: Settings, now: datetime) -> list[int]:
+def open_items_for_findings(session: Session, finding_ids: Sequence[int], settings: Settings, now: datetime,
+                            one_by_one: bool = False) -> list[int]:
     """Put each finding on the review item of its incident; return the items touched.
 
     One incident, one item: the new findings of a conversation are grouped by shared messages
@@ -142,6 +144,12 @@ def open_items_for_findings(session: Session, finding_ids: Sequence[int], settin
     still pending or were decided within the strike window (``joins_item``); when it bridges
     several, they are merged into one (``surviving_item``). An incident that overlaps nothing
     live opens a new item. Re-running with the same findings changes nothing.
+
+    Incidents whose messages belong to no item yet (nearly all of them) are opened together,
+    a handful of multi-row statements for the whole run of them (``_open_new_incidents``); any
+    other incident goes through ``_open_incident`` one at a time, in its place in the order, so
+    row ids, history lines, events and emails come out exactly as one by one (``one_by_one``,
+    kept as the reference the equivalence test compares with).
     """
     if not finding_ids:
         return []
@@ -150,13 +158,106 @@ def open_items_for_findings(session: Session, finding_ids: Sequence[int], settin
         by_conversation.setdefault(finding.conversation_id, []).append(finding)
     # Held until the caller commits: no other scanner looks up or opens items of these conversations meanwhile.
     store.lock_conversations(session, sorted(by_conversation))
+    incidents = [(conversation_id, [found[i] for i in group])
+                 for conversation_id, found in sorted(by_conversation.items())
+                 for group in group_incidents([_messages(f) for f in found])]
+    if one_by_one:
+        owned: set[int] = set(m for _, group in incidents for f in group for m in _messages(f))
+        taken: set[str] = set()
+    else:
+        owned = store.messages_with_items(session, [m for _, group in incidents for f in group for m in _messages(f)])
+        taken = store.existing_keys(session, [_new_key(c, group) for c, group in incidents])
     touched: list[int] = []
-    for conversation_id, found in sorted(by_conversation.items()):
-        for group in group_incidents([_messages(f) for f in found]):
-            item_id = _open_incident(session, conversation_id, [found[i] for i in group], settings, now)
-            if item_id is not None and item_id not in touched:
-                touched.append(item_id)
-    return touched
+    fresh: list[tuple[int, list[ContactFinding]]] = []
+    for conversation_id, group in incidents:
+        if not owned.intersection(*(_messages(f) for f in group)) and _new_key(conversation_id, group) not in taken:
+            fresh.append((conversation_id, group))
+            continue
+        touched += _open_new_incidents(session, fresh, settings, now)
+        fresh = []
+        item_id = _open_incident(session, conversation_id, group, settings, now)
+        if item_id is not None and item_id not in touched:
+            touched.append(item_id)
+    return touched + _open_new_incidents(session, fresh, settings, now)
+
+
+def _new_key(conversation_id: int, findings: list[ContactFinding]) -> str:
+    messages = set().union(*(_messages(f) for f in findings))
+    return incident_key(conversation_id, messages, min(f.id for f in findings))
+
+
+def _signal_note(findings: Sequence[Any]) -> str:
+    return ", ".join(f"{f.kind} {f.value} ({f.detector_version}, score {f.score:.2f})" for f in findings)
+
+
+def _open_new_incidents(session: Session, incidents: list[tuple[int, list[ContactFinding]]], settings: Settings,
+                        now: datetime) -> list[int]:
+    """Open an item for each incident none of whose messages belongs to an item yet, set-based.
+
+    What ``_open_incident`` does for such an incident — create the item, add its messages and
+    signals, rank it, write the ``opened`` line, the ``message.flagged`` event and, for a
+    high-severity item, the ``flag-alert`` and its ``staff_alerted`` line — computed in memory
+    from one read of the anchors, senders and strike counts, then written in one statement per
+    table, rows in the order one by one would have written them.
+    """
+    if not incidents:
+        return []
+    session.flush()
+    policy = settings.review
+    plans = []
+    for conversation_id, group in incidents:
+        findings = sorted(group, key=lambda f: f.id)
+        messages = sorted(set().union(*(_messages(f) for f in findings)))
+        plans.append((conversation_id, findings, messages, max(messages)))
+    anchors = store.anchor_facts(session, [anchor for *_, anchor in plans])
+    senders = store.people(session, [a.sender_id for a in anchors.values()])
+    strikes = store.strike_counts(session, list(senders), now - policy.window, now)
+    rows, ranked = [], []
+    for conversation_id, findings, messages, anchor in plans:
+        facts = [SignalFacts(f.kind, f.value, f.score) for f in findings]
+        sender = senders.get(anchors[anchor].sender_id)
+        kind, score = most_severe_kind(f.kind for f in findings), max(f.score for f in findings)
+        high = is_high_severity(facts, bool(sender and sender.restricted))
+        # The item as one by one leaves it: created (version 1), then re-ranked once (version 2).
+        rows.append(dict(
+            target_key=incident_key(conversation_id, messages, findings[0].id), conversation_id=conversation_id,
+            message_id=anchor, subject_user_id=anchors[anchor].sender_id, kind=kind, status="pending", score=score,
+            priority=queue_rank(kind, score, strikes.get(anchors[anchor].sender_id, 0), now), high_severity=high,
+            opened_at=now, version=2,
+        ))
+        ranked.append((kind, high))
+    item_ids = store.insert_items(session, rows)
+    store.add_incident_messages(session, [(item_id, m) for item_id, (_, _, messages, _) in zip(item_ids, plans, strict=True)
+                                          for m in messages])
+    store.insert_signals(session, [
+        dict(item_id=item_id, finding_id=f.id, kind=f.kind, value=f.value, detector_version=f.detector_version,
+             score=f.score, spans=f.spans, created_at=now)
+        for item_id, (_, findings, _, _) in zip(item_ids, plans, strict=True) for f in findings
+    ])
+    history, events, alerts = [], [], []
+    for item_id, (_, findings, _, anchor), (kind, high) in zip(item_ids, plans, ranked, strict=True):
+        history.append(dict(item_id=item_id, actor_id=None, action="opened", from_status=None, to_status="pending",
+                            note=f"new signal: {_signal_note(findings)}", at=now))
+        facts = anchors[anchor]
+        sender = senders.get(facts.sender_id)
+        user = sender.external_id if sender else None
+        events.append(("message.flagged", user, {
+            "user": user, "review_item": item_id, "conversation": facts.conversation_external_id,
+            "message": facts.message_external_id, "kind": kind, "kinds": sorted({f.kind for f in findings}),
+            "high_severity": high,
+        }))
+        if high and settings.staff_email:
+            spans = sorted((s["start"], s["end"]) for f in findings for s in f.spans if s["message_id"] == anchor)
+            context = notices.flag_alert(item_id, kind, sender.label if sender else "?", excerpt(facts.body, spans),
+                                         review_url(settings, item_id))
+            alerts.append(NoticeRequest("flag-alert", settings.staff_email, STAFF_NAME, context,
+                                        f"flag-alert:item:{item_id}"))
+            history.append(dict(item_id=item_id, actor_id=None, action="staff_alerted", from_status=None, to_status=None,
+                                note=f"flag-alert to {settings.staff_email}", at=now))
+    store.add_history_rows(session, history)
+    webhooks.record_many(session, events, now)
+    enqueue_notices(session, alerts, now)
+    return item_ids
 
 
 def _messages(finding: ContactFinding) -> set[int]:

@@ -48,8 +48,12 @@ def ring_for(app: App, message_ids: Sequence[int]) -> None:
         app.doorbell.scan(ids[start : start + BATCH_SIZE])
 
 
-def scan_batch(app: App, message_ids: Sequence[int], now: datetime) -> dict[str, int]:
-    """Load → detect → store for one batch, in one transaction; returns counts."""
+def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: bool = False) -> dict[str, int]:
+    """Load → detect → store for one batch, in one transaction; returns counts.
+
+    Review items are opened set-based (``open_items_for_findings``); ``one_by_one`` opens them
+    incident by incident instead, the reference the equivalence test compares with.
+    """
     domains = app.settings.platform_domains
     with transaction(app.session_factory) as session:
         batch = store.load_messages(session, message_ids)
@@ -70,7 +74,7 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime) -> dict[str,
         new_findings = store.save_scans(session, masked, records, now)
         store.replace_masked(session, {mid: body for mid, body in remasked.items() if mid not in masked})
         # Same transaction: a finding is never stored without its review item, nor the reverse.
-        review_items = open_items_for_findings(session, new_findings, app.settings, now)
+        review_items = open_items_for_findings(session, new_findings, app.settings, now, one_by_one=one_by_one)
     if review_items:
         # Committed: staff alerts and message.flagged events go out now, not at the next sweep.
         app.doorbell.deliver_webhooks()
@@ -109,7 +113,7 @@ def _record(scope: str, conversation_id: int, finding, message_ids: list[int]) -
     )
 
 
-def scan_pending(app: App, now: datetime) -> dict[str, int]:
+def scan_pending(app: App, now: datetime, one_by_one: bool = False) -> dict[str, int]:
     """Scan every unscanned message, batch after batch (the `run --once` stage)."""
     totals = {"messages": 0, "findings": 0, "review_items": 0}
     while True:
@@ -117,7 +121,7 @@ def scan_pending(app: App, now: datetime) -> dict[str, int]:
             ids = store.unscanned_ids(session, limit=BATCH_SIZE)
         if not ids:
             return totals
-        counts = scan_batch(app, ids, now)
+        counts = scan_batch(app, ids, now, one_by_one)
         if counts["messages"] == 0:
             return totals
         for key, value in counts.items():

@@ -101,15 +101,15 @@ def record_many(session, events: Sequence[tuple[str, str, Mapping[str, Any]]], n
     if not events:
         return []
     endpoints_now = store.endpoints(session)
-    ids = []
+    rows = []
     for event_type, ordering_key, data in events:
         if event_type not in rules.EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
-        event_id = "msg_" + uuid.uuid4().hex
         targets = [e.id for e in endpoints_now if rules.subscribed(e.events, event_type)]
-        store.insert_event(session, event_id, event_type, ordering_key, rules.payload(event_type, data, now), targets, now)
-        ids.append(event_id)
-    return ids
+        rows.append(("msg_" + uuid.uuid4().hex, event_type, ordering_key, rules.payload(event_type, data, now), targets))
+    # One statement for the events and one for their deliveries, in the given order (ordered per user).
+    store.insert_events(session, rows, now)
+    return [row[0] for row in rows]
 
 
 # --- Delivery ------------------------------------------------------------------------------------

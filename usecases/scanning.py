@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
-from pipeline.detection.conversation import context_findings
+from pipeline.detection.conversation import Scanner, cached_scanner, context_findings
 from pipeline.detection.masking import MASKED_KINDS
 from pipeline.notices import redact
 from storage import scanning as store
@@ -54,21 +54,22 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
     Review items are opened set-based (``open_items_for_findings``); ``one_by_one`` opens them
     incident by incident instead, the reference the equivalence test compares with.
     """
-    domains = app.settings.platform_domains
+    # Each text is scanned alone once per batch, though it is also the context of later messages.
+    scan = cached_scanner(app.settings.platform_domains)
     with transaction(app.session_factory) as session:
         batch = store.load_messages(session, message_ids)
         masked: dict[int, str] = {}
         records: list[store.FindingRecord] = []
         for message in batch:
-            single = scan_text(message.body, platform_domains=domains)
+            single = scan(message.body)
             masked[message.id] = mask_text(message.body, single)
             records += [_record("message", message.conversation_id, f, [message.id]) for f in single]
         new_ids = {m.id for m in batch}
         remasked: dict[int, str] = {}
         for conversation_id, messages in store.conversation_context(session, batch).items():
-            split = _split_findings(messages, new_ids, domains)
+            split = _split_findings(messages, new_ids, scan)
             records += [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in split]
-            remasked.update(_masked_with_split(messages, split, domains))
+            remasked.update(_masked_with_split(messages, split, scan))
         # A detail split over messages is masked in each part, including parts scanned earlier.
         masked.update({mid: body for mid, body in remasked.items() if mid in masked})
         new_findings = store.save_scans(session, masked, records, now)
@@ -82,13 +83,13 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
     return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
 
 
-def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], domains) -> list[Finding]:
+def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], scan: Scanner) -> list[Finding]:
     """What the conversation reveals beyond each new message alone (split attempts, context)."""
     new_indexes = [i for i, m in enumerate(messages) if m.id in new_ids]
-    return context_findings([(m.role, m.body) for m in messages], new_indexes, platform_domains=domains, window=WINDOW)
+    return context_findings([(m.role, m.body) for m in messages], new_indexes, window=WINDOW, scanner=scan)
 
 
-def _masked_with_split(messages: list[store.ScannableMessage], split: list[Finding], domains) -> dict[int, str]:
+def _masked_with_split(messages: list[store.ScannableMessage], split: list[Finding], scan: Scanner) -> dict[int, str]:
     """The masked copy of every message a split finding touches: its own findings' spans plus its parts of the split ones."""
     parts: dict[int, list[tuple[int, int, str]]] = {}
     for finding in split:
@@ -98,7 +99,7 @@ def _masked_with_split(messages: list[store.ScannableMessage], split: list[Findi
     remasked: dict[int, str] = {}
     for index, spans in parts.items():
         body = messages[index].body
-        own = [(span.start, span.end, f.kind) for f in scan_text(body, platform_domains=domains)
+        own = [(span.start, span.end, f.kind) for f in scan(body)
                if f.kind in MASKED_KINDS for span in f.spans]
         remasked[messages[index].id] = redact(body, own + spans)
     return remasked

@@ -8,7 +8,7 @@ several messages, or when it needed a neighbour's context and the message alone 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
@@ -21,6 +21,7 @@ DEFAULT_WINDOW = 6
 MAX_WINDOW_MESSAGE_CHARS = 300
 
 ConversationMessage = str | tuple[str | None, str] | Mapping[str, object]
+Scanner = Callable[[str], list[Finding]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,23 @@ def scan_conversation(
     """Return findings for a conversation; each names its messages and has per-message spans."""
     domains = tuple(platform_domains)
     senders, texts = _unpack(messages)
-    findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)]
+    return _conversation_findings(senders, texts, window, lambda text: scan_text(text, platform_domains=domains))
+
+
+def _conversation_findings(senders: list[str | None], texts: list[str], window: int, scan: Scanner,
+                           involving: frozenset[int] | None = None) -> list[Finding]:
+    """``scan_conversation``'s work; with ``involving``, windows without one of those messages are not scanned.
+
+    Such a window's findings name none of those messages, so a caller keeping only findings that
+    involve them loses nothing by skipping it: whether another candidate is kept depends on
+    earlier ones only through ``_key`` and ``_covered``, which compare message indexes (a
+    candidate naming one of ``involving`` is never equal to, nor covered by, one naming none of
+    them), and ``_without_checkout_rails`` drops a finding only for a rail value that finding
+    itself has.
+    """
+    findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan(text)]
     seen = {_key(f) for f in findings}
-    for candidate in [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts)]:
+    for candidate in [*_window_findings(senders, texts, window, scan, involving), *_glued_identifiers(senders, texts)]:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
@@ -132,7 +147,7 @@ def _in_message(finding: Finding, index: int) -> Finding:
 
 
 def _window_findings(
-    senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int
+    senders: list[str | None], texts: list[str], window: int, scan: Scanner, involving: frozenset[int] | None = None,
 ) -> Iterable[Finding]:
     """Yield findings from every same-sender window of short messages, widest window first.
 
@@ -142,8 +157,10 @@ def _window_findings(
     for first in range(len(texts)):
         members = _members(senders, texts, first, window)
         for size in range(len(members), 1, -1):
+            if involving is not None and involving.isdisjoint(members[:size]):
+                continue
             joined = _join(texts, members[:size])
-            for finding in scan_text(joined.text, platform_domains=domains):
+            for finding in scan(joined.text):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
                     if finding.kind == "url":
@@ -248,6 +265,7 @@ def context_findings(
     *,
     platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS,
     window: int = DEFAULT_WINDOW,
+    scanner: Scanner | None = None,
 ) -> list[Finding]:
     """Findings only the conversation reveals, involving at least one of the new messages.
 
@@ -255,22 +273,42 @@ def context_findings(
     neighbour's context; what a message yields alone (``scan_text``) is left out, since the
     caller stores that per message. Indexes refer to ``messages``. Only the stretch that can
     reach a new message is scanned: twice the window before the first new message, because
-    windows skip the other party's interjections.
+    windows skip the other party's interjections; and of its windows only those holding a new
+    message. ``scanner`` (``scan_text`` with these domains, by default) lets a caller scanning
+    many conversations reuse what it already scanned (``cached_scanner``).
     """
     new = sorted(set(new_indexes))
     if not new:
         return []
     domains = tuple(platform_domains)
+    scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
     first = max(0, new[0] - 2 * window)
-    part = messages[first : new[-1] + 1]
-    _, texts = _unpack(part)
-    alone = {_key(_in_message(f, i)) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)}
-    wanted = {i - first for i in new}
+    senders, texts = _unpack(messages[first : new[-1] + 1])
+    alone = {_key(_in_message(f, i)) for i, text in enumerate(texts) for f in scan(text)}
+    wanted = frozenset(i - first for i in new)
     return [
         _shifted(f, first)
-        for f in scan_conversation(part, platform_domains=domains, window=window)
+        for f in _conversation_findings(senders, texts, window, scan, wanted)
         if _key(f) not in alone and wanted & set(f.messages)
     ]
+
+
+def cached_scanner(platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS) -> Scanner:
+    """``scan_text`` with these domains, remembering each text's findings (findings are immutable).
+
+    For one batch of work: every message of a conversation is scanned alone once, though it is
+    the context of several new messages.
+    """
+    domains = tuple(platform_domains)
+    memo: dict[str, list[Finding]] = {}
+
+    def scan(text: str) -> list[Finding]:
+        found = memo.get(text)
+        if found is None:
+            found = memo[text] = scan_text(text, platform_domains=domains)
+        return list(found)
+
+    return scan
 
 
 def _shifted(finding: Finding, offset: int) -> Finding:

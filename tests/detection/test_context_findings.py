@@ -32,3 +32,40 @@ def test_long_history_before_the_new_messages_is_not_rescanned():
     history = [("buyer", f"question {i}: what about the 1oz Maple, price 31.{i:02d}?") for i in range(500)]
     found = context_findings(history + CHAT, [len(history) + 4])
     assert [f.messages for f in found if f.kind == "phone"] == [(502, 503, 504)]
+
+
+def _reference(messages, new, window=6):
+    """context_findings as first written: every window of the stretch scanned, then filtered."""
+    from pipeline.detection import scan_conversation, scan_text
+    from pipeline.detection.conversation import _in_message, _key, _shifted
+
+    first = max(0, new[0] - 2 * window)
+    part = messages[first: new[-1] + 1]
+    alone = {_key(_in_message(f, i)) for i, (_, text) in enumerate(part) for f in scan_text(text)}
+    wanted = {i - first for i in new}
+    return [_shifted(f, first) for f in scan_conversation(part, window=window)
+            if _key(f) not in alone and wanted & set(f.messages)]
+
+
+def test_scanning_only_windows_with_a_new_message_changes_nothing():
+    """Windows holding no new message are skipped; on generated chats the answer is the full scan's."""
+    import random
+
+    from pipeline.detection.conversation import cached_scanner
+
+    fragments = ["my number is 312", "555", "0147", "?", "ok", "stacker77", "at", "outlook", "dot com", "bullseye",
+                 "bullion", ". com", "venmo", "@coinguy12", "bc1q09lm", "pay at checkout with paypal", "paypal?",
+                 "text me 415 555", "0199", "email me", "zelle", "917", "555 0182", "is this still available?",
+                 "DE89 3704 0044", "0532 0130 00", "wa.me/", "14155550123", "t.me", "/coinguy"]
+    rng = random.Random(7)
+    scan = cached_scanner()
+    compared = found = 0
+    for _ in range(150):
+        chat = [(rng.choice(["buyer", "seller", "seller"]), rng.choice(fragments)) for _ in range(rng.randint(2, 18))]
+        new = sorted(rng.sample(range(len(chat)), rng.randint(1, min(3, len(chat)))))
+        expected = _reference(chat, new)
+        assert context_findings(chat, new) == expected, (chat, new)
+        assert context_findings(chat, new, scanner=scan) == expected, (chat, new)
+        compared += 1
+        found += bool(expected)
+    assert compared == 150 and found > 10

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -112,18 +112,31 @@ def conversation_context(session: Session, batch: Sequence[ScannableMessage]) ->
 def save_scans(session: Session, masked: dict[int, str], findings: Sequence[FindingRecord], now: datetime) -> list[int]:
     """Store findings (once each) and mark the messages scanned; return the new finding ids."""
     new_ids = _insert_findings(session, findings, now)
-    if masked:
-        session.execute(
-            update(Message),
-            [{"id": mid, "scanned_at": now, "masked_body": body} for mid, body in masked.items()],
-        )
+    _set_masked(session, masked, now)
     return new_ids
 
 
 def replace_masked(session: Session, masked: dict[int, str]) -> None:
     """Store new masked copies of messages scanned earlier (a later message completed a split detail)."""
-    if masked:
-        session.execute(update(Message), [{"id": mid, "masked_body": body} for mid, body in masked.items()])
+    _set_masked(session, masked, None)
+
+
+_SET_MASKED = text("""
+    UPDATE messages SET masked_body = v.body, scanned_at = COALESCE(CAST(:now AS timestamptz), messages.scanned_at)
+    FROM unnest(CAST(:ids AS integer[]), CAST(:bodies AS text[])) AS v(id, body)
+    WHERE messages.id = v.id
+""")
+
+
+def _set_masked(session: Session, masked: dict[int, str], now: datetime | None) -> None:
+    """Masked bodies (and, with ``now``, the scan time) of many messages: one statement on PostgreSQL."""
+    if not masked:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_SET_MASKED, {"now": now, "ids": list(masked), "bodies": list(masked.values())})
+        return
+    extra = {"scanned_at": now} if now is not None else {}
+    session.execute(update(Message), [{"id": mid, "masked_body": body, **extra} for mid, body in masked.items()])
 
 
 def _insert_findings(session: Session, findings: Sequence[FindingRecord], now: datetime) -> list[int]:

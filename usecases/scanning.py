@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
@@ -21,6 +22,9 @@ from usecases.app import App
 from usecases.review import open_items_for_findings
 
 BATCH_SIZE = 200
+"""Messages per doorbell ring (one worker transaction)."""
+PENDING_BATCH_SIZE = 1000
+"""Messages per transaction in ``scan_pending`` (``run --once``): fewer, larger multi-row statements."""
 WINDOW = 6
 """Messages looked at together for attempts split across consecutive messages."""
 CATCH_UP_AGE = timedelta(seconds=10)
@@ -54,8 +58,7 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
     Review items are opened set-based (``open_items_for_findings``); ``one_by_one`` opens them
     incident by incident instead, the reference the equivalence test compares with.
     """
-    # Each text is scanned alone once per batch, though it is also the context of later messages.
-    scan = cached_scanner(app.settings.platform_domains)
+    scan = _scanner(tuple(app.settings.platform_domains))
     with transaction(app.session_factory) as session:
         batch = store.load_messages(session, message_ids)
         masked: dict[int, str] = {}
@@ -81,6 +84,17 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
         app.doorbell.deliver_webhooks()
         app.doorbell.deliver_mail()
     return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
+
+
+@lru_cache(maxsize=4)
+def _scanner(domains: tuple[str, ...]) -> Scanner:
+    """The process's ``scan_text`` for these domains, remembering recent texts' findings.
+
+    A message is scanned alone when it arrives and again as the context of each later message
+    of its conversation (the next batches'); remembered, it is scanned once. Bounded
+    (``CACHED_TEXTS``), and safe across worker threads (a dict lookup and store each).
+    """
+    return cached_scanner(domains)
 
 
 def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], scan: Scanner) -> list[Finding]:
@@ -119,7 +133,7 @@ def scan_pending(app: App, now: datetime, one_by_one: bool = False) -> dict[str,
     totals = {"messages": 0, "findings": 0, "review_items": 0}
     while True:
         with app.session_factory() as session:
-            ids = store.unscanned_ids(session, limit=BATCH_SIZE)
+            ids = store.unscanned_ids(session, limit=PENDING_BATCH_SIZE)
         if not ids:
             return totals
         counts = scan_batch(app, ids, now, one_by_one)

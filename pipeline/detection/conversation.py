@@ -19,6 +19,8 @@ DEFAULT_WINDOW = 6
 # Split attempts are made of short fragments; long messages are scanned alone, which also keeps
 # the cost of windows linear in the conversation's length.
 MAX_WINDOW_MESSAGE_CHARS = 300
+CACHED_TEXTS = 50_000
+"""Texts a ``cached_scanner`` remembers before it starts again."""
 
 ConversationMessage = str | tuple[str | None, str] | Mapping[str, object]
 Scanner = Callable[[str], list[Finding]]
@@ -68,7 +70,8 @@ def _conversation_findings(senders: list[str | None], texts: list[str], window: 
     """
     findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan(text)]
     seen = {_key(f) for f in findings}
-    for candidate in [*_window_findings(senders, texts, window, scan, involving), *_glued_identifiers(senders, texts)]:
+    glued = _glued_identifiers(senders, texts, involving)
+    for candidate in [*_window_findings(senders, texts, window, scan, involving), *glued]:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
@@ -81,10 +84,14 @@ _EDGE_TOKEN = re.compile(r"[A-Za-z0-9]{4,}")
 _CHECKOUT = re.compile(r"\b(?:checkout|check\s?out)\b", re.IGNORECASE)
 
 
-def _glued_identifiers(senders: list[str | None], texts: list[str]) -> list[Finding]:
-    """An address or IBAN cut across consecutive messages ("bc1q09lm..." | "h5gw3f..."): glue the pieces."""
+def _glued_identifiers(senders: list[str | None], texts: list[str], involving: frozenset[int] | None = None) -> list[Finding]:
+    """An address or IBAN cut across consecutive messages ("bc1q09lm..." | "h5gw3f..."): glue the pieces.
+
+    With ``involving``, only pieces starting close enough before one of those messages to reach it.
+    """
     found: list[Finding] = []
-    for first in range(len(texts) - 1):
+    starts = range(max(0, min(involving) - 3), min(len(texts) - 1, max(involving) + 1)) if involving else range(len(texts) - 1)
+    for first in starts:
         pieces = _EDGE_TOKEN.findall(texts[first][-64:])
         if not pieces:
             continue
@@ -154,7 +161,9 @@ def _window_findings(
     Widest first, so that "stacker77 | at | outlook | dot com" is reported whole and the partial
     "stacker77@outlook" from a narrower window is then recognised as covered.
     """
-    for first in range(len(texts)):
+    # A window starts at most 2 * window - 1 messages before the last message it holds.
+    reach = range(max(0, min(involving) - 2 * window), max(involving) + 1) if involving else range(len(texts))
+    for first in reach:
         members = _members(senders, texts, first, window)
         for size in range(len(members), 1, -1):
             if involving is not None and involving.isdisjoint(members[:size]):
@@ -305,6 +314,8 @@ def cached_scanner(platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS) -
     def scan(text: str) -> list[Finding]:
         found = memo.get(text)
         if found is None:
+            if len(memo) >= CACHED_TEXTS:
+                memo.clear()  # bounded memory; the next conversations rebuild what they need
             found = memo[text] = scan_text(text, platform_domains=domains)
         return list(found)
 

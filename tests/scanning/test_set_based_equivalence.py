@@ -154,7 +154,7 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path):
 
 
 def test_set_based_scan_matches_one_incident_at_a_time(two_urls, tmp_path, monkeypatch):
-    monkeypatch.setattr(scanning, "BATCH_SIZE", 23)  # several batches a wave
+    monkeypatch.setattr(scanning, "PENDING_BATCH_SIZE", 23)  # several batches a wave
     waves = corpus()
     reference = run_pipeline(two_urls[0], tmp_path / "ref", waves, one_by_one=True)
     setbased = run_pipeline(two_urls[1], tmp_path / "set", waves, one_by_one=False)

@@ -9,7 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Engine", "Session", "sessionmaker", "make_engine", "make_session_factory", "transaction", "is_postgres", "redacted_url"]
+__all__ = ["Engine", "Session", "sessionmaker", "make_engine", "make_session_factory", "transaction", "is_postgres", "redacted_url",
+           "is_deadlock"]
 
 
 def make_engine(database_url: str, **kwargs) -> Engine:
@@ -63,6 +64,11 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
     """True when the bound database is PostgreSQL (SKIP LOCKED, advisory locks, partial indexes)."""
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """True for PostgreSQL's "deadlock detected" (SQLSTATE 40P01): the transaction was rolled back and may be retried."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "40P01"
 
 
 def redacted_url(url: str) -> str:

@@ -17,7 +17,7 @@ from pipeline.detection.conversation import Scanner, cached_scanner, context_fin
 from pipeline.detection.masking import MASKED_KINDS
 from pipeline.notices import redact
 from storage import scanning as store
-from storage.db import transaction
+from storage.db import is_deadlock, transaction
 from usecases.app import App
 from usecases.review import open_items_for_findings
 
@@ -27,6 +27,7 @@ PENDING_BATCH_SIZE = 1000
 """Messages per transaction in ``scan_pending`` (``run --once``): fewer, larger multi-row statements."""
 WINDOW = 6
 """Messages looked at together for attempts split across consecutive messages."""
+DEADLOCK_RETRIES = 3
 CATCH_UP_AGE = timedelta(seconds=10)
 """A message unscanned this long after it was recorded is presumed lost by the broker."""
 
@@ -57,7 +58,21 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
 
     Review items are opened set-based (``open_items_for_findings``); ``one_by_one`` opens them
     incident by incident instead, the reference the equivalence test compares with.
+
+    Two workers scanning neighbouring messages of one conversation can deadlock (each re-masks
+    a message the other holds, a detail split between their batches); PostgreSQL rolls one
+    back, and it is retried here at once rather than after the broker's backoff.
     """
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            return _scan_batch(app, message_ids, now, one_by_one)
+        except Exception as exc:
+            if attempt == DEADLOCK_RETRIES or not is_deadlock(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: bool) -> dict[str, int]:
     scan = _scanner(tuple(app.settings.platform_domains))
     with transaction(app.session_factory) as session:
         batch = store.load_messages(session, message_ids)

@@ -164,8 +164,8 @@ class Offer:
         k = 0
         while True:
             due = started + k * self.batch / self.rate
-            if due - started >= self.seconds:
-                return
+            if due - started >= self.seconds or time.monotonic() - started >= self.seconds:
+                return  # offered for the whole time (a driver that cannot keep up offers fewer)
             wait = due - time.monotonic()
             if wait > 0:
                 time.sleep(wait)

@@ -56,18 +56,6 @@ def set_endpoint_status(session: Session, endpoint_id: int, status: str, now: da
     return bool(session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(**values)).rowcount)
 
 
-def insert_event(session: Session, event_id: str, event_type: str, ordering_key: str, body: dict[str, Any],
-                 endpoint_ids: Sequence[int], now: datetime) -> None:
-    """The event and one pending delivery per subscribed endpoint, in the caller's transaction."""
-    event = WebhookEvent(event_id=event_id, type=event_type, ordering_key=ordering_key, payload=body, created_at=now)
-    session.add(event)
-    session.flush()
-    if endpoint_ids:
-        session.execute(WebhookDelivery.__table__.insert(), [
-            {"endpoint_id": e, "event_id": event.id, "ordering_key": ordering_key, "status": "pending", "attempts": 0,
-             "created_at": now, "next_attempt_at": now} for e in endpoint_ids])
-
-
 def insert_events(session: Session, events: Sequence[tuple[str, str, str, dict[str, Any], Sequence[int]]],
                   now: datetime) -> None:
     """Several events ``(event_id, type, ordering_key, body, endpoint_ids)`` in two statements, ids in the given order."""

@@ -170,7 +170,7 @@ def open_items_for_findings(session: Session, finding_ids: Sequence[int], settin
     touched: list[int] = []
     fresh: list[tuple[int, list[ContactFinding]]] = []
     for conversation_id, group in incidents:
-        if not owned.intersection(*(_messages(f) for f in group)) and _new_key(conversation_id, group) not in taken:
+        if owned.isdisjoint(set().union(*(_messages(f) for f in group))) and _new_key(conversation_id, group) not in taken:
             fresh.append((conversation_id, group))
             continue
         touched += _open_new_incidents(session, fresh, settings, now)

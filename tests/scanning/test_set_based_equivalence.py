@@ -71,7 +71,7 @@ def corpus(seed: int = 11) -> list[list[dict]]:
             if wave < 2:
                 waves[wave + 1].append({"type": "message", "id": f"m-{number}", "conversation": c,
                                         "sender": parties[c][0], "sent_at": (clock[c] + timedelta(minutes=1)).isoformat(),
-                                        "text": "555 0182"})
+                                        "text": "555 0182 or stacker9@gmail.com"})
                 number += 1
     return waves
 

@@ -27,6 +27,7 @@ from storage.mail import DeliveryError, DeliveryOutcomeUnknown, MailBatch, MailT
 from storage.responses import set_response_reminders
 from storage.users import user_id_by_external_id
 from usecases.app import App
+from usecases.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ def _dispatch_loop(app: App, now: datetime, clock: Clock, batch_size: int, trans
         except store.ProgressLost as exc:
             # The database went away mid-batch: this process alone knows what it sent, so it
             # waits for the database and writes it down rather than leave it to the reaper.
-            log.warning("outbox: database connection lost (%s); recording this batch once it is back", exc)
+            log.warning("outbox: database connection lost (%s); recording this batch once it is back",
+                        str(exc).strip().split("\n", 1)[0])
             _settle(progress, stopping)
             counts["settled_after_db_loss"] += 1
             break
@@ -163,8 +165,17 @@ def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.De
     try:
         message = _message(email, identity, clock())
     except (InvalidAddress, TemplateError, KeyError, ValueError) as exc:
-        _fail(progress, email, f"cannot build message: {exc}", None, counts)
+        with log_context(notice=email.notice):
+            _fail(progress, email, f"cannot build message: {exc}", None, counts)
         return
+    # Every line logged while this email is handled names it by its Message-ID (what the
+    # recipient's server logs too) and its notice; never by recipient address or row alone.
+    with log_context(email=str(message["Message-ID"]), notice=email.notice):
+        _send_one(email, message, batch, progress, now, clock, counts, observe_send)
+
+
+def _send_one(email: store.ClaimedEmail, message: EmailMessage, batch: MailBatch, progress: store.DeliveryLog,
+              now: datetime, clock: Clock, counts: Counter[str], observe_send: Callable[[float], None]) -> None:
     marked: list[bool] = []
 
     def before_terminator() -> bool:

@@ -103,3 +103,17 @@ def main() -> None:
     PEERGUARD_DATA_DIR, PEERGUARD_SECRET_KEY, …); see README.md. Ids on the command line are
     the marketplace's own (c-017, u-17, m-00078, order ids).
     """
+    from peerguard.cli.errors import PeerGuardUsageError
+    from usecases.settings import SettingsError, log_format
+
+    try:
+        chosen = log_format()
+    except SettingsError as exc:
+        raise PeerGuardUsageError(f"configuration: {exc}", exit_code=2) from None
+    if chosen == "json":
+        # Warnings and errors of any command as JSON lines; worker, scheduler and web log INFO too.
+        import logging
+
+        from usecases.logs import configure_logging
+
+        configure_logging("json", level=logging.WARNING)

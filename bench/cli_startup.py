@@ -12,7 +12,7 @@ users, 10,000 conversations, N messages), and prints the plan (EXPLAIN ANALYZE) 
 each command sends; ``--database-url URL`` reuses such a database. Usage::
 
     .venv/bin/python bench/cli_startup.py [--runs 10]
-    .venv/bin/python bench/cli_startup.py --fill 1000000 --runs 10 [--keep]
+    .venv/bin/python bench/cli_startup.py --fill 1000000 --runs 10 [--keep] [--baseline-bin ../main/.venv/bin]
 """
 
 from __future__ import annotations
@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="an already filled PostgreSQL database to read")
     parser.add_argument("--keep", action="store_true", help="keep the --fill database (its URL is printed)")
     parser.add_argument("--no-plans", action="store_true")
+    parser.add_argument("--baseline-bin", type=Path,
+                        help="the bin/ folder of another checkout's virtual environment (e.g. main's), timed in the same run")
     args = parser.parse_args()
     filled = None
     with tempfile.TemporaryDirectory() as folder:
@@ -158,6 +160,11 @@ def main() -> None:
                 print(f"{'peerguard ' + ' '.join(command):<28} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms  "
                       f"({wall / orm[0]:.2f}x the ORM import's wall)  heavy modules: {', '.join(heavy) or 'none'}",
                       flush=True)
+                if args.baseline_bin:
+                    base_wall, base_cpu = timed([str(args.baseline_bin / "peerguard"), *command], env, args.runs)
+                    print(f"{'  baseline ' + ' '.join(command):<28} {base_wall * 1000:6.0f} ms {base_cpu * 1000:6.0f} ms"
+                          f"  (this branch / baseline: wall {wall / base_wall:.2f}x, CPU {cpu / base_cpu:.2f}x)",
+                          flush=True)
                 if url and not args.no_plans:
                     explained.append((command, plans(url, statements)))
             print(f"load average {os.getloadavg()[0]:.1f} at the end")

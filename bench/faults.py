@@ -12,7 +12,8 @@ single-process reference (`import` + `run --once` on SQLite):
   never restarted);
 * ``smtp-down``: the SMTP sink stopped for --smtp-down seconds while emails are due, then back;
 * ``kill-mail``: kill -9 of the mail process while emails are sending;
-* ``kill-scheduler``: kill -9 of the leading scheduler; a standby takes over.
+* ``kill-scheduler``: kill -9 of the leading scheduler; a standby takes over;
+* ``no-fault``: the mail scenarios' delivery with no fault, the baseline for their recovery times.
 
 Recovery time = from the fault to every message scanned and every email sent. Usage::
 
@@ -209,8 +210,6 @@ def mail_scenario(name: str, args, folder: Path) -> dict:
             controller = start_server(handler, port=port)
         elif name == "kill-mail":
             os.kill(deployment.pids("mail")[0], signal.SIGKILL)
-        elif name == "kill-scheduler":
-            pass
         fault_at = time.monotonic() - extra.get("resumed_after_s", 0)
         def settled() -> bool:
             # Every email either reached the server or is an honest "outcome unknown" (the

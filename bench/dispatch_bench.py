@@ -225,6 +225,64 @@ def worker_command_rate(context: App, url: str, count: int, mail_processes: int,
     return {"sink_rate": (count - 1) / (times[-1] - times[0]), "from_start_rate": count / (times[-1] - started)}
 
 
+def window_main(args) -> None:
+    """How wide is the window in which a crash leaves an "outcome unknown" the server never got?
+
+    Between the start mark's commit (inside the ``begin_send`` round trip) and the terminator's
+    send. Each dispatch thread's timings are taken around ``DeliveryLog.begin_send`` and the
+    terminator's ``send``; a kill -9 at a random moment catches a thread in that window with
+    probability window / (time per email per thread).
+    """
+    import os
+    import threading
+
+    from storage import mail as mail_module
+    from storage import outbox as outbox_module
+
+    local = threading.local()
+    samples: list[tuple[float, float, float]] = []
+    lock = threading.Lock()
+    original_begin, original_send = outbox_module.DeliveryLog.begin_send, mail_module._SMTP.send
+
+    def begin_send(self, email, lease_now):  # type: ignore[no-untyped-def]
+        entered = time.perf_counter()
+        result = original_begin(self, email, lease_now)
+        local.marked = (entered, time.perf_counter())
+        return result
+
+    def send(self, data):  # type: ignore[no-untyped-def]
+        result = original_send(self, data)
+        if data == b".\r\n" and getattr(local, "marked", None):
+            with lock:
+                samples.append((*local.marked, time.perf_counter()))
+            local.marked = None
+        return result
+
+    outbox_module.DeliveryLog.begin_send, mail_module._SMTP.send = begin_send, send
+    with bench_database() as url, smtp_server() as port:
+        settings = Settings.from_environment({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+                                              "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+        context = App.from_settings(settings)
+        transport = transport_from_url(settings.email_url)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+        for round_ in range(args.rounds):
+            samples.clear()
+            fill_outbox(context, args.emails, f"window-{round_}")
+            started = time.perf_counter()
+            counts = deliver_outbox(context, NOW, transport=transport, workers=args.workers)
+            elapsed = time.perf_counter() - started
+            assert counts.get("sent") == args.emails and len(samples) == args.emails, (counts, len(samples))
+            cycle = elapsed * args.workers / args.emails
+            whole = statistics.mean(t - e for e, _, t in samples)
+            after = statistics.mean(t - x for _, x, t in samples)
+            p99 = sorted(t - e for e, _, t in samples)[int(len(samples) * 0.99)]
+            print(f"round {round_ + 1}: {args.emails / elapsed:.0f} emails/s, {cycle * 1000:.2f} ms per email per thread; "
+                  f"mark sent -> terminator out mean {whole * 1000:.3f} ms (p99 {p99 * 1000:.3f}), mark's reply -> "
+                  f"terminator out mean {after * 1000:.3f} ms; a kill catches a thread in the window with p = "
+                  f"{after / cycle:.3f}..{whole / cycle:.3f}; load {os.getloadavg()[0]:.1f}", flush=True)
+        context.dispose()
+
+
 def worker_command_main(args) -> None:
     import os
 
@@ -265,9 +323,14 @@ def main() -> None:
     parser.add_argument("--worker-command", action="store_true",
                         help="measure `peerguard worker --mail-processes N` itself (see the module docstring)")
     parser.add_argument("--mail-processes", type=int, default=2)
+    parser.add_argument("--window", action="store_true",
+                        help="measure the crash window that makes an 'outcome unknown' the server never got")
     args = parser.parse_args()
     if args.worker_command:
         worker_command_main(args)
+        return
+    if args.window:
+        window_main(args)
         return
     with bench_database() as url, smtp_server() as port:
         settings = Settings.from_environment({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})

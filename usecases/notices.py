@@ -39,6 +39,7 @@ MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 SETTLE_PATIENCE = timedelta(minutes=10)  # how long a dispatcher keeps trying to record what it did
+SETTLE_MAX_DELAY = 1.0  # seconds between its attempts
 
 Clock = Callable[[], datetime]
 
@@ -110,17 +111,20 @@ def _dispatch_loop(app: App, now: datetime, clock: Clock, batch_size: int, trans
 def _settle(progress: store.DeliveryLog, stopping: Callable[[], bool]) -> None:
     """Reconnect with backoff and write the batch's outcomes; gives up after SETTLE_PATIENCE."""
     deadline, delay = time.monotonic() + SETTLE_PATIENCE.total_seconds(), 0.25
+    stop_deadline = time.monotonic() + 8.0  # when shutting down, the reaper takes over after this
     while True:
         try:
             progress.reconnect()
             progress.close()
             return
         except store.ProgressLost:
-            if time.monotonic() > deadline or (stopping() and delay > 4):
+            if time.monotonic() > deadline or (stopping() and time.monotonic() > stop_deadline):
                 log.error("outbox: could not record a batch; the reaper will release it")
                 return
             time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            # At most a second between attempts: a restart takes seconds, and each attempt is one
+            # connection from this thread, so delivery resumes within a second of the server.
+            delay = min(delay * 2, SETTLE_MAX_DELAY)
 
 
 def _deliver_batch(app: App, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,

@@ -33,7 +33,7 @@ _CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Context
 _SECRETS = (
     (re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(?=@)", re.IGNORECASE), r"\g<keep>***"),
     (re.compile(r"(?P<keep>\bBearer\s+)[^\s\"',;]+", re.IGNORECASE), r"\g<keep>***"),
-    (re.compile(r"(?P<keep>\b(?:password|passwd|secret|token|api_key)=)[^\s&\"',;]+", re.IGNORECASE), r"\g<keep>***"),
+    (re.compile(r"(?P<keep>\b(?:password|passwd|secret|api_key|access_token)=)[^\s&\"',;]+", re.IGNORECASE), r"\g<keep>***"),
 )
 
 

@@ -87,5 +87,7 @@ def test_context_ids_and_redaction_in_one_record():
     assert "hunter2" not in document["message"] and "pg_live_abc123" not in document["message"]
     assert "postgresql://app:***@db/pg" in document["message"]
     assert redact("EMAIL_URL=smtp://mailer:s3cret@mail:587?starttls=1") == "EMAIL_URL=smtp://mailer:***@mail:587?starttls=1"
+    # The access log names the token (never shows it): the name stays readable.
+    assert redact("GET /v1/messages/m-1 200 3.1ms token=ingest-bot") == "GET /v1/messages/m-1 200 3.1ms token=ingest-bot"
     # Outside the block the ids are gone.
     assert "conversation" not in json.loads(JsonFormatter().format(record))

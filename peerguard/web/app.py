@@ -12,6 +12,7 @@ from peerguard.web.console import pages as console
 from peerguard.web.console.security import ConsoleSecurityHeaders
 from peerguard.web.limits import LimitsAndAccessLog
 from usecases.app import App
+from usecases.group_ingest import GroupIngest
 
 ROUTERS = (health.router, ingest.router, preferences.router, scan.router, lookups.router, transcripts.router,
            notifications.router, unsubscribe.router)
@@ -24,6 +25,7 @@ def create_app(app: App) -> FastAPI:
         description="Messages in, compose-time checks, decisions out. Ids are the marketplace's own.",
     )
     web.state.peerguard = app
+    web.state.ingest_group = GroupIngest(app)  # single-record PUTs: one writer, group commit
     errors.install(web)
     for router in ROUTERS:
         web.include_router(router)

@@ -1,0 +1,122 @@
+"""Group commit for single-record ingest: concurrent PUTs in one process share one transaction.
+
+A single ``PUT /v1/messages/{id}`` costs about as many database round trips as a batch of a
+hundred (lookup, insert, notification rows, read mark, commit), so one writer per process
+gathers the records that arrive while it is busy and applies them together through the same
+path as ``POST /v1/batch`` (``importing.ingest``): in arrival order, each record answered on
+its own (created, updated, unchanged, or its own error), the doorbell rung after the commit.
+
+Guarantees, the same as one request at a time:
+
+- nothing is answered before the transaction holding it committed;
+- a record that fails (invalid, dangling reference, conflict) fails alone: ``apply_records``
+  gives it its own savepoint, and when the commit itself fails every record of the group is
+  tried again in a transaction of its own, so one record's failure is only its own;
+- records of one group are applied in arrival order, so a repeat of an id answers as it would
+  after the first (unchanged or conflict).
+
+There is no timer on the way in: the writer takes whatever waited while it was busy (at most
+``max_records``), so an idle server adds no latency and a busy one writes bigger groups.
+``linger`` (seconds) optionally waits a little for more before a group that is not full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from usecases import importing
+
+log = logging.getLogger(__name__)
+
+MAX_RECORDS = 64
+"""Records a group holds at most (a PUT body is at most 1 MiB, so a group stays bounded)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ingest_group(app, objects: list[object], now: datetime) -> list[importing.RecordOutcome | BaseException]:
+    """Apply independent records (one request each) in one transaction; one outcome (or exception) each.
+
+    When the group's transaction fails as a whole (its commit refused, a lost connection, an
+    unexpected error), each record is applied again alone, so the failure lands only on the
+    record(s) that cause it.
+    """
+    try:
+        return list(importing.ingest(app, objects, now))
+    except Exception as exc:  # noqa: BLE001 - re-tried one by one below; a single record's own error is its answer
+        if len(objects) == 1:
+            return [exc]
+        log.warning("a group of %d records failed as a whole (%s); applying them one by one", len(objects),
+                    type(exc).__name__)
+    outcomes: list[importing.RecordOutcome | BaseException] = []
+    for obj in objects:
+        try:
+            (outcome,) = importing.ingest(app, [obj], now)
+        except Exception as exc:  # noqa: BLE001 - handed to that record's request
+            outcomes.append(exc)
+        else:
+            outcomes.append(outcome)
+    return outcomes
+
+
+class GroupIngest:
+    """One process's writer: ``await submit(record)`` answers that record once its group committed."""
+
+    def __init__(self, app, *, max_records: int = MAX_RECORDS, linger: float = 0.0,
+                 clock: Callable[[], datetime] = _now) -> None:
+        self.app = app
+        self.max_records = max_records
+        self.linger = linger
+        self.clock = clock
+        self._pending: deque[tuple[object, asyncio.Future]] = deque()
+        self._writer: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.groups = 0
+        """Groups written so far (for tests and the benchmark's curiosity)."""
+        self.records = 0
+
+    async def submit(self, record: object) -> importing.RecordOutcome:
+        """Queue one API record (a dict as ``importing.ingest`` takes it) and wait for its outcome."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A new event loop (tests that start and stop loops): what belonged to the old one is gone.
+            self._loop, self._writer, self._pending = loop, None, deque()
+        answer = loop.create_future()
+        self._pending.append((record, answer))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write())
+        return await answer
+
+    async def _write(self) -> None:
+        while self._pending:
+            if self.linger and len(self._pending) < self.max_records:
+                await asyncio.sleep(self.linger)
+            group: list[tuple[object, asyncio.Future]] = []
+            while self._pending and len(group) < self.max_records:
+                record, answer = self._pending.popleft()
+                if not answer.done():  # a request cancelled (client gone) before its group started is not applied
+                    group.append((record, answer))
+            if not group:
+                continue
+            try:
+                outcomes = await asyncio.to_thread(ingest_group, self.app, [record for record, _ in group], self.clock())
+            except BaseException as exc:  # noqa: BLE001 - every waiting request learns it; the writer stops
+                for _, answer in group:
+                    if not answer.done():
+                        answer.set_exception(exc if isinstance(exc, Exception) else RuntimeError("ingest cancelled"))
+                raise
+            self.groups += 1
+            self.records += len(group)
+            for (_, answer), outcome in zip(group, outcomes, strict=True):
+                if answer.done():
+                    continue  # its request went away meanwhile; the record is stored all the same
+                if isinstance(outcome, BaseException):
+                    answer.set_exception(outcome)
+                else:
+                    answer.set_result(outcome)

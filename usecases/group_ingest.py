@@ -68,9 +68,10 @@ def ingest_group(app, objects: list[object], now: datetime) -> list[importing.Re
 class GroupIngest:
     """One process's writer: ``await submit(record)`` answers that record once its group committed."""
 
-    def __init__(self, app, *, max_records: int = MAX_RECORDS, linger: float = 0.0,
+    def __init__(self, app, *, max_records: int = MAX_RECORDS, linger: float = 0.0, settle_passes: int = 3,
                  clock: Callable[[], datetime] = _now) -> None:
         self.app = app
+        self.settle_passes = settle_passes
         self.max_records = max_records
         self.linger = linger
         self.clock = clock
@@ -95,6 +96,13 @@ class GroupIngest:
 
     async def _write(self) -> None:
         while self._pending:
+            # Let the event loop parse requests whose bytes already arrived (no timer, no added wait
+            # when nothing else is coming): a few passes while the queue still grows.
+            for _ in range(self.settle_passes):
+                seen = len(self._pending)
+                await asyncio.sleep(0)
+                if len(self._pending) == seen or len(self._pending) >= self.max_records:
+                    break
             if self.linger and len(self._pending) < self.max_records:
                 await asyncio.sleep(self.linger)
             group: list[tuple[object, asyncio.Future]] = []

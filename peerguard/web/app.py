@@ -41,6 +41,6 @@ def create_app_from_environment() -> FastAPI:
     from usecases.app import SilentDoorbell
     from usecases.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     settings = Settings.from_environment()
     return create_app(App.from_settings(settings, BrokerDoorbell() if settings.redis_url else SilentDoorbell()))

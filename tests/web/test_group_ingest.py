@@ -1,0 +1,197 @@
+"""Group commit of single-record PUTs (usecases.group_ingest): the same answers and rows as one at a time.
+
+On PostgreSQL (the web service's database): a mixed set of records (new, repeat, changed text,
+dangling references, a stranger as sender, invalid, replies that read a streak) submitted
+concurrently through ``GroupIngest`` answers each record as ``importing.ingest`` one record at a
+time does, leaves the same rows, acknowledges nothing before its commit, rings the doorbell
+only for committed messages, and lets one record's failure stay its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from storage.models import ConversationRead, Message, Notification
+from tests.conftest import _truncate_all
+from usecases import group_ingest, importing
+from usecases.app import App, SilentDoorbell
+from usecases.settings import Settings
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+WORLD = [
+    *({"type": "user", "id": f"u-{i}", "name": f"User {i}", "email": f"u{i}@example.com"} for i in range(1, 7)),
+    {"type": "conversation", "id": "c-1", "buyer": "u-1", "seller": "u-2", "subject": "Eagle"},
+    {"type": "conversation", "id": "c-2", "buyer": "u-3", "seller": "u-4", "subject": "Maple"},
+    {"type": "conversation", "id": "c-3", "buyer": "u-5", "seller": "u-6", "subject": "Krugerrand"},
+    {"type": "message", "id": "m-old", "conversation": "c-1", "sender": "u-1", "sent_at": "2026-11-30T09:00:00Z",
+     "text": "stored before the test"},
+]
+
+
+def msg(mid: str, conversation: str = "c-1", sender: str = "u-1", minute: int = 0, text: str | None = None) -> dict:
+    return {"type": "message", "id": mid, "conversation": conversation, "sender": sender,
+            "sent_at": f"2026-12-01T10:{minute:02d}:00Z", "text": text if text is not None else f"text of {mid}"}
+
+
+# In arrival order. The expected answer one at a time is given for readability; the test compares
+# against what importing.ingest really answers one record at a time.
+MIXED = [
+    msg("m-1", minute=1),                                  # created
+    msg("m-2", "c-2", "u-3", minute=1),                    # created
+    msg("m-3", "c-1", "u-2", minute=2),                    # created: a reply that reads m-1's streak
+    msg("m-1", minute=1),                                  # unchanged: a repeat of a record earlier in the set
+    msg("m-1", minute=1, text="edited"),                   # conflict (409)
+    msg("m-old", sender="u-1", text="stored before the test"),  # changed sent_at: conflict
+    msg("m-4", "c-none"),                                  # rejected: dangling conversation
+    msg("m-5", "c-2", "u-9"),                              # rejected: dangling sender
+    msg("m-6", "c-3", "u-1"),                              # rejected: not a participant
+    {"type": "message", "id": "m-7", "conversation": "c-1"},  # invalid
+    msg("m-8", "c-3", "u-5", minute=3),                    # created
+    msg("m-9", "c-3", "u-6", minute=4),                    # created: reply in the same group as m-8
+    msg("m-10", "c-2", "u-4", minute=0),                   # created: back-dated reply, the read never moves backwards
+    {"type": "read", "conversation": "c-2", "user": "u-3", "at": "2026-12-01T10:30:00Z"},  # updated
+    msg("m-11", "c-1", "u-1", minute=5, text="x" * 300),   # created
+    msg("m-12", minute=6, text=""),                         # whatever one at a time says about an empty text
+    msg("m-3", "c-1", "u-2", minute=2),                    # unchanged
+] + [msg(f"m-b{i}", f"c-{1 + i % 3}", ("u-1", "u-3", "u-5")[i % 3], minute=10 + i) for i in range(20)]
+
+
+class RecordingDoorbell(SilentDoorbell):
+    """Checks, when rung, that every message it is told about is committed (visible to another connection)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.rung, self.invisible = url, [], []
+
+    def scan(self, message_ids) -> None:
+        engine = create_engine(self.url)
+        with engine.connect() as other:
+            seen = set(other.scalars(select(Message.id).where(Message.id.in_(list(message_ids)))))
+        engine.dispose()
+        self.invisible += [i for i in message_ids if i not in seen]
+        self.rung += list(message_ids)
+
+
+@pytest.fixture
+def pg_app(pg_url: str, tmp_path: Path):
+    settings = Settings.from_environment({"PEERGUARD_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": pg_url,
+                                          "EMAIL_URL": (tmp_path / "outbox").as_uri()})
+    doorbell = RecordingDoorbell(pg_url)
+    app = App.from_settings(settings, doorbell)
+    yield app, doorbell
+    app.dispose()
+
+
+def snapshot(app: App) -> dict[str, list]:
+    """Every row ingest writes, by the marketplace's ids where row ids could differ."""
+    with app.session_factory() as session:
+        messages = sorted(session.execute(select(Message.external_id, Message.conversation_id, Message.sender_id,
+                                                 Message.body, Message.sent_at, Message.recorded_at)).all())
+        reads = sorted(session.execute(select(ConversationRead.conversation_id, ConversationRead.user_id,
+                                              ConversationRead.last_read_at)).all())
+        n = Notification.__table__.c
+        notes = sorted(session.execute(select(n.recipient_id, n.conversation_id, n.unread_count, n.first_unread_at,
+                                              n.latest_at, n.read_at, n.email_due_at, n.updated_at)).all())
+        latest = sorted(session.execute(text(
+            "SELECT n.recipient_id, n.conversation_id, m.external_id FROM notifications n "
+            "LEFT JOIN messages m ON m.id = n.latest_message_id")).all())
+    return {"messages": messages, "reads": reads, "notifications": notes, "latest": latest}
+
+
+def one_at_a_time(app: App, records: list[dict]) -> list[importing.RecordOutcome]:
+    return [importing.ingest(app, [record], NOW)[0] for record in records]
+
+
+def test_concurrent_single_records_get_the_one_at_a_time_answers_and_rows(pg_app, pg_url):
+    app, doorbell = pg_app
+    importing.ingest(app, WORLD, NOW)
+    expected = one_at_a_time(app, MIXED)
+    expected_rows = snapshot(app)
+    assert [(o.status, o.problem) for o in expected[:11]] == [
+        ("created", None), ("created", None), ("created", None), ("unchanged", None), ("error", "conflict"),
+        ("error", "conflict"), ("error", "rejected"), ("error", "rejected"), ("error", "rejected"),
+        ("error", "invalid"), ("created", None)]
+
+    _truncate_all(pg_url)
+    doorbell.rung.clear()
+    importing.ingest(app, WORLD, NOW)
+    doorbell.rung.clear()
+    writer = group_ingest.GroupIngest(app, max_records=7, clock=lambda: NOW)
+    engine = create_engine(pg_url)
+    early: list[str] = []
+
+    async def put(record: dict) -> importing.RecordOutcome:
+        outcome = await writer.submit(record)
+        if outcome.status == "created":
+            # Acknowledged only after the commit: another connection already sees the message.
+            with engine.connect() as other:
+                if other.scalar(select(Message.id).where(Message.external_id == outcome.external_id)) is None:
+                    early.append(outcome.external_id)
+        return outcome
+
+    async def everything() -> list[importing.RecordOutcome]:
+        return await asyncio.gather(*(put(record) for record in MIXED))
+
+    got = asyncio.run(everything())
+    engine.dispose()
+    assert got == expected
+    assert snapshot(app) == expected_rows
+    assert early == []
+    assert 1 < writer.groups < len(MIXED)  # records really shared transactions
+    assert writer.records == len(MIXED)
+    created = {o.external_id for o in got if o.status == "created"}
+    with app.session_factory() as session:
+        ids = dict(session.execute(select(Message.id, Message.external_id)).all())
+    assert {ids[i] for i in doorbell.rung} == created and len(doorbell.rung) == len(created)
+    assert doorbell.invisible == []
+
+
+def test_a_group_that_fails_as_a_whole_is_applied_record_by_record(monkeypatch):
+    """One record whose transaction fails (here: an unexpected error) fails alone; its neighbours are answered."""
+    calls: list[list[str]] = []
+
+    def fake_ingest(app, objects, now):
+        calls.append([o["id"] for o in objects])
+        if any(o["id"] == "bad" for o in objects):
+            raise RuntimeError("the commit failed")
+        return [importing.RecordOutcome("created", "message", o["id"]) for o in objects]
+
+    monkeypatch.setattr(importing, "ingest", fake_ingest)
+    outcomes = group_ingest.ingest_group(None, [{"id": "a"}, {"id": "bad"}, {"id": "c"}], NOW)
+    assert calls == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+    assert [o.status for o in (outcomes[0], outcomes[2])] == ["created", "created"]
+    assert isinstance(outcomes[1], RuntimeError)
+
+    writer = group_ingest.GroupIngest(None, clock=lambda: NOW)
+
+    async def both():
+        return await asyncio.gather(writer.submit({"id": "bad"}), writer.submit({"id": "ok"}), return_exceptions=True)
+
+    bad, ok = asyncio.run(both())
+    assert isinstance(bad, RuntimeError) and ok.status == "created"
+
+
+def test_a_request_that_went_away_before_its_group_started_is_not_applied(monkeypatch):
+    applied: list[str] = []
+
+    def fake_ingest(app, objects, now):
+        applied.extend(o["id"] for o in objects)
+        return [importing.RecordOutcome("created", "message", o["id"]) for o in objects]
+
+    monkeypatch.setattr(importing, "ingest", fake_ingest)
+    writer = group_ingest.GroupIngest(None, clock=lambda: NOW)
+
+    async def scenario():
+        gone = asyncio.ensure_future(writer.submit({"id": "gone"}))
+        kept = asyncio.ensure_future(writer.submit({"id": "kept"}))
+        await asyncio.sleep(0)  # both queued, the writer not yet past its first pass
+        gone.cancel()
+        return await kept
+
+    assert asyncio.run(scenario()).status == "created"
+    assert applied == ["kept"]

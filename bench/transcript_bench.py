@@ -199,8 +199,8 @@ def run_simple(case: str, data: Path, out: Path) -> dict[str, object]:
     return {"seconds": time.perf_counter() - started, "pages": None, "bytes": len(pdf)}
 
 
-def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int]:
-    """Sum RSS and PSS (bytes) of ``root_pid`` and every descendant, from /proc.
+def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int, int]:
+    """Sum RSS and PSS (bytes) of ``root_pid`` and every descendant, from /proc; also how many processes there are.
 
     RSS counts pages a forked worker shares with its fork server once per process, so the RSS
     sum overstates; PSS splits shared pages between the processes that share them. ``cpu`` is
@@ -236,7 +236,7 @@ def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int]:
                         pss += int(line.split()[1]) * 1024
         except OSError:
             continue
-    return rss, pss
+    return rss, pss, len(tree)
 
 
 def measure(side: str, case: str, data: Path) -> dict[str, object]:
@@ -246,14 +246,14 @@ def measure(side: str, case: str, data: Path) -> dict[str, object]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    peak = [0, 0]
+    peak = [0, 0, 0]
     cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            rss, pss = _tree_memory(child.pid, cpu)
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            rss, pss, alive = _tree_memory(child.pid, cpu)
+            peak[0], peak[1], peak[2] = max(peak[0], rss), max(peak[1], pss), max(peak[2], alive)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -264,7 +264,7 @@ def measure(side: str, case: str, data: Path) -> dict[str, object]:
     figures = json.loads(stdout.strip().splitlines()[-1])
     figures.update({
         "side": side, "case": case, "process_seconds": time.perf_counter() - started,
-        "tree_cpu_seconds": round(sum(cpu.values()), 1), "processes": len(cpu),
+        "tree_cpu_seconds": round(sum(cpu.values()), 1), "processes": len(cpu), "most_processes_at_once": peak[2],
         "tree_peak_rss_mb": round(peak[0] / 2**20, 1), "tree_peak_pss_mb": round(peak[1] / 2**20, 1),
         "max_single_rss_mb": round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1),
         "exit": child.returncode,
@@ -324,7 +324,8 @@ def main() -> None:
                       f"({ours['process_seconds']:.1f} s vs {base['process_seconds']:.1f} s), "
                       f"CPU {ours['tree_cpu_seconds'] / max(0.1, base['tree_cpu_seconds']):.2f}x "
                       f"({ours['tree_cpu_seconds']} s vs {base['tree_cpu_seconds']} s), "
-                      f"processes {ours['processes']} vs {base['processes']}, "
+                      f"processes {ours['processes']} vs {base['processes']} "
+                      f"(at most {ours['most_processes_at_once']} vs {base['most_processes_at_once']} at once), "
                       f"tree peak RSS {ours['tree_peak_rss_mb'] / base['tree_peak_rss_mb']:.2f}x, "
                       f"tree peak PSS {ours['tree_peak_pss_mb'] / base['tree_peak_pss_mb']:.2f}x, "
                       f"PDF size {ours['bytes'] / base['bytes']:.3f}x, load average {os.getloadavg()[0]:.2f}",

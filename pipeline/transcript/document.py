@@ -75,6 +75,11 @@ class DocumentFacts:
     terms: tuple[AgreedTerm, ...] = ()
 
     @cached_property
+    def linked_indexes(self) -> frozenset[int]:
+        """Indexes of the messages the terms summary links to (``#m-INDEX``)."""
+        return frozenset(term.index for term in self.terms[:MAX_TERMS_SHOWN])
+
+    @cached_property
     def outcomes_by_message(self) -> dict[str, list[AttachmentOutcome]]:
         """Return the outcomes grouped by message external id, built once per part."""
         grouped: dict[str, list[AttachmentOutcome]] = {}
@@ -202,6 +207,10 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         "findings": message.findings,
         "files": [_file_view(facts, message, outcome) for outcome in _outcomes_of(facts, message)],
         "link": facts.links[index],
+        # Only a message the terms summary links to gets an id (its link target): WeasyPrint
+        # turns every id into a named destination, which cost about a fifth of a part's render
+        # when all 250 messages of a part had one.
+        "anchor": index in facts.linked_indexes,
     }
 
 

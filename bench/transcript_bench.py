@@ -239,10 +239,21 @@ def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int, int]:
     return rss, pss, len(tree)
 
 
-def measure(side: str, case: str, data: Path) -> dict[str, object]:
-    """Run one side in a fresh subprocess; sample its process tree's memory while it runs."""
+def measure(side: str, case: str, data: Path, baseline_code: Path | None = None) -> dict[str, object]:
+    """Run one side in a fresh subprocess; sample its process tree's memory while it runs.
+
+    Side "base" is "ours" rendered by the checkout at ``baseline_code`` (its own copy of this
+    script, so its own pipeline), after its own "prepare" run, which is not reported.
+    """
     out = data / f"{side}-{case}.pdf"
-    command = [sys.executable, __file__, "--child", side, "--case", case, "--data", str(data), "--out", str(out)]
+    script = __file__
+    if side == "base":
+        if baseline_code is None:
+            raise SystemExit("side 'base' needs --baseline-code DIR")
+        script = str(baseline_code / "bench" / "transcript_bench.py")
+        measure("prepare", case, data)
+    child_side = "ours" if side == "base" else side
+    command = [sys.executable, script, "--child", child_side, "--case", case, "--data", str(data), "--out", str(out)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -297,9 +308,12 @@ def main() -> None:
     parser.add_argument("--child", choices=["ours", "anchor", "simple", "prepare"])
     parser.add_argument("--sides", default="simple,prepare,ours",
                         help="Comma-separated sides to run: simple (the obvious alternative), anchor (project templates, plain), "
-                             "prepare (the import-time photo derivatives, run just before ours and reported apart), ours.")
+                             "prepare (the import-time photo derivatives, run just before ours and reported apart), ours, "
+                             "base (ours as rendered by --baseline-code, after its own unreported prepare).")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="Alternate the sides this many times per case.")
+    parser.add_argument("--baseline-code", type=Path,
+                        help="A checkout (e.g. a git worktree of main) whose pipeline renders side 'base'.")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     if args.child:
@@ -313,7 +327,8 @@ def main() -> None:
         for repetition in range(args.repeat):
             # The sides run back to back, so they see about the same load from other work; every
             # other repetition runs them in reverse order ("prepare" stays just before "ours").
-            rows = {side: measure(side, case, args.data) for side in side_order(args.sides, repetition)}
+            rows = {side: measure(side, case, args.data, args.baseline_code)
+                    for side in side_order(args.sides, repetition)}
             for row in rows.values():
                 print(json.dumps(row), flush=True)
             ours = rows.get("ours")

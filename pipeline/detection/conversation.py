@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
@@ -53,7 +54,9 @@ def scan_conversation(
     senders, texts = _unpack(messages)
     findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)]
     seen = {_key(f) for f in findings}
-    for candidate in [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts)]:
+    candidates = [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts),
+                  *_assembled(senders, texts, domains, window)]
+    for candidate in candidates:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
@@ -89,6 +92,28 @@ def _glued_identifiers(senders: list[str | None], texts: list[str]) -> list[Find
                 match = " | ".join(texts[m][s:e] for m, s, e in parts)
                 found.append(Finding("payment", spans, match, value, 0.95, messages=tuple(m for m, _, _ in parts)))
                 break
+    return found
+
+
+_GLUED_KINDS = frozenset({"email", "url", "handle", "payment"})
+MAX_ASSEMBLY_MESSAGES = 4
+
+
+def _assembled(senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int) -> list[Finding]:
+    """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
+    found: list[Finding] = []
+
+    def scan(text: str) -> list[Finding]:
+        return scan_text(text, platform_domains=domains)
+
+    for first in range(len(texts) - 1):
+        members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
+        if len(members) < 2:
+            continue
+        number = assembly.assembled_numbers(texts, members)
+        if number is not None:
+            found.append(number)
+        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS))
     return found
 
 

@@ -51,8 +51,13 @@ class Vocabulary:
         self.phone_cues: dict[str, str] = {}
         self.phrases: dict[str, Phrase] = {}
         self.regions: dict[str, tuple[str, ...]] = {}
+        # Reassembling pieces sent over several messages (``assembly.py``): cue phrases and fillers.
+        self.assembly_cues: set[str] = set()
+        self.fillers: set[str] = set()
         for lang, entry in data["languages"].items():
             self.regions[lang] = tuple(entry.get("phone_regions", ()))
+            self.assembly_cues.update(form for w in entry.get("assembly_cues", ()) for form in _forms(w))
+            self.fillers.update(form for w in entry.get("fillers", ()) for form in _forms(w))
             for word, value in entry.get("numbers", {}).items():
                 for form in _forms(word):
                     self.numbers.setdefault(form, (int(value), lang))

@@ -51,7 +51,10 @@ def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str]
         linked = languages.rewrite_links(copy, copy_gate)
         if linked is not copy:
             copy, copy_gate = linked, message_words(linked.text)
+        changed = _changed(text, decoded, name)
         for hit in resolve(detect(copy.text, platform_domains, copy_gate)):
+            if changed is not None and not _touches(copy, hit, changed):
+                continue  # the decoder changed nothing the hit reads ("1920s" -> "19205" next to "telegram")
             inside = [f for f in findings if f.kind == hit.kind and f.start < end and start < f.end and f.decoder is None]
             if inside and (start, end) != (0, len(text)):
                 # The plain reading of an encoded stretch ("alpha ... at gmail") gives way to the decoded one.
@@ -63,6 +66,26 @@ def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str]
             findings.append(Finding(kind=hit.kind, spans=(Span(start, end),), match=text[start:end], value=hit.value,
                                     score=round(hit.score * 0.95, 3), lang=hit.lang, decoder=name))
     return findings
+
+
+# Decoders that rewrite characters in place (same length): a hit from their copy must read a changed character.
+_IN_PLACE = frozenset({"leet", "leet_digits"})
+
+
+def _changed(text: str, decoded: str, name: str) -> list[int] | None:
+    """Positions an in-place decoder changed, or None when the whole copy is a new reading."""
+    if name not in _IN_PLACE or len(decoded) != len(text):
+        return None
+    return [i for i, (a, b) in enumerate(zip(text, decoded, strict=True)) if a != b]
+
+
+def _touches(copy: NormalisedText, hit: Hit, changed: list[int]) -> bool:
+    """True when one of ``hit``'s spans covers a changed position of the decoded copy."""
+    for start, end in hit.spans:
+        lo, hi = copy.to_original(start, end)
+        if any(lo <= i < hi for i in changed):
+            return True
+    return False
 
 
 @lru_cache(maxsize=16)

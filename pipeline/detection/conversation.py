@@ -123,9 +123,12 @@ def _without_checkout_rails(findings: list[Finding], texts: list[str]) -> list[F
     if not rails:
         return findings
     at_checkout = {rail for rail in rails for text in texts if rail in text.lower().replace(" ", "") and _CHECKOUT.search(text)}
-    if not at_checkout:
+    # A rail only asked about ("do you take PayPal?") and answered with the checkout is clean too.
+    asked = {(f.value, m) for f in findings if f.kind == "payment" and f.value in rails for m in f.messages if "?" in texts[m]}
+    answered = {(rail, m) for rail, m in asked if any(_CHECKOUT.search(t) for t in texts[m + 1 : m + 4])}
+    if not at_checkout and not answered:
         return findings
-    return [f for f in findings if not (f.kind == "payment" and f.value in at_checkout)]
+    return [f for f in findings if not (f.kind == "payment" and (f.value in at_checkout or any((f.value, m) in answered for m in f.messages)))]
 
 
 def _unpack(messages: Sequence[ConversationMessage]) -> tuple[list[str | None], list[str]]:

@@ -40,8 +40,14 @@ _MAX_PIECE_DIGITS = 5
 _MAX_MESSAGE_DIGITS = 8
 _MAX_PIECE_MESSAGE_CHARS = 160
 _PRICE_AFTER = re.compile(r"\s*(?:%|percent|oz|ozt|g|kg|grams?|dollars?|bucks|usd|eur|each|ea|x\b)", re.IGNORECASE)
-_ENGLISH_PHONE_CUES = ("call", "text", "ring", "dial", "phone", "cell", "mobile", "number", "whatsapp", "signal",
+# "number" alone is not a cue: the trade says "cert number" and "serial number" all day.
+_ENGLISH_PHONE_CUES = ("call", "text", "ring", "dial", "phone", "cell", "mobile", "whatsapp", "signal",
                        "telegram", "reach me", "hit me", "contact")
+# A small number after these is a time or a count ("call after 6"), not a piece.
+_TRADE_WORDS = frozenset({"number", "numero", "nummer", "numer", "no", "nr", "num"})
+_TIME_BEFORE = re.compile(r"(?:\b(?:at|after|before|by|around|until|till|from|about|in)\s+)$", re.IGNORECASE)
+# Digits a piece message may hold besides its pieces ("call after 6"); trade lines hold many more.
+_MAX_OTHER_DIGITS = 2
 
 Piece = tuple[int, int, str, str | None]  # start, end (in the message), digits, language
 
@@ -50,7 +56,8 @@ Piece = tuple[int, int, str, str | None]  # start, end (in the message), digits,
 def _cue_pattern() -> re.Pattern[str]:
     """Assembly cues of every language and the English phone cues, compiled on first use."""
     vocabulary = languages.VOCABULARY
-    words = {*vocabulary.assembly_cues, *_ENGLISH_PHONE_CUES, *vocabulary.phone_cues}
+    words = {w for w in (*vocabulary.assembly_cues, *_ENGLISH_PHONE_CUES, *vocabulary.phone_cues)
+             if any(c.isalpha() for c in w) and w not in _TRADE_WORDS}
     latin = sorted((w for w in words if w.isascii()), key=len, reverse=True)
     other = sorted((w for w in words if not w.isascii()), key=len, reverse=True)
     parts = [r"(?<![a-z])(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in latin) + r")(?![a-z])"]
@@ -89,6 +96,8 @@ def number_pieces(text: str) -> list[Piece]:
     for match in _DIGITS.finditer(normal):
         if _PRICE_AFTER.match(normal, match.end()):
             continue
+        if len(match.group()) <= 2 and _TIME_BEFORE.search(normal, max(0, match.start() - 8), match.start()):
+            continue
         found.append((match.start(), match.end(), match.group(), None))
     if any(c.isalpha() for c in normal):
         for start, end, digits, lang in languages.number_groups(normal):
@@ -106,6 +115,9 @@ def number_pieces(text: str) -> list[Piece]:
         pieces.append(piece)
     if not pieces or any(len(p[2]) > _MAX_PIECE_DIGITS for p in pieces) or sum(len(p[2]) for p in pieces) > _MAX_MESSAGE_DIGITS:
         return []
+    written = sum(1 for c in normal if c.isdigit())
+    if written - sum(len(p[2]) for p in pieces if p[3] is None and p[2] == normal[p[0]:p[1]]) > _MAX_OTHER_DIGITS:
+        return []  # other numbers around (dates, decimals, certs): a trade line, not a piece
     return [(*folded.to_original(s, e), d, lang) for s, e, d, lang in pieces]
 
 
@@ -125,21 +137,31 @@ def assembled_numbers(texts: list[str], members: list[int]) -> Finding | None:
         return None
     following = texts[members[len(pieces)]] if len(pieces) < len(members) else ""
     for size in range(len(pieces), 1, -1):
-        digits = "".join(p[2] for group in pieces[:size] for p in group)
-        if not 10 <= len(digits) <= 12:
-            continue
-        window = " ".join(texts[i] for i in members[:size]) + " " + following
-        if not has_cue(window):
-            continue
-        langs = [p[3] for group in pieces[:size] for p in group if p[3]]
-        e164 = _validate(digits, langs)
-        if e164 is None:
-            continue
-        spans = tuple(Span(s, e, members[k]) for k, group in enumerate(pieces[:size]) for s, e, _, _ in group)
-        match = " | ".join(texts[span.message][span.start : span.end] for span in spans if span.message is not None)
-        lang = next((lang for lang in langs if lang != "en"), None)
-        return Finding("phone", spans, match, e164, 0.8, messages=tuple(members[:size]), lang=lang)
+        found = _assembled(texts, members, pieces[:size], following)
+        if found is not None:
+            return found
+        last = pieces[size - 1]
+        for keep in range(len(last) - 1, 0, -1):  # the last message may end with an unrelated number
+            found = _assembled(texts, members, [*pieces[: size - 1], last[:keep]], following)
+            if found is not None:
+                return found
     return None
+
+
+def _assembled(texts: list[str], members: list[int], pieces: list[list[Piece]], following: str) -> Finding | None:
+    """The phone number the given pieces make, if it validates and the window has a cue."""
+    size = len(pieces)
+    digits = "".join(p[2] for group in pieces for p in group)
+    if not 10 <= len(digits) <= 12 or not has_cue(" ".join(texts[i] for i in members[:size]) + " " + following):
+        return None
+    langs = [p[3] for group in pieces for p in group if p[3]]
+    e164 = _validate(digits, langs)
+    if e164 is None:
+        return None
+    spans = tuple(Span(s, e, members[k]) for k, group in enumerate(pieces) for s, e, _, _ in group)
+    match = " | ".join(texts[span.message][span.start : span.end] for span in spans if span.message is not None)
+    lang = next((lang for lang in langs if lang != "en"), None)
+    return Finding("phone", spans, match, e164, 0.8, messages=tuple(members[:size]), lang=lang)
 
 
 def _validate(digits: str, langs: list[str]) -> str | None:
@@ -219,7 +241,12 @@ def _kept_text(text: str, ranges: list[tuple[int, int]]) -> str:
 
 
 def _glues(left: str, right: str) -> bool:
-    """True when the last token of ``left`` and the first of ``right`` are pieces of one name or code."""
+    """True when the last token of ``left`` and the first of ``right`` are pieces of one name or code.
+
+    A piece is set apart on its side of the boundary: the whole message, or a token after a label
+    ("first part: ZN4W", "at my own place, silverpeak") or before a break ("mike_88, PM there",
+    "SJP6 — that's the card"). Two words of plain prose ("too" / "stacker") are never glued.
+    """
     end = _EDGE_END.search(left)
     start = _EDGE_START.match(right)
     if end is None or start is None:
@@ -228,12 +255,18 @@ def _glues(left: str, right: str) -> bool:
     if a.endswith(("_", ".", "-")) or b.startswith(("_", ".", "-")):
         return True
     left_single, right_single = _SINGLE.match(left) is not None, _SINGLE.match(right) is not None
-    if not (left_single or right_single):
-        return False
-    labelled = left[: end.start()].rstrip().endswith((",", ":", ";", "=", "—", "–", "-"))
-    if right_single and (left_single or labelled or _coded(a)):
-        return True
-    return left_single and (start.group("trail") != " " or _coded(b))
+    labelled = left_single or left[: end.start()].rstrip().endswith((",", ":", ";", "=", "—", "–", "-"))
+    set_off = right_single or right[start.end("token") :].lstrip()[:1] in ("", ",", ";", "!", "?", "—", "–", "-", ".", "(")
+    if _code_piece(a) and _code_piece(b) and _coded(a + b):
+        return labelled and set_off  # "code: ZN4W" / "EMWJHX — that's the card"
+    if right_single:
+        return labelled or _coded(a)
+    return left_single and (set_off or _coded(b))
+
+
+def _code_piece(token: str) -> bool:
+    """Capitals and digits only ("ZN4W", "0000"), as redemption codes and keys are written."""
+    return len(token) >= 3 and token.isalnum() and token.isascii() and token.upper() == token
 
 
 def _coded(token: str) -> bool:

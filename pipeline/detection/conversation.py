@@ -61,7 +61,7 @@ def scan_conversation(
             continue
         seen.add(_key(candidate))
         findings.append(candidate)
-    findings = _without_checkout_rails(findings, texts)
+    findings = _without_checkout_rails(_without_partial_addresses(findings), texts)
     return sorted(findings, key=lambda f: (f.spans[0].message or 0, f.start))
 
 
@@ -115,6 +115,28 @@ def _assembled(senders: list[str | None], texts: list[str], domains: tuple[str, 
             found.append(number)
         found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS))
     return found
+
+
+def _without_partial_addresses(findings: list[Finding]) -> list[Finding]:
+    """An address (or a gift card's code) read from fewer messages gives way to one that overlaps it and spans more.
+
+    "then at aaaa" / "dot com" alone reads "then@aaaa.com"; with the sender's earlier "aaaa.bbbb"
+    reassembled, "aaaa.bbbb@aaaa.com" covers it and is the value to report.
+    """
+    addresses = [f for f in findings if f.kind in ("email", "url") or (f.kind == "payment" and f.value == "gift_card")]
+    if len(addresses) < 2:
+        return findings
+    drop = {
+        id(f) for f in addresses for g in addresses
+        if g is not f and g.kind == f.kind and (f.kind != "payment" or g.value == f.value)
+        and len(set(g.messages)) > len(set(f.messages)) and _spans_overlap(f, g)
+    }
+    return [f for f in findings if id(f) not in drop]
+
+
+def _spans_overlap(a: Finding, b: Finding) -> bool:
+    """True when a span of ``a`` and a span of ``b`` overlap in the same message."""
+    return any(x.message == y.message and x.start < y.end and y.start < x.end for x in a.spans for y in b.spans)
 
 
 def _without_checkout_rails(findings: list[Finding], texts: list[str]) -> list[Finding]:

@@ -137,7 +137,7 @@ def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
     if (gate.any_word(_RAIL_WORDS) or gate.any_stem(_RAIL_STEMS)
             or ("check" in gate.words and "mail" in gate.words)):
         for match in bounded(_RAIL_PATTERN.finditer(text)):
-            hit = _judge_rail(text, match) or _gift_card_code(text, match)
+            hit = _gift_card_code(text, match) or _judge_rail(text, match)
             if hit is not None:
                 hits.append(hit)
     if "$" in text:

@@ -1,0 +1,224 @@
+"""Pieces of a contact detail spread over one sender's messages, reassembled (``assembly.py``).
+
+Property tests generate the pieces, the cut points and the wording around them; the silent set
+is the number-dense clean trade chat of ``bench/stream.py`` grouped into conversations.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import random
+import string
+from pathlib import Path
+
+import phonenumbers
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from pipeline.detection import scan_conversation, scan_text
+from pipeline.detection.assembly import assembled_numbers, glued_findings, number_pieces
+from pipeline.detection.languages import VOCABULARY
+
+_SPEC = importlib.util.spec_from_file_location("bench_stream", Path(__file__).parents[2] / "bench" / "stream.py")
+assert _SPEC is not None and _SPEC.loader is not None
+stream = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(stream)
+
+_AREA_CODES = ["212", "305", "312", "415", "503", "602", "646", "702", "713", "801", "917", "925"]
+_DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_ES_UNITS = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"]
+_ES_TENS = {2: "veinte", 3: "treinta", 4: "cuarenta", 5: "cincuenta", 6: "sesenta", 7: "setenta", 8: "ochenta", 9: "noventa"}
+_LEADS = ["serial is {}", "the box says {}", "lot {} on the tag", "{}", "first bit {}", "then {}", "cert ends {}", "and {}"]
+_CUES = ["ring all of them together", "put them together and call", "text that number", "together that's my cell",
+         "call after 6", "in that order, WhatsApp"]
+
+
+@st.composite
+def us_numbers(draw: st.DrawFn) -> str:
+    """Ten digits of a valid US number (not a 555 example: those are valid too, but vary the exchange)."""
+    area = draw(st.sampled_from(_AREA_CODES))
+    exchange = str(draw(st.integers(200, 989)))
+    line = f"{draw(st.integers(0, 9999)):04d}"
+    digits = area + exchange + line
+    assume(phonenumbers.is_valid_number(phonenumbers.parse(digits, "US")))
+    return digits
+
+
+# Every way to cut ten digits into two to four pieces of two to five digits.
+_COMPOSITIONS = [c for n in (2, 3, 4) for c in itertools.product(range(2, 6), repeat=n) if sum(c) == 10]
+
+
+def cut(digits: str, lengths: tuple[int, ...]) -> list[str]:
+    """``digits`` cut into pieces of the given lengths."""
+    ends = list(itertools.accumulate(lengths))
+    return [digits[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data())
+def test_a_number_told_in_pieces_with_words_between_is_reassembled(data: st.DataObject) -> None:
+    digits = data.draw(us_numbers())
+    pieces = cut(digits, data.draw(st.sampled_from(_COMPOSITIONS)))
+    spelled = data.draw(st.lists(st.booleans(), min_size=len(pieces), max_size=len(pieces)))
+    leads = data.draw(st.lists(st.sampled_from(_LEADS), min_size=len(pieces), max_size=len(pieces)))
+    cue = data.draw(st.sampled_from(_CUES))
+    texts = [lead.format(" ".join(_DIGIT_WORDS[int(d)] for d in piece) if spell and len(piece) >= 2 else piece)
+             for lead, piece, spell in zip(leads, pieces, spelled, strict=True)]
+    texts[-1] += ". " + cue
+    messages = [("seller", t) for t in texts]
+    phones = [f for f in scan_conversation(messages) if f.kind == "phone"]
+    assert any(f.value == "+1" + digits for f in phones), (texts, [(f.value, f.messages) for f in phones])
+    assert any(len(f.messages) >= 2 for f in phones if f.value == "+1" + digits)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(pairs=st.lists(st.integers(10, 99).filter(lambda n: n % 10 != 0 and n // 10 >= 2), min_size=5, max_size=5))
+def test_a_number_said_in_spanish_pairs_over_three_messages_is_reassembled(pairs: list[int]) -> None:
+    def say(n: int) -> str:
+        return f"{_ES_TENS[n // 10]} y {_ES_UNITS[n % 10]}"
+
+    digits = "55" + "".join(str(n) for n in pairs[1:])
+    assume(phonenumbers.is_valid_number(phonenumbers.parse(digits, "MX")))
+    texts = [f"Te lo paso por partes, empieza con {say(55)}", f"luego {say(pairs[1])}, {say(pairs[2])}",
+             f"y termina en {say(pairs[3])}, {say(pairs[4])}"]
+    found = assembled_numbers(texts, [0, 1, 2])
+    assert found is not None and found.value == "+52" + digits and found.lang == "es"
+
+
+def test_the_pieces_without_a_cue_stay_clean() -> None:
+    texts = ["Bar serial is 07700", "assay card number is 900", "and the box says 274"]
+    assert assembled_numbers(texts, [0, 1, 2]) is None
+    texts[-1] += ". Ring all three together"
+    found = assembled_numbers(texts, [0, 1, 2])
+    assert found is not None and found.value == "+447700900274" and found.messages == (0, 1, 2)
+    assert [(s.message, texts[s.message][s.start : s.end]) for s in found.spans] == [(0, "07700"), (1, "900"), (2, "274")]
+
+
+def test_prices_weights_dates_and_long_numbers_are_not_pieces() -> None:
+    assert number_pieces("$1,150 shipped") == []
+    assert number_pieces("26.73 g, 12/4/2025") == []
+    assert number_pieces("cert 48213377") == []  # eight digits: a whole trade number, not a piece
+    assert [p[2] for p in number_pieces("then 555")] == ["555"]
+
+
+def _dense_conversations(seed: int, count: int) -> list[list[tuple[str, str]]]:
+    rng = random.Random(seed)
+    lines = [stream._dense_clean(rng) for _ in range(count * 4)]
+    conversations = []
+    for start in range(0, len(lines) - 4, 4):
+        sender = rng.choice(["buyer", "seller"])
+        chunk = lines[start : start + 4]
+        conversations.append([(sender, line) for line in chunk])
+    return conversations
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(seed=st.integers(0, 10**6))
+def test_dense_clean_trade_chat_split_over_messages_stays_clean(seed: int) -> None:
+    for messages in _dense_conversations(seed, 25):
+        findings = scan_conversation(messages)
+        assert findings == [], (messages, findings)
+
+
+# --- names and codes cut between messages ---------------------------------------------------------
+
+_CODE_ALPHABET = string.ascii_uppercase + string.digits
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(data=st.data())
+def test_a_gift_card_code_in_parts_is_glued(data: st.DataObject) -> None:
+    code = data.draw(st.text(_CODE_ALPHABET, min_size=12, max_size=16))
+    assume(any(c.isdigit() for c in code) and any(c.isalpha() for c in code) and not code.startswith("1Z"))
+    cut = data.draw(st.integers(4, len(code) - 4))
+    card = data.draw(st.sampled_from(["Amazon card", "Steam card", "Apple gift card", "Google Play card", "Vanilla card"]))
+    lead = data.draw(st.sampled_from(["first part: ", "code: ", "here it is - ", ""]))
+    texts = [lead + code[:cut], code[cut:] + f" — that's the ${data.draw(st.integers(50, 500))} {card}, rest tomorrow"]
+    found = [f for f in scan_conversation([("buyer", t) for t in texts]) if f.kind == "payment" and f.value == "gift_card"]
+    assert found and found[0].messages == (0, 1)
+    assert found[0].match == code[:cut] + " | " + code[cut:]
+
+
+def _name(draw: st.DrawFn) -> str:
+    word = draw(st.text(string.ascii_lowercase, min_size=4, max_size=9))
+    assume(word not in VOCABULARY.fillers and word not in VOCABULARY.numbers and word not in VOCABULARY.at_words)
+    assume(not any(w in word for w in ("dot", "at", "com", "net", "org", "punto", "ponto", "arroba")))
+    return word
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(data=st.data())
+def test_an_address_spelled_over_messages_with_fillers_is_reassembled(data: st.DataObject) -> None:
+    first, last, domain = _name(data.draw), _name(data.draw), _name(data.draw)
+    tld = data.draw(st.sampled_from(["com", "net", "org"]))
+    forms = [
+        [f"first name {first}", f"then a dot and {last}", f"and then the usual at {domain} dot {tld}"],
+        [f"meu usuário é {first}.{last}", f"depois vem a arroba e {domain}", f"ponto {tld}, me chama lá"],
+        [f"{first}.{last}", f"then at {domain}", f"dot {tld}"],
+    ]
+    texts = data.draw(st.sampled_from(forms))
+    emails = [f for f in scan_conversation([("seller", t) for t in texts]) if f.kind == "email" and len(f.messages) >= 2]
+    assert [f.value for f in emails] == [f"{first}.{last}@{domain}.{tld}"], texts
+
+
+def test_glued_findings_need_a_boundary() -> None:
+    def scan(text: str) -> list:  # type: ignore[type-arg]
+        return scan_text(text)
+
+    kinds = frozenset({"email", "url", "handle", "payment"})
+    # One message already holds the whole code: nothing reaches over a boundary.
+    assert glued_findings(["code ZN4WEMWJHXSJP6 for the Amazon card", "thanks"], [0, 1], scan, kinds) == []
+    # Two plain words at a boundary are not glued into a name.
+    assert glued_findings(["I'm on the site with the orange alien too", "stacker"], [0, 1], scan, kinds) == []
+
+
+# --- values and refusals ------------------------------------------------------------------------------
+
+
+def test_number_words_after_an_app_label_are_not_a_username() -> None:
+    assert [(f.kind, f.value) for f in scan_text("zap: seis dois nove oito") if f.kind == "handle"] == [("handle", "whatsapp")]
+    assert [f.value for f in scan_text("tg: nueve ocho siete") if f.kind == "handle"] == ["telegram"]
+    assert [f.value for f in scan_text("telegram: zero one two three") if f.kind == "handle"] == ["telegram"]
+    assert [f.value for f in scan_text("signal: drei vier fünf") if f.kind == "handle"] == ["signal"]
+    assert [f.value for f in scan_text("insta: cuatro") if f.kind == "handle"] == ["instagram"]
+    assert [f.value for f in scan_text("zap: meu número") if f.kind == "handle"] == ["whatsapp"]
+    assert [f.value for f in scan_text("telegram: later tonight") if f.kind == "handle"] == ["telegram"]
+    # Real usernames are kept, even when they start with a number word.
+    assert [f.value for f in scan_text("tg: quatro_coins") if f.kind == "handle"] == ["telegram:quatro_coins"]
+    assert [f.value for f in scan_text("telegram: coin_guy") if f.kind == "handle"] == ["telegram:coin_guy"]
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(app=st.sampled_from(["zap", "tg", "telegram", "whatsapp", "signal", "wa", "insta"]),
+       lang=st.sampled_from(["pt", "es", "fr", "de", "it"]), data=st.data())
+def test_a_handle_value_is_never_a_number_word(app: str, lang: str, data: st.DataObject) -> None:
+    words = [w for w, (_, wlang) in VOCABULARY.numbers.items() if wlang == lang and w.isalpha()]
+    said = " ".join(data.draw(st.lists(st.sampled_from(words), min_size=2, max_size=6)))
+    for finding in scan_text(f"{app}: {said}"):
+        if finding.kind == "handle" and ":" in finding.value:
+            assert finding.value.split(":", 1)[1] not in VOCABULARY.numbers
+
+
+def test_a_refusal_with_the_negation_after_the_channel_is_clean() -> None:
+    assert scan_text("Нет, в телеграм переходить не буду, давайте всё обсудим здесь.") == []
+    assert scan_text("Telegram nutze ich nicht, lieber hier.") == []
+    assert [f.value for f in scan_text("пиши в телеграм, не тут") if f.kind == "handle"] == ["telegram"]
+
+
+def test_where_one_heard_of_something_is_not_an_invitation() -> None:
+    assert scan_text("I first heard about this die variety in a WhatsApp group, but I'd rather buy here.") == []
+    assert scan_text("saw this variety on Telegram last year, never found one since") == []
+    assert [f.value for f in scan_text("saw your post in a WhatsApp group, join mine too") if f.kind == "handle"] == ["whatsapp"]
+
+
+def test_a_rail_asked_about_and_answered_with_the_checkout_is_clean() -> None:
+    messages = [("buyer", "do you take paypal?"), ("seller", "only site checkout"), ("buyer", "ok no problem")]
+    assert scan_conversation(messages) == []
+    messages = [("buyer", "do you take paypal?"), ("seller", "yes, send it to my email"), ("buyer", "ok")]
+    assert [f.value for f in scan_conversation(messages) if f.kind == "payment"] == ["paypal"]
+
+
+def test_a_leet_reading_must_change_what_it_reports() -> None:
+    assert scan_text("Is the 1920s Western Union telegram still included with the gold certificate lot?") == []
+    assert [f.value for f in scan_text("hit me on 5n4pch4t") if f.kind == "handle"][:1] == ["snapchat"]

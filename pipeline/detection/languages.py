@@ -13,7 +13,7 @@ import json
 import pkgutil
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from pipeline.detection.context import is_refused
 from pipeline.detection.gates import MessageWords
@@ -76,17 +76,16 @@ class Vocabulary:
             for role, value, word in roles:
                 for form in _forms(word):
                     self.phrases.setdefault(form, Phrase(role, value, lang))
-        self.number_pattern = _number_pattern(self.numbers, self.joiners)
-        self.number_word = re.compile(_alternation([*self.numbers, *self.joiners]), re.IGNORECASE)
+        # The big patterns (number words, "at"/"dot" words) are compiled on first use, below: most
+        # messages never need them, and compiling them all cost a sixth of the scan command's start-up.
         self.latin_number_words = frozenset(w for w in self.numbers if w.isascii())
         self.latin_number_prefixes = frozenset(w[:4] for w in self.latin_number_words if len(w) >= 4)
-        nonlatin = [w for w in self.numbers if not w.isascii()]
-        self.nonlatin_numbers = re.compile(_alternation(nonlatin)) if nonlatin else None
-        self.link_pattern = _link_pattern(at_words, dot_words)
+        self._nonlatin_numbers = [w for w in self.numbers if not w.isascii()]
+        self._at_words, self._dot_words = at_words, dot_words
         self.at_words = frozenset(at_words)
         hints = at_words | dot_words
         self.link_hints = frozenset(h.split()[0] for h in hints if h.isascii())
-        self.nonlatin_link_hints = re.compile(_alternation([h for h in hints if not h.isascii()])) if hints else None
+        self._nonlatin_hints = [h for h in hints if not h.isascii()]
         # Each phrase is looked for only when its key is in the message: for Latin phrases the
         # longest word that is not a common English word, for the others the phrase itself.
         # Patterns are compiled on first use: compiling all of them at import cost 0.15 s of start-up.
@@ -100,6 +99,32 @@ class Vocabulary:
         self.phrase_keys = frozenset(self.by_key)
         self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c)
         self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c)
+
+
+    @cached_property
+    def number_pattern(self) -> re.Pattern[str]:
+        """A run of number words of any language."""
+        return _number_pattern(self.numbers, self.joiners)
+
+    @cached_property
+    def number_word(self) -> re.Pattern[str]:
+        """One number word or joiner."""
+        return re.compile(_alternation([*self.numbers, *self.joiners]), re.IGNORECASE)
+
+    @cached_property
+    def nonlatin_numbers(self) -> re.Pattern[str] | None:
+        """Number words in scripts other than Latin."""
+        return re.compile(_alternation(self._nonlatin_numbers)) if self._nonlatin_numbers else None
+
+    @cached_property
+    def link_pattern(self) -> re.Pattern[str] | None:
+        """Words for "@" and "." between address parts."""
+        return _link_pattern(self._at_words, self._dot_words)
+
+    @cached_property
+    def nonlatin_link_hints(self) -> re.Pattern[str] | None:
+        """Words for "at" and "dot" in scripts other than Latin."""
+        return re.compile(_alternation(self._nonlatin_hints)) if self._nonlatin_hints else None
 
 
 _COMMON = frozenset(
@@ -186,14 +211,14 @@ VOCABULARY = load((pkgutil.get_data("pipeline.detection", "data/languages.json")
 
 def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, vocabulary: Vocabulary = VOCABULARY) -> NormalisedText:
     """Replace the words for "at" and "dot" between address parts with the symbols."""
-    pattern = vocabulary.link_pattern
-    if pattern is None:
-        return folded
     text = folded.text
     words = gate.words if gate is not None else _WORDS.findall(text.lower())
     if vocabulary.link_hints.isdisjoint(words) and (
         text.isascii() or vocabulary.nonlatin_link_hints is None or not vocabulary.nonlatin_link_hints.search(text)
     ):
+        return folded
+    pattern = vocabulary.link_pattern
+    if pattern is None:
         return folded
     return _rewrite(folded, pattern, lambda m: "@" if m.group("at") else ".")
 

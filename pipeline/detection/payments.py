@@ -211,6 +211,9 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
         if iban_valid(match.group()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
     cued = not gate.words.isdisjoint(_CRYPTO_CUES)
+    if cued:
+        # The cue must be a word of the message, not letters inside an address ("...dAo46Tron").
+        cued = not message_words(LONG_TOKEN.sub(" ", text)).words.isdisjoint(_CRYPTO_CUES)
     for match in bounded(LONG_TOKEN.finditer(text)):
         hit = _crypto_hit(match.group(), match.start(), match.end(), cued)
         if hit:

@@ -222,3 +222,47 @@ def test_a_rail_asked_about_and_answered_with_the_checkout_is_clean() -> None:
 def test_a_leet_reading_must_change_what_it_reports() -> None:
     assert scan_text("Is the 1920s Western Union telegram still included with the gold certificate lot?") == []
     assert [f.value for f in scan_text("hit me on 5n4pch4t") if f.kind == "handle"][:1] == ["snapchat"]
+
+
+# --- the gate never loses a finding ---------------------------------------------------------------
+
+
+def _every_detector(text: str) -> list:  # type: ignore[type-arg]
+    """All detectors on normalised ``text``, with no gate in front of them."""
+    from pipeline.detection import emails, handles, intents, languages, payments, phones, urls
+    from pipeline.detection.gates import message_words
+    from pipeline.detection.scanner import _clean_domains
+
+    gate = message_words(text)
+    domains = _clean_domains(("peermetals.com",))
+    found = urls.find_urls(text, domains, gate)
+    return [*phones.find_phones(text, gate), *emails.find_emails(text, domains, gate), *found,
+            *urls.social_handles(found), *handles.find_handles(text, gate), *payments.find_payments(text, gate),
+            *intents.find_intents(text, gate), *languages.find_phrases(text, gate)]
+
+
+def _gate_corpus() -> list[str]:
+    import json
+
+    texts = list(stream.messages(3000, 7)) + list(stream.dense_messages(2000, 11))
+    root = Path(__file__).parents[2]
+    for path in [root / "tests" / "heldout" / "fifth" / "messages.jsonl", *sorted(Path("/work/shared/eval").glob("contact-*dev.jsonl"))]:
+        if path.exists():
+            texts.extend(json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    texts += ["still got this one?", "through the site", "the escrow hold cleared", "checkout done, thanks",
+              "five five five, five five five, five five five five", "one two", "call one", "site off the"]
+    return texts
+
+
+def test_a_message_the_gate_skips_gives_no_finding_to_any_detector() -> None:
+    from pipeline.detection.gates import message_words
+    from pipeline.detection.normalise import normalise
+    from pipeline.detection.scanner import could_match
+
+    skipped = 0
+    for text in _gate_corpus():
+        folded = normalise(text).text
+        if not could_match(folded, message_words(folded)):
+            skipped += 1
+            assert _every_detector(folded) == [], text
+    assert skipped > 1000  # the gate does skip most easy chat

@@ -55,7 +55,7 @@ def scan_conversation(
     findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)]
     seen = {_key(f) for f in findings}
     candidates = [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts),
-                  *_assembled(senders, texts, domains, window)]
+                  *_assembled(senders, texts, domains, window), *_answered_handles(senders, texts, findings)]
     for candidate in candidates:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
@@ -114,6 +114,37 @@ def _assembled(senders: list[str | None], texts: list[str], domains: tuple[str, 
         if number is not None:
             found.append(number)
         found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS))
+    return found
+
+
+# Asking the other party for their name somewhere ("what's your name on it", "your @ there?",
+# "cuál es tu usuario"), and the reply that is nothing but a username ("morgan_mike_cc").
+_ASKS_FOR_NAME = re.compile(
+    r"\b(?:what'?s|what\s+is|whats|send|give\s+me|drop)\s+(?:your|ur|yr)\s+(?:user\s?name|name|handle|@|tag|"
+    r"gamer\s?tag|screen\s?name|nick(?:name)?|id)\b|\b(?:your|ur)\s+(?:user\s?name|handle|@|tag|nick)\s*(?:on|there|\?)"
+    r"|\b(?:cual|qual)\s+(?:es|e)\s+(?:tu|seu|teu|o\s+seu|o\s+teu)\s+(?:usuario|nome|user|nick|id)\b"
+    r"|\bwie\s+heisst\s+du\s+(?:auf|bei|da)\b|\bquel\s+est\s+ton\s+(?:pseudo|nom|id)\b",
+    re.IGNORECASE,
+)
+_BARE_USERNAME = re.compile(r"^\s*@?(?P<user>(?=[\w.]*[_\d.])(?=[\w.]*[A-Za-z])[A-Za-z0-9][\w.]{2,29})\s*[.!]?\s*$")
+
+
+def _answered_handles(senders: list[str | None], texts: list[str], findings: list[Finding]) -> list[Finding]:
+    """A bare username sent in reply to the other party asking for one is a handle."""
+    found: list[Finding] = []
+    for index, text in enumerate(texts):
+        match = _BARE_USERNAME.match(text)
+        if match is None or match.group("user").replace(".", "").isdigit():
+            continue
+        asked = [k for k in range(max(0, index - 2), index) if _ASKS_FOR_NAME.search(texts[k])
+                 and senders[k] is not None and senders[index] is not None and senders[k] != senders[index]]
+        if not asked:
+            continue
+        apps = [f.value.split(":")[0] for f in findings if f.kind == "handle" and f.messages and index - 6 <= f.messages[0] < index]
+        user = match.group("user").lower()
+        value = f"{apps[-1]}:{user}" if apps else f"username:{user}"
+        span = Span(match.start("user"), match.end("user"), index)
+        found.append(Finding("handle", (span,), match.group("user"), value, 0.8, messages=(index,)))
     return found
 
 

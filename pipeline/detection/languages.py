@@ -329,10 +329,14 @@ def might_have_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = V
     return any(p in lowered for p, _ in vocabulary.nonlatin)
 
 
+# App slang of other languages that is also English chat ("whats your name", "wats up").
+_ENGLISH_WORDS = frozenset({"whats", "wats"})
+
+
 def _placed(text: str, match: re.Match[str]) -> bool:
     """A short Latin app name counts only where a channel is expected."""
     word = match.group()
-    if len(word) > 3 or not word.isascii():
+    if (len(word) > 3 and word.lower() not in _ENGLISH_WORDS) or not word.isascii():
         return True
     return _PLACED_BEFORE.search(text[max(0, match.start() - 8) : match.start()]) is not None or text.startswith(":", match.end())
 

@@ -266,3 +266,14 @@ def test_a_message_the_gate_skips_gives_no_finding_to_any_detector() -> None:
             skipped += 1
             assert _every_detector(folded) == [], text
     assert skipped > 1000  # the gate does skip most easy chat
+
+
+def test_a_username_sent_in_reply_to_a_question_for_it_is_a_handle() -> None:
+    messages = [("buyer", "what is your username there?"), ("seller", "silver.fox_77"), ("buyer", "added")]
+    assert [(f.value, f.messages, f.match) for f in scan_conversation(messages)] == [("username:silver.fox_77", (1,), "silver.fox_77")]
+    messages = [("buyer", "you on telegram?"), ("seller", "yes"), ("buyer", "what's your name on it"), ("seller", "morgan_mike_cc")]
+    assert ("telegram:morgan_mike_cc", (3,)) in [(f.value, f.messages) for f in scan_conversation(messages)]
+    # A plain name, an order id asked for, or the same sender answering itself stays clean.
+    assert scan_conversation([("buyer", "whats your name on the forum?"), ("seller", "Tom"), ("buyer", "cool")]) == []
+    assert scan_conversation([("buyer", "whats your order id?"), ("seller", "A12345"), ("buyer", "ok")]) == []
+    assert scan_conversation([("buyer", "what's your name on there"), ("buyer", "coin_guy_1")]) == []

@@ -98,6 +98,11 @@ class Vocabulary:
                 self.nonlatin.append((text, phrase))
         self.phrase_keys = frozenset(self.by_key)
         self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c)
+        # First characters of the non-Latin entries: a message sharing none (emoji, accented Latin)
+        # needs none of their patterns.
+        self.nonlatin_number_starts = frozenset(w[0] for w in self._nonlatin_numbers)
+        self.nonlatin_hint_starts = frozenset(h[0] for h in self._nonlatin_hints)
+        self.nonlatin_phrase_starts = frozenset(p[0] for p, _ in self.nonlatin)
         self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c)
 
 
@@ -127,6 +132,7 @@ class Vocabulary:
         return re.compile(_alternation(self._nonlatin_hints)) if self._nonlatin_hints else None
 
 
+_ENGLISH_NUMBER_WORDS = frozenset("zero oh o one two three four five six seven eight nine ten".split())
 _COMMON = frozenset(
     """the a an on in to of my me is at for by you your i we it as and or with up own same name here find search look
     over there app site store shop qr code card cash bring meet face""".split()
@@ -214,7 +220,8 @@ def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, voca
     text = folded.text
     words = gate.words if gate is not None else _WORDS.findall(text.lower())
     if vocabulary.link_hints.isdisjoint(words) and (
-        text.isascii() or vocabulary.nonlatin_link_hints is None or not vocabulary.nonlatin_link_hints.search(text)
+        text.isascii() or vocabulary.nonlatin_hint_starts.isdisjoint(text) or vocabulary.nonlatin_link_hints is None
+        or not vocabulary.nonlatin_link_hints.search(text)
     ):
         return folded
     pattern = vocabulary.link_pattern
@@ -228,12 +235,15 @@ def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, voca
 
 def might_have_numbers(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> bool:
     """Cheap test: two number words of some language, or a compound starting like one."""
-    count = len(gate.words & vocabulary.latin_number_words)
-    if count >= 2:
+    present = gate.words & vocabulary.latin_number_words
+    count = len(present)
+    # English digit words alone ("seven zero two") are the phone detector's own; the other
+    # languages' patterns are needed only when one of their words is there too.
+    if count >= 2 and not present <= _ENGLISH_NUMBER_WORDS:
         return True
-    if count == 1 and any(len(w) > 6 and w[:4] in vocabulary.latin_number_prefixes for w in gate.words):
+    if count >= 1 and any(len(w) > 6 and w[:4] in vocabulary.latin_number_prefixes for w in gate.words):
         return True  # "nul zes, achtendertig": compounds come with plain number words
-    if not text.isascii() and vocabulary.nonlatin_numbers is not None:
+    if not text.isascii() and vocabulary.nonlatin_numbers is not None and not vocabulary.nonlatin_number_starts.isdisjoint(text):
         found = vocabulary.nonlatin_numbers.finditer(text)
         return next(found, None) is not None and next(found, None) is not None
     return False
@@ -323,7 +333,7 @@ def might_have_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = V
     """Cheap test for any app, rail, fee or leaving-the-platform phrase of another language."""
     if not gate.words.isdisjoint(vocabulary.phrase_keys) or "@" in text:
         return True
-    if text.isascii():
+    if text.isascii() or vocabulary.nonlatin_phrase_starts.isdisjoint(gate.lowered):
         return False
     lowered = gate.lowered
     return any(p in lowered for p, _ in vocabulary.nonlatin)

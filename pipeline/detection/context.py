@@ -166,6 +166,17 @@ _CHECKOUT_QUESTION = re.compile(
 )
 
 
+_DECLINED_REPLY = re.compile(
+    r"^\W*(?:no\b(?!\s+(?:problem|prob|worries|rush|biggie))|nope\b|nah\b|not\s+(?:really|possible)\b|i\s+don'?t\b|we\s+don'?t\b|can'?t\b)",
+    re.IGNORECASE,
+)
+
+
+def keeps_to_platform(reply: str) -> bool:
+    """True when a reply declines or points to the platform ("no, only through PeerMetals", "checkout only")."""
+    return _PLATFORM_PREFERRED.search(reply) is not None or _DECLINED_REPLY.match(reply) is not None
+
+
 def platform_talk(text: str, start: int, end: int) -> bool:
     """True when the sentence asks about the platform's checkout or tells of a past deal elsewhere."""
     sentence = sentence_of(text, start, end)

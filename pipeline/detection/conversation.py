@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
+from pipeline.detection.context import keeps_to_platform
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
 
@@ -176,9 +177,10 @@ def _without_checkout_rails(findings: list[Finding], texts: list[str]) -> list[F
     if not rails:
         return findings
     at_checkout = {rail for rail in rails for text in texts if rail in text.lower().replace(" ", "") and _CHECKOUT.search(text)}
-    # A rail only asked about ("do you take PayPal?") and answered with the checkout is clean too.
+    # A rail only asked about ("do you take PayPal?") and answered with the checkout, or declined, is clean too.
     asked = {(f.value, m) for f in findings if f.kind == "payment" and f.value in rails for m in f.messages if "?" in texts[m]}
-    answered = {(rail, m) for rail, m in asked if any(_CHECKOUT.search(t) for t in texts[m + 1 : m + 4])}
+    answered = {(rail, m) for rail, m in asked
+                if any(_CHECKOUT.search(t) or keeps_to_platform(t) for t in texts[m + 1 : m + 4])}
     if not at_checkout and not answered:
         return findings
     return [f for f in findings if not (f.kind == "payment" and (f.value in at_checkout or any((f.value, m) in answered for m in f.messages)))]

@@ -215,6 +215,10 @@ def test_where_one_heard_of_something_is_not_an_invitation() -> None:
 def test_a_rail_asked_about_and_answered_with_the_checkout_is_clean() -> None:
     messages = [("buyer", "do you take paypal?"), ("seller", "only site checkout"), ("buyer", "ok no problem")]
     assert scan_conversation(messages) == []
+    messages = [("buyer", "do you take Zelle?"), ("seller", "no, only through PeerMetals"), ("buyer", "fine, paying now")]
+    assert scan_conversation(messages) == []
+    messages = [("buyer", "do you take Zelle?"), ("seller", "no problem, same as my email"), ("buyer", "ok")]
+    assert [f.value for f in scan_conversation(messages) if f.kind == "payment"] == ["zelle"]
     messages = [("buyer", "do you take paypal?"), ("seller", "yes, send it to my email"), ("buyer", "ok")]
     assert [f.value for f in scan_conversation(messages) if f.kind == "payment"] == ["paypal"]
 

@@ -281,3 +281,30 @@ def test_a_username_sent_in_reply_to_a_question_for_it_is_a_handle() -> None:
     assert scan_conversation([("buyer", "whats your name on the forum?"), ("seller", "Tom"), ("buyer", "cool")]) == []
     assert scan_conversation([("buyer", "whats your order id?"), ("seller", "A12345"), ("buyer", "ok")]) == []
     assert scan_conversation([("buyer", "what's your name on there"), ("buyer", "coin_guy_1")]) == []
+
+
+_APPS = ["WhatsApp", "Telegram", "Signal", "Discord", "Snapchat", "Viber", "WeChat"]
+
+
+@settings(max_examples=120, deadline=None, database=None)
+@given(app=st.sampled_from(_APPS),
+       verb=st.sampled_from(["heard about", "first heard of", "read about", "saw", "came across", "learned about", "spotted"]),
+       thing=st.sampled_from(["this die variety", "the S-mint dime", "these rounds", "the hoard story", "that mint error"]),
+       place=st.sampled_from(["in a {} group", "on {}", "in some {} channel", "in my uncle's {} chat"]),
+       tail=st.sampled_from(["", ", but I'd rather buy here", " last year", ", so I came looking on here"]))
+def test_where_one_heard_of_something_stays_clean_unless_it_invites(app: str, verb: str, thing: str, place: str, tail: str) -> None:
+    sentence = f"I {verb} {thing} {place.format(app)}{tail}."
+    assert [f for f in scan_text(sentence) if f.kind == "handle"] == [], sentence
+    if app in ("Signal", "Snapchat"):
+        return  # names that are also words need more context than "join me there" anyway
+    invited = f"I {verb} {thing} {place.format(app)}, join me there."
+    assert [f for f in scan_text(invited) if f.kind == "handle"], invited
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(app=st.sampled_from(["телеграм", "вотсап", "ватсап"]), verb=st.sampled_from(["переходить", "писать", "общаться"]),
+       tail=st.sampled_from(["", ", давайте здесь", ", только через сайт"]))
+def test_a_russian_refusal_with_the_negation_after_the_app_stays_clean(app: str, verb: str, tail: str) -> None:
+    assert [f for f in scan_text(f"Нет, в {app} {verb} не буду{tail}.") if f.kind == "handle"] == []
+    # Without the negation the same clause proposes the app.
+    assert [f for f in scan_text(f"Давайте в {app} {verb}, так быстрее.") if f.kind == "handle"]

@@ -308,3 +308,18 @@ def test_a_russian_refusal_with_the_negation_after_the_app_stays_clean(app: str,
     assert [f for f in scan_text(f"Нет, в {app} {verb} не буду{tail}.") if f.kind == "handle"] == []
     # Without the negation the same clause proposes the app.
     assert [f for f in scan_text(f"Давайте в {app} {verb}, так быстрее.") if f.kind == "handle"]
+
+
+def test_the_decoder_gate_loses_no_finding(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.detection import decoders
+    from pipeline.detection.gates import message_words
+    from pipeline.detection.normalise import normalise
+
+    texts = [*_gate_corpus(), "1 kilo bar", "kilo alpha tango", "text me", "m3 at 415", "reverse proof",
+             "Morse-themed privy on this bar: ... --- ... (SOS) stamped on the edge",
+             "text me: ....- .---- ..... ..... ..... ..... ----- .---- ..--- ...--"]
+    skipped = [t for t in texts if not decoders.may_apply(t, message_words(normalise(t).text))]
+    gated = [scan_text(t) for t in skipped]
+    monkeypatch.setattr(decoders, "may_apply", lambda text, gate: True)
+    assert [scan_text(t) for t in skipped] == gated
+    assert len(skipped) > 1000

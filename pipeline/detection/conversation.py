@@ -11,7 +11,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
+from pipeline.detection.context import keeps_to_platform
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
 
@@ -53,12 +55,14 @@ def scan_conversation(
     senders, texts = _unpack(messages)
     findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan_text(text, platform_domains=domains)]
     seen = {_key(f) for f in findings}
-    for candidate in [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts)]:
+    candidates = [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts),
+                  *_assembled(senders, texts, domains, window), *_answered_handles(senders, texts, findings)]
+    for candidate in candidates:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
         findings.append(candidate)
-    findings = _without_checkout_rails(findings, texts)
+    findings = _without_checkout_rails(_without_partial_addresses(findings), texts)
     return sorted(findings, key=lambda f: (f.spans[0].message or 0, f.start))
 
 
@@ -92,15 +96,94 @@ def _glued_identifiers(senders: list[str | None], texts: list[str]) -> list[Find
     return found
 
 
+_GLUED_KINDS = frozenset({"email", "url", "handle", "payment"})
+MAX_ASSEMBLY_MESSAGES = 4
+
+
+def _assembled(senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int) -> list[Finding]:
+    """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
+    found: list[Finding] = []
+
+    def scan(text: str) -> list[Finding]:
+        return scan_text(text, platform_domains=domains)
+
+    for first in range(len(texts) - 1):
+        members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
+        if len(members) < 2:
+            continue
+        number = assembly.assembled_numbers(texts, members)
+        if number is not None:
+            found.append(number)
+        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS))
+    return found
+
+
+# Asking the other party for their name somewhere ("what's your name on it", "your @ there?",
+# "cuál es tu usuario"), and the reply that is nothing but a username ("morgan_mike_cc").
+_ASKS_FOR_NAME = re.compile(
+    r"\b(?:what'?s|what\s+is|whats|send|give\s+me|drop)\s+(?:your|ur|yr)\s+(?:user\s?name|name|handle|@|tag|"
+    r"gamer\s?tag|screen\s?name|nick(?:name)?|id)\b|\b(?:your|ur)\s+(?:user\s?name|handle|@|tag|nick)\s*(?:on|there|\?)"
+    r"|\b(?:cual|qual)\s+(?:es|e)\s+(?:tu|seu|teu|o\s+seu|o\s+teu)\s+(?:usuario|nome|user|nick|id)\b"
+    r"|\bwie\s+heisst\s+du\s+(?:auf|bei|da)\b|\bquel\s+est\s+ton\s+(?:pseudo|nom|id)\b",
+    re.IGNORECASE,
+)
+_BARE_USERNAME = re.compile(r"^\s*@?(?P<user>(?=[\w.]*[_\d.])(?=[\w.]*[A-Za-z])[A-Za-z0-9][\w.]{2,29})\s*[.!]?\s*$")
+
+
+def _answered_handles(senders: list[str | None], texts: list[str], findings: list[Finding]) -> list[Finding]:
+    """A bare username sent in reply to the other party asking for one is a handle."""
+    found: list[Finding] = []
+    for index, text in enumerate(texts):
+        match = _BARE_USERNAME.match(text)
+        if match is None or match.group("user").replace(".", "").isdigit():
+            continue
+        asked = [k for k in range(max(0, index - 2), index) if _ASKS_FOR_NAME.search(texts[k])
+                 and senders[k] is not None and senders[index] is not None and senders[k] != senders[index]]
+        if not asked:
+            continue
+        apps = [f.value.split(":")[0] for f in findings if f.kind == "handle" and f.messages and index - 6 <= f.messages[0] < index]
+        user = match.group("user").lower()
+        value = f"{apps[-1]}:{user}" if apps else f"username:{user}"
+        span = Span(match.start("user"), match.end("user"), index)
+        found.append(Finding("handle", (span,), match.group("user"), value, 0.8, messages=(index,)))
+    return found
+
+
+def _without_partial_addresses(findings: list[Finding]) -> list[Finding]:
+    """An address (or a gift card's code) read from fewer messages gives way to one that overlaps it and spans more.
+
+    "then at aaaa" / "dot com" alone reads "then@aaaa.com"; with the sender's earlier "aaaa.bbbb"
+    reassembled, "aaaa.bbbb@aaaa.com" covers it and is the value to report.
+    """
+    addresses = [f for f in findings if f.kind in ("email", "url") or (f.kind == "payment" and f.value == "gift_card")]
+    if len(addresses) < 2:
+        return findings
+    drop = {
+        id(f) for f in addresses for g in addresses
+        if g is not f and g.kind == f.kind and (f.kind != "payment" or g.value == f.value)
+        and len(set(g.messages)) > len(set(f.messages)) and _spans_overlap(f, g)
+    }
+    return [f for f in findings if id(f) not in drop]
+
+
+def _spans_overlap(a: Finding, b: Finding) -> bool:
+    """True when a span of ``a`` and a span of ``b`` overlap in the same message."""
+    return any(x.message == y.message and x.start < y.end and y.start < x.end for x in a.spans for y in b.spans)
+
+
 def _without_checkout_rails(findings: list[Finding], texts: list[str]) -> list[Finding]:
     """A rail asked about and then chosen at the platform's checkout ("PayPal? ... PayPal at checkout") is clean."""
     rails = {f.value for f in findings if f.kind == "payment" and f.value.isalpha() and f.value != "fee_avoidance"}
     if not rails:
         return findings
     at_checkout = {rail for rail in rails for text in texts if rail in text.lower().replace(" ", "") and _CHECKOUT.search(text)}
-    if not at_checkout:
+    # A rail only asked about ("do you take PayPal?") and answered with the checkout, or declined, is clean too.
+    asked = {(f.value, m) for f in findings if f.kind == "payment" and f.value in rails for m in f.messages if "?" in texts[m]}
+    answered = {(rail, m) for rail, m in asked
+                if any(_CHECKOUT.search(t) or keeps_to_platform(t) for t in texts[m + 1 : m + 4])}
+    if not at_checkout and not answered:
         return findings
-    return [f for f in findings if not (f.kind == "payment" and f.value in at_checkout)]
+    return [f for f in findings if not (f.kind == "payment" and (f.value in at_checkout or any((f.value, m) in answered for m in f.messages)))]
 
 
 def _unpack(messages: Sequence[ConversationMessage]) -> tuple[list[str | None], list[str]]:

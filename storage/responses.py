@@ -85,11 +85,20 @@ def _lock_cursor(session: Session) -> ResponseSyncCursor:
     return cursor
 
 
-def mark_synced(session: Session, message_ids: Sequence[int], now: datetime) -> None:
-    """Record that the sync has seen these messages."""
-    session.execute(update(Message).where(Message.id.in_(list(message_ids))).values(deadline_synced_at=now))
+def mark_synced(session: Session, message_ids: Sequence[int], now: datetime) -> int:
+    """Record that the sync has seen these messages; returns how many it had not seen before."""
+    marked = 0
+    for start in range(0, len(message_ids), 5000):
+        marked += session.execute(_MARK_SYNCED, {"ids": list(message_ids[start : start + 5000]), "now": now}).rowcount
     cursor = _lock_cursor(session)
     cursor.last_message_id = max(cursor.last_message_id, *message_ids)
+    return marked
+
+
+_MARK_SYNCED = (update(Message.__table__)
+                .where(Message.__table__.c.id.in_(bindparam("ids", expanding=True)),
+                       Message.__table__.c.deadline_synced_at.is_(None))
+                .values(deadline_synced_at=bindparam("now")))
 
 
 def load_timelines(session: Session, conversation_ids: Sequence[int]) -> list[ConversationTimeline]:

@@ -31,6 +31,13 @@ from storage.blobs import BlobNotFound, BlobStore, BlobTooLarge
 from usecases import notifications, scanning
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+BATCH_RECORDS = 5000
+"""Records a file import applies and commits together: each batch costs a fixed few statements
+(lookups, notification and read-mark writes), and a conversation's notification row is written
+once per batch however many of its messages the batch holds (figures: docs/benchmarks.md, "Bulk
+import, scan stage and response sync")."""
+BATCH_BYTES = 32 * 1024 * 1024
+"""…or fewer, once their lines add up to this many bytes (bounds the memory a batch holds)."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +80,14 @@ class InterchangeImporter:
     """Applies interchange lines; attachment paths are resolved inside ``base_dir`` only."""
 
     def __init__(self, session_factory, blobs: BlobStore, base_dir: Path, *, clock: Callable[[], datetime] = _utcnow,
-                 batch_size: int = 500, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES, bulk: bool = True) -> None:
+                 batch_size: int = BATCH_RECORDS, batch_bytes: int = BATCH_BYTES,
+                 max_attachment_bytes: int = MAX_ATTACHMENT_BYTES, bulk: bool = True) -> None:
         self.session_factory = session_factory
         self.blobs = blobs
         self.base_dir = base_dir.resolve()
         self.clock = clock
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.max_attachment_bytes = max_attachment_bytes
         self.bulk = bulk
         """Consecutive messages applied together (``apply_message_run``); False: one savepoint a record (the reference)."""
@@ -87,13 +96,15 @@ class InterchangeImporter:
                      on_commit: Callable[[list[int]], None] = lambda ids: None) -> Iterator[LineOutcome]:
         """Import numbered lines; after each commit, hand the new message ids to ``on_commit``."""
         batch: list[tuple[int, bytes]] = []
+        size = 0
         for line_no, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             batch.append((line_no, raw))
-            if len(batch) >= self.batch_size:
+            size += len(raw)
+            if len(batch) >= self.batch_size or size >= self.batch_bytes:
                 yield from self._import_batch(batch, on_commit)
-                batch = []
+                batch, size = [], 0
         if batch:
             yield from self._import_batch(batch, on_commit)
 

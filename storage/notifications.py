@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.notifications import UnreadMessage
+from storage import bulk
 from storage.db import is_postgres
 from storage.models import Attachment, Conversation, ConversationRead, Message, Notification, User
 from storage.models.base import UTCDateTime
@@ -224,9 +225,17 @@ def _write_rows(session: Session, rows: dict[tuple[int, int], dict[str, Any]], b
     changed = [{"b_id": row["id"], **{f"b_{f}": row[f] for f in _ROW_FIELDS}}
                for key, row in rows.items() if row["id"] is not None and row != before[key]]
     connection = session.connection()
-    if new:
+    postgres = is_postgres(session)
+    if postgres and len(new) >= bulk.COPY_FROM_ROWS:
+        # COPY (storage/bulk.py): no RETURNING needed, and the rows keep their order (and so their ids).
+        bulk.copy_into(session, "notifications", _NEW_COLUMNS, ([_utc(row[c]) for c in _NEW_COLUMNS] for row in new))
+    elif new:
         connection.execute(NOTIFICATIONS.insert(), new)
-    if changed and is_postgres(session):
+    if postgres and len(changed) >= bulk.COPY_FROM_ROWS:
+        bulk.copy_to_scratch(session, "import_notifications", _SCRATCH_ROWS,
+                             ([_utc(row[f"b_{f}"]) for f in ("id", *_ROW_FIELDS)] for row in changed))
+        connection.execute(_UPDATE_SCRATCH_ROWS_PG)
+    elif changed and postgres:
         # One statement with one array a column: an executemany of a thousand updates costs a round trip each.
         connection.execute(_UPDATE_ROWS_PG, {f"b_{f}": [_utc(row[f"b_{f}"]) for row in changed]
                                              for f in ("id", *_ROW_FIELDS)})
@@ -241,6 +250,14 @@ _UPDATE_ROWS_PG = text(
     "UPDATE notifications AS n SET " + ", ".join(f"{f} = v.{f}" for f in _ROW_FIELDS)
     + " FROM unnest(" + ", ".join(f"CAST(:b_{f} AS {_ROW_TYPES.get(f, 'timestamptz')}[])" for f in ("id", *_ROW_FIELDS))
     + ") AS v (" + ", ".join(("id", *_ROW_FIELDS)) + ") WHERE n.id = v.id"
+)
+
+
+_NEW_COLUMNS = ("recipient_id", "conversation_id", *_ROW_FIELDS)
+_SCRATCH_ROWS = tuple((f, _ROW_TYPES.get(f, "timestamptz")) for f in ("id", *_ROW_FIELDS))
+_UPDATE_SCRATCH_ROWS_PG = text(
+    "UPDATE notifications AS n SET " + ", ".join(f"{f} = v.{f}" for f in _ROW_FIELDS)
+    + " FROM pg_temp.import_notifications AS v WHERE n.id = v.id"
 )
 
 

@@ -116,8 +116,18 @@ def _external(names: dict[int, str], table, column, value):
     return value
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_urls(request, sqlite_template: Path, tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgres", "postgres-copy"])
+def two_urls(request, sqlite_template: Path, tmp_path: Path, monkeypatch):
+    """Two fresh databases; "postgres-copy" sends every set-based write of the bulk path through COPY."""
+    if request.param == "postgres-copy":
+        from storage import bulk
+
+        monkeypatch.setattr(bulk, "COPY_FROM_ROWS", 1)  # else only runs of 64 rows or more (none with batches of 37)
+        copies = []
+        real = bulk.copy_into
+        monkeypatch.setattr(bulk, "copy_into", lambda session, table, *rest: copies.append(table) or real(
+            session, table, *rest))
+        request.node.copies = copies
     if request.param == "sqlite":
         urls = []
         for name in ("reference", "bulk"):
@@ -131,11 +141,17 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path):
         yield [reference, bulk]
 
 
-def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path):
+def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path, request):
     path = tmp_path / "market.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in corpus()))
     reference_outcomes, reference = run_pipeline(two_urls[0], tmp_path / "ref", path, bulk=False)
+    copies = getattr(request.node, "copies", None)
+    if copies is not None:
+        assert copies == []  # the row-at-a-time path writes row by row
     bulk_outcomes, bulk = run_pipeline(two_urls[1], tmp_path / "bulk", path, bulk=True)
+    if copies is not None:
+        assert {"pg_temp.import_messages", "pg_temp.import_reads", "notifications",
+                "pg_temp.import_notifications"} <= set(copies)
     statuses = {status for _, status, *_ in reference_outcomes}
     assert {"created", "unchanged", "updated", "error"} <= statuses
     assert reference["contact_findings"] and reference["notifications"] and reference["review_items"]

@@ -1,0 +1,52 @@
+"""COPY for PostgreSQL's bulk writes: rows travel as COPY data instead of array parameters.
+
+A set-based write of thousands of rows used to send one array a column (``unnest``). psycopg
+dumps an array's text in Python, item by item, with a regular expression per item to decide
+its quoting: for the importer that cost more CPU than anything else it did. COPY rows are
+formatted by psycopg's C code, and the server reads them without parsing array literals. The
+rows go to a scratch table (``pg_temp``, private to the connection, emptied at every commit
+and before each use); the statement that needs them reads it like any table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+COPY_FROM_ROWS = 64
+"""Fewer rows than this go as array parameters: COPY costs two more round trips (scratch table, COPY)."""
+
+
+def copy_to_scratch(session: Session, table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> None:
+    """Fill the scratch table ``table`` (``columns``: name and SQL type) with ``rows``, in the session's transaction.
+
+    ``table`` and the column names and types come from this package's code, never from input.
+    """
+    # One round trip (simple query protocol): created on first use, emptied of an earlier use in this transaction.
+    prepare = (f"CREATE TEMP TABLE IF NOT EXISTS {table} ({', '.join(f'{n} {t}' for n, t in columns)})"
+               f" ON COMMIT DELETE ROWS; DELETE FROM pg_temp.{table}")
+    copy_into(session, f"pg_temp.{table}", [name for name, _ in columns], rows, prepare)
+
+
+def copy_into(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+              prepare: str | None = None) -> None:
+    """COPY ``rows`` into ``table`` (values in the order of ``columns``), after running ``prepare``.
+
+    A refusal is raised as SQLAlchemy's DBAPIError, as a statement run through the session would be.
+    """
+    import psycopg  # only PostgreSQL sessions come here
+
+    raw = session.connection().connection.driver_connection
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with raw.cursor() as cursor:
+            if prepare:
+                cursor.execute(prepare)  # no parameters: several statements in one round trip
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc

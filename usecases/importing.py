@@ -9,7 +9,9 @@ changes nothing, a changed message text is refused.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +74,25 @@ class MessageConflict(ImportRejected):
     """A known message id arrived with other content; messages are immutable."""
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector waits while one batch is applied, and runs as usual after.
+
+    A batch allocates tens of thousands of objects that live until its end (records, rows,
+    outcomes); each allocation burst set off a full collection that walked every object of the
+    process (SQLAlchemy's and the models' too), a quarter of the importer's CPU in a profile.
+    Nothing else runs in the process meanwhile (the file import is a command, not a server).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -103,10 +124,14 @@ class InterchangeImporter:
             batch.append((line_no, raw))
             size += len(raw)
             if len(batch) >= self.batch_size or size >= self.batch_bytes:
-                yield from self._import_batch(batch, on_commit)
+                with _collector_paused():
+                    outcomes = self._import_batch(batch, on_commit)
+                yield from outcomes
                 batch, size = [], 0
         if batch:
-            yield from self._import_batch(batch, on_commit)
+            with _collector_paused():
+                outcomes = self._import_batch(batch, on_commit)
+            yield from outcomes
 
     def _import_batch(self, batch: list[tuple[int, bytes]], on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
         if not self.bulk:

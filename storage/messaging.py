@@ -115,22 +115,23 @@ def conversation(session: Session, external_id: str) -> ConversationRef | None:
 
 
 @cache
-def _conversations_with_participants_query():
+def _conversations_with_participants_query(postgres: bool):
     """Built once: building the joined select (two aliases) cost more than running it."""
     # Core tables, not ORM entities: the ORM's per-execution set-up cost as much again as the query.
     conversation, buyer, seller = Conversation.__table__, User.__table__.alias("buyer"), User.__table__.alias("seller")
     return (select(conversation.c.external_id, conversation.c.id, conversation.c.buyer_id, conversation.c.seller_id,
                    buyer.c.external_id, seller.c.external_id)
             .join(buyer, buyer.c.id == conversation.c.buyer_id).join(seller, seller.c.id == conversation.c.seller_id)
-            .where(conversation.c.external_id.in_(bindparam("external_ids", expanding=True))))
+            .where(bulk.member_of(conversation.c.external_id, "external_ids", postgres)))
 
 
 def conversations_with_participants(session: Session, external_ids: Sequence[str]) -> dict[str, ConversationParticipants]:
     """The stored conversations among ``external_ids`` with their participants, in one query."""
     found: dict[str, ConversationParticipants] = {}
     unique = sorted(set(external_ids))
+    query = _conversations_with_participants_query(is_postgres(session))
     for start in range(0, len(unique), 1000):
-        rows = session.execute(_conversations_with_participants_query(), {"external_ids": unique[start : start + 1000]})
+        rows = session.execute(query, {"external_ids": unique[start : start + 1000]})
         found.update((row[0], ConversationParticipants(*row[1:])) for row in rows)
     return found
 

@@ -148,19 +148,19 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
 
 
 @cache
-def _load_rows_query(for_update: bool):
-    """Built once (with an expanding parameter): building the select cost more than running it."""
+def _load_rows_query(postgres: bool):
+    """Built once (with a list parameter): building the select cost more than running it; locked on PostgreSQL."""
     n = NOTIFICATIONS.c
     query = (select(n.id, n.recipient_id, n.conversation_id, *(n[f] for f in _ROW_FIELDS))
-             .where(n.conversation_id.in_(bindparam("conversations", expanding=True))).order_by(n.id))
-    return query.with_for_update() if for_update else query
+             .where(bulk.member_of(n.conversation_id, "conversations", postgres)).order_by(n.id))
+    return query.with_for_update() if postgres else query
 
 
 @cache
-def _load_reads_query():
+def _load_reads_query(postgres: bool):
     r = ConversationRead.__table__.c
     return select(r.conversation_id, r.user_id, r.last_read_at).where(
-        r.conversation_id.in_(bindparam("conversations", expanding=True)))
+        bulk.member_of(r.conversation_id, "conversations", postgres))
 
 
 def _load_rows(session: Session, conversations: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
@@ -174,8 +174,9 @@ def _load_rows(session: Session, conversations: list[int]) -> dict[tuple[int, in
 
 def _load_reads(session: Session, conversations: list[int]) -> dict[tuple[int, int], datetime]:
     found: dict[tuple[int, int], datetime] = {}
+    query = _load_reads_query(is_postgres(session))
     for start in range(0, len(conversations), 1000):
-        rows = session.execute(_load_reads_query(), {"conversations": conversations[start : start + 1000]})
+        rows = session.execute(query, {"conversations": conversations[start : start + 1000]})
         found.update(((c, u), at) for c, u, at in rows)
     return found
 

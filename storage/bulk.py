@@ -62,3 +62,20 @@ def member_of(column: Any, name: str, postgres: bool) -> Any:
     if postgres:
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def copy_table_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> bool:
+    """COPY rows (dicts with the same keys) into ``table``, with the columns' constant defaults filled in.
+
+    COPY skips SQLAlchemy's client-side defaults, so a column the rows leave out gets its
+    constant ``default`` here; a column with a computed client-side default makes this return
+    False, having written nothing (the caller then inserts as usual).
+    """
+    given = list(rows[0])
+    missing = [c for c in table.columns if c.name not in given and c.default is not None]
+    if any(not c.default.is_scalar for c in missing):
+        return False
+    defaults = [c.default.arg for c in missing]
+    copy_into(session, table.name, [*given, *(c.name for c in missing)],
+              ([*(row[k] for k in given), *defaults] for row in rows))
+    return True

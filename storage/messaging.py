@@ -283,8 +283,10 @@ def insert_rows(session: Session, kind: str, rows: Sequence[dict[str, Any]]) -> 
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
+    postgres = is_postgres(session)
     for group in groups.values():
-        session.connection().execute(table.insert(), group)
+        if not (postgres and len(group) >= bulk.COPY_FROM_ROWS and bulk.copy_table_rows(session, table, group)):
+            session.connection().execute(table.insert(), group)
 
 
 def update_row(session: Session, kind: str, row_id: int, values: dict[str, Any]) -> None:

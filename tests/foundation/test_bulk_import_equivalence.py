@@ -150,7 +150,7 @@ def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path, request
         assert copies == []  # the row-at-a-time path writes row by row
     bulk_outcomes, bulk = run_pipeline(two_urls[1], tmp_path / "bulk", path, bulk=True)
     if copies is not None:
-        assert {"pg_temp.import_messages", "pg_temp.import_reads", "notifications",
+        assert {"pg_temp.import_messages", "pg_temp.import_reads", "notifications", "users", "conversations",
                 "pg_temp.import_notifications"} <= set(copies)
     statuses = {status for _, status, *_ in reference_outcomes}
     assert {"created", "unchanged", "updated", "error"} <= statuses

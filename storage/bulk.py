@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, any_, bindparam
+from sqlalchemy import ARRAY, any_, bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -71,11 +71,42 @@ def copy_table_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]
     constant ``default`` here; a column with a computed client-side default makes this return
     False, having written nothing (the caller then inserts as usual).
     """
+    filled = _with_defaults(table, rows)
+    if filled is None:
+        return False
+    copy_into(session, table.name, *filled)
+    return True
+
+
+def insert_returning_ids(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> list[int] | None:
+    """Insert rows (dicts with the same keys) through a scratch table; their new ids, in the rows' order.
+
+    One ``INSERT … SELECT … ORDER BY`` numbers the rows in that order (the assumption SQLAlchemy's
+    own ordered ``RETURNING`` makes for integer keys drawn from a sequence). None, having written
+    nothing, when a column left out has a computed client-side default.
+    """
+    filled = _with_defaults(table, rows)
+    if filled is None:
+        return None
+    names, values = filled
+    dialect = session.get_bind().dialect
+    scratch = f"scratch_{table.name}"
+    copy_to_scratch(session, scratch, [("copy_position", "integer"), *((n, table.c[n].type.compile(dialect=dialect)) for n in names)],
+                    ([position, *row] for position, row in enumerate(values)))
+    listed = ", ".join(names)
+    result = session.execute(text(f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM pg_temp.{scratch}"
+                                  f" ORDER BY copy_position RETURNING {table.name}.id"))
+    return sorted(result.scalars())
+
+
+def _with_defaults(table: Any, rows: Sequence[dict[str, Any]]) -> tuple[list[str], Iterable[list[Any]]] | None:
+    """Column names and each row's values, constant client-side defaults added; None if one is computed
+    (or the rows' keys differ)."""
     given = list(rows[0])
+    if any(row.keys() != rows[0].keys() for row in rows):
+        return None
     missing = [c for c in table.columns if c.name not in given and c.default is not None]
     if any(not c.default.is_scalar for c in missing):
-        return False
+        return None
     defaults = [c.default.arg for c in missing]
-    copy_into(session, table.name, [*given, *(c.name for c in missing)],
-              ([*(row[k] for k in given), *defaults] for row in rows))
-    return True
+    return [*given, *(c.name for c in missing)], ([*(row[k] for k in given), *defaults] for row in rows)

@@ -122,7 +122,6 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path, monkeypatch):
     if request.param == "postgres-copy":
         from storage import bulk
 
-        monkeypatch.setattr(bulk, "COPY_FROM_ROWS", 1)  # else only runs of 64 rows or more (none with batches of 37)
         copies = []
         real = bulk.copy_into
         monkeypatch.setattr(bulk, "copy_into", lambda session, table, *rest: copies.append(table) or real(
@@ -141,17 +140,25 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path, monkeypatch):
         yield [reference, bulk]
 
 
-def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path, request):
+def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path, request, monkeypatch):
+    from storage import bulk as bulk_writes
+
     path = tmp_path / "market.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in corpus()))
-    reference_outcomes, reference = run_pipeline(two_urls[0], tmp_path / "ref", path, bulk=False)
     copies = getattr(request.node, "copies", None)
     if copies is not None:
-        assert copies == []  # the row-at-a-time path writes row by row
+        # The reference never copies (its response sync neither); the bulk side copies every set-based write,
+        # its sync's deadlines and history lines too (else only from 64 rows up, none with batches of 37).
+        monkeypatch.setattr(bulk_writes, "COPY_FROM_ROWS", 10**9)
+    reference_outcomes, reference = run_pipeline(two_urls[0], tmp_path / "ref", path, bulk=False)
+    if copies is not None:
+        assert copies == []
+        monkeypatch.setattr(bulk_writes, "COPY_FROM_ROWS", 1)
     bulk_outcomes, bulk = run_pipeline(two_urls[1], tmp_path / "bulk", path, bulk=True)
     if copies is not None:
         assert {"pg_temp.import_messages", "pg_temp.import_reads", "notifications", "users", "conversations",
-                "pg_temp.import_notifications"} <= set(copies)
+                "pg_temp.import_notifications", "pg_temp.scratch_response_deadlines",
+                "response_deadline_events"} <= set(copies)
     statuses = {status for _, status, *_ in reference_outcomes}
     assert {"created", "unchanged", "updated", "error"} <= statuses
     assert reference["contact_findings"] and reference["notifications"] and reference["review_items"]

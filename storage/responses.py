@@ -374,11 +374,16 @@ def seller_records(session: Session, since: datetime, until: datetime, seller_em
     c = DEADLINES.c
     query = (select(c.seller_id, c.started_at, c.answered_at, c.away)
              .where(c.started_at >= since, c.started_at <= until, c.superseded_at.is_(None)))
+    # Core table columns only: `peerguard sellers stats` then never configures the ORM mappers.
+    users_table = User.__table__.c
     if seller_email is not None:
-        query = query.join(User, User.id == c.seller_id).where(func.lower(User.email) == seller_email.lower())
+        query = (query.join(User.__table__, users_table.id == c.seller_id)
+                 .where(func.lower(users_table.email) == seller_email.lower()))
     records: dict[int, list[ResponseRecord]] = {}
     for seller_id, started_at, answered_at, away in session.execute(query):
         records.setdefault(seller_id, []).append(ResponseRecord(started_at, answered_at, away))
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(list(records))))}
-    return [SellerRecords(seller_id, users[seller_id].email, users[seller_id].name, found)
-            for seller_id, found in sorted(records.items())]
+    if not records:
+        return []
+    users = {user_id: (email, name) for user_id, email, name in session.execute(
+        select(users_table.id, users_table.email, users_table.name).where(users_table.id.in_(list(records))))}
+    return [SellerRecords(seller_id, *users[seller_id], found) for seller_id, found in sorted(records.items())]

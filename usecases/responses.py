@@ -128,7 +128,8 @@ def _sync_timelines(app: App, session: Session, timelines: list[ConversationTime
         computed = obligations_from_timeline(conversation.messages, now)
         if computed.future_message_ids:
             log.warning("conversation %s: %d message(s) are dated in the future; treated as sent now",
-                        conversation.external_id, len(computed.future_message_ids))
+                        conversation.external_id, len(computed.future_message_ids),
+                        extra={"conversation": conversation.external_id})
         counts.update(_reconcile(app, plan, conversation, computed, now))
     _write_sync(session, plan, now)
     return counts

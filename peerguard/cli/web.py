@@ -21,8 +21,13 @@ def web(host: str, port: int, workers: int, timeout_keep_alive: int) -> None:
     """
     import uvicorn
 
+    from usecases.logs import uvicorn_log_config
+
     app = open_app()  # validates settings and the schema before any worker starts
+    log_format = app.settings.log_format
     app.dispose()
+    # JSON: uvicorn's own lines too, one object per line; text: uvicorn's default format.
+    logging_options = {"log_config": uvicorn_log_config(log_format)} if log_format == "json" else {}
     uvicorn.run("peerguard.web.app:create_app_from_environment", factory=True, host=host, port=port, workers=workers,
                 timeout_keep_alive=timeout_keep_alive, limit_concurrency=1000, access_log=False, log_level="info",
-                h11_max_incomplete_event_size=64 * 1024)
+                h11_max_incomplete_event_size=64 * 1024, **logging_options)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
 from peerguard.web import errors, unsubscribe
@@ -37,8 +35,9 @@ def create_app_from_environment() -> FastAPI:
     """uvicorn's factory (``--factory``): settings from the environment, doorbell to the workers."""
     from actors.app import BrokerDoorbell
     from usecases.app import SilentDoorbell
+    from usecases.logs import configure_logging
     from usecases.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_environment()
+    configure_logging(settings.log_format)
     return create_app(App.from_settings(settings, BrokerDoorbell() if settings.redis_url else SilentDoorbell()))

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 ID_FIELDS = ("conversation", "message", "user", "order", "email", "notice")
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
 _CONTEXT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("peerguard_log_context", default=None)
 _SECRETS = (

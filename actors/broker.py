@@ -6,6 +6,8 @@ module imports this one first. Creating the broker opens no connection: redis-py
 
 from __future__ import annotations
 
+import logging
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
@@ -21,6 +23,7 @@ from dramatiq.middleware import (
 
 from actors.heartbeat import WorkerHeartbeat
 from actors.metrics import ActorMetrics
+from usecases.logs import configure_logging
 from usecases.settings import Settings
 
 REDIS_NAMESPACE = "peerguard"
@@ -54,5 +57,10 @@ def make_broker(redis_url: str | None) -> dramatiq.Broker:
     return StubBroker(middleware=middleware())
 
 
-broker = make_broker(Settings.from_environment().redis_url)
+_settings = Settings.from_environment()
+if _settings.log_format == "json" and not logging.getLogger().handlers:
+    # A Dramatiq worker process started with --skip-logging by `peerguard worker`: its stderr
+    # is already Dramatiq's log pipe, so JSON lines go through it like every other line.
+    configure_logging("json")
+broker = make_broker(_settings.redis_url)
 dramatiq.set_broker(broker)

@@ -49,7 +49,8 @@ def mail_process() -> None:
                                             observe_send=EMAIL_SEND_SECONDS.observe)
         except Exception as exc:  # noqa: BLE001 - a broken database or transport must not end the process
             failures += 1
-            delay = min(MAIL_POLL_SECONDS * 2 ** min(failures, 3), 15.0)
+            # 1, 2, 4, 8, 15 s: the first retry comes soon (a database restart takes seconds).
+            delay = min(0.5 * 2 ** failures, 15.0)
             log.warning("mail process: delivery failed (%s: %s); retrying in %.0f s", exc.__class__.__name__, exc, delay)
             stop.wait(delay)
             continue

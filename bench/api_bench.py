@@ -175,6 +175,66 @@ def server_cpu_seconds(process: subprocess.Popen) -> float:
     return total
 
 
+def database_cpu_seconds(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving ``database`` (their title names it)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            title = (proc / "cmdline").read_bytes()
+            if not title.startswith(b"postgres:") or f" {database} ".encode() not in title:
+                continue
+            fields = (proc / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def commits(database: str) -> int:
+    """Transactions committed so far in ``database`` (pg_stat_database; includes this query's own)."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(ADMIN_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(connection.execute(text("SELECT xact_commit FROM pg_stat_database WHERE datname = :d"),
+                                          {"d": database}).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat: the share of the machine in use."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+class Meter:
+    """CPU of the web processes, this load generator, the database's backends and the whole machine over a phase."""
+
+    def __init__(self, server: subprocess.Popen, database: str) -> None:
+        self.server, self.database = server, database
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, ...]:
+        return (server_cpu_seconds(self.server), time.process_time(), database_cpu_seconds(self.database), *machine_busy(),
+                commits(self.database))
+
+    def report(self, count: int, wall: float) -> str:
+        end = self._read()
+        web, client, db = ((end[i] - self.start[i]) * 1000 / count for i in range(3))
+        busy = (end[3] - self.start[3]) / max(1, end[4] - self.start[4])
+        transactions = end[5] - self.start[5]
+        return (f"CPU a request: web {web:.2f} ms, load generator {client:.2f} ms, PostgreSQL backends {db:.2f} ms; "
+                f"machine {busy * 100:.0f}% busy over {wall:.1f} s; {transactions} database transactions ({count / max(1, transactions):.1f} "
+                "requests each, pg_stat_database)")
+
+
 def stop_server(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -293,7 +353,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def import_baseline(records_before: list[dict], records: list[dict], work: Path) -> tuple[float, float]:
     """``peerguard import`` into a fresh database: untimed world first, then the timed messages file."""
-    with scratch_database(ADMIN_URL, "peerguard_apibench_import") as url:
+    with scratch_database(ADMIN_URL, f"peerguard_apibench_import_{os.getpid()}") as url:
         data = work / "import-data"
         data.mkdir()
         env = environment(url, data)
@@ -331,6 +391,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="peerguard web --workers")
     parser.add_argument("--scan-rate", type=float, default=200.0)
     parser.add_argument("--scan-seconds", type=float, default=20.0)
+    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--skip-import", action="store_true", help="skip the peerguard import baseline")
     args = parser.parse_args()
 
@@ -342,27 +403,34 @@ def main() -> None:
     results: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="peerguard-apibench-"))
     try:
-        with scratch_database(ADMIN_URL, "peerguard_apibench") as url:
+        with scratch_database(ADMIN_URL, f"peerguard_apibench_{os.getpid()}") as url:
             data = work / "web-data"
             data.mkdir()
             env = environment(url, data)
             token = make_token(env)
-            port = free_port()
+            port = args.port or free_port()
             server = start_server(env, port, args.workers)
             try:
                 asyncio.run(post_batches(port, token, people + chats, parallel=1))
+                database = url.rsplit("/", 1)[1]
                 cpu = server_cpu_seconds(server)
+                meter = Meter(server, database)
                 seconds = asyncio.run(put_messages(port, token, singles, args.clients))
                 results["put_per_s"] = args.messages / seconds
                 results["put_cpu_ms"] = (server_cpu_seconds(server) - cpu) * 1000 / args.messages
                 print(f"PUT /v1/messages/{{id}}: {args.messages} in {seconds:.2f} s = {results['put_per_s']:.0f} msg/s "
                       f"(web processes' CPU {results['put_cpu_ms']:.1f} ms a PUT)", flush=True)
+                print("  " + meter.report(args.messages, seconds), flush=True)
+                meter = Meter(server, database)
                 seconds = asyncio.run(post_batches(port, token, batched))
                 results["batch_per_s"] = args.messages / seconds
                 print(f"POST /v1/batch x1000: {args.messages} in {seconds:.2f} s = {results['batch_per_s']:.0f} msg/s", flush=True)
+                print("  " + meter.report(args.messages, seconds), flush=True)
                 count = int(args.scan_rate * args.scan_seconds)
+                meter = Meter(server, database)
                 latencies, failures, achieved = asyncio.run(
                     open_loop_scan(port, token, scan_requests(count, chats), args.scan_rate))
+                print("  " + meter.report(count, args.scan_seconds), flush=True)
                 results.update(scan_p50=percentile(latencies, 50), scan_p90=percentile(latencies, 90),
                                scan_p99=percentile(latencies, 99), scan_max=max(latencies),
                                scan_mean=statistics.fmean(latencies), scan_failures=failures, scan_rate=achieved)

@@ -1,65 +1,184 @@
 """Whole-process time of the read-only commands (`review list`, `sellers stats`, `outbox status`).
 
-Each command runs --runs times on an embedded SQLite database (process start to exit); the
-baseline in the same run is `python -c pass` and `python -c "import sqlalchemy.orm"` (the floor
-any command that reads the database pays). Also lists which heavy modules each command imports.
-Usage::
+Each command runs --runs times (process start to exit); the baseline in the same run is
+`python -c pass` and `python -c "import sqlalchemy.orm"`. Wall time and CPU time (user + system
+of the process, from wait4) are both reported: on the shared machine CPU time is the steadier
+figure. Also lists which heavy modules each command imports.
+
+Without options the commands read an empty embedded SQLite database. ``--fill N`` creates a
+PostgreSQL database of its own (dropped at the end unless --keep), fills it set-based with
+``generate_series`` (bench/review_list_bench.py's load: N review items, N/20 pending, 20,000
+users, 10,000 conversations, N messages), and prints the plan (EXPLAIN ANALYZE) of every query
+each command sends; ``--database-url URL`` reuses such a database. Usage::
 
     .venv/bin/python bench/cli_startup.py [--runs 10]
+    .venv/bin/python bench/cli_startup.py --fill 1000000 --runs 10 [--keep] [--baseline-bin ../main/.venv/bin]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COMMANDS = (["review", "list"], ["sellers", "stats"], ["outbox", "status"], ["status"])
-HEAVY = ("jinja2", "dramatiq", "weasyprint", "pipeline.detection.scanner", "fastapi", "alembic", "redis", "prometheus_client")
+HEAVY = ("jinja2", "dramatiq", "weasyprint", "pipeline.detection.scanner", "fastapi", "alembic", "redis",
+         "prometheus_client", "httpx", "sqlalchemy.orm", "storage.models")
+CORE = "import click, psycopg, sqlalchemy, sqlalchemy.dialects.postgresql.psycopg"
+FLOORS = (
+    ("Core + psycopg + click", CORE),
+    ("  + sqlalchemy.orm", CORE + ", sqlalchemy.orm"),
+    ("  + storage.models", CORE + ", sqlalchemy.orm, storage.models"),
+    ("  + mappers configured", CORE + ", storage.models; sqlalchemy.orm.configure_mappers()"),
+)
+ADMIN_URL = os.environ.get("PEERGUARD_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
-def timed(argv: list[str], env: dict[str, str], runs: int) -> float:
-    samples = []
+def timed(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``runs`` processes."""
+    walls, cpus = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(argv, env=env, check=True, capture_output=True)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        walls.append(time.perf_counter() - started)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        assert process.returncode == 0, (argv, process.returncode)
+    return statistics.median(walls), statistics.median(cpus)
 
 
-def heavy_imports(command: list[str], env: dict[str, str]) -> list[str]:
-    probe = ("import sys; from peerguard.cli import main; sys.argv = ['peerguard', *sys.argv[1:]]\n"
-             "try:\n    main()\nexcept SystemExit:\n    pass\n"
-             f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", probe, *command], env=env, capture_output=True, text=True).stdout
-    line = [x for x in out.splitlines() if x.startswith("HEAVY")]
-    return eval(line[-1][6:]) if line else ["?"]  # noqa: S307 - our own repr of a list of names
+PROBE = """
+import json, sys
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+statements = []
+@event.listens_for(Engine, "before_cursor_execute")
+def record(conn, cursor, statement, parameters, context, executemany):
+    statements.append((statement, parameters if isinstance(parameters, dict) else list(parameters or ())))
+from peerguard.cli import main
+sys.argv = ['peerguard', *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print('HEAVY', json.dumps([m for m in %r if m in sys.modules]))
+print('SQL', json.dumps(statements, default=str))
+"""
+
+
+def probe(command: list[str], env: dict[str, str]) -> tuple[list[str], list[tuple[str, object]]]:
+    """The heavy modules a command imports and the statements it sends (in a separate process)."""
+    out = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *command], env=env, capture_output=True,
+                         text=True).stdout
+    heavy = [json.loads(x[6:]) for x in out.splitlines() if x.startswith("HEAVY ")]
+    sql = [json.loads(x[4:]) for x in out.splitlines() if x.startswith("SQL ")]
+    return (heavy[-1] if heavy else ["?"]), (sql[-1] if sql else [])
+
+
+def plans(url: str, statements: list) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each SELECT a command sent, with its parameters."""
+    import psycopg
+
+    found = []
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        for statement, parameters in statements:
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")) or "pg_catalog" in statement \
+                    or "alembic_version" in statement or statement.strip().upper() == "SELECT 1":
+                continue
+            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters or None).fetchall()
+            found.append(" ".join(statement.split())[:300] + "\n" + "\n".join("    " + r[0] for r in rows))
+            conn.rollback()
+    return found
+
+
+def fill(items: int) -> tuple[str, str]:
+    """A fresh migrated PostgreSQL database with ``items`` review items; returns (name, url)."""
+    sys.path.insert(0, str(ROOT))
+    from bench.review_list_bench import load
+    from storage.db import make_engine
+    from tests import scratch_db
+
+    name = f"peerguard_bench_cli_{uuid.uuid4().hex[:8]}"
+    url = scratch_db.create_database(ADMIN_URL, name)
+    engine = make_engine(url)
+    seconds = load(engine, items, max(1, items // 20), datetime.now(UTC))
+    engine.dispose()
+    print(f"filled {name}: {items:,} review items ({max(1, items // 20):,} pending) in {seconds:.0f} s", flush=True)
+    return name, url
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--fill", type=int, help="PostgreSQL with this many review items (set-based load)")
+    parser.add_argument("--database-url", help="an already filled PostgreSQL database to read")
+    parser.add_argument("--keep", action="store_true", help="keep the --fill database (its URL is printed)")
+    parser.add_argument("--no-plans", action="store_true")
+    parser.add_argument("--baseline-bin", type=Path,
+                        help="the bin/ folder of another checkout's virtual environment (e.g. main's), timed in the same run")
     args = parser.parse_args()
+    filled = None
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "PEERGUARD_DATA_DIR": folder}
-        for var in ("DATABASE_URL", "REDIS_URL"):
+        for var in ("DATABASE_URL", "REDIS_URL", "PEERGUARD_LOG_FORMAT"):
             env.pop(var, None)
-        subprocess.run([str(BIN / "peerguard"), "db", "upgrade"], env=env, check=True, capture_output=True)
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median of {args.runs} runs")
-        floor = timed([sys.executable, "-c", "pass"], env, args.runs)
-        orm = timed([sys.executable, "-c", "import sqlalchemy.orm"], env, args.runs)
-        print(f"{'python -c pass':<28} {floor * 1000:7.0f} ms")
-        print(f"{'import sqlalchemy.orm':<28} {orm * 1000:7.0f} ms")
-        for command in COMMANDS:
-            seconds = timed([str(BIN / "peerguard"), *command], env, args.runs)
-            print(f"{'peerguard ' + ' '.join(command):<28} {seconds * 1000:7.0f} ms  ({seconds / orm:.2f}x the ORM import)"
-                  f"  heavy modules: {heavy_imports(command, env) or 'none'}")
+        url = args.database_url
+        if args.fill:
+            filled, url = fill(args.fill)
+        if url:
+            env["DATABASE_URL"] = url
+        else:
+            subprocess.run([str(BIN / "peerguard"), "db", "upgrade"], env=env, check=True, capture_output=True)
+        try:
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median of {args.runs} runs; "
+                  f"database: {'PostgreSQL ' + url.rsplit('/', 1)[1] if url else 'empty SQLite'}")
+            floor = timed([sys.executable, "-c", "pass"], env, args.runs)
+            orm = timed([sys.executable, "-c", "import sqlalchemy.orm"], env, args.runs)
+            print(f"{'':<28} {'wall':>8} {'CPU':>8}")
+            print(f"{'python -c pass':<28} {floor[0] * 1000:6.0f} ms {floor[1] * 1000:6.0f} ms")
+            print(f"{'import sqlalchemy.orm':<28} {orm[0] * 1000:6.0f} ms {orm[1] * 1000:6.0f} ms")
+            # The floors under a command on PostgreSQL: what Core alone would cost, and what the ORM
+            # and the model classes (with their mappers configured) add on top of it.
+            for label, code in FLOORS:
+                wall, cpu = timed([sys.executable, "-c", code], env, args.runs)
+                print(f"{label:<28} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms")
+            explained = []
+            for command in COMMANDS:
+                wall, cpu = timed([str(BIN / "peerguard"), *command], env, args.runs)
+                heavy, statements = probe(command, env)
+                print(f"{'peerguard ' + ' '.join(command):<28} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms  "
+                      f"({wall / orm[0]:.2f}x the ORM import's wall)  heavy modules: {', '.join(heavy) or 'none'}",
+                      flush=True)
+                if args.baseline_bin:
+                    base_wall, base_cpu = timed([str(args.baseline_bin / "peerguard"), *command], env, args.runs)
+                    print(f"{'  baseline ' + ' '.join(command):<28} {base_wall * 1000:6.0f} ms {base_cpu * 1000:6.0f} ms"
+                          f"  (this branch / baseline: wall {wall / base_wall:.2f}x, CPU {cpu / base_cpu:.2f}x)",
+                          flush=True)
+                if url and not args.no_plans:
+                    explained.append((command, plans(url, statements)))
+            print(f"load average {os.getloadavg()[0]:.1f} at the end")
+            for command, found in explained:
+                print(f"\n## peerguard {' '.join(command)}: {len(found)} queries")
+                for plan in found:
+                    print(plan)
+        finally:
+            if filled and not args.keep:
+                from tests import scratch_db
+
+                scratch_db.drop_database(ADMIN_URL, filled)
+            elif filled:
+                print(f"kept {url}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,12 @@
 
 Usage: .venv/bin/python bench/dispatch_bench.py [--emails 3000] [--rounds 3]
 Creates and drops its own PostgreSQL database (peerguard_bench_outbox_dispatch).
+
+``--worker-command``: instead, the real command, ``peerguard worker --mail-processes N`` (default
+N=2, with its default worker processes; Redis db from PEERGUARD_BENCH_REDIS, default 6), delivers
+a backlog of --emails to an aiosmtpd sink in its own process that records when each message
+arrived; the rate is what the sink received per second, first to last message, and also from the
+command's start (its start-up included). The same run measures --mail-processes 1 as the baseline.
 """
 
 from __future__ import annotations
@@ -156,13 +162,176 @@ def smtp_ceiling(transport: SmtpTransport, count: int, threads: int) -> float:
     return (count // threads) * threads / (time.perf_counter() - started)
 
 
+SINK = """
+import asyncio, signal, sys, time
+from aiosmtpd.controller import Controller
+times = []
+class Counting:
+    async def handle_DATA(self, server, session, envelope):
+        times.append(time.time())
+        return "250 2.0.0 Ok"
+controller = Controller(Counting(), hostname="127.0.0.1", port=int(sys.argv[1]))
+controller.start()
+signal.sigwait([signal.SIGTERM])
+controller.stop()
+open(sys.argv[2], "w").write("\\n".join(repr(t) for t in times))
+"""
+
+
+def worker_command_rate(context: App, url: str, count: int, mail_processes: int, label: str) -> dict[str, float]:
+    """Delivery through `peerguard worker --mail-processes N`, counted by what the sink receives."""
+    import os
+    import signal
+    import tempfile
+
+    fill_outbox(context, count, label)
+    context.engine.dispose()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        arrivals = Path(folder) / "arrivals"
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])  # the sink inherits the mask and waits for it
+        try:
+            sink = subprocess.Popen([sys.executable, "-c", SINK, str(port), str(arrivals)])
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        env = {**os.environ, "DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+               "REDIS_URL": os.environ.get("PEERGUARD_BENCH_REDIS", "redis://127.0.0.1:6379/6"),
+               "PEERGUARD_DATA_DIR": folder, "PEERGUARD_SECRET_KEY": "dispatch-bench"}
+        started = time.time()
+        worker = subprocess.Popen([str(Path(sys.executable).parent / "peerguard"), "worker", "--mail-processes",
+                                   str(mail_processes)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+        try:
+            deadline = time.monotonic() + 600
+            while True:
+                with context.session_factory() as session:
+                    sent = session.query(OutboxEmail).filter(OutboxEmail.status == "sent").count()
+                if sent >= count or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(60)
+            sink.send_signal(signal.SIGTERM)
+            sink.wait(30)
+        times = sorted(float(line) for line in arrivals.read_text().split() if line)
+    assert len(times) == count, (len(times), count)
+    return {"sink_rate": (count - 1) / (times[-1] - times[0]), "from_start_rate": count / (times[-1] - started)}
+
+
+def window_main(args) -> None:
+    """How wide is the window in which a crash leaves an "outcome unknown" the server never got?
+
+    Between the start mark's commit (inside the ``begin_send`` round trip) and the terminator's
+    send. Each dispatch thread's timings are taken around ``DeliveryLog.begin_send`` and the
+    terminator's ``send``; a kill -9 at a random moment catches a thread in that window with
+    probability window / (time per email per thread).
+    """
+    import os
+    import threading
+
+    from storage import mail as mail_module
+    from storage import outbox as outbox_module
+
+    local = threading.local()
+    samples: list[tuple[float, float, float]] = []
+    lock = threading.Lock()
+    original_begin, original_send = outbox_module.DeliveryLog.begin_send, mail_module._SMTP.send
+
+    def begin_send(self, email, lease_now):  # type: ignore[no-untyped-def]
+        entered = time.perf_counter()
+        result = original_begin(self, email, lease_now)
+        local.marked = (entered, time.perf_counter())
+        return result
+
+    def send(self, data):  # type: ignore[no-untyped-def]
+        result = original_send(self, data)
+        if data == b".\r\n" and getattr(local, "marked", None):
+            with lock:
+                samples.append((*local.marked, time.perf_counter()))
+            local.marked = None
+        return result
+
+    outbox_module.DeliveryLog.begin_send, mail_module._SMTP.send = begin_send, send
+    with bench_database() as url, smtp_server() as port:
+        settings = Settings.from_environment({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+                                              "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+        context = App.from_settings(settings)
+        transport = transport_from_url(settings.email_url)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+        for round_ in range(args.rounds):
+            samples.clear()
+            fill_outbox(context, args.emails, f"window-{round_}")
+            started = time.perf_counter()
+            counts = deliver_outbox(context, NOW, transport=transport, workers=args.workers)
+            elapsed = time.perf_counter() - started
+            assert counts.get("sent") == args.emails and len(samples) == args.emails, (counts, len(samples))
+            cycle = elapsed * args.workers / args.emails
+            whole = statistics.mean(t - e for e, _, t in samples)
+            after = statistics.mean(t - x for _, x, t in samples)
+            p99 = sorted(t - e for e, _, t in samples)[int(len(samples) * 0.99)]
+            print(f"round {round_ + 1}: {args.emails / elapsed:.0f} emails/s, {cycle * 1000:.2f} ms per email per thread; "
+                  f"mark sent -> terminator out mean {whole * 1000:.3f} ms (p99 {p99 * 1000:.3f}), mark's reply -> "
+                  f"terminator out mean {after * 1000:.3f} ms; a kill catches a thread in the window with p = "
+                  f"{after / cycle:.3f}..{whole / cycle:.3f}; load {os.getloadavg()[0]:.1f}", flush=True)
+        context.dispose()
+
+
+def worker_command_main(args) -> None:
+    import os
+
+    with bench_database() as url:
+        settings = Settings.from_environment({"DATABASE_URL": url, "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
+        context = App.from_settings(settings)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.emails} emails per run", flush=True)
+        results: dict[int, list[dict[str, float]]] = {1: [], args.mail_processes: []}
+        forked: list[float] = []
+        for round_ in range(args.rounds):
+            for n in results:
+                results[n].append(worker_command_rate(context, url, args.emails, n, f"w{n}-{round_}"))
+                print(f"round {round_ + 1}: --mail-processes {n}: {results[n][-1]['sink_rate']:.0f} emails/s at the sink "
+                      f"({results[n][-1]['from_start_rate']:.0f} from the command's start), "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+            # The figure the README used to quote: the delivery function forked twice by this script.
+            with smtp_server() as port:
+                forked.append(timed_processes(context, url, port, args.emails, f"f-{round_}", args.mail_processes,
+                                              args.workers))
+            print(f"round {round_ + 1}: {args.mail_processes} forked delivery functions (no command): {forked[-1]:.0f} "
+                  f"emails/s, load {os.getloadavg()[0]:.1f}", flush=True)
+        context.dispose()
+    print(f"{args.mail_processes} forked delivery functions, same run: median {statistics.median(forked):.0f} emails/s")
+    medians = {n: statistics.median(r["sink_rate"] for r in rs) for n, rs in results.items()}
+    for n, rs in results.items():
+        print(f"peerguard worker --mail-processes {n}: median {medians[n]:.0f} emails/s at the sink "
+              f"(range {min(r['sink_rate'] for r in rs):.0f}-{max(r['sink_rate'] for r in rs):.0f}; from the command's "
+              f"start median {statistics.median(r['from_start_rate'] for r in rs):.0f})")
+    print(f"ratio --mail-processes {args.mail_processes} / 1: {medians[args.mail_processes] / medians[1]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--emails", type=int, default=3000)
     parser.add_argument("--baseline-emails", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4, help="dispatch threads for the parallel runs")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the median is reported")
+    parser.add_argument("--worker-command", action="store_true",
+                        help="measure `peerguard worker --mail-processes N` itself (see the module docstring)")
+    parser.add_argument("--mail-processes", type=int, default=2)
+    parser.add_argument("--window", action="store_true",
+                        help="measure the crash window that makes an 'outcome unknown' the server never got")
     args = parser.parse_args()
+    if args.worker_command:
+        worker_command_main(args)
+        return
+    if args.window:
+        window_main(args)
+        return
     with bench_database() as url, smtp_server() as port:
         settings = Settings.from_environment({"DATABASE_URL": url, "EMAIL_URL": f"smtp://127.0.0.1:{port}", "PEERGUARD_DATA_DIR": "/tmp/peerguard-bench"})
         context = App.from_settings(settings)

@@ -6,11 +6,14 @@ single-process reference (`import` + `run --once` on SQLite):
 
 * ``kill-worker``: kill -9 of one scan worker process while the import is being scanned;
 * ``flushdb``: workers stopped (SIGSTOP), import, Redis FLUSHDB, workers resumed;
-* ``pg-kill``: pg_terminate_backend of every connection of the app's database while emails are sending
-  (the shared PostgreSQL server is never restarted);
+* ``pg-kill``: pg_terminate_backend of every connection of the app's database while emails are sending;
+* ``pg-restart``: a real PostgreSQL restart (``pg_ctl restart -m fast``, down --pg-down seconds) while
+  emails are sending, on a private cluster (initdb on a port of 18600-18699; the shared server is
+  never restarted);
 * ``smtp-down``: the SMTP sink stopped for --smtp-down seconds while emails are due, then back;
 * ``kill-mail``: kill -9 of the mail process while emails are sending;
-* ``kill-scheduler``: kill -9 of the leading scheduler; a standby takes over.
+* ``kill-scheduler``: kill -9 of the leading scheduler; a standby takes over;
+* ``no-fault``: the mail scenarios' delivery with no fault, the baseline for their recovery times.
 
 Recovery time = from the fault to every message scanned and every email sent. Usage::
 
@@ -40,6 +43,7 @@ from storage import migrations  # noqa: E402
 from storage.db import transaction  # noqa: E402
 from storage.outbox import NoticeRequest, enqueue_notices  # noqa: E402
 from tests.faults.harness import BIN, STAFF_EMAIL, outcome, reference, write_corpus  # noqa: E402
+from tests.faults.private_pg import PrivateCluster, server_bin  # noqa: E402
 from tests.responses.smtp_server import RecordingHandler, free_port, start_server  # noqa: E402
 
 ADMIN = os.environ.get("PEERGUARD_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -58,13 +62,14 @@ def wait_for(predicate, seconds: float) -> float:
 class Deployment:
     """A fresh database + Redis db, and the processes of one scenario."""
 
-    def __init__(self, folder: Path, smtp_port: int) -> None:
+    def __init__(self, folder: Path, smtp_port: int, admin_url: str = ADMIN) -> None:
         self.name = f"peerguard_faults_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+        self.admin_url = admin_url
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{self.name}"'))
         admin.dispose()
-        self.url = ADMIN.rsplit("/", 1)[0] + "/" + self.name
+        self.url = admin_url.rsplit("/", 1)[0] + "/" + self.name
         migrations.upgrade(self.url)
         redis.Redis.from_url(REDIS).flushdb()
         self.env = {**os.environ, "DATABASE_URL": self.url, "REDIS_URL": REDIS, "PEERGUARD_DATA_DIR": str(folder),
@@ -73,8 +78,12 @@ class Deployment:
         self.processes: list[subprocess.Popen] = []
 
     def start(self, *argv: str) -> subprocess.Popen:
-        process = subprocess.Popen([str(BIN / "peerguard"), *argv], env=self.env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        # Each process's output goes to <scenario folder>/<command>-<n>.log, for reading afterwards.
+        folder = Path(self.env["PEERGUARD_DATA_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        log = (folder / f"{argv[0]}-{len(self.processes)}.log").open("w")
+        process = subprocess.Popen([str(BIN / "peerguard"), *argv], env=self.env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
 
@@ -103,7 +112,7 @@ class Deployment:
                 process.wait(40)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-        admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         admin.dispose()
@@ -169,7 +178,15 @@ def mail_scenario(name: str, args, folder: Path) -> dict:
     handler = RecordingHandler()
     port = free_port()
     controller = start_server(handler, port=port)
-    deployment = Deployment(folder / name, port)
+    cluster = None
+    if name == "pg-restart":
+        bindir = server_bin()
+        if bindir is None:
+            raise SystemExit("pg-restart needs PostgreSQL's server binaries (initdb, pg_ctl)")
+        cluster = PrivateCluster(bindir)
+        cluster.start()
+    deployment = Deployment(folder / name, port, cluster.url() if cluster else ADMIN)
+    extra: dict = {}
     try:
         enqueue_emails(deployment.url, args.emails)
         deployment.start("worker", "-p", "1", "-t", "2", "--mail-processes", "1")
@@ -181,15 +198,19 @@ def mail_scenario(name: str, args, folder: Path) -> dict:
                 conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
             admin.dispose()
+        elif name == "pg-restart":
+            extra["received_before_restart"] = len(handler.messages)
+            extra["pg_down_s"] = round(cluster.restart(args.pg_down), 1)
+            received = len(handler.messages)
+            # Delivery resumed: the first email the sink receives after the server is back.
+            extra["resumed_after_s"] = round(wait_for(lambda: len(handler.messages) > received, 300), 1)
         elif name == "smtp-down":
             controller.stop()
             time.sleep(args.smtp_down)
             controller = start_server(handler, port=port)
         elif name == "kill-mail":
             os.kill(deployment.pids("mail")[0], signal.SIGKILL)
-        elif name == "kill-scheduler":
-            pass
-        fault_at = time.monotonic()
+        fault_at = time.monotonic() - extra.get("resumed_after_s", 0)
         def settled() -> bool:
             # Every email either reached the server or is an honest "outcome unknown" (the
             # terminator went out and no reply came back before the server went away).
@@ -202,9 +223,17 @@ def mail_scenario(name: str, args, folder: Path) -> dict:
             pass
         recovered = time.monotonic() - fault_at
         time.sleep(3)
-        return {"scenario": name, "recovery_s": round(recovered, 1), **email_report(handler, deployment.url, args.emails)}
+        report = email_report(handler, deployment.url, args.emails)
+        if name == "pg-restart":
+            extra["scheduler_alive"] = deployment.processes[1].poll() is None
+            extra["worker_alive"] = deployment.processes[0].poll() is None
+            log = Path(deployment.env["PEERGUARD_DATA_DIR"]) / "scheduler-1.log"
+            extra["scheduler_took_lock_again"] = log.read_text().count("now leads") >= 2
+        return {"scenario": name, "recovery_s": round(recovered, 1), **report, **extra}
     finally:
         deployment.close()
+        if cluster is not None:
+            cluster.close()
         if controller._thread is not None:
             controller.stop()
 
@@ -234,6 +263,7 @@ def main() -> None:
     parser.add_argument("--per-conversation", type=int, default=100)
     parser.add_argument("--emails", type=int, default=2000)
     parser.add_argument("--smtp-down", type=float, default=60.0)
+    parser.add_argument("--pg-down", type=float, default=3.0, help="seconds the private PostgreSQL stays down")
     parser.add_argument("--only", action="append")
     parser.add_argument("--folder", type=Path, default=Path("var/bench-faults"))
     args = parser.parse_args()
@@ -241,7 +271,7 @@ def main() -> None:
     args.corpus = args.folder / "corpus.jsonl"
     total = write_corpus(args.corpus, args.conversations, args.per_conversation)
     print(f"machine: {platform.node()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {total} messages, {args.emails} emails")
-    wanted = args.only or ["kill-worker", "flushdb", "pg-kill", "smtp-down", "kill-mail", "kill-scheduler"]
+    wanted = args.only or ["kill-worker", "flushdb", "pg-kill", "pg-restart", "smtp-down", "kill-mail", "kill-scheduler"]
     expected = None
     for name in wanted:
         if name in ("kill-worker", "flushdb"):

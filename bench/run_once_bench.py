@@ -84,30 +84,56 @@ def run(url: str, lines: Path, data_dir: Path, reference: bool, scan: bool = Tru
     options = {"bulk": not reference} if "bulk" in inspect.signature(InterchangeImporter).parameters else {}
     importer = InterchangeImporter(app.session_factory, app.blobs, lines.parent, clock=lambda: now, **options)
     figures: dict[str, float] = {}
-    started = time.perf_counter()
+    started, cpu, server = time.perf_counter(), time.process_time(), server_cpu(app)
     with lines.open("rb") as stream_in:
         outcomes = list(importer.import_lines(stream_in))
     figures["import_s"] = time.perf_counter() - started
+    figures["import_cpu"], figures["import_pg"] = time.process_time() - cpu, server_cpu(app) - server
     figures["records"] = len(outcomes)
     figures["errors"] = sum(o.status == "error" for o in outcomes)
     started = time.perf_counter()
     figures["scanned"] = scanning.scan_pending(app, now)["messages"] if scan else 0
     figures["scan_s"] = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu, server = time.perf_counter(), time.process_time(), server_cpu(app)
     figures["synced"] = responses.sync_new_messages(app, now)["messages"]
     figures["sync_s"] = time.perf_counter() - started
+    figures["sync_cpu"], figures["sync_pg"] = time.process_time() - cpu, server_cpu(app) - server
     set_current_app(None)
     app.dispose()
     return figures
+
+
+def server_cpu(app) -> float:
+    """CPU seconds (user + system, from /proc) of the PostgreSQL backends serving this database now.
+
+    Read before and after a stage: the benchmark's pooled connections stay open between the two,
+    so the difference is what the server spent on the stage (other engineers' databases are not counted).
+    """
+    from sqlalchemy import text
+
+    with app.session_factory() as session:
+        pids = session.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # not on this machine, or gone
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def report(name: str, f: dict[str, float], messages: int) -> None:
     scan = f" scan {f['scanned']:.0f} in {f['scan_s']:.2f} s = {f['scanned'] / f['scan_s']:,.0f} msg/s;" if f["scanned"] else ""
     sync = (f" response sync {f['synced']:.0f} in {f['sync_s']:.2f} s = {f['synced'] / f['sync_s']:,.0f} msg/s"
             if f["synced"] else "")
+    cpu = f" CPU: import {f['import_cpu']:.2f} s here + {f['import_pg']:.2f} s PostgreSQL"
+    if f["synced"]:
+        cpu += f", sync {f['sync_cpu']:.2f} s + {f['sync_pg']:.2f} s"
     print(f"{name:<9} import {f['records']:.0f} records ({f['errors']:.0f} errors) in {f['import_s']:.2f} s"
-          f" = {f['records'] / f['import_s']:,.0f} records/s, {messages / f['import_s']:,.0f} messages/s;{scan}{sync}",
-          flush=True)
+          f" = {f['records'] / f['import_s']:,.0f} records/s, {messages / f['import_s']:,.0f} messages/s;{scan}{sync};"
+          f"{cpu}; load average {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def main() -> None:

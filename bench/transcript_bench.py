@@ -10,8 +10,10 @@ one Jinja2 template and a short stylesheet, WeasyPrint in one process, the 4000x
 referenced directly by file:// URL, "Page X of Y" from CSS counters. The project-templates anchor
 ("anchor") renders the same HTML (same templates, same CSS, same PDF/UA-1 option) as one
 WeasyPrint document in one process, with the full-size photos referenced directly by file://
-URL and WeasyPrint's own "Page X of Y" footer. Ours is ``render_transcript`` with a cold image
-cache. Each side runs in its own subprocess; the parent samples the resident memory of that
+URL and WeasyPrint's own "Page X of Y" footer. Ours is ``render_transcript`` in a fresh process
+(cold: no fork server, no font cache in memory) reading the photo derivatives that "prepare" wrote
+just before in its own process, as the attachments queue does at import; that preparation is
+measured and reported on its own row, not added to ours. Each side runs in its own subprocess; the parent samples the resident memory of that
 subprocess and all its descendants (fork server and render workers included) every 20 ms and
 reports the peaks of the RSS and PSS sums, plus getrusage's largest single process. Generated photos stay in
 the data directory (default: a temp dir) and are never committed.
@@ -86,20 +88,55 @@ def make_conversation(case: str, photo_paths: list[Path]):
                                   TranscriptParty("s", "Sam Seller", "America/New_York"), tuple(messages))
 
 
+def derivative_dir(case: str, data: Path) -> Path:
+    return data / f"derivatives-{case}"
+
+
+def run_prepare(case: str, data: Path, out: Path) -> dict[str, object]:
+    """What the attachments queue does when photos arrive: write the 1600/480 px derivatives.
+
+    Run and measured as its own process before ours, reported on its own row: in production it
+    happens once per photo at import, long before any transcript is asked for.
+    """
+    from storage.image_cache import FileImageCache
+    from usecases.attachments import prepare_derivatives
+
+    conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
+    cache = derivative_dir(case, data)
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    images = FileImageCache(cache)
+    started = time.perf_counter()
+    count = 0
+    for message in conversation.messages:
+        for attachment in message.attachments:
+            done = prepare_derivatives(images, attachment.sha256, Path(attachment.blob_key).read_bytes())
+            count += len(done.prepared)
+    return {"seconds": time.perf_counter() - started, "derivatives": count,
+            "bytes": sum(p.stat().st_size for p in cache.rglob("*.jpg"))}
+
+
 def run_ours(case: str, data: Path, out: Path) -> dict[str, object]:
-    """Render with the pipeline (cold image cache) and return the child's own figures."""
+    """Render with the pipeline from a fresh process, reading the derivatives ``prepare`` wrote.
+
+    Without a ``prepare`` run before it (side list without "prepare") the cache is empty and the
+    render decodes every original itself, as for photos imported before derivatives existed.
+    """
     from pipeline.transcript import render_transcript
     from usecases.transcript_rendering import render_environment
 
     conversation = make_conversation(case, make_photos(data / "photos", CASES[case]["photos"]))
-    cache = Path(tempfile.mkdtemp(prefix="transcript-cache-", dir=data))
+    cache = derivative_dir(case, data)
+    prepared = cache.is_dir()
+    if not prepared:
+        cache = Path(tempfile.mkdtemp(prefix="transcript-cache-", dir=data))
     started = time.perf_counter()
     rendered = render_transcript(conversation, now=NOW,
                                  environment=render_environment(lambda k: Path(k).read_bytes(), cache))
     out.write_bytes(rendered.pdf)
     seconds = time.perf_counter() - started
-    shutil.rmtree(cache)
-    return {"seconds": seconds, "pages": rendered.pages, "bytes": len(rendered.pdf)}
+    shutil.rmtree(cache)  # the next repetition prepares again, or renders cold again
+    return {"seconds": seconds, "pages": rendered.pages, "bytes": len(rendered.pdf), "derivatives_prepared": prepared}
 
 
 def run_anchor(case: str, data: Path, out: Path) -> dict[str, object]:
@@ -162,8 +199,8 @@ def run_simple(case: str, data: Path, out: Path) -> dict[str, object]:
     return {"seconds": time.perf_counter() - started, "pages": None, "bytes": len(pdf)}
 
 
-def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int]:
-    """Sum RSS and PSS (bytes) of ``root_pid`` and every descendant, from /proc.
+def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int, int]:
+    """Sum RSS and PSS (bytes) of ``root_pid`` and every descendant, from /proc; also how many processes there are.
 
     RSS counts pages a forked worker shares with its fork server once per process, so the RSS
     sum overstates; PSS splits shared pages between the processes that share them. ``cpu`` is
@@ -199,24 +236,35 @@ def _tree_memory(root_pid: int, cpu: dict[int, float]) -> tuple[int, int]:
                         pss += int(line.split()[1]) * 1024
         except OSError:
             continue
-    return rss, pss
+    return rss, pss, len(tree)
 
 
-def measure(side: str, case: str, data: Path) -> dict[str, object]:
-    """Run one side in a fresh subprocess; sample its process tree's memory while it runs."""
+def measure(side: str, case: str, data: Path, baseline_code: Path | None = None) -> dict[str, object]:
+    """Run one side in a fresh subprocess; sample its process tree's memory while it runs.
+
+    Side "base" is "ours" rendered by the checkout at ``baseline_code`` (its own copy of this
+    script, so its own pipeline), after its own "prepare" run, which is not reported.
+    """
     out = data / f"{side}-{case}.pdf"
-    command = [sys.executable, __file__, "--child", side, "--case", case, "--data", str(data), "--out", str(out)]
+    script = __file__
+    if side == "base":
+        if baseline_code is None:
+            raise SystemExit("side 'base' needs --baseline-code DIR")
+        script = str(baseline_code / "bench" / "transcript_bench.py")
+        measure("prepare", case, data)
+    child_side = "ours" if side == "base" else side
+    command = [sys.executable, script, "--child", child_side, "--case", case, "--data", str(data), "--out", str(out)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    peak = [0, 0]
+    peak = [0, 0, 0]
     cpu: dict[int, float] = {}
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            rss, pss = _tree_memory(child.pid, cpu)
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            rss, pss, alive = _tree_memory(child.pid, cpu)
+            peak[0], peak[1], peak[2] = max(peak[0], rss), max(peak[1], pss), max(peak[2], alive)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -227,7 +275,7 @@ def measure(side: str, case: str, data: Path) -> dict[str, object]:
     figures = json.loads(stdout.strip().splitlines()[-1])
     figures.update({
         "side": side, "case": case, "process_seconds": time.perf_counter() - started,
-        "tree_cpu_seconds": round(sum(cpu.values()), 1), "processes": len(cpu),
+        "tree_cpu_seconds": round(sum(cpu.values()), 1), "processes": len(cpu), "most_processes_at_once": peak[2],
         "tree_peak_rss_mb": round(peak[0] / 2**20, 1), "tree_peak_pss_mb": round(peak[1] / 2**20, 1),
         "max_single_rss_mb": round(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024, 1),
         "exit": child.returncode,
@@ -243,39 +291,56 @@ def machine() -> str:
     return f"nproc={os.cpu_count()}, CPU {model}, Python {platform.python_version()}, load average {load[0]:.2f}"
 
 
+def side_order(sides: str, repetition: int) -> list[str]:
+    """The sides in the order given, reversed on odd repetitions, "prepare" kept just before "ours"."""
+    names = [s for s in sides.split(",") if s != "prepare"]
+    if repetition % 2:
+        names.reverse()
+    if "prepare" in sides.split(","):
+        names.insert(names.index("ours") if "ours" in names else len(names), "prepare")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", default="all", choices=["A", "B", "all"])
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "peerguard-transcript-bench")
-    parser.add_argument("--child", choices=["ours", "anchor", "simple"])
-    parser.add_argument("--sides", default="simple,ours",
-                        help="Comma-separated sides to run: simple (the obvious alternative), anchor (project templates, plain), ours.")
+    parser.add_argument("--child", choices=["ours", "anchor", "simple", "prepare"])
+    parser.add_argument("--sides", default="simple,prepare,ours",
+                        help="Comma-separated sides to run: simple (the obvious alternative), anchor (project templates, plain), "
+                             "prepare (the import-time photo derivatives, run just before ours and reported apart), ours, "
+                             "base (ours as rendered by --baseline-code, after its own unreported prepare).")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="Alternate the sides this many times per case.")
+    parser.add_argument("--baseline-code", type=Path,
+                        help="A checkout (e.g. a git worktree of main) whose pipeline renders side 'base'.")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     if args.child:
-        runner = {"ours": run_ours, "anchor": run_anchor, "simple": run_simple}[args.child]
+        runner = {"ours": run_ours, "anchor": run_anchor, "simple": run_simple, "prepare": run_prepare}[args.child]
         print(json.dumps(runner(args.case, args.data, args.out)))
         return
     print(machine(), flush=True)
     for case in (["A", "B"] if args.case == "all" else [args.case]):
         if CASES[case]["photos"]:
             make_photos(args.data / "photos", CASES[case]["photos"])
-        for _ in range(args.repeat):
-            # The sides run back to back, so they see about the same load from other work.
-            rows = {side: measure(side, case, args.data) for side in args.sides.split(",")}
+        for repetition in range(args.repeat):
+            # The sides run back to back, so they see about the same load from other work; every
+            # other repetition runs them in reverse order ("prepare" stays just before "ours").
+            rows = {side: measure(side, case, args.data, args.baseline_code)
+                    for side in side_order(args.sides, repetition)}
             for row in rows.values():
                 print(json.dumps(row), flush=True)
             ours = rows.get("ours")
             for name, base in rows.items():
-                if ours is None or name == "ours":
+                if ours is None or name in ("ours", "prepare"):
                     continue
                 print(f"case {case}, ours / {name}: wall {ours['process_seconds'] / base['process_seconds']:.2f}x "
                       f"({ours['process_seconds']:.1f} s vs {base['process_seconds']:.1f} s), "
                       f"CPU {ours['tree_cpu_seconds'] / max(0.1, base['tree_cpu_seconds']):.2f}x "
                       f"({ours['tree_cpu_seconds']} s vs {base['tree_cpu_seconds']} s), "
-                      f"processes {ours['processes']} vs {base['processes']}, "
+                      f"processes {ours['processes']} vs {base['processes']} "
+                      f"(at most {ours['most_processes_at_once']} vs {base['most_processes_at_once']} at once), "
                       f"tree peak RSS {ours['tree_peak_rss_mb'] / base['tree_peak_rss_mb']:.2f}x, "
                       f"tree peak PSS {ours['tree_peak_pss_mb'] / base['tree_peak_pss_mb']:.2f}x, "
                       f"PDF size {ours['bytes'] / base['bytes']:.3f}x, load average {os.getloadavg()[0]:.2f}",

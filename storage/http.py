@@ -1,13 +1,20 @@
-"""Outgoing HTTP for webhooks: one keep-alive client per thread, short timeouts, no redirects."""
+"""Outgoing HTTP for webhooks: one keep-alive client per thread, short timeouts, no redirects.
+
+httpx is imported when the first poster is made, not with this module: every command that may
+queue a webhook event imports this module, and only the webhook deliverer posts (a read-only
+command such as `peerguard review list` should not pay httpx's import).
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
-TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+TIMEOUT_SECONDS, CONNECT_TIMEOUT_SECONDS = 10.0, 3.0
 """A receiver that takes longer than this is treated as failed and tried again later."""
 
 
@@ -22,13 +29,17 @@ class PostResult:
 class WebhookPoster:
     """Posts signed bodies; each thread keeps its own connection pool."""
 
-    def __init__(self, timeout: httpx.Timeout = TIMEOUT) -> None:
-        self.timeout = timeout
+    def __init__(self, timeout: Any = None) -> None:
+        import httpx
+
+        self.timeout = timeout or httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._lock = threading.Lock()
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> PostResult:
+        import httpx
+
         try:
             response = self._client().post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
@@ -42,6 +53,8 @@ class WebhookPoster:
             self._clients.clear()
 
     def _client(self) -> httpx.Client:
+        import httpx
+
         client = getattr(self._local, "client", None)
         if client is None:
             # Redirects are not followed: a receiver must answer at the URL it registered.

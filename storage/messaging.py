@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import bulk
 from storage.db import is_postgres
 from storage.models import Attachment, Conversation, ConversationRead, Message, User
 
@@ -114,22 +115,23 @@ def conversation(session: Session, external_id: str) -> ConversationRef | None:
 
 
 @cache
-def _conversations_with_participants_query():
+def _conversations_with_participants_query(postgres: bool):
     """Built once: building the joined select (two aliases) cost more than running it."""
     # Core tables, not ORM entities: the ORM's per-execution set-up cost as much again as the query.
     conversation, buyer, seller = Conversation.__table__, User.__table__.alias("buyer"), User.__table__.alias("seller")
     return (select(conversation.c.external_id, conversation.c.id, conversation.c.buyer_id, conversation.c.seller_id,
                    buyer.c.external_id, seller.c.external_id)
             .join(buyer, buyer.c.id == conversation.c.buyer_id).join(seller, seller.c.id == conversation.c.seller_id)
-            .where(conversation.c.external_id.in_(bindparam("external_ids", expanding=True))))
+            .where(bulk.member_of(conversation.c.external_id, "external_ids", postgres)))
 
 
 def conversations_with_participants(session: Session, external_ids: Sequence[str]) -> dict[str, ConversationParticipants]:
     """The stored conversations among ``external_ids`` with their participants, in one query."""
     found: dict[str, ConversationParticipants] = {}
     unique = sorted(set(external_ids))
+    query = _conversations_with_participants_query(is_postgres(session))
     for start in range(0, len(unique), 1000):
-        rows = session.execute(_conversations_with_participants_query(), {"external_ids": unique[start : start + 1000]})
+        rows = session.execute(query, {"external_ids": unique[start : start + 1000]})
         found.update((row[0], ConversationParticipants(*row[1:])) for row in rows)
     return found
 
@@ -155,13 +157,28 @@ _INSERT_MESSAGES_PG = text(
 )
 
 
+_SCRATCH_MESSAGES = (("position", "integer"), ("external_id", "varchar(128)"), ("conversation_id", "integer"),
+                     ("sender_id", "integer"), ("body", "text"), ("sent_at", "timestamptz"))
+_INSERT_SCRATCH_MESSAGES_PG = text(
+    "INSERT INTO messages (external_id, conversation_id, sender_id, body, sent_at, recorded_at)"
+    " SELECT external_id, conversation_id, sender_id, body, sent_at, :recorded_at FROM pg_temp.import_messages"
+    " ORDER BY position ON CONFLICT (external_id) DO NOTHING RETURNING external_id, id"
+)
+
+
 def insert_new_messages(session: Session, messages: Sequence[NewMessage], recorded_at: datetime) -> dict[str, int]:
     """Insert the messages whose external id is not stored yet, with their attachments, in a few statements.
 
     Returns the row id of each inserted message by external id; a message whose id is already
     stored is skipped (the caller compares it). The external ids must be distinct.
     """
-    if is_postgres(session):
+    if is_postgres(session) and len(messages) >= bulk.COPY_FROM_ROWS:
+        # COPY to a scratch table, then one insert from it (storage/bulk.py says why not arrays).
+        bulk.copy_to_scratch(session, "import_messages", _SCRATCH_MESSAGES, (
+            (position, m.external_id, m.conversation_id, m.sender_id, m.body, m.sent_at)
+            for position, m in enumerate(messages)))
+        rows = session.execute(_INSERT_SCRATCH_MESSAGES_PG, {"recorded_at": recorded_at.astimezone(UTC)})
+    elif is_postgres(session):
         # One statement with one array a column: psycopg neither splits nor re-parses a huge query text.
         rows = session.execute(_INSERT_MESSAGES_PG, {
             "external_ids": [m.external_id for m in messages], "conversation_ids": [m.conversation_id for m in messages],
@@ -190,9 +207,23 @@ _MARK_READ_MANY_PG = text(
     " WHERE conversation_reads.last_read_at < excluded.last_read_at"
 )
 
+_SCRATCH_READS = (("conversation_id", "integer"), ("user_id", "integer"), ("last_read_at", "timestamptz"))
+_MARK_SCRATCH_READS_PG = text(
+    "INSERT INTO conversation_reads (conversation_id, user_id, last_read_at)"
+    " SELECT conversation_id, user_id, last_read_at FROM pg_temp.import_reads ORDER BY conversation_id, user_id"
+    " ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_at = excluded.last_read_at"
+    " WHERE conversation_reads.last_read_at < excluded.last_read_at"
+)
+
+
 def mark_read_many(session: Session, reads: dict[tuple[int, int], datetime]) -> None:
     """``mark_read`` for many (conversation, user) pairs at once: never moving backwards."""
     if not reads:
+        return
+    if is_postgres(session) and len(reads) >= bulk.COPY_FROM_ROWS:
+        bulk.copy_to_scratch(session, "import_reads", _SCRATCH_READS,
+                             ((c, u, at) for (c, u), at in sorted(reads.items())))
+        session.execute(_MARK_SCRATCH_READS_PG)
         return
     if is_postgres(session):
         ordered = sorted(reads.items())
@@ -252,8 +283,10 @@ def insert_rows(session: Session, kind: str, rows: Sequence[dict[str, Any]]) -> 
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(tuple(sorted(row)), []).append(row)
+    postgres = is_postgres(session)
     for group in groups.values():
-        session.connection().execute(table.insert(), group)
+        if not (postgres and len(group) >= bulk.COPY_FROM_ROWS and bulk.copy_table_rows(session, table, group)):
+            session.connection().execute(table.insert(), group)
 
 
 def update_row(session: Session, kind: str, row_id: int, values: dict[str, Any]) -> None:

@@ -535,8 +535,8 @@ def requeue_unknown(session: Session, since: datetime | None, now: datetime) -> 
 
 
 def outbox_counts(session: Session) -> dict[str, int]:
-    """How many emails are in each status."""
-    rows = session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status))
+    """How many emails are in each status (on the Core table: no ORM mapper set-up for `outbox status`)."""
+    rows = session.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))
     return {status: count for status, count in rows}
 
 

@@ -11,12 +11,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import bindparam, case, func, insert, null, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.responses import ResponseRecord, SellerProfile, TimelineMessage
+from storage import bulk
 from storage.db import is_postgres
 from storage.models.core import Conversation, Message, User
 from storage.models.responses import EmailPreference, ResponseDeadline, ResponseDeadlineEvent, ResponseSyncCursor
@@ -85,11 +87,23 @@ def _lock_cursor(session: Session) -> ResponseSyncCursor:
     return cursor
 
 
-def mark_synced(session: Session, message_ids: Sequence[int], now: datetime) -> None:
-    """Record that the sync has seen these messages."""
-    session.execute(update(Message).where(Message.id.in_(list(message_ids))).values(deadline_synced_at=now))
+def mark_synced(session: Session, message_ids: Sequence[int], now: datetime) -> int:
+    """Record that the sync has seen these messages; returns how many it had not seen before."""
+    marked = 0
+    statement = _mark_synced(is_postgres(session))
+    for start in range(0, len(message_ids), 5000):
+        marked += session.execute(statement, {"ids": list(message_ids[start : start + 5000]), "now": now}).rowcount
     cursor = _lock_cursor(session)
     cursor.last_message_id = max(cursor.last_message_id, *message_ids)
+    return marked
+
+
+@cache
+def _mark_synced(postgres: bool):
+    messages = Message.__table__.c
+    return (update(Message.__table__)
+            .where(bulk.member_of(messages.id, "ids", postgres), messages.deadline_synced_at.is_(None))
+            .values(deadline_synced_at=bindparam("now")))
 
 
 def load_timelines(session: Session, conversation_ids: Sequence[int]) -> list[ConversationTimeline]:
@@ -146,6 +160,10 @@ def open_deadlines(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[
     """Store new deadlines (rows of the same columns) in one statement; returns their ids in order."""
     if not rows:
         return []
+    if is_postgres(session) and len(rows) >= bulk.COPY_FROM_ROWS:
+        ids = bulk.insert_returning_ids(session, DEADLINES, rows)
+        if ids is not None:
+            return ids
     result = session.execute(insert(DEADLINES).returning(DEADLINES.c.id, sort_by_parameter_order=True), list(rows))
     return list(result.scalars())
 
@@ -156,6 +174,8 @@ def update_deadline(session: Session, deadline_id: int, values: Mapping[str, Any
 
 def add_events(session: Session, events: Sequence[DeadlineEvent]) -> None:
     """Append history lines."""
+    if is_postgres(session) and len(events) >= bulk.COPY_FROM_ROWS and bulk.copy_table_rows(session, EVENTS, events):
+        return
     if events:
         session.execute(EVENTS.insert(), list(events))
 
@@ -354,11 +374,16 @@ def seller_records(session: Session, since: datetime, until: datetime, seller_em
     c = DEADLINES.c
     query = (select(c.seller_id, c.started_at, c.answered_at, c.away)
              .where(c.started_at >= since, c.started_at <= until, c.superseded_at.is_(None)))
+    # Core table columns only: `peerguard sellers stats` then never configures the ORM mappers.
+    users_table = User.__table__.c
     if seller_email is not None:
-        query = query.join(User, User.id == c.seller_id).where(func.lower(User.email) == seller_email.lower())
+        query = (query.join(User.__table__, users_table.id == c.seller_id)
+                 .where(func.lower(users_table.email) == seller_email.lower()))
     records: dict[int, list[ResponseRecord]] = {}
     for seller_id, started_at, answered_at, away in session.execute(query):
         records.setdefault(seller_id, []).append(ResponseRecord(started_at, answered_at, away))
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(list(records))))}
-    return [SellerRecords(seller_id, users[seller_id].email, users[seller_id].name, found)
-            for seller_id, found in sorted(records.items())]
+    if not records:
+        return []
+    users = {user_id: (email, name) for user_id, email, name in session.execute(
+        select(users_table.id, users_table.email, users_table.name).where(users_table.id.in_(list(records))))}
+    return [SellerRecords(seller_id, *users[seller_id], found) for seller_id, found in sorted(records.items())]

@@ -521,21 +521,30 @@ class QueueRow:
 
 
 def queue_query(status: str = "pending", kind: str | None = None, limit: int = 50):
-    """The SELECT behind ``review list`` (exposed so the benchmark can EXPLAIN it)."""
-    sender, claimant = aliased(User), aliased(User)
+    """The SELECT behind ``review list`` (exposed so the benchmark can EXPLAIN it).
+
+    Written on the Core tables, not the mapped classes: `peerguard review list` then never
+    configures the ORM mappers, a large share of a read-only command's start-up.
+    """
+    item, users = ReviewItem.__table__, User.__table__
+    conversations, messages = Conversation.__table__, Message.__table__
+    sender, claimant = users.alias("sender"), users.alias("claimant")
+    i = item.c
     query = (
-        select(ReviewItem, sender.email, sender.external_id, claimant.email.label("claimant"),
-               Conversation.external_id.label("conversation"), Message.external_id.label("message"))
-        .join(sender, sender.id == ReviewItem.subject_user_id)
-        .join(Conversation, Conversation.id == ReviewItem.conversation_id)
-        .join(Message, Message.id == ReviewItem.message_id)
-        .outerjoin(claimant, claimant.id == ReviewItem.claimed_by_id)
-        .where(ReviewItem.status == status)
+        select(i.id, i.status, i.kind, i.priority, i.score, i.high_severity, i.opened_at, i.claim_expires_at,
+               i.resolved_at, sender.c.email, sender.c.external_id, claimant.c.email.label("claimant"),
+               conversations.c.external_id.label("conversation"), messages.c.external_id.label("message"))
+        .select_from(item)
+        .join(sender, sender.c.id == i.subject_user_id)
+        .join(conversations, conversations.c.id == i.conversation_id)
+        .join(messages, messages.c.id == i.message_id)
+        .outerjoin(claimant, claimant.c.id == i.claimed_by_id)
+        .where(i.status == status)
     )
     if kind is not None:
-        query = query.where(ReviewItem.kind == kind)
+        query = query.where(i.kind == kind)
     # Pending items come in queue order (the partial index); decided ones newest decision first.
-    order = (ReviewItem.priority.desc(), ReviewItem.opened_at) if status == "pending" else (ReviewItem.resolved_at.desc(), ReviewItem.id.desc())
+    order = (i.priority.desc(), i.opened_at) if status == "pending" else (i.resolved_at.desc(), i.id.desc())
     return query.order_by(*order).limit(limit)
 
 
@@ -549,14 +558,15 @@ def queue_row(session: Session, item_id: int) -> QueueRow | None:
     item = session.get(ReviewItem, item_id)
     if item is None:
         return None
-    return _queue_row(session.execute(queue_query(item.status, None, 1).where(ReviewItem.id == item_id)).one())
+    query = queue_query(item.status, None, 1).where(ReviewItem.__table__.c.id == item_id)
+    return _queue_row(session.execute(query).one())
 
 
 def _queue_row(row) -> QueueRow:
-    item: ReviewItem = row[0]
     return QueueRow(
-        item.id, item.status, item.kind, item.priority, item.score, item.high_severity, row.email or row.external_id,
-        row.external_id, row.conversation, row.message, item.opened_at, row.claimant, item.claim_expires_at, item.resolved_at,
+        row.id, row.status, row.kind, row.priority, row.score, row.high_severity, row.email or row.external_id,
+        row.external_id, row.conversation, row.message, row.opened_at, row.claimant, row.claim_expires_at,
+        row.resolved_at,
     )
 
 

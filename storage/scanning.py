@@ -7,8 +7,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import case, select, text, update
+from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -186,27 +187,36 @@ def most_flagged_conversation(session: Session) -> str | None:
     )
 
 
+@cache
+def _draft_queries():
+    """Built once with bind parameters (the compose-time check runs them per request; building
+    these selects cost about as much as running them), on Core tables: no ORM set-up per call."""
+    c, m, u = Conversation.__table__.c, Message.__table__.c, User.__table__.c
+    conversation_id = select(c.id).where(c.external_id == bindparam("conversation"))
+    role = case((m.sender_id == c.seller_id, "seller"), else_="buyer").label("role")
+    recent = (select(m.id, m.conversation_id, m.body, m.sent_at, role)
+              .join(Conversation.__table__, c.id == m.conversation_id)
+              .where(m.conversation_id == bindparam("conversation_id"))
+              .order_by(m.sent_at.desc(), m.id.desc()).limit(bindparam("limit")))
+    participant = (select(c.buyer_id, c.seller_id, u.id).join(User.__table__, u.external_id == bindparam("user"))
+                   .where(c.external_id == bindparam("conversation")))
+    return conversation_id, recent, participant
+
+
 def recent_messages(session: Session, conversation_external_id: str, limit: int) -> list[ScannableMessage] | None:
     """The conversation's newest ``limit`` messages, oldest first; None for an unknown conversation."""
-    conversation_id = session.scalar(select(Conversation.id).where(Conversation.external_id == conversation_external_id))
+    find, recent, _ = _draft_queries()
+    conversation_id = session.execute(find, {"conversation": conversation_external_id}).scalar()
     if conversation_id is None:
         return None
-    query = (
-        select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit)
-    )
-    return [_scannable(row) for row in reversed(session.execute(query).all())]
+    rows = session.execute(recent, {"conversation_id": conversation_id, "limit": limit}).all()
+    return [_scannable(row) for row in reversed(rows)]
 
 
 def participant_role(session: Session, conversation_external_id: str, user_external_id: str) -> str | None:
     """buyer or seller when the user takes part in the conversation, else None."""
-    row = session.execute(
-        select(Conversation.buyer_id, Conversation.seller_id, User.id)
-        .join(User, User.external_id == user_external_id)
-        .where(Conversation.external_id == conversation_external_id)
-    ).first()
+    _, _, participant = _draft_queries()
+    row = session.execute(participant, {"conversation": conversation_external_id, "user": user_external_id}).first()
     if row is None:
         return None
     buyer_id, seller_id, user_id = row

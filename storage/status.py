@@ -2,6 +2,8 @@
 
 Each query reads one partial or ordered index (unscanned messages, pending outbox rows, the
 review queue, due deadlines, pending webhook deliveries), so the picture stays cheap as history grows.
+The queries name Core table columns, not mapped attributes: a process that only reads this picture
+(``peerguard status``) never pays for configuring the ORM mappers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Message, OutboxEmail, ResponseDeadline, ReviewItem, WebhookDelivery
+
+MESSAGES, OUTBOX, REVIEW_ITEMS = Message.__table__.c, OutboxEmail.__table__.c, ReviewItem.__table__.c
+DEADLINES, WEBHOOK_DELIVERIES = ResponseDeadline.__table__.c, WebhookDelivery.__table__.c
 
 
 @dataclass(frozen=True)
@@ -38,16 +43,16 @@ class Snapshot:
 def snapshot(session: Session, now: datetime) -> Snapshot:
     """Read the backlogs; ``now`` decides which response deadlines are due."""
     outbox = {status: count for status, count in
-              session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status))}
+              session.execute(select(OUTBOX.status, func.count()).group_by(OUTBOX.status))}
     return Snapshot(
-        unscanned=_backlog(session, Message.recorded_at, Message.scanned_at.is_(None)),
+        unscanned=_backlog(session, MESSAGES.recorded_at, MESSAGES.scanned_at.is_(None)),
         outbox=outbox,
         outbox_oldest_waiting=session.scalar(
-            select(func.min(OutboxEmail.next_attempt_at)).where(OutboxEmail.status.in_(("queued", "failed", "sending")))),
-        review_pending=_backlog(session, ReviewItem.opened_at, ReviewItem.status == "pending"),
-        deadlines_due=_backlog(session, ResponseDeadline.next_due_at, ResponseDeadline.next_due_at.is_not(None),
-                               ResponseDeadline.next_due_at <= now),
-        webhooks_pending=_backlog(session, WebhookDelivery.created_at, WebhookDelivery.status == "pending"),
+            select(func.min(OUTBOX.next_attempt_at)).where(OUTBOX.status.in_(("queued", "failed", "sending")))),
+        review_pending=_backlog(session, REVIEW_ITEMS.opened_at, REVIEW_ITEMS.status == "pending"),
+        deadlines_due=_backlog(session, DEADLINES.next_due_at, DEADLINES.next_due_at.is_not(None),
+                               DEADLINES.next_due_at <= now),
+        webhooks_pending=_backlog(session, WEBHOOK_DELIVERIES.created_at, WEBHOOK_DELIVERIES.status == "pending"),
     )
 
 

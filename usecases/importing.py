@@ -9,10 +9,15 @@ changes nothing, a changed message text is refused.
 
 from __future__ import annotations
 
+import gc
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from pipeline.files import SNIFF_BYTES, sniff_content_type
 from pipeline.interchange import (
@@ -31,6 +36,14 @@ from storage.blobs import BlobNotFound, BlobStore, BlobTooLarge
 from usecases import notifications, scanning
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+T = TypeVar("T")
+BATCH_RECORDS = 5000
+"""Records a file import applies and commits together: each batch costs a fixed few statements
+(lookups, notification and read-mark writes), and a conversation's notification row is written
+once per batch however many of its messages the batch holds (figures: docs/benchmarks.md, "Bulk
+import, scan stage and response sync")."""
+BATCH_BYTES = 32 * 1024 * 1024
+"""…or fewer, once their lines add up to this many bytes (bounds the memory a batch holds)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,70 @@ class MessageConflict(ImportRejected):
     """A known message id arrived with other content; messages are immutable."""
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector waits while one batch is applied, and runs as usual after.
+
+    A batch allocates tens of thousands of objects that live until its end (records, rows,
+    outcomes); each allocation burst set off a full collection that walked every object of the
+    process (SQLAlchemy's and the models' too), a quarter of the importer's CPU in a profile.
+    Nothing else runs in the process meanwhile (the file import is a command, not a server).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_DONE = object()
+
+
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """``items``, produced one ahead by a helper thread; its exception is raised here, in order.
+
+    Closing the returned iterator early (an error, or a caller that stops reading) stops the
+    thread at its next item.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(entry: tuple[object, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((_DONE, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            offer((_DONE, exc))
+
+    thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()  # a producer waiting for the slot gives up within its timeout
+        thread.join()
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -73,37 +150,60 @@ class InterchangeImporter:
     """Applies interchange lines; attachment paths are resolved inside ``base_dir`` only."""
 
     def __init__(self, session_factory, blobs: BlobStore, base_dir: Path, *, clock: Callable[[], datetime] = _utcnow,
-                 batch_size: int = 500, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES, bulk: bool = True) -> None:
+                 batch_size: int = BATCH_RECORDS, batch_bytes: int = BATCH_BYTES,
+                 max_attachment_bytes: int = MAX_ATTACHMENT_BYTES, bulk: bool = True) -> None:
         self.session_factory = session_factory
         self.blobs = blobs
         self.base_dir = base_dir.resolve()
         self.clock = clock
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.max_attachment_bytes = max_attachment_bytes
         self.bulk = bulk
         """Consecutive messages applied together (``apply_message_run``); False: one savepoint a record (the reference)."""
 
     def import_lines(self, lines: Iterable[bytes],
                      on_commit: Callable[[list[int]], None] = lambda ids: None) -> Iterator[LineOutcome]:
-        """Import numbered lines; after each commit, hand the new message ids to ``on_commit``."""
+        """Import numbered lines; after each commit, hand the new message ids to ``on_commit``.
+
+        The bulk path reads, parses and stores the attachments of the next batch in a helper
+        thread while this one applies the current batch: that thread gets the CPU while this
+        one waits for PostgreSQL (psycopg releases the GIL), so the two overlap on two cores.
+        """
+        if not self.bulk:
+            for batch in self._batches(lines):
+                with _collector_paused():
+                    outcomes = self._import_batch_one_by_one(batch, on_commit)
+                yield from outcomes
+            return
+        for prepared in _read_ahead(self._prepared_batches(lines)):
+            with _collector_paused():
+                outcomes = self._apply_prepared(*prepared, on_commit)
+            yield from outcomes
+
+    def _batches(self, lines: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
         batch: list[tuple[int, bytes]] = []
+        size = 0
         for line_no, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             batch.append((line_no, raw))
-            if len(batch) >= self.batch_size:
-                yield from self._import_batch(batch, on_commit)
-                batch = []
+            size += len(raw)
+            if len(batch) >= self.batch_size or size >= self.batch_bytes:
+                yield batch
+                batch, size = [], 0
         if batch:
-            yield from self._import_batch(batch, on_commit)
+            yield batch
 
-    def _import_batch(self, batch: list[tuple[int, bytes]], on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
-        if not self.bulk:
-            return self._import_batch_one_by_one(batch, on_commit)
-        parsed = [self._parse(line_no, raw) for line_no, raw in batch]
-        # Blobs reach the store before the transaction opens (content-addressed, so a rolled-back
-        # batch leaves at most an unreferenced blob); errors are kept for where the record meets them.
-        attachments = self._prepare_attachments([p for p in parsed if isinstance(p, tuple)])
+    def _prepared_batches(self, lines: Iterable[bytes]) -> Iterator[tuple[list, dict[int, AttachmentSource]]]:
+        for batch in self._batches(lines):
+            parsed = [self._parse(line_no, raw) for line_no, raw in batch]
+            # Blobs reach the store before the transaction opens (content-addressed, so a rolled-back
+            # batch leaves at most an unreferenced blob); errors are kept for where the record meets them.
+            yield parsed, self._prepare_attachments([p for p in parsed if isinstance(p, tuple)])
+
+    def _apply_prepared(self, parsed: list[tuple[int, Record] | LineOutcome], attachments: dict[int, AttachmentSource],
+                        on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
         applied: dict[int, Applied] = {}
         new_messages: list[int] = []
         try:

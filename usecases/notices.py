@@ -27,6 +27,7 @@ from storage.mail import DeliveryError, DeliveryOutcomeUnknown, MailBatch, MailT
 from storage.responses import set_response_reminders
 from storage.users import user_id_by_external_id
 from usecases.app import App
+from usecases.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 SETTLE_PATIENCE = timedelta(minutes=10)  # how long a dispatcher keeps trying to record what it did
+SETTLE_MAX_DELAY = 1.0  # seconds between its attempts
 
 Clock = Callable[[], datetime]
 
@@ -96,7 +98,8 @@ def _dispatch_loop(app: App, now: datetime, clock: Clock, batch_size: int, trans
         except store.ProgressLost as exc:
             # The database went away mid-batch: this process alone knows what it sent, so it
             # waits for the database and writes it down rather than leave it to the reaper.
-            log.warning("outbox: database connection lost (%s); recording this batch once it is back", exc)
+            log.warning("outbox: database connection lost (%s); recording this batch once it is back",
+                        str(exc).strip().split("\n", 1)[0])
             _settle(progress, stopping)
             counts["settled_after_db_loss"] += 1
             break
@@ -108,17 +111,20 @@ def _dispatch_loop(app: App, now: datetime, clock: Clock, batch_size: int, trans
 def _settle(progress: store.DeliveryLog, stopping: Callable[[], bool]) -> None:
     """Reconnect with backoff and write the batch's outcomes; gives up after SETTLE_PATIENCE."""
     deadline, delay = time.monotonic() + SETTLE_PATIENCE.total_seconds(), 0.25
+    stop_deadline = time.monotonic() + 8.0  # when shutting down, the reaper takes over after this
     while True:
         try:
             progress.reconnect()
             progress.close()
             return
         except store.ProgressLost:
-            if time.monotonic() > deadline or (stopping() and delay > 4):
+            if time.monotonic() > deadline or (stopping() and time.monotonic() > stop_deadline):
                 log.error("outbox: could not record a batch; the reaper will release it")
                 return
             time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            # At most a second between attempts: a restart takes seconds, and each attempt is one
+            # connection from this thread, so delivery resumes within a second of the server.
+            delay = min(delay * 2, SETTLE_MAX_DELAY)
 
 
 def _deliver_batch(app: App, claimed: Sequence[store.ClaimedEmail], batch: MailBatch, progress: store.DeliveryLog,
@@ -163,8 +169,17 @@ def _deliver_one(email: store.ClaimedEmail, batch: MailBatch, progress: store.De
     try:
         message = _message(email, identity, clock())
     except (InvalidAddress, TemplateError, KeyError, ValueError) as exc:
-        _fail(progress, email, f"cannot build message: {exc}", None, counts)
+        with log_context(notice=email.notice):
+            _fail(progress, email, f"cannot build message: {exc}", None, counts)
         return
+    # Every line logged while this email is handled names it by its Message-ID (what the
+    # recipient's server logs too) and its notice; never by recipient address or row alone.
+    with log_context(email=str(message["Message-ID"]), notice=email.notice):
+        _send_one(email, message, batch, progress, now, clock, counts, observe_send)
+
+
+def _send_one(email: store.ClaimedEmail, message: EmailMessage, batch: MailBatch, progress: store.DeliveryLog,
+              now: datetime, clock: Clock, counts: Counter[str], observe_send: Callable[[float], None]) -> None:
     marked: list[bool] = []
 
     def before_terminator() -> bool:

@@ -93,16 +93,22 @@ def _event(deadline_id: int, at: datetime, kind: str, stage: int | None = None, 
 
 
 def sync_new_messages(app: App, now: datetime, batch_size: int = BATCH_SIZE) -> Counter[str]:
-    """Bring deadlines up to date with every message the sync has not seen yet, batch by batch."""
+    """Bring deadlines up to date with every message the sync has not seen yet, batch by batch.
+
+    A batch's conversations are recomputed from all their messages, so every message of theirs
+    the batch loaded is marked seen with it (not only the batch's own): a conversation whose
+    messages spread over many batches is then loaded once, not once per batch.
+    """
     totals: Counter[str] = Counter()
     while True:
         with transaction(app.session_factory) as session:
             rows = store.unsynced_messages(session, batch_size)
             if not rows:
                 return totals
-            totals.update(sync_conversations(app, session, [c for _, c in rows], now))
-            store.mark_synced(session, [m for m, _ in rows], now)
-            totals["messages"] += len(rows)
+            timelines = store.load_timelines(session, [c for _, c in rows])
+            totals.update(_sync_timelines(app, session, timelines, now))
+            seen = {m for m, _ in rows} | {m.message_id for t in timelines for m in t.messages}
+            totals["messages"] += store.mark_synced(session, sorted(seen), now)
 
 
 def sync_conversations(app: App, session: Session, conversation_ids: list[int], now: datetime) -> Counter[str]:
@@ -112,13 +118,18 @@ def sync_conversations(app: App, session: Session, conversation_ids: list[int], 
     (an answered one already with its answer), the changed ones in one update per shape, the
     history lines in one insert in the order one by one would have written them.
     """
+    return _sync_timelines(app, session, store.load_timelines(session, conversation_ids), now)
+
+
+def _sync_timelines(app: App, session: Session, timelines: list[ConversationTimeline], now: datetime) -> Counter[str]:
     counts: Counter[str] = Counter()
     plan = _SyncPlan()
-    for conversation in store.load_timelines(session, conversation_ids):
+    for conversation in timelines:
         computed = obligations_from_timeline(conversation.messages, now)
         if computed.future_message_ids:
             log.warning("conversation %s: %d message(s) are dated in the future; treated as sent now",
-                        conversation.external_id, len(computed.future_message_ids))
+                        conversation.external_id, len(computed.future_message_ids),
+                        extra={"conversation": conversation.external_id})
         counts.update(_reconcile(app, plan, conversation, computed, now))
     _write_sync(session, plan, now)
     return counts
@@ -146,8 +157,16 @@ def _write_sync(session: Session, plan: _SyncPlan, now: datetime) -> None:
     if plan.withdrawn:
         # A reminder still waiting in the outbox when the seller answers would only confuse them.
         outbox.withdraw_queued(session, plan.withdrawn, "withdrawn: the seller answered before it was sent")
+    if not plan.replans:
+        return
+    # A replan only touches unsent grouped emails that list its conversation (and the emails it
+    # queues list fewer): one look at them per batch instead of two queries per answer.
+    listed = {c.get("conversation_id") for stage in NUDGES
+              for email in outbox.unsent_with_key_prefix(session, f"response-group:{stage.notice}:")
+              for c in email.request.context.get("conversations", ())}
     for conversation_external_id, known, index in plan.replans:
-        _replan_groups(session, conversation_external_id, known if known is not None else new_ids[index], now)
+        if conversation_external_id in listed:
+            _replan_groups(session, conversation_external_id, known if known is not None else new_ids[index], now)
 
 
 def _reconcile(app: App, plan: _SyncPlan, conversation: ConversationTimeline, computed: ConversationObligations,

@@ -191,6 +191,20 @@ def check_draft(app: App, text: str, conversation: str | None = None, sender: st
     return DraftCheck(tuple(single), tuple(split), mask_text(text, found), advice_for(found))
 
 
+WARM_UP_DRAFTS = ("call me at four one five 555 0123 or text me on whatsapp, pay by zelle to greg@example.com",
+                  "Is the 1 oz Gold Eagle still available? I can pay $2,150 shipped.")
+
+
+def warm_up(app: App) -> None:
+    """Compile and load the detectors (and the split-message window) before the first draft needs them."""
+    for text in WARM_UP_DRAFTS:
+        found = scan_text(text, platform_domains=app.settings.platform_domains)
+        mask_text(text, found)
+        advice_for(found)
+    context_findings([("buyer", "my number is four one five"), ("buyer", "555 0123")], [1],
+                     platform_domains=app.settings.platform_domains, window=WINDOW)
+
+
 def _split_with_recent(app: App, text: str, conversation: str, sender: str | None) -> list[Finding]:
     with app.session_factory() as session:
         recent = store.recent_messages(session, conversation, 2 * WINDOW)

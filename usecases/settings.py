@@ -67,6 +67,7 @@ class Settings:
     secret_key_set: bool = False
     debug: bool = False
     transcript_signing: TranscriptSigning | None = None
+    log_format: str = "text"
 
     @property
     def site(self) -> str:
@@ -109,6 +110,7 @@ class Settings:
             secret_key_set=bool(secret),
             debug=bool(env.get("PEERGUARD_DEBUG")),
             transcript_signing=_transcript_signing(env),
+            log_format=log_format(env),
         )
 
 
@@ -268,6 +270,17 @@ def _notification_policy(env: Mapping[str, str]) -> NotificationPolicy:
         delay=_read(env, "PEERGUARD_NEW_MESSAGE_DELAY", _minutes, _in_minutes(default.delay)),
         repeat=_read(env, "PEERGUARD_NEW_MESSAGE_REPEAT", _minutes, _in_minutes(default.repeat)),
     )
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def log_format(env: Mapping[str, str] | None = None) -> str:
+    """PEERGUARD_LOG_FORMAT: ``text`` (default, for a terminal) or ``json`` (one object per line)."""
+    value = ((os.environ if env is None else env).get("PEERGUARD_LOG_FORMAT") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise SettingsError(f"PEERGUARD_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return value
 
 
 def debug_requested(env: Mapping[str, str] | None = None) -> bool:

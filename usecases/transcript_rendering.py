@@ -77,15 +77,37 @@ class RenderPool:
     """A short-lived pool of render workers; leaving the ``with`` block always kills them."""
 
     def __init__(self, workers: int, time_limit_seconds: float) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        # One part per worker process: WeasyPrint's memory is freed with the process, so the
-        # peak stays at one part's worth per worker however long the conversation is.
-        self._pool = context.Pool(processes=max(1, workers), maxtasksperchild=1, initializer=_die_with_parent)
         self._previous_sigterm: object = None
         # A monotonic deadline is a resource limit, not a reading of the wall clock.
         self._deadline = time.monotonic() + time_limit_seconds
         self._time_limit = time_limit_seconds
+        self._pool_value: multiprocessing.pool.Pool | None = None
+        self._start_error: BaseException | None = None
+        # Starting the pool waits for the fork server to boot (a fresh interpreter importing
+        # WeasyPrint and loading fonts, about a second of CPU) and to fork the workers; a thread
+        # does that wait, so the caller builds the terms summary and the first parts meanwhile
+        # on the other core instead of after it.
+        self._starter = threading.Thread(target=self._start, args=(workers,), name="render-pool-start", daemon=True)
+        self._starter.start()
+
+    def _start(self, workers: int) -> None:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            # One part per worker process: WeasyPrint's memory is freed with the process, so the
+            # peak stays at one part's worth per worker however long the conversation is.
+            self._pool_value = context.Pool(processes=max(1, workers), maxtasksperchild=1,
+                                            initializer=_die_with_parent)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by _pool
+            self._start_error = exc
+
+    @property
+    def _pool(self) -> multiprocessing.pool.Pool:
+        """The started pool, waiting for the background start to finish (its error raised here)."""
+        self._starter.join()
+        if self._pool_value is None:
+            raise self._start_error or RuntimeError("render pool did not start")
+        return self._pool_value
 
     def __enter__(self) -> RenderPool:
         # A command line render stopped with SIGTERM must still leave through __exit__, which
@@ -97,8 +119,10 @@ class RenderPool:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        self._starter.join()
+        if self._pool_value is not None:
+            self._pool_value.terminate()
+            self._pool_value.join()
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
 

@@ -21,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from standardwebhooks.webhooks import Webhook
-
 from pipeline import webhooks as rules
 from storage import webhooks as store
 from storage.db import transaction
@@ -141,7 +139,7 @@ def _post(poster: WebhookPoster, delivery: store.ClaimedDelivery, sent_at: datet
     headers = {
         "webhook-id": delivery.event_id,
         "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": Webhook(delivery.secret).sign(delivery.event_id, sent_at, body),
+        "webhook-signature": _signer(delivery.secret).sign(delivery.event_id, sent_at, body),
     }
     return poster.post(delivery.url, body.encode(), headers)
 
@@ -178,3 +176,10 @@ def _endpoint_outcomes(session, endpoint_id: int, outcomes: list[tuple[store.Cla
         store.set_endpoint_status(session, endpoint_id, "disabled", now, "failing for 24 hours")
         counts["endpoint_disabled"] += 1
         log.warning("webhook endpoint %s disabled after 24 hours of failures", endpoint_id)
+
+
+def _signer(secret: str) -> Any:
+    """A Standard Webhooks signer, imported on first use: commands that only queue events skip its import."""
+    from standardwebhooks.webhooks import Webhook
+
+    return Webhook(secret)

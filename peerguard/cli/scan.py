@@ -8,8 +8,6 @@ from collections.abc import Iterator
 
 import click
 
-from peerguard.cli._common import load_settings
-
 DEFAULT_MAX_LINE = 8 << 20  # 8 MiB: far above the import limit for one message (262,144 characters)
 
 _FORMAT_HELP = """Scan messages for off-platform contact and payment attempts.
@@ -48,18 +46,36 @@ addresses) come from --platform-domain or PEERGUARD_PLATFORM_DOMAINS
               help="A longer input line is skipped and answered with an error line.")
 def scan(platform_domains: tuple[str, ...], window: int, max_line_bytes: int) -> None:
     """Scan JSON lines from stdin for off-platform contact; see --help for the format."""
-    from pipeline.addresses import parse_domains
     from pipeline.detection.jsonlines import scan_lines  # Imported here to keep `peerguard --help` fast.
 
-    try:
-        domains = parse_domains(",".join(platform_domains)) if platform_domains else load_settings().platform_domains
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--platform-domain") from None
+    domains = _platform_domains(platform_domains)
     output = sys.stdout.buffer
     for batch in _line_batches(sys.stdin.fileno(), max_line_bytes):
         output.write(b"".join(line.encode("ascii") + b"\n" for line in scan_lines(batch, platform_domains=domains,
                                                                                  window=window)))
         output.flush()
+
+
+def _platform_domains(given: tuple[str, ...]) -> tuple[str, ...]:
+    """The domains from --platform-domain, else from the settings, else the detector's default.
+
+    Scanning needs no other setting, so the settings (which import the notice, notification and
+    review policies) are read only when PEERGUARD_PLATFORM_DOMAINS is set.
+    """
+    if given:
+        from pipeline.addresses import parse_domains
+
+        try:
+            return parse_domains(",".join(given))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--platform-domain") from None
+    if os.environ.get("PEERGUARD_PLATFORM_DOMAINS", "").strip():
+        from peerguard.cli._common import load_settings
+
+        return load_settings().platform_domains
+    from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS
+
+    return DEFAULT_PLATFORM_DOMAINS
 
 
 def _line_batches(fd: int, max_line: int, chunk_size: int = 1 << 16) -> Iterator[list]:

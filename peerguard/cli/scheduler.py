@@ -33,9 +33,10 @@ def scheduler(interval: int, standby_poll: int | None) -> None:
     """
     from storage.heartbeats import HeartbeatThread, heartbeat_dir
     from storage.locks import LeaderLock
+    from usecases.logs import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = open_app(sends_email="peerguard scheduler")
+    configure_logging(app.settings.log_format)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _s, _f: stop.set())

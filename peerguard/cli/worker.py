@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -15,7 +14,8 @@ from peerguard.cli._common import PeerGuardUsageError, load_settings
 from usecases.settings import SettingsError
 
 # A mail process is a plain Python process running the outbox poller (see actors.outbox).
-MAIL_PROCESS = "import logging; logging.basicConfig(level=logging.INFO); from actors.outbox import mail_process; mail_process()"
+MAIL_PROCESS = ("from usecases.logs import configure_logging; from usecases.settings import log_format; "
+                "configure_logging(log_format()); from actors.outbox import mail_process; mail_process()")
 
 
 @click.command()
@@ -50,8 +50,12 @@ def worker(processes: int, threads: int, queues: tuple[str, ...], mail_processes
         raise PeerGuardUsageError(
             "REDIS_URL is not set: workers need the Redis broker (use `peerguard run` without it)", exit_code=2
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from usecases.logs import configure_logging
+
+    configure_logging(settings.log_format)
     argv = [sys.executable, "-m", "dramatiq", "actors.all", "--processes", "1", "--threads", str(threads)]
+    if settings.log_format == "json":
+        argv.append("--skip-logging")  # actors.broker configures JSON logging in each worker process
     if queues:
         argv += ["--queues", *queues]
     commands = {f"worker-{n}": argv for n in range(processes)}

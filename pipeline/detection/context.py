@@ -70,6 +70,23 @@ _ITEM_SENTENCE = re.compile(
     re.IGNORECASE,
 )
 _LOOKBACK = 40
+# Languages that put the negation after the verb, which often follows the channel's name
+# ("в телеграм переходить не буду", "Telegram nutze ich nicht", "WhatsApp, je n'utilise pas"): a
+# negator of theirs later in the same clause refuses the mention.
+_LATE_NEGATOR = re.compile(r"(?<![^\W\d_])(?:не|нет|nicht|kein\w*|pas|niet|nao|inte)(?![^\W\d_])", re.IGNORECASE)
+# Telling where one heard of something ("I first heard about this variety in a WhatsApp group",
+# "saw it on Instagram last year") is talk about a source, not an invitation, unless the sentence
+# also invites ("join", "add me", "message me").
+_HEARSAY = re.compile(
+    r"\b(?:heard|read|learned|learnt|saw|seen|spotted|came\s+across|found\s+out|first\s+found|noticed)\b"
+    r"(?:\s+(?:about|of))?[^.!?\n]{0,60}$",
+    re.IGNORECASE,
+)
+_INVITATION = re.compile(
+    r"\b(?:join|add\s+me|message\s+me|msg\s+me|dm\s+me|text\s+me|hit\s+me|find\s+me|contact\s+me|reach\s+me|ping\s+me|"
+    r"follow\s+me|my\s+(?:number|handle|username|group|channel))\b",
+    re.IGNORECASE,
+)
 
 
 def clause_start(text: str, position: int) -> int:
@@ -106,12 +123,29 @@ def negated_before(text: str, start: int) -> bool:
 
 def refused_after(text: str, end: int) -> bool:
     """True when the mention is followed by a refusal such as "is a no" or "not accepted"."""
-    return _TRAILING_REFUSAL.search(text[end : end + 40]) is not None
+    if _TRAILING_REFUSAL.search(text[end : end + 40]) is not None:
+        return True
+    return not text.isascii() and _LATE_NEGATOR.search(text, end, clause_end(text, end)) is not None or (
+        _LATE_NEGATOR.search(text, end, clause_end(text, end)) is not None and not _ENGLISH_CLAUSE.search(text, end, clause_end(text, end)))
+
+
+# An English clause ("WhatsApp me, pas de souci" aside): "pas"/"inte" there are not negators.
+_ENGLISH_CLAUSE = re.compile(r"\b(?:the|me|my|you|is|and|to|on)\b", re.IGNORECASE)
+
+
+def hearsay(text: str, start: int, end: int) -> bool:
+    """True when the sentence tells where the writer heard of something, and invites nobody."""
+    sentence_start = max(0, start - 200)
+    for match in _SENTENCE_BREAK.finditer(text, sentence_start, start):
+        sentence_start = match.end()
+    if _HEARSAY.search(text[sentence_start:start]) is None:
+        return False
+    return _INVITATION.search(sentence_of(text, start, end)) is None
 
 
 def is_refused(text: str, start: int, end: int) -> bool:
     """True when a channel mention at ``start:end`` is refused, warned about or reported."""
-    if negated_before(text, start) or refused_after(text, end):
+    if negated_before(text, start) or refused_after(text, end) or hearsay(text, start, end):
         return True
     sentence = _REASSURANCE.sub(" ", sentence_of(text, start, end))
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
@@ -130,6 +164,17 @@ _CHECKOUT_QUESTION = re.compile(
     r"(?:take|takes|accept|accepts|support|supports|allow|allows|offer|offers|do|have|has)\b",
     re.IGNORECASE,
 )
+
+
+_DECLINED_REPLY = re.compile(
+    r"^\W*(?:no\b(?!\s+(?:problem|prob|worries|rush|biggie))|nope\b|nah\b|not\s+(?:really|possible)\b|i\s+don'?t\b|we\s+don'?t\b|can'?t\b)",
+    re.IGNORECASE,
+)
+
+
+def keeps_to_platform(reply: str) -> bool:
+    """True when a reply declines or points to the platform ("no, only through PeerMetals", "checkout only")."""
+    return _PLATFORM_PREFERRED.search(reply) is not None or _DECLINED_REPLY.match(reply) is not None
 
 
 def platform_talk(text: str, start: int, end: int) -> bool:

@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
+from pipeline.detection.context import keeps_to_platform
 from pipeline.detection.findings import Finding, Span
 from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
 
@@ -19,8 +21,6 @@ DEFAULT_WINDOW = 6
 # Split attempts are made of short fragments; long messages are scanned alone, which also keeps
 # the cost of windows linear in the conversation's length.
 MAX_WINDOW_MESSAGE_CHARS = 300
-CACHED_TEXTS = 50_000
-"""Texts a ``cached_scanner`` remembers before it starts again."""
 
 ConversationMessage = str | tuple[str | None, str] | Mapping[str, object]
 Scanner = Callable[[str], list[Finding]]
@@ -50,33 +50,26 @@ def scan_conversation(
     *,
     platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS,
     window: int = DEFAULT_WINDOW,
+    scanner: Scanner | None = None,
 ) -> list[Finding]:
-    """Return findings for a conversation; each names its messages and has per-message spans."""
+    """Return findings for a conversation; each names its messages and has per-message spans.
+
+    ``scanner`` (``scan_text`` with these domains by default) scans each message alone; a caller
+    scanning many conversations passes a ``cached_scanner`` to reuse what it already scanned.
+    """
     domains = tuple(platform_domains)
     senders, texts = _unpack(messages)
-    return _conversation_findings(senders, texts, window, lambda text: scan_text(text, platform_domains=domains))
-
-
-def _conversation_findings(senders: list[str | None], texts: list[str], window: int, scan: Scanner,
-                           involving: frozenset[int] | None = None) -> list[Finding]:
-    """``scan_conversation``'s work; with ``involving``, windows without one of those messages are not scanned.
-
-    Such a window's findings name none of those messages, so a caller keeping only findings that
-    involve them loses nothing by skipping it: whether another candidate is kept depends on
-    earlier ones only through ``_key`` and ``_covered``, which compare message indexes (a
-    candidate naming one of ``involving`` is never equal to, nor covered by, one naming none of
-    them), and ``_without_checkout_rails`` drops a finding only for a rail value that finding
-    itself has.
-    """
+    scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
     findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan(text)]
     seen = {_key(f) for f in findings}
-    glued = _glued_identifiers(senders, texts, involving)
-    for candidate in [*_window_findings(senders, texts, window, scan, involving), *glued]:
+    candidates = [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts),
+                  *_assembled(senders, texts, domains, window), *_answered_handles(senders, texts, findings)]
+    for candidate in candidates:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
         findings.append(candidate)
-    findings = _without_checkout_rails(findings, texts)
+    findings = _without_checkout_rails(_without_partial_addresses(findings), texts)
     return sorted(findings, key=lambda f: (f.spans[0].message or 0, f.start))
 
 
@@ -84,14 +77,10 @@ _EDGE_TOKEN = re.compile(r"[A-Za-z0-9]{4,}")
 _CHECKOUT = re.compile(r"\b(?:checkout|check\s?out)\b", re.IGNORECASE)
 
 
-def _glued_identifiers(senders: list[str | None], texts: list[str], involving: frozenset[int] | None = None) -> list[Finding]:
-    """An address or IBAN cut across consecutive messages ("bc1q09lm..." | "h5gw3f..."): glue the pieces.
-
-    With ``involving``, only pieces starting close enough before one of those messages to reach it.
-    """
+def _glued_identifiers(senders: list[str | None], texts: list[str]) -> list[Finding]:
+    """An address or IBAN cut across consecutive messages ("bc1q09lm..." | "h5gw3f..."): glue the pieces."""
     found: list[Finding] = []
-    starts = range(max(0, min(involving) - 3), min(len(texts) - 1, max(involving) + 1)) if involving else range(len(texts) - 1)
-    for first in starts:
+    for first in range(len(texts) - 1):
         pieces = _EDGE_TOKEN.findall(texts[first][-64:])
         if not pieces:
             continue
@@ -114,15 +103,94 @@ def _glued_identifiers(senders: list[str | None], texts: list[str], involving: f
     return found
 
 
+_GLUED_KINDS = frozenset({"email", "url", "handle", "payment"})
+MAX_ASSEMBLY_MESSAGES = 4
+
+
+def _assembled(senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int) -> list[Finding]:
+    """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
+    found: list[Finding] = []
+
+    def scan(text: str) -> list[Finding]:
+        return scan_text(text, platform_domains=domains)
+
+    for first in range(len(texts) - 1):
+        members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
+        if len(members) < 2:
+            continue
+        number = assembly.assembled_numbers(texts, members)
+        if number is not None:
+            found.append(number)
+        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS))
+    return found
+
+
+# Asking the other party for their name somewhere ("what's your name on it", "your @ there?",
+# "cuál es tu usuario"), and the reply that is nothing but a username ("morgan_mike_cc").
+_ASKS_FOR_NAME = re.compile(
+    r"\b(?:what'?s|what\s+is|whats|send|give\s+me|drop)\s+(?:your|ur|yr)\s+(?:user\s?name|name|handle|@|tag|"
+    r"gamer\s?tag|screen\s?name|nick(?:name)?|id)\b|\b(?:your|ur)\s+(?:user\s?name|handle|@|tag|nick)\s*(?:on|there|\?)"
+    r"|\b(?:cual|qual)\s+(?:es|e)\s+(?:tu|seu|teu|o\s+seu|o\s+teu)\s+(?:usuario|nome|user|nick|id)\b"
+    r"|\bwie\s+heisst\s+du\s+(?:auf|bei|da)\b|\bquel\s+est\s+ton\s+(?:pseudo|nom|id)\b",
+    re.IGNORECASE,
+)
+_BARE_USERNAME = re.compile(r"^\s*@?(?P<user>(?=[\w.]*[_\d.])(?=[\w.]*[A-Za-z])[A-Za-z0-9][\w.]{2,29})\s*[.!]?\s*$")
+
+
+def _answered_handles(senders: list[str | None], texts: list[str], findings: list[Finding]) -> list[Finding]:
+    """A bare username sent in reply to the other party asking for one is a handle."""
+    found: list[Finding] = []
+    for index, text in enumerate(texts):
+        match = _BARE_USERNAME.match(text)
+        if match is None or match.group("user").replace(".", "").isdigit():
+            continue
+        asked = [k for k in range(max(0, index - 2), index) if _ASKS_FOR_NAME.search(texts[k])
+                 and senders[k] is not None and senders[index] is not None and senders[k] != senders[index]]
+        if not asked:
+            continue
+        apps = [f.value.split(":")[0] for f in findings if f.kind == "handle" and f.messages and index - 6 <= f.messages[0] < index]
+        user = match.group("user").lower()
+        value = f"{apps[-1]}:{user}" if apps else f"username:{user}"
+        span = Span(match.start("user"), match.end("user"), index)
+        found.append(Finding("handle", (span,), match.group("user"), value, 0.8, messages=(index,)))
+    return found
+
+
+def _without_partial_addresses(findings: list[Finding]) -> list[Finding]:
+    """An address (or a gift card's code) read from fewer messages gives way to one that overlaps it and spans more.
+
+    "then at aaaa" / "dot com" alone reads "then@aaaa.com"; with the sender's earlier "aaaa.bbbb"
+    reassembled, "aaaa.bbbb@aaaa.com" covers it and is the value to report.
+    """
+    addresses = [f for f in findings if f.kind in ("email", "url") or (f.kind == "payment" and f.value == "gift_card")]
+    if len(addresses) < 2:
+        return findings
+    drop = {
+        id(f) for f in addresses for g in addresses
+        if g is not f and g.kind == f.kind and (f.kind != "payment" or g.value == f.value)
+        and len(set(g.messages)) > len(set(f.messages)) and _spans_overlap(f, g)
+    }
+    return [f for f in findings if id(f) not in drop]
+
+
+def _spans_overlap(a: Finding, b: Finding) -> bool:
+    """True when a span of ``a`` and a span of ``b`` overlap in the same message."""
+    return any(x.message == y.message and x.start < y.end and y.start < x.end for x in a.spans for y in b.spans)
+
+
 def _without_checkout_rails(findings: list[Finding], texts: list[str]) -> list[Finding]:
     """A rail asked about and then chosen at the platform's checkout ("PayPal? ... PayPal at checkout") is clean."""
     rails = {f.value for f in findings if f.kind == "payment" and f.value.isalpha() and f.value != "fee_avoidance"}
     if not rails:
         return findings
     at_checkout = {rail for rail in rails for text in texts if rail in text.lower().replace(" ", "") and _CHECKOUT.search(text)}
-    if not at_checkout:
+    # A rail only asked about ("do you take PayPal?") and answered with the checkout, or declined, is clean too.
+    asked = {(f.value, m) for f in findings if f.kind == "payment" and f.value in rails for m in f.messages if "?" in texts[m]}
+    answered = {(rail, m) for rail, m in asked
+                if any(_CHECKOUT.search(t) or keeps_to_platform(t) for t in texts[m + 1 : m + 4])}
+    if not at_checkout and not answered:
         return findings
-    return [f for f in findings if not (f.kind == "payment" and f.value in at_checkout)]
+    return [f for f in findings if not (f.kind == "payment" and (f.value in at_checkout or any((f.value, m) in answered for m in f.messages)))]
 
 
 def _unpack(messages: Sequence[ConversationMessage]) -> tuple[list[str | None], list[str]]:
@@ -154,22 +222,18 @@ def _in_message(finding: Finding, index: int) -> Finding:
 
 
 def _window_findings(
-    senders: list[str | None], texts: list[str], window: int, scan: Scanner, involving: frozenset[int] | None = None,
+    senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int
 ) -> Iterable[Finding]:
     """Yield findings from every same-sender window of short messages, widest window first.
 
     Widest first, so that "stacker77 | at | outlook | dot com" is reported whole and the partial
     "stacker77@outlook" from a narrower window is then recognised as covered.
     """
-    # A window starts at most 2 * window - 1 messages before the last message it holds.
-    reach = range(max(0, min(involving) - 2 * window), max(involving) + 1) if involving else range(len(texts))
-    for first in reach:
+    for first in range(len(texts)):
         members = _members(senders, texts, first, window)
         for size in range(len(members), 1, -1):
-            if involving is not None and involving.isdisjoint(members[:size]):
-                continue
             joined = _join(texts, members[:size])
-            for finding in scan(joined.text):
+            for finding in scan_text(joined.text, platform_domains=domains):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
                     if finding.kind == "url":
@@ -282,31 +346,34 @@ def context_findings(
     neighbour's context; what a message yields alone (``scan_text``) is left out, since the
     caller stores that per message. Indexes refer to ``messages``. Only the stretch that can
     reach a new message is scanned: twice the window before the first new message, because
-    windows skip the other party's interjections; and of its windows only those holding a new
-    message. ``scanner`` (``scan_text`` with these domains, by default) lets a caller scanning
-    many conversations reuse what it already scanned (``cached_scanner``).
+    windows skip the other party's interjections.
     """
     new = sorted(set(new_indexes))
     if not new:
         return []
     domains = tuple(platform_domains)
-    scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
     first = max(0, new[0] - 2 * window)
-    senders, texts = _unpack(messages[first : new[-1] + 1])
+    part = messages[first : new[-1] + 1]
+    _, texts = _unpack(part)
+    scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
     alone = {_key(_in_message(f, i)) for i, text in enumerate(texts) for f in scan(text)}
-    wanted = frozenset(i - first for i in new)
+    wanted = {i - first for i in new}
     return [
         _shifted(f, first)
-        for f in _conversation_findings(senders, texts, window, scan, wanted)
+        for f in scan_conversation(part, platform_domains=domains, window=window, scanner=scan)
         if _key(f) not in alone and wanted & set(f.messages)
     ]
+
+
+CACHED_TEXTS = 50_000
+"""Texts a ``cached_scanner`` remembers before it starts again."""
 
 
 def cached_scanner(platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS) -> Scanner:
     """``scan_text`` with these domains, remembering each text's findings (findings are immutable).
 
-    For one batch of work: every message of a conversation is scanned alone once, though it is
-    the context of several new messages.
+    A message is scanned alone when it arrives and again as the context of each later message of
+    its conversation; remembered, it is scanned once. Bounded (``CACHED_TEXTS``).
     """
     domains = tuple(platform_domains)
     memo: dict[str, list[Finding]] = {}
@@ -315,7 +382,7 @@ def cached_scanner(platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS) -
         found = memo.get(text)
         if found is None:
             if len(memo) >= CACHED_TEXTS:
-                memo.clear()  # bounded memory; the next conversations rebuild what they need
+                memo.clear()
             found = memo[text] = scan_text(text, platform_domains=domains)
         return list(found)
 

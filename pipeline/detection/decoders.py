@@ -92,7 +92,10 @@ def may_apply(text: str, gate: MessageWords) -> bool:
         return True
     if gate.digits and (gate.digits >= 7 or _LOOKALIKE_RUN.search(text)):
         return True
-    return ("." in text and _REVERSED_HINT.search(gate.lowered) is not None) or text.count("-") >= 5 or "ay " in gate.lowered
+    if "." in text and _REVERSED_HINT.search(gate.lowered) is not None or text.count("-") >= 5 or "ay " in gate.lowered:
+        return True
+    # Morse may be written with dots mostly ("... --- ..."): the same count ``candidates`` uses.
+    return ("--" in text or ".-" in text or "-." in text or "..." in text) and text.count("-") + text.count(".") >= 8
 
 
 Decoded = tuple[str, int, int, str]  # decoded text, start and end of the encoded stretch, decoder name

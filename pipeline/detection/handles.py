@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.detection import languages
 from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
@@ -105,7 +106,17 @@ _TAG_GUARD = re.compile(
     r"serial|pcgs|ngc|vam|km|pop|slot|page|row|bin|tube|receipt|id)$",
     re.IGNORECASE,
 )
-_COMMON_WORDS = frozenset("the a an and or is me my to for on in at it this that there here if when".split())
+_COMMON_WORDS = frozenset(
+    """the a an and or is me my to for on in at it this that there here if when later tonight tomorrow today now soon
+    asap anytime whenever please pls same usual below above number phone meu minha mi mis mon ma mein meine mio mia min
+    zero oh one two three four five six seven eight nine ten""".split()
+)
+
+
+def _not_a_username(word: str) -> bool:
+    """A common word, or a number word of any vocabulary ("zap: seis dois ..." says a number, not a user)."""
+    lowered = word.lower()
+    return lowered in _COMMON_WORDS or lowered in languages.VOCABULARY.numbers or lowered.isdigit()
 
 
 # The app pattern runs only when the message (digit swaps undone) has one of these words, or a word
@@ -177,7 +188,7 @@ def _social_context(text: str, start: int, end: int) -> bool:
 def _weak_context(text: str, start: int, end: int) -> bool:
     """An app name that is also a word needs a username, "on <app>" with a contact verb, or "<app>?"."""
     after = text[end : end + 40]
-    if _LABEL_AFTER.match(after) and _username_after(text, end):
+    if _LABEL_AFTER.match(after) and (_username_after(text, end) or _number_after_label(after)):
         return True
     sentence = text[max(0, start - 60) : end + 60]
     if _USERNAME_CUE.search(sentence) and (after.lstrip().startswith("?") or _LABEL_AFTER.match(after)):
@@ -196,6 +207,14 @@ def _weak_context(text: str, start: int, end: int) -> bool:
     return clause.strip(" ?").lower() == text[start:end].lower() and after.lstrip().startswith("?")
 
 
+def _number_after_label(after: str) -> bool:
+    """A number follows the label ("tg: 555 0134", "zap: seis dois nove"): three digits or two number words."""
+    words = re.findall(r"[^\W_]+", after)[:3]
+    if words and words[0].isdigit():
+        return sum(len(w) for w in words if w.isdigit()) >= 3
+    return len(words) >= 2 and all(w.lower() in languages.VOCABULARY.numbers for w in words[:2])
+
+
 def _username_after(text: str, end: int) -> str | None:
     """Return the username written after an app name, if any ("coin underscore queen" is coin_queen)."""
     window = text[end : end + 60]
@@ -205,9 +224,9 @@ def _username_after(text: str, end: int) -> str | None:
         match = None
     if not match:
         later = _LATER_LABEL.search(window)
-        return _spoken_user(later.group("user")) if later and later.group("user").lower() not in _COMMON_WORDS else None
+        return _spoken_user(later.group("user")) if later and not _not_a_username(later.group("user")) else None
     user = match.group("user")
-    if user.lower() in _COMMON_WORDS or user.isdigit() or not (match.group().strip() != user or "@" in match.group()):
+    if _not_a_username(user) or not (match.group().strip() != user or "@" in match.group()):
         return None
     return _spoken_user(user)
 

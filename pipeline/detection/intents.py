@@ -211,6 +211,15 @@ def _index_rules() -> tuple[dict[str, tuple[int, ...]], frozenset[str]]:
 _RULE_INDEX, INTENT_WORDS = _index_rules()
 
 
+def might_match(words: frozenset[str]) -> bool:
+    """True when some rule has a word of every trigger group in ``words`` (what ``find_intents`` runs on)."""
+    for word in words & INTENT_WORDS:
+        for position in _RULE_INDEX[word]:
+            if _triggered(words, _RULE_TRIGGERS[INTENT_RULES[position][0]]):
+                return True
+    return False
+
+
 def find_intents(text: str, gate: MessageWords | None = None) -> list[Hit]:
     """Return intent hits in normalised ``text``."""
     words = (gate or message_words(text)).words

@@ -13,7 +13,7 @@ import json
 import pkgutil
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from pipeline.detection.context import is_refused
 from pipeline.detection.gates import MessageWords
@@ -51,8 +51,13 @@ class Vocabulary:
         self.phone_cues: dict[str, str] = {}
         self.phrases: dict[str, Phrase] = {}
         self.regions: dict[str, tuple[str, ...]] = {}
+        # Reassembling pieces sent over several messages (``assembly.py``): cue phrases and fillers.
+        self.assembly_cues: set[str] = set()
+        self.fillers: set[str] = set()
         for lang, entry in data["languages"].items():
             self.regions[lang] = tuple(entry.get("phone_regions", ()))
+            self.assembly_cues.update(form for w in entry.get("assembly_cues", ()) for form in _forms(w))
+            self.fillers.update(form for w in entry.get("fillers", ()) for form in _forms(w))
             for word, value in entry.get("numbers", {}).items():
                 for form in _forms(word):
                     self.numbers.setdefault(form, (int(value), lang))
@@ -71,17 +76,16 @@ class Vocabulary:
             for role, value, word in roles:
                 for form in _forms(word):
                     self.phrases.setdefault(form, Phrase(role, value, lang))
-        self.number_pattern = _number_pattern(self.numbers, self.joiners)
-        self.number_word = re.compile(_alternation([*self.numbers, *self.joiners]), re.IGNORECASE)
+        # The big patterns (number words, "at"/"dot" words) are compiled on first use, below: most
+        # messages never need them, and compiling them all cost a sixth of the scan command's start-up.
         self.latin_number_words = frozenset(w for w in self.numbers if w.isascii())
         self.latin_number_prefixes = frozenset(w[:4] for w in self.latin_number_words if len(w) >= 4)
-        nonlatin = [w for w in self.numbers if not w.isascii()]
-        self.nonlatin_numbers = re.compile(_alternation(nonlatin)) if nonlatin else None
-        self.link_pattern = _link_pattern(at_words, dot_words)
+        self._nonlatin_numbers = [w for w in self.numbers if not w.isascii()]
+        self._at_words, self._dot_words = at_words, dot_words
         self.at_words = frozenset(at_words)
         hints = at_words | dot_words
         self.link_hints = frozenset(h.split()[0] for h in hints if h.isascii())
-        self.nonlatin_link_hints = re.compile(_alternation([h for h in hints if not h.isascii()])) if hints else None
+        self._nonlatin_hints = [h for h in hints if not h.isascii()]
         # Each phrase is looked for only when its key is in the message: for Latin phrases the
         # longest word that is not a common English word, for the others the phrase itself.
         # Patterns are compiled on first use: compiling all of them at import cost 0.15 s of start-up.
@@ -94,9 +98,41 @@ class Vocabulary:
                 self.nonlatin.append((text, phrase))
         self.phrase_keys = frozenset(self.by_key)
         self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c)
+        # First characters of the non-Latin entries: a message sharing none (emoji, accented Latin)
+        # needs none of their patterns.
+        self.nonlatin_number_starts = frozenset(w[0] for w in self._nonlatin_numbers)
+        self.nonlatin_hint_starts = frozenset(h[0] for h in self._nonlatin_hints)
+        self.nonlatin_phrase_starts = frozenset(p[0] for p, _ in self.nonlatin)
         self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c)
 
 
+    @cached_property
+    def number_pattern(self) -> re.Pattern[str]:
+        """A run of number words of any language."""
+        return _number_pattern(self.numbers, self.joiners)
+
+    @cached_property
+    def number_word(self) -> re.Pattern[str]:
+        """One number word or joiner."""
+        return re.compile(_alternation([*self.numbers, *self.joiners]), re.IGNORECASE)
+
+    @cached_property
+    def nonlatin_numbers(self) -> re.Pattern[str] | None:
+        """Number words in scripts other than Latin."""
+        return re.compile(_alternation(self._nonlatin_numbers)) if self._nonlatin_numbers else None
+
+    @cached_property
+    def link_pattern(self) -> re.Pattern[str] | None:
+        """Words for "@" and "." between address parts."""
+        return _link_pattern(self._at_words, self._dot_words)
+
+    @cached_property
+    def nonlatin_link_hints(self) -> re.Pattern[str] | None:
+        """Words for "at" and "dot" in scripts other than Latin."""
+        return re.compile(_alternation(self._nonlatin_hints)) if self._nonlatin_hints else None
+
+
+_ENGLISH_NUMBER_WORDS = frozenset("zero oh o one two three four five six seven eight nine ten".split())
 _COMMON = frozenset(
     """the a an on in to of my me is at for by you your i we it as and or with up own same name here find search look
     over there app site store shop qr code card cash bring meet face""".split()
@@ -181,14 +217,15 @@ VOCABULARY = load((pkgutil.get_data("pipeline.detection", "data/languages.json")
 
 def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, vocabulary: Vocabulary = VOCABULARY) -> NormalisedText:
     """Replace the words for "at" and "dot" between address parts with the symbols."""
-    pattern = vocabulary.link_pattern
-    if pattern is None:
-        return folded
     text = folded.text
     words = gate.words if gate is not None else _WORDS.findall(text.lower())
     if vocabulary.link_hints.isdisjoint(words) and (
-        text.isascii() or vocabulary.nonlatin_link_hints is None or not vocabulary.nonlatin_link_hints.search(text)
+        text.isascii() or vocabulary.nonlatin_hint_starts.isdisjoint(text) or vocabulary.nonlatin_link_hints is None
+        or not vocabulary.nonlatin_link_hints.search(text)
     ):
+        return folded
+    pattern = vocabulary.link_pattern
+    if pattern is None:
         return folded
     return _rewrite(folded, pattern, lambda m: "@" if m.group("at") else ".")
 
@@ -198,12 +235,15 @@ def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, voca
 
 def might_have_numbers(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABULARY) -> bool:
     """Cheap test: two number words of some language, or a compound starting like one."""
-    count = len(gate.words & vocabulary.latin_number_words)
-    if count >= 2:
+    present = gate.words & vocabulary.latin_number_words
+    count = len(present)
+    # English digit words alone ("seven zero two") are the phone detector's own; the other
+    # languages' patterns are needed only when one of their words is there too.
+    if count >= 2 and not present <= _ENGLISH_NUMBER_WORDS:
         return True
-    if count == 1 and any(len(w) > 6 and w[:4] in vocabulary.latin_number_prefixes for w in gate.words):
+    if count >= 1 and any(len(w) > 6 and w[:4] in vocabulary.latin_number_prefixes for w in gate.words):
         return True  # "nul zes, achtendertig": compounds come with plain number words
-    if not text.isascii() and vocabulary.nonlatin_numbers is not None:
+    if not text.isascii() and vocabulary.nonlatin_numbers is not None and not vocabulary.nonlatin_number_starts.isdisjoint(text):
         found = vocabulary.nonlatin_numbers.finditer(text)
         return next(found, None) is not None and next(found, None) is not None
     return False
@@ -293,16 +333,20 @@ def might_have_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = V
     """Cheap test for any app, rail, fee or leaving-the-platform phrase of another language."""
     if not gate.words.isdisjoint(vocabulary.phrase_keys) or "@" in text:
         return True
-    if text.isascii():
+    if text.isascii() or vocabulary.nonlatin_phrase_starts.isdisjoint(gate.lowered):
         return False
     lowered = gate.lowered
     return any(p in lowered for p, _ in vocabulary.nonlatin)
 
 
+# App slang of other languages that is also English chat ("whats your name", "wats up").
+_ENGLISH_WORDS = frozenset({"whats", "wats"})
+
+
 def _placed(text: str, match: re.Match[str]) -> bool:
     """A short Latin app name counts only where a channel is expected."""
     word = match.group()
-    if len(word) > 3 or not word.isascii():
+    if (len(word) > 3 and word.lower() not in _ENGLISH_WORDS) or not word.isascii():
         return True
     return _PLACED_BEFORE.search(text[max(0, match.start() - 8) : match.start()]) is not None or text.startswith(":", match.end())
 

@@ -120,7 +120,7 @@ _RAIL_WORDS = frozenset(
     revolut skrill payoneer chime wise money moneygram western wu cashiers cashier personal postal gift wire
     wires wired wiring bank sepa swift transfer transfers deposit ach etransfer interac routing account iban
     bitcoin btc eth ethereum ether usdt usdc tether litecoin ltc doge dogecoin xrp solana monero xmr tron trx
-    friends crypto goods sort pix""".split()
+    friends crypto goods sort pix amazon steam itunes razer vanilla""".split()
 )
 TRIGGER_STEMS = (
     "zel", "venm", "ven mo", "ven-mo", "ven.mo", "ven_mo", "cash", "payp", "revol", "skril", "crypt", "bitc", "stabl", "f&f", "f & f", "g&s", "g & s",
@@ -136,7 +136,10 @@ def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
     hits: list[Hit] = []
     if (gate.any_word(_RAIL_WORDS) or gate.any_stem(_RAIL_STEMS)
             or ("check" in gate.words and "mail" in gate.words)):
-        hits.extend(hit for match in bounded(_RAIL_PATTERN.finditer(text)) if (hit := _judge_rail(text, match)))
+        for match in bounded(_RAIL_PATTERN.finditer(text)):
+            hit = _gift_card_code(text, match) or _judge_rail(text, match)
+            if hit is not None:
+                hits.append(hit)
     if "$" in text:
         hits.extend(_cashtags(text))
     if gate.digits >= 9 or "0x" in text or LONG_TOKEN.search(text):
@@ -157,6 +160,20 @@ def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
     if rail.needs_context and not _payment_context(text, start, end, rail):
         return None
     return Hit("payment", ((start, end),), rail.name, 0.8 if rail.needs_context else 0.92)
+
+
+# A gift card's redemption code: 10-20 capitals and digits, both present, optionally in dashed groups.
+_CARD_CODE = re.compile(r"(?<![\w-])(?=[A-Z0-9-]*[0-9])(?=[A-Z0-9-]*[A-Z])[A-Z0-9]{4,}(?:-[A-Z0-9]{3,}){0,4}(?![\w-])")
+
+
+def _gift_card_code(text: str, match: re.Match[str]) -> Hit | None:
+    """A gift card mentioned with its code in the same message is a payment, whatever the verbs."""
+    if RAILS[int(match.lastgroup[1:])].name != "gift_card" or is_refused(text, match.start(), match.end()):  # type: ignore[index]
+        return None
+    for code in _CARD_CODE.finditer(text):
+        if 10 <= len(code.group().replace("-", "")) <= 20 and not code.group().startswith("1Z"):
+            return Hit("payment", ((code.start(), code.end()),), "gift_card", 0.9)
+    return None
 
 
 def _payment_context(text: str, start: int, end: int, rail: PaymentRail) -> bool:
@@ -194,6 +211,9 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
         if iban_valid(match.group()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
     cued = not gate.words.isdisjoint(_CRYPTO_CUES)
+    if cued:
+        # The cue must be a word of the message, not letters inside an address ("...dAo46Tron").
+        cued = not message_words(LONG_TOKEN.sub(" ", text)).words.isdisjoint(_CRYPTO_CUES)
     for match in bounded(LONG_TOKEN.finditer(text)):
         hit = _crypto_hit(match.group(), match.start(), match.end(), cued)
         if hit:

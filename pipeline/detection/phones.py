@@ -75,6 +75,7 @@ _GUARD = re.compile(
     r"batch|invoice|parcel|shipment|package|box|slot)\b",
     re.IGNORECASE,
 )
+_HASH_CUE = re.compile(r"#(?!\s?\d)")
 _PHONE_LIKE_10 = {(10,), (3, 3, 4), (3, 7), (6, 4), (3, 3, 2, 2), (2, 2, 2, 2, 2)}
 _PHONE_LIKE_11 = {(11,), (1, 3, 3, 4), (1, 10), (4, 3, 4), (1, 3, 7), (1, 6, 4)}
 _FOREIGN_REGIONS = ("GB", "AU", "IE", "NZ", "DE", "FR", "IN", "ZA", "NL", "IT", "ES", "MX", "BR", "PH", "AT", "CH", "NG")
@@ -160,7 +161,8 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     cue_lang = None if strong else languages.has_phone_cue(text, gate)
     strong = strong or cue_lang is not None
     lang = lang or cue_lang
-    weak = strong or gate.any_word(_WEAK_CUE_WORDS) or "#" in text
+    # "my #" is a cue; "Order #130883" and "lot #12" are the trade's own numbers.
+    weak = strong or gate.any_word(_WEAK_CUE_WORDS) or ("#" in text and _HASH_CUE.search(text) is not None)
     hits: list[Hit] = []
     for chain in chains:
         hit = _judge_chain(text, chain, strong, weak)
@@ -444,11 +446,15 @@ def _sub_window(text: str, chain: list[DigitToken]) -> Hit | None:
     return None
 
 
+# A date ("2/10/2024") or a decimal ("31.103") is never a piece of a number told in parts.
+_DATE_OR_DECIMAL = re.compile(r"\d{1,4}/\d{1,2}/\d{2,4}|\d\.\d")
+
+
 def _split_numbers(text: str, chains: list[list[DigitToken]], found: list[Hit]) -> list[Hit]:
     """Assemble a number told in pieces ("starts with 651 ... the last seven are 338 4120")."""
     taken = {span for hit in found for span in hit.spans}
     pieces = [c for c in chains if 2 <= len("".join(t.digits for t in c)) <= 7
-              and (c[0].start, c[-1].end) not in taken]
+              and (c[0].start, c[-1].end) not in taken and not _DATE_OR_DECIMAL.search(text, c[0].start, c[-1].end)]
     for size in (2, 3, 4):
         for i in range(len(pieces) - size + 1):
             group = pieces[i : i + size]

@@ -75,6 +75,11 @@ class DocumentFacts:
     terms: tuple[AgreedTerm, ...] = ()
 
     @cached_property
+    def linked_indexes(self) -> frozenset[int]:
+        """Indexes of the messages the terms summary links to (``#m-INDEX``)."""
+        return frozenset(term.index for term in self.terms[:MAX_TERMS_SHOWN])
+
+    @cached_property
     def outcomes_by_message(self) -> dict[str, list[AttachmentOutcome]]:
         """Return the outcomes grouped by message external id, built once per part."""
         grouped: dict[str, list[AttachmentOutcome]] = {}
@@ -202,6 +207,10 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         "findings": message.findings,
         "files": [_file_view(facts, message, outcome) for outcome in _outcomes_of(facts, message)],
         "link": facts.links[index],
+        # Only a message the terms summary links to gets an id (its link target): WeasyPrint
+        # turns every id into a named destination, which cost about a fifth of a part's render
+        # when all 250 messages of a part had one.
+        "anchor": index in facts.linked_indexes,
     }
 
 
@@ -215,7 +224,7 @@ def _seller_local(moment: datetime, timezone: str) -> str:
     return f"{local.strftime('%Y-%m-%d %H:%M:%S')} {local.tzname()}"
 
 
-def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict[str, str]]:
+def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict[str, object]]:
     """Split a body into plain and flagged runs for printing.
 
     Without the zero-width break opportunities ``breakable`` adds, the runs concatenate back to
@@ -231,7 +240,12 @@ def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict
         segments.append({"text": body[start:end], "kind": finding.kind})
         cursor = end
     segments.append({"text": body[cursor:], "kind": ""})
-    return [{"text": piece, "kind": s["kind"]} for s in segments if s["text"] for piece in _pieces(breakable(s["text"]))]
+    pieces = [{"text": piece, "kind": s["kind"]} for s in segments if s["text"] for piece in _pieces(breakable(s["text"]))]
+    # A plain run is printed as bare text, one inline box fewer per message for the layout engine
+    # (about a tenth of a part's render time); only a body cut into pieces wraps each plain piece
+    # in its own element, since adjacent bare pieces would merge back into one huge text box.
+    boxed = len(body) > PIECE
+    return [{**piece, "boxed": boxed} for piece in pieces]
 
 
 def _pieces(text: str) -> list[str]:

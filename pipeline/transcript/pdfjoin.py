@@ -17,7 +17,7 @@ from datetime import datetime
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf
 
-from pipeline.transcript.record import RECORD_NAME, page_digest
+from pipeline.transcript.record import RECORD_NAME, page_digests
 
 FOOTER_FONT = Name("/PGFooter")
 FOOTER_SIZE = 8.0
@@ -76,7 +76,7 @@ def join_parts(
     _stamp_footers(out, _footer_font(out, glyph_sheet, sources))
     _embed_documents(out, documents, now)
     if record is not None:
-        _embed_record(out, record([page_digest(page) for page in out.pages]), now)
+        _embed_record(out, record(page_digests(out.pages)), now)
     buffer = io.BytesIO()
     out.save(buffer, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return buffer.getvalue(), len(out.pages)

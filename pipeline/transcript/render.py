@@ -95,13 +95,16 @@ def _with_warning(rendered: RenderedTranscript, warning: str) -> RenderedTranscr
 def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> RenderedTranscript:
     started = time.perf_counter()
     chunks = split_items(items, request.options)
-    book = _PartBook(request, long_side, len(chunks))
     start_workers = request.environment.start_workers
     with start_workers(min(request.options.workers, len(chunks)), request.options.time_limit_seconds) as pool:
-        # The workers boot while the first photos are prepared, and each part is submitted as
-        # soon as its own photos are ready, so image work overlaps with rendering.
+        # The workers may still be booting (RenderPool starts them in the background) while the
+        # terms summary and the first part's HTML are built; the glyph sheet goes second, since
+        # submitting waits for them. Each later part is submitted as soon as its photos are ready
+        # (prepared at import, or here for older attachments), so image work overlaps rendering.
+        book = _PartBook(request, long_side, len(chunks))
+        pending = [pool.submit(book.job(0, chunks[0]))]
         glyph_sheet = pool.submit_glyph_sheet()
-        pending = [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks)]
+        pending += [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks) if number]
         LOG.info("transcript: %d parts submitted at %.2f s", len(pending), time.perf_counter() - started)
         pdf, pages = join_parts(book.collect(pool, pending), pool.result(glyph_sheet), book.documents,
                                 request.now, partial(record_bytes, request.conversation, request.links))

@@ -35,7 +35,7 @@ def test_long_history_before_the_new_messages_is_not_rescanned():
 
 
 def _reference(messages, new, window=6):
-    """context_findings as first written: every window of the stretch scanned, then filtered."""
+    """context_findings as first written: ``scan_text`` for every scan, then filtered."""
     from pipeline.detection import scan_conversation, scan_text
     from pipeline.detection.conversation import _in_message, _key, _shifted
 
@@ -47,8 +47,8 @@ def _reference(messages, new, window=6):
             if _key(f) not in alone and wanted & set(f.messages)]
 
 
-def test_scanning_only_windows_with_a_new_message_changes_nothing():
-    """Windows holding no new message are skipped; on generated chats the answer is the full scan's."""
+def test_a_cached_scanner_changes_nothing():
+    """The scan stage's remembered per-message scans give, on generated chats, the plain scan's answer."""
     import random
 
     from pipeline.detection.conversation import cached_scanner

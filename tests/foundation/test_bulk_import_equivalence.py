@@ -116,8 +116,17 @@ def _external(names: dict[int, str], table, column, value):
     return value
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def two_urls(request, sqlite_template: Path, tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgres", "postgres-copy"])
+def two_urls(request, sqlite_template: Path, tmp_path: Path, monkeypatch):
+    """Two fresh databases; "postgres-copy" sends every set-based write of the bulk path through COPY."""
+    if request.param == "postgres-copy":
+        from storage import bulk
+
+        copies = []
+        real = bulk.copy_into
+        monkeypatch.setattr(bulk, "copy_into", lambda session, table, *rest: copies.append(table) or real(
+            session, table, *rest))
+        request.node.copies = copies
     if request.param == "sqlite":
         urls = []
         for name in ("reference", "bulk"):
@@ -131,11 +140,25 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path):
         yield [reference, bulk]
 
 
-def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path):
+def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path, request, monkeypatch):
+    from storage import bulk as bulk_writes
+
     path = tmp_path / "market.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in corpus()))
+    copies = getattr(request.node, "copies", None)
+    if copies is not None:
+        # The reference never copies (its response sync neither); the bulk side copies every set-based write,
+        # its sync's deadlines and history lines too (else only from 64 rows up, none with batches of 37).
+        monkeypatch.setattr(bulk_writes, "COPY_FROM_ROWS", 10**9)
     reference_outcomes, reference = run_pipeline(two_urls[0], tmp_path / "ref", path, bulk=False)
+    if copies is not None:
+        assert copies == []
+        monkeypatch.setattr(bulk_writes, "COPY_FROM_ROWS", 1)
     bulk_outcomes, bulk = run_pipeline(two_urls[1], tmp_path / "bulk", path, bulk=True)
+    if copies is not None:
+        assert {"pg_temp.import_messages", "pg_temp.import_reads", "notifications", "users", "conversations",
+                "pg_temp.import_notifications", "pg_temp.scratch_response_deadlines",
+                "response_deadline_events"} <= set(copies)
     statuses = {status for _, status, *_ in reference_outcomes}
     assert {"created", "unchanged", "updated", "error"} <= statuses
     assert reference["contact_findings"] and reference["notifications"] and reference["review_items"]

@@ -31,3 +31,30 @@ def test_a_lower_id_committed_after_a_sync_still_gets_its_deadline(app):
         assert early.id in conversations
         assert s.scalar(select(Message.deadline_synced_at).where(Message.id == slow.id)) is not None
     assert sync_new_messages(app, hours(0.6))["messages"] == 0
+
+
+def test_a_batch_marks_every_message_of_its_conversations_it_loaded(app, monkeypatch):
+    """Each conversation is recomputed from all its messages, so one batch covers them all."""
+    from storage import responses as storage_responses
+
+    factory = app.session_factory
+    with transaction(factory) as s:
+        buyer, seller = user(s, "B", "b@example.com"), user(s, "S", "s@example.com")
+        first, second = conversation(s, buyer, seller), conversation(s, buyer, seller)
+        # Interleaved, as an import in time order writes them: a batch of two sees both conversations.
+        for step in range(4):
+            message(s, first, buyer if step % 2 == 0 else seller, hours(step))
+            message(s, second, buyer, hours(step))
+    loads = []
+    real = storage_responses.load_timelines
+    monkeypatch.setattr(storage_responses, "load_timelines", lambda s, ids: loads.append(sorted(set(ids))) or real(s, ids))
+    counts = sync_new_messages(app, hours(5), batch_size=2)
+    assert counts["messages"] == 8
+    assert loads == [sorted({first.id, second.id})]
+    with factory() as s:
+        assert s.scalar(select(Message.id).where(Message.deadline_synced_at.is_(None))) is None
+        rows = s.execute(select(ResponseDeadline.conversation_id, ResponseDeadline.answered_at)
+                         .order_by(ResponseDeadline.id)).all()
+    # first: buyer at 0 answered at 1, buyer at 2 answered at 3; second: one open deadline from 0.
+    assert sorted((c, a is not None) for c, a in rows) == sorted([(first.id, True), (first.id, True), (second.id, False)])
+    assert sync_new_messages(app, hours(6))["messages"] == 0

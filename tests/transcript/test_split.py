@@ -25,3 +25,8 @@ def test_parts_never_exceed_the_part_size_and_keep_order() -> None:
     parts = split_items(items, TranscriptOptions(workers=2, messages_per_part=500))
     assert max(len(p) for p in parts) <= 500
     assert [i for part in parts for i, _ in part] == list(range(10_000))
+
+
+def test_a_long_conversation_is_cut_into_parts_of_at_most_250_by_default() -> None:
+    parts = split_items(_items(10_000), TranscriptOptions())
+    assert len(parts) == 40 and max(len(p) for p in parts) == 250

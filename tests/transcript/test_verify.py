@@ -203,3 +203,15 @@ def test_verify_against_the_database_names_the_field(app, cli_env, tmp_path: Pat
     verified = subprocess.run([PEERGUARD, "verify", str(good)], capture_output=True, text=True, env=cli_env, timeout=120)
     assert verified.returncode == 0 and "compared with the stored conversation" in verified.stdout, verified.stdout
     assert hashlib.sha256(data).hexdigest() == outcome.pdf_sha256
+
+
+def test_page_digests_at_once_equal_page_by_page(original: bytes) -> None:
+    """The joiner's batched, threaded digests are exactly what verify recomputes page by page."""
+    from pipeline.transcript.record import page_digest, page_digests
+
+    pdf = pikepdf.Pdf.open(io.BytesIO(original))
+    one_by_one = [page_digest(page) for page in pdf.pages]
+    assert len(set(one_by_one)) == len(pdf.pages)
+    assert page_digests(pdf.pages) == one_by_one
+    assert page_digests(pdf.pages, threads=1) == one_by_one
+    assert json.loads(_record_lines(pdf)[0])["page_digests"] == one_by_one

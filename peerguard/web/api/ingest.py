@@ -18,8 +18,10 @@ router = APIRouter(prefix="/v1", tags=["messages in"], dependencies=[Depends(req
 PROBLEM_STATUS = {"invalid": 422, "rejected": 422, "conflict": 409}
 
 
-def _put(request: Request, response: Response, record: dict[str, Any]) -> Stored:
-    (outcome,) = importing.ingest(request.app.state.peerguard, [record], datetime.now(UTC))
+async def _put(request: Request, response: Response, record: dict[str, Any]) -> Stored:
+    # Concurrent single-record requests of this process share one transaction (group commit);
+    # this request is answered once the transaction holding its record committed.
+    outcome = await request.app.state.ingest_group.submit(record)
     if outcome.problem:
         raise ApiError(PROBLEM_STATUS[outcome.problem], outcome.problem, outcome.error or outcome.problem)
     response.status_code = 201 if outcome.status == "created" else 200
@@ -34,32 +36,32 @@ def _record(kind: str, external_id: str, body: dict[str, Any]) -> dict[str, Any]
 
 @router.put("/users/{user_id}", response_model=Stored, status_code=200,
             responses={201: {"model": Stored, "description": "created"}})
-def put_user(user_id: str, body: UserIn, request: Request, response: Response) -> Stored:
+async def put_user(user_id: str, body: UserIn, request: Request, response: Response) -> Stored:
     """Create or update a user (a repeat answers 200 unchanged)."""
-    return _put(request, response, _record("user", user_id, body.model_dump(exclude_none=True)))
+    return await _put(request, response, _record("user", user_id, body.model_dump(exclude_none=True)))
 
 
 @router.put("/conversations/{conversation_id}", response_model=Stored, status_code=200,
             responses={201: {"model": Stored, "description": "created"}})
-def put_conversation(conversation_id: str, body: ConversationIn, request: Request, response: Response) -> Stored:
+async def put_conversation(conversation_id: str, body: ConversationIn, request: Request, response: Response) -> Stored:
     """Create or update a conversation between a buyer and a seller."""
-    return _put(request, response, _record("conversation", conversation_id, body.model_dump(exclude_none=True)))
+    return await _put(request, response, _record("conversation", conversation_id, body.model_dump(exclude_none=True)))
 
 
 @router.put("/messages/{message_id}", response_model=Stored, status_code=200,
             responses={201: {"model": Stored, "description": "created"}, 409: {"description": "another text under this id"}})
-def put_message(message_id: str, body: MessageIn, request: Request, response: Response) -> Stored:
+async def put_message(message_id: str, body: MessageIn, request: Request, response: Response) -> Stored:
     """Record a message (immutable: the same id with another text is 409); it is scanned after the commit."""
     data = body.model_dump(mode="json")
     data["sent_at"] = body.sent_at.isoformat()
-    return _put(request, response, _record("message", message_id, data))
+    return await _put(request, response, _record("message", message_id, data))
 
 
 @router.post("/conversations/{conversation_id}/read", response_model=Stored)
-def mark_read(conversation_id: str, body: ReadIn, request: Request, response: Response) -> Stored:
+async def mark_read(conversation_id: str, body: ReadIn, request: Request, response: Response) -> Stored:
     """Record that a participant read the conversation up to ``at``."""
     record = {"type": "read", "conversation": conversation_id, "user": body.user, "at": body.at.isoformat()}
-    stored = _put(request, response, record)
+    stored = await _put(request, response, record)
     response.status_code = 200
     return Stored(id=conversation_id, status=stored.status)
 

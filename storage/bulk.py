@@ -1,0 +1,112 @@
+"""COPY for PostgreSQL's bulk writes: rows travel as COPY data instead of array parameters.
+
+A set-based write of thousands of rows used to send one array a column (``unnest``). psycopg
+dumps an array's text in Python, item by item, with a regular expression per item to decide
+its quoting: for the importer that cost more CPU than anything else it did. COPY rows are
+formatted by psycopg's C code, and the server reads them without parsing array literals. The
+rows go to a scratch table (``pg_temp``, private to the connection, emptied at every commit
+and before each use); the statement that needs them reads it like any table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ARRAY, any_, bindparam, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+COPY_FROM_ROWS = 64
+"""Fewer rows than this go as array parameters: COPY costs two more round trips (scratch table, COPY)."""
+
+
+def copy_to_scratch(session: Session, table: str, columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> None:
+    """Fill the scratch table ``table`` (``columns``: name and SQL type) with ``rows``, in the session's transaction.
+
+    ``table`` and the column names and types come from this package's code, never from input.
+    """
+    # One round trip (simple query protocol): created on first use, emptied of an earlier use in this transaction.
+    prepare = (f"CREATE TEMP TABLE IF NOT EXISTS {table} ({', '.join(f'{n} {t}' for n, t in columns)})"
+               f" ON COMMIT DELETE ROWS; DELETE FROM pg_temp.{table}")
+    copy_into(session, f"pg_temp.{table}", [name for name, _ in columns], rows, prepare)
+
+
+def copy_into(session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+              prepare: str | None = None) -> None:
+    """COPY ``rows`` into ``table`` (values in the order of ``columns``), after running ``prepare``.
+
+    A refusal is raised as SQLAlchemy's DBAPIError, as a statement run through the session would be.
+    """
+    import psycopg  # only PostgreSQL sessions come here
+
+    raw = session.connection().connection.driver_connection
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with raw.cursor() as cursor:
+            if prepare:
+                cursor.execute(prepare)  # no parameters: several statements in one round trip
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def member_of(column: Any, name: str, postgres: bool) -> Any:
+    """``column IN :name`` for a list: one array parameter on PostgreSQL, an expanding list elsewhere.
+
+    An expanding list renders one placeholder per value, and psycopg re-parses a query text with
+    thousands of them on every execution (a tenth of the importer's CPU); an array is one value.
+    """
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def copy_table_rows(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> bool:
+    """COPY rows (dicts with the same keys) into ``table``, with the columns' constant defaults filled in.
+
+    COPY skips SQLAlchemy's client-side defaults, so a column the rows leave out gets its
+    constant ``default`` here; a column with a computed client-side default makes this return
+    False, having written nothing (the caller then inserts as usual).
+    """
+    filled = _with_defaults(table, rows)
+    if filled is None:
+        return False
+    copy_into(session, table.name, *filled)
+    return True
+
+
+def insert_returning_ids(session: Session, table: Any, rows: Sequence[dict[str, Any]]) -> list[int] | None:
+    """Insert rows (dicts with the same keys) through a scratch table; their new ids, in the rows' order.
+
+    One ``INSERT … SELECT … ORDER BY`` numbers the rows in that order (the assumption SQLAlchemy's
+    own ordered ``RETURNING`` makes for integer keys drawn from a sequence). None, having written
+    nothing, when a column left out has a computed client-side default.
+    """
+    filled = _with_defaults(table, rows)
+    if filled is None:
+        return None
+    names, values = filled
+    dialect = session.get_bind().dialect
+    scratch = f"scratch_{table.name}"
+    copy_to_scratch(session, scratch, [("copy_position", "integer"), *((n, table.c[n].type.compile(dialect=dialect)) for n in names)],
+                    ([position, *row] for position, row in enumerate(values)))
+    listed = ", ".join(names)
+    result = session.execute(text(f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM pg_temp.{scratch}"
+                                  f" ORDER BY copy_position RETURNING {table.name}.id"))
+    return sorted(result.scalars())
+
+
+def _with_defaults(table: Any, rows: Sequence[dict[str, Any]]) -> tuple[list[str], Iterable[list[Any]]] | None:
+    """Column names and each row's values, constant client-side defaults added; None if one is computed
+    (or the rows' keys differ)."""
+    given = list(rows[0])
+    if any(row.keys() != rows[0].keys() for row in rows):
+        return None
+    missing = [c for c in table.columns if c.name not in given and c.default is not None]
+    if any(not c.default.is_scalar for c in missing):
+        return None
+    defaults = [c.default.arg for c in missing]
+    return [*given, *(c.name for c in missing)], ([*(row[k] for k in given), *defaults] for row in rows)

@@ -252,7 +252,8 @@ def _glues(left: str, right: str) -> bool:
     if end is None or start is None:
         return False
     a, b = end.group("token"), start.group("token")
-    if a.endswith(("_", ".", "-")) or b.startswith(("_", ".", "-")):
+    sentence_end = a.endswith(".") and b[:1].isupper() and not b.isupper()  # "No scratches at all." | "No, sold"
+    if (a.endswith(("_", ".", "-")) and not sentence_end) or b.startswith(("_", ".", "-")):
         return True
     left_single, right_single = _SINGLE.match(left) is not None, _SINGLE.match(right) is not None
     labelled = left_single or left[: end.start()].rstrip().endswith((",", ":", ";", "=", "—", "–", "-"))

@@ -323,3 +323,20 @@ def test_the_decoder_gate_loses_no_finding(monkeypatch) -> None:  # type: ignore
     monkeypatch.setattr(decoders, "may_apply", lambda text, gate: True)
     assert [scan_text(t) for t in skipped] == gated
     assert len(skipped) > 1000
+
+
+_PROSE_ENDINGS = ("No scratches at all.", "I can meet you at noon.", "Shipped it at last.", "Look at the photos.",
+                  "It arrived at home.", "Priced at spot.")
+_PROSE_STARTS = ("No", "Sure", "Thanks", "Yes", "Shipped", "Net", "Com", "Org")
+
+
+@given(st.sampled_from(_PROSE_ENDINGS), st.sampled_from(_PROSE_STARTS), st.sampled_from(("", " works for me", ", sold out")))
+def test_a_sentence_full_stop_is_not_a_domain_dot_across_messages(ending: str, start: str, tail: str) -> None:
+    """ "No scratches at all." | "No, sold out" once became the email scratches@all.no (found by the notification simulation)."""
+    conversation = [("s", ending), ("s", start + tail)]
+    assert [f for f in scan_conversation(conversation) if f.kind == "email"] == []
+
+
+def test_a_domain_cut_after_its_dot_is_still_glued() -> None:
+    found = scan_conversation([("s", "write me: silverpeak77 at gmail."), ("s", "com")])
+    assert [(f.kind, f.value) for f in found] == [("email", "silverpeak77@gmail.com")]

@@ -87,11 +87,7 @@ def record_bytes(conversation: TranscriptConversation, links: Sequence[str], pag
 
 def page_digest(page: pikepdf.Page) -> str:
     """SHA-256 over what one page draws: decoded content streams, then every XObject and pattern it paints."""
-    digest = hashlib.sha256()
-    for stream in _content_streams(page.obj):
-        digest.update(stream.read_bytes())
-    _digest_resources(page.obj.get("/Resources"), digest, set())
-    return digest.hexdigest()
+    return _sha256(_page_pieces(page, {}))
 
 
 def page_digests(pages: Sequence[pikepdf.Page], threads: int = 2) -> list[str]:
@@ -127,7 +123,10 @@ def _page_pieces(page: pikepdf.Page, cache: dict[tuple[int, int], bytes]) -> lis
 
 def _resource_pieces(resources: pikepdf.Object | None, chunks: list[bytes], seen: set[tuple[int, int]],
                      cache: dict[tuple[int, int], bytes]) -> None:
-    """``_digest_resources``, collecting instead of hashing; must stay in step with it."""
+    """Collect, in order, each painted XObject and pattern (recursing into forms); fonts are left out.
+
+    Flate and friends are undone (a re-save may recompress), JPEG stays as stored bytes.
+    """
     if not isinstance(resources, pikepdf.Dictionary):
         return
     for kind in ("/XObject", "/Pattern"):
@@ -156,27 +155,6 @@ def _content_streams(page: pikepdf.Object) -> list[pikepdf.Stream]:
     if contents is None:
         return []
     return list(contents) if isinstance(contents, pikepdf.Array) else [contents]
-
-
-def _digest_resources(resources: pikepdf.Object | None, digest, seen: set[tuple[int, int]]) -> None:
-    """Fold in each painted XObject and pattern (recursing into forms); fonts are left out."""
-    if not isinstance(resources, pikepdf.Dictionary):
-        return
-    for kind in ("/XObject", "/Pattern"):
-        named = resources.get(kind)
-        if not isinstance(named, pikepdf.Dictionary):
-            continue
-        for name in sorted(named.keys()):
-            item = named[name]
-            if item.is_indirect and item.objgen in seen:
-                continue
-            if item.is_indirect:
-                seen.add(item.objgen)
-            digest.update(name.encode("ascii", "replace"))
-            if isinstance(item, pikepdf.Stream):
-                # Flate and friends are undone (a re-save may recompress), JPEG stays as stored bytes.
-                digest.update(_stream_bytes(item))
-            _digest_resources(item.get("/Resources"), digest, seen)
 
 
 def _stream_bytes(stream: pikepdf.Stream) -> bytes:

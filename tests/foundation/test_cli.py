@@ -23,13 +23,20 @@ def all_commands():
 
     from peerguard.cli import main
 
+    # list_commands/get_command, not .commands: the top-level group is lazy and loads a command
+    # only when asked for it by name.
+    context = click.Context(main)
+
     def walk(group, prefix):
-        for name, command in group.commands.items():
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
             yield prefix + [name]
             if isinstance(command, click.Group):
                 yield from walk(command, prefix + [name])
 
-    return list(walk(main, []))
+    commands = list(walk(main, []))
+    assert len(commands) > 40, commands  # every command and subcommand, not an empty walk
+    return commands
 
 
 @pytest.mark.parametrize("command", [[]] + all_commands(), ids=lambda c: " ".join(c) or "peerguard")

@@ -38,24 +38,29 @@ def web_env(postgres_url: str, tmp_path_factory) -> Iterator[dict[str, str]]:
     _truncate_all(postgres_url)
 
 
-@pytest.fixture(scope="module")
-def server(web_env: dict[str, str]) -> Iterator[str]:
-    """The base URL of a running `peerguard web --workers 1`, stopped after the module."""
+def start_web(env: dict[str, str], workers: int, log_path: Path, timeout: float = 30):
+    """Start `peerguard web --workers N` on a free port; return its base URL, process and open log."""
     port = free_port()
-    log = open(Path(web_env["PEERGUARD_DATA_DIR"]) / "web.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([PEERGUARD, "web", "--port", str(port), "--workers", "1"], env=web_env,
+    log = log_path.open("w")
+    process = subprocess.Popen([PEERGUARD, "web", "--port", str(port), "--workers", str(workers)], env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
+                return base, process, log
         except httpx.TransportError:
             time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("peerguard web did not start: " + (Path(web_env["PEERGUARD_DATA_DIR"]) / "web.log").read_text())
+    process.kill()
+    log.close()
+    pytest.fail(f"peerguard web --workers {workers} did not start: " + log_path.read_text())
+
+
+@pytest.fixture(scope="module")
+def server(web_env: dict[str, str]) -> Iterator[str]:
+    """The base URL of a running `peerguard web --workers 1`, stopped after the module."""
+    base, process, log = start_web(web_env, 1, Path(web_env["PEERGUARD_DATA_DIR"]) / "web.log")
     yield base
     process.terminate()
     process.wait(timeout=20)

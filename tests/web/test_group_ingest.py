@@ -203,29 +203,12 @@ def test_a_request_that_went_away_before_its_group_started_is_not_applied(monkey
 
 @pytest.fixture(scope="module")
 def two_workers(web_env: dict[str, str]):
-    import subprocess
     import time
 
-    import httpx
+    from tests.web.conftest import start_web
 
-    from tests.web.conftest import PEERGUARD, free_port
-
-    port = free_port()
     log_path = Path(web_env["PEERGUARD_DATA_DIR"]) / "web-two-workers.log"
-    log = log_path.open("w")
-    process = subprocess.Popen([PEERGUARD, "web", "--port", str(port), "--workers", "2"], env=web_env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("peerguard web --workers 2 did not start: " + log_path.read_text())
+    base, process, log = start_web(web_env, 2, log_path, timeout=60)
     time.sleep(1.0)  # the second worker is up too
     yield base, process, log_path
     if process.poll() is None:

@@ -88,15 +88,24 @@ def aba_valid(digits: str) -> bool:
     return sum(int(d) * weights[i % 3] for i, d in enumerate(digits)) % 10 == 0
 
 
+def _base58_number(text: str, alphabet: dict[str, int] = _BASE58_INDEX) -> int | None:
+    """The integer a base58 string spells in ``alphabet``, or None for a character outside it."""
+    number = 0
+    for char in text:
+        index = alphabet.get(char)
+        if index is None:
+            return None
+        number = number * 58 + index
+    return number
+
+
 def base58check_payload(address: str, alphabet: dict[str, int] = _BASE58_INDEX) -> bytes | None:
     """Decode a Base58Check string and return its payload if the 4-byte checksum holds."""
     if not 25 <= len(address) <= 40:
         return None
-    number = 0
-    for char in address:
-        if char not in alphabet:
-            return None
-        number = number * 58 + alphabet[char]
+    number = _base58_number(address, alphabet)
+    if number is None:
+        return None
     raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
     zero = next(c for c, i in alphabet.items() if i == 0)
     raw = b"\x00" * (len(address) - len(address.lstrip(zero))) + raw
@@ -187,13 +196,8 @@ def monero_valid(address: str) -> bool:
         size = _MONERO_BLOCK_BYTES.get(len(block))
         if size is None:
             return False
-        number = 0
-        for char in block:
-            index = _BASE58_INDEX.get(char)
-            if index is None:
-                return False
-            number = number * 58 + index
-        if number >= 1 << (8 * size):
+        number = _base58_number(block)
+        if number is None or number >= 1 << (8 * size):
             return False
         raw += number.to_bytes(size, "big")
     if raw[0] not in (0x12, 0x13, 0x2A):
@@ -209,11 +213,8 @@ def solana_key(token: str) -> bool:
     """
     if not 32 <= len(token) <= 44:
         return False
-    number = 0
-    for char in token:
-        index = _BASE58_INDEX.get(char)
-        if index is None:
-            return False
-        number = number * 58 + index
+    number = _base58_number(token)
+    if number is None:
+        return False
     zeros = len(token) - len(token.lstrip("1"))
     return zeros + (number.bit_length() + 7) // 8 == 32 and number.bit_length() > 240

@@ -198,8 +198,9 @@ def _link_pattern(at_words: set[str], dot_words: set[str]) -> re.Pattern[str] | 
     at = _alternation(at_words) if at_words else "(?!)"
     dot = _alternation(dot_words) if dot_words else "(?!)"
     return re.compile(
-        rf"(?<=[A-Za-z0-9_])\s*[(\[]?\s*(?P<at>{at})\s*[)\]]?\s*(?=[A-Za-z0-9])"
-        rf"|(?<=[A-Za-z0-9])\s*[(\[]?\s*(?P<dot>{dot})\s*[)\]]?\s*(?=[A-Za-z0-9])",
+        # A space or bracket on each side: the word stands alone, not inside a token ("9punt7" in an address).
+        rf"(?<=[A-Za-z0-9_])(?:\s+[(\[]?|[(\[])\s*(?P<at>{at})\s*(?:[)\]]?\s+|[)\]])\s*(?=[A-Za-z0-9])"
+        rf"|(?<=[A-Za-z0-9])(?:\s+[(\[]?|[(\[])\s*(?P<dot>{dot})\s*(?:[)\]]?\s+|[)\]])\s*(?=[A-Za-z0-9])",
         re.IGNORECASE,
     )
 

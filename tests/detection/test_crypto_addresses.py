@@ -80,3 +80,9 @@ def test_a_broken_checksum_without_crypto_words_stays_clean(seed, flip):
 )
 def test_trade_numbers_and_long_tokens_are_not_addresses(text):
     assert [f for f in scan_text(text) if f.kind == "payment"] == []
+
+
+def test_a_dot_word_inside_an_address_is_not_rewritten() -> None:
+    """ "punt" (Dutch/Catalan "dot") inside a bech32 address once became "." and lost the address (found by hypothesis in CI)."""
+    found = scan_text("send to bc1qqqqqqqqqqqqqqqqq9punt7qqqqqqqqqqjnp28q")
+    assert [(f.kind, f.value) for f in found] == [("payment", "btc")]

@@ -22,6 +22,7 @@ os.environ["PEERGUARD_ENV"] = "development"
 os.environ.pop("PEERGUARD_SECRET_KEY", None)
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from storage import migrations
@@ -33,6 +34,13 @@ from usecases.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("PEERGUARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("PEERGUARD_TEST_REDIS", "redis://127.0.0.1:6379/13")
+
+# Property tests draw the same examples on every run ("reproducible", the default), so a red CI
+# run can be repeated and a green one means the same thing twice. `PEERGUARD_HYPOTHESIS=explore`
+# draws fresh examples to hunt for new counter-examples; a failure prints the example to pin.
+hypothesis_settings.register_profile("reproducible", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("PEERGUARD_HYPOTHESIS", "reproducible"))
 
 
 def _fail_unreachable(what: str, exc: Exception) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pipeline.detection import scan_conversation, scan_text
 from pipeline.detection.assembly import assembled_numbers, glued_findings, number_pieces
+from pipeline.detection.checksums import iban_valid
 from pipeline.detection.languages import VOCABULARY
 
 _SPEC = importlib.util.spec_from_file_location("bench_stream", Path(__file__).parents[2] / "bench" / "stream.py")
@@ -130,7 +131,9 @@ _CODE_ALPHABET = string.ascii_uppercase + string.digits
 @given(data=st.data())
 def test_a_gift_card_code_in_parts_is_glued(data: st.DataObject) -> None:
     code = data.draw(st.text(_CODE_ALPHABET, min_size=12, max_size=16))
-    assume(any(c.isdigit() for c in code) and any(c.isalpha() for c in code) and not code.startswith("1Z"))
+    # A code that is also a valid IBAN (one Norwegian or Belgian string in ~100) is reported as the IBAN.
+    assume(any(c.isdigit() for c in code) and any(c.isalpha() for c in code) and not code.startswith("1Z")
+           and not iban_valid(code))
     cut = data.draw(st.integers(4, len(code) - 4))
     card = data.draw(st.sampled_from(["Amazon card", "Steam card", "Apple gift card", "Google Play card", "Vanilla card"]))
     lead = data.draw(st.sampled_from(["first part: ", "code: ", "here it is - ", ""]))

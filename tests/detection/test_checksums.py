@@ -31,6 +31,23 @@ def test_bank_numbers() -> None:
     assert aba_valid("021000021") and not aba_valid("021000022")
 
 
+def _with_check_digits(country: str, bban: str) -> str:
+    """The IBAN whose mod-97 check digits are right for ``country`` + ``bban`` (ISO 13616)."""
+    number = int("".join(str(int(c, 36)) for c in bban + country + "00"))
+    return f"{country}{98 - number % 97:02d}{bban}"
+
+
+def test_an_iban_needs_a_country_that_issues_them_and_its_length() -> None:
+    for real in ("DE89370400440532013000", "FR1420041010050500013M02606", "NO9386011117947",
+                 "BE68539007547034", "MT84MALT011000012345MTLCAST001S", "BR1800360305000010009795493C1"):
+        assert iban_valid(real), real
+    # Right check digits, but Nepal issues no IBAN: a gift-card code of this shape is not one.
+    assert not iban_valid(_with_check_digits("NP", "J3PNVEA5F051"))
+    # Right check digits and a real country, wrong length for it (Germany's are 22 characters).
+    assert not iban_valid(_with_check_digits("DE", "3704004405320130001"))
+    assert iban_valid(_with_check_digits("DE", "370400440532013000"))
+
+
 def test_crypto_addresses() -> None:
     assert crypto_address_chain("1KcyuWgVfrGsKdXxfkCYeoPjGKt8JAxSHs") == "btc"
     assert crypto_address_chain("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq") == "btc"

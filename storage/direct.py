@@ -129,16 +129,12 @@ def _psycopg_target(parts: dict[str, str | None]) -> DriverTarget | None:
     host = parts["ipv4host"] or parts["ipv6host"]
     if host is not None and "," in host:
         return None
-    arguments: dict[str, str | int] = {}
-    for key, value in (("user", parts["username"]), ("password", parts["password"]), ("dbname", parts["database"])):
-        if value is not None:
-            arguments[key] = unquote(value)
-    if host is not None:
-        arguments["host"] = host
-    if parts["port"]:
-        if not parts["port"].isdigit():
-            return None
-        arguments["port"] = int(parts["port"])
+    if parts["port"] and not parts["port"].isdigit():
+        return None
+    # Like URL.translate_connect_args: an empty part (``bob:@host``, no port) is left out, not passed empty.
+    found = {"user": unquote(parts["username"] or ""), "password": unquote(parts["password"] or ""),
+             "dbname": unquote(parts["database"] or ""), "host": host, "port": int(parts["port"] or 0)}
+    arguments: dict[str, str | int] = {key: value for key, value in found.items() if value}
     options = parse_qsl(parts["query"] or "")
     if len({key for key, _ in options}) != len(options):
         return None

@@ -45,8 +45,8 @@ SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 def utc(value: datetime | str | None) -> datetime | None:
     """An aware UTC datetime from what either driver returns for a UTC timestamp column (or an aggregate of one)."""
-    if value is None:
-        return None
+    if value is None or getattr(value, "tzinfo", None) is UTC:
+        return value
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -180,7 +180,10 @@ def open_reader(target: DriverTarget) -> DirectReader:
         return DirectReader("sqlite", sqlite3.connect(target.sqlite_path, timeout=30, isolation_level=None))
     import psycopg
 
-    return DirectReader("postgresql", psycopg.connect(**dict(target.psycopg_arguments), autocommit=True))
+    connection = psycopg.connect(**dict(target.psycopg_arguments), autocommit=True)
+    # Timestamps then arrive with datetime.UTC as their zone, which ``utc`` passes through untouched.
+    connection.execute("SET TIME ZONE 'UTC'")
+    return DirectReader("postgresql", connection)
 
 
 def connect_if_current(database_url: str, head: str | None) -> DirectReader | None:

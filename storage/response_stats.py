@@ -13,7 +13,7 @@ from pipeline.responses import ResponseRecord
 from storage.direct import Reader, flag, utc
 
 _RECORDS = """
-SELECT d.seller_id, u.email, u.name, d.started_at, d.answered_at, d.away
+SELECT d.seller_id, u.external_id, u.email, u.name, d.started_at, d.answered_at, d.away
 FROM response_deadlines AS d
 JOIN users AS u ON u.id = d.seller_id
 WHERE d.started_at >= :since AND d.started_at <= :until AND d.superseded_at IS NULL"""
@@ -22,9 +22,10 @@ _ONE_SELLER = " AND lower(u.email) = :email"
 
 @dataclass(frozen=True)
 class SellerRecords:
-    """One seller's identity and the obligations the statistics look at."""
+    """One seller's identity and the obligations the statistics look at; ``external_id`` is the marketplace's (u-…)."""
 
     seller_id: int
+    external_id: str
     email: str | None
     name: str
     records: list[ResponseRecord]
@@ -37,9 +38,9 @@ def seller_records(reader: Reader, since: datetime, until: datetime, seller_emai
     if seller_email is not None:
         sql += _ONE_SELLER
         parameters["email"] = seller_email.lower()
-    sellers: dict[int, tuple[str | None, str]] = {}
+    sellers: dict[int, tuple[str, str | None, str]] = {}
     records: dict[int, list[ResponseRecord]] = {}
-    for seller_id, email, name, started_at, answered_at, away in reader.rows(sql, parameters):
-        sellers[seller_id] = (email, name)
+    for seller_id, external_id, email, name, started_at, answered_at, away in reader.rows(sql, parameters):
+        sellers[seller_id] = (external_id, email, name)
         records.setdefault(seller_id, []).append(ResponseRecord(utc(started_at), utc(answered_at), flag(away)))
     return [SellerRecords(seller_id, *sellers[seller_id], found) for seller_id, found in sorted(records.items())]

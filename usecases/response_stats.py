@@ -16,9 +16,10 @@ from storage.response_stats import seller_records
 
 @dataclass(frozen=True)
 class SellerStatsRow:
-    """One seller's identity and response statistics."""
+    """One seller's identity and response statistics; ``seller_id`` stays inside, ``external_id`` (u-…) is shown."""
 
     seller_id: int
+    external_id: str
     email: str | None
     name: str
     stats: SellerResponseStats
@@ -27,4 +28,4 @@ class SellerStatsRow:
 def seller_rows(reader: Reader, policy: ResponsePolicy, now: datetime, seller_email: str | None = None) -> list[SellerStatsRow]:
     """Statistics over the policy's window for every seller with deadlines in it (or just one, by email)."""
     sellers = seller_records(reader, now - policy.stats_window, now, seller_email)
-    return [SellerStatsRow(s.seller_id, s.email, s.name, seller_stats(s.records, now, policy)) for s in sellers]
+    return [SellerStatsRow(s.seller_id, s.external_id, s.email, s.name, seller_stats(s.records, now, policy)) for s in sellers]

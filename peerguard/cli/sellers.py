@@ -30,7 +30,7 @@ def stats(as_json: bool, seller_email: str | None, now_text: str | None) -> None
     with read_only() as (settings, reader):
         rows = seller_rows(reader, settings.responses, now, seller_email)
     if as_json:
-        click.echo(json.dumps([{"seller_id": r.seller_id, "email": r.email, "name": r.name, **r.stats.as_dict()} for r in rows], indent=2))
+        click.echo(json.dumps([{"seller_id": r.external_id, "email": r.email, "name": r.name, **r.stats.as_dict()} for r in rows], indent=2))
         return
     if not rows:
         click.echo("No seller obligations in the last 30 days.")

@@ -150,6 +150,7 @@ def test_seller_records_agree_on_both_readers_and_respect_window_superseded_and_
         for email in (None, "SAM@example.com", "nobody@example.com"):
             assert seller_records(SessionReader(session), since, NOW, email) == seller_records(reader, since, NOW, email)
     found = {s.seller_id: s for s in seller_records(reader, since, NOW)}
+    assert {s.external_id for s in found.values()} == {"u-2", "u-3"}
     # Deadlines 0-2 started before the window; 4 is superseded; 3, 5, 6 (away) and 7 remain.
     assert {k: len(s.records) for k, s in found.items()} == {ids["seller"]: 1, ids["quiet"]: 3}
     assert [r.away for r in found[ids["seller"]].records] == [True]

@@ -8,11 +8,12 @@ figure. Also lists which heavy modules each command imports.
 Without options the commands read an empty embedded SQLite database. ``--fill N`` creates a
 PostgreSQL database of its own (dropped at the end unless --keep), fills it set-based with
 ``generate_series`` (bench/review_list_bench.py's load: N review items, N/20 pending, 20,000
-users, 10,000 conversations, N messages), and prints the plan (EXPLAIN ANALYZE) of every query
-each command sends; ``--database-url URL`` reuses such a database. Usage::
+users, 10,000 conversations, N messages; then HISTORY_SQL below: N outbox emails and N response
+deadlines over a year, unless --no-history), and prints the plan (EXPLAIN ANALYZE) of every query
+each command sends through the driver; ``--database-url URL`` reuses such a database. Usage::
 
     .venv/bin/python bench/cli_startup.py [--runs 10]
-    .venv/bin/python bench/cli_startup.py --fill 1000000 --runs 10 [--keep] [--baseline-bin ../main/.venv/bin]
+    .venv/bin/python bench/cli_startup.py --fill 1000000 --runs 10 [--no-history] [--keep] [--baseline-bin ../main/.venv/bin]
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COMMANDS = (["review", "list"], ["sellers", "stats"], ["outbox", "status"], ["status"])
-HEAVY = ("jinja2", "dramatiq", "weasyprint", "pipeline.detection.scanner", "fastapi", "alembic", "redis",
-         "prometheus_client", "httpx", "sqlalchemy.orm", "storage.models")
+HEAVY = ("jinja2", "dramatiq", "weasyprint", "pipeline.detection.scanner", "fastapi", "pydantic", "phonenumbers", "alembic",
+         "redis", "prometheus_client", "httpx", "sqlalchemy", "sqlalchemy.orm", "storage.models")
 CORE = "import click, psycopg, sqlalchemy, sqlalchemy.dialects.postgresql.psycopg"
 FLOORS = (
+    ("click + psycopg (driver)", "import click, psycopg"),
     ("Core + psycopg + click", CORE),
     ("  + sqlalchemy.orm", CORE + ", sqlalchemy.orm"),
     ("  + storage.models", CORE + ", sqlalchemy.orm, storage.models"),
@@ -60,12 +62,13 @@ def timed(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float
 
 PROBE = """
 import json, sys
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from storage import direct
 statements = []
-@event.listens_for(Engine, "before_cursor_execute")
-def record(conn, cursor, statement, parameters, context, executemany):
-    statements.append((statement, parameters if isinstance(parameters, dict) else list(parameters or ())))
+_rows = direct.DirectReader.rows
+def rows(self, sql, parameters=None):
+    statements.append((direct.pyformat(sql) if parameters else sql, dict(parameters or {})))
+    return _rows(self, sql, parameters)
+direct.DirectReader.rows = rows
 from peerguard.cli import main
 sys.argv = ['peerguard', *sys.argv[1:]]
 try:
@@ -78,7 +81,7 @@ print('SQL', json.dumps(statements, default=str))
 
 
 def probe(command: list[str], env: dict[str, str]) -> tuple[list[str], list[tuple[str, object]]]:
-    """The heavy modules a command imports and the statements it sends (in a separate process)."""
+    """The heavy modules a command imports and the statements it sends through the driver (in a separate process)."""
     out = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *command], env=env, capture_output=True,
                          text=True).stdout
     heavy = [json.loads(x[6:]) for x in out.splitlines() if x.startswith("HEAVY ")]
@@ -102,8 +105,54 @@ def plans(url: str, statements: list) -> list[str]:
     return found
 
 
-def fill(items: int) -> tuple[str, str]:
-    """A fresh migrated PostgreSQL database with ``items`` review items; returns (name, url)."""
+# What `outbox status` and `sellers stats` read grows with the same history: one email and one
+# response deadline per review item, spread over a year like the items (bench/review_list_bench.py
+# fills users, conversations, messages and review items). Emails: about 1 in 1,000 dead, 1 in 500
+# still queued, 1 in 997 failed, the rest sent; deadlines: 1 in 10 unanswered, 1 in 50 while away.
+HISTORY_SQL = [
+    "SET session_replication_role = replica",
+    """INSERT INTO email_outbox (id, notice, recipient_address, recipient_name, context, idempotency_key, status,
+                                attempts, created_at, next_attempt_at, sent_at, last_error)
+        SELECT g, 'new-message', 'u' || (g % 20000) || '@example.com', 'User ' || (g % 20000),
+               CAST('{"conversation": "bench-c-' || (g % 10000) || '", "excerpt": "Is the 1 oz Gold Eagle still for sale? I can pay today.", "unsubscribe": "https://peermetals.com/email/unsubscribe/' || md5(g::text) || '"}' AS json),
+               'bench-email-' || g, status, 1, t, t,
+               CASE WHEN status = 'sent' THEN t + interval '2 seconds' END,
+               CASE WHEN status IN ('dead', 'failed') THEN '421 try again later' END
+        FROM (SELECT g, :now - (random() * interval '365 days') AS t,
+                     CASE WHEN g % 1000 = 0 THEN 'dead' WHEN g % 500 = 1 THEN 'queued' WHEN g % 997 = 0 THEN 'failed'
+                          ELSE 'sent' END AS status
+              FROM generate_series(1, :items) g) s""",
+    """INSERT INTO response_deadlines (id, conversation_id, seller_id, started_at, started_by_message_id, answered_at,
+                                      response_seconds, stage_sent, next_due_at, away)
+        SELECT g, (g - 1) % {conv} + 1, 2 * ((g - 1) % {conv} + 1), t, g,
+               CASE WHEN g % 10 <> 0 THEN t + answer END, CASE WHEN g % 10 <> 0 THEN extract(epoch FROM answer)::int END,
+               0, NULL, g % 50 = 0
+        FROM (SELECT g, :now - (random() * interval '365 days') AS t, random() * interval '30 hours' AS answer
+              FROM generate_series(1, :items) g) s""",
+    "SET session_replication_role = DEFAULT",
+    "SELECT setval(pg_get_serial_sequence('email_outbox', 'id'), (SELECT max(id) FROM email_outbox))",
+    "SELECT setval(pg_get_serial_sequence('response_deadlines', 'id'), (SELECT max(id) FROM response_deadlines))",
+]
+
+
+def load_history(engine, items: int, now: datetime) -> float:
+    """Add ``items`` outbox emails and response deadlines (HISTORY_SQL); returns seconds taken with VACUUM ANALYZE."""
+    from sqlalchemy import text
+
+    from bench.review_list_bench import CONVERSATIONS
+
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for statement in HISTORY_SQL:
+            sql = statement.replace("{conv}", str(CONVERSATIONS))
+            conn.execute(text(sql), {k: v for k, v in {"now": now, "items": items}.items() if f":{k}" in sql})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE email_outbox, response_deadlines"))
+    return time.perf_counter() - started
+
+
+def fill(items: int, history: bool = True) -> tuple[str, str]:
+    """A fresh migrated PostgreSQL database with ``items`` review items, emails and deadlines; returns (name, url)."""
     sys.path.insert(0, str(ROOT))
     from bench.review_list_bench import load
     from storage.db import make_engine
@@ -112,9 +161,11 @@ def fill(items: int) -> tuple[str, str]:
     name = f"peerguard_bench_cli_{uuid.uuid4().hex[:8]}"
     url = scratch_db.create_database(ADMIN_URL, name)
     engine = make_engine(url)
-    seconds = load(engine, items, max(1, items // 20), datetime.now(UTC))
+    now = datetime.now(UTC)
+    seconds = load(engine, items, max(1, items // 20), now) + (load_history(engine, items, now) if history else 0)
     engine.dispose()
-    print(f"filled {name}: {items:,} review items ({max(1, items // 20):,} pending) in {seconds:.0f} s", flush=True)
+    extra = f", {items:,} outbox emails and {items:,} response deadlines" if history else ""
+    print(f"filled {name}: {items:,} review items ({max(1, items // 20):,} pending){extra} in {seconds:.0f} s", flush=True)
     return name, url
 
 
@@ -124,6 +175,7 @@ def main() -> None:
     parser.add_argument("--fill", type=int, help="PostgreSQL with this many review items (set-based load)")
     parser.add_argument("--database-url", help="an already filled PostgreSQL database to read")
     parser.add_argument("--keep", action="store_true", help="keep the --fill database (its URL is printed)")
+    parser.add_argument("--no-history", action="store_true", help="--fill without outbox emails and response deadlines")
     parser.add_argument("--no-plans", action="store_true")
     parser.add_argument("--baseline-bin", type=Path,
                         help="the bin/ folder of another checkout's virtual environment (e.g. main's), timed in the same run")
@@ -135,7 +187,7 @@ def main() -> None:
             env.pop(var, None)
         url = args.database_url
         if args.fill:
-            filled, url = fill(args.fill)
+            filled, url = fill(args.fill, history=not args.no_history)
         if url:
             env["DATABASE_URL"] = url
         else:

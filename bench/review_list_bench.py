@@ -29,14 +29,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from storage import migrations  # noqa: E402
 from storage.db import make_engine, make_session_factory  # noqa: E402
-from storage.review import queue_query  # noqa: E402
+from storage.review_queue import queue_sql  # noqa: E402
 from tests import scratch_db as scratch  # noqa: E402
 from usecases.review import list_queue  # noqa: E402
 
@@ -120,8 +119,9 @@ def time_service(session, now: datetime, runs: int, kind: str | None) -> list[fl
 
 
 def explain(session, kind: str | None) -> str:
-    sql = queue_query("pending", kind, 50).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-    rows = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"))
+    """The plan of the statement `peerguard review list` sends (storage.review_queue), with its parameters."""
+    parameters = {"limit": 50} | ({"kind": kind} if kind else {})
+    rows = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {queue_sql('pending', kind)}"), parameters)
     return "\n".join(row[0] for row in rows)
 
 
@@ -156,7 +156,7 @@ def time_cli(url: str, runs: int, args: list[str]) -> list[float]:
 
 def time_imports(runs: int) -> list[float]:
     """Milliseconds of a Python process that only imports what `review list` needs: the floor."""
-    command = [sys.executable, "-c", "import peerguard.cli, usecases.review, storage.migrations, psycopg, alembic.command"]
+    command = [sys.executable, "-c", "import peerguard.cli, usecases.review_queue, storage.migrations, psycopg"]
     timings = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -134,6 +134,8 @@ class ConversationObligations:
 
 def as_utc(moment: datetime) -> datetime:
     """Return ``moment`` as an aware UTC datetime; naive values (SQLite) are taken as UTC."""
+    if moment.tzinfo is UTC:  # already so (the statistics convert hundreds of thousands of these)
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

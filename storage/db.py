@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Engine", "Session", "sessionmaker", "make_engine", "make_session_factory", "transaction", "is_postgres", "redacted_url",
-           "is_deadlock"]
+           "is_deadlock", "SessionReader"]
 
 
 def make_engine(database_url: str, **kwargs) -> Engine:
@@ -64,6 +65,23 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
     """True when the bound database is PostgreSQL (SKIP LOCKED, advisory locks, partial indexes)."""
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+class SessionReader:
+    """A ``storage.direct.Reader`` on a session: the plain-SQL reads run inside the caller's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple]:
+        """Run one SELECT; ``:name`` parameters, datetimes bound as the mapped UTC columns store them."""
+        from storage.direct import sqlite_parameters
+
+        parameters = dict(parameters or {})
+        if self.dialect == "sqlite":
+            parameters = sqlite_parameters(parameters)
+        return [tuple(row) for row in self.session.execute(text(sql), parameters)]
 
 
 def is_deadlock(exc: BaseException) -> bool:

@@ -534,12 +534,6 @@ def requeue_unknown(session: Session, since: datetime | None, now: datetime) -> 
     return result.rowcount or 0
 
 
-def outbox_counts(session: Session) -> dict[str, int]:
-    """How many emails are in each status (on the Core table: no ORM mapper set-up for `outbox status`)."""
-    rows = session.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))
-    return {status: count for status, count in rows}
-
-
 def sent_by_notice(session: Session) -> dict[str, int]:
     """How many emails of each notice have been sent."""
     rows = session.execute(

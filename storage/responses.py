@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypedDict
 from sqlalchemy import bindparam, case, func, insert, null, select, text, update
 from sqlalchemy.orm import Session, aliased
 
-from pipeline.responses import ResponseRecord, SellerProfile, TimelineMessage
+from pipeline.responses import SellerProfile, TimelineMessage
 from storage import bulk
 from storage.db import is_postgres
 from storage.models.core import Conversation, Message, User
@@ -357,33 +357,3 @@ def set_response_reminders(session: Session, user_id: int, opted_out: bool, now:
         session.add(EmailPreference(user_id=user_id, response_reminders_opted_out=opted_out, changed_at=now))
     else:
         preference.response_reminders_opted_out, preference.changed_at = opted_out, now
-
-
-@dataclass(frozen=True)
-class SellerRecords:
-    """One seller's identity and the obligations the statistics look at."""
-
-    seller_id: int
-    email: str | None
-    name: str
-    records: list[ResponseRecord]
-
-
-def seller_records(session: Session, since: datetime, until: datetime, seller_email: str | None = None) -> list[SellerRecords]:
-    """Every seller's non-superseded deadlines started in [since, until] (or one seller's, by email), by seller id."""
-    c = DEADLINES.c
-    query = (select(c.seller_id, c.started_at, c.answered_at, c.away)
-             .where(c.started_at >= since, c.started_at <= until, c.superseded_at.is_(None)))
-    # Core table columns only: `peerguard sellers stats` then never configures the ORM mappers.
-    users_table = User.__table__.c
-    if seller_email is not None:
-        query = (query.join(User.__table__, users_table.id == c.seller_id)
-                 .where(func.lower(users_table.email) == seller_email.lower()))
-    records: dict[int, list[ResponseRecord]] = {}
-    for seller_id, started_at, answered_at, away in session.execute(query):
-        records.setdefault(seller_id, []).append(ResponseRecord(started_at, answered_at, away))
-    if not records:
-        return []
-    users = {user_id: (email, name) for user_id, email, name in session.execute(
-        select(users_table.id, users_table.email, users_table.name).where(users_table.id.in_(list(records))))}
-    return [SellerRecords(seller_id, *users[seller_id], found) for seller_id, found in sorted(records.items())]

@@ -37,6 +37,7 @@ from storage.models import (
     Strike,
     User,
 )
+from storage.review_queue import QueueRow
 
 
 def _dialect(session: Session):
@@ -500,31 +501,11 @@ def sender_strikes(session: Session, user_id: int) -> list[StrikeRecord]:
 # --- Listing and showing -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueueRow:
-    """One item as stored, with the marketplace's ids (c-…, m-…, u-…) of its conversation, message and sender."""
-
-    id: int
-    status: str
-    kind: str
-    rank: float
-    score: float
-    high_severity: bool
-    sender: str
-    sender_id: str
-    conversation_id: str
-    message_id: str
-    opened_at: datetime
-    claimant: str | None
-    claim_expires_at: datetime | None
-    resolved_at: datetime | None
-
-
 def queue_query(status: str = "pending", kind: str | None = None, limit: int = 50):
-    """The SELECT behind ``review list`` (exposed so the benchmark can EXPLAIN it).
+    """The listing SELECT on the Core tables, for the console's filters and ``review show``.
 
-    Written on the Core tables, not the mapped classes: `peerguard review list` then never
-    configures the ORM mappers, a large share of a read-only command's start-up.
+    ``storage.review_queue`` holds the same statement as SQL text (what `review list` runs on the
+    bare driver); a test keeps the two in agreement.
     """
     item, users = ReviewItem.__table__, User.__table__
     conversations, messages = Conversation.__table__, Message.__table__
@@ -546,11 +527,6 @@ def queue_query(status: str = "pending", kind: str | None = None, limit: int = 5
     # Pending items come in queue order (the partial index); decided ones newest decision first.
     order = (i.priority.desc(), i.opened_at) if status == "pending" else (i.resolved_at.desc(), i.id.desc())
     return query.order_by(*order).limit(limit)
-
-
-def queue_rows(session: Session, status: str = "pending", kind: str | None = None, limit: int = 50) -> list[QueueRow]:
-    """Items with this status (and kind), pending ones in queue order."""
-    return [_queue_row(row) for row in session.execute(queue_query(status, kind, limit))]
 
 
 def queue_row(session: Session, item_id: int) -> QueueRow | None:

@@ -1,9 +1,9 @@
-"""Read-only counts and ages for the operational picture (``peerguard status``, the metrics gauges).
+"""Read-only counts and ages for the operational picture (``peerguard status``, ``outbox status``, the metrics gauges).
 
-Each query reads one partial or ordered index (unscanned messages, pending outbox rows, the
-review queue, due deadlines, pending webhook deliveries), so the picture stays cheap as history grows.
-The queries name Core table columns, not mapped attributes: a process that only reads this picture
-(``peerguard status``) never pays for configuring the ORM mappers.
+Each backlog query reads one partial or ordered index (unscanned messages, pending outbox rows,
+the review queue, due deadlines, pending webhook deliveries), so the picture stays cheap as
+history grows. The statements are plain SQL over a ``storage.direct.Reader``: the commands run
+them on the bare driver (no SQLAlchemy import), the metrics on a session (``SessionReader``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from storage.models import Message, OutboxEmail, ResponseDeadline, ReviewItem, WebhookDelivery
-
-MESSAGES, OUTBOX, REVIEW_ITEMS = Message.__table__.c, OutboxEmail.__table__.c, ReviewItem.__table__.c
-DEADLINES, WEBHOOK_DELIVERIES = ResponseDeadline.__table__.c, WebhookDelivery.__table__.c
+from storage.direct import Reader, placeholders, utc
 
 
 @dataclass(frozen=True)
@@ -40,39 +34,38 @@ class Snapshot:
     webhooks_pending: Backlog = Backlog(0, None)
 
 
-def snapshot(session: Session, now: datetime) -> Snapshot:
+_BACKLOGS = {
+    "unscanned": "SELECT count(*), min(recorded_at) FROM messages WHERE scanned_at IS NULL",
+    "review_pending": "SELECT count(*), min(opened_at) FROM review_items WHERE status = 'pending'",
+    "deadlines_due": "SELECT count(*), min(next_due_at) FROM response_deadlines "
+                     "WHERE next_due_at IS NOT NULL AND next_due_at <= :now",
+    "webhooks_pending": "SELECT count(*), min(created_at) FROM webhook_deliveries WHERE status = 'pending'",
+}
+_OUTBOX_OLDEST_WAITING = "SELECT min(next_attempt_at) FROM email_outbox WHERE status IN ('queued', 'failed', 'sending')"
+
+
+def snapshot(reader: Reader, now: datetime) -> Snapshot:
     """Read the backlogs; ``now`` decides which response deadlines are due."""
-    outbox = {status: count for status, count in
-              session.execute(select(OUTBOX.status, func.count()).group_by(OUTBOX.status))}
-    return Snapshot(
-        unscanned=_backlog(session, MESSAGES.recorded_at, MESSAGES.scanned_at.is_(None)),
-        outbox=outbox,
-        outbox_oldest_waiting=session.scalar(
-            select(func.min(OUTBOX.next_attempt_at)).where(OUTBOX.status.in_(("queued", "failed", "sending")))),
-        review_pending=_backlog(session, REVIEW_ITEMS.opened_at, REVIEW_ITEMS.status == "pending"),
-        deadlines_due=_backlog(session, DEADLINES.next_due_at, DEADLINES.next_due_at.is_not(None),
-                               DEADLINES.next_due_at <= now),
-        webhooks_pending=_backlog(session, WEBHOOK_DELIVERIES.created_at, WEBHOOK_DELIVERIES.status == "pending"),
-    )
+    backlogs = {name: _backlog(reader, sql, {"now": now} if ":now" in sql else None) for name, sql in _BACKLOGS.items()}
+    [(oldest_waiting,)] = reader.rows(_OUTBOX_OLDEST_WAITING)
+    return Snapshot(outbox=outbox_counts(reader), outbox_oldest_waiting=utc(oldest_waiting), **backlogs)
 
 
-def _backlog(session: Session, column, *where) -> Backlog:  # noqa: ANN001 - any mapped datetime column
-    count, oldest = session.execute(select(func.count(), func.min(column)).where(*where)).one()
-    return Backlog(count or 0, _aware(oldest))
+def _backlog(reader: Reader, sql: str, parameters: dict | None) -> Backlog:
+    [(count, oldest)] = reader.rows(sql, parameters)
+    return Backlog(count or 0, utc(oldest))
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back min() of a UTC column as a naive value or a string; normalise both.
-    if value is None or isinstance(value, datetime) and value.tzinfo is not None:
-        return value
-    from datetime import UTC
-
-    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def outbox_counts(reader: Reader) -> dict[str, int]:
+    """How many emails are in each status."""
+    return {status: count for status, count in reader.rows("SELECT status, count(*) FROM email_outbox GROUP BY status")}
 
 
-def commit_to_scan_seconds(session: Session, message_ids: list[int]) -> list[float]:
+def commit_to_scan_seconds(reader: Reader, message_ids: list[int]) -> list[float]:
     """For scanned messages among ``message_ids``: seconds from being recorded to being scanned."""
-    rows = session.execute(select(Message.recorded_at, Message.scanned_at)
-                           .where(Message.id.in_(message_ids), Message.scanned_at.is_not(None)))
-    return [max(0.0, (scanned - recorded).total_seconds()) for recorded, scanned in rows]
+    if not message_ids:
+        return []
+    listed, parameters = placeholders("m", message_ids)
+    rows = reader.rows(f"SELECT recorded_at, scanned_at FROM messages WHERE id IN ({listed}) AND scanned_at IS NOT NULL",
+                       parameters)
+    return [max(0.0, (utc(scanned) - utc(recorded)).total_seconds()) for recorded, scanned in rows]

@@ -19,21 +19,20 @@ from pipeline.responses import (
     ConversationObligations,
     Delivery,
     ResponseObligation,
-    SellerResponseStats,
     Stage,
     StageDecision,
     decide_stage,
     obligations_from_timeline,
-    seller_stats,
     stage_due_at,
 )
 from storage import outbox
 from storage import responses as store
-from storage.db import Session, transaction
+from storage.db import Session, SessionReader, transaction
 from storage.outbox import NoticeRequest
 from storage.responses import ConversationTimeline, DeadlineEvent, DeadlineUpdate, DueDeadline, KnownDeadline
-from usecases import webhooks
+from usecases import response_stats, webhooks
 from usecases.app import App
+from usecases.response_stats import SellerStatsRow
 
 log = logging.getLogger(__name__)
 
@@ -422,19 +421,7 @@ def _notice(app: App, row: DueDeadline, decision: StageDecision) -> _Member:
 # --- Statistics and preferences -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SellerStatsRow:
-    """One seller's identity and response statistics."""
-
-    seller_id: int
-    email: str | None
-    name: str
-    stats: SellerResponseStats
-
-
 def seller_response_stats(app: App, now: datetime, seller_email: str | None = None) -> list[SellerStatsRow]:
     """Statistics over the policy's window for every seller with deadlines in it (or just one, by email)."""
-    policy = app.settings.responses
     with app.session_factory() as session:
-        sellers = store.seller_records(session, now - policy.stats_window, now, seller_email)
-    return [SellerStatsRow(s.seller_id, s.email, s.name, seller_stats(s.records, now, policy)) for s in sellers]
+        return response_stats.seller_rows(SessionReader(session), app.settings.responses, now, seller_email)

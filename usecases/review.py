@@ -25,7 +25,6 @@ from pipeline.review import (
     ItemCandidate,
     ReviewPolicy,
     SignalFacts,
-    effective_priority,
     escalation_for,
     excerpt,
     group_incidents,
@@ -42,12 +41,13 @@ from pipeline.review import (
     surviving_item,
 )
 from storage import review as store
-from storage.db import Session, transaction
+from storage.db import Session, SessionReader, transaction
 from storage.models import ContactFinding, ReviewItem, Strike
 from storage.outbox import NoticeRequest, enqueue_notices
 from storage.review import ConversationRow, Person, StrikeRecord
-from usecases import webhooks
+from usecases import review_queue, webhooks
 from usecases.app import App
+from usecases.review_queue import QueueEntry, queue_entry
 from usecases.settings import Settings
 
 CONTEXT_MESSAGES = 5
@@ -368,46 +368,9 @@ def _item_excerpt(session: Session, item: ReviewItem) -> str:
 # --- Reading the queue -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class QueueEntry:
-    """One line of ``review list``; conversation, message and sender by the marketplace's ids."""
-
-    id: int
-    status: str
-    kind: str
-    priority: float
-    score: float
-    high_severity: bool
-    sender: str
-    sender_id: str
-    conversation_id: str
-    message_id: str
-    opened_at: datetime
-    claimed_by: str | None
-    resolved_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "status": self.status, "kind": self.kind, "priority": self.priority,
-            "score": round(self.score, 3), "high_severity": self.high_severity, "sender": self.sender,
-            "sender_id": self.sender_id, "conversation_id": self.conversation_id, "message_id": self.message_id,
-            "opened_at": self.opened_at.isoformat(), "claimed_by": self.claimed_by,
-            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
-        }
-
-
-def _entry(row: store.QueueRow, now: datetime) -> QueueEntry:
-    claim_live = row.claim_expires_at is not None and row.claim_expires_at > now
-    return QueueEntry(
-        row.id, row.status, row.kind, effective_priority(row.rank, now), row.score, row.high_severity, row.sender,
-        row.sender_id, row.conversation_id, row.message_id, row.opened_at, row.claimant if claim_live else None,
-        row.resolved_at,
-    )
-
-
 def list_queue(session: Session, now: datetime, status: str = "pending", kind: str | None = None, limit: int = 50) -> list[QueueEntry]:
     """Items with this status (and kind), pending ones in priority order."""
-    return [_entry(row, now) for row in store.queue_rows(session, status, kind, limit)]
+    return review_queue.list_queue(SessionReader(session), now, status, kind, limit)
 
 
 @dataclass(frozen=True)
@@ -455,7 +418,7 @@ def show_item(session: Session, item_id: int, now: datetime, context: bool = Tru
     item = get_item(session, item_id)
     signals = store.signals(session, item.id)
     return ItemDetail(
-        _entry(store.queue_row(session, item.id), now), store.conversation_row(session, item.conversation_id),
+        queue_entry(store.queue_row(session, item.id), now), store.conversation_row(session, item.conversation_id),
         item.version, store.user_label(session, item.resolved_by_id), item.resolution_note,
         [_signal_json(s) for s in signals], _context_messages(session, item, signals) if context else [],
         store.sender_strikes(session, item.subject_user_id) if context else [], store.item_history(session, item.id),

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from storage import status as store
-from usecases.app import App
+
+if TYPE_CHECKING:  # `peerguard status` reads through a bare driver and never imports the App's SQLAlchemy
+    from storage.direct import Reader
+    from usecases.app import App
 
 OUTBOX_STATES = ("queued", "sending", "sent", "failed", "dead")
 
@@ -28,8 +32,15 @@ def _age(now: datetime, since: datetime | None) -> float:
 
 def gauges(app: App, now: datetime) -> list[Gauge]:
     """Every backlog gauge as of ``now``."""
+    from storage.db import SessionReader
+
     with app.session_factory() as session:
-        snap = store.snapshot(session, now)
+        return read_gauges(SessionReader(session), now)
+
+
+def read_gauges(reader: Reader, now: datetime) -> list[Gauge]:
+    """Every backlog gauge as of ``now``, read through ``reader``."""
+    snap = store.snapshot(reader, now)
     figures = [
         Gauge("peerguard_unscanned_messages", {}, snap.unscanned.count, "Messages recorded but not scanned yet"),
         Gauge("peerguard_unscanned_oldest_age_seconds", {}, _age(now, snap.unscanned.oldest),
@@ -53,5 +64,7 @@ def gauges(app: App, now: datetime) -> list[Gauge]:
 
 def scan_latencies(app: App, message_ids: Sequence[int]) -> list[float]:
     """Seconds from commit to scan for these (just scanned) messages."""
+    from storage.db import SessionReader
+
     with app.session_factory() as session:
-        return store.commit_to_scan_seconds(session, list(message_ids))
+        return store.commit_to_scan_seconds(SessionReader(session), list(message_ids))

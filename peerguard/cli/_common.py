@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,7 @@ from peerguard.cli.errors import PeerGuardUsageError
 from usecases.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from storage.direct import Reader
     from usecases.app import App
 
 
@@ -45,6 +48,31 @@ def open_app(migrate_sqlite: bool = True, sends_email: str | None = None) -> "Ap
     app = App.from_settings(settings, BrokerDoorbell() if settings.redis_url else SilentDoorbell())
     set_current_app(app)
     return app
+
+
+@contextmanager
+def read_only() -> Iterator[tuple[Settings, Reader]]:
+    """Settings and a Reader for a command that only reads (`review list`, `sellers stats`, `outbox status`, `status`).
+
+    The bare driver when the database is reachable and its schema current: such a command then
+    imports neither SQLAlchemy nor the model classes (half a second before it could read a row).
+    Anything else goes the regular way, through ``open_app``, which migrates an embedded SQLite
+    database or explains in one line why it cannot go on.
+    """
+    from storage import direct, migrations
+
+    settings = load_settings()
+    reader = direct.connect_if_current(settings.database_url, migrations.head_revision())
+    if reader is not None:
+        with reader:
+            yield settings, reader
+        return
+    from storage.db import SessionReader
+
+    app = open_app()
+    with app.session_factory() as session:
+        yield settings, SessionReader(session)
+    app.dispose()
 
 
 def ensure_schema(database_url: str, migrate_sqlite: bool) -> None:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from peerguard.cli._common import PeerGuardUsageError, open_app
+from peerguard.cli._common import PeerGuardUsageError, open_app, read_only
 
 
 @click.group()
@@ -17,11 +17,10 @@ def outbox() -> None:
 @outbox.command("status")
 def status() -> None:
     """How many emails are queued, sending, sent, failed (will retry) and dead."""
-    from storage.outbox import outbox_counts
+    from storage.status import outbox_counts
 
-    app = open_app()
-    with app.session_factory() as session:
-        counts = outbox_counts(session)
+    with read_only() as (_settings, reader):
+        counts = outbox_counts(reader)
     for name in ("queued", "sending", "sent", "failed", "dead"):
         click.echo(f"{name:<8} {counts.get(name, 0)}")
 

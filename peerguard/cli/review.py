@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import click
 
-from peerguard.cli._common import open_app
+from peerguard.cli._common import open_app, read_only
 from pipeline.review import OUTCOMES, SEVERITY
 
 T = TypeVar("T")
@@ -81,10 +81,11 @@ def list_(status: str, kind: str | None, limit: int, as_json: bool) -> None:
     Priority is severity x 100 (payment 3, contact details 2, intent 1) + score x 20 +
     active strikes x 6 (up to 5) + 2 per day waiting. `!` marks high-severity items.
     """
-    from usecases.review import list_queue
+    from usecases.review_queue import list_queue
 
     now = _now()
-    entries = _run(lambda context, session: list_queue(session, now, status, kind, limit))
+    with read_only() as (_settings, reader):
+        entries = list_queue(reader, now, status, kind, limit)
     if as_json:
         for entry in entries:
             click.echo(json.dumps(entry.to_json()))

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from peerguard.cli._common import PeerGuardUsageError, open_app, parse_now
+from peerguard.cli._common import PeerGuardUsageError, open_app, parse_now, read_only
 
 
 @click.group()
@@ -24,11 +24,13 @@ def stats(as_json: bool, seller_email: str | None, now_text: str | None) -> None
     Obligations while a seller was marked away are left out; open ones count against a share
     only once they are older than its limit.
     """
-    from usecases.responses import seller_response_stats
+    from usecases.response_stats import seller_rows
 
-    rows = seller_response_stats(open_app(), parse_now(now_text), seller_email)
+    now = parse_now(now_text)
+    with read_only() as (settings, reader):
+        rows = seller_rows(reader, settings.responses, now, seller_email)
     if as_json:
-        click.echo(json.dumps([{"seller_id": r.seller_id, "email": r.email, "name": r.name, **r.stats.as_dict()} for r in rows], indent=2))
+        click.echo(json.dumps([{"seller_id": r.external_id, "email": r.email, "name": r.name, **r.stats.as_dict()} for r in rows], indent=2))
         return
     if not rows:
         click.echo("No seller obligations in the last 30 days.")

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from peerguard.cli._common import open_app
+from peerguard.cli._common import read_only
 
 
 @click.command()
@@ -16,11 +16,11 @@ def status(as_json: bool) -> None:
     from datetime import UTC, datetime
 
     from storage.heartbeats import heartbeat_dir, youngest_age
-    from usecases.status import gauges
+    from usecases.status import read_gauges
 
-    app = open_app()
-    figures = gauges(app, datetime.now(UTC))
-    beats = {role: youngest_age(heartbeat_dir(app.settings.data_dir), f"{role}-") for role in ("scheduler", "worker", "mail")}
+    with read_only() as (settings, reader):
+        figures = read_gauges(reader, datetime.now(UTC))
+    beats = {role: youngest_age(heartbeat_dir(settings.data_dir), f"{role}-") for role in ("scheduler", "worker", "mail")}
     if as_json:
         click.echo(json.dumps({"gauges": [{"name": g.name, "labels": g.labels, "value": g.value} for g in figures],
                                "heartbeat_age_seconds": beats}, indent=2))

@@ -24,7 +24,8 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
             "EMAIL_URL": (tmp_path / "outbox").as_uri(), "PEERGUARD_SECRET_KEY": "test"}
 
 
-def seed(env: dict[str, str]) -> None:
+def seed(env: dict[str, str]) -> str:
+    """Two conversations of one seller; returns the seller's marketplace id."""
     context = App.from_settings(Settings.from_environment(env))
     with transaction(context.session_factory) as s:
         buyer, seller = user(s, "B", "b@example.com"), user(s, "Sam", "sam@example.com")
@@ -32,11 +33,13 @@ def seed(env: dict[str, str]) -> None:
         message(s, conv, buyer, hours(0))
         message(s, conv, seller, hours(0.5))
         message(s, conversation(s, buyer, seller), buyer, hours(1))
+        seller_id = seller.external_id
     context.dispose()
+    return seller_id
 
 
 def test_run_once_then_sellers_stats_json(env, tmp_path):
-    seed(env)
+    seller_id = seed(env)
     runner = CliRunner()
     result = runner.invoke(main, ["run", "--once", "--now", hours(3).isoformat()], env=env)
     assert result.exit_code == 0, result.output
@@ -49,6 +52,7 @@ def test_run_once_then_sellers_stats_json(env, tmp_path):
     assert stats.exit_code == 0, stats.output
     (row,) = json.loads(stats.output)
     assert row["email"] == "sam@example.com" and row["obligations"] == 2
+    assert row["seller_id"] == seller_id  # the marketplace's id, never PeerGuard's row id
     assert row["median_response_seconds"] == 1800 and row["share_within_1h"] == 0.5
     table = runner.invoke(main, ["sellers", "stats", "--now", hours(30).isoformat()], env=env)
     assert "sam@example.com" in table.output and "30m" in table.output

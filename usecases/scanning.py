@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
-from pipeline.detection.conversation import Scanner, cached_scanner, context_findings
+from pipeline.detection.conversation import Scanner, context_findings
 from pipeline.detection.masking import MASKED_KINDS
 from pipeline.notices import redact
 from storage import scanning as store
@@ -77,18 +76,16 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
 
 
 def _scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: bool) -> dict[str, int]:
-    scan = _scanner(tuple(app.settings.platform_domains))
+    domains = tuple(app.settings.platform_domains)
     with transaction(app.session_factory) as session:
         batch = store.load_messages(session, message_ids)
-        masked: dict[int, str] = {}
-        records: list[store.FindingRecord] = []
-        for message in batch:
-            single = scan(message.body)
-            masked[message.id] = mask_text(message.body, single)
-            records += [_record("message", message.conversation_id, f, [message.id]) for f in single]
-        new_ids = {m.id for m in batch}
+        alone = {m.id: scan_text(m.body, platform_domains=domains) for m in batch}
+        masked = {m.id: mask_text(m.body, alone[m.id]) for m in batch}
+        records = [_record("message", m.conversation_id, f, [m.id]) for m in batch for f in alone[m.id]]
+        new_ids = set(alone)
         remasked: dict[int, str] = {}
         for conversation_id, messages in store.conversation_context(session, batch).items():
+            scan = _conversation_scanner(messages, alone, domains)
             split = _split_findings(messages, new_ids, scan)
             records += [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in split]
             remasked.update(_masked_with_split(messages, split, scan))
@@ -105,15 +102,25 @@ def _scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one:
     return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
 
 
-@lru_cache(maxsize=4)
-def _scanner(domains: tuple[str, ...]) -> Scanner:
-    """The process's ``scan_text`` for these domains, remembering recent texts' findings.
+def _conversation_scanner(
+    messages: list[store.ScannableMessage], alone: dict[int, list[Finding]], domains: tuple[str, ...]
+) -> Scanner:
+    """``scan_text`` for one conversation of the batch, starting from the batch's scans of its new messages.
 
-    A message is scanned alone when it arrives and again as the context of each later message
-    of its conversation (the next batches'); remembered, it is scanned once. Bounded
-    (``CACHED_TEXTS``), and safe across worker threads (a dict lookup and store each).
+    Each text is scanned at most once here (a new message alone, then as context; an earlier
+    message only when a rule needs it), and nothing is remembered across conversations or
+    batches: a text repeated in many conversations ("Thanks!") is scanned in each, as traffic
+    would make it.
     """
-    return cached_scanner(domains)
+    known = {m.body: alone[m.id] for m in messages if m.id in alone}
+
+    def scan(text: str) -> list[Finding]:
+        found = known.get(text)
+        if found is None:
+            found = known[text] = scan_text(text, platform_domains=domains)
+        return list(found)
+
+    return scan
 
 
 def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], scan: Scanner) -> list[Finding]:

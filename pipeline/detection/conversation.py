@@ -82,10 +82,26 @@ def _candidates(
     With ``wanted``, only the windows and pieces holding one of those messages are scanned: every
     finding that touches a wanted message comes from one of them, in the same order.
     """
-    yield from _window_findings(senders, texts, domains, window, wanted)
+    # Windows and assembled variants often join the same text (a variant with nothing dropped or
+    # glued is its window): each distinct text is scanned once a stretch.
+    joined = _remembering(domains)
+    yield from _window_findings(senders, texts, joined, window, wanted)
     yield from _glued_identifiers(senders, texts, wanted)
-    yield from _assembled(senders, texts, domains, window, wanted)
+    yield from _assembled(senders, texts, joined, window, wanted)
     yield from _answered_handles(senders, texts, alone, wanted)
+
+
+def _remembering(domains: tuple[str, ...]) -> Scanner:
+    """``scan_text`` with these domains, remembering each text's findings for as long as it is kept."""
+    memo: dict[str, list[Finding]] = {}
+
+    def scan(text: str) -> list[Finding]:
+        found = memo.get(text)
+        if found is None:
+            found = memo[text] = scan_text(text, platform_domains=domains)
+        return found
+
+    return scan
 
 
 def _in_order(finding: Finding) -> tuple[int, int]:
@@ -128,14 +144,10 @@ MAX_ASSEMBLY_MESSAGES = 4
 
 
 def _assembled(
-    senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int, wanted: set[int] | None = None
+    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None
 ) -> list[Finding]:
     """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
     found: list[Finding] = []
-
-    def scan(text: str) -> list[Finding]:
-        return scan_text(text, platform_domains=domains)
-
     for first in range(len(texts) - 1):
         members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
         if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
@@ -256,7 +268,7 @@ def _in_message(finding: Finding, index: int) -> Finding:
 
 
 def _window_findings(
-    senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int, wanted: set[int] | None = None
+    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None
 ) -> Iterable[Finding]:
     """Yield findings from every same-sender window of short messages, widest window first.
 
@@ -268,7 +280,7 @@ def _window_findings(
         members = _members(senders, texts, first, window)
         for size in range(len(members), _narrowest(members, wanted) - 1, -1):
             joined = _join(texts, members[:size])
-            for finding in scan_text(joined.text, platform_domains=domains):
+            for finding in scan(joined.text):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
                     if finding.kind == "url":

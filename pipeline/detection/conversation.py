@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
@@ -148,14 +149,16 @@ def _assembled(
 ) -> list[Finding]:
     """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
     found: list[Finding] = []
+    # A message is a member of several overlapping windows: read its pieces once a stretch.
+    pieces_of, ranges_of = lru_cache(maxsize=None)(assembly.number_pieces), lru_cache(maxsize=None)(assembly.kept_ranges)
     for first in range(len(texts) - 1):
         members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
         if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
             continue
-        number = assembly.assembled_numbers(texts, members)
+        number = assembly.assembled_numbers(texts, members, pieces_of)
         if number is not None:
             found.append(number)
-        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS))
+        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS, ranges_of))
     return found
 
 

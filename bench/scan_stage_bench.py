@@ -6,7 +6,8 @@ bench/stream.py, about 4% contact attempts), imported untimed into a fresh datab
 every statement), and the PostgreSQL server's CPU time for the database (from ``/proc`` of its
 backends, when readable). Runs, each on its own fresh database, in this order:
 
-* ``set-based``: this checkout as it is;
+* ``set-based``: this checkout as it is, once per count in ``--processes`` (``1,2``: detection in
+  this process alone, then in two worker processes while this one reads and writes);
 * ``one-by-one`` (``--one-by-one``): this checkout with review items opened one incident at a
   time (``scan_pending(one_by_one=True)``, the equivalence test's reference);
 * ``baseline`` (``--baseline-code DIR``): another checkout's code (e.g. ``git archive`` of ``main``
@@ -15,7 +16,7 @@ backends, when readable). Runs, each on its own fresh database, in this order:
 A machine shared with other work makes wall time noisy; the load average is printed with each run.
 
     .venv/bin/python bench/scan_stage_bench.py [--messages 20000] [--conversations 2000] [--one-by-one]
-        [--baseline-code /tmp/scan_baseline] [--staff-email tns@example.com]
+        [--baseline-code /tmp/scan_baseline] [--staff-email tns@example.com] [--processes 1,2]
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def backend_cpu(engine) -> float | None:
     return total
 
 
-def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: str | None) -> dict[str, float]:
+def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: str | None, processes: int = 1) -> dict[str, float]:
     from sqlalchemy import create_engine
 
     from actors.app import set_current_app
@@ -71,6 +72,8 @@ def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: st
     env = {"DATABASE_URL": url, "PEERGUARD_DATA_DIR": str(data_dir), "EMAIL_URL": (data_dir / "outbox").as_uri()}
     if staff_email:
         env["PEERGUARD_STAFF_EMAIL"] = staff_email
+    if processes > 1:
+        env["PEERGUARD_SCAN_PROCESSES"] = str(processes)
     app = App.from_settings(Settings.from_environment(env), SilentDoorbell())
     set_current_app(app)
     now = START + timedelta(days=60)
@@ -83,20 +86,30 @@ def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: st
     watcher = create_engine(url)
     server_before = backend_cpu(watcher)
     load_before = os.getloadavg()[0]
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
     counts = scanning.scan_pending(app, now, **options)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu, children = time.perf_counter() - wall, time.process_time() - cpu, _children_cpu() - children
     server_after = backend_cpu(watcher)
     watcher.dispose()
     set_current_app(None)
     app.dispose()
     server = server_after - server_before if server_before is not None and server_after is not None else None
-    return {**counts, "wall_s": wall, "cpu_s": cpu, "server_cpu_s": server, "load_before": load_before,
+    return {**counts, "wall_s": wall, "cpu_s": cpu, "children_cpu_s": children, "server_cpu_s": server, "load_before": load_before,
             "load_after": os.getloadavg()[0]}
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the detection pool, once it has shut down)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def report(name: str, f: dict) -> None:
     server = f" + server {f['server_cpu_s']:.2f} s" if f.get("server_cpu_s") is not None else ""
+    if f.get("children_cpu_s"):
+        server = f" + detection processes {f['children_cpu_s']:.2f} s{server}"
     print(f"{name:<10} scan {f['messages']} messages ({f['findings']} findings, {f['review_items']} review items) in "
           f"{f['wall_s']:.2f} s = {f['messages'] / f['wall_s']:,.0f} msg/s wall; CPU: this process {f['cpu_s']:.2f} s"
           f" = {f['messages'] / f['cpu_s']:,.0f} msg/s{server}; load {f['load_before']:.1f} → {f['load_after']:.1f}",
@@ -110,16 +123,19 @@ def main() -> None:
     parser.add_argument("--one-by-one", action="store_true", help="also run with review items opened one incident at a time")
     parser.add_argument("--baseline-code", type=Path, help="also run with this checkout's code")
     parser.add_argument("--staff-email", default="tns@example.com", help="staff alerts on (flag-alerts are written)")
+    parser.add_argument("--processes", default="1", help="comma-separated counts of detection processes to run this checkout with")
     parser.add_argument("--only-this", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--name", default="set-based", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         lines = Path(tmp) / "market.jsonl"
         lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations)))
-        modes = [(args.name, False)] + ([("one-by-one", True)] if args.one_by_one and not args.only_this else [])
-        for name, one_by_one in modes:
+        counts = [int(p) for p in args.processes.split(",")] if not args.only_this else [1]
+        modes = [(args.name if p == 1 else f"{p} procs", False, p) for p in counts]
+        modes += [("one-by-one", True, 1)] if args.one_by_one and not args.only_this else []
+        for name, one_by_one, processes in modes:
             with scratch_database(ADMIN_URL, f"pg_scanb_{uuid.uuid4().hex[:8]}") as url:
-                report(name, run(url, lines, Path(tmp) / name, one_by_one, args.staff_email))
+                report(name, run(url, lines, Path(tmp) / name.replace(" ", "-"), one_by_one, args.staff_email, processes))
     if args.baseline_code and not args.only_this:
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--messages", str(args.messages), "--conversations",
                         str(args.conversations), "--staff-email", args.staff_email, "--only-this", "--name", "baseline"],

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.bulk import member_of
 from storage.models import ContactFinding, Conversation, Message, User
 
 
@@ -50,10 +51,6 @@ class FindingRecord:
         return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _role():
-    return case((Message.sender_id == Conversation.seller_id, "seller"), else_="buyer")
-
-
 def _scannable(row) -> ScannableMessage:
     return ScannableMessage(row.id, row.conversation_id, row.role, row.body, row.sent_at)
 
@@ -66,23 +63,39 @@ def unscanned_ids(session: Session, limit: int, recorded_before: datetime | None
     return list(session.scalars(query.order_by(Message.recorded_at, Message.id).limit(limit)))
 
 
+@cache
+def _batch_queries(postgres: bool):
+    """The batch and context reads, built once on Core tables with one array parameter (per dialect).
+
+    Built per call as ORM selects with an expanding IN list, they cost more client CPU than the
+    rows they read: compiling and ORM row loading, and psycopg re-parsing 200 placeholders.
+    """
+    c, m = Conversation.__table__.c, Message.__table__.c
+    role = case((m.sender_id == c.seller_id, "seller"), else_="buyer").label("role")
+    columns = (m.id, m.conversation_id, role, m.body, m.sent_at)  # ScannableMessage's fields, in order
+    order = (m.conversation_id, m.sent_at, m.id)
+    joined = select(*columns).join(Conversation.__table__, c.id == m.conversation_id)
+    batch = joined.where(member_of(m.id, "ids", postgres)).order_by(*order)
+    unscanned = batch.where(m.scanned_at.is_(None))
+    if postgres:
+        unscanned = unscanned.with_for_update(skip_locked=True, of=Message.__table__)
+    context = joined.where(member_of(m.conversation_id, "conversations", postgres)).order_by(*order)
+    return batch, unscanned, context
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def load_messages(session: Session, ids: Sequence[int], only_unscanned: bool = True) -> list[ScannableMessage]:
     """The messages with these ids (skipping scanned ones unless asked), in conversation order.
 
     On PostgreSQL the rows are locked and rows another scanner holds are skipped, so two
     workers handed the same ids (a re-enqueue by the catch-up sweep) never scan a message twice.
     """
-    query = (
-        select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.id.in_(list(ids)))
-        .order_by(Message.conversation_id, Message.sent_at, Message.id)
-    )
-    if only_unscanned:
-        query = query.where(Message.scanned_at.is_(None))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Message)
-    return [_scannable(row) for row in session.execute(query)]
+    batch, unscanned, _ = _batch_queries(_postgres(session))
+    rows = session.execute(unscanned if only_unscanned else batch, {"ids": list(ids)})
+    return [ScannableMessage(*row) for row in rows]
 
 
 def conversation_context(session: Session, batch: Sequence[ScannableMessage]) -> dict[int, list[ScannableMessage]]:
@@ -97,16 +110,12 @@ def conversation_context(session: Session, batch: Sequence[ScannableMessage]) ->
         latest[message.conversation_id] = max(latest.get(message.conversation_id, key), key)
     if not latest:
         return {}
-    query = (
-        select(Message.id, Message.conversation_id, Message.body, Message.sent_at, _role().label("role"))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.conversation_id.in_(list(latest)))
-        .order_by(Message.conversation_id, Message.sent_at, Message.id)
-    )
+    _, _, query = _batch_queries(_postgres(session))
     context: dict[int, list[ScannableMessage]] = {cid: [] for cid in latest}
-    for row in session.execute(query):
-        if (row.sent_at, row.id) <= latest[row.conversation_id]:
-            context[row.conversation_id].append(_scannable(row))
+    for row in session.execute(query, {"conversations": list(latest)}):
+        message = ScannableMessage(*row)
+        if (message.sent_at, message.id) <= latest[message.conversation_id]:
+            context[message.conversation_id].append(message)
     return context
 
 
@@ -148,12 +157,17 @@ def insert_finding_rows(session: Session, rows: dict[str, dict]) -> list[int]:
     """Insert finding rows keyed by fingerprint, skipping fingerprints already stored; return the new ids."""
     if not rows:
         return []
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(ContactFinding).values(list(rows.values()))
-        .on_conflict_do_nothing(index_elements=["fingerprint"]).returning(ContactFinding.id)
-    )
-    return sorted(session.scalars(statement))
+    # Many parameter sets for one statement built once: SQLAlchemy sends them as multi-row VALUES
+    # ("insertmanyvalues"), in order, with a compiled form it caches; a .values(list) statement
+    # was compiled again for every batch.
+    return sorted(session.scalars(_insert_findings_statement(session.get_bind().dialect.name), list(rows.values())))
+
+
+@cache
+def _insert_findings_statement(dialect_name: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = ContactFinding.__table__
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=["fingerprint"]).returning(table.c.id)
 
 
 def _finding_row(record: FindingRecord, now: datetime) -> dict:

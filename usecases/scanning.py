@@ -6,14 +6,14 @@ committed together, so a finding never exists without its review item nor the re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
+from typing import TypeVar
 
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
-from pipeline.detection.conversation import Scanner, cached_scanner, context_findings
+from pipeline.detection.conversation import Scanner, context_findings
 from pipeline.detection.masking import MASKED_KINDS
 from pipeline.notices import redact
 from storage import scanning as store
@@ -33,6 +33,7 @@ WINDOW = 6
 """Messages looked at together for attempts split across consecutive messages."""
 DEADLOCK_RETRIES = 3
 CATCH_UP_AGE = timedelta(seconds=10)
+T = TypeVar("T")
 """A message unscanned this long after it was recorded is presumed lost by the broker."""
 
 
@@ -67,9 +68,14 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
     a message the other holds, a detail split between their batches); PostgreSQL rolls one
     back, and it is retried here at once rather than after the broker's backoff.
     """
+    return retrying_deadlocks(lambda: _scan_batch(app, message_ids, now, one_by_one))
+
+
+def retrying_deadlocks(write: Callable[[], T]) -> T:
+    """``write()``, run again at once (up to ``DEADLOCK_RETRIES`` times) when PostgreSQL chose it as a deadlock's victim."""
     for attempt in range(DEADLOCK_RETRIES + 1):
         try:
-            return _scan_batch(app, message_ids, now, one_by_one)
+            return write()
         except Exception as exc:
             if attempt == DEADLOCK_RETRIES or not is_deadlock(exc):
                 raise
@@ -77,43 +83,79 @@ def scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: 
 
 
 def _scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: bool) -> dict[str, int]:
-    scan = _scanner(tuple(app.settings.platform_domains))
     with transaction(app.session_factory) as session:
         batch = store.load_messages(session, message_ids)
-        masked: dict[int, str] = {}
-        records: list[store.FindingRecord] = []
-        for message in batch:
-            single = scan(message.body)
-            masked[message.id] = mask_text(message.body, single)
-            records += [_record("message", message.conversation_id, f, [message.id]) for f in single]
-        new_ids = {m.id for m in batch}
-        remasked: dict[int, str] = {}
-        for conversation_id, messages in store.conversation_context(session, batch).items():
-            split = _split_findings(messages, new_ids, scan)
-            records += [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in split]
-            remasked.update(_masked_with_split(messages, split, scan))
-        # A detail split over messages is masked in each part, including parts scanned earlier.
-        masked.update({mid: body for mid, body in remasked.items() if mid in masked})
-        new_findings = store.save_scans(session, masked, records, now)
-        store.replace_masked(session, {mid: body for mid, body in remasked.items() if mid not in masked})
-        # Same transaction: a finding is never stored without its review item, nor the reverse.
-        review_items = open_items_for_findings(session, new_findings, app.settings, now, one_by_one=one_by_one)
+        detected = detect(batch, store.conversation_context(session, batch), tuple(app.settings.platform_domains))
+        new_findings, review_items = store_detected(session, app, detected, now, one_by_one)
+    ring_after(app, review_items)
+    return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What detection made of one batch, ready to store: plain data, so another process can make it."""
+
+    ids: tuple[int, ...]  # the batch's messages, in load order
+    masked: dict[int, str]  # each new message's masked body
+    records: list[store.FindingRecord]
+    remasked: dict[int, str]  # messages a split finding touches, masked again with their parts of it
+
+
+def detect(
+    batch: Sequence[store.ScannableMessage], context: dict[int, list[store.ScannableMessage]], domains: tuple[str, ...]
+) -> Detected:
+    """Each new message alone, then what its conversation reveals with it (pure: no database)."""
+    alone = {m.id: scan_text(m.body, platform_domains=domains) for m in batch}
+    masked = {m.id: mask_text(m.body, alone[m.id]) for m in batch}
+    records = [_record("message", m.conversation_id, f, [m.id]) for m in batch for f in alone[m.id]]
+    new_ids = set(alone)
+    remasked: dict[int, str] = {}
+    for conversation_id, messages in context.items():
+        scan = _conversation_scanner(messages, alone, domains)
+        split = _split_findings(messages, new_ids, scan)
+        records += [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in split]
+        remasked.update(_masked_with_split(messages, split, scan))
+    return Detected(tuple(m.id for m in batch), masked, records, remasked)
+
+
+def store_detected(session, app: App, detected: Detected, now: datetime, one_by_one: bool) -> tuple[list[int], list]:
+    """Masked bodies, findings and the review items they open, in the caller's transaction."""
+    # A detail split over messages is masked in each part, including parts scanned earlier.
+    masked = {**detected.masked, **{mid: body for mid, body in detected.remasked.items() if mid in detected.masked}}
+    new_findings = store.save_scans(session, masked, detected.records, now)
+    store.replace_masked(session, {mid: body for mid, body in detected.remasked.items() if mid not in masked})
+    # Same transaction: a finding is never stored without its review item, nor the reverse.
+    review_items = open_items_for_findings(session, new_findings, app.settings, now, one_by_one=one_by_one)
+    return new_findings, review_items
+
+
+def ring_after(app: App, review_items: list) -> None:
+    """After the commit: hand on what new review items queued (staff alerts, webhook events)."""
     if review_items:
         # Committed: staff alerts and message.flagged events go out now, not at the next sweep.
         app.doorbell.deliver_webhooks()
         app.doorbell.deliver_mail()
-    return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
 
 
-@lru_cache(maxsize=4)
-def _scanner(domains: tuple[str, ...]) -> Scanner:
-    """The process's ``scan_text`` for these domains, remembering recent texts' findings.
+def _conversation_scanner(
+    messages: list[store.ScannableMessage], alone: dict[int, list[Finding]], domains: tuple[str, ...]
+) -> Scanner:
+    """``scan_text`` for one conversation of the batch, starting from the batch's scans of its new messages.
 
-    A message is scanned alone when it arrives and again as the context of each later message
-    of its conversation (the next batches'); remembered, it is scanned once. Bounded
-    (``CACHED_TEXTS``), and safe across worker threads (a dict lookup and store each).
+    Each text is scanned at most once here (a new message alone, then as context; an earlier
+    message only when a rule needs it), and nothing is remembered across conversations or
+    batches: a text repeated in many conversations ("Thanks!") is scanned in each, as traffic
+    would make it.
     """
-    return cached_scanner(domains)
+    known = {m.body: alone[m.id] for m in messages if m.id in alone}
+
+    def scan(text: str) -> list[Finding]:
+        found = known.get(text)
+        if found is None:
+            found = known[text] = scan_text(text, platform_domains=domains)
+        return list(found)
+
+    return scan
 
 
 def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], scan: Scanner) -> list[Finding]:
@@ -148,7 +190,15 @@ def _record(scope: str, conversation_id: int, finding, message_ids: list[int]) -
 
 
 def scan_pending(app: App, now: datetime, one_by_one: bool = False) -> dict[str, int]:
-    """Scan every unscanned message, batch after batch (the `run --once` stage)."""
+    """Scan every unscanned message, batch after batch (the `run --once` stage).
+
+    With ``settings.scan_processes`` above 1, detection runs in that many processes while this
+    one reads and writes (``usecases.scan_processes``); the batches and what is stored are the same.
+    """
+    if app.settings.scan_processes > 1:
+        from usecases.scan_processes import scan_pending_in_processes
+
+        return scan_pending_in_processes(app, now, one_by_one)
     totals = {"messages": 0, "findings": 0, "review_items": 0}
     while True:
         with app.session_factory() as session:

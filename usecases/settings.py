@@ -68,6 +68,7 @@ class Settings:
     debug: bool = False
     transcript_signing: TranscriptSigning | None = None
     log_format: str = "text"
+    scan_processes: int = 1  # `run --once`'s scan stage: processes that run detection (1: this one alone)
 
     @property
     def site(self) -> str:
@@ -111,6 +112,7 @@ class Settings:
             debug=bool(env.get("PEERGUARD_DEBUG")),
             transcript_signing=_transcript_signing(env),
             log_format=log_format(env),
+            scan_processes=_read(env, "PEERGUARD_SCAN_PROCESSES", _positive_int, "1"),
         )
 
 

@@ -13,7 +13,9 @@ from peerguard.cli._common import open_app, parse_now
 @click.option("--once", is_flag=True, help="Process everything pending once, then exit.")
 @click.option("--now", "now_text", metavar="ISO-8601", help="Act as of this time (default: the clock). Needs a zone.")
 @click.option("--interval", default=60, show_default=True, type=click.IntRange(1), help="Seconds between rounds without --once.")
-def run(once: bool, now_text: str | None, interval: int) -> None:
+@click.option("--scan-processes", type=click.IntRange(1), default=None,
+              help="Processes running detection in the scan stage (default: PEERGUARD_SCAN_PROCESSES, else 1).")
+def run(once: bool, now_text: str | None, interval: int, scan_processes: int | None) -> None:
     """Run every pipeline stage in-process: scanning, review housekeeping, reminders, transcripts, mail.
 
     With --once, process everything pending as of --now (default: the clock) and exit. Without
@@ -23,6 +25,8 @@ def run(once: bool, now_text: str | None, interval: int) -> None:
     from actors.stages import run_once
 
     app = open_app(sends_email="peerguard run")
+    if scan_processes is not None:
+        app.settings = app.settings.with_(scan_processes=scan_processes)
     while True:
         run_once(app, parse_now(now_text), report=print_stage)
         if once:

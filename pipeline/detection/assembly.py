@@ -121,7 +121,7 @@ def number_pieces(text: str) -> list[Piece]:
     return [(*folded.to_original(s, e), d, lang) for s, e, d, lang in pieces]
 
 
-def assembled_numbers(texts: list[str], members: list[int]) -> Finding | None:
+def assembled_numbers(texts: list[str], members: list[int], pieces_of: Callable[[str], list[Piece]] = number_pieces) -> Finding | None:
     """A phone number whose digit groups come one or more per message from ``members`` (in order).
 
     The sender's message after the pieces counts for the cue: it often says what they were
@@ -129,7 +129,7 @@ def assembled_numbers(texts: list[str], members: list[int]) -> Finding | None:
     """
     pieces: list[list[Piece]] = []
     for index in members:
-        found = number_pieces(texts[index])
+        found = pieces_of(texts[index])
         if not found:
             break
         pieces.append(found)
@@ -220,7 +220,7 @@ class Variant:
         return spans
 
 
-def _kept_ranges(text: str, drop_fillers: bool) -> list[tuple[int, int]]:
+def kept_ranges(text: str, drop_fillers: bool) -> list[tuple[int, int]]:
     """Ranges of ``text`` to keep: all of it, or the text between filler words."""
     stripped_start = len(text) - len(text.lstrip())
     stripped_end = len(text.rstrip())
@@ -275,10 +275,13 @@ def _coded(token: str) -> bool:
     return ("_" in token or any(c.isdigit() for c in token)) and any(c.isalpha() for c in token)
 
 
-def variants(texts: list[str], members: list[int]) -> Iterable[Variant]:
+KeptRanges = Callable[[str, bool], list[tuple[int, int]]]
+
+
+def variants(texts: list[str], members: list[int], ranges_of: KeptRanges = kept_ranges) -> Iterable[Variant]:
     """The window with boundaries glued where pieces meet, with and without fillers."""
     for drop_fillers in (False, True):
-        kept = [(_kept_ranges(texts[i], drop_fillers), i) for i in members]
+        kept = [(ranges_of(texts[i], drop_fillers), i) for i in members]
         pieces = [(_kept_text(texts[i], ranges), ranges, i) for ranges, i in kept]
         pieces = [p for p in pieces if p[0]]
         glued = [_glues(a[0], b[0]) for a, b in zip(pieces, pieces[1:], strict=False)]
@@ -301,11 +304,12 @@ def variants(texts: list[str], members: list[int]) -> Iterable[Variant]:
 
 
 def glued_findings(
-    texts: list[str], members: list[int], scan: Callable[[str], list[Finding]], kinds: frozenset[str]
+    texts: list[str], members: list[int], scan: Callable[[str], list[Finding]], kinds: frozenset[str],
+    ranges_of: KeptRanges = kept_ranges,
 ) -> list[Finding]:
     """Findings of ``kinds`` in the window's variants that reach over a message boundary."""
     found: list[Finding] = []
-    for variant in variants(texts, members):
+    for variant in variants(texts, members, ranges_of):
         for finding in scan(variant.text):
             if finding.kind not in kinds:
                 continue

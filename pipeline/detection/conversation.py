@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
@@ -60,27 +61,63 @@ def scan_conversation(
     domains = tuple(platform_domains)
     senders, texts = _unpack(messages)
     scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
-    findings = [_in_message(f, i) for i, text in enumerate(texts) for f in scan(text)]
+    alone = [[_in_message(f, i) for f in scan(text)] for i, text in enumerate(texts)]
+    findings = [f for found in alone for f in found]
     seen = {_key(f) for f in findings}
-    candidates = [*_window_findings(senders, texts, domains, window), *_glued_identifiers(senders, texts),
-                  *_assembled(senders, texts, domains, window), *_answered_handles(senders, texts, findings)]
+    candidates = list(_candidates(senders, texts, domains, window, alone.__getitem__, None))
     for candidate in candidates:
         if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
         findings.append(candidate)
     findings = _without_checkout_rails(_without_partial_addresses(findings), texts)
-    return sorted(findings, key=lambda f: (f.spans[0].message or 0, f.start))
+    return sorted(findings, key=_in_order)
+
+
+def _candidates(
+    senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int,
+    alone: Callable[[int], list[Finding]], wanted: set[int] | None,
+) -> Iterable[Finding]:
+    """Findings only the conversation reveals, in the order the de-duplication reads them.
+
+    With ``wanted``, only the windows and pieces holding one of those messages are scanned: every
+    finding that touches a wanted message comes from one of them, in the same order.
+    """
+    # Windows and assembled variants often join the same text (a variant with nothing dropped or
+    # glued is its window): each distinct text is scanned once a stretch.
+    joined = _remembering(domains)
+    yield from _window_findings(senders, texts, joined, window, wanted)
+    yield from _glued_identifiers(senders, texts, wanted)
+    yield from _assembled(senders, texts, joined, window, wanted)
+    yield from _answered_handles(senders, texts, alone, wanted)
+
+
+def _remembering(domains: tuple[str, ...]) -> Scanner:
+    """``scan_text`` with these domains, remembering each text's findings for as long as it is kept."""
+    memo: dict[str, list[Finding]] = {}
+
+    def scan(text: str) -> list[Finding]:
+        found = memo.get(text)
+        if found is None:
+            found = memo[text] = scan_text(text, platform_domains=domains)
+        return found
+
+    return scan
+
+
+def _in_order(finding: Finding) -> tuple[int, int]:
+    return (finding.spans[0].message or 0, finding.start)
 
 
 _EDGE_TOKEN = re.compile(r"[A-Za-z0-9]{4,}")
 _CHECKOUT = re.compile(r"\b(?:checkout|check\s?out)\b", re.IGNORECASE)
 
 
-def _glued_identifiers(senders: list[str | None], texts: list[str]) -> list[Finding]:
+def _glued_identifiers(senders: list[str | None], texts: list[str], wanted: set[int] | None = None) -> list[Finding]:
     """An address or IBAN cut across consecutive messages ("bc1q09lm..." | "h5gw3f..."): glue the pieces."""
     found: list[Finding] = []
-    for first in range(len(texts) - 1):
+    # The pieces glued from ``first`` lie in the three messages after it.
+    for first in range(0 if wanted is None else max(0, min(wanted) - 3), len(texts) - 1):
         pieces = _EDGE_TOKEN.findall(texts[first][-64:])
         if not pieces:
             continue
@@ -107,21 +144,21 @@ _GLUED_KINDS = frozenset({"email", "url", "handle", "payment"})
 MAX_ASSEMBLY_MESSAGES = 4
 
 
-def _assembled(senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int) -> list[Finding]:
+def _assembled(
+    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None
+) -> list[Finding]:
     """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
     found: list[Finding] = []
-
-    def scan(text: str) -> list[Finding]:
-        return scan_text(text, platform_domains=domains)
-
+    # A message is a member of several overlapping windows: read its pieces once a stretch.
+    pieces_of, ranges_of = lru_cache(maxsize=None)(assembly.number_pieces), lru_cache(maxsize=None)(assembly.kept_ranges)
     for first in range(len(texts) - 1):
         members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
-        if len(members) < 2:
+        if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
             continue
-        number = assembly.assembled_numbers(texts, members)
+        number = assembly.assembled_numbers(texts, members, pieces_of)
         if number is not None:
             found.append(number)
-        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS))
+        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS, ranges_of))
     return found
 
 
@@ -137,10 +174,17 @@ _ASKS_FOR_NAME = re.compile(
 _BARE_USERNAME = re.compile(r"^\s*@?(?P<user>(?=[\w.]*[_\d.])(?=[\w.]*[A-Za-z])[A-Za-z0-9][\w.]{2,29})\s*[.!]?\s*$")
 
 
-def _answered_handles(senders: list[str | None], texts: list[str], findings: list[Finding]) -> list[Finding]:
-    """A bare username sent in reply to the other party asking for one is a handle."""
+def _answered_handles(
+    senders: list[str | None], texts: list[str], alone: Callable[[int], list[Finding]], wanted: set[int] | None = None
+) -> list[Finding]:
+    """A bare username sent in reply to the other party asking for one is a handle.
+
+    ``alone(k)`` is what message ``k`` yields alone: a handle there names the app the username is on.
+    """
     found: list[Finding] = []
     for index, text in enumerate(texts):
+        if wanted is not None and index not in wanted:
+            continue
         match = _BARE_USERNAME.match(text)
         if match is None or match.group("user").replace(".", "").isdigit():
             continue
@@ -148,7 +192,7 @@ def _answered_handles(senders: list[str | None], texts: list[str], findings: lis
                  and senders[k] is not None and senders[index] is not None and senders[k] != senders[index]]
         if not asked:
             continue
-        apps = [f.value.split(":")[0] for f in findings if f.kind == "handle" and f.messages and index - 6 <= f.messages[0] < index]
+        apps = [f.value.split(":")[0] for k in range(max(0, index - 6), index) for f in alone(k) if f.kind == "handle"]
         user = match.group("user").lower()
         value = f"{apps[-1]}:{user}" if apps else f"username:{user}"
         span = Span(match.start("user"), match.end("user"), index)
@@ -162,7 +206,7 @@ def _without_partial_addresses(findings: list[Finding]) -> list[Finding]:
     "then at aaaa" / "dot com" alone reads "then@aaaa.com"; with the sender's earlier "aaaa.bbbb"
     reassembled, "aaaa.bbbb@aaaa.com" covers it and is the value to report.
     """
-    addresses = [f for f in findings if f.kind in ("email", "url") or (f.kind == "payment" and f.value == "gift_card")]
+    addresses = [f for f in findings if _is_address(f)]
     if len(addresses) < 2:
         return findings
     drop = {
@@ -171,6 +215,11 @@ def _without_partial_addresses(findings: list[Finding]) -> list[Finding]:
         and len(set(g.messages)) > len(set(f.messages)) and _spans_overlap(f, g)
     }
     return [f for f in findings if id(f) not in drop]
+
+
+def _is_address(finding: Finding) -> bool:
+    """Kinds ``_without_partial_addresses`` compares: one may give way to a wider reading of it."""
+    return finding.kind in ("email", "url") or (finding.kind == "payment" and finding.value == "gift_card")
 
 
 def _spans_overlap(a: Finding, b: Finding) -> bool:
@@ -222,23 +271,32 @@ def _in_message(finding: Finding, index: int) -> Finding:
 
 
 def _window_findings(
-    senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int
+    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None
 ) -> Iterable[Finding]:
     """Yield findings from every same-sender window of short messages, widest window first.
 
     Widest first, so that "stacker77 | at | outlook | dot com" is reported whole and the partial
-    "stacker77@outlook" from a narrower window is then recognised as covered.
+    "stacker77@outlook" from a narrower window is then recognised as covered. With ``wanted``, only
+    the windows holding one of those messages.
     """
     for first in range(len(texts)):
         members = _members(senders, texts, first, window)
-        for size in range(len(members), 1, -1):
+        for size in range(len(members), _narrowest(members, wanted) - 1, -1):
             joined = _join(texts, members[:size])
-            for finding in scan_text(joined.text, platform_domains=domains):
+            for finding in scan(joined.text):
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
                     if finding.kind == "url":
                         finding, spans = _with_leading_fragments(finding, spans, texts, members[:size])
                     yield _window_finding(finding, spans, texts)
+
+
+def _narrowest(members: list[int], wanted: set[int] | None) -> int:
+    """The fewest leading members a window needs: two, or enough to reach a wanted message."""
+    if wanted is None:
+        return 2
+    reach = next((k + 1 for k, index in enumerate(members) if index in wanted), len(members) + 1)
+    return max(2, reach)
 
 
 def _members(senders: list[str | None], texts: list[str], first: int, window: int) -> list[int]:
@@ -345,8 +403,10 @@ def context_findings(
     These are the ones spread over several messages, or found in one message only with a
     neighbour's context; what a message yields alone (``scan_text``) is left out, since the
     caller stores that per message. Indexes refer to ``messages``. Only the stretch that can
-    reach a new message is scanned: twice the window before the first new message, because
-    windows skip the other party's interjections.
+    reach a new message is looked at: twice the window before the first new message, because
+    windows skip the other party's interjections. The answer is ``scan_conversation`` of that
+    stretch, filtered; usually only the windows holding a new message need scanning for it
+    (``_touching``).
     """
     new = sorted(set(new_indexes))
     if not new:
@@ -354,15 +414,60 @@ def context_findings(
     domains = tuple(platform_domains)
     first = max(0, new[0] - 2 * window)
     part = messages[first : new[-1] + 1]
-    _, texts = _unpack(part)
     scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
-    alone = {_key(_in_message(f, i)) for i, text in enumerate(texts) for f in scan(text)}
     wanted = {i - first for i in new}
-    return [
-        _shifted(f, first)
-        for f in scan_conversation(part, platform_domains=domains, window=window, scanner=scan)
-        if _key(f) not in alone and wanted & set(f.messages)
-    ]
+    found = _touching(part, wanted, domains, window, scan)
+    if found is None:
+        found = _filtered_conversation(part, wanted, domains, window, scan)
+    return [_shifted(f, first) for f in found]
+
+
+def _filtered_conversation(
+    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner
+) -> list[Finding]:
+    """``scan_conversation`` of the stretch, less what each message yields alone, touching a wanted message."""
+    _, texts = _unpack(part)
+    alone = {_key(_in_message(f, i)) for i, text in enumerate(texts) for f in scan(text)}
+    return [f for f in scan_conversation(part, platform_domains=domains, window=window, scanner=scan)
+            if _key(f) not in alone and wanted & set(f.messages)]
+
+
+def _touching(
+    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner
+) -> list[Finding] | None:
+    """``_filtered_conversation``'s answer from the windows holding a wanted message alone, or None.
+
+    Why it is the same answer: a finding's messages are the ones its spans touch, and it comes
+    from a window (or pieces) holding them, so ``_candidates(wanted=...)`` yields every candidate
+    touching a wanted message, in the full scan's order. Whether such a candidate is kept depends
+    only on findings touching the same message: one with its spans (the key), one of its kind
+    whose messages include all of its own (``_covered``) or, for one message, are its own. So the
+    kept findings touching a wanted message are the same, and each of them is then dropped or
+    not by ``_without_checkout_rails`` from the texts alone. Only ``_without_partial_addresses``
+    compares a finding with findings elsewhere in the stretch (an address read from more
+    messages, possibly without a wanted one); when a kept finding is such an address, None
+    sends the caller to the full scan.
+    """
+    senders, texts = _unpack(part)
+    own: dict[int, list[Finding]] = {}
+
+    def alone(index: int) -> list[Finding]:
+        if index not in own:
+            own[index] = [_in_message(f, index) for f in scan(texts[index])]
+        return own[index]
+
+    findings = [f for index in sorted(wanted) for f in alone(index)]
+    seen = {_key(f) for f in findings}
+    kept: list[Finding] = []
+    for candidate in _candidates(senders, texts, domains, window, alone, wanted):
+        if wanted.isdisjoint(candidate.messages) or _key(candidate) in seen or _covered(candidate, findings):
+            continue
+        seen.add(_key(candidate))
+        findings.append(candidate)
+        kept.append(candidate)
+    if any(_is_address(f) for f in kept):
+        return None
+    return sorted(_without_checkout_rails(kept, texts), key=_in_order)
 
 
 CACHED_TEXTS = 50_000

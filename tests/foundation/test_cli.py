@@ -180,6 +180,7 @@ def test_compose_commands_exist_in_the_cli(name):
     ("PEERGUARD_QUIET_HOURS", "25-7"),
     ("PEERGUARD_RESPONSE_REMINDER_MINUTES", "-5"),
     ("PEERGUARD_EMAIL_FROM", "not-an-address"),
+    ("PEERGUARD_SCAN_PROCESSES", "0"),
 ])
 def test_bad_policy_values_stop_every_command_at_start(tmp_path, name, value):
     result = cli("run", "--once", env={name: value, "PEERGUARD_DATA_DIR": str(tmp_path)})

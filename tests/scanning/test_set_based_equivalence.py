@@ -25,7 +25,7 @@ from storage.models import Base, Conversation, Message, ReviewItem
 from tests.conftest import ADMIN_URL
 from tests.foundation.test_bulk_import_equivalence import _external
 from tests.scratch_db import scratch_database
-from usecases import review, scanning, webhooks
+from usecases import review, scan_processes, scanning, webhooks
 from usecases.app import App, SilentDoorbell
 from usecases.importing import InterchangeImporter
 from usecases.settings import Settings
@@ -97,9 +97,10 @@ def decide(app: App, now: datetime, wave: int) -> None:
         review_store.set_restricted(session, subject, True)
 
 
-def run_pipeline(url: str, data_dir: Path, waves: list[list[dict]], one_by_one: bool) -> dict[str, list[tuple]]:
+def run_pipeline(url: str, data_dir: Path, waves: list[list[dict]], one_by_one: bool, processes: int = 1) -> dict[str, list[tuple]]:
     settings = Settings.from_environment({"DATABASE_URL": url, "PEERGUARD_DATA_DIR": str(data_dir),
-                                          "EMAIL_URL": (data_dir / "outbox").as_uri(), "PEERGUARD_STAFF_EMAIL": "tns@example.com"})
+                                          "EMAIL_URL": (data_dir / "outbox").as_uri(), "PEERGUARD_STAFF_EMAIL": "tns@example.com",
+                                          "PEERGUARD_SCAN_PROCESSES": str(processes)})
     app = App.from_settings(settings, SilentDoorbell())
     try:
         webhooks.add_endpoint(app, "https://hooks.example.com/peerguard", ["*"], START)
@@ -166,3 +167,17 @@ def test_set_based_scan_matches_one_incident_at_a_time(two_urls, tmp_path, monke
     for table in reference:
         assert [row for row in setbased[table] if row not in reference[table]] == [], table
         assert setbased[table] == reference[table], table
+
+
+def test_detection_in_two_processes_stores_the_same(tmp_path, monkeypatch):
+    """`run --once` with detection in a process pool: the same batches, the same rows, ids included (PostgreSQL)."""
+    monkeypatch.setattr(scanning, "PENDING_BATCH_SIZE", 23)
+    monkeypatch.setattr(scan_processes, "LOOKAHEAD_BATCHES", 3)  # several read-ahead rounds a wave
+    waves = corpus()
+    suffix = tmp_path.name[-8:].replace("-", "_").lower()
+    with scratch_database(ADMIN_URL, f"pg_scan_one_{suffix}") as one, scratch_database(ADMIN_URL, f"pg_scan_two_{suffix}") as two:
+        reference = run_pipeline(one, tmp_path / "one", waves, one_by_one=False)
+        pooled = run_pipeline(two, tmp_path / "two", waves, one_by_one=False, processes=2)
+    assert any(row[3] == "conversation" for row in reference["contact_findings"])
+    for table in reference:
+        assert pooled[table] == reference[table], table

@@ -120,6 +120,8 @@ def could_match(text: str, gate: MessageWords) -> bool:
         return True
     if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
         return True
+    if "u/" in text or "r/" in text:
+        return True  # Reddit names
     # A crypto address of any chain is one long token; its checksum is checked whatever surrounds it.
     if gate.any_stem(_STEMS) or languages.might_have_phrases(text, gate):
         return True

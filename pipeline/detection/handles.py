@@ -48,6 +48,7 @@ APPS = (
     MessagingApp("twitter", r"tw[i1]tter", SOCIAL),
     MessagingApp("tiktok", r"t[i1]k[\s_-]?t[o0]k", SOCIAL),
     MessagingApp("reddit", r"reddit", SOCIAL),
+    MessagingApp("vk", r"vk|vkontakte", SOCIAL),
     MessagingApp("youtube", r"you\s?tube|yt\s+channel", SOCIAL),
     MessagingApp("signal", r"s[i1]g[\s._-]?n[a4@]l", WEAK),
     MessagingApp("snapchat", r"sn[a4@]p", WEAK),
@@ -99,6 +100,8 @@ _USERNAME_AFTER = re.compile(
 _LATER_LABEL = re.compile(
     r"\b(?:user\s?name|handle|user\s?id)\s*(?:is|:|=|-)?\s*(?:at\s+)?@?(?P<user>" + _USER + r")", re.IGNORECASE
 )
+_ENDS_PHRASE = re.compile(r"\s*(?:[?,.!:;\u2014\u2013-]|$|too\b|as\b|and\b)", re.IGNORECASE)
+_SHORT_ON_BEFORE = re.compile(r"\b(?:me|u|you|i'?m|im|we'?re|also|add|find)\s+on\s+$", re.IGNORECASE)
 # "<app> me": the app used as a verb, unless what follows makes it a photo request ("snap me a pic").
 _APP_AS_VERB = re.compile(
     r"\s+(?:me|us)\b(?!\s+(?:a|an|the|some|more|another|over|back|photos?|pics?|pictures?|shots?|close[\s-]?ups?|"
@@ -141,7 +144,7 @@ _SPELLED_START = re.compile(r"\s*(?:" + "|".join(w for w in NATO if w.isalpha())
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal nal zap zapzap guasap wasap wasa wa green purple snap snapchat messenger youtube tube yt tg sc dc""".split()
+    fb twitter tiktok tik tok reddit signal nal zap zapzap guasap wasap wasa wa green purple snap snapchat messenger youtube tube yt tg sc dc vk vkontakte""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",
@@ -246,8 +249,9 @@ def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None
         return None
     if app.strength == WEAK and not _weak_context(text, start, end):
         return None
-    if app.strength == LABELLED and not (_LABEL_AFTER.match(text[end : end + 12]) and _username_after(text, end)):
-        return None
+    if app.strength == LABELLED and not (_LABEL_AFTER.match(text[end : end + 12]) and _username_after(text, end)) and not (
+            _SHORT_ON_BEFORE.search(text[max(0, start - 16) : start]) and _ENDS_PHRASE.match(text, end)):
+        return None  # "sc: name", or "on sc" with a contact word ("u on dc? ping me"); "SC mint" stays a state
     user = _username_after(text, end)
     value = f"{app.name}:{user}" if user else app.name
     span_end = end

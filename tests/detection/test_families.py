@@ -250,3 +250,25 @@ def test_each_new_language_names_an_app_or_rail_with_its_tag(lang):
 ])
 def test_trade_chat_in_the_languages_stays_clean(text):
     assert scan_text(text) == []
+
+
+# --- letters spaced out with dots or stars, and short forms placed as apps --------------------------
+
+@SETTINGS
+@given(app=st.sampled_from(["whatsapp", "telegram", "signal", "snapchat"]), sep=st.sampled_from([".", "*", "-", " "]),
+       tail=st.sampled_from([" me", " me pls", " me later"]))
+def test_an_app_name_spelled_out_with_any_one_separator_is_found(app, sep, tail):
+    assert app in _kinds(sep.join(app) + tail).get("handle", set())
+
+
+@pytest.mark.parametrize("text", ["U.S.A. minted, 1 oz", "shipped via U.P.S. at 4 p.m.", "I.N.G.O.T. stamp on the bar, 999.9",
+                                  "I'm on SC time, will ship monday"])
+def test_dotted_abbreviations_and_states_stay_clean(text):
+    assert scan_text(text) == []
+
+
+@pytest.mark.parametrize(("text", "value"), [("add me on sc — {u}", "snapchat"), ("u on dc? I'm {u}", "discord")])
+@SETTINGS
+@given(user=USER)
+def test_a_short_form_after_on_is_an_app(text, value, user):
+    assert value in {v.split(":")[0] for v in _kinds(text.format(u=user)).get("handle", set()) if v}

@@ -251,7 +251,7 @@ def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None
         return None
     if app.strength == LABELLED and not (_LABEL_AFTER.match(text[end : end + 12]) and _username_after(text, end)) and not (
             _SHORT_ON_BEFORE.search(text[max(0, start - 16) : start]) and _ENDS_PHRASE.match(text, end)):
-        return None  # "sc: name", or "on sc" with a contact word ("u on dc? ping me"); "SC mint" stays a state
+        return None  # "<short form>: <name>", or "on <short form>" ending the phrase; a state's abbreviation stays clean
     user = _username_after(text, end)
     value = f"{app.name}:{user}" if user else app.name
     span_end = end

@@ -462,7 +462,7 @@ def _guarded(text: str, start: int) -> bool:
         return False
     cues = [m.end() for m in _STRONG_CUE.finditer(before)]
     if _CALL_THE_GUARD.search(before):
-        return False  # "dial this serial:", "ring the order number": the call verb governs the trade word
+        return False  # a call verb before the trade word ("ring the <trade word>") governs it
     return not cues or max(cues) < max(guards)
 
 

@@ -154,13 +154,14 @@ def is_refused(text: str, start: int, end: int) -> bool:
 # What happened elsewhere ("paid a <rail> fee on another site", "charged me ... somewhere else")
 # and questions whether the platform's own checkout offers a rail are talk, not a proposal.
 _ELSEWHERE = re.compile(
-    r"\b(?:another|other|different)\s+(?:site|platform|marketplace|app)\b|\b(?:somewhere|someplace)\s+else\b|\belsewhere\b"
+    r"\b(?:another|other|different|an\s+older|a\s+previous|my\s+last)\s+(?:site|platform|marketplace|app|sale|deal|order|purchase|transaction)\b|\b(?:somewhere|someplace)\s+else\b|\belsewhere\b"
     r"|\bon\s+(?:ebay|etsy|craigslist|offerup|mercari|whatnot|facebook\s+marketplace)\b",
     re.IGNORECASE,
 )
 _PAST = re.compile(r"\b(?:paid|charged|used|sold|bought|had|was|were|saw|last\s+(?:week|month|year|time)|\w+\s+ago)\b", re.IGNORECASE)
 _CHECKOUT_QUESTION = re.compile(
-    r"\b(?:does|do|can|will|would|is)\s+(?:the\s+|your\s+|this\s+)?(?:checkout|site|platform|peer\s?metals)\s+"
+    r"\b(?:does|do|can|will|would|is)\s+(?:the\s+|your\s+|this\s+)?(?:peer\s?metals(?:'s?)?\s+|the\s+site'?s\s+)?"
+    r"(?:checkout|site|platform|peer\s?metals|payment\s+page)\s+"
     r"(?:take|takes|accept|accepts|support|supports|allow|allows|offer|offers|do|have|has)\b",
     re.IGNORECASE,
 )
@@ -175,6 +176,31 @@ _DECLINED_REPLY = re.compile(
 def keeps_to_platform(reply: str) -> bool:
     """True when a reply declines or points to the platform ("no, only through PeerMetals", "checkout only")."""
     return _PLATFORM_PREFERRED.search(reply) is not None or _DECLINED_REPLY.match(reply) is not None
+
+
+# Words for the platform's own checkout in the languages members write in; a question naming one
+# of them and a rail ("¿Aceptan PayPal en el pago de la plataforma?") asks what checkout offers.
+_PLATFORM_NOUN = re.compile(
+    r"\b(?:checkout|check-out|peer\s?metals|plataforma|plateforme|plattform|piattaforma|platform|sitio|site|seite|sito|pagina|página)\b",
+    re.IGNORECASE,
+)
+# Unless the question proposes leaving ("instead of checkout?", "outside the site?").
+_CONTRAST = re.compile(
+    r"\b(?:instead|outside|off|rather|than|around|skip|avoid|bypass|without|direct|directly|fuera|hors|außerhalb|ausserhalb|fora|sin|sans|ohne|"
+    r"senza|sem|en\s+lugar|au\s+lieu|statt|anstatt|invece)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_what_checkout_takes(text: str, start: int) -> bool:
+    """The question a rail at ``start`` opens names the platform's checkout and proposes no way around it."""
+    after = text[start : start + 200]
+    if "?" not in after:
+        return False
+    before = text[max(0, start - 200) : start]
+    opening = max(before.rfind(c) for c in ".!?\n¿")
+    question = before[opening + 1 :] + after.split("?")[0]
+    return _PLATFORM_NOUN.search(question) is not None and _CONTRAST.search(question) is None
 
 
 def platform_talk(text: str, start: int, end: int) -> bool:

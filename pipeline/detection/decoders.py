@@ -83,11 +83,14 @@ _PIG_TARGETS = frozenset(
 
 # Digits written with look-alike letters ("B0Z-SSS-OI4I"): a look-alike letter right next to a digit or dash.
 _LOOKALIKE_RUN = re.compile(r"[OoIlSZB|](?<=[0-9-][OoIlSZB|])|[OoIlSZB|](?=[0-9-])")
-_ANY_DECODER_WORD = _REVERSE_CUES | _NATO_WORDS | _STRICT_HOMOPHONES | _LEET_TARGETS | {"decode", "base64", "b64", "decoded"}
+_BASE64_WORDS = frozenset({"decode", "decoded", "base"})
+_ANY_DECODER_WORD = _REVERSE_CUES | _NATO_WORDS | _STRICT_HOMOPHONES | _LEET_TARGETS | _BASE64_WORDS
 
 
 def may_apply(text: str, gate: MessageWords) -> bool:
     """One cheap test before any decoder: most plain chat has none of their signs."""
+    if _mentions_area_code(gate) or _names_base64(gate):
+        return True
     if not gate.words.isdisjoint(_ANY_DECODER_WORD) or (not text.isascii() and _RESHAPED.search(text)):
         return True
     if gate.digits and (gate.digits >= 7 or _LOOKALIKE_RUN.search(text)):
@@ -120,10 +123,46 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
         yield _pig_latin(text), 0, len(text), "pig_latin"
     if gate.digits and (not words.isdisjoint(_LEET_TARGETS) or "S" in text or "O" in text or "I" in text):
         yield from _leet(text)
-        if gate.digits >= 7:
-            yield from _runs(text, _INTERLEAVED, lambda s: "".join(c for c in s if c.isdigit()), "interleaved")
-    if ("=" in text or len(text) >= 16) and not words.isdisjoint({"decode", "base64", "b64", "decoded"}):
+    # Letters between the digits need no leet word: "3a1b2c..." hides a number whatever surrounds it.
+    if gate.digits >= 7:
+        yield from _runs(text, _INTERLEAVED, lambda s: "".join(c for c in s if c.isdigit()), "interleaved")
+    if ("=" in text or len(text) >= 16) and _names_base64(gate):
         yield from _base64(text)
+    if _mentions_area_code(gate):
+        yield from _area_codes(text)
+
+
+def _mentions_area_code(gate: MessageWords) -> bool:
+    return "area" in gate.words and "code" in gate.words
+
+
+# "area code same as <place>" / "the <place> area code": the place's code from the vocabulary file.
+_AREA_CODE = re.compile(r"\barea\s+code\b", re.IGNORECASE)
+_CODE_AFTER = re.compile(r"\barea\s+code'?s?\s*(?:is|:|=)?\s*(?P<code>\d{3})\b", re.IGNORECASE)
+
+
+def _area_codes(text: str) -> Iterator[Decoded]:
+    """A place named for its area code becomes the code; a code told last ("..., area code 212") moves first."""
+    from pipeline.detection.languages import VOCABULARY  # the decoders load before the vocabulary file is needed
+
+    places = VOCABULARY.area_code_pattern
+    for mention in _AREA_CODE.finditer(text):
+        window_start, window_end = max(0, mention.start() - 60), min(len(text), mention.end() + 60)
+        place = places.search(text, window_start, window_end) if places is not None else None
+        code = VOCABULARY.area_codes[" ".join(place.group().lower().split())] if place is not None else ""
+        # "the area code for <place> is <code>" tells the code itself: nothing to decode.
+        if place is not None and not re.search(rf"(?<!\d){code}(?!\d)", text[place.end() : place.end() + 12]):
+            yield text[: place.start()] + code + text[place.end() :], place.start(), place.end(), "area_code"
+            return
+    told_last = _CODE_AFTER.search(text)
+    if told_last is not None and any(c.isdigit() for c in text[: told_last.start()]):
+        rest = text[: told_last.start()] + text[told_last.end() :]
+        yield "area code " + told_last.group("code") + ", " + rest, 0, len(text), "area_code"
+
+
+def _names_base64(gate: MessageWords) -> bool:
+    """The message says it holds base64 ("decode", "base64", "b64"); the gate's words hold letters only."""
+    return not gate.words.isdisjoint(_BASE64_WORDS) or "base64" in gate.lowered or "b64" in gate.lowered
 
 
 def _runs(text: str, pattern: re.Pattern[str], decode: Callable[[str], str], name: str) -> Iterator[Decoded]:
@@ -177,13 +216,15 @@ def _unpig(match: re.Match[str]) -> str:
     if second:  # "ext-tay": the moved consonants are written after the hyphen
         return (second if second != "w" else "") + first
     stem = first
-    if stem.endswith("w") and stem[:1] in "aeiou":
-        return stem[:-1]
     for moved in (1, 2, 3):
         if len(stem) > moved and stem[-moved:].isalpha():
             candidate = stem[-moved:] + stem[:-moved]
             if candidate.lower() in _PIG_TARGETS:
                 return candidate
+    if stem.endswith("w") and stem[:1] in "aeiou":
+        return stem[:-1]
+    if stem[:1] in "aeiou" and stem.lower() in _PIG_TARGETS:
+        return stem  # a word starting with a vowel keeps its letters and only gains "ay" ("eightay")
     return match.group()
 
 

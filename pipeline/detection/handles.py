@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 
 from pipeline.detection import languages
-from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused
+from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused, sentence_of
+from pipeline.detection.decoders import NATO
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
 
-STRONG, SOCIAL, WEAK = "strong", "social", "weak"
+STRONG, SOCIAL, WEAK, LABELLED = "strong", "social", "weak", "labelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +48,16 @@ APPS = (
     MessagingApp("twitter", r"tw[i1]tter", SOCIAL),
     MessagingApp("tiktok", r"t[i1]k[\s_-]?t[o0]k", SOCIAL),
     MessagingApp("reddit", r"reddit", SOCIAL),
+    MessagingApp("vk", r"vk|vkontakte", SOCIAL),
     MessagingApp("youtube", r"you\s?tube|yt\s+channel", SOCIAL),
     MessagingApp("signal", r"s[i1]g[\s._-]?n[a4@]l", WEAK),
     MessagingApp("snapchat", r"sn[a4@]p", WEAK),
     MessagingApp("messenger", r"messenger", WEAK),
     MessagingApp("instagram", r"ig|gram", WEAK),
     MessagingApp("telegram", r"tg", WEAK),
+    # Two-letter short forms that are also abbreviations ("SC" a state, "DC" a city): only as a label with a name.
+    MessagingApp("snapchat", r"sc", LABELLED),
+    MessagingApp("discord", r"dc", LABELLED),
     MessagingApp("whatsapp", r"zap(?:zap)?", WEAK),  # Brazilian slang: "me chama no zap"
     MessagingApp("whatsapp", r"g?[uw]asap|wasa", STRONG),  # Spanish slang spellings of WhatsApp
     MessagingApp("whatsapp", r"WA(?=\s+(?:me|us)\b)", STRONG),  # "WA me"
@@ -95,6 +100,16 @@ _USERNAME_AFTER = re.compile(
 _LATER_LABEL = re.compile(
     r"\b(?:user\s?name|handle|user\s?id)\s*(?:is|:|=|-)?\s*(?:at\s+)?@?(?P<user>" + _USER + r")", re.IGNORECASE
 )
+_ENDS_PHRASE = re.compile(r"\s*(?:[?,.!:;\u2014\u2013-]|$|too\b|as\b|and\b)", re.IGNORECASE)
+_SHORT_ON_BEFORE = re.compile(r"\b(?:me|u|you|i'?m|im|we'?re|also|add|find)\s+on\s+$", re.IGNORECASE)
+# "<app> me": the app used as a verb, unless what follows makes it a photo request ("snap me a pic").
+_APP_AS_VERB = re.compile(
+    r"\s+(?:me|us)\b(?!\s+(?:a|an|the|some|more|another|over|back|photos?|pics?|pictures?|shots?|close[\s-]?ups?|"
+    r"images?|videos?|one|two|three|both|each|those|these|it)\b)",
+    re.IGNORECASE,
+)
+# "<app> name in <some code>: <user>": a label, a few words, then the name after a colon.
+_NAME_THEN_COLON = re.compile(r"^\s*(?:user\s?)?name\b[^:\n]{0,24}:\s*@?(?P<user>" + _USER + r")", re.IGNORECASE)
 _AT_HANDLE = re.compile(r"(?<![\w@.])@(?P<user>[A-Za-z_][A-Za-z0-9_.]{1,29}[A-Za-z0-9_])")
 _HANDLE_VERB = re.compile(
     r"\b(?:follow|add|dm|message|msg|find|hit|hmu|reach|contact|ping|me at|me on|look me up|check out)\b",
@@ -119,18 +134,23 @@ def _not_a_username(word: str) -> bool:
     return lowered in _COMMON_WORDS or lowered in languages.VOCABULARY.numbers or lowered.isdigit()
 
 
+# Two spelling-alphabet words in a row spell the name; the first of them is not the name itself.
+_SPELLED_START = re.compile(r"\s*(?:" + "|".join(w for w in NATO if w.isalpha()) + r")\s+(?:" + "|".join(w for w in NATO if w.isalpha()) + r")\b",
+                            re.IGNORECASE)
+
+
 # The app pattern runs only when the message (digit swaps undone) has one of these words, or a word
 # starting with one of the distinctive prefixes, which also admit misspellings ("whatsaap").
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal nal zap zapzap guasap wasap wasa wa green purple snap snapchat messenger youtube tube yt tg""".split()
+    fb twitter tiktok tik tok reddit signal nal zap zapzap guasap wasap wasa wa green purple snap snapchat messenger youtube tube yt tg sc dc vk vkontakte""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",
     "imes", "faceb", "facet", "insta", "instg", "twit", "tikt", "redd", "sign", "messe",
 )
-TRIGGER_WORDS = _APP_WORDS
+TRIGGER_WORDS = _APP_WORDS | {"google", "search", "look", "qr"}
 _APP_STEMS = stems(*TRIGGER_STEMS)
 
 
@@ -150,7 +170,71 @@ def find_handles(text: str, gate: MessageWords | None = None) -> list[Hit]:
         hits.extend(_bare_handles(text, hits))
     if "#" in text:
         hits.extend(_discord_tags(text))
+    if "u/" in text or "r/" in text:
+        hits.extend(_reddit_names(text, hits))
+    if not gate.words.isdisjoint(_SEARCH_WORDS):
+        hits.extend(_shop_searches(text))
+    if "qr" in gate.words:
+        hits.extend(_qr_codes(text))
     return hits
+
+
+# A QR code the reader should scan in a listing photo or profile leads to a page off the platform;
+# the QR of an assay card, a grading label or a shipping label verifies the item and stays clean.
+_QR = re.compile(r"\bqr\b", re.IGNORECASE)
+_QR_PLACE = re.compile(r"\b(?:scan|listing|photo|photos|pic|pics|picture|image|profile|bio|avatar|banner|page)\b", re.IGNORECASE)
+_QR_ITEM = re.compile(
+    r"\b(?:assay|certificate|cert|verify|verif\w+|authentic\w*|holder|slab|pcgs|ngc|grading|label|packaging|blister|"
+    r"mint'?s?|tracking|usps|ups|fedex|dhl|return)\b",
+    re.IGNORECASE,
+)
+
+
+def _qr_codes(text: str) -> list[Hit]:
+    for match in bounded(_QR.finditer(text)):
+        sentence = sentence_of(text, match.start(), match.end())
+        if _QR_PLACE.search(sentence) and not _QR_ITEM.search(sentence) and not is_refused(text, match.start(), match.end()):
+            return [Hit("intent", ((match.start(), match.end()),), "qr_code", 0.8)]
+    return []
+
+
+# A Reddit user or subreddit offered as the place to continue ("I'm u/<name>, PM me there").
+_REDDIT_NAME = re.compile(r"(?<![\w/])(?P<kind>[ur])/(?P<name>[A-Za-z0-9_][A-Za-z0-9_-]{2,20})\b")
+_REDDIT_INVITE = re.compile(
+    r"\b(?:i'?m|i\s+am|me|my|pm|dm|message|msg|chat|find|over\s+there|there|cheaper|join|check|hit|ping)\b", re.IGNORECASE
+)
+
+
+def _reddit_names(text: str, found: list[Hit]) -> list[Hit]:
+    """Reddit names with an invitation in the sentence; a subreddit only counts when no user is named."""
+    names = list(bounded(_REDDIT_NAME.finditer(text)))
+    users = [m for m in names if m.group("kind") == "u"] or names
+    for match in users:
+        if any(h.start <= match.start() < h.end for h in found):
+            return []
+        sentence = sentence_of(text, match.start(), match.end())
+        if _REDDIT_INVITE.search(sentence) and not is_refused(text, match.start(), match.end()):
+            value = f"reddit:{match.group('kind')}/{match.group('name').lower()}"
+            return [Hit("handle", ((match.start(), match.end()),), value, 0.88)]
+    return []
+
+
+# "google <shop name>", "search for <shop name>": a business name to find outside the platform.
+_SEARCH_WORDS = frozenset({"google", "search", "look"})
+_SHOP_SEARCH = re.compile(
+    r"\b(?:google|search(?:\s+for)?|look\s+up)\s+(?:my\s+(?:shop|store|business)(?:\s+name)?,?\s+)?['\"“‘]?"
+    r"(?P<name>(?:[A-Z][\w&'-]*\s+){0,4}(?:Bullion|Coins?|Metals?|Mint|Exchange|Numismatics|Trading|Vault|Shop|Store|Co|LLC|Inc)\b"
+    r"(?:\s+[A-Z][\w-]*){0,2})",
+)
+
+
+def _shop_searches(text: str) -> list[Hit]:
+    """A named coin shop or dealer the reader is told to look up."""
+    for match in bounded(_SHOP_SEARCH.finditer(text)):
+        if not is_refused(text, match.start(), match.end()):
+            name = " ".join(match.group("name").split())
+            return [Hit("handle", ((match.start("name"), match.end("name")),), "search:" + name.lower(), 0.82)]
+    return []
 
 
 def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None:
@@ -165,10 +249,13 @@ def _judge_app(text: str, start: int, end: int, app: MessagingApp) -> Hit | None
         return None
     if app.strength == WEAK and not _weak_context(text, start, end):
         return None
+    if app.strength == LABELLED and not (_LABEL_AFTER.match(text[end : end + 12]) and _username_after(text, end)) and not (
+            _SHORT_ON_BEFORE.search(text[max(0, start - 16) : start]) and _ENDS_PHRASE.match(text, end)):
+        return None  # "<short form>: <name>", or "on <short form>" ending the phrase; a state's abbreviation stays clean
     user = _username_after(text, end)
     value = f"{app.name}:{user}" if user else app.name
     span_end = end
-    score = {STRONG: 0.92, SOCIAL: 0.88, WEAK: 0.85}[app.strength] + (0.05 if user else 0.0)
+    score = {STRONG: 0.92, SOCIAL: 0.88, WEAK: 0.85, LABELLED: 0.85}[app.strength] + (0.05 if user else 0.0)
     return Hit("handle", ((start, span_end),), value, score)
 
 
@@ -198,6 +285,8 @@ def _weak_context(text: str, start: int, end: int) -> bool:
         return True
     if _SELF_ON_BEFORE.search(text[max(0, start - 24) : start]):
         return True
+    if _APP_AS_VERB.match(after) and len(text[clause_start(text, start) : start].split()) <= 2:
+        return True  # "snap me", "tg me later": the app's name used as the verb that starts the clause
     if _PREPOSITION_BEFORE.search(text[max(0, start - 12) : start]):
         return _CONTACT_WORDS.search(clause) is not None
     if _POSSESSIVE_BEFORE.search(text[max(0, start - 8) : start]) and re.match(r"\s+(?:is|username|handle|id)\b", after):
@@ -223,11 +312,16 @@ def _username_after(text: str, end: int) -> str | None:
         # "<app> is easiest": a plain word after "is" is prose unless a label follows later.
         match = None
     if not match:
-        later = _LATER_LABEL.search(window)
+        later = _LATER_LABEL.search(window) or _NAME_THEN_COLON.search(window)
         return _spoken_user(later.group("user")) if later and not _not_a_username(later.group("user")) else None
     user = match.group("user")
-    if _not_a_username(user) or not (match.group().strip() != user or "@" in match.group()):
+    if _SPELLED_START.match(window, match.start("user")):
         return None
+    if _not_a_username(user) or not (match.group().strip() != user or "@" in match.group()):
+        later = _NAME_THEN_COLON.search(window)
+        if later is None or _SPELLED_START.match(window, later.start("user")) or _not_a_username(later.group("user")):
+            return None
+        return _spoken_user(later.group("user"))
     return _spoken_user(user)
 
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from pipeline.detection.context import is_refused
+from pipeline.detection.context import asks_what_checkout_takes, is_refused
 from pipeline.detection.gates import MessageWords
 from pipeline.detection.hits import Hit, bounded
 from pipeline.detection.normalise import NormalisedText, _rewrite, normalise
@@ -54,7 +54,11 @@ class Vocabulary:
         # Reassembling pieces sent over several messages (``assembly.py``): cue phrases and fillers.
         self.assembly_cues: set[str] = set()
         self.fillers: set[str] = set()
+        app_nouns: set[str] = set()
+        self.area_codes: dict[str, str] = {}
         for lang, entry in data["languages"].items():
+            self.area_codes.update({" ".join(_fold(place).split()): str(code) for place, code in entry.get("area_codes", {}).items()})
+            app_nouns.update(form for w in entry.get("app_nouns", ()) for form in _forms(w))
             self.regions[lang] = tuple(entry.get("phone_regions", ()))
             self.assembly_cues.update(form for w in entry.get("assembly_cues", ()) for form in _forms(w))
             self.fillers.update(form for w in entry.get("fillers", ()) for form in _forms(w))
@@ -70,6 +74,7 @@ class Vocabulary:
                     self.phone_cues.setdefault(form, lang)
             roles = [("app", app, word) for app, words in entry.get("apps", {}).items() for word in words]
             roles += [("rail", rail, word) for rail, words in entry.get("rails", {}).items() for word in words]
+            roles += [("riddle", app, word) for app, words in entry.get("app_riddles", {}).items() for word in words]
             roles += [("off_platform", "off_platform", w) for w in entry.get("off_platform", ())]
             roles += [("fee", "fee", w) for w in entry.get("fee_words", ())]
             roles += [("avoider", "avoider", w) for w in entry.get("fee_avoiders", ())]
@@ -82,6 +87,7 @@ class Vocabulary:
         self.latin_number_prefixes = frozenset(w[:4] for w in self.latin_number_words if len(w) >= 4)
         self._nonlatin_numbers = [w for w in self.numbers if not w.isascii()]
         self._at_words, self._dot_words = at_words, dot_words
+        self._app_nouns = app_nouns
         self.at_words = frozenset(at_words)
         hints = at_words | dot_words
         self.link_hints = frozenset(h.split()[0] for h in hints if h.isascii())
@@ -97,19 +103,29 @@ class Vocabulary:
             else:
                 self.nonlatin.append((text, phrase))
         self.phrase_keys = frozenset(self.by_key)
-        self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c)
+        self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c and "-" not in c)
         # First characters of the non-Latin entries: a message sharing none (emoji, accented Latin)
         # needs none of their patterns.
         self.nonlatin_number_starts = frozenset(w[0] for w in self._nonlatin_numbers)
         self.nonlatin_hint_starts = frozenset(h[0] for h in self._nonlatin_hints)
         self.nonlatin_phrase_starts = frozenset(p[0] for p, _ in self.nonlatin)
-        self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c)
+        self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c or "-" in c)
 
 
     @cached_property
     def number_pattern(self) -> re.Pattern[str]:
         """A run of number words of any language."""
         return _number_pattern(self.numbers, self.joiners)
+
+    @cached_property
+    def area_code_pattern(self) -> re.Pattern[str] | None:
+        """Places whose telephone area code a number's riddle may name ("area code same as Denver")."""
+        return _bounded_alternation(self.area_codes) if self.area_codes else None
+
+    @cached_property
+    def app_nouns(self) -> re.Pattern[str]:
+        """Words that make a description an app ("the ghost app", "the site with the bird")."""
+        return _bounded_alternation(self._app_nouns or {"app"})
 
     @cached_property
     def number_word(self) -> re.Pattern[str]:
@@ -173,11 +189,15 @@ def _alternation(words) -> str:  # type: ignore[no-untyped-def]
 
 def _bounded_alternation(words) -> re.Pattern[str]:  # type: ignore[no-untyped-def]
     """Latin entries need word boundaries; entries in scripts without spaces do not."""
-    latin = [w for w in words if w[:1].isascii()]
+    latin = [w for w in words if w.isascii()]
     other = [w for w in words if not w[:1].isascii()]
+    # A Latin word glued to another script ("LINEで") needs a boundary only on its Latin side.
+    mixed = [w for w in words if w[:1].isascii() and not w.isascii()]
     parts = []
     if latin:
         parts.append(r"(?<![^\W_])" + _alternation(latin) + r"(?![^\W_])")
+    if mixed:
+        parts.append(r"(?<![^\W_])" + _alternation(mixed))
     if other:
         parts.append(_alternation(other))
     return re.compile("|".join(parts), re.IGNORECASE)
@@ -392,8 +412,42 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
         span = ((match.start(), match.end()),)
         if phrase.role == "off_platform":
             hits.append(Hit("intent", span, "off_platform", 0.85, _lang(phrase)))
-        elif phrase.role == "rail" and (phrase.value not in _WEAK_RAILS or strong_context):
+        elif phrase.role == "rail" and (phrase.value not in _WEAK_RAILS or strong_context) and not asks_what_checkout_takes(text, match.start()):
             hits.append(Hit("payment", span, phrase.value, 0.88, _lang(phrase)))
         elif phrase.role == "app" and (phrase.value not in _WEAK_APPS or strong_context) and _placed(text, match):
             hits.append(Hit("handle", span, phrase.value, 0.88, _lang(phrase)))
+        elif phrase.role == "riddle" and _describes_app(text, match, vocabulary) and (phrase.value not in _WEAK_APPS or strong_context
+                                                                                      or _invites(text, match)):
+            # A riddle says which app it means; it outranks the plain word it may contain ("the app facebook bought").
+            hits.append(Hit("handle", span, phrase.value, 0.95, _lang(phrase)))
     return hits
+
+
+_RIDDLE_REACH = 40
+# A described marketplace is a rival site only when the writer sends the reader there.
+_SENDS_THERE = re.compile(
+    r"\b(?:under|as|search|look\s+(?:me\s+)?up|find\s+me|grab|buy|order|come|cheaper|no\s+(?:buyer\s+)?fees?|skip|"
+    r"same\s+(?:name|handle|username)|my\s+(?:shop|store|page|stuff|listings?))\b",
+    re.IGNORECASE,
+)
+
+
+def _describes_app(text: str, match: re.Match[str], vocabulary: Vocabulary) -> bool:
+    """A riddle word counts next to a word for an app in the same clause ("the bird site", "the app with the ghost")."""
+    left = max(0, match.start() - _RIDDLE_REACH)
+    for noun in vocabulary.app_nouns.finditer(text, left, min(len(text), match.end() + _RIDDLE_REACH)):
+        if match.start() <= noun.start() < match.end():
+            continue  # the riddle's own word ("green chat") does not make it an app
+        lo, hi = min(noun.start(), match.start()), max(noun.end(), match.end())
+        if _CLAUSE_BREAK.search(text, lo, hi) is None:
+            return True
+    return False
+
+
+_CLAUSE_BREAK = re.compile(r"[.,;:!?\n]")
+
+
+def _invites(text: str, match: re.Match[str]) -> bool:
+    """The sentence around a described rival marketplace sends the reader there."""
+    start = max(0, match.start() - 80)
+    return _SENDS_THERE.search(text, start, min(len(text), match.end() + 80)) is not None

@@ -25,9 +25,9 @@ CONFUSABLES: dict[str, str] = {
     "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
 }
 
-# Letters spaced out one by one ("w w w . s h o p", "g-m-a-i-l"), four or more, with one
+# Letters spaced out one by one ("w w w . s h o p", "g-m-a-i-l", dotted or starred), four or more, with one
 # consistent separator; digits are left alone because the phone detector reads their grouping.
-_SPACED_LETTERS = re.compile(r"(?<![\w@.])[A-Za-z@.]([ \-])[A-Za-z@.](?:\1[A-Za-z@.]){2,60}(?![\w@])")
+_SPACED_LETTERS = re.compile(r"(?<![\w@.])[A-Za-z@.]([ \-.*])[A-Za-z@.](?:\1[A-Za-z@.]){2,60}(?![\w@])")
 
 # Spelled-out or bracketed punctuation that turns prose into an address: "(at)", "[dot]",
 # "(.)", " dot ", " slash ", and "@" or "." written with spaces around them.
@@ -51,14 +51,14 @@ _LINK_FORMS = re.compile(
 # contains "sep x sep x sep", so that is the hint; a single "a" between spaces, common in prose,
 # no longer sends a message down the slow path. Each pattern starts with one character class and
 # checks the rest around it, which lets the regex engine skip from candidate to candidate.
-_SPACED_HINT = re.compile(r"[ \-][A-Za-z@.][ \-][A-Za-z@.][ \-]")
+_SPACED_HINT = re.compile(r"[ \-.*][A-Za-z@.][ \-.*][A-Za-z@.][ \-.*]")
 _LINK_MARKERS = re.compile(
     r"[(\[{<@ ._](?:(?<=[(\[{<@])|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
 )
 # One search that tells a plain ASCII message needs none of the passes below (most messages).
 _ANY_WORK = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@ \-._](?:(?<=[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@])|"
-    r"(?<=[ \-])[A-Za-z@.][ \-][A-Za-z@.][ \-]|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@ \-._*](?:(?<=[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@])|"
+    r"(?<=[ \-.*])[A-Za-z@.][ \-.*][A-Za-z@.][ \-.*]|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_CONTROLS = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {127: " "}

@@ -11,7 +11,15 @@ import re
 from dataclasses import dataclass
 
 from pipeline.detection.checksums import aba_valid, crypto_address_chain, iban_valid, solana_key
-from pipeline.detection.context import clause_end, clause_start, describes_item, is_refused, platform_talk
+from pipeline.detection.context import (
+    asks_what_checkout_takes,
+    clause_end,
+    clause_start,
+    describes_item,
+    is_refused,
+    platform_talk,
+    sentence_of,
+)
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
 
@@ -146,7 +154,31 @@ def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
         hits.extend(_identifiers(text, gate))
     if gate.any_word(_FEE_WORDS) or "%" in text:
         hits.extend(_fee_avoidance(text))
+    if "cash" in gate.words:
+        hits.extend(_cash_meetups(text))
     return hits
+
+
+# Cash handed over in person: "cash" and a meeting or a place to meet in the same sentence.
+_CASH = re.compile(r"\bcash\b(?![\s-]*(?:app|value|flow|back|register|out)\b)", re.IGNORECASE)
+_MEETING = re.compile(
+    r"\b(?:meet|meeting|meetup|meet-up|in\s+person|face\s+to\s+face|hand\s+(?:it\s+)?over|come\s+by|swing\s+by|stop\s+by|"
+    r"pick\s?up|pick\s+it\s+up|parking\s+(?:lot|garage)|lobby|gas\s+station|coffee\s+shop|starbucks|mall|my\s+place|your\s+place|"
+    r"walmart|costco|target|home\s+depot|police\s+station|bank\s+(?:lobby|branch)|downtown|tomorrow|tonight|saturday|sunday|"
+    r"weekend|at\s+the\s+\w+)\b",
+    re.IGNORECASE,
+)
+_TOLD_OF = re.compile(r"\b(?:paid|bought|sold|got|used\s+to|years?\s+ago|back\s+in|in\s+(?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+def _cash_meetups(text: str) -> list[Hit]:
+    """Paying cash at a meeting proposes settling outside the checkout; a story about one does not."""
+    for match in bounded(_CASH.finditer(text)):
+        sentence = sentence_of(text, match.start(), match.end())
+        if _MEETING.search(sentence) is None or _TOLD_OF.search(sentence) or is_refused(text, match.start(), match.end()):
+            continue
+        return [Hit("payment", ((match.start(), match.end()),), "cash_meetup", 0.82)]
+    return []
 
 
 def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
@@ -155,7 +187,8 @@ def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
     start, end = match.start(), match.end()
     if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]) or describes_item(text, start, end):
         return None
-    if _CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]) or platform_talk(text, start, end):
+    if (_CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]) or platform_talk(text, start, end)
+            or asks_what_checkout_takes(text, start)):
         return None  # "can I use Apple Pay at checkout?" asks about the platform's own payment.
     if rail.needs_context and not _payment_context(text, start, end, rail):
         return None

@@ -75,6 +75,9 @@ _GUARD = re.compile(
     r"batch|invoice|parcel|shipment|package|box|slot)\b",
     re.IGNORECASE,
 )
+_CALL_THE_GUARD = re.compile(
+    r"\b(?:call|dial|ring|text|phone|txt)\s+(?:this|that|the|my|these|those|a)?\s*(?:\w+\s+)?"
+    r"(?:serial|serials|number|order|ref|reference|item|ticket|case|id|code)\b", re.IGNORECASE)
 _HASH_CUE = re.compile(r"#(?!\s?\d)")
 _PHONE_LIKE_10 = {(10,), (3, 3, 4), (3, 7), (6, 4), (3, 3, 2, 2), (2, 2, 2, 2, 2)}
 _PHONE_LIKE_11 = {(11,), (1, 3, 3, 4), (1, 10), (4, 3, 4), (1, 3, 7), (1, 6, 4)}
@@ -145,19 +148,22 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
     spelled = spelled or foreign
     if gate.digits < 7 and not spelled:
         return []
-    # Between seven and nine real digits, letters standing in for digits must supply the rest.
-    if gate.digits < 10 and not spelled and not _swap_near_digit(text):
+    # Between seven and nine real digits, letters standing in for digits must supply the rest, or
+    # a calling word says a local number (no area code) follows.
+    if gate.digits < 10 and not spelled and not _swap_near_digit(text) and not (
+            gate.any_word(_STRONG_CUE_WORDS) or gate.any_word(_LOCAL_CUES)):
         return []
     tokens = _tokens(text, gate, spelled)
     lang = None
     if foreign:
         tokens, lang = _with_foreign_numbers(text, tokens)
     # Spain, Poland and others use nine-digit national numbers; said in their language, they count.
-    if sum(len(t.digits) for t in tokens) < (9 if lang else 10):
-        return []
-    chains = _chains(text, tokens)
+    total = sum(len(t.digits) for t in tokens)
     strong = (gate.any_word(_STRONG_CUE_WORDS) or any(s in text for s in _CUE_SYMBOLS)
               or any(p in gate.lowered for p in _CUE_PHRASES))
+    if total < (9 if lang else 10):
+        return _local_numbers(text, _chains(text, tokens), strong) if total >= 7 and (strong or gate.any_word(_LOCAL_CUES)) else []
+    chains = _chains(text, tokens)
     cue_lang = None if strong else languages.has_phone_cue(text, gate)
     strong = strong or cue_lang is not None
     lang = lang or cue_lang
@@ -377,6 +383,32 @@ def _judge_chain(text: str, chain: list[DigitToken], strong: bool, weak: bool) -
     return Hit("phone", ((_span_start(text, chain[0]), chain[-1].end),), e164, score)
 
 
+# A local number without its area code ("call 555-0163", "my cell is eight six seven, five three oh
+# nine") is a phone when a calling word is in the message and the digits are grouped as people say
+# them: three then four, or seven in one run or one by one.
+_LOCAL_CUES = frozenset({"number", "digits", "cell", "line"})
+_LOCAL_GROUPS = {(7,), (3, 4), (3, 2, 2)}
+_THOUSANDS = re.compile(r"\d,\d")
+_PRICE_OR_COUNT_BEFORE = re.compile(r"(?:[$€£#]|\bno\.?|\bx)\s*$", re.IGNORECASE)
+
+
+def _local_numbers(text: str, chains: list[list[DigitToken]], strong: bool) -> list[Hit]:
+    """Seven digits grouped like a local number, after a calling word; a round count or price is not one."""
+    for chain in chains:
+        digits = "".join(t.digits for t in chain)
+        groups = _merged_groups(chain)
+        if len(digits) != 7 or digits[0] in "01" or digits.endswith("000"):
+            continue
+        if not (groups in _LOCAL_GROUPS or all(len(t.digits) == 1 for t in chain)) or (groups == (7,) and not strong):
+            continue
+        start, end = _span_start(text, chain[0]), chain[-1].end
+        if (_guarded(text, start) or _DATE_OR_DECIMAL.search(text, start, end) or _THOUSANDS.search(text, start, end)
+                or _PRICE_OR_COUNT_BEFORE.search(text[max(0, start - 4) : start])):
+            continue
+        return [Hit("phone", ((start, end),), f"local:{digits[:3]}-{digits[3:]}", 0.8)]
+    return []
+
+
 def _span_start(text: str, first: DigitToken) -> int:
     """Start the span at an opening bracket around the first group ("(646) 298-3371") or a "+" right before it."""
     start = first.start
@@ -429,6 +461,8 @@ def _guarded(text: str, start: int) -> bool:
     if not guards:
         return False
     cues = [m.end() for m in _STRONG_CUE.finditer(before)]
+    if _CALL_THE_GUARD.search(before):
+        return False  # a call verb before the trade word ("ring the <trade word>") governs it
     return not cues or max(cues) < max(guards)
 
 

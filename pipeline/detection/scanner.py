@@ -59,12 +59,23 @@ def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str]
                 # The plain reading of an encoded stretch ("alpha ... at gmail") gives way to the decoded one.
                 findings = [f for f in findings if f not in inside]
                 kinds.discard(hit.kind)
+            partial = [f for f in findings if _completes(hit, f)]
+            if partial:
+                findings = [f for f in findings if f not in partial]  # "local:555-0163" gives way to the whole number
+                kinds.discard(hit.kind)
             if hit.kind in kinds:
                 continue
             kinds.add(hit.kind)
             findings.append(Finding(kind=hit.kind, spans=(Span(start, end),), match=text[start:end], value=hit.value,
                                     score=round(hit.score * 0.95, 3), lang=hit.lang, decoder=name))
     return findings
+
+
+def _completes(hit: Hit, finding: Finding) -> bool:
+    """True when a decoded phone is the whole number of a local one found in the plain text."""
+    value = finding.value or ""
+    return (finding.kind == hit.kind == "phone" and value.startswith("local:") and hit.value is not None
+            and not hit.value.startswith("local:") and hit.value.endswith(value[6:].replace("-", "")))
 
 
 # Decoders that rewrite characters in place (same length): a hit from their copy must read a changed character.
@@ -120,6 +131,8 @@ def could_match(text: str, gate: MessageWords) -> bool:
         return True
     if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
         return True
+    if "u/" in text or "r/" in text:
+        return True  # Reddit names
     # A crypto address of any chain is one long token; its checksum is checked whatever surrounds it.
     if gate.any_stem(_STEMS) or languages.might_have_phrases(text, gate):
         return True

@@ -26,7 +26,17 @@ the engineer who then changed the detector, before the change, from the issue's 
 0.833, recall 0.3125. It was then tuned on (issue 15's rules), so it guards against regressions
 only: at commit time messages precision 1.000, recall 0.802 (65/81); conversations 13/16 found,
 one clean thread flagged (fc23). The floors sit at those figures; the remaining misses are listed
-in docs/benchmarks.md.
+in docs/benchmarks.md. After branch s4-detqual (local numbers without an area code, app names as
+verbs, area codes named by place...) it scores recall 0.864 and 14/16 conversations with no
+false alarm; its floors moved up to just below that.
+
+The sixth set (188 messages: 108 contact, 80 clean; 49 conversations: 33 contact, 16 clean) was
+written for issue 15 on branch s4-detqual before any detector change (commit e4eff81), from the
+issue's families with new sentences and more languages and rails. Untuned: messages precision
+0.965, recall 0.759; conversations precision 0.969, recall 0.939. It was then tuned on (rules by
+family, checked on generated variants in tests/detection/test_families.py): messages precision
+1.000, recall 0.991; conversations 32/33 found, one clean thread flagged (sc45, a buyer asking
+"do you use telegram?", arguable). Floors a little below.
 """
 
 from __future__ import annotations
@@ -40,9 +50,9 @@ from pipeline.detection import scan_conversation, scan_text
 
 HERE = Path(__file__).resolve().parent
 # set name -> (message recall floor, missed contact conversations allowed, clean conversations flagged allowed)
-FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1), "fifth": (0.80, 3, 1)}
+FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1), "fifth": (0.84, 3, 0), "sixth": (0.96, 2, 1)}
 # set name -> (contact, clean) messages it must hold at least
-SIZES = {"second": (80, 80), "third": (80, 80), "fourth": (80, 80), "fifth": (80, 70)}
+SIZES = {"second": (80, 80), "third": (80, 80), "fourth": (80, 80), "fifth": (80, 70), "sixth": (100, 80)}
 
 
 def _rows(folder: str, name: str) -> list[dict]:

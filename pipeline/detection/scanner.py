@@ -141,7 +141,9 @@ def _could_match_by_characters(text: str, gate: MessageWords) -> bool:
     # A crypto address of any chain is one long token; its checksum is checked whatever surrounds it.
     if gate.any_stem(_STEMS) or languages.might_have_phrases(text, gate):
         return True
-    return payments.LONG_TOKEN.search(text) is not None or languages.might_have_numbers(text, gate)
+    if payments.may_hold_long_token(text) and payments.LONG_TOKEN.search(text) is not None:
+        return True
+    return languages.might_have_numbers(text, gate)
 
 
 def _spelled_digits(gate: MessageWords) -> bool:

@@ -18,7 +18,8 @@ PIECES = st.sampled_from(
     list("aAbBzZxX019 .-@$|([<{\t\n\x01&_") + [" at ", " dot ", "_at_", "_AT_", "_dot_", " com", "gmail", "bc1", "BC1", "ltc1", "0x", "GB", "DE89", "1Z", "w w w"]
 )
 TEXTS = st.lists(PIECES, max_size=40).map("".join)
-HEXISH = st.lists(st.sampled_from(list("0123456789abcdefABCDEFxLTMD13bcBCqpz _") + ["0x", "bc1", "ltc1", "a" * 24]), max_size=60).map("".join)
+HEXISH = st.lists(st.sampled_from(list("0123456789abcdefABCDEFxLTMD13bcBCqpz _.\u00e9") + ["0x", "bc1", "ltc1", "a" * 24, "a" * 12]),
+                  max_size=60).map("".join)
 
 OLD_JUNCTION = re.compile(r"[a-z][0-9@$|]|[0-9@$|][a-z]")
 OLD_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
@@ -50,6 +51,8 @@ def test_class_first_gates_agree_with_the_originals(text):
 def test_identifier_patterns_find_the_same_spans(text):
     assert _spans(payments._IBAN, text) == _spans(OLD_IBAN, text)
     assert _spans(payments.LONG_TOKEN, text) == _spans(PLAIN_LONG_TOKEN, text)
+    if not payments.may_hold_long_token(text):
+        assert payments.LONG_TOKEN.search(text) is None
 
 
 @settings(max_examples=600, deadline=None)

@@ -22,12 +22,11 @@ from pipeline.notifications import NotificationPolicy
 from pipeline.responses import ResponsePolicy
 from pipeline.review import ReviewPolicy
 
+# Re-exported: the part of the settings every command reads first lives in a light module of its own.
+from usecases.environment import LOG_FORMATS, SettingsError, debug_requested, log_format  # noqa: F401
+
 ENVIRONMENTS = ("production", "development")
 T = TypeVar("T")
-
-
-class SettingsError(ValueError):
-    """A configuration value is missing or malformed; the message names the variable."""
 
 
 class DevelopmentKeyRefused(SettingsError):
@@ -272,19 +271,3 @@ def _notification_policy(env: Mapping[str, str]) -> NotificationPolicy:
         delay=_read(env, "PEERGUARD_NEW_MESSAGE_DELAY", _minutes, _in_minutes(default.delay)),
         repeat=_read(env, "PEERGUARD_NEW_MESSAGE_REPEAT", _minutes, _in_minutes(default.repeat)),
     )
-
-
-LOG_FORMATS = ("text", "json")
-
-
-def log_format(env: Mapping[str, str] | None = None) -> str:
-    """PEERGUARD_LOG_FORMAT: ``text`` (default, for a terminal) or ``json`` (one object per line)."""
-    value = ((os.environ if env is None else env).get("PEERGUARD_LOG_FORMAT") or "text").strip().lower()
-    if value not in LOG_FORMATS:
-        raise SettingsError(f"PEERGUARD_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
-    return value
-
-
-def debug_requested(env: Mapping[str, str] | None = None) -> bool:
-    """PEERGUARD_DEBUG, readable even when other settings are broken (it decides how errors are shown)."""
-    return bool((os.environ if env is None else env).get("PEERGUARD_DEBUG"))

@@ -104,7 +104,7 @@ def main() -> None:
     the marketplace's own (c-017, u-17, m-00078, order ids).
     """
     from peerguard.cli.errors import PeerGuardUsageError
-    from usecases.settings import SettingsError, log_format
+    from usecases.environment import SettingsError, log_format  # not usecases.settings: every command reads this
 
     try:
         chosen = log_format()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-from usecases.settings import SettingsError, debug_requested
+from usecases.environment import SettingsError, debug_requested
 
 
 class PeerGuardUsageError(click.ClickException):

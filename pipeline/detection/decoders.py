@@ -61,6 +61,9 @@ _HOMOPHONE_RUN = re.compile(
 )
 _REVERSE_CUES = frozenset("backwards backward reverse reversed reversing flip flipped mirror mirrored".split())
 _REVERSED_HINT = re.compile(r"\b(?:moc|ten|gro)\.|liamg|oohay|liamtoh|kooltuo")
+# Substrings every match of _REVERSED_HINT contains: looked for first (a substring search is a
+# C loop over the text, while the pattern, which starts with an alternation, is tried at every position).
+_REVERSED_PARTS = ("moc.", "ten.", "gro.", "liamg", "oohay", "liamtoh", "kooltuo")
 # Leet is decoded only when a de-leeted token becomes a word that matters ("5n4pch4t", "h1t", "m3").
 _LEET_TARGETS = frozenset(
     """snapchat snap whatsapp telegram signal insta instagram discord kik viber wechat text call email mail gmail
@@ -71,10 +74,15 @@ _LEET_TO_LETTERS = str.maketrans("0134578@$2", "oieastbasz")
 _LETTERS_TO_DIGITS = str.maketrans("OoIlSsZzBb|", "00115522881")
 _TOKEN = re.compile(r"[A-Za-z0-9_@$.]+")
 _JUNCTION = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]")
+# A digit next to a letter, class-first (the engine jumps from digit to digit): where _JUNCTION matches.
+_JUNCTION_DIGIT = re.compile(r"[0-9](?:(?<=[A-Za-z][0-9])|(?=[A-Za-z]))")
+_ASCII_TOKEN_CHARS = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_@$.") else 32 for c in range(256))
 # A reshaped identifier is short; decoders look at the first few thousand characters only, which
 # keeps every decoder linear and cheap on hostile input (a megabyte of digits or letters).
 MAX_DECODE_CHARS = 4000
-_INTERLEAVED = re.compile(r"(?<![A-Za-z0-9])(?:[0-9][^\s0-9]{1,2}){6,}[0-9](?![A-Za-z0-9])")
+# Starts with the digit class (the engine jumps from digit to digit) and checks the left boundary
+# behind it; same matches as "(?<![A-Za-z0-9])(?:[0-9][^\s0-9]{1,2}){6,}[0-9](?![A-Za-z0-9])".
+_INTERLEAVED = re.compile(r"[0-9](?<![A-Za-z0-9][0-9])(?:[^\s0-9]{1,2}[0-9]){6,}(?![A-Za-z0-9])")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _PIG_WORD = re.compile(r"(?<![A-Za-z])([a-z]+)-?([a-z]*)ay(?![a-z])", re.IGNORECASE)
 _PIG_TARGETS = frozenset(
@@ -95,7 +103,7 @@ def may_apply(text: str, gate: MessageWords) -> bool:
         return True
     if gate.digits and (gate.digits >= 7 or _LOOKALIKE_RUN.search(text)):
         return True
-    if "." in text and _REVERSED_HINT.search(gate.lowered) is not None or text.count("-") >= 5 or "ay " in gate.lowered:
+    if "." in text and _reversed_hint(gate.lowered) or text.count("-") >= 5 or "ay " in gate.lowered:
         return True
     # Morse may be written with dots mostly ("... --- ..."): the same count ``candidates`` uses.
     return ("--" in text or ".-" in text or "-." in text or "..." in text) and text.count("-") + text.count(".") >= 8
@@ -110,7 +118,7 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
     if not text.isascii() and _RESHAPED.search(text):
         yield from _reshaped(text)
     words = gate.words
-    if not words.isdisjoint(_REVERSE_CUES) or ("." in text and _REVERSED_HINT.search(gate.lowered)):
+    if not words.isdisjoint(_REVERSE_CUES) or ("." in text and _reversed_hint(gate.lowered)):
         yield text[::-1], 0, len(text), "reversed"
     if not words.isdisjoint(_NATO_WORDS):
         yield from _runs(text, _NATO_RUN, _nato, "nato")
@@ -119,7 +127,8 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
         yield from _runs(morse_text, _MORSE_RUN, _morse, "morse")
     if not words.isdisjoint(_STRICT_HOMOPHONES):
         yield from _runs(text, _HOMOPHONE_RUN, _homophones, "homophones")
-    if "ay" in gate.lowered and sum(1 for w in words if w.endswith("ay")) >= 3:
+    # Three different words ending in "ay" need three "ay" in the text: counted first, in C.
+    if gate.lowered.count("ay") >= 3 and sum(1 for w in words if w.endswith("ay")) >= 3:
         yield _pig_latin(text), 0, len(text), "pig_latin"
     if gate.digits and (not words.isdisjoint(_LEET_TARGETS) or "S" in text or "O" in text or "I" in text):
         yield from _leet(text)
@@ -163,6 +172,14 @@ def _area_codes(text: str) -> Iterator[Decoded]:
 def _names_base64(gate: MessageWords) -> bool:
     """The message says it holds base64 ("decode", "base64", "b64"); the gate's words hold letters only."""
     return not gate.words.isdisjoint(_BASE64_WORDS) or "base64" in gate.lowered or "b64" in gate.lowered
+
+
+def _reversed_hint(lowered: str) -> bool:
+    """True when the lower-cased text holds the end of a domain or a provider written backwards ("moc.liamg")."""
+    for part in _REVERSED_PARTS:
+        if part in lowered:
+            return _REVERSED_HINT.search(lowered) is not None
+    return False
 
 
 def _runs(text: str, pattern: re.Pattern[str], decode: Callable[[str], str], name: str) -> Iterator[Decoded]:
@@ -230,9 +247,9 @@ def _unpig(match: re.Match[str]) -> str:
 
 def _leet(text: str) -> Iterator[Decoded]:
     """Leet both ways: "5n4pch4t" read as letters, "B0Z-SSS-OI4I" read as digits."""
-    if _JUNCTION.search(text) is None:
+    mixed = _mixed_tokens(text)
+    if not mixed:
         return
-    mixed = [t for t in _TOKEN.findall(text) if _JUNCTION.search(t)]
     if any(w in _LEET_TARGETS for t in mixed for w in re.findall(r"[a-z]+", t.lower().translate(_LEET_TO_LETTERS))):
         letters = _TOKEN.sub(lambda m: m.group().translate(_LEET_TO_LETTERS) if _JUNCTION.search(m.group()) else m.group(), text)
         yield letters, 0, len(text), "leet"
@@ -241,6 +258,28 @@ def _leet(text: str) -> Iterator[Decoded]:
         digits = _TOKEN.sub(lambda m: m.group().translate(_LETTERS_TO_DIGITS) if _DIGIT_LOOKALIKES.issuperset(m.group()) else m.group(), text)
         if digits != text:
             yield digits, 0, len(text), "leet_digits"
+
+
+def _mixed_tokens(text: str) -> list[str]:
+    """The tokens holding a letter next to a digit: ``[t for t in _TOKEN.findall(text) if _JUNCTION.search(t)]``.
+
+    An ASCII text (nearly all) has each such token cut out around its junction from a copy where
+    every other character is a space, without a Python-level test of every token.
+    """
+    if not text.isascii():
+        return [t for t in _TOKEN.findall(text) if _JUNCTION.search(t)]
+    junction = _JUNCTION_DIGIT.search(text)
+    if junction is None:
+        return []
+    spaced = text.encode("ascii").translate(_ASCII_TOKEN_CHARS).decode("ascii")
+    tokens: list[str] = []
+    while junction is not None:
+        position = junction.start()
+        end = spaced.find(" ", position)
+        end = len(spaced) if end < 0 else end
+        tokens.append(spaced[spaced.rfind(" ", 0, position) + 1 : end])
+        junction = _JUNCTION_DIGIT.search(text, end)  # the token's other junctions are skipped
+    return tokens
 
 
 def _base64(text: str) -> Iterator[Decoded]:

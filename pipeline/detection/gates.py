@@ -20,6 +20,13 @@ _WORD = re.compile(r"[a-z]+")
 # letters) and looks around each one; same answers as "[a-z][0-9@$|]|[0-9@$|][a-z]", a third of the cost.
 _MIXED_JUNCTION = re.compile(r"[0-9@$|](?:(?<=[a-z][0-9@$|])|(?=[a-z]))")
 _TOKEN = re.compile(r"[a-z0-9@$|]+")
+# Where a token of _TOKEN is neither all letters nor all digits: at a symbol, or at a digit next
+# to a letter (class-first, so the engine jumps from digit to digit).
+_MIXED_SIGN = re.compile(r"[0-9@$|](?:(?<=[@$|])|(?<=[a-z][0-9])|(?=[a-z]))")
+# ASCII bytes kept as they are when they may be part of a word (letters) or of a token, others turned into spaces:
+# a bytes translation and a split find the words of an ASCII text for a third of a regex's ``findall``.
+_ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
+_ASCII_TOKEN_CHARS = bytes(c if 97 <= c <= 122 or 48 <= c <= 57 or c in b"@$|" else 32 for c in range(256))
 
 
 class Stems:
@@ -76,18 +83,37 @@ def stems(*literals: str) -> Stems:
 
 
 def _mixed_tokens(lowered: str) -> list[str]:
-    """Return the tokens that mix letters with digits or symbols."""
-    return [t for t in _TOKEN.findall(lowered) if not (t.isalpha() or t.isdigit())]
+    """Return the tokens that mix letters with digits or symbols: ``[t for t in _TOKEN.findall(lowered) if not (t.isalpha() or t.isdigit())]``."""
+    if not lowered.isascii():
+        return [t for t in _TOKEN.findall(lowered) if not (t.isalpha() or t.isdigit())]
+    # Each token holding a sign is cut out of a copy where every other character is a space.
+    spaced = lowered.encode("ascii").translate(_ASCII_TOKEN_CHARS).decode("ascii")
+    tokens: list[str] = []
+    sign = _MIXED_SIGN.search(lowered)
+    while sign is not None:
+        position = sign.start()
+        end = spaced.find(" ", position)
+        end = len(spaced) if end < 0 else end
+        tokens.append(spaced[spaced.rfind(" ", 0, position) + 1 : end])
+        sign = _MIXED_SIGN.search(lowered, end)  # the token's other signs are skipped
+    return tokens
+
+
+def _words(lowered: str) -> list[str]:
+    """The runs of ASCII letters of ``lowered`` (``_WORD.findall``), by a bytes translation when it is ASCII."""
+    if lowered.isascii():
+        return lowered.encode("ascii").translate(_ASCII_LETTERS).decode("ascii").split()
+    return _WORD.findall(lowered)
 
 
 def message_words(text: str) -> MessageWords:
     """Build the gate view of a (normalised) message."""
     lowered = text.lower()
-    words = _WORD.findall(lowered)
+    words = _words(lowered)
     encoded = text.encode("utf-8", "surrogatepass")
     digits = len(encoded) - len(encoded.translate(None, b"0123456789"))
     if (digits or "@" in text or "$" in text or "|" in text) and _MIXED_JUNCTION.search(lowered):
         mixed = " ".join(_mixed_tokens(lowered)).translate(_LEET)
-        words.extend(_WORD.findall(mixed))
+        words.extend(_words(mixed))
         lowered = lowered + " " + mixed
     return MessageWords(frozenset(words), digits, lowered)

@@ -100,6 +100,20 @@ _CRYPTO_ADDRESS = re.compile(
 # a message with no crypto word still gets its address checked. The class-first pattern lets the
 # engine skip from letter run to letter run; one search costs about a microsecond per 100 characters.
 LONG_TOKEN = re.compile(r"[0-9A-Za-z](?<![0-9A-Za-z_][0-9A-Za-z])[0-9A-Za-z]{24,105}(?![0-9A-Za-z_])")
+# ASCII letters and digits kept, everything else a space: a bytes translation and a split give the
+# runs of letters and digits, and a text with none of 25 needs no LONG_TOKEN search (the pattern
+# is tried at every letter; on a long description that cost more than the rest of the payment checks).
+_ASCII_ALNUM = bytes(c if 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 else 32 for c in range(256))
+
+
+def may_hold_long_token(text: str) -> bool:
+    """False only when ``LONG_TOKEN`` certainly finds nothing in ``text`` (no run of 25 letters and digits)."""
+    if len(text) < 25:
+        return False
+    if not text.isascii():
+        return True
+    runs = text.encode("ascii").translate(_ASCII_ALNUM).split()
+    return bool(runs) and max(map(len, runs)) >= 25
 _CRYPTO_CUES = frozenset(
     ("eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol "
      "solana phantom xrp ripple monero xmr").split()
@@ -150,7 +164,7 @@ def find_payments(text: str, gate: MessageWords | None = None) -> list[Hit]:
                 hits.append(hit)
     if "$" in text:
         hits.extend(_cashtags(text))
-    if gate.digits >= 9 or "0x" in text or LONG_TOKEN.search(text):
+    if gate.digits >= 9 or "0x" in text or may_hold_long_token(text) and LONG_TOKEN.search(text):
         hits.extend(_identifiers(text, gate))
     if gate.any_word(_FEE_WORDS) or "%" in text:
         hits.extend(_fee_avoidance(text))
@@ -243,11 +257,12 @@ def _identifiers(text: str, gate: MessageWords) -> list[Hit]:
     for match in bounded(_IBAN.finditer(text)):
         if iban_valid(match.group()):
             hits.append(Hit("payment", ((match.start(), match.end()),), "iban", 0.97))
+    long_tokens = may_hold_long_token(text)
     cued = not gate.words.isdisjoint(_CRYPTO_CUES)
-    if cued:
+    if cued and long_tokens:
         # The cue must be a word of the message, not letters inside an address ("...dAo46Tron").
         cued = not message_words(LONG_TOKEN.sub(" ", text)).words.isdisjoint(_CRYPTO_CUES)
-    for match in bounded(LONG_TOKEN.finditer(text)):
+    for match in bounded(LONG_TOKEN.finditer(text)) if long_tokens else ():
         hit = _crypto_hit(match.group(), match.start(), match.end(), cued)
         if hit:
             hits.append(hit)

@@ -121,12 +121,30 @@ _STEMS = stems(*(s for s in (*handles.TRIGGER_STEMS, *payments.TRIGGER_STEMS) if
 _DOT_INSIDE_WORD = re.compile(r"\.(?<=[a-z0-9-]\.)(?=[a-z])")
 
 
+# Every word any word-level test of ``could_match`` looks for, in one set: nine messages in ten of
+# plain chat share none of them, and one test then stands for five (trigger words, spelled digits,
+# intent words, other languages' phrase keys and number words).
+_ANY_GATE_WORD = frozenset().union(
+    _TRIGGER_WORDS, phones.TRIGGER_WORDS, intents.INTENT_WORDS, languages.VOCABULARY.phrase_keys,
+    languages.VOCABULARY.latin_number_words,
+)
+
+
 def could_match(text: str, gate: MessageWords) -> bool:
     """True unless the message certainly holds nothing any detector looks for."""
-    if gate.digits >= 7 or not gate.words.isdisjoint(_TRIGGER_WORDS):
+    if gate.digits >= 7:
+        return True
+    if gate.words.isdisjoint(_ANY_GATE_WORD):
+        return _could_match_by_characters(text, gate)
+    if not gate.words.isdisjoint(_TRIGGER_WORDS):
         return True
     if _spelled_digits(gate) or intents.might_match(gate.words):
         return True
+    return _could_match_by_characters(text, gate)
+
+
+def _could_match_by_characters(text: str, gate: MessageWords) -> bool:
+    """The tests of ``could_match`` that look at characters, stems and other scripts rather than whole words."""
     if "X" in text or "0x" in text or "@" in text or "$" in text or "#" in text or "%" in text or "&" in text:
         return True
     if "." in text and _DOT_INSIDE_WORD.search(gate.lowered):
@@ -136,7 +154,9 @@ def could_match(text: str, gate: MessageWords) -> bool:
     # A crypto address of any chain is one long token; its checksum is checked whatever surrounds it.
     if gate.any_stem(_STEMS) or languages.might_have_phrases(text, gate):
         return True
-    return payments.LONG_TOKEN.search(text) is not None or languages.might_have_numbers(text, gate)
+    if payments.may_hold_long_token(text) and payments.LONG_TOKEN.search(text) is not None:
+        return True
+    return languages.might_have_numbers(text, gate)
 
 
 def _spelled_digits(gate: MessageWords) -> bool:

@@ -18,7 +18,8 @@ PIECES = st.sampled_from(
     list("aAbBzZxX019 .-@$|([<{\t\n\x01&_") + [" at ", " dot ", "_at_", "_AT_", "_dot_", " com", "gmail", "bc1", "BC1", "ltc1", "0x", "GB", "DE89", "1Z", "w w w"]
 )
 TEXTS = st.lists(PIECES, max_size=40).map("".join)
-HEXISH = st.lists(st.sampled_from(list("0123456789abcdefABCDEFxLTMD13bcBCqpz _") + ["0x", "bc1", "ltc1", "a" * 24]), max_size=60).map("".join)
+HEXISH = st.lists(st.sampled_from(list("0123456789abcdefABCDEFxLTMD13bcBCqpz _.\u00e9") + ["0x", "bc1", "ltc1", "a" * 24, "a" * 12]),
+                  max_size=60).map("".join)
 
 OLD_JUNCTION = re.compile(r"[a-z][0-9@$|]|[0-9@$|][a-z]")
 OLD_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
@@ -50,6 +51,8 @@ def test_class_first_gates_agree_with_the_originals(text):
 def test_identifier_patterns_find_the_same_spans(text):
     assert _spans(payments._IBAN, text) == _spans(OLD_IBAN, text)
     assert _spans(payments.LONG_TOKEN, text) == _spans(PLAIN_LONG_TOKEN, text)
+    if not payments.may_hold_long_token(text):
+        assert payments.LONG_TOKEN.search(text) is None
 
 
 @settings(max_examples=600, deadline=None)
@@ -80,3 +83,45 @@ def test_swap_gate_agrees_with_the_original(text):
     from pipeline.detection import phones
 
     assert phones._swap_near_digit(text) == bool(OLD_SWAP_NEAR_DIGIT.search(text))
+
+
+# Decoder gates (branch s4-detspeed): the originals, verbatim, against the rewrites.
+OLD_INTERLEAVED = re.compile(r"(?<![A-Za-z0-9])(?:[0-9][^\s0-9]{1,2}){6,}[0-9](?![A-Za-z0-9])")
+OLD_DECODER_JUNCTION = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]")
+OLD_DECODER_TOKEN = re.compile(r"[A-Za-z0-9_@$.]+")
+DECODABLE = st.lists(
+    st.sampled_from(list("0123456789aAsSoOIlzZbB_@$.-x/ ,\t\u00e9") + ["moc.", "ten.", "gro.", "liamg", "oohay", "liamtoh",
+                                                                   "kooltuo", "day", "ay ", "MS63", "4-1-5"]),
+    max_size=50,
+).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(DECODABLE)
+def test_decoder_patterns_agree_with_the_originals(text):
+    from pipeline.detection import decoders
+
+    assert _spans(decoders._INTERLEAVED, text) == _spans(OLD_INTERLEAVED, text)
+    assert decoders._mixed_tokens(text) == [t for t in OLD_DECODER_TOKEN.findall(text) if OLD_DECODER_JUNCTION.search(t)]
+    lowered = text.lower()
+    assert decoders._reversed_hint(lowered) == (decoders._REVERSED_HINT.search(lowered) is not None)
+
+
+def test_mixed_tokens_stay_linear_on_long_runs():
+    # A hundred thousand token characters: one pass each, not one per start position.
+    from pipeline.detection import decoders
+
+    assert decoders._mixed_tokens("a" * 100_000 + " 1" * 10) == []
+    assert decoders._mixed_tokens("a" * 50_000 + "1") == ["a" * 50_000 + "1"]
+    assert gates._mixed_tokens("1a" * 50_000) == ["1a" * 50_000]
+
+
+GATE_TEXT = st.lists(st.sampled_from(list("abzAZ019@$|_ .-\t\u00e9\u212a") + ["ms63", "v3nm0", "wh@ts", "9400", "$5"]), max_size=40).map("".join)
+
+
+@settings(max_examples=800, deadline=None)
+@given(GATE_TEXT)
+def test_gate_mixed_tokens_agree_with_the_original_filter(text):
+    lowered = text.lower()
+    assert gates._mixed_tokens(lowered) == [t for t in gates._TOKEN.findall(lowered) if not (t.isalpha() or t.isdigit())]
+    assert gates._words(lowered) == gates._WORD.findall(lowered)

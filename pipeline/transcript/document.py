@@ -20,6 +20,7 @@ from pipeline.transcript.model import (
     TranscriptFinding,
     TranscriptMessage,
 )
+from pipeline.transcript.served import message_anchor, message_link
 from pipeline.transcript.terms import AgreedTerm
 
 UNBROKEN_RUN = 40
@@ -158,7 +159,8 @@ def _term_view(term: AgreedTerm) -> dict[str, object]:
     if term.kind in ("offer", "counter-offer") and status == "open":
         status = "open: not accepted"
     return {"label": TERM_LABELS.get(term.kind, term.kind), "value": term.value, "quote": breakable(term.quote),
-            "role": term.role, "message_id": term.message_id, "index": term.index, "status": status}
+            "role": term.role, "message_id": term.message_id, "href": message_link(term.index, term.message_id),
+            "status": status}
 
 
 def _period(messages: Sequence[TranscriptMessage]) -> str:
@@ -210,7 +212,7 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         # Only a message the terms summary links to gets an id (its link target): WeasyPrint
         # turns every id into a named destination, which cost about a fifth of a part's render
         # when all 250 messages of a part had one.
-        "anchor": index in facts.linked_indexes,
+        "anchor": message_anchor(index) if index in facts.linked_indexes else "",
     }
 
 

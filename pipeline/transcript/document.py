@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -205,6 +206,7 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         "utc": _utc(message.sent_at),
         "seller_local": _seller_local(message.sent_at, facts.conversation.seller.timezone),
         "segments": body_segments(message.body[:facts.printed_characters], message.findings),
+        "dir": "rtl" if text_direction(message.body) == "rtl" else "",
         "unprinted": max(0, len(message.body) - facts.printed_characters),
         "findings": message.findings,
         "files": [_file_view(facts, message, outcome) for outcome in _outcomes_of(facts, message)],
@@ -224,6 +226,22 @@ def _seller_local(moment: datetime, timezone: str) -> str:
         zone = ZoneInfo("UTC")
     local = moment.astimezone(zone)
     return f"{local.strftime('%Y-%m-%d %H:%M:%S')} {local.tzname()}"
+
+
+def text_direction(text: str) -> str:
+    """Return "rtl" or "ltr" from the text's first strong character (Unicode bidi rule P2), "ltr" if none.
+
+    WeasyPrint ignores ``unicode-bidi: plaintext`` and ``dir="auto"``, so each body gets an explicit
+    ``dir``: an Arabic or Hebrew message then starts at the right margin and its neutral characters
+    (punctuation, digits) take the paragraph's direction, as the sender saw it.
+    """
+    for character in text:
+        kind = unicodedata.bidirectional(character)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return "ltr"
 
 
 def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict[str, object]]:

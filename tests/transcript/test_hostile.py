@@ -97,7 +97,7 @@ def _wait_gone(pids: set[int], seconds: float) -> set[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_stopping_a_render_ends_its_fork_server_and_workers(tmp_path: Path, how: signal.Signals) -> None:
     process, helpers = _start_slow_render(tmp_path)
     try:
@@ -114,7 +114,7 @@ def test_stopping_a_render_ends_its_fork_server_and_workers(tmp_path: Path, how:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_stopping_a_render_while_its_pool_is_still_starting_leaves_nothing(tmp_path: Path, how: signal.Signals) -> None:
     # The first helper is the fork server (or the resource tracker) while it still imports
     # WeasyPrint: the pool's background start has not finished when the signal arrives.

@@ -32,7 +32,8 @@ from storage.image_cache import FileImageCache, read_prepared
 # The fork server imports WeasyPrint once and warms its font caches (transcript_warmup); each
 # worker then starts as a cheap fork of it, without inheriting the caller's threads, database
 # connections or open files.
-_PRELOAD = ["weasyprint", "pipeline.transcript.parts", "usecases.transcript_rendering", "usecases.transcript_warmup"]
+# The warm-up goes first: it watches for the rendering process to go while WeasyPrint is imported.
+_PRELOAD = ["usecases.transcript_warmup", "weasyprint", "pipeline.transcript.parts", "usecases.transcript_rendering"]
 
 
 class TranscriptTimeout(TimeoutError):

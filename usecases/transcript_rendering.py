@@ -10,14 +10,17 @@ a worker process that unpickles ``render_part_job`` stays light.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.pool
 import os
 import signal
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,7 +32,8 @@ from storage.image_cache import FileImageCache, read_prepared
 # The fork server imports WeasyPrint once and warms its font caches (transcript_warmup); each
 # worker then starts as a cheap fork of it, without inheriting the caller's threads, database
 # connections or open files.
-_PRELOAD = ["weasyprint", "pipeline.transcript.parts", "usecases.transcript_rendering", "usecases.transcript_warmup"]
+# The warm-up goes first: it watches for the rendering process to go while WeasyPrint is imported.
+_PRELOAD = ["usecases.transcript_warmup", "weasyprint", "pipeline.transcript.parts", "usecases.transcript_rendering"]
 
 
 class TranscriptTimeout(TimeoutError):
@@ -73,22 +77,33 @@ def render_part_job(job: PartJob) -> PartResult:
     return render_part(job, {url: read_prepared(ref) for url, ref in job.served.items()})
 
 
+# How long leaving a render waits for the pool's own shutdown, and then again for it to notice
+# its workers were killed. Each step is bounded, so stopping a render never hangs.
+STOP_GRACE_SECONDS = 5.0
+
+
 class RenderPool:
-    """A short-lived pool of render workers; leaving the ``with`` block always kills them."""
+    """A short-lived pool of render workers; leaving the ``with`` block always kills them, in bounded time."""
 
     def __init__(self, workers: int, time_limit_seconds: float) -> None:
-        self._previous_sigterm: object = None
+        self._previous_signals: dict[int, object] = {}
         # A monotonic deadline is a resource limit, not a reading of the wall clock.
         self._deadline = time.monotonic() + time_limit_seconds
         self._time_limit = time_limit_seconds
         self._pool_value: multiprocessing.pool.Pool | None = None
         self._start_error: BaseException | None = None
+        # The starter thread and __exit__ decide under this lock who shuts the pool down: whoever
+        # finds both the pool created and the block left. Without it, a pool finished just after
+        # __exit__ looked would be left running.
+        self._lock = threading.Lock()
+        self._leaving = False
+        self._shut_down = False
         # Starting the pool waits for the fork server to boot (a fresh interpreter importing
         # WeasyPrint and loading fonts, about a second of CPU) and to fork the workers; a thread
         # does that wait, so the caller builds the terms summary and the first parts meanwhile
-        # on the other core instead of after it.
+        # on the other core instead of after it. It starts in __enter__, so that no pool exists
+        # that __exit__ would not stop.
         self._starter = threading.Thread(target=self._start, args=(workers,), name="render-pool-start", daemon=True)
-        self._starter.start()
 
     def _start(self, workers: int) -> None:
         try:
@@ -96,10 +111,15 @@ class RenderPool:
             context.set_forkserver_preload(_PRELOAD)
             # One part per worker process: WeasyPrint's memory is freed with the process, so the
             # peak stays at one part's worth per worker however long the conversation is.
-            self._pool_value = context.Pool(processes=max(1, workers), maxtasksperchild=1,
-                                            initializer=_die_with_parent)
+            pool = context.Pool(processes=max(1, workers), maxtasksperchild=1, initializer=_die_with_parent)
         except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread by _pool
             self._start_error = exc
+            return
+        with self._lock:
+            self._pool_value = pool
+            left = self._leaving
+        if left:  # The render was stopped while the pool started: nobody else will stop it.
+            self._stop_pool()
 
     @property
     def _pool(self) -> multiprocessing.pool.Pool:
@@ -110,21 +130,68 @@ class RenderPool:
         return self._pool_value
 
     def __enter__(self) -> RenderPool:
-        # A command line render stopped with SIGTERM must still leave through __exit__, which
-        # kills the workers; Ctrl-C already does (KeyboardInterrupt). Hosts that handle SIGTERM
-        # themselves (the Dramatiq worker) keep their handler.
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            self._previous_sigterm = signal.signal(signal.SIGTERM, _stop_render)
+        try:
+            # A command line render stopped with SIGTERM must still leave through __exit__, which
+            # kills the workers; Ctrl-C already does (KeyboardInterrupt). Hosts that handle SIGTERM
+            # themselves (the Dramatiq worker) keep their handler.
+            if _in_main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                self._previous_signals[signal.SIGTERM] = signal.signal(signal.SIGTERM, _stop_render)
+            self._starter.start()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        self._starter.join()
-        if self._pool_value is not None:
-            self._pool_value.terminate()
-            self._pool_value.join()
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        with _signals_deferred() as deferred:
+            with self._lock:
+                self._leaving = True
+                pool = self._pool_value
+            if pool is not None:
+                self._stop_pool()
+            elif self._starter.is_alive():
+                self._abandon_start(dying=kind is not None and issubclass(kind, (KeyboardInterrupt, SystemExit)))
+        for signum, previous in self._previous_signals.items():
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+        if deferred and kind is None:
+            _stop_render(deferred[0], None)
+
+    def _abandon_start(self, dying: bool) -> None:
+        """Leave while the pool is still starting: the starter stops it as soon as it exists.
+
+        When this process is being stopped (Ctrl-C, SIGTERM), waiting for the fork server to finish
+        booting under load could take longer than whoever stopped us waits, and a worker forked
+        while the interpreter exits is one its exit handler would wait for: the fork server is
+        killed instead, so the start fails at once and any worker it forked gets SIGKILL with it.
+        """
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while self._starter.is_alive() and time.monotonic() < deadline:
+            if dying and _in_main_thread():
+                # Again each round: the server may only now have been spawned.
+                _kill(getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None))
+            self._starter.join(0.2)
+
+    def _stop_pool(self) -> None:
+        """Kill the pool's workers within bounded time; calling it again does nothing."""
+        with self._lock:
+            if self._shut_down or self._pool_value is None:
+                return
+            self._shut_down = True
+            pool = self._pool_value
+        # Pool.terminate() can wait for good: its result handler may have left while a worker was
+        # still writing a part's PDF into the result pipe, and the worker then holds the pipe's lock
+        # that terminate() needs to post its sentinel; or a worker killed by other means still holds
+        # the task queue's lock. So it runs in a thread of its own, and the workers still alive
+        # after the grace period are killed by pid; that thread is a daemon and never holds us up.
+        stopper = threading.Thread(target=pool.terminate, name="render-pool-stop", daemon=True)
+        stopper.start()
+        stopper.join(STOP_GRACE_SECONDS)
+        if stopper.is_alive():
+            for process in list(pool._pool):  # noqa: SLF001 - the workers' pids are only there
+                if process.exitcode is None:
+                    _kill(process.pid)
+            stopper.join(STOP_GRACE_SECONDS)
 
     def submit_glyph_sheet(self) -> multiprocessing.pool.AsyncResult:
         """Start rendering the footer glyph sheet in a worker."""
@@ -142,11 +209,46 @@ class RenderPool:
         try:
             return handle.get(timeout=max(0.0, self._deadline - time.monotonic()))
         except multiprocessing.TimeoutError as exc:
-            self._pool.terminate()
+            self._stop_pool()
             raise TranscriptTimeout(f"transcript render exceeded {self._time_limit:g} s") from exc
 
 
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _kill(pid: int | None) -> None:
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """In the main thread, hold SIGINT and SIGTERM back while the workers are being stopped.
+
+    A second Ctrl-C (or a SIGTERM after one) must not interrupt the clean-up half-way and leave
+    workers behind; the clean-up is bounded, and the caller raises for a deferred signal after it.
+    """
+    deferred: list[int] = []
+    if not _in_main_thread():
+        yield deferred
+        return
+    previous = {signum: signal.signal(signum, lambda number, frame: deferred.append(number))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield deferred
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
 def _stop_render(signum: int, frame: object) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise RenderStopped(128 + signum)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from pipeline.transcript.model import (
     TranscriptFinding,
     TranscriptMessage,
 )
+from pipeline.transcript.served import message_anchor, message_link
 from pipeline.transcript.terms import AgreedTerm
 
 UNBROKEN_RUN = 40
@@ -158,7 +160,8 @@ def _term_view(term: AgreedTerm) -> dict[str, object]:
     if term.kind in ("offer", "counter-offer") and status == "open":
         status = "open: not accepted"
     return {"label": TERM_LABELS.get(term.kind, term.kind), "value": term.value, "quote": breakable(term.quote),
-            "role": term.role, "message_id": term.message_id, "index": term.index, "status": status}
+            "role": term.role, "message_id": term.message_id, "href": message_link(term.index, term.message_id),
+            "status": status}
 
 
 def _period(messages: Sequence[TranscriptMessage]) -> str:
@@ -203,6 +206,7 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         "utc": _utc(message.sent_at),
         "seller_local": _seller_local(message.sent_at, facts.conversation.seller.timezone),
         "segments": body_segments(message.body[:facts.printed_characters], message.findings),
+        "dir": "rtl" if text_direction(message.body) == "rtl" else "",
         "unprinted": max(0, len(message.body) - facts.printed_characters),
         "findings": message.findings,
         "files": [_file_view(facts, message, outcome) for outcome in _outcomes_of(facts, message)],
@@ -210,7 +214,7 @@ def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) 
         # Only a message the terms summary links to gets an id (its link target): WeasyPrint
         # turns every id into a named destination, which cost about a fifth of a part's render
         # when all 250 messages of a part had one.
-        "anchor": index in facts.linked_indexes,
+        "anchor": message_anchor(index) if index in facts.linked_indexes else "",
     }
 
 
@@ -222,6 +226,22 @@ def _seller_local(moment: datetime, timezone: str) -> str:
         zone = ZoneInfo("UTC")
     local = moment.astimezone(zone)
     return f"{local.strftime('%Y-%m-%d %H:%M:%S')} {local.tzname()}"
+
+
+def text_direction(text: str) -> str:
+    """Return "rtl" or "ltr" from the text's first strong character (Unicode bidi rule P2), "ltr" if none.
+
+    WeasyPrint ignores ``unicode-bidi: plaintext`` and ``dir="auto"``, so each body gets an explicit
+    ``dir``: an Arabic or Hebrew message then starts at the right margin and its neutral characters
+    (punctuation, digits) take the paragraph's direction, as the sender saw it.
+    """
+    for character in text:
+        kind = unicodedata.bidirectional(character)
+        if kind == "L":
+            return "ltr"
+        if kind in ("R", "AL"):
+            return "rtl"
+    return "ltr"
 
 
 def body_segments(body: str, findings: Sequence[TranscriptFinding]) -> list[dict[str, object]]:

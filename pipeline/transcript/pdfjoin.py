@@ -13,11 +13,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf
 
 from pipeline.transcript.record import RECORD_NAME, page_digests
+from pipeline.transcript.served import MESSAGE_LINK_SCHEME
 
 FOOTER_FONT = Name("/PGFooter")
 FOOTER_SIZE = 8.0
@@ -51,6 +53,9 @@ class _Structure:
     document: pikepdf.Object | None = None
     nums: list[pikepdf.Object] | None = None
     next_key: int = 0
+    # Each part's named destinations (a message block's id), as explicit destinations in the
+    # joined document: a link in one part may lead to a message drawn in another.
+    anchors: dict[str, Array] | None = None
 
 
 def join_parts(
@@ -66,13 +71,14 @@ def join_parts(
     the document's associated file so the PDF can be verified on its own.
     """
     out = Pdf.new()
-    structure = _Structure(nums=[])
+    structure = _Structure(nums=[], anchors={})
     sources: list[Pdf] = []  # qpdf copies lazily from open sources; keep them open until save.
     for index, part in enumerate(parts):
         source = Pdf.open(io.BytesIO(part))
         sources.append(source)
         _append_part(out, source, structure, first=index == 0)
     _install_structure_root(out, structure)
+    _resolve_message_links(out, structure.anchors)
     _stamp_footers(out, _footer_font(out, glyph_sheet, sources))
     _embed_documents(out, documents, now)
     if record is not None:
@@ -90,6 +96,49 @@ def _append_part(out: Pdf, source: Pdf, structure: _Structure, first: bool) -> N
     # Copying after the pages reuses the already-copied page objects, so /Pg references hold.
     _merge_structure(out, source, structure, first_page)
     _copy_outline(out, source, first_page)
+    _collect_anchors(out, source, structure.anchors, first_page)
+
+
+def _collect_anchors(out: Pdf, source: Pdf, anchors: dict[str, Array], first_page: int) -> None:
+    """Record where this part's named destinations land in the joined document."""
+    if "/Names" not in source.Root or "/Dests" not in source.Root.Names:
+        return
+    page_numbers = {page.obj.objgen: number for number, page in enumerate(source.pages)}
+    for name, destination in pikepdf.NameTree(source.Root.Names.Dests).items():
+        if isinstance(destination, Dictionary):
+            destination = destination.D
+        anchors.setdefault(str(name), _destination(out, destination, page_numbers, first_page))
+
+
+def _resolve_message_links(out: Pdf, anchors: dict[str, Array]) -> None:
+    """Turn the summary's links to message blocks into jumps to the pages where those blocks landed.
+
+    Each part is rendered as its own document, and WeasyPrint drops a link whose target is not
+    in it; so the first page's summary links to messages with a URI of our own scheme
+    (``pg-message:m-INDEX?id=…``), and here each becomes a GoTo to the block's explicit destination,
+    wherever it was drawn. The named destinations are also installed for the whole document.
+    """
+    for page in out.pages:
+        for annotation in page.obj.get("/Annots", ()):
+            action = annotation.get("/A")
+            if action is None or action.get("/S") != Name.URI:
+                continue
+            uri = str(action.URI)
+            if not uri.startswith(f"{MESSAGE_LINK_SCHEME}:"):
+                continue
+            anchor, _, query = uri[len(MESSAGE_LINK_SCHEME) + 1:].partition("?id=")
+            target = anchors.get(anchor)
+            del annotation["/A"]
+            if target is not None:
+                annotation.A = Dictionary(Type=Name.Action, S=Name.GoTo, D=target)
+                annotation.Contents = pikepdf.String(f"Go to message {unquote(query)}")
+    if anchors:
+        names = Array()
+        for name in sorted(anchors):
+            names.extend([pikepdf.String(name), anchors[name]])
+        if "/Names" not in out.Root:
+            out.Root.Names = Dictionary()
+        out.Root.Names.Dests = out.make_indirect(Dictionary(Names=names))
 
 
 def _copy_catalog(out: Pdf, source: Pdf) -> None:

@@ -74,17 +74,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _start_slow_render(tmp_path: Path) -> tuple[subprocess.Popen, set[int]]:
+def _start_slow_render(tmp_path: Path, helpers_wanted: int = 3, settle: float = 1.0) -> tuple[subprocess.Popen, set[int]]:
     process = subprocess.Popen([sys.executable, "-m", "tests.transcript.slow_render", str(tmp_path)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         helpers = _descendants(process.pid)
-        if len(helpers) >= 3:  # the fork server and two render workers
-            time.sleep(1.0)
+        if len(helpers) >= helpers_wanted:  # by default the fork server and two render workers
+            time.sleep(settle)
             return process, _descendants(process.pid)
         assert process.poll() is None, process.stderr.read().decode()
-        time.sleep(0.2)
+        time.sleep(0.05)
     process.kill()
     raise AssertionError("the render workers never started")
 
@@ -97,7 +97,7 @@ def _wait_gone(pids: set[int], seconds: float) -> set[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_stopping_a_render_ends_its_fork_server_and_workers(tmp_path: Path, how: signal.Signals) -> None:
     process, helpers = _start_slow_render(tmp_path)
     try:
@@ -107,6 +107,30 @@ def test_stopping_a_render_ends_its_fork_server_and_workers(tmp_path: Path, how:
         assert not left, f"orphan render processes after {how.name}: {sorted(left)}"
     finally:
         for pid in _descendants(process.pid) | helpers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_stopping_a_render_while_its_pool_is_still_starting_leaves_nothing(tmp_path: Path, how: signal.Signals) -> None:
+    # The first helper is the fork server (or the resource tracker) while it still imports
+    # WeasyPrint: the pool's background start has not finished when the signal arrives.
+    process, _ = _start_slow_render(tmp_path, helpers_wanted=1, settle=0.0)
+    seen: set[int] = set()
+    try:
+        os.kill(process.pid, how)
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            seen |= _descendants(process.pid)
+            time.sleep(0.05)
+        assert process.poll() is not None, f"the render was still running 30 s after {how.name}"
+        left = _wait_gone(seen, 15)
+        assert not left, f"orphan render processes after {how.name}: {sorted(left)}"
+    finally:
+        for pid in _descendants(process.pid) | seen:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         if process.poll() is None:

@@ -1,0 +1,50 @@
+"""Leaving a RenderPool stops its workers in bounded time, whichever way the pool's own shutdown goes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import usecases.transcript_rendering as rendering
+from tests.transcript.test_hostile import _alive, _wait_gone
+
+
+@pytest.mark.slow
+def test_leaving_kills_the_workers_even_when_the_pools_own_terminate_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rendering, "STOP_GRACE_SECONDS", 1.0, raising=False)
+    with rendering.RenderPool(2, 120) as pool:
+        started = pool._pool  # waits for the start
+        workers = {process.pid for process in started._pool}
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        # What a worker does while it writes a part's PDF into the result pipe that nobody reads
+        # any more: it holds the pipe's write lock, and Pool.terminate() waits for that lock.
+        started._outqueue._wlock.acquire()
+        began = time.monotonic()
+    try:
+        assert time.monotonic() - began < 10
+        assert not _wait_gone(workers, 10), "workers outlived the pool"
+    finally:
+        started._outqueue._wlock.release()  # lets the abandoned terminate() finish
+
+
+@pytest.mark.slow
+def test_leaving_twice_and_after_a_timeout_is_harmless() -> None:
+    pool = rendering.RenderPool(1, 120)
+    with pool:
+        workers = {process.pid for process in pool._pool._pool}
+        pool._stop_pool()  # what a time-out does
+    pool.__exit__(None, None, None)
+    assert not _wait_gone(workers, 10)
+
+
+@pytest.mark.slow
+def test_leaving_while_the_pool_is_still_starting_stops_it_once_started() -> None:
+    pool = rendering.RenderPool(2, 120)
+    with pool:
+        pass  # left at once: the fork server is still booting
+    pool._starter.join(60)
+    assert not pool._starter.is_alive()
+    started = pool._pool_value
+    if started is not None:  # the starter itself stopped the pool it finished creating
+        assert not _wait_gone({process.pid for process in started._pool}, 10)

@@ -15,7 +15,7 @@ import binascii
 import re
 from collections.abc import Callable, Iterator
 
-from pipeline.detection.gates import MessageWords
+from pipeline.detection.gates import MessageWords, tokens_around
 
 # --- character maps --------------------------------------------------------------------------
 
@@ -268,18 +268,7 @@ def _mixed_tokens(text: str) -> list[str]:
     """
     if not text.isascii():
         return [t for t in _TOKEN.findall(text) if _JUNCTION.search(t)]
-    junction = _JUNCTION_DIGIT.search(text)
-    if junction is None:
-        return []
-    spaced = text.encode("ascii").translate(_ASCII_TOKEN_CHARS).decode("ascii")
-    tokens: list[str] = []
-    while junction is not None:
-        position = junction.start()
-        end = spaced.find(" ", position)
-        end = len(spaced) if end < 0 else end
-        tokens.append(spaced[spaced.rfind(" ", 0, position) + 1 : end])
-        junction = _JUNCTION_DIGIT.search(text, end)  # the token's other junctions are skipped
-    return tokens
+    return tokens_around(text, _JUNCTION_DIGIT, _ASCII_TOKEN_CHARS)
 
 
 def _base64(text: str) -> Iterator[Decoded]:

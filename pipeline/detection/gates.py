@@ -86,16 +86,27 @@ def _mixed_tokens(lowered: str) -> list[str]:
     """Return the tokens that mix letters with digits or symbols: ``[t for t in _TOKEN.findall(lowered) if not (t.isalpha() or t.isdigit())]``."""
     if not lowered.isascii():
         return [t for t in _TOKEN.findall(lowered) if not (t.isalpha() or t.isdigit())]
-    # Each token holding a sign is cut out of a copy where every other character is a space.
-    spaced = lowered.encode("ascii").translate(_ASCII_TOKEN_CHARS).decode("ascii")
+    return tokens_around(lowered, _MIXED_SIGN, _ASCII_TOKEN_CHARS)
+
+
+def tokens_around(text: str, sign: re.Pattern[str], token_chars: bytes) -> list[str]:
+    """The tokens of ASCII ``text`` that hold a match of ``sign``, each once, in order.
+
+    A token is a run of the characters ``token_chars`` keeps (a 256-byte translation table that
+    maps every other byte to a space). Each token is cut out around its first sign from the
+    translated copy, so no Python-level test runs per token; the token's other signs are skipped.
+    """
+    found = sign.search(text)
+    if found is None:
+        return []
+    spaced = text.encode("ascii").translate(token_chars).decode("ascii")
     tokens: list[str] = []
-    sign = _MIXED_SIGN.search(lowered)
-    while sign is not None:
-        position = sign.start()
+    while found is not None:
+        position = found.start()
         end = spaced.find(" ", position)
         end = len(spaced) if end < 0 else end
         tokens.append(spaced[spaced.rfind(" ", 0, position) + 1 : end])
-        sign = _MIXED_SIGN.search(lowered, end)  # the token's other signs are skipped
+        found = sign.search(text, end)
     return tokens
 
 

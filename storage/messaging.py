@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import bulk
-from storage.db import is_postgres
+from storage.db import is_deadlock, is_postgres
 from storage.models import Attachment, Conversation, ConversationRead, Message, User
 
 
@@ -86,21 +86,35 @@ class NewMessage:
 
 @contextmanager
 def unit_of_work(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One committed transaction; a failed commit raises StorageRefused."""
+    """One committed transaction; a failed commit raises StorageRefused.
+
+    A deadlock (PostgreSQL chose this transaction as the victim) is raised as it is, for the
+    caller to run the whole transaction again (``storage.db.is_deadlock``): it says nothing
+    about the records being written.
+    """
     try:
         with session_factory() as session, session.begin():
             yield session
     except SQLAlchemyError as exc:
+        if is_deadlock(exc):
+            raise
         raise StorageRefused(f"the commit failed: {type(exc).__name__}") from exc
 
 
 @contextmanager
 def savepoint(session: Session) -> Iterator[None]:
-    """A nested transaction: an error inside undoes only what was written inside."""
+    """A nested transaction: an error inside undoes only what was written inside.
+
+    A deadlock is not the record's fault: it fails the whole transaction (see ``unit_of_work``)
+    instead of being answered as that record's error. Two processes applying records of one
+    conversation at once (two web workers' group commits) can deadlock on its notification rows.
+    """
     try:
         with session.begin_nested():
             yield
     except SQLAlchemyError as exc:
+        if is_deadlock(exc):
+            raise
         raise StorageRefused(f"database refused it: {type(exc).__name__}") from exc
 
 

@@ -206,10 +206,16 @@ class InterchangeImporter:
                         on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
         applied: dict[int, Applied] = {}
         new_messages: list[int] = []
-        try:
+
+        def attempt() -> None:
+            applied.clear()
+            new_messages.clear()
             with store.unit_of_work(self.session_factory) as session:
                 apply_records(session, [(i, p[1]) for i, p in enumerate(parsed) if isinstance(p, tuple)], applied,
                               new_messages, lambda index: attachments[parsed[index][0]], self.clock())
+
+        try:
+            scanning.retrying_deadlocks(attempt)
         except store.StorageRefused as exc:
             # The commit itself failed: nothing of this batch was stored, so say so per line.
             return [LineOutcome(p.line_no, "error", error=p.error) if isinstance(p, LineOutcome) else
@@ -244,9 +250,15 @@ class InterchangeImporter:
                                  on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
         outcomes: list[LineOutcome] = []
         new_messages: list[int] = []
-        try:
+
+        def attempt() -> None:
+            outcomes.clear()
+            new_messages.clear()
             with store.unit_of_work(self.session_factory) as session:
-                outcomes += [self._import_one(session, line_no, raw, new_messages) for line_no, raw in batch]
+                outcomes.extend(self._import_one(session, line_no, raw, new_messages) for line_no, raw in batch)
+
+        try:
+            scanning.retrying_deadlocks(attempt)
         except store.StorageRefused as exc:
             # The commit itself failed: nothing of this batch was stored, so say so per line.
             return [LineOutcome(o.line_no, "error", o.kind, o.external_id, f"not stored, {exc}") for o in outcomes]
@@ -417,9 +429,17 @@ def ingest(app, objects: list[object], now: datetime) -> list[RecordOutcome]:
             outcomes[index] = RecordOutcome("error", kinds[index], None, "invalid", str(exc))
     applied: dict[int, Applied] = {}
     new_messages: list[int] = []
-    with store.unit_of_work(app.session_factory) as session:
-        apply_records(session, parsed, applied, new_messages,
-                      lambda index: lambda position, ref: uploaded_attachment(app.blobs, position, ref), now)
+
+    def attempt() -> None:
+        # Two processes applying records of one conversation at once (two web workers' group
+        # commits) can deadlock; PostgreSQL rolls one back, and it is applied again from the start.
+        applied.clear()
+        new_messages.clear()
+        with store.unit_of_work(app.session_factory) as session:
+            apply_records(session, parsed, applied, new_messages,
+                          lambda index: lambda position, ref: uploaded_attachment(app.blobs, position, ref), now)
+
+    scanning.retrying_deadlocks(attempt)
     for index, record in parsed:
         result = applied[index]
         outcomes[index] = RecordOutcome(result.status, kinds[index], record.external_id, result.problem, result.error)

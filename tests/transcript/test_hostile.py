@@ -74,9 +74,21 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _as_a_shell_starts_a_foreground_command() -> None:
+    """Ctrl-C reaches a command a shell runs in the foreground: SIGINT at its default, not blocked.
+
+    The test run itself may have been started with SIGINT ignored (a background job of a
+    non-interactive shell, `nohup … &`), and an exec'd child inherits that: its Python would
+    then never see KeyboardInterrupt, whatever the render does.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _start_slow_render(tmp_path: Path, helpers_wanted: int = 3, settle: float = 1.0) -> tuple[subprocess.Popen, set[int]]:
     process = subprocess.Popen([sys.executable, "-m", "tests.transcript.slow_render", str(tmp_path)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=_as_a_shell_starts_a_foreground_command)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         helpers = _descendants(process.pid)

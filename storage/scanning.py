@@ -98,25 +98,65 @@ def load_messages(session: Session, ids: Sequence[int], only_unscanned: bool = T
     return [ScannableMessage(*row) for row in rows]
 
 
-def conversation_context(session: Session, batch: Sequence[ScannableMessage]) -> dict[int, list[ScannableMessage]]:
-    """Every message of the batch's conversations up to the batch's newest one, in order.
+def conversation_context(session: Session, batch: Sequence[ScannableMessage],
+                         before: int | None = None) -> dict[int, list[ScannableMessage]]:
+    """The messages of the batch's conversations up to the batch's newest one, in order.
 
-    One query for the whole batch: the window scan needs the messages just before each new
-    one, and per-message queries made scanning database-bound.
+    With ``before``, only the ``before`` messages preceding each conversation's first message of
+    the batch and those after it (what detection looks at); otherwise all of them. One query for
+    the whole batch: the window scan needs the messages just before each new one, and
+    per-message queries made scanning database-bound. On PostgreSQL the limit is applied by the
+    query (a conversation of thousands of messages costs as little as a short one).
     """
+    first: dict[int, tuple[datetime, int]] = {}
     latest: dict[int, tuple[datetime, int]] = {}
     for message in batch:
         key = (message.sent_at, message.id)
+        first[message.conversation_id] = min(first.get(message.conversation_id, key), key)
         latest[message.conversation_id] = max(latest.get(message.conversation_id, key), key)
     if not latest:
         return {}
-    _, _, query = _batch_queries(_postgres(session))
     context: dict[int, list[ScannableMessage]] = {cid: [] for cid in latest}
+    if before is not None and _postgres(session):
+        conversations = list(latest)
+        rows = session.execute(_RECENT_CONTEXT, {
+            "cids": conversations, "before": before,
+            "fat": [first[c][0] for c in conversations], "fid": [first[c][1] for c in conversations],
+            "lat": [latest[c][0] for c in conversations], "lid": [latest[c][1] for c in conversations],
+        })
+        for row in rows:
+            context[row[1]].append(ScannableMessage(*row))
+        return context
+    _, _, query = _batch_queries(_postgres(session))
     for row in session.execute(query, {"conversations": list(latest)}):
         message = ScannableMessage(*row)
         if (message.sent_at, message.id) <= latest[message.conversation_id]:
             context[message.conversation_id].append(message)
+    if before is not None:
+        for cid, messages in context.items():
+            start = next(i for i, m in enumerate(messages) if (m.sent_at, m.id) >= first[cid])
+            context[cid] = messages[max(0, start - before) :]
     return context
+
+
+# Per conversation of the batch (b): the ``before`` messages preceding its first batch message,
+# then the messages from it to its last one, both read through ix_messages_conversation_sent.
+_RECENT_CONTEXT = text("""
+    SELECT m.id, m.conversation_id, CASE WHEN m.sender_id = c.seller_id THEN 'seller' ELSE 'buyer' END AS role,
+           m.body, m.sent_at
+    FROM unnest(CAST(:cids AS integer[]), CAST(:fat AS timestamptz[]), CAST(:fid AS integer[]),
+                CAST(:lat AS timestamptz[]), CAST(:lid AS integer[])) AS b(cid, fat, fid, lat, lid)
+    JOIN conversations c ON c.id = b.cid
+    CROSS JOIN LATERAL (
+        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
+         WHERE conversation_id = b.cid AND (sent_at, id) < (b.fat, b.fid)
+         ORDER BY sent_at DESC, id DESC LIMIT :before)
+        UNION ALL
+        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
+         WHERE conversation_id = b.cid AND (sent_at, id) >= (b.fat, b.fid) AND (sent_at, id) <= (b.lat, b.lid))
+    ) AS m
+    ORDER BY m.conversation_id, m.sent_at, m.id
+""")
 
 
 def save_scans(session: Session, masked: dict[int, str], findings: Sequence[FindingRecord], now: datetime) -> list[int]:

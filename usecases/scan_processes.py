@@ -67,22 +67,11 @@ def _scan_ahead(app: App, pool: ProcessPoolExecutor, ids: list[int], now: dateti
 
 
 def _read(app: App, ids: Sequence[int]) -> tuple[list[store.ScannableMessage], dict[int, list[store.ScannableMessage]], tuple[str, ...]]:
-    """A batch's unscanned messages and their conversations' context, trimmed to what detection reads."""
+    """A batch's unscanned messages and their conversations' context, as far back as detection reads."""
     with app.session_factory() as session:
         batch = store.load_messages(session, ids)
-        context = store.conversation_context(session, batch)
-    new_ids = {m.id for m in batch}
-    return batch, {cid: _trimmed(messages, new_ids) for cid, messages in context.items()}, tuple(app.settings.platform_domains)
-
-
-def _trimmed(messages: list[store.ScannableMessage], new_ids: set[int]) -> list[store.ScannableMessage]:
-    """The messages ``context_findings`` looks at: from twice the window before the first new one.
-
-    It slices the same stretch itself, so the findings (with indexes into this shorter list,
-    mapped to ids through it) are the same; the pool is sent less.
-    """
-    first = next(i for i, m in enumerate(messages) if m.id in new_ids)
-    return messages[max(0, first - 2 * scanning.WINDOW) :]
+        context = store.conversation_context(session, batch, scanning.CONTEXT_BEFORE)
+    return batch, context, tuple(app.settings.platform_domains)
 
 
 def _write(app: App, ids: list[int], detecting: Future[scanning.Detected], now: datetime, one_by_one: bool) -> dict[str, int]:
@@ -94,7 +83,7 @@ def _write(app: App, ids: list[int], detecting: Future[scanning.Detected], now: 
             batch = store.load_messages(session, ids)
             found = detected
             if tuple(m.id for m in batch) != detected.ids:
-                found = scanning.detect(batch, store.conversation_context(session, batch), domains)
+                found = scanning.detect(batch, store.conversation_context(session, batch, scanning.CONTEXT_BEFORE), domains)
             new_findings, review_items = scanning.store_detected(session, app, found, now, one_by_one)
         scanning.ring_after(app, review_items)
         return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}

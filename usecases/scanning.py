@@ -6,6 +6,8 @@ committed together, so a finding never exists without its review item nor the re
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -13,7 +15,8 @@ from typing import TypeVar
 
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
-from pipeline.detection.conversation import Scanner, context_findings
+from pipeline.detection.assembly import kept_ranges, number_pieces
+from pipeline.detection.conversation import Readings, Scanner, context_findings
 from pipeline.detection.masking import MASKED_KINDS
 from pipeline.notices import redact
 from storage import scanning as store
@@ -31,6 +34,8 @@ fewer than the worker path and the fault benchmark's reference (1,000: about 2% 
 bench/run_once_bench.py's corpus, for 28% less CPU)."""
 WINDOW = 6
 """Messages looked at together for attempts split across consecutive messages."""
+CONTEXT_BEFORE = 2 * WINDOW
+"""Earlier messages detection reads before a conversation's first new message (``context_findings``'s stretch)."""
 DEADLOCK_RETRIES = 3
 CATCH_UP_AGE = timedelta(seconds=10)
 T = TypeVar("T")
@@ -85,7 +90,7 @@ def retrying_deadlocks(write: Callable[[], T]) -> T:
 def _scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: bool) -> dict[str, int]:
     with transaction(app.session_factory) as session:
         batch = store.load_messages(session, message_ids)
-        detected = detect(batch, store.conversation_context(session, batch), tuple(app.settings.platform_domains))
+        detected = detect(batch, store.conversation_context(session, batch, CONTEXT_BEFORE), tuple(app.settings.platform_domains))
         new_findings, review_items = store_detected(session, app, detected, now, one_by_one)
     ring_after(app, review_items)
     return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
@@ -111,11 +116,82 @@ def detect(
     new_ids = set(alone)
     remasked: dict[int, str] = {}
     for conversation_id, messages in context.items():
-        scan = _conversation_scanner(messages, alone, domains)
-        split = _split_findings(messages, new_ids, scan)
+        memo = _MEMORY.take(conversation_id, domains)
+        scan = _conversation_scanner(messages, alone, domains, memo.scans)
+        split = _split_findings(messages, new_ids, scan, memo)
         records += [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in split]
         remasked.update(_masked_with_split(messages, split, scan))
+        _MEMORY.keep(conversation_id, domains, memo, messages[-(2 * WINDOW + 1) :])
     return Detected(tuple(m.id for m in batch), masked, records, remasked)
+
+
+class _ConversationMemo:
+    """What detection read of one conversation's texts: each text alone, its number pieces, its kept ranges.
+
+    All three are pure functions of the text (and the platform domains, part of the memo's key),
+    so reusing them gives the same findings; a message is the context of its conversation's next
+    messages, which usually come in later batches. Kept per conversation, not per text across
+    conversations: a text repeated in many conversations ("Thanks!") is still read in each.
+    """
+
+    __slots__ = ("scans", "pieces", "ranges")
+
+    def __init__(self) -> None:
+        self.scans: dict[str, list[Finding]] = {}
+        self.pieces: dict[str, list] = {}
+        self.ranges: dict[tuple[str, bool], list[tuple[int, int]]] = {}
+
+    def pieces_of(self, text: str) -> list:
+        found = self.pieces.get(text)
+        if found is None:
+            found = self.pieces[text] = number_pieces(text)
+        return found
+
+    def ranges_of(self, text: str, drop_fillers: bool) -> list[tuple[int, int]]:
+        found = self.ranges.get((text, drop_fillers))
+        if found is None:
+            found = self.ranges[(text, drop_fillers)] = kept_ranges(text, drop_fillers)
+        return found
+
+    def trimmed(self, texts: set[str]) -> _ConversationMemo:
+        """A copy holding only these texts' readings."""
+        kept = _ConversationMemo()
+        kept.scans = {t: f for t, f in self.scans.items() if t in texts}
+        kept.pieces = {t: p for t, p in self.pieces.items() if t in texts}
+        kept.ranges = {k: r for k, r in self.ranges.items() if k[0] in texts}
+        return kept
+
+
+class _Memory:
+    """The ``_ConversationMemo`` of the most recently scanned conversations (bounded, least recently used out).
+
+    Each batch takes a conversation's memo out and puts back a copy trimmed to the texts the next
+    message's context can reach; threads of one worker process share it under a lock, and a memo
+    taken by two threads at once is only read twice.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.memos: OrderedDict[tuple[int, tuple[str, ...]], _ConversationMemo] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def take(self, conversation_id: int, domains: tuple[str, ...]) -> _ConversationMemo:
+        with self.lock:
+            return self.memos.pop((conversation_id, domains), None) or _ConversationMemo()
+
+    def keep(self, conversation_id: int, domains: tuple[str, ...], memo: _ConversationMemo,
+             recent: Sequence[store.ScannableMessage]) -> None:
+        kept = memo.trimmed({m.body for m in recent})
+        with self.lock:
+            self.memos[(conversation_id, domains)] = kept
+            self.memos.move_to_end((conversation_id, domains))
+            while len(self.memos) > self.size:
+                self.memos.popitem(last=False)
+
+
+CONVERSATIONS_REMEMBERED = 10_000
+"""Conversations whose recent texts' readings detection keeps (``_Memory``): a few kB each."""
+_MEMORY = _Memory(CONVERSATIONS_REMEMBERED)
 
 
 def store_detected(session, app: App, detected: Detected, now: datetime, one_by_one: bool) -> tuple[list[int], list]:
@@ -138,16 +214,18 @@ def ring_after(app: App, review_items: list) -> None:
 
 
 def _conversation_scanner(
-    messages: list[store.ScannableMessage], alone: dict[int, list[Finding]], domains: tuple[str, ...]
+    messages: list[store.ScannableMessage], alone: dict[int, list[Finding]], domains: tuple[str, ...],
+    known: dict[str, list[Finding]],
 ) -> Scanner:
     """``scan_text`` for one conversation of the batch, starting from the batch's scans of its new messages.
 
     Each text is scanned at most once here (a new message alone, then as context; an earlier
-    message only when a rule needs it), and nothing is remembered across conversations or
-    batches: a text repeated in many conversations ("Thanks!") is scanned in each, as traffic
-    would make it.
+    message only when a rule needs it). ``known`` is the conversation's memo of texts scanned
+    alone (``_ConversationMemo.scans``), filled here; nothing is remembered across
+    conversations: a text repeated in many conversations ("Thanks!") is scanned in each, as
+    traffic would make it.
     """
-    known = {m.body: alone[m.id] for m in messages if m.id in alone}
+    known.update({m.body: alone[m.id] for m in messages if m.id in alone})
 
     def scan(text: str) -> list[Finding]:
         found = known.get(text)
@@ -158,10 +236,12 @@ def _conversation_scanner(
     return scan
 
 
-def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], scan: Scanner) -> list[Finding]:
+def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], scan: Scanner,
+                    memo: _ConversationMemo | None = None) -> list[Finding]:
     """What the conversation reveals beyond each new message alone (split attempts, context)."""
     new_indexes = [i for i, m in enumerate(messages) if m.id in new_ids]
-    return context_findings([(m.role, m.body) for m in messages], new_indexes, window=WINDOW, scanner=scan)
+    readings = Readings(memo.pieces_of, memo.ranges_of) if memo is not None else None
+    return context_findings([(m.role, m.body) for m in messages], new_indexes, window=WINDOW, scanner=scan, readings=readings)
 
 
 def _masked_with_split(messages: list[store.ScannableMessage], split: list[Finding], scan: Scanner) -> dict[int, str]:

@@ -199,24 +199,30 @@ class Variant:
 
     def __init__(self) -> None:
         self.text = ""
-        self.segments: list[tuple[int, int, int]] = []  # variant offset, message, offset in message
+        # One run of copied characters each: variant offset, message, offset in message, length.
+        self.segments: list[tuple[int, int, int, int]] = []
 
     def add(self, message: int, text: str, start: int, end: int) -> None:
-        for k in range(start, end):
-            self.segments.append((len(self.text) + k - start, message, k))
-        self.text += text[start:end]
+        if start < end:
+            self.segments.append((len(self.text), message, start, end - start))
+            self.text += text[start:end]
 
     def locate(self, start: int, end: int) -> list[Span]:
-        """Per-message spans of a span of the variant text."""
+        """Per-message spans of a span of the variant text.
+
+        The characters a span covers, in variant order; consecutive ones from one message make one
+        span from the first to the last (a dropped filler between them included).
+        """
         spans: list[Span] = []
-        for offset, message, position in self.segments:
-            if start <= offset < end:
-                if spans and spans[-1].message == message and spans[-1].end == position:
-                    spans[-1] = Span(spans[-1].start, position + 1, message)
-                elif spans and spans[-1].message == message:
-                    spans[-1] = Span(spans[-1].start, position + 1, message)
-                else:
-                    spans.append(Span(position, position + 1, message))
+        for offset, message, position, length in self.segments:
+            lo, hi = max(start, offset), min(end, offset + length)
+            if lo >= hi:
+                continue
+            first, last = position + lo - offset, position + hi - offset
+            if spans and spans[-1].message == message:
+                spans[-1] = Span(spans[-1].start, last, message)
+            else:
+                spans.append(Span(first, last, message))
         return spans
 
 

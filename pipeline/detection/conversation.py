@@ -28,6 +28,19 @@ Scanner = Callable[[str], list[Finding]]
 
 
 @dataclass(frozen=True, slots=True)
+class Readings:
+    """What a caller may already know of its messages' texts, to be used instead of working it out again.
+
+    Each is a pure function of a text (``assembly.number_pieces``, ``assembly.kept_ranges``), so a
+    caller that remembers them per message (the scan stage: per conversation, across batches) gets
+    the same findings. None: worked out once a stretch.
+    """
+
+    pieces_of: Callable[[str], list[assembly.Piece]] | None = None
+    ranges_of: assembly.KeptRanges | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Window:
     """A run of consecutive messages joined with single spaces."""
 
@@ -76,7 +89,7 @@ def scan_conversation(
 
 def _candidates(
     senders: list[str | None], texts: list[str], domains: tuple[str, ...], window: int,
-    alone: Callable[[int], list[Finding]], wanted: set[int] | None,
+    alone: Callable[[int], list[Finding]], wanted: set[int] | None, readings: Readings | None = None,
 ) -> Iterable[Finding]:
     """Findings only the conversation reveals, in the order the de-duplication reads them.
 
@@ -88,7 +101,7 @@ def _candidates(
     joined = _remembering(domains)
     yield from _window_findings(senders, texts, joined, window, wanted)
     yield from _glued_identifiers(senders, texts, wanted)
-    yield from _assembled(senders, texts, joined, window, wanted)
+    yield from _assembled(senders, texts, joined, window, wanted, readings)
     yield from _answered_handles(senders, texts, alone, wanted)
 
 
@@ -145,12 +158,16 @@ MAX_ASSEMBLY_MESSAGES = 4
 
 
 def _assembled(
-    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None
+    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None,
+    readings: Readings | None = None,
 ) -> list[Finding]:
     """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
     found: list[Finding] = []
-    # A message is a member of several overlapping windows: read its pieces once a stretch.
-    pieces_of, ranges_of = lru_cache(maxsize=None)(assembly.number_pieces), lru_cache(maxsize=None)(assembly.kept_ranges)
+    # A message is a member of several overlapping windows: read its pieces once a stretch (or
+    # take them from the caller, who may have read them for an earlier stretch).
+    readings = readings or Readings()
+    pieces_of = readings.pieces_of or lru_cache(maxsize=None)(assembly.number_pieces)
+    ranges_of = readings.ranges_of or lru_cache(maxsize=None)(assembly.kept_ranges)
     for first in range(len(texts) - 1):
         members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
         if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
@@ -397,6 +414,7 @@ def context_findings(
     platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS,
     window: int = DEFAULT_WINDOW,
     scanner: Scanner | None = None,
+    readings: Readings | None = None,
 ) -> list[Finding]:
     """Findings only the conversation reveals, involving at least one of the new messages.
 
@@ -406,7 +424,7 @@ def context_findings(
     reach a new message is looked at: twice the window before the first new message, because
     windows skip the other party's interjections. The answer is ``scan_conversation`` of that
     stretch, filtered; usually only the windows holding a new message need scanning for it
-    (``_touching``).
+    (``_touching``). ``readings`` passes what the caller already read of the texts (``Readings``).
     """
     new = sorted(set(new_indexes))
     if not new:
@@ -416,7 +434,7 @@ def context_findings(
     part = messages[first : new[-1] + 1]
     scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
     wanted = {i - first for i in new}
-    found = _touching(part, wanted, domains, window, scan)
+    found = _touching(part, wanted, domains, window, scan, readings)
     if found is None:
         found = _filtered_conversation(part, wanted, domains, window, scan)
     return [_shifted(f, first) for f in found]
@@ -433,7 +451,8 @@ def _filtered_conversation(
 
 
 def _touching(
-    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner
+    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner,
+    readings: Readings | None = None,
 ) -> list[Finding] | None:
     """``_filtered_conversation``'s answer from the windows holding a wanted message alone, or None.
 
@@ -459,7 +478,7 @@ def _touching(
     findings = [f for index in sorted(wanted) for f in alone(index)]
     seen = {_key(f) for f in findings}
     kept: list[Finding] = []
-    for candidate in _candidates(senders, texts, domains, window, alone, wanted):
+    for candidate in _candidates(senders, texts, domains, window, alone, wanted, readings):
         if wanted.isdisjoint(candidate.messages) or _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))

@@ -181,3 +181,27 @@ def test_detection_in_two_processes_stores_the_same(tmp_path, monkeypatch):
     assert any(row[3] == "conversation" for row in reference["contact_findings"])
     for table in reference:
         assert pooled[table] == reference[table], table
+
+
+def test_pipelined_scan_with_memo_and_short_context_stores_the_same(tmp_path, monkeypatch):
+    """`run --once` in one process as it runs now (detection of the next batch in a helper thread,
+    each conversation's readings remembered across batches, the context read limited to what
+    detection looks at) against the plain loop (one batch after the other, nothing remembered,
+    every earlier message of the conversation read): every row the same, ids included (PostgreSQL).
+    The corpus's conversations grow past the context limit (about 17 messages each by the third wave)."""
+    monkeypatch.setattr(scanning, "PENDING_BATCH_SIZE", 23)
+    monkeypatch.setattr(scan_processes, "LOOKAHEAD_BATCHES", 3)
+    waves = corpus()
+    suffix = tmp_path.name[-8:].replace("-", "_").lower()
+    with scratch_database(ADMIN_URL, f"pg_scan_pla_{suffix}") as plain, scratch_database(ADMIN_URL, f"pg_scan_pip_{suffix}") as piped:
+        with monkeypatch.context() as m:
+            m.setattr(scanning, "PIPELINED", False)
+            m.setattr(scanning, "_MEMORY", scanning._Memory(0))
+            m.setattr(scanning, "CONTEXT_BEFORE", None)
+            reference = run_pipeline(plain, tmp_path / "plain", waves, one_by_one=False)
+        monkeypatch.setattr(scanning, "_MEMORY", scanning._Memory(1000))
+        pipelined = run_pipeline(piped, tmp_path / "piped", waves, one_by_one=False)
+    assert any(row[3] == "conversation" for row in reference["contact_findings"])
+    assert len(scanning._MEMORY.memos) == 12  # every conversation's readings were kept
+    for table in reference:
+        assert pipelined[table] == reference[table], table

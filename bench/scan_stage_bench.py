@@ -8,9 +8,6 @@ backends, when readable). Runs, each on its own fresh database, in this order:
 
 * ``set-based``: this checkout as it is, once per count in ``--processes`` (``1,2``: detection in
   this process alone, then in two worker processes while this one reads and writes);
-* ``serial`` (``--serial``): this checkout with one process and ``scanning.PIPELINED`` off (each
-  batch detected, then written, one after the other; without it one process detects the next
-  batch in a helper thread on PostgreSQL);
 * ``one-by-one`` (``--one-by-one``): this checkout with review items opened one incident at a
   time (``scan_pending(one_by_one=True)``, the equivalence test's reference);
 * ``baseline`` (``--baseline-code DIR``): another checkout's code (e.g. ``git archive`` of ``main``
@@ -19,7 +16,7 @@ backends, when readable). Runs, each on its own fresh database, in this order:
 A machine shared with other work makes wall time noisy; the load average is printed with each run.
 
     .venv/bin/python bench/scan_stage_bench.py [--messages 20000] [--conversations 2000] [--one-by-one]
-        [--baseline-code /tmp/scan_baseline] [--staff-email tns@example.com] [--processes 1,2] [--serial]
+        [--baseline-code /tmp/scan_baseline] [--staff-email tns@example.com] [--processes 1,2]
 """
 
 from __future__ import annotations
@@ -63,8 +60,7 @@ def backend_cpu(engine) -> float | None:
     return total
 
 
-def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: str | None, processes: int = 1,
-        pipelined: bool = True) -> dict[str, float]:
+def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: str | None, processes: int = 1) -> dict[str, float]:
     from sqlalchemy import create_engine
 
     from actors.app import set_current_app
@@ -85,8 +81,6 @@ def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: st
     with lines.open("rb") as stream_in:
         list(importer.import_lines(stream_in))
     options = {"one_by_one": True} if one_by_one else {}
-    if hasattr(scanning, "PIPELINED"):
-        scanning.PIPELINED = pipelined
     if one_by_one and "one_by_one" not in inspect.signature(scanning.scan_pending).parameters:
         raise SystemExit("this checkout has no one-by-one scan path")
     watcher = create_engine(url)
@@ -130,7 +124,6 @@ def main() -> None:
     parser.add_argument("--baseline-code", type=Path, help="also run with this checkout's code")
     parser.add_argument("--staff-email", default="tns@example.com", help="staff alerts on (flag-alerts are written)")
     parser.add_argument("--processes", default="1", help="comma-separated counts of detection processes to run this checkout with")
-    parser.add_argument("--serial", action="store_true", help="also run one process without the detection thread")
     parser.add_argument("--only-this", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--name", default="set-based", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -138,13 +131,11 @@ def main() -> None:
         lines = Path(tmp) / "market.jsonl"
         lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations)))
         counts = [int(p) for p in args.processes.split(",")] if not args.only_this else [1]
-        modes = [(args.name if p == 1 else f"{p} procs", False, p, True) for p in counts]
-        modes += [("serial", False, 1, False)] if args.serial and not args.only_this else []
-        modes += [("one-by-one", True, 1, True)] if args.one_by_one and not args.only_this else []
-        for name, one_by_one, processes, pipelined in modes:
+        modes = [(args.name if p == 1 else f"{p} procs", False, p) for p in counts]
+        modes += [("one-by-one", True, 1)] if args.one_by_one and not args.only_this else []
+        for name, one_by_one, processes in modes:
             with scratch_database(ADMIN_URL, f"pg_scanb_{uuid.uuid4().hex[:8]}") as url:
-                report(name, run(url, lines, Path(tmp) / name.replace(" ", "-"), one_by_one, args.staff_email, processes,
-                                 pipelined))
+                report(name, run(url, lines, Path(tmp) / name.replace(" ", "-"), one_by_one, args.staff_email, processes))
     if args.baseline_code and not args.only_this:
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--messages", str(args.messages), "--conversations",
                         str(args.conversations), "--staff-email", args.staff_email, "--only-this", "--name", "baseline"],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 
 from storage import scanning as store
@@ -33,43 +33,29 @@ LOOKAHEAD_BATCHES = 8
 
 def scan_pending_in_processes(app: App, now: datetime, one_by_one: bool = False) -> dict[str, int]:
     """``scanning.scan_pending`` with detection in ``app.settings.scan_processes`` processes."""
+    totals = {"messages": 0, "findings": 0, "review_items": 0}
     domains = tuple(app.settings.platform_domains)
     # spawn: a forked child would share this process's database connections and threads.
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(app.settings.scan_processes, mp_context=spawn, initializer=_warm, initargs=(domains,)) as pool:
-        return _scan_all(app, pool, app.settings.scan_processes + 1, now, one_by_one)
+        while True:
+            with app.session_factory() as session:
+                ids = store.unscanned_ids(session, limit=scanning.PENDING_BATCH_SIZE * LOOKAHEAD_BATCHES)
+            if not ids:
+                return totals
+            counts = _scan_ahead(app, pool, ids, now, one_by_one)
+            if counts["messages"] == 0:
+                return totals
+            for key, value in counts.items():
+                totals[key] += value
 
 
-def scan_pending_in_thread(app: App, now: datetime, one_by_one: bool = False) -> dict[str, int]:
-    """``scanning.scan_pending`` in one process, detecting the next batch in a helper thread while this one writes.
-
-    The thread shares the interpreter's lock with this one, so what overlaps is the database's
-    side of each batch (the server's work on the statements, the round trips) with detection:
-    on PostgreSQL, a separate process with its own CPU time.
-    """
-    with ThreadPoolExecutor(1, thread_name_prefix="scan-detect") as pool:
-        return _scan_all(app, pool, 1, now, one_by_one)
-
-
-def _scan_all(app: App, pool: Executor, ahead: int, now: datetime, one_by_one: bool) -> dict[str, int]:
-    totals = {"messages": 0, "findings": 0, "review_items": 0}
-    while True:
-        with app.session_factory() as session:
-            ids = store.unscanned_ids(session, limit=scanning.PENDING_BATCH_SIZE * LOOKAHEAD_BATCHES)
-        if not ids:
-            return totals
-        counts = _scan_ahead(app, pool, ahead, ids, now, one_by_one)
-        if counts["messages"] == 0:
-            return totals
-        for key, value in counts.items():
-            totals[key] += value
-
-
-def _scan_ahead(app: App, pool: Executor, ahead: int, ids: list[int], now: datetime, one_by_one: bool) -> dict[str, int]:
-    """Scan ``ids`` batch by batch, keeping the pool busy with up to ``ahead`` next batches while one is written."""
+def _scan_ahead(app: App, pool: ProcessPoolExecutor, ids: list[int], now: datetime, one_by_one: bool) -> dict[str, int]:
+    """Scan ``ids`` batch by batch, keeping the pool busy with the next batches while one is written."""
     totals = {"messages": 0, "findings": 0, "review_items": 0}
     size = scanning.PENDING_BATCH_SIZE
     in_flight: deque[tuple[list[int], Future[scanning.Detected]]] = deque()
+    ahead = app.settings.scan_processes + 1
     for start in range(0, len(ids), size):
         batch_ids = ids[start : start + size]
         in_flight.append((batch_ids, pool.submit(scanning.detect, *_read(app, batch_ids))))

@@ -38,9 +38,6 @@ CONTEXT_BEFORE = 2 * WINDOW
 """Earlier messages detection reads before a conversation's first new message (``context_findings``'s stretch)."""
 DEADLOCK_RETRIES = 3
 CATCH_UP_AGE = timedelta(seconds=10)
-PIPELINED = True
-"""One process on PostgreSQL: detect the next batch in a helper thread while this one is written
-(``scan_processes.scan_pending_in_thread``); False runs them one after the other."""
 T = TypeVar("T")
 """A message unscanned this long after it was recorded is presumed lost by the broker."""
 
@@ -276,18 +273,18 @@ def scan_pending(app: App, now: datetime, one_by_one: bool = False) -> dict[str,
     """Scan every unscanned message, batch after batch (the `run --once` stage).
 
     With ``settings.scan_processes`` above 1, detection runs in that many processes while this
-    one reads and writes (``usecases.scan_processes``); with one, on PostgreSQL, in a helper
-    thread (``PIPELINED``), so the next batch is detected while the server works on this one's
-    statements. The batches and what is stored are the same.
+    one reads and writes (``usecases.scan_processes``); the batches and what is stored are the same.
+
+    Not done: detecting the next batch in a helper thread of this process while this one is
+    written. Tried (branch s5-scanstage): 16.3–16.9 s of CPU instead of 13.6–13.8 s for
+    bench/scan_stage_bench.py's 20,000 messages, and a longer wall time — the detection thread
+    holds the interpreter lock, so every database round trip of the writing thread waits for
+    a switch interval to get it back.
     """
     if app.settings.scan_processes > 1:
         from usecases.scan_processes import scan_pending_in_processes
 
         return scan_pending_in_processes(app, now, one_by_one)
-    if PIPELINED and app.settings.database_url.startswith("postgresql"):
-        from usecases.scan_processes import scan_pending_in_thread
-
-        return scan_pending_in_thread(app, now, one_by_one)
     totals = {"messages": 0, "findings": 0, "review_items": 0}
     while True:
         with app.session_factory() as session:

@@ -183,10 +183,9 @@ def test_detection_in_two_processes_stores_the_same(tmp_path, monkeypatch):
         assert pooled[table] == reference[table], table
 
 
-def test_pipelined_scan_with_memo_and_short_context_stores_the_same(tmp_path, monkeypatch):
-    """`run --once` in one process as it runs now (detection of the next batch in a helper thread,
-    each conversation's readings remembered across batches, the context read limited to what
-    detection looks at) against the plain loop (one batch after the other, nothing remembered,
+def test_memo_and_short_context_store_the_same(tmp_path, monkeypatch):
+    """`run --once` as it runs now (each conversation's readings remembered across batches, the
+    context read limited to what detection looks at) against the plain loop (nothing remembered,
     every earlier message of the conversation read): every row the same, ids included (PostgreSQL).
     The corpus's conversations grow past the context limit (about 17 messages each by the third wave)."""
     monkeypatch.setattr(scanning, "PENDING_BATCH_SIZE", 23)
@@ -195,7 +194,6 @@ def test_pipelined_scan_with_memo_and_short_context_stores_the_same(tmp_path, mo
     suffix = tmp_path.name[-8:].replace("-", "_").lower()
     with scratch_database(ADMIN_URL, f"pg_scan_pla_{suffix}") as plain, scratch_database(ADMIN_URL, f"pg_scan_pip_{suffix}") as piped:
         with monkeypatch.context() as m:
-            m.setattr(scanning, "PIPELINED", False)
             m.setattr(scanning, "_MEMORY", scanning._Memory(0))
             m.setattr(scanning, "CONTEXT_BEFORE", None)
             reference = run_pipeline(plain, tmp_path / "plain", waves, one_by_one=False)

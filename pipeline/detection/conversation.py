@@ -439,6 +439,16 @@ def _filtered_conversation(
             if _key(f) not in alone and (wanted & set(f.messages) or _key(f) in revealed)]
 
 
+def _revealed(
+    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner
+) -> set[tuple[object, ...]]:
+    """The keys of everything the windows and pieces holding a wanted message yield (``_touching``
+    collects the same set on its way; the full-scan references in the tests and bench use this)."""
+    senders, texts = _unpack(part)
+    return {_key(f) for f in _candidates(senders, texts, domains, window,
+                                         lambda i: [_in_message(f, i) for f in scan(texts[i])], wanted)}
+
+
 def _touching(
     part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner
 ) -> tuple[list[Finding] | None, set[tuple[object, ...]]]:

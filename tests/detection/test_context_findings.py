@@ -52,15 +52,13 @@ def _reference(messages, new, window=6):
     """context_findings as a plain filter of the full scan: ``scan_text`` for every scan, then the
     findings touching a new message or yielded by a window (or pieces) holding one."""
     from pipeline.detection import DEFAULT_PLATFORM_DOMAINS, scan_conversation, scan_text
-    from pipeline.detection.conversation import _candidates, _in_message, _key, _shifted, _unpack
+    from pipeline.detection.conversation import _in_message, _key, _revealed, _shifted
 
     first = max(0, new[0] - 2 * window)
     part = messages[first: new[-1] + 1]
     alone = {_key(_in_message(f, i)) for i, (_, text) in enumerate(part) for f in scan_text(text)}
     wanted = {i - first for i in new}
-    senders, texts = _unpack(part)
-    revealed = {_key(f) for f in _candidates(senders, texts, tuple(DEFAULT_PLATFORM_DOMAINS), window,
-                                             lambda i: [_in_message(f, i) for f in scan_text(texts[i])], wanted)}
+    revealed = _revealed(part, wanted, tuple(DEFAULT_PLATFORM_DOMAINS), window, scan_text)
     return [_shifted(f, first) for f in scan_conversation(part, window=window)
             if _key(f) not in alone and (wanted & set(f.messages) or _key(f) in revealed)]
 

@@ -7,7 +7,8 @@ conversation) and times, in this process, alternating rounds of:
 * ``windows``: ``context_findings`` as the scan stage calls it (only the windows holding the
   new message, or the whole stretch when an address is among the kept findings);
 * ``stretch``: the whole stretch scanned and filtered (``_filtered_conversation``: what
-  ``context_findings`` computed for every call before), with ``scan_text`` for every scan.
+  ``context_findings`` computed for every call before, keeping what the new message's windows
+  reveal in earlier messages), with ``scan_text`` for every scan.
 
 Both answers are compared call by call; CPU seconds (``time.process_time``) are printed per
 round with the load average, and how many calls needed the whole stretch.
@@ -57,7 +58,9 @@ def windows(chat, new):
 
 def stretch(chat, new):
     first = max(0, new - 2 * WINDOW)
-    found = conversation._filtered_conversation(chat[first : new + 1], {new - first}, DEFAULT_PLATFORM_DOMAINS, WINDOW, scan_text)
+    part, wanted = chat[first : new + 1], {new - first}
+    revealed = conversation._revealed(part, wanted, DEFAULT_PLATFORM_DOMAINS, WINDOW, scan_text)
+    found = conversation._filtered_conversation(part, wanted, DEFAULT_PLATFORM_DOMAINS, WINDOW, scan_text, revealed)
     return [conversation._shifted(f, first) for f in found]
 
 
@@ -69,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     replay = calls(args.messages, args.conversations or args.messages // 10)
     needed_stretch = sum(conversation._touching(chat[max(0, n - 12) : n + 1], {min(n, 12)}, DEFAULT_PLATFORM_DOMAINS,
-                                                WINDOW, scan_text) is None for chat, n in replay)
+                                                WINDOW, scan_text)[0] is None for chat, n in replay)
     answers = {}
     for round_ in range(args.rounds):
         for name, run in (("windows", windows), ("stretch", stretch)):

@@ -148,7 +148,10 @@ def _glued_identifiers(senders: list[str | None], texts: list[str], wanted: set[
             if value:
                 spans = tuple(Span(s, e, m) for m, s, e in parts)
                 match = " | ".join(texts[m][s:e] for m, s, e in parts)
-                found.append(Finding("payment", spans, match, value, 0.95, messages=tuple(m for m, _, _ in parts)))
+                messages = tuple(m for m, _, _ in parts)
+                # Glued pieces depend on nothing after the last one: without a wanted piece, it was found before.
+                if wanted is None or not wanted.isdisjoint(messages):
+                    found.append(Finding("payment", spans, match, value, 0.95, messages=messages))
                 break
     return found
 
@@ -416,11 +419,13 @@ def context_findings(
     scanner: Scanner | None = None,
     readings: Readings | None = None,
 ) -> list[Finding]:
-    """Findings only the conversation reveals, involving at least one of the new messages.
+    """Findings only the conversation reveals, involving or revealed by one of the new messages.
 
     These are the ones spread over several messages, or found in one message only with a
     neighbour's context; what a message yields alone (``scan_text``) is left out, since the
-    caller stores that per message. Indexes refer to ``messages``. Only the stretch that can
+    caller stores that per message. A new message can reveal a detail in earlier ones alone
+    ("208 7710" … "what's the number?"): that is reported too, so scanning a conversation in
+    batches finds what scanning it whole finds, wherever the batches end. Indexes refer to ``messages``. Only the stretch that can
     reach a new message is looked at: twice the window before the first new message, because
     windows skip the other party's interjections. The answer is ``scan_conversation`` of that
     stretch, filtered; usually only the windows holding a new message need scanning for it
@@ -434,27 +439,40 @@ def context_findings(
     part = messages[first : new[-1] + 1]
     scan = scanner or (lambda text: scan_text(text, platform_domains=domains))
     wanted = {i - first for i in new}
-    found = _touching(part, wanted, domains, window, scan, readings)
+    found, produced = _touching(part, wanted, domains, window, scan, readings)
     if found is None:
-        found = _filtered_conversation(part, wanted, domains, window, scan)
+        found = _filtered_conversation(part, wanted, domains, window, scan, produced)
     return [_shifted(f, first) for f in found]
 
 
 def _filtered_conversation(
-    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner
+    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner,
+    revealed: set[tuple[object, ...]],
 ) -> list[Finding]:
-    """``scan_conversation`` of the stretch, less what each message yields alone, touching a wanted message."""
+    """``scan_conversation`` of the stretch, less what each message yields alone, touching a wanted
+    message or among the ``revealed`` keys (what the windows holding a wanted message yield)."""
     _, texts = _unpack(part)
     alone = {_key(_in_message(f, i)) for i, text in enumerate(texts) for f in scan(text)}
     return [f for f in scan_conversation(part, platform_domains=domains, window=window, scanner=scan)
-            if _key(f) not in alone and wanted & set(f.messages)]
+            if _key(f) not in alone and (wanted & set(f.messages) or _key(f) in revealed)]
+
+
+def _revealed(
+    part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner
+) -> set[tuple[object, ...]]:
+    """The keys of everything the windows and pieces holding a wanted message yield (``_touching``
+    collects the same set on its way; the full-scan references in the tests and bench use this)."""
+    senders, texts = _unpack(part)
+    return {_key(f) for f in _candidates(senders, texts, domains, window,
+                                         lambda i: [_in_message(f, i) for f in scan(texts[i])], wanted)}
 
 
 def _touching(
     part: Sequence[ConversationMessage], wanted: set[int], domains: tuple[str, ...], window: int, scan: Scanner,
     readings: Readings | None = None,
-) -> list[Finding] | None:
-    """``_filtered_conversation``'s answer from the windows holding a wanted message alone, or None.
+) -> tuple[list[Finding] | None, set[tuple[object, ...]]]:
+    """``_filtered_conversation``'s answer from the windows holding a wanted message alone (or
+    None), and the keys of everything those windows yield.
 
     Why it is the same answer: a finding's messages are the ones its spans touch, and it comes
     from a window (or pieces) holding them, so ``_candidates(wanted=...)`` yields every candidate
@@ -465,7 +483,8 @@ def _touching(
     not by ``_without_checkout_rails`` from the texts alone. Only ``_without_partial_addresses``
     compares a finding with findings elsewhere in the stretch (an address read from more
     messages, possibly without a wanted one); when a kept finding is such an address, None
-    sends the caller to the full scan.
+    sends the caller to the full scan. So does a kept finding revealed in earlier messages
+    alone: windows without a wanted message, not scanned here, may cover it.
     """
     senders, texts = _unpack(part)
     own: dict[int, list[Finding]] = {}
@@ -477,16 +496,27 @@ def _touching(
 
     findings = [f for index in sorted(wanted) for f in alone(index)]
     seen = {_key(f) for f in findings}
+    seeded = set(wanted)
     kept: list[Finding] = []
+    produced: set[tuple[object, ...]] = set()
     for candidate in _candidates(senders, texts, domains, window, alone, wanted, readings):
-        if wanted.isdisjoint(candidate.messages) or _key(candidate) in seen or _covered(candidate, findings):
+        produced.add(_key(candidate))
+        # A window holding a new message can reveal a detail in an earlier message alone
+        # ("208 7710" … "what's the number?"): the full scan reports it, so this does too. What
+        # those messages yield alone joins the comparison first, as in the full scan.
+        for index in candidate.messages:
+            if index not in seeded:
+                seeded.add(index)
+                findings.extend(alone(index))
+                seen.update(_key(f) for f in alone(index))
+        if _key(candidate) in seen or _covered(candidate, findings):
             continue
         seen.add(_key(candidate))
         findings.append(candidate)
         kept.append(candidate)
-    if any(_is_address(f) for f in kept):
-        return None
-    return sorted(_without_checkout_rails(kept, texts), key=_in_order)
+    if any(_is_address(f) or wanted.isdisjoint(f.messages) for f in kept):
+        return None, produced
+    return sorted(_without_checkout_rails(kept, texts), key=_in_order), produced
 
 
 CACHED_TEXTS = 50_000

@@ -31,6 +31,17 @@ def test_findings_must_touch_a_new_message():
     assert context_findings(CHAT, []) == []
 
 
+def test_a_new_message_can_reveal_a_detail_in_an_earlier_one():
+    """The seller's later "what's the cert number?" makes "208 7710" a phone number in the full
+    scan; scanned as the new message, it must report the same finding on the earlier message."""
+    chat = [("buyer", "my cell is 443"), ("seller", "208 7710"), ("buyer", "let's take this offline"),
+            ("seller", "great, ordering now"), ("buyer", "venmo @silver-stacker"), ("seller", "what's the cert number?")]
+    whole = [(f.kind, f.value, f.messages) for f in context_findings(chat, range(len(chat)))]
+    assert ("phone", "local:208-7710", (1,)) in whole
+    assert [(f.kind, f.value, f.messages) for f in context_findings(chat, [5])] == [("phone", "local:208-7710", (1,))]
+    assert context_findings(chat[:5], [4]) == []  # not before the revealing message arrives
+
+
 def test_long_history_before_the_new_messages_is_not_rescanned():
     history = [("buyer", f"question {i}: what about the 1oz Maple, price 31.{i:02d}?") for i in range(500)]
     found = context_findings(history + CHAT, [len(history) + 4])
@@ -38,16 +49,18 @@ def test_long_history_before_the_new_messages_is_not_rescanned():
 
 
 def _reference(messages, new, window=6):
-    """context_findings as first written: ``scan_text`` for every scan, then filtered."""
-    from pipeline.detection import scan_conversation, scan_text
-    from pipeline.detection.conversation import _in_message, _key, _shifted
+    """context_findings as a plain filter of the full scan: ``scan_text`` for every scan, then the
+    findings touching a new message or yielded by a window (or pieces) holding one."""
+    from pipeline.detection import DEFAULT_PLATFORM_DOMAINS, scan_conversation, scan_text
+    from pipeline.detection.conversation import _in_message, _key, _revealed, _shifted
 
     first = max(0, new[0] - 2 * window)
     part = messages[first: new[-1] + 1]
     alone = {_key(_in_message(f, i)) for i, (_, text) in enumerate(part) for f in scan_text(text)}
     wanted = {i - first for i in new}
+    revealed = _revealed(part, wanted, tuple(DEFAULT_PLATFORM_DOMAINS), window, scan_text)
     return [_shifted(f, first) for f in scan_conversation(part, window=window)
-            if _key(f) not in alone and wanted & set(f.messages)]
+            if _key(f) not in alone and (wanted & set(f.messages) or _key(f) in revealed)]
 
 
 def test_a_cached_scanner_changes_nothing():
@@ -101,8 +114,8 @@ def test_scanning_only_the_windows_of_new_messages_changes_nothing():
     """The windows-with-a-new-message path gives the whole stretch's answer on generated chats, and is taken.
 
     ``_touching`` answers from the windows holding a new message; when a kept finding is an address
-    that a wider one elsewhere in the stretch could replace it answers None and the whole stretch
-    is scanned. Both must occur here, and both must agree with the plain full scan.
+    that a wider one elsewhere in the stretch could replace, or a detail in earlier messages alone,
+    it answers None and the whole stretch is scanned. Both must occur here, and both must agree with the plain full scan.
     """
     import random
 
@@ -116,7 +129,7 @@ def test_scanning_only_the_windows_of_new_messages_changes_nothing():
         expected = _reference(chat, new)
         first = max(0, new[0] - 12)
         part = chat[first : new[-1] + 1]
-        answer = _touching(part, {i - first for i in new}, ("peermetals.com",), 6, _plain_scan)
+        answer, _ = _touching(part, {i - first for i in new}, ("peermetals.com",), 6, _plain_scan)
         taken["windows" if answer is not None else "stretch"] += 1
         assert context_findings(chat, new) == expected, (chat, new)
         found += bool(expected)

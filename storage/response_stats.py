@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pipeline.responses import ResponsePolicy, ResponseRecord, StatsSummary
 from storage.direct import Reader, flag, utc
@@ -88,8 +89,7 @@ ORDER BY a.seller_id"""
 _SUMMARY_ONE_SELLER = " AND d.seller_id IN (SELECT id FROM users WHERE lower(email) = :email)"
 
 
-@dataclass(frozen=True)
-class SellerSummary:
+class SellerSummary(NamedTuple):
     """One seller's identity and ``StatsSummary``; ``external_id`` is the marketplace's (u-…)."""
 
     seller_id: int

@@ -134,3 +134,87 @@ def test_counts_start_from_the_emails_already_there(db_url, app):
     app.engine.dispose()
     migrations.upgrade(db_url)
     assert _check(app) == {"queued": 2, "sending": 2, "dead": 1}
+
+
+def test_counts_stay_exact_while_dispatchers_deliver_and_fold(pg_url):
+    """PostgreSQL, concurrently: two dispatch loops claim and send, one loop folds the counts; every
+    snapshot taken meanwhile (REPEATABLE READ, both reads in one) shows counts equal to a real count."""
+    import threading
+
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(pg_url)
+    factory = make_session_factory(engine)
+    now = datetime.now(UTC)
+    with transaction(factory) as session:
+        store.enqueue_notices(session, [_request(n) for n in range(300)], now)
+    done = threading.Event()
+    errors: list[BaseException] = []
+    folded: list[int] = []
+    snapshots: list[dict[str, int]] = []
+
+    def deliver() -> None:
+        try:
+            while claimed := store.claim_emails(factory, now, now, 10, LEASE):
+                log = store.DeliveryLog(engine)
+                for n, email in enumerate(claimed):
+                    assert log.begin_send(email, now)
+                    if n % 7 == 3:
+                        log.failed(email, "550 gone", retry_at=None)
+                    else:
+                        log.sent(email, f"<{email.id}@test>", now)
+                log.close()
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    def fold() -> None:
+        try:
+            while not done.is_set():
+                folded.append(store.compact_status_counts(factory))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def look() -> None:
+        try:
+            while not done.is_set():
+                with engine.connect() as conn:
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                    with conn.begin():
+                        real = dict(conn.execute(text("SELECT status, count(*) FROM email_outbox GROUP BY status")).all())
+                        counted = dict(conn.execute(text(
+                            "SELECT status, sum(n) FROM email_outbox_counts GROUP BY status HAVING sum(n) <> 0")).all())
+                assert counted == real, (counted, real)
+                snapshots.append(real)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=fold), threading.Thread(target=look)]
+    dispatchers = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in helpers + dispatchers:
+        thread.start()
+    for thread in dispatchers:
+        thread.join()
+    done.set()
+    for thread in helpers:
+        thread.join()
+    engine.dispose()
+    assert not errors, errors
+    assert len(snapshots) > 3 and sum(folded) > 0
+    final = make_engine(pg_url)
+    with final.connect() as conn:
+        real = dict(conn.execute(text("SELECT status, count(*) FROM email_outbox GROUP BY status")).all())
+        assert outbox_counts(SessionReaderOn(conn)) == real
+    final.dispose()
+    assert set(real) == {"sent", "dead"} and real["sent"] + real["dead"] == 300
+
+
+class SessionReaderOn:
+    """A Reader on a Core connection (the test's own engine, no App)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+
+    def rows(self, sql, parameters=None):
+        return [tuple(row) for row in self.conn.execute(text(sql), parameters or {})]

@@ -23,7 +23,7 @@ from storage import review as review_store
 from storage.db import make_engine, transaction
 from storage.models import Base, Conversation, Message, ReviewItem
 from tests.conftest import ADMIN_URL
-from tests.foundation.test_bulk_import_equivalence import _external
+from tests.foundation.test_bulk_import_equivalence import _external, outbox_count_sums
 from tests.scratch_db import scratch_database
 from usecases import review, scan_processes, scanning, webhooks
 from usecases.app import App, SilentDoorbell
@@ -131,6 +131,11 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
             names = dict(connection.execute(select(Message.id, Message.external_id)).all())
             tables = {}
             for table in Base.metadata.sorted_tables:
+                if table.name == "email_outbox_counts":
+                    # Signed changes the outbox triggers append, one per statement or row that made
+                    # them: the two paths' statements differ, their sums per status must not.
+                    tables[table.name] = outbox_count_sums(connection)
+                    continue
                 columns = [c for c in table.columns if (table.name, c.name) not in LEFT_OUT]
                 tables[table.name] = sorted((tuple(_external(names, table, c, v) for c, v in zip(columns, row, strict=True))
                                              for row in connection.execute(select(*columns))), key=repr)

@@ -150,15 +150,31 @@ def conversations_with_participants(session: Session, external_ids: Sequence[str
     return found
 
 
-def stored_messages(session: Session, external_ids: Sequence[str]) -> dict[str, StoredMessage]:
-    """What the stored messages among ``external_ids`` were stored with, in one query."""
-    found: dict[str, StoredMessage] = {}
+@cache
+def _lookup_query(table: Any, columns: tuple[str, ...], postgres: bool) -> Any:
+    """Built once: ``columns`` of ``table``'s rows whose external id is in the list ``external_ids``.
+
+    One array parameter on PostgreSQL (``bulk.member_of``): an expanding list of a thousand
+    placeholders is a query text psycopg parses again on every execution.
+    """
+    return select(*(table.c[c] for c in columns)).where(bulk.member_of(table.c.external_id, "external_ids", postgres))
+
+
+def _lookup(session: Session, table: Any, columns: tuple[str, ...], external_ids: Sequence[str]) -> Iterator[Any]:
+    """Rows of ``_lookup_query`` for the distinct ``external_ids``, a thousand a query."""
     unique = sorted(set(external_ids))
+    query = _lookup_query(table, columns, is_postgres(session))
     for start in range(0, len(unique), 1000):
-        rows = session.execute(select(Message.external_id, Message.conversation_id, Message.sender_id, Message.body,
-                                      Message.sent_at).where(Message.external_id.in_(unique[start : start + 1000])))
-        found.update((row[0], StoredMessage(*row[1:])) for row in rows)
-    return found
+        yield from session.execute(query, {"external_ids": unique[start : start + 1000]})
+
+
+_STORED_MESSAGE_COLUMNS = ("external_id", "conversation_id", "sender_id", "body", "sent_at")
+
+
+def stored_messages(session: Session, external_ids: Sequence[str]) -> dict[str, StoredMessage]:
+    """What the stored messages among ``external_ids`` were stored with, in one query a thousand."""
+    return {row[0]: StoredMessage(*row[1:]) for row in _lookup(session, Message.__table__, _STORED_MESSAGE_COLUMNS,
+                                                              external_ids)}
 
 
 _INSERT_MESSAGES_PG = text(
@@ -181,6 +197,7 @@ _INSERT_SCRATCH_MESSAGES_PG = text(
 
 
 _MESSAGE_COPY_COLUMNS = ("id", "external_id", "conversation_id", "sender_id", "body", "sent_at", "recorded_at")
+_MESSAGE_COPY_TYPES = ("integer", "varchar", "integer", "integer", "text", "timestamptz", "timestamptz")
 _DRAW_MESSAGE_IDS = "SELECT nextval('messages_id_seq') FROM generate_series(1, %s)"
 
 
@@ -202,7 +219,7 @@ def _copy_new_messages(session: Session, messages: Sequence[NewMessage], recorde
         with session.begin_nested():
             bulk.copy_into(session, "messages", _MESSAGE_COPY_COLUMNS, (
                 (row_id, m.external_id, m.conversation_id, m.sender_id, m.body, m.sent_at, at)
-                for row_id, m in zip(ids, messages, strict=True)))
+                for row_id, m in zip(ids, messages, strict=True)), binary_types=_MESSAGE_COPY_TYPES)
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION:
             return None
@@ -299,28 +316,15 @@ CONVERSATION_FIELDS = ("subject", "order_ref")
 
 def users_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
     """The stored users among ``external_ids``: row id and the fields an import may set, in one query a thousand."""
-    table = User.__table__.c
-    found: dict[str, tuple[int, dict[str, Any]]] = {}
-    unique = sorted(set(external_ids))
-    for start in range(0, len(unique), 1000):
-        rows = session.execute(select(table.external_id, table.id, *(table[f] for f in USER_FIELDS))
-                               .where(table.external_id.in_(unique[start : start + 1000])))
-        found.update((row[0], (row[1], dict(zip(USER_FIELDS, row[2:], strict=True)))) for row in rows)
-    return found
+    rows = _lookup(session, User.__table__, ("external_id", "id", *USER_FIELDS), external_ids)
+    return {row[0]: (row[1], dict(zip(USER_FIELDS, row[2:], strict=True))) for row in rows}
 
 
 def conversations_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, tuple[ConversationRef, dict[str, Any]]]:
     """The stored conversations among ``external_ids`` with their subject and order, in one query a thousand."""
-    table = Conversation.__table__.c
-    found: dict[str, tuple[ConversationRef, dict[str, Any]]] = {}
-    unique = sorted(set(external_ids))
-    for start in range(0, len(unique), 1000):
-        rows = session.execute(select(table.external_id, table.id, table.buyer_id, table.seller_id,
-                                      *(table[f] for f in CONVERSATION_FIELDS))
-                               .where(table.external_id.in_(unique[start : start + 1000])))
-        found.update((row[0], (ConversationRef(*row[1:4]), dict(zip(CONVERSATION_FIELDS, row[4:], strict=True))))
-                     for row in rows)
-    return found
+    rows = _lookup(session, Conversation.__table__, ("external_id", "id", "buyer_id", "seller_id", *CONVERSATION_FIELDS),
+                   external_ids)
+    return {row[0]: (ConversationRef(*row[1:4]), dict(zip(CONVERSATION_FIELDS, row[4:], strict=True))) for row in rows}
 
 
 def user_ids(session: Session, external_ids: Sequence[str]) -> dict[str, int]:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -72,9 +72,12 @@ class ConversationParticipants:
         return self.buyer_id if external_id == self.buyer else self.seller_id if external_id == self.seller else None
 
 
-@dataclass(frozen=True)
-class NewMessage:
-    """A message to insert (``insert_new_messages``), its attachments already in the blob store."""
+class NewMessage(NamedTuple):
+    """A message to insert (``insert_new_messages``), its attachments already in the blob store.
+
+    A named tuple, not a frozen dataclass: an import makes one per message, and a frozen
+    dataclass's ``__init__`` (``object.__setattr__`` per field) cost six times as much.
+    """
 
     external_id: str
     conversation_id: int

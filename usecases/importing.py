@@ -659,10 +659,13 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
     for index, record, new in ready:
         if new.external_id in inserted:
             new_messages.append(inserted[new.external_id])
-            applied[index] = Applied("created")
+            applied[index] = _CREATED
         else:
             applied[index] = _compare(record, raced.get(new.external_id), new.conversation_id, new.sender_id)
     return None
+
+
+_CREATED = Applied("created")  # one shared (frozen) instance for the thousands of new messages of a run
 
 
 class _NeedsOneByOne(Exception):

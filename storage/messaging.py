@@ -201,7 +201,8 @@ _INSERT_SCRATCH_MESSAGES_PG = text(
 
 _MESSAGE_COPY_COLUMNS = ("id", "external_id", "conversation_id", "sender_id", "body", "sent_at", "recorded_at")
 _MESSAGE_COPY_TYPES = ("integer", "varchar", "integer", "integer", "text", "timestamptz", "timestamptz")
-_DRAW_MESSAGE_IDS = "SELECT nextval('messages_id_seq') FROM generate_series(1, %s)"
+_DRAW_MESSAGE_IDS = ("SELECT nextval(s.sequence) FROM (SELECT CAST(pg_get_serial_sequence('messages', 'id') AS regclass)"
+                     " AS sequence) AS s, generate_series(1, %s)")
 
 
 def _copy_new_messages(session: Session, messages: Sequence[NewMessage], recorded_at: datetime) -> dict[str, int] | None:

@@ -14,6 +14,11 @@ each command sends through the driver; ``--database-url URL`` reuses such a data
 
     .venv/bin/python bench/cli_startup.py [--runs 10]
     .venv/bin/python bench/cli_startup.py --fill 1000000 --runs 10 [--no-history] [--keep] [--baseline-bin ../main/.venv/bin]
+    .venv/bin/python bench/cli_startup.py --database-url URL --baseline-bin ../base/.venv/bin --baseline-database-url URL0
+
+With --baseline-bin each command of this checkout and of the baseline run alternately. When the
+two checkouts' schemas differ, the baseline reads its own copy of the database
+(``CREATE DATABASE copy TEMPLATE filled``, then migrate one of them) given as --baseline-database-url.
 """
 
 from __future__ import annotations
@@ -50,14 +55,31 @@ def timed(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float
     """Median wall and CPU seconds of ``runs`` processes."""
     walls, cpus = [], []
     for _ in range(runs):
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        walls.append(time.perf_counter() - started)
-        cpus.append(usage.ru_utime + usage.ru_stime)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        assert process.returncode == 0, (argv, process.returncode)
+        wall, cpu = _one(argv, env)
+        walls.append(wall)
+        cpus.append(cpu)
     return statistics.median(walls), statistics.median(cpus)
+
+
+def timed_pair(first: tuple[list[str], dict[str, str]], second: tuple[list[str], dict[str, str]],
+               runs: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Median wall and CPU seconds of two commands run alternately (A, B, A, B…), so load changes hit both alike."""
+    found: list[list[tuple[float, float]]] = [[], []]
+    for _ in range(runs):
+        for side, (argv, env) in enumerate((first, second)):
+            found[side].append(_one(argv, env))
+    medians = [(statistics.median(w for w, _ in side), statistics.median(c for _, c in side)) for side in found]
+    return medians[0], medians[1]
+
+
+def _one(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0, (argv, process.returncode)
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 PROBE = """
@@ -130,6 +152,9 @@ HISTORY_SQL = [
         FROM (SELECT g, :now - (random() * interval '365 days') AS t, random() * interval '30 hours' AS answer
               FROM generate_series(1, :items) g) s""",
     "SET session_replication_role = DEFAULT",
+    # The replica role also kept the outbox's triggers quiet: count what was loaded (migration 0017).
+    "DELETE FROM email_outbox_counts",
+    "INSERT INTO email_outbox_counts (status, n) SELECT status, count(*) FROM email_outbox GROUP BY status",
     "SELECT setval(pg_get_serial_sequence('email_outbox', 'id'), (SELECT max(id) FROM email_outbox))",
     "SELECT setval(pg_get_serial_sequence('response_deadlines', 'id'), (SELECT max(id) FROM response_deadlines))",
 ]
@@ -147,7 +172,7 @@ def load_history(engine, items: int, now: datetime) -> float:
             sql = statement.replace("{conv}", str(CONVERSATIONS))
             conn.execute(text(sql), {k: v for k, v in {"now": now, "items": items}.items() if f":{k}" in sql})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE email_outbox, response_deadlines"))
+        conn.execute(text("VACUUM ANALYZE email_outbox, email_outbox_counts, response_deadlines"))
     return time.perf_counter() - started
 
 
@@ -179,6 +204,8 @@ def main() -> None:
     parser.add_argument("--no-plans", action="store_true")
     parser.add_argument("--baseline-bin", type=Path,
                         help="the bin/ folder of another checkout's virtual environment (e.g. main's), timed in the same run")
+    parser.add_argument("--baseline-database-url",
+                        help="the database the baseline reads (a copy of --database-url at the baseline's schema head)")
     args = parser.parse_args()
     filled = None
     with tempfile.TemporaryDirectory() as folder:
@@ -206,14 +233,20 @@ def main() -> None:
                 wall, cpu = timed([sys.executable, "-c", code], env, args.runs)
                 print(f"{label:<28} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms")
             explained = []
+            base_env = {**env, "DATABASE_URL": args.baseline_database_url} if args.baseline_database_url else env
             for command in COMMANDS:
-                wall, cpu = timed([str(BIN / "peerguard"), *command], env, args.runs)
+                if args.baseline_bin:
+                    # Alternately, run by run: this branch, then the baseline.
+                    (wall, cpu), (base_wall, base_cpu) = timed_pair(
+                        ([str(BIN / "peerguard"), *command], env),
+                        ([str(args.baseline_bin / "peerguard"), *command], base_env), args.runs)
+                else:
+                    wall, cpu = timed([str(BIN / "peerguard"), *command], env, args.runs)
                 heavy, statements = probe(command, env)
                 print(f"{'peerguard ' + ' '.join(command):<28} {wall * 1000:6.0f} ms {cpu * 1000:6.0f} ms  "
                       f"({wall / orm[0]:.2f}x the ORM import's wall)  heavy modules: {', '.join(heavy) or 'none'}",
                       flush=True)
                 if args.baseline_bin:
-                    base_wall, base_cpu = timed([str(args.baseline_bin / "peerguard"), *command], env, args.runs)
                     print(f"{'  baseline ' + ' '.join(command):<28} {base_wall * 1000:6.0f} ms {base_cpu * 1000:6.0f} ms"
                           f"  (this branch / baseline: wall {wall / base_wall:.2f}x, CPU {cpu / base_cpu:.2f}x)",
                           flush=True)

@@ -133,7 +133,7 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
                                       | {(n.conversation_id, n.sender_id) for n in notices}))
     reads = _load_reads(session, conversations)
     before = {key: dict(row) for key, row in rows.items()}
-    ended: list[int] = []
+    ended: dict[int, None] = {}  # an ordered set: a list's ``in`` made this loop quadratic (0.7 s of 20,000 messages)
     for notice in notices:
         _apply_unread(rows, reads, notice, now)
         key = (notice.conversation_id, notice.sender_id)
@@ -143,10 +143,10 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
         if not _apply_read(rows, notice.conversation_id, notice.sender_id, notice.sent_at):
             return None
         row = rows.get(key)
-        if row is not None and row["id"] is not None and row["unread_count"] == 0 and row["id"] not in ended:
-            ended.append(row["id"])
+        if row is not None and row["id"] is not None and row["unread_count"] == 0:
+            ended[row["id"]] = None
     _write_rows(session, rows, before)
-    return ended
+    return list(ended)
 
 
 @cache
@@ -242,21 +242,24 @@ def _apply_read(rows: dict[tuple[int, int], dict[str, Any]], conversation_id: in
 
 
 def _write_rows(session: Session, rows: dict[tuple[int, int], dict[str, Any]], before: dict[tuple[int, int], dict]) -> None:
-    new = [{k: v for k, v in row.items() if k != "id"} for row in rows.values() if row["id"] is None]
-    changed = [{"b_id": row["id"], **{f"b_{f}": row[f] for f in _ROW_FIELDS}}
-               for key, row in rows.items() if row["id"] is not None and row != before[key]]
+    new_rows = [row for row in rows.values() if row["id"] is None]
+    changed_rows = [row for key, row in rows.items() if row["id"] is not None and row != before[key]]
     connection = session.connection()
     postgres = is_postgres(session)
-    if postgres and len(new) >= bulk.COPY_FROM_ROWS:
-        # COPY (storage/bulk.py): no RETURNING needed, and the rows keep their order (and so their ids).
-        bulk.copy_into(session, "notifications", _NEW_COLUMNS, ([_utc(row[c]) for c in _NEW_COLUMNS] for row in new))
-    elif new:
-        connection.execute(NOTIFICATIONS.insert(), new)
-    if postgres and len(changed) >= bulk.COPY_FROM_ROWS:
+    # COPY (storage/bulk.py) takes the rows' values as they are: every datetime here is aware, and
+    # PostgreSQL stores the instant, so no conversion to UTC first (80,000 calls an import).
+    if postgres and len(new_rows) >= bulk.COPY_FROM_ROWS:
+        # No RETURNING needed, and the rows keep their order (and so their ids).
+        bulk.copy_into(session, "notifications", _NEW_COLUMNS, ([row[c] for c in _NEW_COLUMNS] for row in new_rows))
+    elif new_rows:
+        connection.execute(NOTIFICATIONS.insert(), [{k: v for k, v in row.items() if k != "id"} for row in new_rows])
+    if postgres and len(changed_rows) >= bulk.COPY_FROM_ROWS:
         bulk.copy_to_scratch(session, "import_notifications", _SCRATCH_ROWS,
-                             ([_utc(row[f"b_{f}"]) for f in ("id", *_ROW_FIELDS)] for row in changed))
+                             ([row[f] for f in _SCRATCH_FIELDS] for row in changed_rows))
         connection.execute(_UPDATE_SCRATCH_ROWS_PG)
-    elif changed and postgres:
+        return
+    changed = [{"b_id": row["id"], **{f"b_{f}": row[f] for f in _ROW_FIELDS}} for row in changed_rows]
+    if changed and postgres:
         # One statement with one array a column: an executemany of a thousand updates costs a round trip each.
         connection.execute(_UPDATE_ROWS_PG, {f"b_{f}": [_utc(row[f"b_{f}"]) for row in changed]
                                              for f in ("id", *_ROW_FIELDS)})
@@ -275,7 +278,8 @@ _UPDATE_ROWS_PG = text(
 
 
 _NEW_COLUMNS = ("recipient_id", "conversation_id", *_ROW_FIELDS)
-_SCRATCH_ROWS = tuple((f, _ROW_TYPES.get(f, "timestamptz")) for f in ("id", *_ROW_FIELDS))
+_SCRATCH_FIELDS = ("id", *_ROW_FIELDS)
+_SCRATCH_ROWS = tuple((f, _ROW_TYPES.get(f, "timestamptz")) for f in _SCRATCH_FIELDS)
 _UPDATE_SCRATCH_ROWS_PG = text(
     "UPDATE notifications AS n SET " + ", ".join(f"{f} = v.{f}" for f in _ROW_FIELDS)
     + " FROM pg_temp.import_notifications AS v WHERE n.id = v.id"

@@ -48,6 +48,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import is_postgres, transaction
+from storage.models.outbox import OUTBOX_STATUSES as _STATUSES
 from storage.models.outbox import OutboxClaimer, OutboxEmail
 
 log = logging.getLogger(__name__)
@@ -504,6 +505,38 @@ def reap_expired_leases(session_factory: sessionmaker[Session], lease_now: datet
         ).rowcount
         session.execute(delete(OutboxClaimer).where(OutboxClaimer.heartbeat_at < lease_now - lease))
     return {"requeued": requeued or 0, "outcome_unknown": unknown or 0}
+
+
+# Fold the signed per-status changes the triggers append (migration 0017) into one row per
+# status. On PostgreSQL one statement deletes and re-inserts from the same snapshot, so a change
+# committed meanwhile is either folded or left for next time, never lost or counted twice; the
+# advisory lock keeps concurrent dispatchers from folding at once (the second one skips).
+_COMPACT_LOCK = 0x5047_0017
+_COMPACT_POSTGRESQL = text("""
+    WITH folded AS (DELETE FROM email_outbox_counts RETURNING status, n)
+    INSERT INTO email_outbox_counts (status, n)
+    SELECT status, sum(n) FROM folded GROUP BY status HAVING sum(n) <> 0
+""")
+
+
+def compact_status_counts(session_factory: sessionmaker[Session]) -> int:
+    """Fold ``email_outbox_counts`` into one row per status (the sums stay the same); returns the rows folded away."""
+    with transaction(session_factory) as session:
+        before = session.execute(text("SELECT count(*) FROM email_outbox_counts")).scalar_one()
+        if before <= len(_STATUSES):
+            return 0
+        if is_postgres(session):
+            if not session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _COMPACT_LOCK}).scalar_one():
+                return 0
+            session.execute(_COMPACT_POSTGRESQL)
+        else:
+            # SQLite has one writer at a time, and this transaction is it.
+            last = session.execute(text("SELECT max(id) FROM email_outbox_counts")).scalar_one()
+            session.execute(text("INSERT INTO email_outbox_counts (status, n) SELECT status, sum(n) FROM email_outbox_counts "
+                                 "WHERE id <= :last GROUP BY status HAVING sum(n) <> 0"), {"last": last})
+            session.execute(text("DELETE FROM email_outbox_counts WHERE id <= :last"), {"last": last})
+        after = session.execute(text("SELECT count(*) FROM email_outbox_counts")).scalar_one()
+    return max(before - after, 0)
 
 
 def _server_started_at(session: Session) -> datetime:

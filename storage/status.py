@@ -56,9 +56,17 @@ def _backlog(reader: Reader, sql: str, parameters: dict | None) -> Backlog:
     return Backlog(count or 0, utc(oldest))
 
 
+# The triggers of migration 0017 keep signed changes per status in email_outbox_counts, written in
+# the transaction of each change, so their sum is the exact count at this read's snapshot; the
+# table holds a few rows per status (storage.outbox.compact_status_counts folds them), where
+# counting email_outbox itself read the whole history (a million emails: 0.3-0.5 s).
+_OUTBOX_COUNTS = ("SELECT status, CAST(sum(n) AS BIGINT) FROM email_outbox_counts "
+                  "GROUP BY status HAVING sum(n) <> 0")
+
+
 def outbox_counts(reader: Reader) -> dict[str, int]:
-    """How many emails are in each status."""
-    return {status: count for status, count in reader.rows("SELECT status, count(*) FROM email_outbox GROUP BY status")}
+    """How many emails are in each status (statuses without any are left out)."""
+    return {status: count for status, count in reader.rows(_OUTBOX_COUNTS)}
 
 
 def commit_to_scan_seconds(reader: Reader, message_ids: list[int]) -> list[float]:

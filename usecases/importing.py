@@ -37,13 +37,17 @@ from usecases import notifications, scanning
 
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 T = TypeVar("T")
-BATCH_RECORDS = 5000
-"""Records a file import applies and commits together: each batch costs a fixed few statements
-(lookups, notification and read-mark writes), and a conversation's notification row is written
-once per batch however many of its messages the batch holds (figures: docs/benchmarks.md, "Bulk
-import, scan stage and response sync")."""
+BATCH_RECORDS = 20000
+"""Records a file import applies and commits together at most: each batch costs a fixed few statements
+(lookups, notification and read-mark writes), and a conversation's notification rows and read marks
+are loaded, locked and written once per batch however many of its messages the batch holds (figures:
+docs/benchmarks.md, "Bulk import, scan stage and response sync" and "s5-import")."""
 BATCH_BYTES = 32 * 1024 * 1024
 """…or fewer, once their lines add up to this many bytes (bounds the memory a batch holds)."""
+FIRST_BATCH_RECORDS = 2500
+BATCH_GROWTH = 3
+"""The first batch is small and each next one ``BATCH_GROWTH`` times larger, up to ``BATCH_RECORDS``: the
+helper thread parses batch N+1 while batch N is applied, so only the first batch's parsing is not overlapped."""
 
 
 @dataclass(frozen=True)
@@ -151,12 +155,14 @@ class InterchangeImporter:
 
     def __init__(self, session_factory, blobs: BlobStore, base_dir: Path, *, clock: Callable[[], datetime] = _utcnow,
                  batch_size: int = BATCH_RECORDS, batch_bytes: int = BATCH_BYTES,
-                 max_attachment_bytes: int = MAX_ATTACHMENT_BYTES, bulk: bool = True) -> None:
+                 max_attachment_bytes: int = MAX_ATTACHMENT_BYTES, bulk: bool = True,
+                 first_batch_size: int = FIRST_BATCH_RECORDS) -> None:
         self.session_factory = session_factory
         self.blobs = blobs
         self.base_dir = base_dir.resolve()
         self.clock = clock
         self.batch_size = batch_size
+        self.first_batch_size = min(first_batch_size, batch_size)
         self.batch_bytes = batch_bytes
         self.max_attachment_bytes = max_attachment_bytes
         self.bulk = bulk
@@ -182,16 +188,19 @@ class InterchangeImporter:
             yield from outcomes
 
     def _batches(self, lines: Iterable[bytes]) -> Iterator[list[tuple[int, bytes]]]:
+        """Numbered non-blank lines in batches of ``first_batch_size`` records, growing ``BATCH_GROWTH``-fold up to ``batch_size``."""
         batch: list[tuple[int, bytes]] = []
         size = 0
+        limit = self.first_batch_size
         for line_no, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             batch.append((line_no, raw))
             size += len(raw)
-            if len(batch) >= self.batch_size or size >= self.batch_bytes:
+            if len(batch) >= limit or size >= self.batch_bytes:
                 yield batch
                 batch, size = [], 0
+                limit = min(limit * BATCH_GROWTH, self.batch_size)
         if batch:
             yield batch
 
@@ -650,10 +659,13 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
     for index, record, new in ready:
         if new.external_id in inserted:
             new_messages.append(inserted[new.external_id])
-            applied[index] = Applied("created")
+            applied[index] = _CREATED
         else:
             applied[index] = _compare(record, raced.get(new.external_id), new.conversation_id, new.sender_id)
     return None
+
+
+_CREATED = Applied("created")  # one shared (frozen) instance for the thousands of new messages of a run
 
 
 class _NeedsOneByOne(Exception):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.responses import ResponsePolicy, SellerResponseStats, seller_stats
+from pipeline.responses import ResponsePolicy, SellerResponseStats, stats_from_summary, summarise
 from storage.direct import Reader
-from storage.response_stats import seller_records
+from storage.response_stats import seller_records, seller_summaries
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,14 @@ class SellerStatsRow:
 
 
 def seller_rows(reader: Reader, policy: ResponsePolicy, now: datetime, seller_email: str | None = None) -> list[SellerStatsRow]:
-    """Statistics over the policy's window for every seller with deadlines in it (or just one, by email)."""
+    """Statistics over the policy's window for every seller with deadlines in it (or just one, by email).
+
+    PostgreSQL summarises each seller's records itself (``storage.response_stats.seller_summaries``,
+    checked against ``summarise``); elsewhere the records are read and summarised here.
+    """
+    if reader.dialect == "postgresql":
+        return [SellerStatsRow(s.seller_id, s.external_id, s.email, s.name, stats_from_summary(s.summary))
+                for s in seller_summaries(reader, now, policy, seller_email)]
     sellers = seller_records(reader, now - policy.stats_window, now, seller_email)
-    return [SellerStatsRow(s.seller_id, s.external_id, s.email, s.name, seller_stats(s.records, now, policy)) for s in sellers]
+    return [SellerStatsRow(s.seller_id, s.external_id, s.email, s.name, stats_from_summary(summarise(s.records, now, policy)))
+            for s in sellers]

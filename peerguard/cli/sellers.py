@@ -35,11 +35,13 @@ def stats(as_json: bool, seller_email: str | None, now_text: str | None) -> None
     if not rows:
         click.echo("No seller obligations in the last 30 days.")
         return
-    click.echo(f"{'seller':<32} {'asked':>6} {'answered':>8} {'median':>9} {'<=1h':>6} {'<=24h':>6}")
+    lines = [f"{'seller':<32} {'asked':>6} {'answered':>8} {'median':>9} {'<=1h':>6} {'<=24h':>6}"]
     for row in rows:
         s = row.stats
-        click.echo(f"{(row.email or row.name)[:32]:<32} {s.obligations:>6} {s.answered:>8} "
-                   f"{_duration(s.median_response_seconds):>9} {_share(s.share_within_target):>6} {_share(s.share_within_limit):>6}")
+        lines.append(f"{(row.email or row.name)[:32]:<32} {s.obligations:>6} {s.answered:>8} "
+                     f"{_duration(s.median_response_seconds):>9} {_share(s.share_within_target):>6} {_share(s.share_within_limit):>6}")
+    # One write: click.echo per line cost more than the statistics themselves for 10,000 sellers.
+    click.echo("\n".join(lines))
 
 
 def _duration(seconds: float | None) -> str:

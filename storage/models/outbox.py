@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime
@@ -62,3 +62,17 @@ class OutboxClaimer(Base):
     host: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxStatusCount(Base):
+    """A signed change to the number of emails in one status; the sum per status is the count.
+
+    Written only by the triggers on ``email_outbox`` (migration 0017), in the transaction of the
+    change; ``storage.outbox.compact_status_counts`` folds the rows into one per status.
+    """
+
+    __tablename__ = "email_outbox_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(BigInteger)

@@ -25,6 +25,15 @@ class ResponseDeadline(Base):
             sqlite_where=text("next_due_at IS NOT NULL"),
         ),
         Index("ix_response_deadlines_seller_started", "seller_id", "started_at"),
+        # `sellers stats` reads the deadlines started in its window; on PostgreSQL the index holds
+        # every column it needs (an index-only scan), superseded deadlines left out (migration 0017).
+        Index(
+            "ix_response_deadlines_started",
+            "started_at",
+            postgresql_include=["seller_id", "answered_at", "away"],
+            postgresql_where=text("superseded_at IS NULL"),
+            sqlite_where=text("superseded_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -150,6 +150,18 @@ def test_doorbell_rings_only_after_commit(app, tmp_path):
     assert seen == [["m-1"], ["m-2", "m-3", "m-4"]]
 
 
+
+def test_batches_grow_from_the_first_size_to_the_largest(app, tmp_path):
+    """A small first batch (its parsing is not overlapped), each next one BATCH_GROWTH (3) times larger, then capped."""
+    committed: list[list[int]] = []
+    messages = [msg(f"m-{i}") for i in range(1, 15)]
+    path = write_export(tmp_path, BASE + messages)
+    importer = InterchangeImporter(app.session_factory, app.blobs, tmp_path, batch_size=6, first_batch_size=2)
+    outcomes = list(importer.import_lines(path.open("rb"), on_commit=committed.append))
+    assert [o.status for o in outcomes] == ["created"] * 17
+    # Records per batch: 2 (users), 6 (the conversation and m-1..m-5), 6, 3: one commit each with messages.
+    assert [len(ids) for ids in committed] == [5, 6, 3]
+
 def test_api_ingest_applies_a_run_of_messages_together_with_the_one_by_one_outcomes(app):
     """usecases.importing.ingest: consecutive messages share a few statements; outcomes and rows as one by one."""
     from datetime import UTC, datetime

@@ -23,7 +23,7 @@ from storage import review as review_store
 from storage.db import make_engine, transaction
 from storage.models import Base, Conversation, Message, ReviewItem
 from tests.conftest import ADMIN_URL
-from tests.foundation.test_bulk_import_equivalence import _external
+from tests.foundation.test_bulk_import_equivalence import _external, outbox_count_sums
 from tests.scratch_db import scratch_database
 from usecases import review, scan_processes, scanning, webhooks
 from usecases.app import App, SilentDoorbell
@@ -131,6 +131,11 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
             names = dict(connection.execute(select(Message.id, Message.external_id)).all())
             tables = {}
             for table in Base.metadata.sorted_tables:
+                if table.name == "email_outbox_counts":
+                    # Signed changes the outbox triggers append, one per statement or row that made
+                    # them: the two paths' statements differ, their sums per status must not.
+                    tables[table.name] = outbox_count_sums(connection)
+                    continue
                 columns = [c for c in table.columns if (table.name, c.name) not in LEFT_OUT]
                 tables[table.name] = sorted((tuple(_external(names, table, c, v) for c, v in zip(columns, row, strict=True))
                                              for row in connection.execute(select(*columns))), key=repr)
@@ -192,14 +197,14 @@ def test_memo_and_short_context_store_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(scan_processes, "LOOKAHEAD_BATCHES", 3)
     waves = corpus()
     suffix = tmp_path.name[-8:].replace("-", "_").lower()
-    with scratch_database(ADMIN_URL, f"pg_scan_pla_{suffix}") as plain, scratch_database(ADMIN_URL, f"pg_scan_pip_{suffix}") as piped:
+    with scratch_database(ADMIN_URL, f"pg_scan_pla_{suffix}") as plain, scratch_database(ADMIN_URL, f"pg_scan_mem_{suffix}") as remembered:
         with monkeypatch.context() as m:
             m.setattr(scanning, "_MEMORY", scanning._Memory(0))
             m.setattr(scanning, "CONTEXT_BEFORE", None)
             reference = run_pipeline(plain, tmp_path / "plain", waves, one_by_one=False)
         monkeypatch.setattr(scanning, "_MEMORY", scanning._Memory(1000))
-        pipelined = run_pipeline(piped, tmp_path / "piped", waves, one_by_one=False)
+        kept = run_pipeline(remembered, tmp_path / "remembered", waves, one_by_one=False)
     assert any(row[3] == "conversation" for row in reference["contact_findings"])
     assert len(scanning._MEMORY.memos) == 12  # every conversation's readings were kept
     for table in reference:
-        assert pipelined[table] == reference[table], table
+        assert kept[table] == reference[table], table

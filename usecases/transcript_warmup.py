@@ -29,8 +29,8 @@ def _libraries_found_by_one_ldconfig() -> Iterator[None]:
 
     WeasyPrint loads Pango, HarfBuzz, fontconfig… by trying several names each through cffi, which
     calls ``ctypes.util.find_library`` for every name; on Linux each call runs ``ldconfig -p`` and,
-    when that finds nothing, gcc and ld: importing WeasyPrint started about 130 processes (16 gcc,
-    22 ldconfig, 80 ld), on the path to the first part. Here one listing answers every name
+    when that finds nothing, gcc and ld: importing WeasyPrint started 86 processes (22 ldconfig,
+    16 gcc, 16 collect2, 32 ld), on the path to the first part. Here one listing answers every name
     as ``find_library``'s first step would (the library's soname), and a name it does not list
     gets None, so cffi goes on to the next spelling (the plain sonames load directly). Without a
     listing, nothing changes.

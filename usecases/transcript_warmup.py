@@ -13,10 +13,49 @@ fire when the parent's *thread* that started us ends, and the pool is started fr
 ends right after.) The thread is stopped before the server forks anything.
 """
 
+import contextlib
 import os
+import re
+import subprocess
 import threading
+from collections.abc import Iterator
 
 from pipeline.transcript.parts import render_glyph_sheet
+
+
+@contextlib.contextmanager
+def _libraries_found_by_one_ldconfig() -> Iterator[None]:
+    """While WeasyPrint is imported, look libraries up in one ``ldconfig -p`` listing.
+
+    WeasyPrint loads Pango, HarfBuzz, fontconfig… by trying several names each through cffi, which
+    calls ``ctypes.util.find_library`` for every name; on Linux each call runs ``ldconfig -p`` and,
+    when that finds nothing, gcc and ld: importing WeasyPrint started 86 processes (22 ldconfig,
+    16 gcc, 16 collect2, 32 ld), on the path to the first part. Here one listing answers every name
+    as ``find_library``'s first step would (the library's soname), and a name it does not list
+    gets None, so cffi goes on to the next spelling (the plain sonames load directly). Without a
+    listing, nothing changes.
+    """
+    import ctypes.util
+
+    original = ctypes.util.find_library
+    try:
+        listing = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, timeout=30,
+                                 env={"LC_ALL": "C", "LANG": "C"}, check=False).stdout.decode("latin-1")
+    except (OSError, subprocess.SubprocessError):
+        listing = ""
+    if not listing.strip():
+        yield
+        return
+
+    def find_library(name: str) -> str | None:
+        found = re.search(r"\s(lib%s\.[^\s]+)\s+\(" % re.escape(name), listing)
+        return found.group(1) if found else None
+
+    ctypes.util.find_library = find_library
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = original
 
 
 def _leave_when_orphaned(parent: int, done: threading.Event) -> None:
@@ -29,6 +68,8 @@ _done = threading.Event()
 _watcher = threading.Thread(target=_leave_when_orphaned, args=(os.getppid(), _done), daemon=True)
 _watcher.start()
 try:
+    with _libraries_found_by_one_ldconfig():
+        import weasyprint  # noqa: F401 - loaded here, under the quick library lookup
     render_glyph_sheet()
 finally:
     _done.set()

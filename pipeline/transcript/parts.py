@@ -10,6 +10,59 @@ from functools import cache
 # process, which only builds and submits jobs, never pays for importing it.
 
 PDF_VARIANT = "pdf/ua-1"
+# The user-agent stylesheet for transcripts: the rules of WeasyPrint's HTML5 one (html5_ua.css)
+# for the elements our templates use, and nothing else. WeasyPrint's cascade tries every UA rule
+# keyed on an attribute or pseudo-class ([dir], :link, [hidden], form fields…) on every element;
+# keyed by tag, each rule here is only tried on its own elements. Our stylesheet overrides every
+# margin and padding these set on the elements we print, so pages come out the same
+# (tests/transcript/test_user_agent.py compares a render with WeasyPrint's sheet, page by page).
+# Links, anchors and languages come from attributes, not from this sheet.
+TRANSCRIPT_UA_CSS = """
+head, title, meta, style, script, link, template, [hidden] { display: none }
+html, body, article, section, div, p, h1, h2, h3, dl, dt, dd, ul, ol, figure, figcaption, pre { display: block }
+li { display: list-item }
+table { display: table; border-spacing: 2px; border-collapse: separate; box-sizing: border-box; text-indent: initial;
+        border-color: gray }
+caption { display: table-caption }
+colgroup { display: table-column-group }
+col { display: table-column }
+thead { display: table-header-group; vertical-align: middle; border-color: inherit }
+tbody { display: table-row-group; vertical-align: middle; border-color: inherit }
+tfoot { display: table-footer-group; vertical-align: middle; border-color: inherit }
+tr { display: table-row; vertical-align: inherit; border-color: inherit }
+td { display: table-cell; padding: 1px; vertical-align: inherit; border-color: gray }
+th { display: table-cell; padding: 1px; vertical-align: inherit; border-color: gray; font-weight: bold }
+p, dl, ul, ol, pre, figure { margin-top: 1em; margin-bottom: 1em }
+figure { margin-left: 40px; margin-right: 40px }
+dd { margin-left: 40px }
+ul, ol { padding-left: 40px; counter-reset: list-item; break-before: avoid }
+ul { list-style-type: disc }
+ol { list-style-type: decimal }
+ul ul { list-style-type: circle }
+li::marker { font-variant-numeric: tabular-nums; white-space: pre; text-transform: none }
+h1 { font-size: 2em; margin-top: .67em; margin-bottom: .67em; bookmark-level: 1 }
+h2 { font-size: 1.5em; margin-top: .83em; margin-bottom: .83em; bookmark-level: 2 }
+h3 { font-size: 1.17em; margin-top: 1em; margin-bottom: 1em; bookmark-level: 3 }
+h1, h2, h3 { font-weight: bold; bookmark-label: content(text); hyphens: manual; break-after: avoid; break-inside: avoid }
+br::before { content: "\\A"; white-space: pre-line }
+b, strong { font-weight: bold }
+em, i { font-style: italic }
+pre { white-space: pre; font-family: monospace }
+a[href] { color: blue; text-decoration: underline }
+mark { background: yellow; color: black }
+img, svg { overflow: hidden }
+p[dir=rtl] { direction: rtl }
+p[dir=ltr] { direction: ltr }
+@page {
+  margin: 75px;
+  @top-left { text-align: left; vertical-align: middle }
+  @top-center { text-align: center; vertical-align: middle }
+  @top-right { text-align: right; vertical-align: middle }
+  @bottom-left { text-align: left; vertical-align: middle }
+  @bottom-center { text-align: center; vertical-align: middle }
+  @bottom-right { text-align: right; vertical-align: middle }
+}
+"""
 GLYPH_SHEET_HTML = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>glyphs</title></head>'
     '<body><p style="font: 8pt \'DejaVu Sans\', sans-serif">Page 0123456789 of</p></body></html>'
@@ -46,9 +99,26 @@ def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
     # The base URL is our opaque scheme, so any relative reference resolves to a refused URL.
     base_url = f"{SCHEME}://{job.token}/"
     stylesheet = weasyprint.CSS(string=job.css, url_fetcher=fetcher, base_url=base_url)
-    document = weasyprint.HTML(string=job.html, base_url=base_url, url_fetcher=fetcher)
+    document = transcript_html_class()(string=job.html, base_url=base_url, url_fetcher=fetcher)
     pdf = document.write_pdf(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
     return PartResult(pdf=pdf, refused=tuple(fetcher.refused))
+
+
+@cache
+def transcript_html_class() -> type:
+    """WeasyPrint's HTML document with our user-agent stylesheet, parsed once per process.
+
+    The fork server's warm-up (``render_glyph_sheet``) builds it, so every worker inherits it.
+    """
+    import weasyprint
+
+    user_agent = weasyprint.CSS(string=TRANSCRIPT_UA_CSS)
+
+    class TranscriptHTML(weasyprint.HTML):
+        def _ua_stylesheets(self, forms: bool = False) -> list:
+            return [user_agent]
+
+    return TranscriptHTML
 
 
 @cache
@@ -57,9 +127,7 @@ def render_glyph_sheet() -> bytes:
 
     Cached: the render workers' warm-up renders it once, and every worker inherits the bytes.
     """
-    import weasyprint
-
     from pipeline.transcript.fetcher import TranscriptURLFetcher
 
     fetcher = TranscriptURLFetcher({})
-    return weasyprint.HTML(string=GLYPH_SHEET_HTML, url_fetcher=fetcher).write_pdf()
+    return transcript_html_class()(string=GLYPH_SHEET_HTML, url_fetcher=fetcher).write_pdf()

@@ -80,6 +80,7 @@ def join_parts(
     _install_structure_root(out, structure)
     _resolve_message_links(out, structure.anchors)
     _stamp_footers(out, _footer_font(out, glyph_sheet, sources))
+    _keep_painted_xobjects(out)
     _embed_documents(out, documents, now)
     if record is not None:
         _embed_record(out, record(page_digests(out.pages)), now)
@@ -280,6 +281,44 @@ def _footer_stream(footer: FooterFont, number: int, total: int, page_width: floa
         f"/Artifact <</Type /Pagination /Subtype /Footer>> BDC q 0.2 g BT {FOOTER_FONT} "
         f"{FOOTER_SIZE:g} Tf 1 0 0 1 {x:.2f} {FOOTER_BASELINE:g} Tm <{glyphs}> Tj ET Q EMC\n"
     ).encode("ascii")
+
+
+# A name painted with "Do" in a content stream (WeasyPrint's names are plain, no "#xx" escapes;
+# a name that only looks painted is kept, which is harmless).
+_PAINTED = re.compile(rb"/([^\s/<>\[\]()%{}]+)\s+Do\b")
+
+
+def _keep_painted_xobjects(out: Pdf) -> None:
+    """Give each page a resource dictionary naming only the XObjects its content paints.
+
+    WeasyPrint gives all pages of a part one resource dictionary, so every page listed every
+    photo of its part, and a page digest (``record.page_digest``: the page's content, then each
+    XObject of its resources) hashed all of them: about 700 MB of SHA-256 for 176 pages and 100
+    photos. Pruned, each photo is hashed for the page that shows it; the digest's definition and
+    the verifiers are unchanged, and what each page draws is the same.
+    """
+    for page in out.pages:
+        resources = page.obj.get("/Resources")
+        if not isinstance(resources, Dictionary) or not isinstance(resources.get("/XObject"), Dictionary):
+            continue
+        named = resources.XObject
+        painted = set()
+        for stream in _page_contents(page.obj):
+            painted.update("/" + name.decode("latin-1") for name in _PAINTED.findall(stream.read_bytes()))
+        if painted.issuperset(named.keys()) or any(
+                name in named and named[name].get("/Subtype") == Name.Form and "/Resources" not in named[name]
+                for name in painted):
+            continue  # nothing to drop, or a form that borrows the page's resources
+        kept = Dictionary({name: named[name] for name in named.keys() if name in painted})
+        page.obj.Resources = Dictionary({key: resources[key] for key in resources.keys()})
+        page.obj.Resources.XObject = kept
+
+
+def _page_contents(page: pikepdf.Object) -> list[pikepdf.Object]:
+    contents = page.get("/Contents")
+    if contents is None:
+        return []
+    return list(contents) if isinstance(contents, Array) else [contents]
 
 
 def _embed_documents(out: Pdf, documents: Sequence[EmbeddedDocument], now: datetime) -> None:

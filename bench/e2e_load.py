@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shlex
 import signal
 import statistics
 import subprocess
@@ -70,11 +71,12 @@ class Phase:
                     "PEERGUARD_ENV": "development"}
         self.worker: subprocess.Popen | None = None
         self.conversations = conversations
+        self.worker_args: list[str] = []
 
     def start_worker(self, logs: Path) -> None:
         logs.mkdir(parents=True, exist_ok=True)
         log = (logs / f"worker-{self.db_name}.log").open("w")
-        self.worker = subprocess.Popen([str(BIN / "peerguard"), "worker"], env=self.env, stdout=log,
+        self.worker = subprocess.Popen([str(BIN / "peerguard"), "worker", *self.worker_args], env=self.env, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
@@ -279,6 +281,7 @@ def latency(args, phase: Phase) -> dict:
 def run_phase(args, design: str, measurement: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="e2e_") as tmp:
         phase = Phase(design, args.redis, Path(tmp), args.conversations)
+        phase.worker_args = shlex.split(args.worker_args)
         before = load()
         try:
             result = (throughput if measurement == "throughput" else latency)(args, phase)
@@ -300,6 +303,7 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--worker-start", type=float, default=8.0, help="seconds to let the workers start")
     parser.add_argument("--designs", default="batched,naive")
+    parser.add_argument("--worker-args", default="", help="extra `peerguard worker` options, e.g. '-t 2'")
     parser.add_argument("--logs", type=Path, default=ROOT / "var" / "bench-e2e", help="where the workers' logs go")
     parser.add_argument("--phases", default="throughput,latency")
     parser.add_argument("--redis", default=os.environ.get("PEERGUARD_BENCH_REDIS", "redis://127.0.0.1:6379/3"))

@@ -47,7 +47,9 @@ MORSE = {
     "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6", "--...": "7",
     "---..": "8", "----.": "9", ".-.-.-": ".", ".--.-.": "@",
 }
-_MORSE_RUN = re.compile(r"(?<![\w.-])[.\-]{1,6}(?:\s*/?\s*[.\-]{1,6}){5,}(?![\w.-])")
+# Class-first (the engine jumps from dot to dash instead of trying every position), the left
+# boundary checked behind the first sign; same matches as "(?<![\w.-])[.\-]{1,6}(?:\s*/?\s*[.\-]{1,6}){5,}(?![\w.-])".
+_MORSE_RUN = re.compile(r"[.\-](?<![\w.\-][.\-])[.\-]{0,5}(?:\s*/?\s*[.\-]{1,6}){5,}(?![\w.-])")
 _MORSE_DASHES = str.maketrans({"–": "-", "—": "-", "·": ".", "•": ".", "_": "-", "−": "-"})
 # Homophones of digits that are not ordinary words in trade chat ("for" and "to" alone are).
 HOMOPHONES = {"won": "one", "wun": "one", "fife": "five", "ate": "eight", "tree": "three", "niner": "nine",
@@ -123,7 +125,8 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
     if not words.isdisjoint(_NATO_WORDS):
         yield from _runs(text, _NATO_RUN, _nato, "nato")
     if text.count("-") + text.count(".") >= 8:
-        morse_text = text.translate(_MORSE_DASHES)
+        # Of the signs _MORSE_DASHES rewrites, ASCII text can hold only "_".
+        morse_text = text.translate(_MORSE_DASHES) if "_" in text or not text.isascii() else text
         yield from _runs(morse_text, _MORSE_RUN, _morse, "morse")
     if not words.isdisjoint(_STRICT_HOMOPHONES):
         yield from _runs(text, _HOMOPHONE_RUN, _homophones, "homophones")

@@ -223,6 +223,19 @@ def _with_foreign_numbers(text: str, tokens: list[DigitToken]) -> tuple[list[Dig
     return kept, ",".join(langs[:4]) or None
 
 
+# Words already seen not to be glued spelled digits. Chat repeats its words, so after a few
+# messages a message's words are nearly all here and one set difference (in C) leaves the few new
+# ones for the Python-level check: on a long description that check cost 57 k instructions. The
+# set is emptied when it grows past the limit, which bounds memory on a stream of random tokens.
+_UNGLUED: set[str] = set()
+_UNGLUED_LIMIT = 100_000
+
+
+def _glued(word: str) -> bool:
+    """True when ``word`` is made only of spelled digits glued together ("fiveonezero")."""
+    return len(word) >= 5 and word[:2] in _SPELLED_STARTS and _ALL_SPELLED.fullmatch(word) is not None
+
+
 def _has_spelled_digits(gate: MessageWords) -> bool:
     """True when a word is a spelled digit, or is made only of spelled digits glued together.
 
@@ -231,7 +244,14 @@ def _has_spelled_digits(gate: MessageWords) -> bool:
     """
     if gate.any_word(_DIGIT_WORD_SET):
         return True
-    return any(len(word) >= 5 and word[:2] in _SPELLED_STARTS and _ALL_SPELLED.fullmatch(word) for word in gate.words)
+    unknown = gate.words - _UNGLUED
+    for word in unknown:
+        if _glued(word):
+            return True
+    if len(_UNGLUED) > _UNGLUED_LIMIT:
+        _UNGLUED.clear()
+    _UNGLUED.update(unknown)
+    return False
 
 
 def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:

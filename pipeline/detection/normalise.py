@@ -56,11 +56,19 @@ _LINK_MARKERS = re.compile(
     r"[(\[{<@ ._](?:(?<=[(\[{<@])|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
 )
 # Whether a plain ASCII message needs any of the passes below (most need none), in C-level steps:
-# one substring test per rare sign, the spaced-letters hint, two spelled-out link words. This
+# a bytes translation into classes, substring tests, two spelled-out link words. This
 # answers True wherever the single pattern it replaced did (tests/detection/test_fast_paths.py
 # keeps that pattern), which entered the regex engine at every space: five times the cost on a
 # long description. A message let through needlessly comes out of the passes unchanged.
-_RARE_SIGNS = ("(", "[", "{", "<", "@", "_", " .", ". com")
+# Byte classes of an ASCII text for those checks (decoded to str before testing: ``in`` on bytes
+# first tries its operand as an integer and pays for the exception): "!" a sign that always needs a pass (a control
+# character, or one of ( [ { < @ _), " " a separator of spaced letters (space, "-", "*"), "." the dot
+# (a separator or a letter there), "a" a letter, "#" anything else (digits, tabs, other punctuation).
+_WORK_CLASSES = bytes(
+    33 if (c < 32 and c not in (9, 10, 13)) or c == 127 or chr(c) in "([{<@_"
+    else 32 if chr(c) in " -*" else 46 if c == 46 else 97 if chr(c).isalpha() and c < 128 else 35
+    for c in range(256)
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_CONTROLS = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {127: " "}
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -144,16 +152,24 @@ def normalise(text: str) -> NormalisedText:
 
 
 def _ascii_may_change(text: str) -> bool:
-    """False only when ``_ANY_WORK`` finds nothing in ASCII ``text`` (so no pass below changes it)."""
-    if not text.isprintable():
-        return True  # control characters (tabs and newlines too: a superset is enough)
-    for sign in _RARE_SIGNS:
-        if sign in text:
-            return True
-    if _SPACED_HINT.search(text) is not None:
+    """True whenever the former any-work pattern matched ASCII ``text`` (and only a few times more)."""
+    classes = text.encode("ascii").translate(_WORK_CLASSES).decode("ascii")
+    if "!" in classes or " ." in text or ". com" in text or _spaced_hint(text, classes):
         return True
     lowered = text.lower()
     return " dot " in lowered or " slash " in lowered
+
+
+def _spaced_hint(text: str, classes: str) -> bool:
+    """``_SPACED_HINT.search(text) is not None`` for ASCII ``text``, read from its byte classes.
+
+    A dot can stand for a letter only between two separators (" . ", ".. "...); a text with no such
+    place has every dot of a match in a separator's place, and the match reads " a a " once dots
+    are spaces. Any other text, or one holding "@" (class "!"), asks the pattern.
+    """
+    if "!" in classes or " . " in classes or " .." in classes or ".. " in classes or "..." in classes:
+        return _SPACED_HINT.search(text) is not None
+    return " a a " in classes.replace(".", " ")
 
 
 def _fold_non_ascii(text: str) -> NormalisedText:

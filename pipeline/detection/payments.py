@@ -105,7 +105,7 @@ LONG_TOKEN = re.compile(r"[0-9A-Za-z](?<![0-9A-Za-z_][0-9A-Za-z])[0-9A-Za-z]{24,
 # is tried at every letter; on a long description that cost more than the rest of the payment
 # checks). One substring search answers it, without splitting the text into words.
 _ASCII_ALNUM = bytes(97 if 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 else 32 for c in range(256))
-_LONG_RUN = b"a" * 25
+_LONG_RUN = "a" * 25
 
 
 def may_hold_long_token(text: str) -> bool:
@@ -114,7 +114,7 @@ def may_hold_long_token(text: str) -> bool:
         return False
     if not text.isascii():
         return True
-    return _LONG_RUN in text.encode("ascii").translate(_ASCII_ALNUM)
+    return _LONG_RUN in text.encode("ascii").translate(_ASCII_ALNUM).decode("ascii")
 _CRYPTO_CUES = frozenset(
     ("eth ethereum btc bitcoin usdt usdc tether erc trc wallet addy crypto metamask coinbase ltc litecoin doge trx tron sol "
      "solana phantom xrp ripple monero xmr").split()

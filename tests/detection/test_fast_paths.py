@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.detection import emails, gates, normalise, payments, scanner, urls
@@ -195,16 +195,164 @@ def test_spelled_digit_gate_agrees_with_the_plain_check(texts):
         assert phones._has_spelled_digits(gate) == plain, text
 
 
-def test_the_seen_words_set_stays_bounded(monkeypatch):
-    from pipeline.detection import phones
+def test_a_word_filter_answers_as_its_test_and_stays_bounded():
+    seen = []
 
-    monkeypatch.setattr(phones, "_UNGLUED", set())
-    monkeypatch.setattr(phones, "_UNGLUED_LIMIT", 50)
+    def test(word: str) -> bool:
+        seen.append(word)
+        return word.endswith("ay")
+
+    remembered = gates.WordFilter(test, limit=50)
+
     def word(n: int) -> str:
         return "q" + "".join(chr(97 + (n // 26**k) % 26) for k in range(3))
 
     for i in range(200):
-        assert not phones._has_spelled_digits(gates.message_words(" ".join(word(5 * i + j) for j in range(5))))
-        assert len(phones._UNGLUED) <= 55
-    assert len(phones._UNGLUED) > 5
-    assert phones._has_spelled_digits(gates.message_words("ring fiveonezero"))
+        words = frozenset(word(5 * i + j) for j in range(5)) | {"today", "okay", "deal"}
+        assert remembered.among(words) == {"today", "okay"}
+        assert len(remembered.seen) <= 50 + 8
+    # Once seen, a word is not tested again (until the sets are emptied at the limit).
+    seen.clear()
+    assert remembered.among(frozenset({"today", "deal"})) == {"today"}
+    assert remembered.among(frozenset({"today", "deal"})) == {"today"}
+    assert seen.count("today") <= 1
+
+
+def test_registering_a_stem_forgets_the_remembered_candidates():
+    early = gates.stems("qjvz")
+    assert not gates.message_words("zqxwvut here").any_stem(early)  # "zqxwvut" is remembered as no candidate
+    late = gates.stems("zqxw")
+    assert gates.message_words("zqxwvut here").any_stem(late)
+
+
+# Mostly letters, dots and spaces, so that every arrangement of five of them turns up.
+SPACED = st.lists(st.sampled_from(list("a. a. a. Z. -*@_1\t") + ["...", "e.g.", "w w w"]), max_size=30).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(SPACED)
+@example(" . a ")
+@example(" ..a ")
+@example(" a.. ")
+@example(" .... ")
+@example("x e.g. y")
+@example("w-w-w")
+@example("a @ b ")
+def test_spaced_hint_from_byte_classes_agrees_with_the_pattern(text):
+    classes = text.encode("ascii").translate(normalise._WORK_CLASSES).decode("ascii")
+    assert normalise._spaced_hint(text, classes) == (normalise._SPACED_HINT.search(text) is not None)
+    if OLD_ANY_WORK.search(text):
+        assert normalise._ascii_may_change(text)
+    else:
+        assert normalise.normalise(text).text == text
+
+
+INTERLEAVY = st.lists(st.sampled_from(list("0123456789") * 3 + list("aZ-. _\t\u00e9\u2013") + ["--", "ab"]), max_size=40).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(INTERLEAVY)
+@example("3a1b2c4d5e6f7")
+@example("4-1-5-5-5-0-1-2-3")
+def test_interleaved_count_is_a_necessary_condition(text):
+    from pipeline.detection import decoders
+
+    if not decoders._may_interleave(text):
+        assert decoders._INTERLEAVED.search(text) is None
+
+
+PIGGY = st.lists(st.sampled_from(["ay", "ay ", "day", "today", "ayay", "xay.", "way", "aya", " ", "7ay", "\u00e9ay", "A", "Y"]),
+                 max_size=12).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(PIGGY)
+def test_pig_latin_count_is_a_necessary_condition(text):
+    from pipeline.detection import decoders
+
+    gate = gates.message_words(text)
+    if len(decoders._AY_AT_END.findall(gate.lowered)) < 3:
+        assert sum(1 for w in gate.words if w.endswith("ay")) < 3
+
+
+@settings(max_examples=600, deadline=None)
+@given(DECODABLE)
+def test_leet_words_of_joined_tokens_are_those_of_each_token(text):
+    from pipeline.detection import decoders
+
+    mixed = decoders._mixed_tokens(text)
+    each = {w for t in mixed for w in re.findall(r"[a-z]+", t.lower().translate(decoders._LEET_TO_LETTERS))}
+    assert set(decoders._LETTER_RUN.findall(" ".join(mixed).lower().translate(decoders._LEET_TO_LETTERS))) == each
+
+
+# Plain chat answered before any gate (branch s5-easy): wherever ``_plain_chat`` says so, the whole
+# scan must find nothing. Texts are built from the words the gates look for, words that start like
+# them, ordinary chat words and the punctuation plain chat may hold.
+def _gate_words() -> list[str]:
+    from pipeline.detection import scanner
+
+    return sorted(w for w in scanner._PLAIN_STOP_WORDS if w.isascii() and w.isalpha())
+
+
+NEAR_WORDS = ["cashier", "venmoo", "zelly", "payp", "telegr", "whatsap", "snapp", "instag", "gmai", "yaho", "hotmai",
+              "paypl", "revolu", "crypt", "bitco", "stablecoin", "skrill", "wired", "today", "okay", "stay", "pay",
+              "obverse", "reverse", "site", "shop", "store", "find", "search", "google", "yahoo", "number", "digits"]
+CHAT_WORDS = ["is", "this", "still", "available", "thanks", "deal", "great", "seller", "fast", "shipping", "coin", "the",
+              "price", "firm", "ok", "good", "hey", "got", "i", "ll", "what", "s", "box", "a", "b", "me", "my", "you"]
+PLAIN_PIECES = st.one_of(
+    st.sampled_from(CHAT_WORDS + NEAR_WORDS),
+    st.sampled_from(_gate_words()),
+    st.sampled_from([" ", " ", " ", ", ", "!", "?", "'", '"', "  ", "X", "1", ".", "@", "-"]),
+).map(lambda w: w.upper() if len(w) % 5 == 0 else w.title() if len(w) % 5 == 1 else w)
+PLAIN_TEXT = st.lists(PLAIN_PIECES, max_size=14).map(" ".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(PLAIN_TEXT)
+def test_plain_chat_finds_nothing_in_the_whole_scan(text):
+    from pipeline.detection import decoders, languages, scanner
+
+    if not text or not scanner._plain_chat(text):
+        return
+    folded = normalise.normalise(text)
+    assert folded.text == text
+    gate = gates.message_words(text)
+    assert languages.rewrite_links(folded, gate) is folded
+    assert not scanner.could_match(text, gate)
+    assert not decoders.may_apply(text, gate)
+    assert scanner._scan(text, scanner.DEFAULT_PLATFORM_DOMAINS) == []
+
+
+def _plain_messages(paths) -> int:  # type: ignore[no-untyped-def]
+    import json
+
+    from pipeline.detection import scanner
+
+    plain = 0
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text = json.loads(line)["text"] if line.strip() else ""
+            if text and scanner._plain_chat(text):
+                plain += 1
+                assert scanner._scan(text, scanner.DEFAULT_PLATFORM_DOMAINS) == [], text
+    return plain
+
+
+def test_plain_chat_on_every_message_of_the_held_out_sets():
+    from pathlib import Path
+
+    assert _plain_messages(sorted((Path(__file__).resolve().parents[1] / "heldout").glob("*/messages.jsonl"))) >= 3
+
+
+def test_plain_chat_on_every_message_of_the_shared_corpora(shared_eval):  # type: ignore[no-untyped-def]
+    assert _plain_messages([shared_eval / "contact-dev.jsonl", shared_eval / "contact-adversarial-dev.jsonl"]) >= 5
+
+
+def test_plain_chat_takes_ordinary_short_messages():
+    from pipeline.detection import scanner
+
+    assert scanner._plain_chat("Is this still available?")
+    assert scanner._plain_chat("great seller, fast shipping")
+    assert not scanner._plain_chat("text me, one two")  # gate words
+    assert not scanner._plain_chat("w h a t s a p p")  # spaced letters
+    assert not scanner._plain_chat("ok at noon")  # "at" may be an address's "@"

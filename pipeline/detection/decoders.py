@@ -15,7 +15,7 @@ import binascii
 import re
 from collections.abc import Callable, Iterator
 
-from pipeline.detection.gates import MessageWords, tokens_around
+from pipeline.detection.gates import MessageWords, WordFilter, tokens_around
 
 # --- character maps --------------------------------------------------------------------------
 
@@ -47,7 +47,9 @@ MORSE = {
     "-----": "0", ".----": "1", "..---": "2", "...--": "3", "....-": "4", ".....": "5", "-....": "6", "--...": "7",
     "---..": "8", "----.": "9", ".-.-.-": ".", ".--.-.": "@",
 }
-_MORSE_RUN = re.compile(r"(?<![\w.-])[.\-]{1,6}(?:\s*/?\s*[.\-]{1,6}){5,}(?![\w.-])")
+# Class-first (the engine jumps from dot to dash instead of trying every position), the left
+# boundary checked behind the first sign; same matches as "(?<![\w.-])[.\-]{1,6}(?:\s*/?\s*[.\-]{1,6}){5,}(?![\w.-])".
+_MORSE_RUN = re.compile(r"[.\-](?<![\w.\-][.\-])[.\-]{0,5}(?:\s*/?\s*[.\-]{1,6}){5,}(?![\w.-])")
 _MORSE_DASHES = str.maketrans({"–": "-", "—": "-", "·": ".", "•": ".", "_": "-", "−": "-"})
 # Homophones of digits that are not ordinary words in trade chat ("for" and "to" alone are).
 HOMOPHONES = {"won": "one", "wun": "one", "fife": "five", "ate": "eight", "tree": "three", "niner": "nine",
@@ -71,6 +73,7 @@ _LEET_TARGETS = frozenset(
 )
 _DIGIT_LOOKALIKES = frozenset("0123456789OoIlSsZzBb|")
 _LEET_TO_LETTERS = str.maketrans("0134578@$2", "oieastbasz")
+_LETTER_RUN = re.compile(r"[a-z]+")
 _LETTERS_TO_DIGITS = str.maketrans("OoIlSsZzBb|", "00115522881")
 _TOKEN = re.compile(r"[A-Za-z0-9_@$.]+")
 _JUNCTION = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]")
@@ -83,7 +86,14 @@ MAX_DECODE_CHARS = 4000
 # Starts with the digit class (the engine jumps from digit to digit) and checks the left boundary
 # behind it; same matches as "(?<![A-Za-z0-9])(?:[0-9][^\s0-9]{1,2}){6,}[0-9](?![A-Za-z0-9])".
 _INTERLEAVED = re.compile(r"[0-9](?<![A-Za-z0-9][0-9])(?:[^\s0-9]{1,2}[0-9]){6,}(?![A-Za-z0-9])")
+# Each of the six or more gaps of an _INTERLEAVED match starts right after a digit with a sign that is
+# neither a digit nor a space, so its ASCII text, digits read "0", spaces " " and every other byte "x",
+# holds "0x" six times: one translation and one count rule out most number-carrying messages
+# without entering the regex engine at every digit.
+_DIGIT_GAPS = bytes(48 if 48 <= c <= 57 else 32 if c in b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f" else 120 for c in range(256))
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
+_AY_AT_END = re.compile(r"ay(?![a-z])")
+_ENDS_IN_AY = WordFilter(lambda word: word.endswith("ay"))
 _PIG_WORD = re.compile(r"(?<![A-Za-z])([a-z]+)-?([a-z]*)ay(?![a-z])", re.IGNORECASE)
 _PIG_TARGETS = frozenset(
     "zero oh one two three four five six seven eight nine text call me my cell is email at dot number phone ring".split()
@@ -93,6 +103,8 @@ _PIG_TARGETS = frozenset(
 _LOOKALIKE_RUN = re.compile(r"[OoIlSZB|](?<=[0-9-][OoIlSZB|])|[OoIlSZB|](?=[0-9-])")
 _BASE64_WORDS = frozenset({"decode", "decoded", "base"})
 _ANY_DECODER_WORD = _REVERSE_CUES | _NATO_WORDS | _STRICT_HOMOPHONES | _LEET_TARGETS | _BASE64_WORDS
+# Every word ``may_apply`` looks for ("area" with "code" asks for the area-code decoder).
+DECODER_WORDS = _ANY_DECODER_WORD | {"area", "code"}
 
 
 def may_apply(text: str, gate: MessageWords) -> bool:
@@ -123,22 +135,30 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
     if not words.isdisjoint(_NATO_WORDS):
         yield from _runs(text, _NATO_RUN, _nato, "nato")
     if text.count("-") + text.count(".") >= 8:
-        morse_text = text.translate(_MORSE_DASHES)
+        # Of the signs _MORSE_DASHES rewrites, ASCII text can hold only "_".
+        morse_text = text.translate(_MORSE_DASHES) if "_" in text or not text.isascii() else text
         yield from _runs(morse_text, _MORSE_RUN, _morse, "morse")
     if not words.isdisjoint(_STRICT_HOMOPHONES):
         yield from _runs(text, _HOMOPHONE_RUN, _homophones, "homophones")
-    # Three different words ending in "ay" need three "ay" in the text: counted first, in C.
-    if gate.lowered.count("ay") >= 3 and sum(1 for w in words if w.endswith("ay")) >= 3:
+    # Three different words ending in "ay" need three "ay" in the text, and three at a word's end:
+    # counted first, in C ("today", "assay" and "pay" make long descriptions pass the first count).
+    lowered = gate.lowered
+    if lowered.count("ay") >= 3 and len(_AY_AT_END.findall(lowered)) >= 3 and len(_ENDS_IN_AY.among(words)) >= 3:
         yield _pig_latin(text), 0, len(text), "pig_latin"
     if gate.digits and (not words.isdisjoint(_LEET_TARGETS) or "S" in text or "O" in text or "I" in text):
         yield from _leet(text)
     # Letters between the digits need no leet word: "3a1b2c..." hides a number whatever surrounds it.
-    if gate.digits >= 7:
+    if gate.digits >= 7 and _may_interleave(text):
         yield from _runs(text, _INTERLEAVED, lambda s: "".join(c for c in s if c.isdigit()), "interleaved")
     if ("=" in text or len(text) >= 16) and _names_base64(gate):
         yield from _base64(text)
     if _mentions_area_code(gate):
         yield from _area_codes(text)
+
+
+def _may_interleave(text: str) -> bool:
+    """False only when ``_INTERLEAVED`` certainly finds nothing in ``text`` (fewer than six digit-then-sign places)."""
+    return not text.isascii() or text.encode("ascii").translate(_DIGIT_GAPS).decode("ascii").count("0x") >= 6
 
 
 def _mentions_area_code(gate: MessageWords) -> bool:
@@ -250,7 +270,8 @@ def _leet(text: str) -> Iterator[Decoded]:
     mixed = _mixed_tokens(text)
     if not mixed:
         return
-    if any(w in _LEET_TARGETS for t in mixed for w in re.findall(r"[a-z]+", t.lower().translate(_LEET_TO_LETTERS))):
+    # The letter runs of every token read as letters, in one pass over the tokens joined by spaces.
+    if not _LEET_TARGETS.isdisjoint(_LETTER_RUN.findall(" ".join(mixed).lower().translate(_LEET_TO_LETTERS))):
         letters = _TOKEN.sub(lambda m: m.group().translate(_LEET_TO_LETTERS) if _JUNCTION.search(m.group()) else m.group(), text)
         yield letters, 0, len(text), "leet"
     lookalike = [t for t in mixed if _DIGIT_LOOKALIKES.issuperset(t)]

@@ -9,6 +9,7 @@ Gates only ever skip work: a gate that passes means "run the detector", never "r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "|": "l"})
 _WORD = re.compile(r"[a-z]+")
@@ -39,10 +40,50 @@ class Stems:
         self.literals = literals
 
 
+class WordFilter:
+    """The words of a message that pass ``test`` (a pure function of one word), remembered across messages.
+
+    Chat repeats its words: after a few messages nearly every word of a new one has been seen, and
+    two set operations in C stand for a Python-level test of each word (on a long description,
+    fifty words cost 50 k instructions that way). Each operation walks the message's few words,
+    never the remembered ones. The sets are emptied when they hold more than ``limit`` words,
+    which bounds memory on a stream of random tokens; ``forget`` empties them when what ``test``
+    reads changes.
+    """
+
+    __slots__ = ("test", "seen", "passed", "limit")
+
+    def __init__(self, test: Callable[[str], bool], limit: int = 100_000) -> None:
+        self.test = test
+        self.seen: set[str] = set()
+        self.passed: set[str] = set()
+        self.limit = limit
+
+    def among(self, words: frozenset[str]) -> frozenset[str]:
+        """The members of ``words`` that pass the test."""
+        unknown = words.difference(self.seen)
+        if unknown:
+            if len(self.seen) > self.limit:
+                self.forget()
+                unknown = words  # the words seen before are forgotten too
+            test, seen, passed = self.test, self.seen, self.passed
+            for word in unknown:
+                seen.add(word)
+                if test(word):
+                    passed.add(word)
+        return words & self.passed
+
+    def forget(self) -> None:
+        """Drop every remembered answer."""
+        self.seen.clear()
+        self.passed.clear()
+
+
 # The three-letter prefixes of every alphabetic stem any detector registered (at import time):
 # a message's words are filtered against this set once, and each detector's test then looks at
 # the few words that passed instead of searching the whole text with its own pattern.
 _STEM_PREFIXES: set[str] = set()
+_STEM_CANDIDATES = WordFilter(lambda word: word[:3] in _STEM_PREFIXES)
 
 
 class MessageWords:
@@ -54,7 +95,7 @@ class MessageWords:
         self.words = words
         self.digits = digits
         self.lowered = lowered
-        self._stem_candidates: list[str] | None = None
+        self._stem_candidates: frozenset[str] | None = None
 
     def any_word(self, vocabulary: frozenset[str]) -> bool:
         """True when the message contains one of ``vocabulary``'s words."""
@@ -64,8 +105,7 @@ class MessageWords:
         """True when a word of the lower-cased, de-leeted text starts with one of ``stems``."""
         candidates = self._stem_candidates
         if candidates is None:
-            prefixes = _STEM_PREFIXES
-            candidates = self._stem_candidates = [w for w in self.words if w[:3] in prefixes]
+            candidates = self._stem_candidates = _STEM_CANDIDATES.among(self.words)
         for word in candidates:
             if word.startswith(stems.words):
                 return True
@@ -75,10 +115,16 @@ class MessageWords:
         return False
 
 
+def stem_candidates(words: frozenset[str]) -> frozenset[str]:
+    """The words that start like some registered alphabetic stem (its first three letters)."""
+    return _STEM_CANDIDATES.among(words)
+
+
 def stems(*literals: str) -> Stems:
     """Register literal word stems for ``MessageWords.any_stem``."""
     words = tuple(s for s in literals if s.isalpha() and len(s) >= 3)
     _STEM_PREFIXES.update(s[:3] for s in words)
+    _STEM_CANDIDATES.forget()
     return Stems(words, tuple(s for s in literals if s not in words))
 
 
@@ -108,6 +154,11 @@ def tokens_around(text: str, sign: re.Pattern[str], token_chars: bytes) -> list[
         tokens.append(spaced[spaced.rfind(" ", 0, position) + 1 : end])
         found = sign.search(text, end)
     return tokens
+
+
+def words_of(lowered: str) -> list[str]:
+    """The runs of ASCII letters of a lower-cased text: the words ``message_words`` starts from."""
+    return _words(lowered)
 
 
 def _words(lowered: str) -> list[str]:

@@ -103,6 +103,11 @@ class Vocabulary:
             else:
                 self.nonlatin.append((text, phrase))
         self.phrase_keys = frozenset(self.by_key)
+        # The letter runs of each Latin phrase: in ASCII text a phrase can match only where every
+        # one of them is a word of the message, so a phrase missing one is not searched for (its
+        # pattern, which opens with a look-behind, is tried at every position of the text).
+        self.phrase_words = {text: frozenset(re.findall(r"[a-z]+", text.lower())) for entries in self.by_key.values()
+                             for text, _ in entries}
         self.latin_cues = frozenset(c for c in self.phone_cues if c.isascii() and " " not in c and "-" not in c)
         # First characters of the non-Latin entries: a message sharing none (emoji, accented Latin)
         # needs none of their patterns.
@@ -381,8 +386,12 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
     """Apps, rails, fee dodging and leaving the platform, in the languages of the vocabulary."""
     if not might_have_phrases(text, gate, vocabulary):
         return []
-    candidates = [entry for key in gate.words & vocabulary.phrase_keys for entry in vocabulary.by_key[key]]
-    if not text.isascii():
+    keys = gate.words & vocabulary.phrase_keys
+    if text.isascii():
+        words, phrase_words = gate.words, vocabulary.phrase_words
+        candidates = [entry for key in keys for entry in vocabulary.by_key[key] if phrase_words[entry[0]] <= words]
+    else:
+        candidates = [entry for key in keys for entry in vocabulary.by_key[key]]
         lowered = gate.lowered
         candidates.extend(entry for entry in vocabulary.nonlatin if entry[0] in lowered)
     found: list[tuple[re.Match[str], Phrase]] = []

@@ -55,10 +55,19 @@ _SPACED_HINT = re.compile(r"[ \-.*][A-Za-z@.][ \-.*][A-Za-z@.][ \-.*]")
 _LINK_MARKERS = re.compile(
     r"[(\[{<@ ._](?:(?<=[(\[{<@])|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
 )
-# One search that tells a plain ASCII message needs none of the passes below (most messages).
-_ANY_WORK = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@ \-._*](?:(?<=[\x00-\x08\x0b\x0c\x0e-\x1f\x7f(\[{<@])|"
-    r"(?<=[ \-.*])[A-Za-z@.][ \-.*][A-Za-z@.][ \-.*]|(?<= )(?i:dot|slash|\.) |(?<= )\.[a-z]|(?<=\.) com\b|(?<=_)(?i:at|dot)_)"
+# Whether a plain ASCII message needs any of the passes below (most need none), in C-level steps:
+# a bytes translation into classes, substring tests, two spelled-out link words. This
+# answers True wherever the single pattern it replaced did (tests/detection/test_fast_paths.py
+# keeps that pattern), which entered the regex engine at every space: five times the cost on a
+# long description. A message let through needlessly comes out of the passes unchanged.
+# Byte classes of an ASCII text for those checks (decoded to str before testing: ``in`` on bytes
+# first tries its operand as an integer and pays for the exception): "!" a sign that always needs a pass (a control
+# character, or one of ( [ { < @ _), " " a separator of spaced letters (space, "-", "*"), "." the dot
+# (a separator or a letter there), "a" a letter, "#" anything else (digits, tabs, other punctuation).
+_WORK_CLASSES = bytes(
+    33 if (c < 32 and c not in (9, 10, 13)) or c == 127 or chr(c) in "([{<@_"
+    else 32 if chr(c) in " -*" else 46 if c == 46 else 97 if chr(c).isalpha() and c < 128 else 35
+    for c in range(256)
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_CONTROLS = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {127: " "}
@@ -130,7 +139,7 @@ def _strip_accent(ch: str) -> str:
 def normalise(text: str) -> NormalisedText:
     """Normalise ``text`` for detection: fold Unicode, unhide invisibles, rejoin spelled-out links."""
     if text.isascii():
-        if not _ANY_WORK.search(text):
+        if not _ascii_may_change(text):
             return NormalisedText(text, text)
         clean = text.translate(_ASCII_CONTROLS) if _CONTROL.search(text) else text
         folded = NormalisedText(clean, text)
@@ -140,6 +149,27 @@ def normalise(text: str) -> NormalisedText:
     if not _LINK_MARKERS.search(collapsed.text):
         return collapsed
     return _rewrite(collapsed, _LINK_FORMS, _link_symbol)
+
+
+def _ascii_may_change(text: str) -> bool:
+    """True whenever the former any-work pattern matched ASCII ``text`` (and only a few times more)."""
+    classes = text.encode("ascii").translate(_WORK_CLASSES).decode("ascii")
+    if "!" in classes or " ." in text or ". com" in text or _spaced_hint(text, classes):
+        return True
+    lowered = text.lower()
+    return " dot " in lowered or " slash " in lowered
+
+
+def _spaced_hint(text: str, classes: str) -> bool:
+    """``_SPACED_HINT.search(text) is not None`` for ASCII ``text``, read from its byte classes.
+
+    A dot can stand for a letter only between two separators (" . ", ".. "...); a text with no such
+    place has every dot of a match in a separator's place, and the match reads " a a " once dots
+    are spaces. Any other text, or one holding "@" (class "!"), asks the pattern.
+    """
+    if "!" in classes or " . " in classes or " .." in classes or ".. " in classes or "..." in classes:
+        return _SPACED_HINT.search(text) is not None
+    return " a a " in classes.replace(".", " ")
 
 
 def _fold_non_ascii(text: str) -> NormalisedText:

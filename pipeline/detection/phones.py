@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from pipeline.detection import languages
 from pipeline.detection.checksums import dhl_valid, tracking_valid
-from pipeline.detection.gates import MessageWords, message_words
+from pipeline.detection.gates import MessageWords, WordFilter, message_words
 from pipeline.detection.hits import Hit, bounded
 
 _DIGIT_WORDS = {
@@ -223,15 +223,22 @@ def _with_foreign_numbers(text: str, tokens: list[DigitToken]) -> tuple[list[Dig
     return kept, ",".join(langs[:4]) or None
 
 
+def _glued(word: str) -> bool:
+    """True when ``word`` is made only of spelled digits glued together ("fiveonezero")."""
+    return len(word) >= 5 and word[:2] in _SPELLED_STARTS and _ALL_SPELLED.fullmatch(word) is not None
+
+
+# Remembered per word: the Python-level test of every word cost 57 k instructions on a long description.
+_GLUED_WORDS = WordFilter(_glued)
+
+
 def _has_spelled_digits(gate: MessageWords) -> bool:
     """True when a word is a spelled digit, or is made only of spelled digits glued together.
 
     Words come from splitting at digits, so "four1five" already yields "four" and "five"; only
     runs glued without digits ("fiveonezero") need the longer check.
     """
-    if gate.any_word(_DIGIT_WORD_SET):
-        return True
-    return any(len(word) >= 5 and word[:2] in _SPELLED_STARTS and _ALL_SPELLED.fullmatch(word) for word in gate.words)
+    return gate.any_word(_DIGIT_WORD_SET) or bool(_GLUED_WORDS.among(gate.words))
 
 
 def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:
@@ -303,8 +310,9 @@ def _apply_repeats(text: str, tokens: list[DigitToken]) -> list[DigitToken]:
     """Expand "double five" / "triple 7" into the repeated digits, spanning the repeat word."""
     expanded = []
     for token in tokens:
-        repeat = _REPEAT_BEFORE.search(text, max(0, token.start - 8), token.start)
-        if repeat and len(token.digits) == 1:
+        # Only a single digit repeats: the length is tested before the pattern is searched for.
+        repeat = _REPEAT_BEFORE.search(text, max(0, token.start - 8), token.start) if len(token.digits) == 1 else None
+        if repeat:
             times = 2 if repeat.group(1).lower() == "double" else 3
             token = DigitToken(repeat.start(), token.end, token.digits * times, False)
         expanded.append(token)

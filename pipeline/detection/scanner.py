@@ -9,7 +9,8 @@ from functools import lru_cache
 from pipeline.detection import decoders, emails, handles, intents, languages, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
-from pipeline.detection.gates import MessageWords, message_words, stems
+from pipeline.detection.gates import MessageWords, message_words, stem_candidates, stems
+from pipeline.detection.gates import words_of as gates_words
 from pipeline.detection.handles import find_handles
 from pipeline.detection.hits import MAX_MATCHES, Hit
 from pipeline.detection.intents import find_intents
@@ -25,8 +26,13 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
     """Return the off-platform contact and payment findings in one message, spans in ``text``."""
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
-    if not text:
+    if not text or _plain_chat(text):
         return []
+    return _scan(text, platform_domains)
+
+
+def _scan(text: str, platform_domains: Iterable[str]) -> list[Finding]:
+    """Normalise, detect, resolve and decode: the whole scan of one (non-empty) message."""
     folded = normalise(text)
     gate = message_words(folded.text)
     normalised = languages.rewrite_links(folded, gate)
@@ -157,6 +163,42 @@ def _could_match_by_characters(text: str, gate: MessageWords) -> bool:
     if payments.may_hold_long_token(text) and payments.LONG_TOKEN.search(text) is not None:
         return True
     return languages.might_have_numbers(text, gate)
+
+
+# Plain chat ("Is this still available?", "great seller, fast shipping"): ASCII letters, spaces and
+# , ! ? ' " only, no word any gate looks for. Such a message is answered before normalise,
+# message_words, the detector gates and the decoder gate, which together cost about 40 k
+# instructions for a four-letter "deal". Each condition below stands for one of those gates (see
+# ``_plain_chat``); tests/detection/test_fast_paths.py checks that the whole scan finds nothing
+# wherever this says so.
+_PLAIN_CLASSES = bytes(
+    97 if (65 <= c <= 90 and c != 88) or 97 <= c <= 122 else 32 if c in b" ,!?'\"" else 33 for c in range(256)
+)
+_PLAIN_STOP_WORDS = frozenset().union(
+    _ANY_GATE_WORD, decoders.DECODER_WORDS, languages.VOCABULARY.link_hints, {"dot", "slash"},
+)
+_LONG_LETTERS = "a" * 25
+
+
+def _plain_chat(text: str) -> bool:
+    """True only when the whole scan of ``text`` certainly finds nothing (and nothing to decode)."""
+    if not text.isascii():
+        return False
+    classes = text.encode("ascii").translate(_PLAIN_CLASSES).decode("ascii")
+    # "!": a digit, a symbol or "X" (could_match and may_apply look for them); " a a ": spaced letters
+    # (normalise would join them); 25 letters in a row: a crypto address for LONG_TOKEN.
+    if "!" in classes or " a a " in classes or _LONG_LETTERS in classes:
+        return False
+    lowered = text.lower()
+    if "ay " in lowered:
+        return False  # pig latin's hint in may_apply
+    words = frozenset(gates_words(lowered))
+    # Every word could_match, may_apply (area codes too) and rewrite_links look for, and "dot" and
+    # "slash", which normalise rewrites.
+    if not words.isdisjoint(_PLAIN_STOP_WORDS):
+        return False
+    # could_match's stems: no word may even start like a registered stem.
+    return not stem_candidates(words) and not any(literal in lowered for literal in _STEMS.literals)
 
 
 def _spelled_digits(gate: MessageWords) -> bool:

@@ -108,6 +108,15 @@ def _wait_gone(pids: set[int], seconds: float) -> set[int]:
     return {p for p in pids if _alive(p)}
 
 
+def _kill_all(process: subprocess.Popen, pids: set[int]) -> None:
+    """Whatever a stopping test leaves behind: the render, its descendants and the helpers it saw."""
+    for pid in _descendants(process.pid) | pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.kill()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_stopping_a_render_ends_its_fork_server_and_workers(tmp_path: Path, how: signal.Signals) -> None:
@@ -118,11 +127,7 @@ def test_stopping_a_render_ends_its_fork_server_and_workers(tmp_path: Path, how:
         left = _wait_gone(helpers, 15)
         assert not left, f"orphan render processes after {how.name}: {sorted(left)}"
     finally:
-        for pid in _descendants(process.pid) | helpers:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
+        _kill_all(process, helpers)
 
 
 @pytest.mark.slow
@@ -142,8 +147,4 @@ def test_stopping_a_render_while_its_pool_is_still_starting_leaves_nothing(tmp_p
         left = _wait_gone(seen, 15)
         assert not left, f"orphan render processes after {how.name}: {sorted(left)}"
     finally:
-        for pid in _descendants(process.pid) | seen:
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
+        _kill_all(process, seen)

@@ -91,6 +91,11 @@ def rows(self, sql, parameters=None):
     statements.append((direct.pyformat(sql) if parameters else sql, dict(parameters or {})))
     return _rows(self, sql, parameters)
 direct.DirectReader.rows = rows
+_stream = direct.DirectReader.stream
+def stream(self, sql, parameters=None):
+    statements.append((direct.pyformat(sql) if parameters else sql, dict(parameters or {})))
+    return _stream(self, sql, parameters)
+direct.DirectReader.stream = stream
 from peerguard.cli import main
 sys.argv = ['peerguard', *sys.argv[1:]]
 try:

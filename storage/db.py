@@ -83,6 +83,10 @@ class SessionReader:
             parameters = sqlite_parameters(parameters)
         return [tuple(row) for row in self.session.execute(text(sql), parameters)]
 
+    def stream(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Iterator[tuple]:
+        """``rows``, one at a time (a session has them all before the first is handed over)."""
+        return iter(self.rows(sql, parameters))
+
 
 def is_deadlock(exc: BaseException) -> bool:
     """True for PostgreSQL's "deadlock detected" (SQLSTATE 40P01): the transaction was rolled back and may be retried."""

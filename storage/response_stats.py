@@ -16,6 +16,7 @@ the records.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -102,6 +103,12 @@ class SellerSummary(NamedTuple):
 def seller_summaries(reader: Reader, now: datetime, policy: ResponsePolicy,
                      seller_email: str | None = None) -> list[SellerSummary]:
     """PostgreSQL only: per seller, what ``summarise`` gives for ``seller_records(now - window, now)``, by seller id."""
+    return list(iter_seller_summaries(reader, now, policy, seller_email))
+
+
+def iter_seller_summaries(reader: Reader, now: datetime, policy: ResponsePolicy,
+                          seller_email: str | None = None) -> Iterator[SellerSummary]:
+    """``seller_summaries`` one seller at a time, as the rows arrive (``Reader.stream``): consume it all before the next read."""
     if reader.dialect != "postgresql":
         raise ValueError("seller_summaries runs on PostgreSQL; read seller_records elsewhere")
     parameters: dict[str, object] = {
@@ -112,10 +119,8 @@ def seller_summaries(reader: Reader, now: datetime, policy: ResponsePolicy,
     sql = _SUMMARIES.replace("{seller}", _SUMMARY_ONE_SELLER if seller_email is not None else "")
     if seller_email is not None:
         parameters["email"] = seller_email.lower()
-    found = []
     for (seller_id, external_id, email, name, obligations, answered, low, high,
-         decided_target, within_target, decided_limit, within_limit) in reader.rows(sql, parameters):
+         decided_target, within_target, decided_limit, within_limit) in reader.stream(sql, parameters):
         middle = () if low is None else (low.total_seconds(),) if answered % 2 else (low.total_seconds(), high.total_seconds())
-        found.append(SellerSummary(seller_id, external_id, email, name, StatsSummary(
-            obligations, answered, middle, decided_target, within_target, decided_limit, within_limit)))
-    return found
+        yield SellerSummary(seller_id, external_id, email, name, StatsSummary(
+            obligations, answered, middle, decided_target, within_target, decided_limit, within_limit))

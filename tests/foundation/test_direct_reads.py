@@ -310,3 +310,32 @@ def test_commit_to_scan_seconds_skips_unscanned_messages_on_both_readers(seeded)
         assert sorted(status_reads.commit_to_scan_seconds(SessionReader(session), ids)) == [0.0, 1.0, 2.0, 4.0]
     assert sorted(status_reads.commit_to_scan_seconds(reader, ids)) == [0.0, 1.0, 2.0, 4.0]
     assert status_reads.commit_to_scan_seconds(reader, []) == []
+
+
+def test_stream_hands_over_the_first_chunk_before_the_statement_has_finished(pg_url, monkeypatch):
+    """`sellers stats` works on the first sellers while PostgreSQL still sends the others; the rows are those of ``rows``."""
+    from psycopg import pq
+
+    monkeypatch.setattr(direct, "STREAM_CHUNK", 100)
+    sql = "SELECT g, g * interval '1 second', 'x' || g FROM generate_series(1, :n) AS g ORDER BY g"
+    reader = direct.connect_if_current(pg_url, migrations.head_revision())
+    assert reader is not None
+    with reader:
+        expected = reader.rows(sql, {"n": 1234})
+        streamed = reader.stream(sql, {"n": 1234})
+        first = next(streamed)
+        # Still inside the statement: the other 1,233 rows have not all been read yet.
+        assert reader._connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE
+        assert [first, *streamed] == expected and len(expected) == 1234
+        assert reader._connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        assert reader.rows("SELECT 1") == [(1,)]  # the connection is free again
+        assert list(reader.stream("SELECT 1 WHERE false")) == []
+
+
+def test_stream_is_rows_on_sqlite_and_on_a_session(seeded):
+    app, reader, _ids = seeded
+    sql = "SELECT id, seller_id, started_at, answered_at, away FROM response_deadlines ORDER BY id"
+    with app.session_factory() as session:
+        for on in (reader, SessionReader(session)):
+            found = on.rows(sql)
+            assert list(on.stream(sql)) == found and len(found) == 8

@@ -7,14 +7,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from peerguard.cli import main
+from peerguard.cli.sellers import _table
+from pipeline.responses import SellerResponseStats
 from storage.db import make_engine, transaction
 from storage.locks import SCHEDULER_LOCK_KEY, LeaderLock
 from storage.models import EmailPreference
 from tests.responses.factories import conversation, hours, message, user
 from usecases.app import App
+from usecases.response_stats import SellerStatsRow
 from usecases.settings import Settings
 
 
@@ -121,3 +126,39 @@ def test_outbox_status_list_and_requeue(env):
     assert "dead     1" in runner.invoke(main, ["outbox", "status"], env=env).output
     assert runner.invoke(main, ["outbox", "requeue", str(item["id"])], env=env).exit_code == 0
     assert runner.invoke(main, ["outbox", "requeue", "999"], env=env).exit_code == 4
+
+
+def _reference_table(rows) -> list[str]:
+    """The table as `sellers stats` wrote it before each median and pair of shares was formatted only once."""
+    def duration(seconds):
+        if seconds is None:
+            return "-"
+        minutes = round(seconds / 60)
+        return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+    def share(value):
+        return "-" if value is None else f"{value:.0%}"
+
+    lines = [f"{'seller':<32} {'asked':>6} {'answered':>8} {'median':>9} {'<=1h':>6} {'<=24h':>6}"]
+    for row in rows:
+        s = row.stats
+        lines.append(f"{(row.email or row.name)[:32]:<32} {s.obligations:>6} {s.answered:>8} "
+                     f"{duration(s.median_response_seconds):>9} {share(s.share_within_target):>6} {share(s.share_within_limit):>6}")
+    return lines
+
+
+# Medians on and around half minutes (where round() goes either way) and anything up to two days;
+# shares as hits / decided, so that equal values come from different sellers.
+_MEDIANS = st.one_of(st.none(), st.integers(0, 3000).map(lambda half_minutes: half_minutes * 30.0),
+                     st.integers(0, 3000).flatmap(lambda k: st.sampled_from([k * 30 - 1e-6, k * 30 + 1e-6, k * 30 + 0.5])),
+                     st.floats(0, 2 * 86400, allow_nan=False))
+_SHARES = st.one_of(st.none(), st.integers(1, 12).flatmap(lambda n: st.integers(0, n).map(lambda k: k / n)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=40), st.one_of(st.none(), st.text(max_size=40)), st.integers(0, 10**6),
+                          st.integers(0, 10**6), _MEDIANS, _SHARES, _SHARES), max_size=40))
+def test_the_table_is_what_formatting_every_line_on_its_own_gave(drawn):
+    rows = [SellerStatsRow(n, f"u-{n}", email, name, SellerResponseStats(asked, answered, median, target, limit))
+            for n, (name, email, asked, answered, median, target, limit) in enumerate(drawn)]
+    assert _table(iter(rows)) == _reference_table(rows)

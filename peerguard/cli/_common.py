@@ -64,6 +64,18 @@ def read_only() -> Iterator[tuple[Settings, Reader]]:
     settings = load_settings()
     reader = direct.connect_if_current(settings.database_url, migrations.head_revision())
     if reader is not None:
+        # At interpreter exit the cyclic collector runs over every object still alive (all the
+        # modules' functions and classes, and here 10,000 sellers' rows): 50-80 ms of CPU of a
+        # loaded machine for `sellers stats` (docs/benchmarks.md, round 2 session 6). These
+        # commands leave nothing behind that needs it (the connection is closed below, stdout is
+        # flushed by the interpreter itself), so the collector is told to leave everything alone
+        # then. Registered for exit, not done now: a test running the command in-process keeps
+        # its collector.
+        import atexit
+        import gc
+
+        atexit.unregister(gc.freeze)  # once, however often a test runs commands in one process
+        atexit.register(gc.freeze)
         with reader:
             yield settings, reader
         return

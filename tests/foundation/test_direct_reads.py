@@ -339,3 +339,21 @@ def test_stream_is_rows_on_sqlite_and_on_a_session(seeded):
         for on in (reader, SessionReader(session)):
             found = on.rows(sql)
             assert list(on.stream(sql)) == found and len(found) == 8
+
+
+def test_a_read_only_command_leaves_its_objects_to_the_collector_only_until_exit(seeded, tmp_path):
+    """`sellers stats` and the others freeze the collector at exit (the last collections cost them 50-80 ms), not before."""
+    app, _reader, _ids = seeded
+    probe = (
+        "import atexit, gc, sys\n"
+        # atexit runs its handlers last registered first: this one sees what the command registered.
+        "atexit.register(lambda: print('frozen at exit', gc.get_freeze_count() > 0))\n"
+        "from peerguard.cli import main\n"
+        "main(sys.argv[1:], standalone_mode=False)\n"
+        "print('frozen before exit', gc.get_freeze_count() > 0)\n"
+    )
+    env = {**os.environ, "DATABASE_URL": app.settings.database_url, "PEERGUARD_DATA_DIR": str(tmp_path)}
+    for command in (["sellers", "stats", "--now", NOW.isoformat()], ["status"]):
+        done = subprocess.run([sys.executable, "-c", probe, *command], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-2:] == ["frozen before exit False", "frozen at exit True"], done.stdout

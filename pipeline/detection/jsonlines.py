@@ -100,10 +100,12 @@ def _scan_simple(request_id: str, text: str, platform_domains: tuple[str, ...]) 
 # Chat repeats itself ("Thanks!", "Is this still available?", "ok sounds good"): the JSON list of a
 # short message's findings is remembered, so a repeat costs one dict look-up instead of a scan (the
 # easy benchmark stream's short lines, 60 % of it, cost 5-25 us each to scan). The answer is a pure
-# function of the text and the platform domains (one memo per domain setting); each memo holds at
-# most MEMO_ENTRIES texts of at most MEMO_MAX_CHARS characters and is emptied when full.
+# function of the text and the platform domains (one memo per domain setting, at most MEMO_SETTINGS
+# of them); each memo holds at most MEMO_ENTRIES texts of at most MEMO_MAX_CHARS characters and is
+# emptied when full (about 1 MB).
 MEMO_MAX_CHARS = 160
 MEMO_ENTRIES = 4096
+MEMO_SETTINGS = 4
 _memos: dict[tuple[str, ...], dict[str, str]] = {}
 
 
@@ -113,6 +115,8 @@ def _findings_json(text: str, platform_domains: tuple[str, ...]) -> str:
         return _render(scan_text(text, platform_domains=platform_domains))
     memo = _memos.get(platform_domains)
     if memo is None:
+        if len(_memos) >= MEMO_SETTINGS:
+            _memos.clear()
         memo = _memos[platform_domains] = {}
     answer = memo.get(text)
     if answer is None:

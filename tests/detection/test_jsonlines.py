@@ -135,3 +135,6 @@ def test_the_memo_is_per_platform_domain_setting_and_bounded(monkeypatch) -> Non
     assert all(len(memo) <= 3 for memo in jsonlines._memos.values())
     assert list(jsonlines.scan_lines(lines)) == first  # answers after emptying equal the first ones
     assert len(calls) == 2 + 20
+    for index in range(6):
+        list(jsonlines.scan_lines([line], platform_domains=(f"shop{index}.com",)))
+    assert 1 <= len(jsonlines._memos) <= jsonlines.MEMO_SETTINGS

@@ -88,3 +88,53 @@ def test_fast_path_and_general_path_agree() -> None:
         (fast,) = _answers([compact])
         (general,) = _answers([reordered])
         assert fast == general, text
+
+
+def _scan_counter(monkeypatch):  # type: ignore[no-untyped-def]
+    """Count the calls of jsonlines' scan_text, the memo emptied first (other tests filled it)."""
+    from pipeline.detection import jsonlines
+
+    calls: list[str] = []
+    real = jsonlines.scan_text
+
+    def counting(text, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(jsonlines, "scan_text", counting)
+    monkeypatch.setattr(jsonlines, "_memos", {})
+    return jsonlines, calls
+
+
+def test_repeated_short_texts_are_answered_from_the_memo(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    jsonlines, calls = _scan_counter(monkeypatch)
+    texts = ["Thanks!", "zelle me", "call 646 298 3371", "caf\u00e9 zelle?", "tab\there", "x" * 161 + " zelle"]
+    lines = [json.dumps({"id": f"m{i}", "text": t}) for i, t in enumerate(texts * 3)]
+    lines += [json.dumps({"text": t, "id": f"r{i}"}, ensure_ascii=False) for i, t in enumerate(texts)]  # general path
+    answers = list(jsonlines.scan_lines(lines))
+    # Each short text is scanned once whichever path read it; the long one (over MEMO_MAX_CHARS) every time.
+    assert sorted(calls) == sorted(texts[:-1] + [texts[-1]] * 4)
+    from pipeline.detection.scanner import scan_text
+
+    for answer, line in zip(answers, lines, strict=True):
+        request = json.loads(line)
+        expected = {"id": request["id"], "findings": [f.to_json() for f in scan_text(request["text"])]}
+        assert answer == json.dumps(expected, separators=(",", ":")), line
+    assert [bool(json.loads(a)["findings"]) for a in answers[:6]] == [False, True, True, True, False, True]
+
+
+def test_the_memo_is_per_platform_domain_setting_and_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    jsonlines, calls = _scan_counter(monkeypatch)
+    monkeypatch.setattr(jsonlines, "MEMO_ENTRIES", 3)
+    line = json.dumps({"id": "a", "text": "see goldbug.com/sale"})
+    default = json.loads(next(jsonlines.scan_lines([line])))
+    allowed = json.loads(next(jsonlines.scan_lines([line], platform_domains=("goldbug.com",))))
+    assert default["findings"] and allowed["findings"] == []
+    lines = [json.dumps({"id": str(i), "text": f"lot {i} zelle"}) for i in range(10)]
+    first = list(jsonlines.scan_lines(lines))
+    assert all(len(memo) <= 3 for memo in jsonlines._memos.values())
+    assert list(jsonlines.scan_lines(lines)) == first  # answers after emptying equal the first ones
+    assert len(calls) == 2 + 20
+    for index in range(6):
+        list(jsonlines.scan_lines([line], platform_domains=(f"shop{index}.com",)))
+    assert 1 <= len(jsonlines._memos) <= jsonlines.MEMO_SETTINGS

@@ -10,7 +10,8 @@ one Jinja2 template and a short stylesheet, WeasyPrint in one process, the 4000x
 referenced directly by file:// URL, "Page X of Y" from CSS counters. The project-templates anchor
 ("anchor") renders the same HTML (same templates, same CSS, same PDF/UA-1 option) as one
 WeasyPrint document in one process, with the full-size photos referenced directly by file://
-URL and WeasyPrint's own "Page X of Y" footer. Ours is ``render_transcript`` in a fresh process
+URL and WeasyPrint's own "Page X of Y" footer (and without the chain link lines, which in ours
+the joiner draws into the space each message block reserves). Ours is ``render_transcript`` in a fresh process
 (cold: no fork server, no font cache in memory) reading the photo derivatives that "prepare" wrote
 just before in its own process, as the attachments queue does at import; that preparation is
 measured and reported on its own row, not added to ours. Each side runs in its own subprocess; the parent samples the resident memory of that

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -63,10 +63,26 @@ p[dir=ltr] { direction: ltr }
   @bottom-right { text-align: right; vertical-align: middle }
 }
 """
+# The glyph sheet's words hold every character of "Page X of Y" footers and of "link HEX" chain
+# links; the lone letters are spaced so that no pair can be shaped into a ligature.
 GLYPH_SHEET_HTML = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>glyphs</title></head>'
-    '<body><p style="font: 8pt \'DejaVu Sans\', sans-serif">Page 0123456789 of</p></body></html>'
+    '<body><p style="font: 8pt \'DejaVu Sans\', sans-serif">Page 0123456789 of link a b c d e f</p></body></html>'
 )
+# Each message's chain link ("link " and 64 hex digits) is not laid out by WeasyPrint: the message
+# block reserves one line for it at its bottom (transcript.css: ``.message`` padding-bottom is
+# ``LINK_MARGIN`` + ``LINK_LINE_HEIGHT``) and carries the link in ``data-link``; the render finds
+# where each block landed and the joiner draws the line there as tagged text (a P element at the end
+# of the message's Art element) in the glyph sheet's font. Laying the line out and drawing it glyph
+# by glyph was about a fifth of a part's CPU (docs/benchmarks.md, branch s6-transcript).
+LINK_FONT_SIZE = 6.5  # pt, as the former ``.link`` paragraph
+LINK_LINE_HEIGHT = 1.35 * LINK_FONT_SIZE  # pt: one line at the stylesheet's line-height
+LINK_MARGIN = 72 / 25.4  # pt: the message block's own 1 mm bottom padding below the line
+# DejaVu Sans' ascent and descent (hhea, units per em 2048), which place the baseline in the line
+# as WeasyPrint's layout would (tests/transcript/test_link_stamps.py compares with a real layout).
+_ASCENT, _DESCENT = 1901 / 2048, 483 / 2048
+LINK_BASELINE = (LINK_LINE_HEIGHT - (_ASCENT + _DESCENT) * LINK_FONT_SIZE) / 2 + _ASCENT * LINK_FONT_SIZE
+_PX = 0.75  # pt per CSS px
 
 
 @dataclass(frozen=True)
@@ -82,11 +98,26 @@ class PartJob:
 
 
 @dataclass(frozen=True)
+class LinkStamp:
+    """Where the joiner draws one message's chain link line, in PDF points of its part's page."""
+
+    page: int  # page index in the part
+    article: int  # which message block (Art element) of that page, counted in tree order
+    x: float  # from the page's left edge
+    baseline: float  # from the page's top edge
+    text: str
+    # The line is an empty p.link-line block, whose (empty) P element the line fills; otherwise
+    # the line gets a P element of its own at the end of the message's Art element.
+    placeholder: bool = False
+
+
+@dataclass(frozen=True)
 class PartResult:
-    """A rendered part and the URLs the fetcher refused while rendering it."""
+    """A rendered part, the chain link lines to draw on it and the URLs the fetcher refused."""
 
     pdf: bytes
     refused: tuple[str, ...]
+    links: tuple[LinkStamp, ...] = ()
 
 
 def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
@@ -99,9 +130,49 @@ def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
     # The base URL is our opaque scheme, so any relative reference resolves to a refused URL.
     base_url = f"{SCHEME}://{job.token}/"
     stylesheet = weasyprint.CSS(string=job.css, url_fetcher=fetcher, base_url=base_url)
-    document = transcript_html_class()(string=job.html, base_url=base_url, url_fetcher=fetcher)
-    pdf = document.write_pdf(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
-    return PartResult(pdf=pdf, refused=tuple(fetcher.refused))
+    html = transcript_html_class()(string=job.html, base_url=base_url, url_fetcher=fetcher)
+    document = html.render(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
+    links = link_stamps(document)
+    pdf = document.write_pdf(pdf_variant=PDF_VARIANT)
+    return PartResult(pdf=pdf, refused=tuple(fetcher.refused), links=links)
+
+
+def link_stamps(document) -> tuple[LinkStamp, ...]:
+    """Find the line each message block reserved for its chain link, page by page.
+
+    A block reserves the line in its bottom padding, which a block broken across pages keeps on
+    its last piece only; a block with files (which may break anywhere) reserves it as an empty
+    ``p.link-line`` block, which may go to the next page alone. Blocks are counted in the order
+    WeasyPrint's tagging walks the boxes, which is the order of the page's Art elements.
+    """
+    stamps: list[LinkStamp] = []
+    for number, page in enumerate(document.pages):
+        for ordinal, box in enumerate(_articles(page._page_box)):
+            link = box.element.get("data-link")
+            if not link:
+                continue
+            if "has-files" in box.element.get("class", "").split():
+                line = next((child for child in box.children if child.element_tag == "p"
+                             and child.element.get("class") == "link-line"), None)
+                if line is None:
+                    continue  # on the block's next page
+                top, x, placeholder = line.content_box_y(), line.content_box_x(), True
+            elif box.padding_bottom > 0:
+                top, x, placeholder = box.content_box_y() + box.height, box.content_box_x(), False
+            else:
+                continue
+            stamps.append(LinkStamp(number, ordinal, x * _PX, top * _PX + LINK_BASELINE, f"link {link}", placeholder))
+    return tuple(stamps)
+
+
+def _articles(box) -> Iterator:
+    if getattr(box, "_box", None) is not None:  # an absolutely positioned box's placeholder
+        box = box._box
+    if box.element_tag == "article" and box.element is not None:
+        yield box
+        return
+    for child in getattr(box, "children", ()):
+        yield from _articles(child)
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Join separately rendered parts into one tagged PDF, then stamp "Page X of Y" footers.
+"""Join separately rendered parts into one tagged PDF, draw the chain links, stamp "Page X of Y" footers.
 
 WeasyPrint's cost grows with pages and its memory with the document, so long transcripts are
 rendered in parts. Joining them must keep what a single render would have had: one structure
@@ -11,19 +11,21 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import unquote
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf
 
+from pipeline.transcript.parts import LINK_FONT_SIZE, LinkStamp
 from pipeline.transcript.record import RECORD_NAME, page_digests
 from pipeline.transcript.served import MESSAGE_LINK_SCHEME
 
 FOOTER_FONT = Name("/PGFooter")
 FOOTER_SIZE = 8.0
 FOOTER_BASELINE = 30.0  # points above the bottom edge, inside the 20 mm bottom margin
+LINK_GRAY = 0.4  # the former ``.link`` paragraph's color, #666
 _CATALOG_KEYS = ("/Lang", "/MarkInfo", "/ViewerPreferences", "/Metadata")
 
 
@@ -56,10 +58,12 @@ class _Structure:
     # Each part's named destinations (a message block's id), as explicit destinations in the
     # joined document: a link in one part may lead to a message drawn in another.
     anchors: dict[str, Array] | None = None
+    # Content drawn over each joined page (by page index) after WeasyPrint's: the chain links.
+    overlays: dict[int, list[bytes]] = field(default_factory=dict)
 
 
 def join_parts(
-    parts: Iterable[bytes],
+    parts: Iterable[bytes | tuple[bytes, Sequence[LinkStamp]]],
     glyph_sheet: bytes,
     documents: Sequence[EmbeddedDocument],
     now: datetime,
@@ -67,19 +71,25 @@ def join_parts(
 ) -> tuple[bytes, int]:
     """Return the joined PDF and its page count; ``parts`` may be a generator of results.
 
+    A part is its PDF bytes, or the bytes and the chain link lines to draw on its pages.
     ``record`` turns the finished pages' digests into the canonical record, embedded last as
     the document's associated file so the PDF can be verified on its own.
     """
     out = Pdf.new()
     structure = _Structure(nums=[], anchors={})
     sources: list[Pdf] = []  # qpdf copies lazily from open sources; keep them open until save.
+    font = _footer_font(out, glyph_sheet, sources)
     for index, part in enumerate(parts):
-        source = Pdf.open(io.BytesIO(part))
+        data, links = part if isinstance(part, tuple) else (part, ())
+        source = Pdf.open(io.BytesIO(data))
         sources.append(source)
+        first_page = len(out.pages)
+        for number, content in _draw_links(source, links, font).items():
+            structure.overlays.setdefault(first_page + number, []).append(content)
         _append_part(out, source, structure, first=index == 0)
     _install_structure_root(out, structure)
     _resolve_message_links(out, structure.anchors)
-    _stamp_footers(out, _footer_font(out, glyph_sheet, sources))
+    _stamp_footers(out, font, structure.overlays)
     _keep_painted_xobjects(out)
     _embed_documents(out, documents, now)
     if record is not None:
@@ -254,7 +264,64 @@ def _cid_widths(w_array: Array) -> dict[int, float]:
     return widths
 
 
-def _stamp_footers(out: Pdf, footer: FooterFont) -> None:
+def _draw_links(source: Pdf, links: Sequence[LinkStamp], font: FooterFont) -> dict[int, bytes]:
+    """Tag each chain link line as a P element closing its message's Art element; return what to draw.
+
+    The returned content (by page index in the part) is drawn in the page's default coordinates,
+    after WeasyPrint's content; each line is marked content whose MCID the page's parent tree
+    entry maps to its new P element.
+    """
+    if not links:
+        return {}
+    tree = source.Root.get("/StructTreeRoot")
+    articles: dict[tuple[int, int], list[pikepdf.Object]] = {}
+    page_kids: dict[int, pikepdf.Object] = {}
+    if tree is not None:
+        _collect_articles(tree.K, articles)
+        nums = tree.ParentTree.Nums
+        page_kids = {int(nums[position]): nums[position + 1] for position in range(0, len(nums), 2)}
+    drawn: dict[int, list[bytes]] = {}
+    for link in links:
+        page = source.pages[link.page].obj
+        marking = b""
+        if tree is not None:
+            article = articles[page.objgen][link.article]
+            kids = page_kids[int(page.StructParents)]
+            mcid = len(kids)
+            if link.placeholder:
+                element = article.K[len(article.K) - 1]
+                if element.get("/S") != Name.P or len(element.get("/K", ())) != 0:
+                    raise ValueError(f"page {link.page}: the message's last element is not its empty link line")
+                element.K = mcid
+            else:
+                element = source.make_indirect(Dictionary(Type=Name.StructElem, S=Name.P, P=article, Pg=page, K=mcid))
+                article.K.append(element)
+            kids.append(element)
+            marking = f"/P <</MCID {mcid}>> BDC ".encode()
+        codes = "".join(f"{font.codes[character]:04x}" for character in link.text)
+        y = float(page.MediaBox[3]) - link.baseline
+        drawn.setdefault(link.page, []).append(
+            marking + f"q {LINK_GRAY:g} g BT {FOOTER_FONT} {LINK_FONT_SIZE:g} Tf 1 0 0 1 {link.x:.2f} {y:.2f} Tm "
+            f"<{codes}> Tj ET Q{' EMC' if marking else ''}\n".encode("ascii"))
+    return {number: b"".join(lines) for number, lines in drawn.items()}
+
+
+# Structure elements that may hold message blocks; the walk does not enter any other.
+_CONTAINERS = (Name("/Document"), Name("/Sect"), Name("/Div"), Name("/Part"), Name("/NonStruct"))
+
+
+def _collect_articles(kids: pikepdf.Object, articles: dict[tuple[int, int], list[pikepdf.Object]]) -> None:
+    """Each page's Art elements in tree order, which is the order the render counted them in."""
+    for kid in kids if isinstance(kids, Array) else [kids]:
+        if not isinstance(kid, Dictionary) or "/S" not in kid:
+            continue
+        if kid.S == Name.Art:
+            articles.setdefault(kid.Pg.objgen, []).append(kid)
+        elif kid.S in _CONTAINERS and "/K" in kid:
+            _collect_articles(kid.K, articles)
+
+
+def _stamp_footers(out: Pdf, footer: FooterFont, overlays: dict[int, list[bytes]]) -> None:
     total = len(out.pages)
     opening = out.make_stream(b"q\n")
     for number, page in enumerate(out.pages, start=1):
@@ -268,7 +335,8 @@ def _stamp_footers(out: Pdf, footer: FooterFont) -> None:
         # WeasyPrint's page stream starts with an unbalanced "cm"; q/Q around it restores the
         # default coordinate system before the footer is drawn.
         page.contents_add(opening, prepend=True)
-        page.contents_add(out.make_stream(b"\nQ\n" + _footer_stream(footer, number, total, width)))
+        overlay = b"".join(overlays.get(number - 1, ()))
+        page.contents_add(out.make_stream(b"\nQ\n" + overlay + _footer_stream(footer, number, total, width)))
 
 
 def _footer_stream(footer: FooterFont, number: int, total: int, page_width: float) -> bytes:

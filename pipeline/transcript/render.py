@@ -34,7 +34,7 @@ from pipeline.transcript.model import (
     TranscriptMessage,
     TranscriptOptions,
 )
-from pipeline.transcript.parts import PartJob
+from pipeline.transcript.parts import LinkStamp, PartJob
 from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
 from pipeline.transcript.record import record_bytes
 from pipeline.transcript.served import image_url
@@ -151,12 +151,12 @@ class _PartBook:
         self.previous_day = _last_day(chunk) or self.previous_day
         return PartJob(html=html, css=self.css, served=served, token=self.token)
 
-    def collect(self, pool: PartWorkers, pending: Sequence[object]) -> Iterator[bytes]:
-        """Yield each part's PDF in order; joining overlaps with rendering the later parts."""
+    def collect(self, pool: PartWorkers, pending: Sequence[object]) -> Iterator[tuple[bytes, Sequence[LinkStamp]]]:
+        """Yield each part's PDF and chain link lines in order; joining overlaps with rendering the later parts."""
         for handle in pending:
             result = pool.result(handle)
             self.refused.extend(result.refused)
-            yield result.pdf
+            yield result.pdf, result.links
 
     def _plan(self, shown: Sequence[TranscriptMessage]) -> AttachmentPlan:
         options = self.request.options

@@ -465,7 +465,7 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
             hits.append(Hit("intent", span, "off_platform", 0.85, _lang(phrase)))
         elif phrase.role == "rail" and (phrase.value not in _WEAK_RAILS or strong_context) and not asks_what_checkout_takes(text, match.start()):
             hits.append(Hit("payment", span, phrase.value, 0.88, _lang(phrase)))
-        elif phrase.role == "app" and (phrase.value not in _WEAK_APPS or strong_context) and _placed(text, match):
+        elif phrase.role == "app" and (phrase.value not in _WEAK_APPS or strong_context or _invites(text, match)) and _placed(text, match):
             hits.append(Hit("handle", span, phrase.value, 0.88, _lang(phrase)))
         elif phrase.role == "riddle" and _describes_app(text, match, vocabulary) and (phrase.value not in _WEAK_APPS or strong_context
                                                                                       or _invites(text, match)):

@@ -167,3 +167,13 @@ PT_APPS = [w for w in DATA["pt"]["apps"]["whatsapp"] + DATA["pt"]["apps"]["insta
 def test_portuguese_no_before_an_app_is_on_the_not_a_refusal(verb, app, article):
     text = f"{verb} {article} {app}"
     assert "handle" in _kinds(text), text
+
+
+MARKETS = [w for w in DATA["en"]["apps"]["marketplace"] if len(w) > 3]
+
+
+@SETTINGS
+@given(st.sampled_from(MARKETS), st.sampled_from(["cheaper there", "no fees there", "search my name", "same name"]), PRICE)
+def test_a_rival_marketplace_with_an_invitation_is_a_handle_and_talk_about_it_is_not(market, invitation, price):
+    assert "handle" in _kinds(f"on {market} tonight, {invitation}"), market
+    assert scan_text(f"{market} prices were ${price} last year") == [], market

@@ -31,7 +31,7 @@ _TRAILING_REFUSAL = re.compile(
     r"allowed|accepted|possible|ok|okay|for me)|off the table|banned|blocked|isn'?t|aren'?t|"
     r"won'?t work|doesn'?t work|no thanks|no thank you|has\s+no\s+(?:buyer\s+)?protection|"
     r"(?:is|are)\s+(?:risky|unsafe|not\s+safe)|(?:absolutely|definitely|hell|heck)\s+not|no\s+way|nope|never\b|"
-    r"(?:i'?ll\s+)?pass\b|no\b(?!\s+(?:problem|prob|worries|rush|fees?|middle\s?m[ae]n|commission|cut|questions))|i\s+don'?t\s+(?:even\s+)?(?:have|use|do)\b)",
+    r"(?:i'?ll\s+)?pass\b|no\b(?!\s+(?:problem|prob|worries|rush|(?:app|site|platform|buyer|seller|extra)\s+fees?|fees?|middle\s?m[ae]n|commission|cut|questions))|i\s+don'?t\s+(?:even\s+)?(?:have|use|do)\b)",
     re.IGNORECASE,
 )
 # Warnings and reports about third parties: the whole sentence is talk about the channel.

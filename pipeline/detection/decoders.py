@@ -62,6 +62,17 @@ _HOMOPHONE_RUN = re.compile(
     re.IGNORECASE,
 )
 _REVERSE_CUES = frozenset("backwards backward reverse reversed reversing flip flipped mirror mirrored".split())
+# Contact words written backwards ("txet em", "ppastahw"): none is an English word, so one of them says
+# the whole message reads right to left.
+_REVERSED_WORDS = frozenset(
+    w[::-1] for w in """text call email mail number phone cell whatsapp telegram signal snapchat instagram insta
+    discord venmo zelle paypal cashapp contact gmail outlook yahoo hotmail proton""".split()
+)
+# "rot13" / "caesar": letters shifted by thirteen.
+_ROT13_WORDS = frozenset({"rot13", "caesar"})
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm"
+)
 _REVERSED_HINT = re.compile(r"\b(?:moc|ten|gro)\.|liamg|oohay|liamtoh|kooltuo")
 # Substrings every match of _REVERSED_HINT contains: looked for first (a substring search is a
 # C loop over the text, while the pattern, which starts with an alternation, is tried at every position).
@@ -102,14 +113,14 @@ _PIG_TARGETS = frozenset(
 # Digits written with look-alike letters ("B0Z-SSS-OI4I"): a look-alike letter right next to a digit or dash.
 _LOOKALIKE_RUN = re.compile(r"[OoIlSZB|](?<=[0-9-][OoIlSZB|])|[OoIlSZB|](?=[0-9-])")
 _BASE64_WORDS = frozenset({"decode", "decoded", "base"})
-_ANY_DECODER_WORD = _REVERSE_CUES | _NATO_WORDS | _STRICT_HOMOPHONES | _LEET_TARGETS | _BASE64_WORDS
+_ANY_DECODER_WORD = _REVERSE_CUES | _REVERSED_WORDS | _ROT13_WORDS | _NATO_WORDS | _STRICT_HOMOPHONES | _LEET_TARGETS | _BASE64_WORDS
 # Every word ``may_apply`` looks for ("area" with "code" asks for the area-code decoder).
 DECODER_WORDS = _ANY_DECODER_WORD | {"area", "code"}
 
 
 def may_apply(text: str, gate: MessageWords) -> bool:
     """One cheap test before any decoder: most plain chat has none of their signs."""
-    if _mentions_area_code(gate) or _names_base64(gate):
+    if _mentions_area_code(gate) or _names_base64(gate) or "rot" in gate.words:
         return True
     if not gate.words.isdisjoint(_ANY_DECODER_WORD) or (not text.isascii() and _RESHAPED.search(text)):
         return True
@@ -130,8 +141,10 @@ def candidates(text: str, gate: MessageWords) -> Iterator[Decoded]:
     if not text.isascii() and _RESHAPED.search(text):
         yield from _reshaped(text)
     words = gate.words
-    if not words.isdisjoint(_REVERSE_CUES) or ("." in text and _reversed_hint(gate.lowered)):
+    if not words.isdisjoint(_REVERSE_CUES) or not words.isdisjoint(_REVERSED_WORDS) or ("." in text and _reversed_hint(gate.lowered)):
         yield text[::-1], 0, len(text), "reversed"
+    if not words.isdisjoint(_ROT13_WORDS) or "rot" in words and "13" in text:
+        yield text.translate(_ROT13), 0, len(text), "rot13"
     if not words.isdisjoint(_NATO_WORDS):
         yield from _runs(text, _NATO_RUN, _nato, "nato")
     if text.count("-") + text.count(".") >= 8:

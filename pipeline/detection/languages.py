@@ -26,7 +26,9 @@ _WEAK_RAILS = frozenset({"bank_transfer", "card_transfer"})
 _WEAK_APPS = frozenset({"marketplace"})
 # Short Latin app names ("vx", "qq") are also serial letters; they need "on/add/no/na..." before
 # them or a ":" after them.
-_PLACED_BEFORE = re.compile(r"(?:\b(?:on|in|add|no|na|auf|sur|su|en|pe|op|pa|via|my|mi|mon|meu|mein|мой|в)\s+|加)$", re.IGNORECASE)
+_PLACED_BEFORE = re.compile(r"(?:\b(?:on|in|add|no|na|um|auf|sur|su|en|pe|op|pa|via|my|mi|mon|meu|mein|мой|в)\s+|加|加我|找我|加个)$", re.IGNORECASE)
+# Portuguese "no"/"na" after a verb is "on the" ("me chama no zap"), not the English negator.
+_PT_ON_THE = re.compile(r"(?<=[^\W\d_])\s+n[oa]\s+$", re.IGNORECASE)
 _UPI = re.compile(r"(?<![\w.@-])[A-Za-z0-9][\w.-]{1,40}@(?:ok(?:axis|icici|sbi|hdfcbank)|ybl|paytm|upi|ibl|axl|apl|ptyes|ptsbi)\b", re.IGNORECASE)
 
 
@@ -56,6 +58,12 @@ class Vocabulary:
         self.fillers: set[str] = set()
         app_nouns: set[str] = set()
         self.area_codes: dict[str, str] = {}
+        platform_words: set[str] = set()
+        deal_words: set[str] = set()
+        meet_words: set[str] = set()
+        self.platform_first: set[str] = set()
+        self.compound_fees: dict[str, str] = {}
+        exclusions: set[str] = set()
         for lang, entry in data["languages"].items():
             self.area_codes.update({" ".join(_fold(place).split()): str(code) for place, code in entry.get("area_codes", {}).items()})
             app_nouns.update(form for w in entry.get("app_nouns", ()) for form in _forms(w))
@@ -78,6 +86,18 @@ class Vocabulary:
             roles += [("off_platform", "off_platform", w) for w in entry.get("off_platform", ())]
             roles += [("fee", "fee", w) for w in entry.get("fee_words", ())]
             roles += [("avoider", "avoider", w) for w in entry.get("fee_avoiders", ())]
+            roles += [("leave", "leave", w) for w in entry.get("leave_words", ())]
+            roles += [("direct", "direct", w) for w in entry.get("direct_words", ())]
+            roles += [("cash", "cash", w) for w in entry.get("cash_words", ())]
+            meet_words.update(form for w in entry.get("meet_words", ()) for form in _forms(w))
+            # Their partners are common words ("app", "aquí", "pagar"): looked for only after a
+            # leave or direct word was found, so they are no gate keys.
+            platform_words.update(form for w in entry.get("platform_words", ()) for form in _forms(w))
+            deal_words.update(form for w in entry.get("deal_words", ()) for form in _forms(w))
+            if entry.get("platform_first"):
+                self.platform_first.add(lang)
+            self.compound_fees.update({form: lang for w in entry.get("compound_fee_words", ()) for form in _forms(w)})
+            exclusions.update(form for w in entry.get("compound_fee_exclusions", ()) for form in _forms(w))
             for role, value, word in roles:
                 for form in _forms(word):
                     self.phrases.setdefault(form, Phrase(role, value, lang))
@@ -88,6 +108,8 @@ class Vocabulary:
         self._nonlatin_numbers = [w for w in self.numbers if not w.isascii()]
         self._at_words, self._dot_words = at_words, dot_words
         self._app_nouns = app_nouns
+        self._platform_words, self._deal_words, self._meet_words = platform_words, deal_words, meet_words
+        self.compound_fee_exclusions = tuple(sorted(exclusions))
         self.at_words = frozenset(at_words)
         hints = at_words | dot_words
         self.link_hints = frozenset(h.split()[0] for h in hints if h.isascii())
@@ -131,6 +153,21 @@ class Vocabulary:
     def app_nouns(self) -> re.Pattern[str]:
         """Words that make a description an app ("the ghost app", "the site with the bird")."""
         return _bounded_alternation(self._app_nouns or {"app"})
+
+    @cached_property
+    def platform_words(self) -> re.Pattern[str]:
+        """Words for the platform or this place ("la plataforma", "aquí", "сайта"), partners of leave words."""
+        return _bounded_alternation(self._platform_words or {"platform"})
+
+    @cached_property
+    def deal_words(self) -> re.Pattern[str]:
+        """Words for closing or paying a deal ("cerramos", "abwickeln", "сделку"), partners of direct words."""
+        return _bounded_alternation(self._deal_words or {"deal"})
+
+    @cached_property
+    def meet_words(self) -> re.Pattern[str]:
+        """Words for meeting in person ("meet", "en persona", "встретимся"), partners of cash words."""
+        return _bounded_alternation(self._meet_words or {"meet"})
 
     @cached_property
     def number_word(self) -> re.Pattern[str]:
@@ -397,17 +434,22 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
     found: list[tuple[re.Match[str], Phrase]] = []
     for phrase_text, phrase in candidates:
         for match in bounded(_phrase_pattern(phrase_text).finditer(text)):
-            if not is_refused(text, match.start(), match.end()):
+            if not _refused(text, match, phrase):
                 found.append((match, phrase))
     found.sort(key=lambda item: item[0].start())
     # A longer phrase covering a shorter one of the same role wins ("virement bancaire" over "virement").
     found = [(m, p) for m, p in found if not any(
         o is not m and op.role == p.role and o.start() <= m.start() and m.end() <= o.end() and (o.end() - o.start()) > (m.end() - m.start())
         for o, op in found)]
-    hits: list[Hit] = []
-    leaving = any(p.role == "off_platform" for _, p in found)
+    hits: list[Hit] = _leaving_pairs(text, found, vocabulary)
+    leaving = bool(hits) or any(p.role == "off_platform" for _, p in found)
+    hits += _cash_meetups(text, found, vocabulary)
     fees = [m for m, p in found if p.role == "fee"]
     avoiders = [m for m, p in found if p.role == "avoider"]
+    if avoiders and not fees and vocabulary.compound_fees:
+        fees = _compound_fees(text, gate, avoiders, vocabulary)
+        found.extend((m, Phrase("fee", "fee", lang)) for m, lang in fees)
+        fees = [m for m, _ in fees]
     dodging = [(f, a) for f in fees for a in avoiders if abs(f.start() - a.end()) < 30 or abs(a.start() - f.end()) < 30]
     for fee, avoider in dodging[:1]:
         lang = next(p.lang for m, p in found if m is fee)
@@ -423,13 +465,105 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
             hits.append(Hit("intent", span, "off_platform", 0.85, _lang(phrase)))
         elif phrase.role == "rail" and (phrase.value not in _WEAK_RAILS or strong_context) and not asks_what_checkout_takes(text, match.start()):
             hits.append(Hit("payment", span, phrase.value, 0.88, _lang(phrase)))
-        elif phrase.role == "app" and (phrase.value not in _WEAK_APPS or strong_context) and _placed(text, match):
+        elif phrase.role == "app" and (phrase.value not in _WEAK_APPS or strong_context or _invites(text, match)) and _placed(text, match):
             hits.append(Hit("handle", span, phrase.value, 0.88, _lang(phrase)))
         elif phrase.role == "riddle" and _describes_app(text, match, vocabulary) and (phrase.value not in _WEAK_APPS or strong_context
                                                                                       or _invites(text, match)):
             # A riddle says which app it means; it outranks the plain word it may contain ("the app facebook bought").
             hits.append(Hit("handle", span, phrase.value, 0.95, _lang(phrase)))
     return hits
+
+
+def _refused(text: str, match: re.Match[str], phrase: Phrase) -> bool:
+    """``is_refused``, reading a Portuguese "no"/"na" before the mention as the preposition it is."""
+    if not is_refused(text, match.start(), match.end()):
+        return False
+    if phrase.lang != "pt":
+        return True
+    on_the = _PT_ON_THE.search(text, max(0, match.start() - 12), match.start())
+    if on_the is None:
+        return True
+    blanked = text[: on_the.start()] + " " * (on_the.end() - on_the.start()) + text[on_the.end():]
+    return is_refused(blanked, match.start(), match.end())
+
+
+# --- leaving the platform, said in parts -------------------------------------------------------
+# People say "without the platform", "outside of here", "let's settle it between us" in many
+# words; the vocabulary lists the parts per language (leave_words + platform_words, direct_words
+# + deal_words) and a pair in one clause, close together, counts as leaving the platform.
+_PAIR_GAP = 16
+
+
+def _leaving_pairs(text: str, found: list[tuple[re.Match[str], Phrase]], vocabulary: Vocabulary) -> list[Hit]:
+    """One intent hit for the first leave word followed by a platform word, or direct word next to a deal word."""
+    for match, phrase in found:
+        if phrase.role in ("leave", "avoider"):
+            lo = max(0, match.start() - _PAIR_GAP) if phrase.lang in vocabulary.platform_first else match.end()
+            hi = min(len(text), match.end() + _PAIR_GAP)
+            for partner in vocabulary.platform_words.finditer(text, lo, hi):
+                if partner.start() >= match.end() or phrase.lang in vocabulary.platform_first and partner.end() <= match.start():
+                    hit = _pair_hit(text, match, partner, phrase)
+                    if hit:
+                        return [hit]
+        if phrase.role in ("direct", "leave"):
+            lo, hi = max(0, match.start() - 2 * _PAIR_GAP), min(len(text), match.end() + 2 * _PAIR_GAP)
+            if _stays(text, match, vocabulary):
+                continue
+            for partner in vocabulary.deal_words.finditer(text, lo, hi):
+                if partner.end() <= match.start() or partner.start() >= match.end():
+                    hit = _pair_hit(text, match, partner, phrase)
+                    if hit:
+                        return [hit]
+    return []
+
+
+def _cash_meetups(text: str, found: list[tuple[re.Match[str], Phrase]], vocabulary: Vocabulary) -> list[Hit]:
+    """Cash next to meeting in person, in one sentence ("meet me at the mall with cash"): paying around the platform."""
+    for match, phrase in found:
+        if phrase.role != "cash":
+            continue
+        lo, hi = max(0, match.start() - 3 * _PAIR_GAP), min(len(text), match.end() + 3 * _PAIR_GAP)
+        for partner in vocabulary.meet_words.finditer(text, lo, hi):
+            start, end = min(match.start(), partner.start()), max(match.end(), partner.end())
+            if _SENTENCE_BREAK.search(text, start, end) is None and not is_refused(text, start, end):
+                return [Hit("payment", ((start, end),), "cash_meetup", 0.85, _lang(phrase))]
+    return []
+
+
+_SENTENCE_BREAK = re.compile(r"[.;!?\n]")
+
+
+def _pair_hit(text: str, word: re.Match[str], partner: re.Match[str], phrase: Phrase) -> Hit | None:
+    """The pair's hit when both sit in one clause and the proposal is not refused."""
+    start, end = min(word.start(), partner.start()), max(word.end(), partner.end())
+    if _CLAUSE_BREAK.search(text, start, end) is not None or is_refused(text, start, end):
+        return None
+    return Hit("intent", ((start, end),), "off_platform", 0.85, _lang(phrase))
+
+
+def _stays(text: str, word: re.Match[str], vocabulary: Vocabulary) -> bool:
+    """'Pay directly through the checkout' keeps the deal here: a platform word in the clause, no leave word."""
+    start = word.start()
+    while start > 0 and not _CLAUSE_BREAK.match(text, start - 1):
+        start -= 1
+    end = _CLAUSE_BREAK.search(text, word.end())
+    return vocabulary.platform_words.search(text, start, end.start() if end else len(text)) is not None
+
+
+def _compound_fees(text: str, gate: MessageWords, avoiders: list[re.Match[str]], vocabulary: Vocabulary) -> list[tuple[re.Match[str], str]]:
+    """Fee words inside compounds and inflections ("ohne Vermittlungsgebühr", "utan avgifterna"), for the
+    languages that glue words: right after the avoider (an article between at most), and not a shipping
+    or service charge ("utan fraktavgiften" says the price leaves shipping out)."""
+    out: list[tuple[re.Match[str], str]] = []
+    for word in gate.words:
+        fee = next((fee for fee in vocabulary.compound_fees if fee in word), None) if len(word) > 5 else None
+        if fee is None or word.startswith(vocabulary.compound_fee_exclusions):
+            continue
+        for match in re.finditer(r"(?<![^\W_])" + re.escape(word) + r"(?![^\W_])", text, re.IGNORECASE):
+            if any(0 <= match.start() - a.end() <= 6 for a in avoiders):
+                out.append((match, vocabulary.compound_fees[fee]))
+                break
+    return out
 
 
 _RIDDLE_REACH = 40

@@ -37,6 +37,14 @@ issue's families with new sentences and more languages and rails. Untuned: messa
 family, checked on generated variants in tests/detection/test_families.py): messages precision
 1.000, recall 0.991; conversations 32/33 found, one clean thread flagged (sc45, a buyer asking
 "do you use telegram?", arguable). Floors a little below.
+
+The seventh set (168 messages: 112 contact, 56 clean; 42 conversations: 30 contact, 12 clean) was
+written for issue 15 on branch s6-seventh before any detector change, with new sentences in the
+issue's families (nine languages, app riddles, styled/hidden Unicode, puzzles, XRP/SOL/TRC20/XMR,
+gift cards, cash) and hard negatives (checkout questions, foreign trade numbers, split tracking
+numbers). Untuned: messages precision 1.000, recall 0.946 (106/112); conversations precision
+0.964, recall 0.900, F1 0.931 (27/30, one clean thread flagged: vc38, "do you have telegram?" / "no,
+I only use this app"). Floors sit at that first score.
 """
 
 from __future__ import annotations
@@ -50,9 +58,9 @@ from pipeline.detection import scan_conversation, scan_text
 
 HERE = Path(__file__).resolve().parent
 # set name -> (message recall floor, missed contact conversations allowed, clean conversations flagged allowed)
-FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1), "fifth": (0.84, 3, 0), "sixth": (0.96, 2, 1)}
+FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1), "fifth": (0.84, 3, 0), "sixth": (0.96, 2, 1), "seventh": (0.94, 3, 1)}
 # set name -> (contact, clean) messages it must hold at least
-SIZES = {"second": (80, 80), "third": (80, 80), "fourth": (80, 80), "fifth": (80, 70), "sixth": (100, 80)}
+SIZES = {"second": (80, 80), "third": (80, 80), "fourth": (80, 80), "fifth": (80, 70), "sixth": (100, 80), "seventh": (110, 55)}
 
 
 def _rows(folder: str, name: str) -> list[dict]:

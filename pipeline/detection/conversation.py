@@ -188,6 +188,8 @@ def _assembled(
     pieces_of = readings.pieces_of or lru_cache(maxsize=None)(assembly.number_pieces)
     ranges_of = readings.ranges_of or lru_cache(maxsize=None)(assembly.kept_ranges)
     for first in range(len(texts) - 1):
+        if not _may_reach(senders, first, window, wanted):
+            continue
         members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
         if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
             continue
@@ -316,6 +318,8 @@ def _window_findings(
     the windows holding one of those messages.
     """
     for first in range(len(texts)):
+        if not _may_reach(senders, first, window, wanted):
+            continue
         members = _members(senders, texts, first, window)
         for size in range(len(members), _narrowest(members, wanted) - 1, -1):
             joined = _join(texts, members[:size])
@@ -325,6 +329,18 @@ def _window_findings(
                     if finding.kind == "url":
                         finding, spans = _with_leading_fragments(finding, spans, texts, members[:size])
                     yield _window_finding(finding, spans, texts)
+
+
+def _may_reach(senders: list[str | None], first: int, window: int, wanted: set[int] | None) -> bool:
+    """False when ``_members(..., first, w)`` (any ``w <= window``) certainly holds no wanted message.
+
+    Members lie within twice the window from ``first`` and share its sender (``_same_sender``),
+    so a run starting at another sender's message skips the work of walking it.
+    """
+    if wanted is None:
+        return True
+    sender = senders[first]
+    return any(first <= index < first + 2 * window and _same_sender(sender, senders[index]) for index in wanted)
 
 
 def _narrowest(members: list[int], wanted: set[int] | None) -> int:

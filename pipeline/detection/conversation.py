@@ -187,9 +187,7 @@ def _assembled(
     readings = readings or Readings()
     pieces_of = readings.pieces_of or lru_cache(maxsize=None)(assembly.number_pieces)
     ranges_of = readings.ranges_of or lru_cache(maxsize=None)(assembly.kept_ranges)
-    for first in range(len(texts) - 1):
-        if not _may_reach(senders, first, window, wanted):
-            continue
+    for first in _starts(senders, len(texts) - 1, window, wanted):
         members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
         if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
             continue
@@ -317,9 +315,7 @@ def _window_findings(
     "stacker77@outlook" from a narrower window is then recognised as covered. With ``wanted``, only
     the windows holding one of those messages.
     """
-    for first in range(len(texts)):
-        if not _may_reach(senders, first, window, wanted):
-            continue
+    for first in _starts(senders, len(texts), window, wanted):
         members = _members(senders, texts, first, window)
         for size in range(len(members), _narrowest(members, wanted) - 1, -1):
             joined = _join(texts, members[:size])
@@ -331,16 +327,17 @@ def _window_findings(
                     yield _window_finding(finding, spans, texts)
 
 
-def _may_reach(senders: list[str | None], first: int, window: int, wanted: set[int] | None) -> bool:
-    """False when ``_members(..., first, w)`` (any ``w <= window``) certainly holds no wanted message.
+def _starts(senders: list[str | None], count: int, window: int, wanted: set[int] | None) -> Iterable[int]:
+    """The first messages (below ``count``, in order) whose runs (``_members``, any ``w <= window``) may hold a wanted message.
 
-    Members lie within twice the window from ``first`` and share its sender (``_same_sender``),
-    so a run starting at another sender's message skips the work of walking it.
+    Members lie within twice the window from the first one and share its sender
+    (``_same_sender``): a run starting further back, or at the other party's message, holds no
+    wanted message, and walking it is skipped.
     """
     if wanted is None:
-        return True
-    sender = senders[first]
-    return any(first <= index < first + 2 * window and _same_sender(sender, senders[index]) for index in wanted)
+        return range(count)
+    return sorted({first for index in wanted for first in range(max(0, index - 2 * window + 1), min(index + 1, count))
+                   if _same_sender(senders[first], senders[index])})
 
 
 def _narrowest(members: list[int], wanted: set[int] | None) -> int:

@@ -94,7 +94,7 @@ def load_messages(session: Session, ids: Sequence[int], only_unscanned: bool = T
     workers handed the same ids (a re-enqueue by the catch-up sweep) never scan a message twice.
     """
     batch, unscanned, _ = _batch_queries(_postgres(session))
-    rows = session.execute(unscanned if only_unscanned else batch, {"ids": list(ids)})
+    rows = session.execute(unscanned if only_unscanned else batch, {"ids": list(ids)}).all()
     return [ScannableMessage(*row) for row in rows]
 
 
@@ -119,11 +119,12 @@ def conversation_context(session: Session, batch: Sequence[ScannableMessage],
     context: dict[int, list[ScannableMessage]] = {cid: [] for cid in latest}
     if before is not None and _postgres(session):
         conversations = list(latest)
+        # All rows in one fetch: iterating the result fetches row by row (a driver call each).
         rows = session.execute(_RECENT_CONTEXT, {
             "cids": conversations, "before": before,
             "fat": [first[c][0] for c in conversations], "fid": [first[c][1] for c in conversations],
             "lat": [latest[c][0] for c in conversations], "lid": [latest[c][1] for c in conversations],
-        })
+        }).all()
         for row in rows:
             context[row[1]].append(ScannableMessage(*row))
         return context

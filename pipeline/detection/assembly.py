@@ -246,6 +246,7 @@ def _kept_text(text: str, ranges: list[tuple[int, int]]) -> str:
     return " ".join(text[s:e].strip() for s, e in ranges).strip()
 
 
+@lru_cache(maxsize=16384)  # pure; a pair of neighbours meets again in the next windows and batches
 def _glues(left: str, right: str) -> bool:
     """True when the last token of ``left`` and the first of ``right`` are pieces of one name or code.
 

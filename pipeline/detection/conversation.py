@@ -16,7 +16,7 @@ from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
 from pipeline.detection.context import keeps_to_platform
 from pipeline.detection.findings import Finding, Span
-from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text
+from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text, scan_text_without_phones
 
 DEFAULT_WINDOW = 6
 # Split attempts are made of short fragments; long messages are scanned alone, which also keeps
@@ -98,16 +98,23 @@ def _candidates(
     """
     # Windows and assembled variants often join the same text (a variant with nothing dropped or
     # glued is its window): each distinct text is scanned once a stretch.
-    joined = _remembering(domains)
+    joined, variant = _remembering(domains)
     yield from _window_findings(senders, texts, joined, window, wanted)
     yield from _glued_identifiers(senders, texts, wanted)
-    yield from _assembled(senders, texts, joined, window, wanted, readings)
+    yield from _assembled(senders, texts, variant, window, wanted, readings)
     yield from _answered_handles(senders, texts, alone, wanted)
 
 
-def _remembering(domains: tuple[str, ...]) -> Scanner:
-    """``scan_text`` with these domains, remembering each text's findings for as long as it is kept."""
+def _remembering(domains: tuple[str, ...]) -> tuple[Scanner, Scanner]:
+    """``scan_text`` with these domains, remembering each text's findings for as long as it is kept;
+    and the scanner of assembled variants, which keep no phone finding (``_GLUED_KINDS``).
+
+    The variant scanner answers from the first one's memo when a window joined the same text, and
+    otherwise with ``scan_text_without_phones`` (the same findings less phones, mostly without
+    running the phone detector), remembered apart.
+    """
     memo: dict[str, list[Finding]] = {}
+    without_phones: dict[str, list[Finding]] = {}
 
     def scan(text: str) -> list[Finding]:
         found = memo.get(text)
@@ -115,7 +122,15 @@ def _remembering(domains: tuple[str, ...]) -> Scanner:
             found = memo[text] = scan_text(text, platform_domains=domains)
         return found
 
-    return scan
+    def scan_variant(text: str) -> list[Finding]:
+        found = memo.get(text)
+        if found is None:
+            found = without_phones.get(text)
+            if found is None:
+                found = without_phones[text] = scan_text_without_phones(text, platform_domains=domains)
+        return found
+
+    return scan, scan_variant
 
 
 def _in_order(finding: Finding) -> tuple[int, int]:
@@ -157,6 +172,7 @@ def _glued_identifiers(senders: list[str | None], texts: list[str], wanted: set[
 
 
 _GLUED_KINDS = frozenset({"email", "url", "handle", "payment"})
+"""What assembled variants report (no phones: numbers in pieces are ``assembly.assembled_numbers``'s)."""
 MAX_ASSEMBLY_MESSAGES = 4
 
 
@@ -171,7 +187,7 @@ def _assembled(
     readings = readings or Readings()
     pieces_of = readings.pieces_of or lru_cache(maxsize=None)(assembly.number_pieces)
     ranges_of = readings.ranges_of or lru_cache(maxsize=None)(assembly.kept_ranges)
-    for first in range(len(texts) - 1):
+    for first in _starts(senders, len(texts) - 1, window, wanted):
         members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
         if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
             continue
@@ -299,7 +315,7 @@ def _window_findings(
     "stacker77@outlook" from a narrower window is then recognised as covered. With ``wanted``, only
     the windows holding one of those messages.
     """
-    for first in range(len(texts)):
+    for first in _starts(senders, len(texts), window, wanted):
         members = _members(senders, texts, first, window)
         for size in range(len(members), _narrowest(members, wanted) - 1, -1):
             joined = _join(texts, members[:size])
@@ -309,6 +325,19 @@ def _window_findings(
                     if finding.kind == "url":
                         finding, spans = _with_leading_fragments(finding, spans, texts, members[:size])
                     yield _window_finding(finding, spans, texts)
+
+
+def _starts(senders: list[str | None], count: int, window: int, wanted: set[int] | None) -> Iterable[int]:
+    """The first messages (below ``count``, in order) whose runs (``_members``, any ``w <= window``) may hold a wanted message.
+
+    Members lie within twice the window from the first one and share its sender
+    (``_same_sender``): a run starting further back, or at the other party's message, holds no
+    wanted message, and walking it is skipped.
+    """
+    if wanted is None:
+        return range(count)
+    return sorted({first for index in wanted for first in range(max(0, index - 2 * window + 1), min(index + 1, count))
+                   if _same_sender(senders[first], senders[index])})
 
 
 def _narrowest(members: list[int], wanted: set[int] | None) -> int:

@@ -31,19 +31,41 @@ def scan_text(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_D
     return _scan(text, platform_domains)
 
 
-def _scan(text: str, platform_domains: Iterable[str]) -> list[Finding]:
-    """Normalise, detect, resolve and decode: the whole scan of one (non-empty) message."""
+def scan_text_without_phones(text: str, *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS) -> list[Finding]:
+    """``scan_text``'s findings other than phones, in the same order, mostly without running ``find_phones``.
+
+    For a caller that drops phone findings anyway (the split-message variants of ``assembly``).
+    The phone detector runs only on a text (or decoded copy) where another detector hit: there
+    phone hits can still change which others ``resolve`` keeps (its ``MAX_MATCHES`` cut), so the
+    hits are exactly ``detect``'s. Where no other detector hit, the full scan's hits are phone
+    hits alone, which the filter drops; every other step treats a kind apart from phones
+    (``resolve`` compares hits of one kind, and urls with emails; ``_with_decoded`` compares a
+    decoded hit with findings of its kind, and only phones with ``_completes``).
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
+    if not text or _plain_chat(text):
+        return []
+    return [f for f in _scan(text, platform_domains, phones=False) if f.kind != "phone"]
+
+
+def _scan(text: str, platform_domains: Iterable[str], phones: bool = True) -> list[Finding]:
+    """Normalise, detect, resolve and decode: the whole scan of one (non-empty) message.
+
+    ``phones=False``: phone hits only where another detector hit (``scan_text_without_phones``).
+    """
     folded = normalise(text)
     gate = message_words(folded.text)
     normalised = languages.rewrite_links(folded, gate)
     if normalised is not folded:
         gate = message_words(normalised.text)
-    hits = detect(normalised.text, platform_domains, gate)
+    hits = detect(normalised.text, platform_domains, gate, phones)
     findings = [_to_finding(normalised, hit) for hit in resolve(hits)] if hits else []
-    return _with_decoded(text, gate, platform_domains, findings)
+    return _with_decoded(text, gate, platform_domains, findings, phones)
 
 
-def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str], findings: list[Finding]) -> list[Finding]:
+def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str], findings: list[Finding],
+                  phones: bool = True) -> list[Finding]:
     """Add what decoders read in reshaped stretches (upside down, Morse, backwards...), one per kind."""
     if not decoders.may_apply(text, gate):
         return findings
@@ -57,7 +79,7 @@ def _with_decoded(text: str, gate: MessageWords, platform_domains: Iterable[str]
         if linked is not copy:
             copy, copy_gate = linked, message_words(linked.text)
         changed = _changed(text, decoded, name)
-        for hit in resolve(detect(copy.text, platform_domains, copy_gate)):
+        for hit in resolve(detect(copy.text, platform_domains, copy_gate, phones)):
             if changed is not None and not _touches(copy, hit, changed):
                 continue  # the decoder changed nothing the hit reads ("1920s" -> "19205" next to "telegram")
             inside = [f for f in findings if f.kind == hit.kind and f.start < end and start < f.end and f.decoder is None]
@@ -212,15 +234,18 @@ def _spelled_digits(gate: MessageWords) -> bool:
     return len(word) > 1 and gate.lowered.count(word) >= 3
 
 
-def detect(text: str, platform_domains: Iterable[str], gate: MessageWords | None = None) -> list[Hit]:
-    """Run every detector on normalised ``text``."""
+def detect(text: str, platform_domains: Iterable[str], gate: MessageWords | None = None, phones: bool = True) -> list[Hit]:
+    """Run every detector on normalised ``text``.
+
+    ``phones=False``: the phone detector only when another detector hit (the hits are then the
+    same as with ``phones=True``; otherwise they would be phone hits alone, and there are none).
+    """
     gate = gate or message_words(text)
     if not could_match(text, gate):
         return []
     platform_domains = _clean_domains(tuple(platform_domains))
     url_hits = find_urls(text, platform_domains, gate)
-    return [
-        *find_phones(text, gate),
+    others = [
         *find_emails(text, platform_domains, gate),
         *url_hits,
         *urls.social_handles(url_hits),
@@ -229,6 +254,9 @@ def detect(text: str, platform_domains: Iterable[str], gate: MessageWords | None
         *find_intents(text, gate),
         *languages.find_phrases(text, gate),
     ]
+    if not phones and not others:
+        return others
+    return [*find_phones(text, gate), *others]
 
 
 def resolve(hits: list[Hit]) -> list[Hit]:

@@ -116,9 +116,12 @@ def sentence_of(text: str, start: int, end: int) -> str:
 
 def negated_before(text: str, start: int) -> bool:
     """True when a negator precedes ``start`` within its clause."""
-    before = text[clause_start(text, start) : start]
-    before = _NEGATOR_EXCEPTIONS.sub(" ", before)
-    return _NEGATOR.search(before) is not None
+    return negates(text[clause_start(text, start) : start])
+
+
+def negates(words: str) -> bool:
+    """True when ``words`` hold a negator ("not", "не", "nicht"), set phrases such as "no problem" aside."""
+    return _NEGATOR.search(_NEGATOR_EXCEPTIONS.sub(" ", words)) is not None
 
 
 def refused_after(text: str, end: int) -> bool:

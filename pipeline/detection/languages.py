@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from pipeline.detection.context import asks_what_checkout_takes, is_refused
+from pipeline.detection.context import asks_what_checkout_takes, is_refused, negates
 from pipeline.detection.gates import MessageWords
 from pipeline.detection.hits import Hit, bounded
 from pipeline.detection.normalise import NormalisedText, _rewrite, normalise
@@ -60,6 +60,10 @@ class Vocabulary:
         self.area_codes: dict[str, str] = {}
         platform_words: set[str] = set()
         deal_words: set[str] = set()
+        # Every spelling of a direct word, whatever role its phrase got: "напрямую" is an
+        # off_platform phrase of its own, yet like any direct word it stays when the clause goes
+        # through the platform ("оплачу напрямую через сайт").
+        direct_forms: set[str] = set()
         meet_words: set[str] = set()
         self.platform_first: set[str] = set()
         self.compound_fees: dict[str, str] = {}
@@ -94,6 +98,7 @@ class Vocabulary:
             # leave or direct word was found, so they are no gate keys.
             platform_words.update(form for w in entry.get("platform_words", ()) for form in _forms(w))
             deal_words.update(form for w in entry.get("deal_words", ()) for form in _forms(w))
+            direct_forms.update(form for w in entry.get("direct_words", ()) for form in _forms(w))
             if entry.get("platform_first"):
                 self.platform_first.add(lang)
             self.compound_fees.update({form: lang for w in entry.get("compound_fee_words", ()) for form in _forms(w)})
@@ -109,6 +114,7 @@ class Vocabulary:
         self._at_words, self._dot_words = at_words, dot_words
         self._app_nouns = app_nouns
         self._platform_words, self._deal_words, self._meet_words = platform_words, deal_words, meet_words
+        self._direct_forms = direct_forms
         self.compound_fee_exclusions = tuple(sorted(exclusions))
         self.at_words = frozenset(at_words)
         hints = at_words | dot_words
@@ -189,6 +195,11 @@ class Vocabulary:
     def deal_words(self) -> re.Pattern[str]:
         """Words for closing or paying a deal ("cerramos", "abwickeln", "сделку"), partners of direct words."""
         return _bounded_alternation(self._deal_words or {"deal"})
+
+    @cached_property
+    def direct_inside(self) -> re.Pattern[str]:
+        """A direct word ("напрямую", "en direct", "directo") inside an off_platform phrase ("directo conmigo")."""
+        return _bounded_alternation(self._direct_forms or {"directly"})
 
     @cached_property
     def meet_words(self) -> re.Pattern[str]:
@@ -506,6 +517,11 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
     found = [(m, p) for m, p in found if not any(
         o is not m and op.role == p.role and o.start() <= m.start() and m.end() <= o.end() and (o.end() - o.start()) > (m.end() - m.start())
         for o, op in found)]
+    # A leaving phrase that only says "directly" ("напрямую", "en direct", "directo conmigo") keeps
+    # the deal here when its clause goes through the platform, as a direct word does (issue 15).
+    found = [(m, p) for m, p in found if not (
+        p.role == "off_platform" and vocabulary.direct_inside.search(m.group())
+        and _stays(text, m, vocabulary, tuple(o for o, op in found if op.role in ("leave", "avoider"))))]
     hits: list[Hit] = _leaving_pairs(text, found, vocabulary)
     leaving = bool(hits) or any(p.role == "off_platform" for _, p in found)
     hits += _cash_meetups(text, found, vocabulary)
@@ -606,13 +622,18 @@ def _pair_hit(text: str, word: re.Match[str], partner: re.Match[str], phrase: Ph
     return Hit("intent", ((start, end),), "off_platform", 0.85, _lang(phrase))
 
 
-def _stays(text: str, word: re.Match[str], vocabulary: Vocabulary) -> bool:
-    """'Pay directly through the checkout' keeps the deal here: a platform word in the clause, no leave word."""
+def _stays(text: str, word: re.Match[str], vocabulary: Vocabulary, leaving: tuple[re.Match[str], ...] = ()) -> bool:
+    """'Pay directly through the checkout' keeps the deal here: a platform word in the clause, not
+    negated between it and the direct word ("and not through the site")."""
     start = word.start()
     while start > 0 and not _CLAUSE_BREAK.match(text, start - 1):
         start -= 1
     end = _CLAUSE_BREAK.search(text, word.end())
-    return vocabulary.platform_words.search(text, start, end.start() if end else len(text)) is not None
+    for platform in vocabulary.platform_words.finditer(text, start, end.start() if end else len(text)):
+        lo, hi = (word.end(), platform.start()) if platform.start() >= word.end() else (start, platform.start())
+        if not negates(text[lo:hi]) and not any(lo <= m.start() < hi for m in leaving):  # "напрямую, без сайта"
+            return True
+    return False
 
 
 def _compound_fees(text: str, gate: MessageWords, avoiders: list[re.Match[str]], vocabulary: Vocabulary) -> list[tuple[re.Match[str], str]]:

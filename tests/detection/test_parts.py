@@ -177,3 +177,55 @@ MARKETS = [w for w in DATA["en"]["apps"]["marketplace"] if len(w) > 3]
 def test_a_rival_marketplace_with_an_invitation_is_a_handle_and_talk_about_it_is_not(market, invitation, price):
     assert "handle" in _kinds(f"on {market} tonight, {invitation}"), market
     assert scan_text(f"{market} prices were ${price} last year") == [], market
+
+
+# "Through"/"via" before the platform, and the negator that turns it round, as members write them.
+THROUGH = {"ru": ("через", "не"), "es": ("por", "pero no"), "pt": ("pelo", "não"), "fr": ("via", "pas"), "de": ("über", "nicht"),
+           "it": ("tramite", "non"), "sv": ("via", "inte"), "en": ("through", "not")}
+# Direct words that are leaving phrases of their own ("напрямую", "en direct", "in privato"): the
+# rule that fired on "Оплачу напрямую через сайт" before the platform guard applied to them too.
+DIRECT_PHRASES = [(lang, w) for lang, e in DATA.items() if lang in THROUGH
+                  for w in e.get("direct_words", []) if _own([w], "off_platform")]
+
+
+def test_some_direct_words_are_leaving_phrases_of_their_own():
+    assert {"ru", "fr", "it"} <= {lang for lang, _ in DIRECT_PHRASES}, DIRECT_PHRASES
+
+
+@pytest.mark.parametrize(("lang", "direct"), DIRECT_PHRASES, ids=[f"{lang}-{w}" for lang, w in DIRECT_PHRASES])
+def test_a_direct_leaving_phrase_stays_silent_through_the_platform_and_fires_outside_it(lang, direct):
+    entry = DATA[lang]
+    through, negator = THROUGH[lang]
+    leave_words = _own(entry["leave_words"], "leave", "avoider")
+
+    @SETTINGS
+    @given(st.sampled_from(entry["deal_words"]), st.sampled_from(entry["platform_words"]), st.sampled_from(leave_words), PRICE, st.booleans())
+    def check(deal, platform, leave, price, deal_first):
+        said = f"{deal} {direct}" if deal_first else f"{direct} {deal}"
+        assert "intent" in _kinds(f"{price}, {said}"), said
+        staying = f"{price}, {said} {through} {platform}"
+        assert not any(f.kind == "intent" for f in scan_text(staying)), staying
+        for leaving in (f"{price}, {said}, {negator} {through} {platform}", f"{price}, {said} {leave} {platform}"):
+            assert "intent" in _kinds(leaving), leaving
+
+    check()
+
+
+@pytest.mark.parametrize(("lang", "entry"), DIRECT, ids=[lang for lang, _ in DIRECT])
+def test_a_direct_word_through_the_platform_stays_silent_and_not_through_it_fires(lang, entry):
+    direct_words = _own(entry["direct_words"], "direct")
+    through, negator = THROUGH.get(lang, ("", ""))
+
+    @SETTINGS
+    @given(st.sampled_from(direct_words), st.sampled_from(entry["deal_words"]), st.sampled_from(entry["platform_words"]), st.booleans())
+    def check(direct, deal, platform, deal_first):
+        pair = f"{deal} {direct}" if deal_first else f"{direct} {deal}"
+        if scan_text(direct) or _fold(pair) in VOCABULARY.phrases:
+            return  # a leaving phrase of its own ("off-platform", "privat regeln")
+        staying = f"{pair} {through} {platform}"
+        assert not any(f.kind == "intent" and f.value == "off_platform" for f in scan_text(staying)), staying
+        leaving = f"{pair}, {negator} {through} {platform}"
+        assert "intent" in _kinds(leaving), leaving
+
+    if lang in THROUGH:
+        check()

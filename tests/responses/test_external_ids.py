@@ -65,7 +65,8 @@ def test_no_internal_id_in_any_response_email(ctx):
     for message in transport.sent:
         text = message.get_body(("plain",)).get_content()
         html = message.get_body(("html",)).get_content()
-        headers = "\n".join(f"{k}: {v}" for k, v in message.items())
+        # Content-Type is left out: its random MIME boundary can hold any digits by chance ("415" did once).
+        headers = "\n".join(f"{k}: {v}" for k, v in message.items() if k.lower() != "content-type")
         for part in (text, html):
             assert "https://peermetals.com/messages/c-9" in part
         for part in (text, html, headers):

@@ -285,11 +285,27 @@ def _coded(token: str) -> bool:
 KeptRanges = Callable[[str, bool], list[tuple[int, int]]]
 
 
-def variants(texts: list[str], members: list[int], ranges_of: KeptRanges = kept_ranges) -> Iterable[Variant]:
-    """The window with boundaries glued where pieces meet, with and without fillers."""
+KeptPiece = Callable[[str, bool], tuple[str, list[tuple[int, int]]]]
+
+
+def kept_piece(text: str, drop_fillers: bool, ranges_of: KeptRanges = kept_ranges) -> tuple[str, list[tuple[int, int]]]:
+    """What a message keeps in a variant: the kept text and the ranges it is read from."""
+    ranges = ranges_of(text, drop_fillers)
+    return _kept_text(text, ranges), ranges
+
+
+def variants(texts: list[str], members: list[int], ranges_of: KeptRanges = kept_ranges,
+             kept_of: KeptPiece | None = None) -> Iterable[Variant]:
+    """The window with boundaries glued where pieces meet, with and without fillers.
+
+    ``kept_of`` (``kept_piece`` with these ``ranges_of``, remembered by a caller building many
+    windows of the same messages) stands for working each member's kept text out again.
+    """
     for drop_fillers in (False, True):
-        kept = [(ranges_of(texts[i], drop_fillers), i) for i in members]
-        pieces = [(_kept_text(texts[i], ranges), ranges, i) for ranges, i in kept]
+        if kept_of is None:
+            pieces = [(*kept_piece(texts[i], drop_fillers, ranges_of), i) for i in members]
+        else:
+            pieces = [(*kept_of(texts[i], drop_fillers), i) for i in members]
         pieces = [p for p in pieces if p[0]]
         glued = [_glues(a[0], b[0]) for a, b in zip(pieces, pieces[1:], strict=False)]
         if not drop_fillers and not any(glued):
@@ -312,11 +328,11 @@ def variants(texts: list[str], members: list[int], ranges_of: KeptRanges = kept_
 
 def glued_findings(
     texts: list[str], members: list[int], scan: Callable[[str], list[Finding]], kinds: frozenset[str],
-    ranges_of: KeptRanges = kept_ranges,
+    ranges_of: KeptRanges = kept_ranges, kept_of: KeptPiece | None = None,
 ) -> list[Finding]:
     """Findings of ``kinds`` in the window's variants that reach over a message boundary."""
     found: list[Finding] = []
-    for variant in variants(texts, members, ranges_of):
+    for variant in variants(texts, members, ranges_of, kept_of):
         for finding in scan(variant.text):
             if finding.kind not in kinds:
                 continue

@@ -99,9 +99,11 @@ def _candidates(
     # Windows and assembled variants often join the same text (a variant with nothing dropped or
     # glued is its window): each distinct text is scanned once a stretch.
     joined, variant = _remembering(domains)
-    yield from _window_findings(senders, texts, joined, window, wanted)
+    # Windows and assembly windows start at the same messages: each run is walked once a stretch.
+    runs = _Runs(senders, texts, window)
+    yield from _window_findings(senders, texts, joined, window, wanted, runs)
     yield from _glued_identifiers(senders, texts, wanted)
-    yield from _assembled(senders, texts, variant, window, wanted, readings)
+    yield from _assembled(senders, texts, variant, window, wanted, readings, runs)
     yield from _answered_handles(senders, texts, alone, wanted)
 
 
@@ -178,7 +180,7 @@ MAX_ASSEMBLY_MESSAGES = 4
 
 def _assembled(
     senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None,
-    readings: Readings | None = None,
+    readings: Readings | None = None, runs: _Runs | None = None,
 ) -> list[Finding]:
     """Numbers told in pieces with words between, and names or codes cut between messages (``assembly``)."""
     found: list[Finding] = []
@@ -187,15 +189,46 @@ def _assembled(
     readings = readings or Readings()
     pieces_of = readings.pieces_of or lru_cache(maxsize=None)(assembly.number_pieces)
     ranges_of = readings.ranges_of or lru_cache(maxsize=None)(assembly.kept_ranges)
+    # Each member's kept pieces (text and ranges, with and without fillers) are worked out once
+    # a stretch, not once per window and variant it is in.
+    kept_of = lru_cache(maxsize=None)(lambda text, drop: assembly.kept_piece(text, drop, ranges_of))
+    runs = runs or _Runs(senders, texts, window)
+    size = min(window, MAX_ASSEMBLY_MESSAGES)
     for first in _starts(senders, len(texts) - 1, window, wanted):
-        members = _members(senders, texts, first, min(window, MAX_ASSEMBLY_MESSAGES))
+        members = runs.members(first, size)
         if len(members) < 2 or (wanted is not None and wanted.isdisjoint(members)):
             continue
         number = assembly.assembled_numbers(texts, members, pieces_of)
         if number is not None:
             found.append(number)
-        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS, ranges_of))
+        found.extend(assembly.glued_findings(texts, members, scan, _GLUED_KINDS, ranges_of, kept_of))
     return found
+
+
+class _Runs:
+    """``_members`` of one stretch, remembered by first message: the widest run (``window``) is
+    walked once, and a narrower one is read from it.
+
+    A walk for ``w <= window`` visits the same indexes as the widest one, in order, stopping at
+    ``first + 2 * w`` instead of ``first + 2 * window`` and at ``w`` members instead of
+    ``window``; both stop at the same long message. So its members are the widest run's members
+    below ``first + 2 * w``, cut to ``w``.
+    """
+
+    __slots__ = ("senders", "texts", "window", "widest")
+
+    def __init__(self, senders: list[str | None], texts: list[str], window: int) -> None:
+        self.senders, self.texts, self.window = senders, texts, window
+        self.widest: dict[int, list[int]] = {}
+
+    def members(self, first: int, size: int) -> list[int]:
+        widest = self.widest.get(first)
+        if widest is None:
+            widest = self.widest[first] = _members(self.senders, self.texts, first, self.window)
+        if size >= self.window:
+            return widest
+        limit = first + 2 * size
+        return [index for index in widest if index < limit][:size]
 
 
 # Asking the other party for their name somewhere ("what's your name on it", "your @ there?",
@@ -307,7 +340,8 @@ def _in_message(finding: Finding, index: int) -> Finding:
 
 
 def _window_findings(
-    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None
+    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None,
+    runs: _Runs | None = None,
 ) -> Iterable[Finding]:
     """Yield findings from every same-sender window of short messages, widest window first.
 
@@ -315,8 +349,9 @@ def _window_findings(
     "stacker77@outlook" from a narrower window is then recognised as covered. With ``wanted``, only
     the windows holding one of those messages.
     """
+    runs = runs or _Runs(senders, texts, window)
     for first in _starts(senders, len(texts), window, wanted):
-        members = _members(senders, texts, first, window)
+        members = runs.members(first, window)
         for size in range(len(members), _narrowest(members, wanted) - 1, -1):
             joined = _join(texts, members[:size])
             for finding in scan(joined.text):

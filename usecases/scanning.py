@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
-from pipeline.detection.assembly import kept_ranges, number_pieces
+from pipeline.detection.assembly import kept_piece, kept_ranges, number_pieces
 from pipeline.detection.conversation import Readings, Scanner, context_findings
 from pipeline.detection.masking import MASKED_KINDS
 from pipeline.notices import redact
@@ -134,12 +134,13 @@ class _ConversationMemo:
     conversations: a text repeated in many conversations ("Thanks!") is still read in each.
     """
 
-    __slots__ = ("scans", "pieces", "ranges")
+    __slots__ = ("scans", "pieces", "ranges", "kept")
 
     def __init__(self) -> None:
         self.scans: dict[str, list[Finding]] = {}
         self.pieces: dict[str, list] = {}
         self.ranges: dict[tuple[str, bool], list[tuple[int, int]]] = {}
+        self.kept: dict[tuple[str, bool], tuple[str, list[tuple[int, int]]]] = {}
 
     def pieces_of(self, text: str) -> list:
         found = self.pieces.get(text)
@@ -153,12 +154,19 @@ class _ConversationMemo:
             found = self.ranges[(text, drop_fillers)] = kept_ranges(text, drop_fillers)
         return found
 
+    def kept_of(self, text: str, drop_fillers: bool) -> tuple[str, list[tuple[int, int]]]:
+        found = self.kept.get((text, drop_fillers))
+        if found is None:
+            found = self.kept[(text, drop_fillers)] = kept_piece(text, drop_fillers, self.ranges_of)
+        return found
+
     def trimmed(self, texts: set[str]) -> _ConversationMemo:
         """A copy holding only these texts' readings."""
         kept = _ConversationMemo()
         kept.scans = {t: f for t, f in self.scans.items() if t in texts}
         kept.pieces = {t: p for t, p in self.pieces.items() if t in texts}
         kept.ranges = {k: r for k, r in self.ranges.items() if k[0] in texts}
+        kept.kept = {k: r for k, r in self.kept.items() if k[0] in texts}
         return kept
 
 
@@ -240,7 +248,7 @@ def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], s
                     memo: _ConversationMemo | None = None) -> list[Finding]:
     """What the conversation reveals beyond each new message alone (split attempts, context)."""
     new_indexes = [i for i, m in enumerate(messages) if m.id in new_ids]
-    readings = Readings(memo.pieces_of, memo.ranges_of) if memo is not None else None
+    readings = Readings(memo.pieces_of, memo.ranges_of, memo.kept_of) if memo is not None else None
     return context_findings([(m.role, m.body) for m in messages], new_indexes, window=WINDOW, scanner=scan, readings=readings)
 
 

@@ -31,13 +31,15 @@ Scanner = Callable[[str], list[Finding]]
 class Readings:
     """What a caller may already know of its messages' texts, to be used instead of working it out again.
 
-    Each is a pure function of a text (``assembly.number_pieces``, ``assembly.kept_ranges``), so a
+    Each is a pure function of a text (``assembly.number_pieces``, ``assembly.kept_ranges``,
+    ``assembly.kept_piece``), so a
     caller that remembers them per message (the scan stage: per conversation, across batches) gets
     the same findings. None: worked out once a stretch.
     """
 
     pieces_of: Callable[[str], list[assembly.Piece]] | None = None
     ranges_of: assembly.KeptRanges | None = None
+    kept_of: assembly.KeptPiece | None = None  # ``assembly.kept_piece`` with these ``ranges_of``
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ def _glued_identifiers(senders: list[str | None], texts: list[str], wanted: set[
             offset = texts[index].index(head.group())
             glued += head.group()
             parts.append((index, offset, offset + len(head.group())))
-            value = crypto_address_chain(glued) or ("iban" if iban_valid(glued) else None)
+            value = _glued_value(glued)
             if value:
                 spans = tuple(Span(s, e, m) for m, s, e in parts)
                 match = " | ".join(texts[m][s:e] for m, s, e in parts)
@@ -171,6 +173,12 @@ def _glued_identifiers(senders: list[str | None], texts: list[str], wanted: set[
                     found.append(Finding("payment", spans, match, value, 0.95, messages=messages))
                 break
     return found
+
+
+@lru_cache(maxsize=16384)  # pure; the same pieces are glued again for each later message within reach
+def _glued_value(glued: str) -> str | None:
+    """The chain of a crypto address, "iban", or None: what glued pieces are."""
+    return crypto_address_chain(glued) or ("iban" if iban_valid(glued) else None)
 
 
 _GLUED_KINDS = frozenset({"email", "url", "handle", "payment"})
@@ -191,7 +199,7 @@ def _assembled(
     ranges_of = readings.ranges_of or lru_cache(maxsize=None)(assembly.kept_ranges)
     # Each member's kept pieces (text and ranges, with and without fillers) are worked out once
     # a stretch, not once per window and variant it is in.
-    kept_of = lru_cache(maxsize=None)(lambda text, drop: assembly.kept_piece(text, drop, ranges_of))
+    kept_of = readings.kept_of or lru_cache(maxsize=None)(lambda text, drop: assembly.kept_piece(text, drop, ranges_of))
     runs = runs or _Runs(senders, texts, window)
     size = min(window, MAX_ASSEMBLY_MESSAGES)
     for first in _starts(senders, len(texts) - 1, window, wanted):

@@ -6,7 +6,11 @@ channel without proposing it; the detectors ask this module before reporting a m
 
 from __future__ import annotations
 
+import json
+import pkgutil
 import re
+
+from pipeline.detection.normalise import normalise
 
 _CLAUSE_BREAK = re.compile(r"[.!?;\n,]|\b(?:but|though|however|although|otherwise)\b", re.IGNORECASE)
 _SENTENCE_BREAK = re.compile(r"[.!?\n]+(?:\s|$)")
@@ -20,6 +24,38 @@ _NEGATOR = re.compile(
     r"nao|nunca|jamais|pas|nicht|kein|keine|keinen|niente|mai|inte|aldrig|nie|не|нет|никогда)\b|n't\b",
     re.IGNORECASE,
 )
+
+
+def _vocabulary_words(*keys: str) -> list[str]:
+    """Words of ``keys`` from every language of ``data/languages.json``, folded as messages are
+    (accents off, lower case) and as written."""
+    data = json.loads((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))
+    words: set[str] = set()
+    for entry in data.get("languages", {}).values():
+        for key in keys:
+            for word in entry.get(key, ()):
+                words.update({word.lower(), " ".join(normalise(word.lower()).text.split())} - {""})
+    return sorted(words, key=len, reverse=True)
+
+
+_UNSPACED = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+
+
+def _word_alternation(words: list[str]) -> str:
+    """Words as whole words (no hyphen after: "non-negotiable" is no "non"); those of scripts
+    written without spaces (Chinese, Thai) as they stand."""
+    spaced = [re.escape(w).replace(r"\ ", r"\s+") for w in words if not _UNSPACED.search(w)]
+    unspaced = [re.escape(w) for w in words if _UNSPACED.search(w)]
+    parts = [r"(?<![^\W_])(?:" + "|".join(spaced) + r")(?![^\W_]|-)"] if spaced else []
+    parts += ["(?:" + "|".join(unspaced) + ")"] if unspaced else []
+    return "|".join(parts) or "(?!)"
+
+
+# The negators of other languages (``negators`` in the data file: Italian "non", Indonesian
+# "jangan", Hindi "मत", Arabic "لا"...) and those put after the verb (``late_negators``: Hindi
+# "मत करना", Turkish "yapmayın").
+_DATA_NEGATOR = re.compile(_word_alternation(_vocabulary_words("negators")), re.IGNORECASE)
+_DATA_LATE_NEGATOR = re.compile(_word_alternation(_vocabulary_words("late_negators")), re.IGNORECASE)
 # Fixed phrases that contain a negator but do not negate the channel after them.
 _NEGATOR_EXCEPTIONS = re.compile(
     r"\b(?:why not|if not|no problem|no prob|no worries|no rush|no biggie|not sure|no fees?|no middle\s?m[ae]n|"
@@ -114,22 +150,25 @@ def sentence_of(text: str, start: int, end: int) -> str:
     return text[left:right]
 
 
-def negated_before(text: str, start: int) -> bool:
+def negated_before(text: str, start: int, vocabulary: bool = True) -> bool:
     """True when a negator precedes ``start`` within its clause."""
-    return negates(text[clause_start(text, start) : start])
+    return negates(text[clause_start(text, start) : start], vocabulary)
 
 
-def negates(words: str) -> bool:
-    """True when ``words`` hold a negator ("not", "не", "nicht"), set phrases such as "no problem" aside."""
-    return _NEGATOR.search(_NEGATOR_EXCEPTIONS.sub(" ", words)) is not None
+def negates(words: str, vocabulary: bool = True) -> bool:
+    """True when ``words`` hold a negator ("not", "не", "nicht"), set phrases such as "no problem" aside;
+    ``vocabulary``: also the data file's negators of other languages ("non", "jangan", "मत")."""
+    words = _NEGATOR_EXCEPTIONS.sub(" ", words)
+    return _NEGATOR.search(words) is not None or vocabulary and _DATA_NEGATOR.search(words) is not None
 
 
-def refused_after(text: str, end: int) -> bool:
+def refused_after(text: str, end: int, vocabulary: bool = True) -> bool:
     """True when the mention is followed by a refusal such as "is a no" or "not accepted"."""
     if _TRAILING_REFUSAL.search(text[end : end + 40]) is not None:
         return True
-    return not text.isascii() and _LATE_NEGATOR.search(text, end, clause_end(text, end)) is not None or (
-        _LATE_NEGATOR.search(text, end, clause_end(text, end)) is not None and not _ENGLISH_CLAUSE.search(text, end, clause_end(text, end)))
+    stop = clause_end(text, end)
+    late = _LATE_NEGATOR.search(text, end, stop) is not None or vocabulary and _DATA_LATE_NEGATOR.search(text, end, stop) is not None
+    return late and (not text.isascii() or not _ENGLISH_CLAUSE.search(text, end, stop))
 
 
 # An English clause ("WhatsApp me, pas de souci" aside): "pas"/"inte" there are not negators.
@@ -146,9 +185,12 @@ def hearsay(text: str, start: int, end: int) -> bool:
     return _INVITATION.search(sentence_of(text, start, end)) is None
 
 
-def is_refused(text: str, start: int, end: int) -> bool:
-    """True when a channel mention at ``start:end`` is refused, warned about or reported."""
-    if negated_before(text, start) or refused_after(text, end) or hearsay(text, start, end):
+def is_refused(text: str, start: int, end: int, vocabulary: bool = True) -> bool:
+    """True when a channel mention at ``start:end`` is refused, warned about or reported.
+
+    ``vocabulary=False`` leaves out the data file's negators: a fee word after one is the dodge
+    itself ("così non paghiamo la commissione", "biar nggak kena potongan")."""
+    if negated_before(text, start, vocabulary) or refused_after(text, end, vocabulary) or hearsay(text, start, end):
         return True
     sentence = _REASSURANCE.sub(" ", sentence_of(text, start, end))
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None

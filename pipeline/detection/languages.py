@@ -557,7 +557,7 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
 
 def _refused(text: str, match: re.Match[str], phrase: Phrase) -> bool:
     """``is_refused``, reading a Portuguese "no"/"na" before the mention as the preposition it is."""
-    if not is_refused(text, match.start(), match.end()):
+    if not is_refused(text, match.start(), match.end(), phrase.role not in ("fee", "avoider")):
         return False
     if phrase.lang != "pt":
         return True

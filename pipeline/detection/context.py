@@ -237,6 +237,30 @@ _CONTRAST = re.compile(
 )
 
 
+# The same in the data file's other languages: ``checkout_words`` ("malipo ya tovuti", "koszyk"), and
+# their leave and direct words as the contrast ("nje ya", "langsung").
+_DATA_CHECKOUT = re.compile(_word_alternation(_vocabulary_words("checkout_words")), re.IGNORECASE)
+_DATA_CONTRAST = re.compile(_word_alternation(_vocabulary_words("leave_words", "direct_words")), re.IGNORECASE)
+
+
+_DATA_VIA = re.compile(_word_alternation(_vocabulary_words("via_words")), re.IGNORECASE)
+
+
+def through_checkout(clause: str) -> bool:
+    """A clause of another language that pays through the platform's checkout ("über den Checkout der
+    Seite", "sitenin üzerinden"): a via word and a checkout word at most three words apart, with no
+    negator or contrast in the clause ("statt über die Seite")."""
+    vias = list(_DATA_VIA.finditer(clause))
+    if not vias:
+        return False
+    for word in _DATA_CHECKOUT.finditer(clause):
+        for via in vias:
+            lo, hi = min(via.end(), word.end()), max(via.start(), word.start())
+            if len(clause[lo:hi].split()) <= 3:
+                return not negates(clause) and _CONTRAST.search(clause) is None and _DATA_CONTRAST.search(clause) is None
+    return False
+
+
 def asks_what_checkout_takes(text: str, start: int) -> bool:
     """The question a rail at ``start`` opens names the platform's checkout and proposes no way around it."""
     after = text[start : start + 200]
@@ -245,7 +269,8 @@ def asks_what_checkout_takes(text: str, start: int) -> bool:
     before = text[max(0, start - 200) : start]
     opening = max(before.rfind(c) for c in ".!?\n¿")
     question = before[opening + 1 :] + after.split("?")[0]
-    return _PLATFORM_NOUN.search(question) is not None and _CONTRAST.search(question) is None
+    names_checkout = _PLATFORM_NOUN.search(question) is not None or _DATA_CHECKOUT.search(question) is not None
+    return names_checkout and _CONTRAST.search(question) is None and _DATA_CONTRAST.search(question) is None
 
 
 def platform_talk(text: str, start: int, end: int) -> bool:

@@ -68,7 +68,9 @@ class Vocabulary:
         self.platform_first: set[str] = set()
         self.compound_fees: dict[str, str] = {}
         exclusions: set[str] = set()
+        trade_words: set[str] = set()
         for lang, entry in data["languages"].items():
+            trade_words.update(form for w in entry.get("trade_words", ()) for form in _forms(w))
             self.area_codes.update({" ".join(_fold(place).split()): str(code) for place, code in entry.get("area_codes", {}).items()})
             app_nouns.update(form for w in entry.get("app_nouns", ()) for form in _forms(w))
             self.regions[lang] = tuple(entry.get("phone_regions", ()))
@@ -115,6 +117,7 @@ class Vocabulary:
         self._app_nouns = app_nouns
         self._platform_words, self._deal_words, self._meet_words = platform_words, deal_words, meet_words
         self._direct_forms = direct_forms
+        self._trade_words = trade_words
         self.compound_fee_exclusions = tuple(sorted(exclusions))
         self.at_words = frozenset(at_words)
         hints = at_words | dot_words
@@ -205,6 +208,11 @@ class Vocabulary:
     def meet_words(self) -> re.Pattern[str]:
         """Words for meeting in person ("meet", "en persona", "встретимся"), partners of cash words."""
         return _bounded_alternation(self._meet_words or {"meet"})
+
+    @cached_property
+    def trade_words(self) -> re.Pattern[str] | None:
+        """Words before the trade's own numbers in other languages ("Numer przesyłki", "kargo takip", "订单")."""
+        return _bounded_alternation(self._trade_words) if self._trade_words else None
 
     @cached_property
     def number_word(self) -> re.Pattern[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import pkgutil
 import re
+from functools import lru_cache
 
 from pipeline.detection.normalise import normalise
 
@@ -26,12 +27,17 @@ _NEGATOR = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def languages_data() -> dict:  # type: ignore[type-arg]
+    """``data/languages.json``, parsed once per process (``languages.VOCABULARY`` is built from it too)."""
+    return json.loads((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))  # type: ignore[no-any-return]
+
+
 def _vocabulary_words(*keys: str) -> list[str]:
     """Words of ``keys`` from every language of ``data/languages.json``, folded as messages are
     (accents off, lower case) and as written."""
-    data = json.loads((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))
     words: set[str] = set()
-    for entry in data.get("languages", {}).values():
+    for entry in languages_data().get("languages", {}).values():
         for key in keys:
             for word in entry.get(key, ()):
                 words.update({word.lower(), " ".join(normalise(word.lower()).text.split())} - {""})
@@ -54,8 +60,13 @@ def _word_alternation(words: list[str]) -> str:
 # The negators of other languages (``negators`` in the data file: Italian "non", Indonesian
 # "jangan", Hindi "मत", Arabic "لا"...) and those put after the verb (``late_negators``: Hindi
 # "मत करना", Turkish "yapmayın").
-_DATA_NEGATOR = re.compile(_word_alternation(_vocabulary_words("negators")), re.IGNORECASE)
-_DATA_LATE_NEGATOR = re.compile(_word_alternation(_vocabulary_words("late_negators")), re.IGNORECASE)
+# Compiled on first use (``_data_pattern``): most messages never need them, and start-up stays as it was.
+
+
+@lru_cache(maxsize=None)
+def _data_pattern(*keys: str) -> re.Pattern[str]:
+    """The words of ``keys`` in every language as one pattern (``_word_alternation``)."""
+    return re.compile(_word_alternation(_vocabulary_words(*keys)), re.IGNORECASE)
 # Fixed phrases that contain a negator but do not negate the channel after them.
 _NEGATOR_EXCEPTIONS = re.compile(
     r"\b(?:why not|if not|no problem|no prob|no worries|no rush|no biggie|not sure|no fees?|no middle\s?m[ae]n|"
@@ -159,7 +170,7 @@ def negates(words: str, vocabulary: bool = True) -> bool:
     """True when ``words`` hold a negator ("not", "не", "nicht"), set phrases such as "no problem" aside;
     ``vocabulary``: also the data file's negators of other languages ("non", "jangan", "मत")."""
     words = _NEGATOR_EXCEPTIONS.sub(" ", words)
-    return _NEGATOR.search(words) is not None or vocabulary and _DATA_NEGATOR.search(words) is not None
+    return _NEGATOR.search(words) is not None or vocabulary and _data_pattern("negators").search(words) is not None
 
 
 def refused_after(text: str, end: int, vocabulary: bool = True) -> bool:
@@ -167,7 +178,7 @@ def refused_after(text: str, end: int, vocabulary: bool = True) -> bool:
     if _TRAILING_REFUSAL.search(text[end : end + 40]) is not None:
         return True
     stop = clause_end(text, end)
-    late = _LATE_NEGATOR.search(text, end, stop) is not None or vocabulary and _DATA_LATE_NEGATOR.search(text, end, stop) is not None
+    late = _LATE_NEGATOR.search(text, end, stop) is not None or vocabulary and _data_pattern("late_negators").search(text, end, stop) is not None
     return late and (not text.isascii() or not _ENGLISH_CLAUSE.search(text, end, stop))
 
 
@@ -237,27 +248,18 @@ _CONTRAST = re.compile(
 )
 
 
-# The same in the data file's other languages: ``checkout_words`` ("malipo ya tovuti", "koszyk"), and
-# their leave and direct words as the contrast ("nje ya", "langsung").
-_DATA_CHECKOUT = re.compile(_word_alternation(_vocabulary_words("checkout_words")), re.IGNORECASE)
-_DATA_CONTRAST = re.compile(_word_alternation(_vocabulary_words("leave_words", "direct_words")), re.IGNORECASE)
-
-
-_DATA_VIA = re.compile(_word_alternation(_vocabulary_words("via_words")), re.IGNORECASE)
-
-
 def through_checkout(clause: str) -> bool:
     """A clause of another language that pays through the platform's checkout ("über den Checkout der
     Seite", "sitenin üzerinden"): a via word and a checkout word at most three words apart, with no
     negator or contrast in the clause ("statt über die Seite")."""
-    vias = list(_DATA_VIA.finditer(clause))
+    vias = list(_data_pattern("via_words").finditer(clause))
     if not vias:
         return False
-    for word in _DATA_CHECKOUT.finditer(clause):
+    for word in _data_pattern("checkout_words").finditer(clause):
         for via in vias:
             lo, hi = min(via.end(), word.end()), max(via.start(), word.start())
             if len(clause[lo:hi].split()) <= 3:
-                return not negates(clause) and _CONTRAST.search(clause) is None and _DATA_CONTRAST.search(clause) is None
+                return not negates(clause) and _CONTRAST.search(clause) is None and _data_pattern("leave_words", "direct_words").search(clause) is None
     return False
 
 
@@ -269,8 +271,10 @@ def asks_what_checkout_takes(text: str, start: int) -> bool:
     before = text[max(0, start - 200) : start]
     opening = max(before.rfind(c) for c in ".!?\n¿")
     question = before[opening + 1 :] + after.split("?")[0]
-    names_checkout = _PLATFORM_NOUN.search(question) is not None or _DATA_CHECKOUT.search(question) is not None
-    return names_checkout and _CONTRAST.search(question) is None and _DATA_CONTRAST.search(question) is None
+    # The data file's other languages: ``checkout_words`` ("malipo ya tovuti", "koszyk"), and their
+    # leave and direct words as the contrast ("nje ya", "langsung").
+    names_checkout = _PLATFORM_NOUN.search(question) is not None or _data_pattern("checkout_words").search(question) is not None
+    return names_checkout and _CONTRAST.search(question) is None and _data_pattern("leave_words", "direct_words").search(question) is None
 
 
 def platform_talk(text: str, start: int, end: int) -> bool:

@@ -3,19 +3,19 @@
 The vocabularies live in ``data/languages.json`` so that trust-and-safety staff can extend them
 without touching code; this module turns them, once at import, into a few patterns. Every
 finding from a non-English rule carries ``lang`` so a reviewer knows which vocabulary fired.
-The file is read once with ``pkgutil.get_data`` (package data, lighter to import than
-``importlib.resources``; never read again at scan time); ``load`` takes its text so tests can build a vocabulary of their own.
+The file is read once with ``pkgutil.get_data`` (``context.languages_data``, which the negators
+of other languages come from too; package data, lighter to import than ``importlib.resources``;
+never read again at scan time); ``load`` takes its text so tests can build a vocabulary of their own.
 """
 
 from __future__ import annotations
 
 import json
-import pkgutil
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from pipeline.detection.context import asks_what_checkout_takes, is_refused, negates
+from pipeline.detection.context import asks_what_checkout_takes, is_refused, languages_data, negates
 from pipeline.detection.gates import MessageWords
 from pipeline.detection.hits import Hit, bounded
 from pipeline.detection.normalise import NormalisedText, _rewrite, normalise
@@ -320,7 +320,7 @@ def load(text: str) -> Vocabulary:
     return Vocabulary(json.loads(text))
 
 
-VOCABULARY = load((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))
+VOCABULARY = Vocabulary(languages_data())
 
 
 def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, vocabulary: Vocabulary = VOCABULARY) -> NormalisedText:

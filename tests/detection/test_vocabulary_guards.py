@@ -111,7 +111,7 @@ def test_a_via_word_and_a_checkout_word_route_the_clause_through_the_platform(la
 
 
 def test_a_rail_paid_through_the_checkout_in_another_language_is_no_proposal():
-    for lang, via, checkout in VIA[:: max(1, len(VIA) // 20)]:
+    for _lang, via, checkout in VIA[:: max(1, len(VIA) // 20)]:
         assert any(f.value == "paypal" for f in scan_text("PayPal please")), "control"
         text = f"PayPal {via} {checkout}"
         assert not any(f.value == "paypal" for f in scan_text(text)), text

@@ -40,7 +40,10 @@ def _vocabulary_words(*keys: str) -> list[str]:
     for entry in languages_data().get("languages", {}).values():
         for key in keys:
             for word in entry.get(key, ()):
-                words.update({word.lower(), " ".join(normalise(word.lower()).text.split())} - {""})
+                # As ``languages._forms``: a non-Latin word is folded inside its own script, so that
+                # Cyrillic "не" does not turn into the Latin look-alike "he".
+                folded = normalise(word.lower() + (" ж" if not word.isascii() else "")).text.split()
+                words.update({word.lower(), " ".join(folded[:-1] if not word.isascii() else folded)} - {""})
     return sorted(words, key=len, reverse=True)
 
 
@@ -61,6 +64,26 @@ def _word_alternation(words: list[str]) -> str:
 # "jangan", Hindi "मत", Arabic "لا"...) and those put after the verb (``late_negators``: Hindi
 # "मत करना", Turkish "yapmayın").
 # Compiled on first use (``_data_pattern``): most messages never need them, and start-up stays as it was.
+
+
+@lru_cache(maxsize=None)
+def _data_ascii_words(*keys: str) -> frozenset[str] | None:
+    """The first letter run of each ASCII entry of ``keys`` ("na" of "na karein"): an entry matches
+    only where that run stands whole (the pattern's bounds), so ASCII text holding none of them
+    cannot match ``_data_pattern(*keys)``. None when an ASCII entry starts with no letter."""
+    runs = [_LETTERS.match(w) for w in _vocabulary_words(*keys) if w.isascii()]
+    return None if any(r is None for r in runs) else frozenset(r.group() for r in runs if r is not None)
+
+
+def _may_hold(text: str, *keys: str) -> bool:
+    """Cheap test before ``_data_pattern(*keys)``: most messages are ASCII and share no word with it."""
+    if not text.isascii():
+        return True
+    words = _data_ascii_words(*keys)
+    return words is None or not words.isdisjoint(_LETTERS.findall(text.lower()))
+
+
+_LETTERS = re.compile(r"[a-z]+")
 
 
 @lru_cache(maxsize=None)
@@ -170,7 +193,7 @@ def negates(words: str, vocabulary: bool = True) -> bool:
     """True when ``words`` hold a negator ("not", "не", "nicht"), set phrases such as "no problem" aside;
     ``vocabulary``: also the data file's negators of other languages ("non", "jangan", "मत")."""
     words = _NEGATOR_EXCEPTIONS.sub(" ", words)
-    return _NEGATOR.search(words) is not None or vocabulary and _data_pattern("negators").search(words) is not None
+    return _NEGATOR.search(words) is not None or vocabulary and _may_hold(words, "negators") and _data_pattern("negators").search(words) is not None
 
 
 def refused_after(text: str, end: int, vocabulary: bool = True) -> bool:

@@ -59,6 +59,9 @@ def test_every_negator_and_late_negator_is_read():
         for word in entry.get("negators", ()):
             assert negates(f"x {word} y") or negates(f"x {_fold(word)} y"), (lang, word)
     assert not negates("the price is non-negotiable")  # "non-" starts a word, it negates nothing
+    # Cyrillic "не" folds to its Latin look-alike only inside Cyrillic text: English "he" is no negator.
+    assert not negates("he said") and negates("не пиши")
+    assert not negates("i-GCash mo sakin")  # Tagalog "to me", not Turkish "sakın"
 
 
 def test_a_late_negator_after_a_leaving_phrase_makes_it_a_warning():

@@ -210,6 +210,13 @@ class Vocabulary:
         return _bounded_alternation(self._meet_words or {"meet"})
 
     @cached_property
+    def trade_word_runs(self) -> frozenset[str] | None:
+        """The first letter run of each ASCII trade word: ASCII text holding none of them cannot
+        match ``trade_words`` (None when an ASCII entry starts with no letter)."""
+        runs = [re.match(r"[a-z]+", w) for w in self._trade_words if w.isascii()]
+        return None if any(r is None for r in runs) else frozenset(r.group() for r in runs if r is not None)
+
+    @cached_property
     def trade_words(self) -> re.Pattern[str] | None:
         """Words before the trade's own numbers in other languages ("Numer przesyłki", "kargo takip", "订单")."""
         return _bounded_alternation(self._trade_words) if self._trade_words else None

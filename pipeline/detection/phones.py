@@ -470,14 +470,17 @@ def _merged_groups(chain: list[DigitToken]) -> tuple[int, ...]:
     return tuple(groups)
 
 
+_LETTER_RUN = re.compile(r"[a-z]+")
+
+
 def _guarded(text: str, start: int) -> bool:
     """True when a trade-number keyword (tracking, cert, order...) closely precedes ``start``."""
     before = text[max(0, start - 32) : start]
     guards = [m.end() for m in _GUARD.finditer(before)]
     if not guards:
         # The trade words of other languages (``trade_words`` in the data file: "przesyłki", "takip", "单号").
-        trade = languages.VOCABULARY.trade_words
-        if trade is not None:
+        trade, runs = languages.VOCABULARY.trade_words, languages.VOCABULARY.trade_word_runs
+        if trade is not None and (runs is None or not before.isascii() or not runs.isdisjoint(_LETTER_RUN.findall(before.lower()))):
             guards += [m.end() for m in trade.finditer(before)]
     if not guards:
         return False

@@ -6,7 +6,12 @@ channel without proposing it; the detectors ask this module before reporting a m
 
 from __future__ import annotations
 
+import json
+import pkgutil
 import re
+from functools import lru_cache
+
+from pipeline.detection.normalise import normalise
 
 _CLAUSE_BREAK = re.compile(r"[.!?;\n,]|\b(?:but|though|however|although|otherwise)\b", re.IGNORECASE)
 _SENTENCE_BREAK = re.compile(r"[.!?\n]+(?:\s|$)")
@@ -20,6 +25,71 @@ _NEGATOR = re.compile(
     r"nao|nunca|jamais|pas|nicht|kein|keine|keinen|niente|mai|inte|aldrig|nie|не|нет|никогда)\b|n't\b",
     re.IGNORECASE,
 )
+
+
+@lru_cache(maxsize=1)
+def languages_data() -> dict:  # type: ignore[type-arg]
+    """``data/languages.json``, parsed once per process (``languages.VOCABULARY`` is built from it too)."""
+    return json.loads((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))  # type: ignore[no-any-return]
+
+
+def _vocabulary_words(*keys: str) -> list[str]:
+    """Words of ``keys`` from every language of ``data/languages.json``, folded as messages are
+    (accents off, lower case) and as written."""
+    words: set[str] = set()
+    for entry in languages_data().get("languages", {}).values():
+        for key in keys:
+            for word in entry.get(key, ()):
+                # As ``languages._forms``: a non-Latin word is folded inside its own script, so that
+                # Cyrillic "не" does not turn into the Latin look-alike "he".
+                folded = normalise(word.lower() + (" ж" if not word.isascii() else "")).text.split()
+                words.update({word.lower(), " ".join(folded[:-1] if not word.isascii() else folded)} - {""})
+    return sorted(words, key=len, reverse=True)
+
+
+_UNSPACED = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+
+
+def _word_alternation(words: list[str]) -> str:
+    """Words as whole words (no hyphen after: "non-negotiable" is no "non"); those of scripts
+    written without spaces (Chinese, Thai) as they stand."""
+    spaced = [re.escape(w).replace(r"\ ", r"\s+") for w in words if not _UNSPACED.search(w)]
+    unspaced = [re.escape(w) for w in words if _UNSPACED.search(w)]
+    parts = [r"(?<![^\W_])(?:" + "|".join(spaced) + r")(?![^\W_]|-)"] if spaced else []
+    parts += ["(?:" + "|".join(unspaced) + ")"] if unspaced else []
+    return "|".join(parts) or "(?!)"
+
+
+# The negators of other languages (``negators`` in the data file: Italian "non", Indonesian
+# "jangan", Hindi "मत", Arabic "لا"...) and those put after the verb (``late_negators``: Hindi
+# "मत करना", Turkish "yapmayın").
+# Compiled on first use (``_data_pattern``): most messages never need them, and start-up stays as it was.
+
+
+@lru_cache(maxsize=None)
+def _data_ascii_words(*keys: str) -> frozenset[str] | None:
+    """The first letter run of each ASCII entry of ``keys`` ("na" of "na karein"): an entry matches
+    only where that run stands whole (the pattern's bounds), so ASCII text holding none of them
+    cannot match ``_data_pattern(*keys)``. None when an ASCII entry starts with no letter."""
+    runs = [_LETTERS.match(w) for w in _vocabulary_words(*keys) if w.isascii()]
+    return None if any(r is None for r in runs) else frozenset(r.group() for r in runs if r is not None)
+
+
+def _may_hold(text: str, *keys: str) -> bool:
+    """Cheap test before ``_data_pattern(*keys)``: most messages are ASCII and share no word with it."""
+    if not text.isascii():
+        return True
+    words = _data_ascii_words(*keys)
+    return words is None or not words.isdisjoint(_LETTERS.findall(text.lower()))
+
+
+_LETTERS = re.compile(r"[a-z]+")
+
+
+@lru_cache(maxsize=None)
+def _data_pattern(*keys: str) -> re.Pattern[str]:
+    """The words of ``keys`` in every language as one pattern (``_word_alternation``)."""
+    return re.compile(_word_alternation(_vocabulary_words(*keys)), re.IGNORECASE)
 # Fixed phrases that contain a negator but do not negate the channel after them.
 _NEGATOR_EXCEPTIONS = re.compile(
     r"\b(?:why not|if not|no problem|no prob|no worries|no rush|no biggie|not sure|no fees?|no middle\s?m[ae]n|"
@@ -114,22 +184,25 @@ def sentence_of(text: str, start: int, end: int) -> str:
     return text[left:right]
 
 
-def negated_before(text: str, start: int) -> bool:
+def negated_before(text: str, start: int, vocabulary: bool = True) -> bool:
     """True when a negator precedes ``start`` within its clause."""
-    return negates(text[clause_start(text, start) : start])
+    return negates(text[clause_start(text, start) : start], vocabulary)
 
 
-def negates(words: str) -> bool:
-    """True when ``words`` hold a negator ("not", "не", "nicht"), set phrases such as "no problem" aside."""
-    return _NEGATOR.search(_NEGATOR_EXCEPTIONS.sub(" ", words)) is not None
+def negates(words: str, vocabulary: bool = True) -> bool:
+    """True when ``words`` hold a negator ("not", "не", "nicht"), set phrases such as "no problem" aside;
+    ``vocabulary``: also the data file's negators of other languages ("non", "jangan", "मत")."""
+    words = _NEGATOR_EXCEPTIONS.sub(" ", words)
+    return _NEGATOR.search(words) is not None or vocabulary and _may_hold(words, "negators") and _data_pattern("negators").search(words) is not None
 
 
-def refused_after(text: str, end: int) -> bool:
+def refused_after(text: str, end: int, vocabulary: bool = True) -> bool:
     """True when the mention is followed by a refusal such as "is a no" or "not accepted"."""
     if _TRAILING_REFUSAL.search(text[end : end + 40]) is not None:
         return True
-    return not text.isascii() and _LATE_NEGATOR.search(text, end, clause_end(text, end)) is not None or (
-        _LATE_NEGATOR.search(text, end, clause_end(text, end)) is not None and not _ENGLISH_CLAUSE.search(text, end, clause_end(text, end)))
+    stop = clause_end(text, end)
+    late = _LATE_NEGATOR.search(text, end, stop) is not None or vocabulary and _data_pattern("late_negators").search(text, end, stop) is not None
+    return late and (not text.isascii() or not _ENGLISH_CLAUSE.search(text, end, stop))
 
 
 # An English clause ("WhatsApp me, pas de souci" aside): "pas"/"inte" there are not negators.
@@ -146,9 +219,12 @@ def hearsay(text: str, start: int, end: int) -> bool:
     return _INVITATION.search(sentence_of(text, start, end)) is None
 
 
-def is_refused(text: str, start: int, end: int) -> bool:
-    """True when a channel mention at ``start:end`` is refused, warned about or reported."""
-    if negated_before(text, start) or refused_after(text, end) or hearsay(text, start, end):
+def is_refused(text: str, start: int, end: int, vocabulary: bool = True) -> bool:
+    """True when a channel mention at ``start:end`` is refused, warned about or reported.
+
+    ``vocabulary=False`` leaves out the data file's negators: a fee word after one is the dodge
+    itself ("così non paghiamo la commissione", "biar nggak kena potongan")."""
+    if negated_before(text, start, vocabulary) or refused_after(text, end, vocabulary) or hearsay(text, start, end):
         return True
     sentence = _REASSURANCE.sub(" ", sentence_of(text, start, end))
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
@@ -195,6 +271,21 @@ _CONTRAST = re.compile(
 )
 
 
+def through_checkout(clause: str) -> bool:
+    """A clause of another language that pays through the platform's checkout ("über den Checkout der
+    Seite", "sitenin üzerinden"): a via word and a checkout word at most three words apart, with no
+    negator or contrast in the clause ("statt über die Seite")."""
+    vias = list(_data_pattern("via_words").finditer(clause))
+    if not vias:
+        return False
+    for word in _data_pattern("checkout_words").finditer(clause):
+        for via in vias:
+            lo, hi = min(via.end(), word.end()), max(via.start(), word.start())
+            if len(clause[lo:hi].split()) <= 3:
+                return not negates(clause) and _CONTRAST.search(clause) is None and _data_pattern("leave_words", "direct_words").search(clause) is None
+    return False
+
+
 def asks_what_checkout_takes(text: str, start: int) -> bool:
     """The question a rail at ``start`` opens names the platform's checkout and proposes no way around it."""
     after = text[start : start + 200]
@@ -203,7 +294,10 @@ def asks_what_checkout_takes(text: str, start: int) -> bool:
     before = text[max(0, start - 200) : start]
     opening = max(before.rfind(c) for c in ".!?\n¿")
     question = before[opening + 1 :] + after.split("?")[0]
-    return _PLATFORM_NOUN.search(question) is not None and _CONTRAST.search(question) is None
+    # The data file's other languages: ``checkout_words`` ("malipo ya tovuti", "koszyk"), and their
+    # leave and direct words as the contrast ("nje ya", "langsung").
+    names_checkout = _PLATFORM_NOUN.search(question) is not None or _data_pattern("checkout_words").search(question) is not None
+    return names_checkout and _CONTRAST.search(question) is None and _data_pattern("leave_words", "direct_words").search(question) is None
 
 
 def platform_talk(text: str, start: int, end: int) -> bool:

@@ -183,9 +183,51 @@ _AREA_CODE = re.compile(r"\barea\s+code\b", re.IGNORECASE)
 _CODE_AFTER = re.compile(r"\barea\s+code'?s?\s*(?:is|:|=)?\s*(?P<code>\d{3})\b", re.IGNORECASE)
 
 
+# "area code is 200 + 12", "(three times 101)", "323 doubled", "half of 1292": a sum told instead of the code.
+_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+          "eleven": 11, "twelve": 12}
+_OPERAND = r"(\d{1,4}|" + "|".join(_SMALL) + r")"
+_ARITHMETIC = re.compile(
+    rf"(?<![\w.-]){_OPERAND}\s*(\+|plus|x|×|\*|times|minus)\s*{_OPERAND}(?![\w.-])"
+    r"|(?<![\w.-])(\d{2,4})\s+doubled\b|\b(?:double|twice)\s+(\d{2,4})(?![\w.-])|\bhalf\s+(?:of\s+)?(\d{3,4})(?![\w.-])",
+    re.IGNORECASE,
+)
+
+
+def _operand(word: str) -> int:
+    return int(word) if word.isdigit() else _SMALL[word.lower()]
+
+
+def _sum_told(match: re.Match[str]) -> int | None:
+    """The value of an ``_ARITHMETIC`` match, when it is a whole number."""
+    if match.group(2):
+        a, op, b = _operand(match.group(1)), match.group(2).lower(), _operand(match.group(3))
+        return a + b if op in ("+", "plus") else a - b if op == "minus" else a * b
+    if match.group(4) or match.group(5):
+        return 2 * int(match.group(4) or match.group(5))
+    half = int(match.group(6))
+    return half // 2 if half % 2 == 0 else None
+
+
+def _area_code_sums(text: str, mention: re.Match[str]) -> Iterator[Decoded]:
+    """An area code told as a sum right after "area code" becomes the code ("area code: 600 + 46" -> 646)."""
+    told = _ARITHMETIC.search(text, mention.end(), min(len(text), mention.end() + 30))
+    if told is None:
+        return
+    value = _sum_told(told)
+    if value is not None and 200 <= value <= 999:
+        yield text[: told.start()] + str(value) + text[told.end() :], told.start(), told.end(), "area_code"
+
+
 def _area_codes(text: str) -> Iterator[Decoded]:
-    """A place named for its area code becomes the code; a code told last ("..., area code 212") moves first."""
+    """A place named for its area code becomes the code; a code told last ("..., area code 212") moves first;
+    a code told as a sum is worked out."""
     from pipeline.detection.languages import VOCABULARY  # the decoders load before the vocabulary file is needed
+
+    for mention in _AREA_CODE.finditer(text):
+        for decoded in _area_code_sums(text, mention):
+            yield decoded
+            return
 
     places = VOCABULARY.area_code_pattern
     for mention in _AREA_CODE.finditer(text):

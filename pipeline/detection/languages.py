@@ -3,19 +3,19 @@
 The vocabularies live in ``data/languages.json`` so that trust-and-safety staff can extend them
 without touching code; this module turns them, once at import, into a few patterns. Every
 finding from a non-English rule carries ``lang`` so a reviewer knows which vocabulary fired.
-The file is read once with ``pkgutil.get_data`` (package data, lighter to import than
-``importlib.resources``; never read again at scan time); ``load`` takes its text so tests can build a vocabulary of their own.
+The file is read once with ``pkgutil.get_data`` (``context.languages_data``, which the negators
+of other languages come from too; package data, lighter to import than ``importlib.resources``;
+never read again at scan time); ``load`` takes its text so tests can build a vocabulary of their own.
 """
 
 from __future__ import annotations
 
 import json
-import pkgutil
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from pipeline.detection.context import asks_what_checkout_takes, is_refused, negates
+from pipeline.detection.context import asks_what_checkout_takes, is_refused, languages_data, negates
 from pipeline.detection.gates import MessageWords
 from pipeline.detection.hits import Hit, bounded
 from pipeline.detection.normalise import NormalisedText, _rewrite, normalise
@@ -68,7 +68,9 @@ class Vocabulary:
         self.platform_first: set[str] = set()
         self.compound_fees: dict[str, str] = {}
         exclusions: set[str] = set()
+        trade_words: set[str] = set()
         for lang, entry in data["languages"].items():
+            trade_words.update(form for w in entry.get("trade_words", ()) for form in _forms(w))
             self.area_codes.update({" ".join(_fold(place).split()): str(code) for place, code in entry.get("area_codes", {}).items()})
             app_nouns.update(form for w in entry.get("app_nouns", ()) for form in _forms(w))
             self.regions[lang] = tuple(entry.get("phone_regions", ()))
@@ -115,6 +117,7 @@ class Vocabulary:
         self._app_nouns = app_nouns
         self._platform_words, self._deal_words, self._meet_words = platform_words, deal_words, meet_words
         self._direct_forms = direct_forms
+        self._trade_words = trade_words
         self.compound_fee_exclusions = tuple(sorted(exclusions))
         self.at_words = frozenset(at_words)
         hints = at_words | dot_words
@@ -214,6 +217,18 @@ class Vocabulary:
     def meet_words(self) -> re.Pattern[str]:
         """Words for meeting in person ("meet", "en persona", "встретимся"), partners of cash words."""
         return _bounded_alternation(self._meet_words or {"meet"})
+
+    @cached_property
+    def trade_word_runs(self) -> frozenset[str] | None:
+        """The first letter run of each ASCII trade word: ASCII text holding none of them cannot
+        match ``trade_words`` (None when an ASCII entry starts with no letter)."""
+        runs = [re.match(r"[a-z]+", w) for w in self._trade_words if w.isascii()]
+        return None if any(r is None for r in runs) else frozenset(r.group() for r in runs if r is not None)
+
+    @cached_property
+    def trade_words(self) -> re.Pattern[str] | None:
+        """Words before the trade's own numbers in other languages ("Numer przesyłki", "kargo takip", "订单")."""
+        return _bounded_alternation(self._trade_words) if self._trade_words else None
 
     @cached_property
     def number_word(self) -> re.Pattern[str]:
@@ -321,7 +336,7 @@ def load(text: str) -> Vocabulary:
     return Vocabulary(json.loads(text))
 
 
-VOCABULARY = load((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))
+VOCABULARY = Vocabulary(languages_data())
 
 
 def rewrite_links(folded: NormalisedText, gate: MessageWords | None = None, vocabulary: Vocabulary = VOCABULARY) -> NormalisedText:
@@ -566,7 +581,7 @@ def find_phrases(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABUL
 
 def _refused(text: str, match: re.Match[str], phrase: Phrase) -> bool:
     """``is_refused``, reading a Portuguese "no"/"na" before the mention as the preposition it is."""
-    if not is_refused(text, match.start(), match.end()):
+    if not is_refused(text, match.start(), match.end(), phrase.role not in ("fee", "avoider")):
         return False
     if phrase.lang != "pt":
         return True

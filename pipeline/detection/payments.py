@@ -19,6 +19,7 @@ from pipeline.detection.context import (
     is_refused,
     platform_talk,
     sentence_of,
+    through_checkout,
 )
 from pipeline.detection.gates import MessageWords, message_words, stems
 from pipeline.detection.hits import Hit, bounded
@@ -202,7 +203,8 @@ def _judge_rail(text: str, match: re.Match[str]) -> Hit | None:
     start, end = match.start(), match.end()
     if is_refused(text, start, end) or _ITEM_AFTER.match(text[end : end + 30]) or describes_item(text, start, end):
         return None
-    if (_CHECKOUT_CLAUSE.search(text[clause_start(text, start) : clause_end(text, end)]) or platform_talk(text, start, end)
+    clause = text[clause_start(text, start) : clause_end(text, end)]
+    if (_CHECKOUT_CLAUSE.search(clause) or through_checkout(clause) or platform_talk(text, start, end)
             or asks_what_checkout_takes(text, start)):
         return None  # "can I use Apple Pay at checkout?" asks about the platform's own payment.
     if rail.needs_context and not _payment_context(text, start, end, rail):

@@ -165,6 +165,9 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
         return _local_numbers(text, _chains(text, tokens), strong) if total >= 7 and (strong or gate.any_word(_LOCAL_CUES)) else []
     chains = _chains(text, tokens)
     cue_lang = None if strong else languages.has_phone_cue(text, gate)
+    # A cue of another language next to an English one ("Ring mig på 070-482 19 73": "ring" and
+    # Swedish "ring mig") still says where a national number with a trunk 0 is from.
+    national = languages.has_phone_cue(text, gate) if strong and not lang and "0" in text else None
     strong = strong or cue_lang is not None
     lang = lang or cue_lang
     # "my #" is a cue; "Order #130883" and "lot #12" are the trade's own numbers.
@@ -181,6 +184,11 @@ def find_phones(text: str, gate: MessageWords | None = None) -> list[Hit]:
         regions = tuple(r for one in lang.split(",") for r in languages.VOCABULARY.regions.get(one, ()))
         hits = _in_regions(text, chains, hits, regions)
         hits = [Hit(h.kind, h.spans, h.value, h.score, lang.split(",")[0]) for h in hits]
+    elif national:
+        trunk = [chain for chain in chains if chain[0].digits.startswith("0")]
+        if trunk:
+            read = _in_regions(text, trunk, hits, languages.VOCABULARY.regions.get(national, ()))
+            hits = [h if h in hits else Hit(h.kind, h.spans, h.value, h.score, national) for h in read]
     return hits
 
 
@@ -462,10 +470,18 @@ def _merged_groups(chain: list[DigitToken]) -> tuple[int, ...]:
     return tuple(groups)
 
 
+_LETTER_RUN = re.compile(r"[a-z]+")
+
+
 def _guarded(text: str, start: int) -> bool:
     """True when a trade-number keyword (tracking, cert, order...) closely precedes ``start``."""
     before = text[max(0, start - 32) : start]
     guards = [m.end() for m in _GUARD.finditer(before)]
+    if not guards:
+        # The trade words of other languages (``trade_words`` in the data file: "przesyłki", "takip", "单号").
+        trade, runs = languages.VOCABULARY.trade_words, languages.VOCABULARY.trade_word_runs
+        if trade is not None and (runs is None or not before.isascii() or not runs.isdisjoint(_LETTER_RUN.findall(before.lower()))):
+            guards += [m.end() for m in trade.finditer(before)]
     if not guards:
         return False
     cues = [m.end() for m in _STRONG_CUE.finditer(before)]

@@ -45,6 +45,16 @@ gift cards, cash) and hard negatives (checkout questions, foreign trade numbers,
 numbers). Untuned: messages precision 1.000, recall 0.946 (106/112); conversations precision
 0.964, recall 0.900, F1 0.931 (27/30, one clean thread flagged: vc38, "do you have telegram?" / "no,
 I only use this app"). Floors sit at that first score.
+
+The eighth set (165 messages: 105 contact, 60 clean; 44 conversations: 30 contact, 14 clean) was
+written on branch s7-detect before any detector change (commits a32ccf2, dc4a62f), in sixteen
+languages (hi, id, sw, tl, zh, it, tr, pl, ar besides en/es/pt/fr/de/ru/sv) with hard negatives
+(negations of leaving in every one of them, checkout questions, trade numbers of many carriers).
+Untuned: messages precision 0.902 (10 clean flagged: negations in it/ar/sw/hi/id/tr, checkout
+questions, a Polish parcel number), recall 0.876 (92/105); conversations precision 0.964, recall
+0.900, F1 0.931 (27/30, one clean thread flagged: "non pagare fuori"). It was then tuned on
+(negators, trade, checkout and via words per language in the data file, area codes told as sums),
+so floors sit at the untuned score and guard against regressions only.
 """
 
 from __future__ import annotations
@@ -58,9 +68,9 @@ from pipeline.detection import scan_conversation, scan_text
 
 HERE = Path(__file__).resolve().parent
 # set name -> (message recall floor, missed contact conversations allowed, clean conversations flagged allowed)
-FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1), "fifth": (0.84, 3, 0), "sixth": (0.96, 2, 1), "seventh": (0.94, 3, 1)}
+FLOORS = {"second": (0.96, 1, 0), "third": (0.93, 2, 0), "fourth": (0.85, 1, 1), "fifth": (0.84, 3, 0), "sixth": (0.96, 2, 1), "seventh": (0.94, 3, 1), "eighth": (0.87, 3, 1)}
 # set name -> (contact, clean) messages it must hold at least
-SIZES = {"second": (80, 80), "third": (80, 80), "fourth": (80, 80), "fifth": (80, 70), "sixth": (100, 80), "seventh": (110, 55)}
+SIZES = {"second": (80, 80), "third": (80, 80), "fourth": (80, 80), "fifth": (80, 70), "sixth": (100, 80), "seventh": (110, 55), "eighth": (105, 60)}
 
 
 def _rows(folder: str, name: str) -> list[dict]:

@@ -63,11 +63,18 @@ p[dir=ltr] { direction: ltr }
   @bottom-right { text-align: right; vertical-align: middle }
 }
 """
+# Characters the joiner can draw from the glyph sheet's font: printable ASCII. Running headers
+# ("Transcript of conversation ID", the UTC day) are stamped by the joiner when every character
+# of the conversation's title and day labels is one of these; otherwise WeasyPrint lays them out.
+GLYPH_CHARACTERS = "".join(chr(code) for code in range(0x21, 0x7F))
 # The glyph sheet's words hold every character of "Page X of Y" footers and of "link HEX" chain
-# links; the lone letters are spaced so that no pair can be shaped into a ligature.
+# links, then each printable ASCII character alone; the lone characters are spaced so that no
+# pair can be shaped into a ligature.
 GLYPH_SHEET_HTML = (
     '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>glyphs</title></head>'
-    '<body><p style="font: 8pt \'DejaVu Sans\', sans-serif">Page 0123456789 of link a b c d e f</p></body></html>'
+    '<body><p style="font: 8pt \'DejaVu Sans\', sans-serif">Page 0123456789 of link a b c d e f '
+    + " ".join(GLYPH_CHARACTERS).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    + '</p></body></html>'
 )
 # Each message's chain link ("link " and 64 hex digits) is not laid out by WeasyPrint: the message
 # block reserves one line for it at its bottom (transcript.css: ``.message`` padding-bottom is
@@ -95,6 +102,8 @@ class PartJob:
     # bytes, keep the job small to send, and the worker loads the bytes for ``render_part``.
     served: dict[str, str]
     token: str
+    # The joiner stamps the running headers: report each page's day headings (``page_days``).
+    stamp_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,12 +121,27 @@ class LinkStamp:
 
 
 @dataclass(frozen=True)
+class PageDays:
+    """The UTC day headings of one page, for its running header (``string(day-title, start)``).
+
+    ``start`` is the day of the heading the page begins with (the first box of the page's
+    first-child chain is that heading), ``last`` the last heading on the page; either may be None.
+    """
+
+    start: str | None
+    last: str | None
+
+
+@dataclass(frozen=True)
 class PartResult:
     """A rendered part, the chain link lines to draw on it and the URLs the fetcher refused."""
 
     pdf: bytes
     refused: tuple[str, ...]
     links: tuple[LinkStamp, ...] = ()
+    # Per page, the day headings its running header is worked out from (empty when WeasyPrint
+    # laid the headers out itself).
+    days: tuple[PageDays, ...] = ()
 
 
 def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
@@ -133,8 +157,42 @@ def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
     html = transcript_html_class()(string=job.html, base_url=base_url, url_fetcher=fetcher)
     document = html.render(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
     links = link_stamps(document)
+    days = page_days(document) if job.stamp_headers else ()
     pdf = document.write_pdf(pdf_variant=PDF_VARIANT)
-    return PartResult(pdf=pdf, refused=tuple(fetcher.refused), links=links)
+    return PartResult(pdf=pdf, refused=tuple(fetcher.refused), links=links, days=days)
+
+
+def page_days(document) -> tuple[PageDays, ...]:
+    """Each page's day headings (``h2[data-day]``), as CSS ``string(day-title, start)`` reads them.
+
+    As WeasyPrint resolves ``start``: a page begins with a heading when the heading is on the
+    chain of first children from the page box down; the day carried over is the last heading of
+    an earlier page (the joiner carries it across parts too).
+    """
+    result = []
+    for page in document.pages:
+        start, box = None, page._page_box
+        while getattr(box, "children", None):
+            box = box.children[0]
+            if box.element_tag == "h2" and box.element is not None:
+                start = box.element.get("data-day")
+                break
+        headings = list(_day_headings(page._page_box))
+        result.append(PageDays(start, headings[-1] if headings else None))
+    return tuple(result)
+
+
+# Boxes that may hold day headings; headings are direct children of ``section.day``.
+_HEADING_CONTAINERS = frozenset({"html", "body", "section"})
+
+
+def _day_headings(box) -> Iterator[str]:
+    for child in getattr(box, "children", ()):
+        tag = child.element_tag
+        if tag == "h2" and child.element is not None and child.element.get("data-day"):
+            yield child.element.get("data-day")
+        elif tag in _HEADING_CONTAINERS:
+            yield from _day_headings(child)
 
 
 def link_stamps(document) -> tuple[LinkStamp, ...]:

@@ -1,4 +1,4 @@
-"""Join separately rendered parts into one tagged PDF, draw the chain links, stamp "Page X of Y" footers.
+"""Join separately rendered parts into one tagged PDF, draw the chain links, stamp running headers and "Page X of Y" footers.
 
 WeasyPrint's cost grows with pages and its memory with the document, so long transcripts are
 rendered in parts. Joining them must keep what a single render would have had: one structure
@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf
 
-from pipeline.transcript.parts import LINK_FONT_SIZE, LinkStamp
+from pipeline.transcript.parts import LINK_FONT_SIZE, LinkStamp, PageDays
 from pipeline.transcript.record import RECORD_NAME, page_digests
 from pipeline.transcript.served import MESSAGE_LINK_SCHEME
 
@@ -26,6 +26,14 @@ FOOTER_FONT = Name("/PGFooter")
 FOOTER_SIZE = 8.0
 FOOTER_BASELINE = 30.0  # points above the bottom edge, inside the 20 mm bottom margin
 LINK_GRAY = 0.4  # the former ``.link`` paragraph's color, #666
+# Running headers, where WeasyPrint's @top-left and @top-right margin boxes put them: 7.5 pt,
+# #555, 16 mm from the page's sides, the line (DejaVu Sans' normal line height) centred in the
+# 18 mm top margin. tests/transcript/test_running_headers.py compares with a real layout.
+HEADER_SIZE = 7.5
+HEADER_GRAY = 0x55 / 0xFF
+HEADER_SIDE = 16 * 72 / 25.4
+_ASCENT, _DESCENT = 1901 / 2048, 483 / 2048
+HEADER_BASELINE = (18 * 72 / 25.4 - (_ASCENT + _DESCENT) * HEADER_SIZE) / 2 + _ASCENT * HEADER_SIZE  # from the top
 _CATALOG_KEYS = ("/Lang", "/MarkInfo", "/ViewerPreferences", "/Metadata")
 
 
@@ -58,20 +66,26 @@ class _Structure:
     # Each part's named destinations (a message block's id), as explicit destinations in the
     # joined document: a link in one part may lead to a message drawn in another.
     anchors: dict[str, Array] | None = None
-    # Content drawn over each joined page (by page index) after WeasyPrint's: the chain links.
+    # Content drawn over each joined page (by page index) after WeasyPrint's: the running
+    # headers, then the chain links.
     overlays: dict[int, list[bytes]] = field(default_factory=dict)
+    # The day of the last heading on the pages joined so far, carried into the next page's header.
+    day: str | None = None
 
 
 def join_parts(
-    parts: Iterable[bytes | tuple[bytes, Sequence[LinkStamp]]],
+    parts: Iterable[bytes | tuple[bytes, Sequence[LinkStamp]] | tuple[bytes, Sequence[LinkStamp], Sequence[PageDays]]],
     glyph_sheet: bytes,
     documents: Sequence[EmbeddedDocument],
     now: datetime,
     record: Callable[[Sequence[str]], bytes] | None = None,
+    title: str | None = None,
 ) -> tuple[bytes, int]:
     """Return the joined PDF and its page count; ``parts`` may be a generator of results.
 
-    A part is its PDF bytes, or the bytes and the chain link lines to draw on its pages.
+    A part is its PDF bytes, or the bytes and the chain link lines to draw on its pages, and
+    with ``title`` each page's day headings for the running headers the joiner stamps (``title``
+    at the top left, the day in force where the page begins at the top right).
     ``record`` turns the finished pages' digests into the canonical record, embedded last as
     the document's associated file so the PDF can be verified on its own.
     """
@@ -80,10 +94,18 @@ def join_parts(
     sources: list[Pdf] = []  # qpdf copies lazily from open sources; keep them open until save.
     font = _footer_font(out, glyph_sheet, sources)
     for index, part in enumerate(parts):
-        data, links = part if isinstance(part, tuple) else (part, ())
+        data, links, days = (*part, ())[:3] if isinstance(part, tuple) else (part, (), ())
         source = Pdf.open(io.BytesIO(data))
         sources.append(source)
         first_page = len(out.pages)
+        if title is not None:
+            for number, page in enumerate(source.pages):
+                page_days = days[number] if number < len(days) else PageDays(None, None)
+                day = page_days.start or structure.day
+                structure.day = page_days.last or structure.day
+                width = float(page.mediabox[2]) - float(page.mediabox[0])
+                structure.overlays.setdefault(first_page + number, []).append(
+                    _header_stream(font, title, day, width, float(page.mediabox[3])))
         for number, content in _draw_links(source, links, font).items():
             structure.overlays.setdefault(first_page + number, []).append(content)
         _append_part(out, source, structure, first=index == 0)
@@ -337,6 +359,25 @@ def _stamp_footers(out: Pdf, footer: FooterFont, overlays: dict[int, list[bytes]
         page.contents_add(opening, prepend=True)
         overlay = b"".join(overlays.get(number - 1, ()))
         page.contents_add(out.make_stream(b"\nQ\n" + overlay + _footer_stream(footer, number, total, width)))
+
+
+def _text_width(font: FooterFont, text: str, size: float) -> float:
+    return sum(font.widths.get(font.codes[character], 500.0) for character in text) * size / 1000
+
+
+def _header_stream(font: FooterFont, title: str, day: str | None, page_width: float, page_height: float) -> bytes:
+    """The running headers of one page, as pagination artifacts (visible, not in the text order)."""
+    y = page_height - HEADER_BASELINE
+    lines = [(HEADER_SIDE, title)]
+    if day:
+        lines.append((page_width - HEADER_SIDE - _text_width(font, day, HEADER_SIZE), day))
+    drawn = "".join(
+        f"BT {FOOTER_FONT} {HEADER_SIZE:g} Tf 1 0 0 1 {x:.2f} {y:.2f} Tm <{''.join(f'{font.codes[character]:04x}' for character in text)}> Tj ET "
+        for x, text in lines if text)
+    return (
+        f"/Artifact <</Type /Pagination /Subtype /Header>> BDC q {HEADER_GRAY:.4f} g "
+        f"{drawn}Q EMC\n"
+    ).encode("ascii")
 
 
 def _footer_stream(footer: FooterFont, number: int, total: int, page_width: float) -> bytes:

@@ -34,7 +34,7 @@ from pipeline.transcript.model import (
     TranscriptMessage,
     TranscriptOptions,
 )
-from pipeline.transcript.parts import LinkStamp, PartJob
+from pipeline.transcript.parts import GLYPH_CHARACTERS, LinkStamp, PageDays, PartJob
 from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
 from pipeline.transcript.record import record_bytes
 from pipeline.transcript.served import image_url
@@ -107,7 +107,8 @@ def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> R
         pending += [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks) if number]
         LOG.info("transcript: %d parts submitted at %.2f s", len(pending), time.perf_counter() - started)
         pdf, pages = join_parts(book.collect(pool, pending), pool.result(glyph_sheet), book.documents,
-                                request.now, partial(record_bytes, request.conversation, request.links))
+                                request.now, partial(record_bytes, request.conversation, request.links),
+                                title=book.title if book.stamp_headers else None)
     LOG.info("transcript: %d pages, %d bytes joined at %.2f s", pages, len(pdf), time.perf_counter() - started)
     return RenderedTranscript(
         pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
@@ -134,6 +135,14 @@ class _PartBook:
         self.previous_day: str | None = None
         self.budget = EVIDENCE_DOCUMENT_BUDGET if request.options.evidence else None
         self.terms = agreed_terms(request.conversation)
+        self.title = f"Transcript of conversation {request.conversation.external_id}"
+        # The joiner stamps the running headers in the glyph sheet's font when it holds every
+        # character they may print; otherwise WeasyPrint lays them out as margin boxes.
+        labels = {day_label(message) for message in request.conversation.messages}
+        self.stamp_headers = all(character == " " or character in GLYPH_CHARACTERS
+                                 for text in (self.title, *labels) for character in text)
+        if not self.stamp_headers:
+            self.css += laid_out_headers_css(self.title)
 
     def job(self, number: int, chunk: Sequence[Item]) -> PartJob:
         """Prepare this part's attachments, then return its rendering job."""
@@ -149,14 +158,16 @@ class _PartBook:
         html = part_html(self.env, self._facts(), chunk, number == 0, number == self.part_count - 1,
                          self.previous_day)
         self.previous_day = _last_day(chunk) or self.previous_day
-        return PartJob(html=html, css=self.css, served=served, token=self.token)
+        return PartJob(html=html, css=self.css, served=served, token=self.token, stamp_headers=self.stamp_headers)
 
-    def collect(self, pool: PartWorkers, pending: Sequence[object]) -> Iterator[tuple[bytes, Sequence[LinkStamp]]]:
-        """Yield each part's PDF and chain link lines in order; joining overlaps with rendering the later parts."""
+    def collect(
+        self, pool: PartWorkers, pending: Sequence[object]
+    ) -> Iterator[tuple[bytes, Sequence[LinkStamp], Sequence[PageDays]]]:
+        """Yield each part's PDF, chain link lines and page days in order; joining overlaps with rendering the later parts."""
         for handle in pending:
             result = pool.result(handle)
             self.refused.extend(result.refused)
-            yield result.pdf, result.links
+            yield result.pdf, result.links, result.days
 
     def _plan(self, shown: Sequence[TranscriptMessage]) -> AttachmentPlan:
         options = self.request.options
@@ -177,6 +188,17 @@ class _PartBook:
             printed_characters=request.options.printed_characters, requested_by=request.options.requested_by,
             terms=self.terms,
         )
+
+
+def laid_out_headers_css(title: str) -> str:
+    """The running headers as WeasyPrint margin boxes, for a title the joiner's font cannot draw."""
+    escaped = "".join(f"\\{ord(character):x} " for character in title)
+    style = 'font: 7.5pt "DejaVu Sans", sans-serif; color: #555;'
+    return (
+        f'\n@page {{ @top-left {{ content: "{escaped}"; {style} }}\n'
+        f'  @top-right {{ content: string(day-title, start); {style} }} }}\n'
+        "h2[data-day] { string-set: day-title attr(data-day); }\n"
+    )
 
 
 def _last_day(chunk: Sequence[Item]) -> str | None:

@@ -232,6 +232,7 @@ def _copy_new_messages(session: Session, messages: Sequence[NewMessage], recorde
     rows = ((row_id, m.external_id, m.conversation_id, m.sender_id, m.body, m.sent_at, at)
             for row_id, m in zip(ids, messages, strict=True))
     nested = session.begin_nested()
+    session.connection()  # the SAVEPOINT itself: SQLAlchemy sends it with the session's next statement, and the COPY is not one
     failure: list[BaseException | None] = []
 
     def copy() -> None:

@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
+
 from pipeline.addresses import is_plain_address
 
 MAX_BODY_BYTES = 256 * 1024
@@ -97,9 +99,14 @@ def parse_line(raw: bytes | str) -> Record:
         except UnicodeDecodeError as exc:
             raise InterchangeError(f"not valid UTF-8 (byte {exc.start})") from None
     try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InterchangeError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # What orjson refuses, the standard decoder decides, with its own words: malformed JSON,
+        # and also what it accepts and orjson does not (NaN, numbers past 64 bits, lone surrogates).
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InterchangeError(f"malformed JSON: {exc.msg} at column {exc.colno}") from None
     return parse_record(obj)
 
 

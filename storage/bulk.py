@@ -41,9 +41,15 @@ def copy_into(session: Session, table: str, columns: Sequence[str], rows: Iterab
     rows: 58 ms of client CPU in text, 8 in binary; server 22 ms and 13). A refusal is raised as
     SQLAlchemy's DBAPIError, as a statement run through the session would be.
     """
+    copy_on(session.connection().connection.driver_connection, table, columns, rows, prepare, binary_types)
+
+
+def copy_on(raw: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+            prepare: str | None = None, binary_types: Sequence[str] | None = None) -> None:
+    """``copy_into`` on the session's psycopg connection itself: what a helper thread may run
+    while the session's own thread leaves the session alone."""
     import psycopg  # only PostgreSQL sessions come here
 
-    raw = session.connection().connection.driver_connection
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN" + (" (FORMAT BINARY)" if binary_types else "")
     try:
         with raw.cursor() as cursor:

@@ -6,12 +6,13 @@ and translate database refusals into ``StorageRefused`` so callers need not know
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import bulk
 from storage.db import is_deadlock, is_postgres
 from storage.models import Attachment, Conversation, ConversationRead, Message, User
+
+T = TypeVar("T")
 
 
 class StorageRefused(Exception):
@@ -205,7 +208,8 @@ _DRAW_MESSAGE_IDS = ("SELECT nextval(s.sequence) FROM (SELECT CAST(pg_get_serial
                      " AS sequence) AS s, generate_series(1, %s)")
 
 
-def _copy_new_messages(session: Session, messages: Sequence[NewMessage], recorded_at: datetime) -> dict[str, int] | None:
+def _copy_new_messages(session: Session, messages: Sequence[NewMessage], recorded_at: datetime,
+                       meanwhile: Callable[[dict[str, int]], T] | None = None) -> tuple[dict[str, int], T | None] | None:
     """COPY the messages straight into their table, with row ids drawn from its sequence first; their ids by external id.
 
     None, having written nothing (its own savepoint is rolled back), when one of them is stored
@@ -213,25 +217,59 @@ def _copy_new_messages(session: Session, messages: Sequence[NewMessage], recorde
     The ids ascend in the messages' order, as an insert in that order would number them. Against
     the insert from a scratch table this skips a second COPY, the sort, the conflict checks and
     RETURNING 20,000 rows (figures: docs/benchmarks.md, "s5-import").
+
+    With ``meanwhile``, the COPY runs in a helper thread on the session's connection while this
+    thread calls ``meanwhile`` with the ids the messages get if the COPY succeeds; its answer is
+    returned with them (and dropped when the COPY fails). ``meanwhile`` must not use the session:
+    the server stores the messages (indexes, foreign keys) while this process computes.
     """
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute(_DRAW_MESSAGE_IDS, (len(messages),))
         ids = sorted(row[0] for row in cursor)
     at = recorded_at.astimezone(UTC)
-    try:
-        with session.begin_nested():
-            bulk.copy_into(session, "messages", _MESSAGE_COPY_COLUMNS, (
-                (row_id, m.external_id, m.conversation_id, m.sender_id, m.body, m.sent_at, at)
-                for row_id, m in zip(ids, messages, strict=True)), binary_types=_MESSAGE_COPY_TYPES)
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION:
-            return None
-        raise
-    return {m.external_id: row_id for row_id, m in zip(ids, messages, strict=True)}
+    ids_by_external_id = {m.external_id: row_id for row_id, m in zip(ids, messages, strict=True)}
+    rows = ((row_id, m.external_id, m.conversation_id, m.sender_id, m.body, m.sent_at, at)
+            for row_id, m in zip(ids, messages, strict=True))
+    nested = session.begin_nested()
+    session.connection()  # the SAVEPOINT itself: SQLAlchemy sends it with the session's next statement, and the COPY is not one
+    failure: list[BaseException | None] = []
+
+    def copy() -> None:
+        try:
+            bulk.copy_on(raw, "messages", _MESSAGE_COPY_COLUMNS, rows, binary_types=_MESSAGE_COPY_TYPES)
+            failure.append(None)
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the session's thread
+            failure.append(exc)
+
+    answer = None
+    if meanwhile is None:
+        copy()
+    else:
+        helper = threading.Thread(target=copy, name="message-copy", daemon=True)
+        helper.start()
+        try:
+            answer = meanwhile(ids_by_external_id)
+        except BaseException:
+            helper.join()  # the connection is the session's again only once the COPY is over
+            nested.rollback()
+            raise
+        helper.join()
+    if failure[0] is None:
+        nested.commit()
+        return ids_by_external_id, answer
+    nested.rollback()
+    if isinstance(failure[0], DBAPIError) and getattr(failure[0].orig, "sqlstate", None) == _UNIQUE_VIOLATION:
+        return None
+    raise failure[0]
 
 
 _UNIQUE_VIOLATION = "23505"
+
+
+def copies_messages(session: Session, count: int) -> bool:
+    """Whether ``insert_new_messages_meanwhile`` of ``count`` new messages COPies them (and so calls ``meanwhile``)."""
+    return is_postgres(session) and count >= bulk.COPY_FROM_ROWS
 
 
 def insert_new_messages(session: Session, messages: Sequence[NewMessage], recorded_at: datetime) -> dict[str, int]:
@@ -240,10 +278,23 @@ def insert_new_messages(session: Session, messages: Sequence[NewMessage], record
     Returns the row id of each inserted message by external id; a message whose id is already
     stored is skipped (the caller compares it). The external ids must be distinct.
     """
-    copied = (_copy_new_messages(session, messages, recorded_at)
-              if is_postgres(session) and len(messages) >= bulk.COPY_FROM_ROWS else None)
+    return insert_new_messages_meanwhile(session, messages, recorded_at, None)[0]
+
+
+def insert_new_messages_meanwhile(session: Session, messages: Sequence[NewMessage], recorded_at: datetime,
+                                  meanwhile: Callable[[dict[str, int]], T] | None) -> tuple[dict[str, int], T | None]:
+    """``insert_new_messages``, and ``meanwhile``'s answer when it ran while the server stored all of them.
+
+    On PostgreSQL, for ``bulk.COPY_FROM_ROWS`` messages or more none of which is stored yet,
+    ``meanwhile`` is called with the ids they get, while their COPY runs (``_copy_new_messages``;
+    it must not use the session). Otherwise (fewer messages, SQLite, a repeat among them) it is
+    not called, or its answer is dropped, and the answer is None.
+    """
+    copied = _copy_new_messages(session, messages, recorded_at, meanwhile) if copies_messages(session, len(messages)) else None
+    answer = None
     if copied is not None:
-        rows = copied.items()
+        inserted_ids, answer = copied
+        rows = inserted_ids.items()
     elif is_postgres(session) and len(messages) >= bulk.COPY_FROM_ROWS:
         # A repeat among them: COPY to a scratch table, then one insert from it that skips the stored ones.
         bulk.copy_to_scratch(session, "import_messages", _SCRATCH_MESSAGES, (
@@ -269,7 +320,7 @@ def insert_new_messages(session: Session, messages: Sequence[NewMessage], record
                    for m in messages if m.external_id in inserted for a in m.attachments]
     if attachments:
         session.connection().execute(Attachment.__table__.insert(), attachments)
-    return inserted
+    return inserted, answer
 
 
 _MARK_READ_MANY_PG = text(

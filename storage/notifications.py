@@ -126,12 +126,50 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
     withdraw), or None, having written nothing, when a reply reads only part of a streak (the
     per-message recount counts messages in SQL): the caller then runs the per-message statements.
     A row another writer inserts meanwhile makes the insert fail (StorageRefused by the caller's savepoint).
+
+    The same as ``load_message_rows``, ``plan_message_rows`` and ``write_message_rows`` in turn;
+    the importer runs the plan (no database) while the server stores the messages.
     """
-    conversations = sorted({n.conversation_id for n in notices})
+    plan = plan_message_rows(load_message_rows(session, notices), notices, now)
+    if plan is None:
+        return None
+    write_message_rows(session, plan)
+    return plan.ended
+
+
+class LoadedRows(NamedTuple):
+    """The notification rows and read receipts some messages touch, as loaded (``load_message_rows``)."""
+
+    rows: dict[tuple[int, int], dict[str, Any]]
+    reads: dict[tuple[int, int], datetime]
+
+
+class RowsPlan(NamedTuple):
+    """What ``record_messages`` writes: new rows, changed rows, and the stored rows a reply left read."""
+
+    new_rows: list[dict[str, Any]]
+    changed_rows: list[dict[str, Any]]
+    ended: list[int]
+
+
+def load_message_rows(session: Session, notices: Sequence[MessageNotice | tuple[int, int, int]]) -> LoadedRows:
+    """Lock and load the rows (conversation, recipient) and (conversation, sender) of the notices, and their receipts.
+
+    Only the first three fields of a notice are read, so the rows can be loaded before the
+    messages have ids.
+    """
+    conversations = sorted({n[0] for n in notices})
     # The rows the notices touch: each recipient's and each sender's (by the unique index, not a scan).
-    rows = _load_rows(session, sorted({(n.conversation_id, n.recipient_id) for n in notices}
-                                      | {(n.conversation_id, n.sender_id) for n in notices}))
-    reads = _load_reads(session, conversations)
+    rows = _load_rows(session, sorted({(n[0], n[1]) for n in notices} | {(n[0], n[2]) for n in notices}))
+    return LoadedRows(rows, _load_reads(session, conversations))
+
+
+def plan_message_rows(loaded: LoadedRows, notices: Sequence[MessageNotice], now: datetime) -> RowsPlan | None:
+    """The rows ``record_messages`` writes, computed in memory (no database); None when a reply reads part of a streak.
+
+    ``loaded`` must cover the notices (``load_message_rows`` of them or of more); it is used up.
+    """
+    rows, reads = loaded
     before = {key: dict(row) for key, row in rows.items()}
     ended: dict[int, None] = {}  # an ordered set: a list's ``in`` made this loop quadratic (0.7 s of 20,000 messages)
     for notice in notices:
@@ -145,8 +183,9 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
         row = rows.get(key)
         if row is not None and row["id"] is not None and row["unread_count"] == 0:
             ended[row["id"]] = None
-    _write_rows(session, rows, before)
-    return list(ended)
+    new_rows = [row for row in rows.values() if row["id"] is None]
+    changed_rows = [row for key, row in rows.items() if row["id"] is not None and row != before[key]]
+    return RowsPlan(new_rows, changed_rows, list(ended))
 
 
 @cache
@@ -241,9 +280,9 @@ def _apply_read(rows: dict[tuple[int, int], dict[str, Any]], conversation_id: in
     return row["first_unread_at"] > at
 
 
-def _write_rows(session: Session, rows: dict[tuple[int, int], dict[str, Any]], before: dict[tuple[int, int], dict]) -> None:
-    new_rows = [row for row in rows.values() if row["id"] is None]
-    changed_rows = [row for key, row in rows.items() if row["id"] is not None and row != before[key]]
+def write_message_rows(session: Session, plan: RowsPlan) -> None:
+    """Write a ``plan_message_rows`` plan: the new rows inserted, the changed ones updated."""
+    new_rows, changed_rows = plan.new_rows, plan.changed_rows
     connection = session.connection()
     postgres = is_postgres(session)
     # COPY (storage/bulk.py) takes the rows' values as they are: every datetime here is aware, and

@@ -636,20 +636,42 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
                               else Applied("error", "rejected", str(exc)))
     if not ready:
         return None
+
+    def tally(inserted: dict[str, int]) -> tuple[dict[tuple[int, int], datetime], list[notifications.MessageNotice]]:
+        reads: dict[tuple[int, int], datetime] = {}
+        notices: list[notifications.MessageNotice] = []
+        for _, record, new in ready:
+            if new.external_id in inserted:
+                # Replying counts as reading: the sender has seen the conversation up to their own message.
+                key = (new.conversation_id, new.sender_id)
+                reads[key] = max(reads.get(key, new.sent_at), new.sent_at)
+                notices.append(_notice(conversations[record.conversation], new, inserted[new.external_id]))
+        return reads, notices
+
+    news = [new for *_, new in ready]
     try:
         with store.savepoint(session):
-            inserted = store.insert_new_messages(session, [new for *_, new in ready], now)
-            reads: dict[tuple[int, int], datetime] = {}
-            notices: list[notifications.MessageNotice] = []
-            for _, record, new in ready:
-                if new.external_id in inserted:
-                    # Replying counts as reading: the sender has seen the conversation up to their own message.
-                    key = (new.conversation_id, new.sender_id)
-                    reads[key] = max(reads.get(key, new.sent_at), new.sent_at)
-                    notices.append(_notice(conversations[record.conversation], new, inserted[new.external_id]))
-            # The other participant's unread streak grows; the sender's own streak ends at their reply.
-            if not notifications.messages_recorded(session, notices, now):
-                raise _NeedsOneByOne
+            meanwhile = None
+            if store.copies_messages(session, len(news)):
+                # The notification rows are locked and loaded first, so that their new values are
+                # computed here while the server stores the messages (a COPY in a helper thread).
+                loaded = notifications.load_message_rows(session, [
+                    _notice(conversations[record.conversation], new, 0) for _, record, new in ready])
+
+                def meanwhile(inserted: dict[str, int]):
+                    reads, notices = tally(inserted)
+                    return reads, notifications.plan_message_rows(loaded, notices, now)
+            inserted, planned = store.insert_new_messages_meanwhile(session, news, now, meanwhile)
+            if planned is None:  # not overlapped: a few messages, SQLite, or a repeat among them
+                reads, notices = tally(inserted)
+                # The other participant's unread streak grows; the sender's own streak ends at their reply.
+                if not notifications.messages_recorded(session, notices, now):
+                    raise _NeedsOneByOne
+            else:
+                reads, plan = planned
+                if plan is None:
+                    raise _NeedsOneByOne
+                notifications.planned_messages_recorded(session, plan)
             store.mark_read_many(session, reads)
             # Already stored (a repeat): compared below.
             raced = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])

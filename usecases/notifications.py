@@ -77,6 +77,18 @@ def messages_recorded(session: Session, notices: list[MessageNotice], now: datet
     return True
 
 
+load_message_rows = store.load_message_rows
+plan_message_rows = store.plan_message_rows
+"""``messages_recorded`` in three steps, for a caller that plans while the server works: load (locks
+the rows), plan (no database; None means go message by message), then ``planned_messages_recorded``."""
+
+
+def planned_messages_recorded(session: Session, plan: store.RowsPlan) -> None:
+    """Write a plan of ``plan_message_rows``: what ``messages_recorded`` writes after its own plan."""
+    store.write_message_rows(session, plan)
+    store.withdraw_emails_of(session, plan.ended, READ_FIRST)
+
+
 # --- Dashboard and preferences -------------------------------------------------------------------
 
 

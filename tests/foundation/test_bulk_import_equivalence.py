@@ -130,9 +130,10 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path, monkeypatch):
         from storage import bulk
 
         copies = []
-        real = bulk.copy_into
-        monkeypatch.setattr(bulk, "copy_into", lambda session, table, *rest, **options: copies.append(table) or real(
-            session, table, *rest, **options))
+        # Every COPY goes through ``copy_on`` (``copy_into`` too; the messages' from a helper thread).
+        real = bulk.copy_on
+        monkeypatch.setattr(bulk, "copy_on", lambda raw, table, *rest, **options: copies.append(table) or real(
+            raw, table, *rest, **options))
         request.node.copies = copies
     if request.param == "sqlite":
         urls = []

@@ -74,3 +74,39 @@ def test_hostile_filenames_are_cleaned():
     assert clean_filename("a\r\nb.jpg") == "ab.jpg"
     assert clean_filename("   ") == "unnamed"
     assert len(clean_filename("x" * 1000)) == 255
+
+
+def _standard_parse(raw: bytes):
+    """What parse_line answered with the standard decoder alone (before orjson): a record, or the error's words."""
+    from pipeline.interchange import parse_record
+
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except json.JSONDecodeError as exc:
+        return f"malformed JSON: {exc.msg} at column {exc.colno}"
+    try:
+        return parse_record(obj)
+    except InterchangeError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"type": "user", "id": ',
+    b'{"type": "user", "id": "u-1", "name": "A"} trailing',
+    b'{"type": "user", "id": "u-1", "name": NaN}',
+    b'{"type": "user", "id": "u-1", "name": "A", "away": Infinity}',
+    b'{"type": "user", "id": "u-1", "name": "A", "away": 1e400}',
+    b'{"type": "user", "id": 123456789012345678901234567890, "name": "A"}',
+    b'{"type": "user", "id": "u-1", "name": "A", "name": "B"}',
+    b'{"type": "user", "id": "u-\\ud83d\\ude00", "name": "\\u00e9"}',
+    b'{"type": "message", "id": "m", "conversation": "c", "sender": "u", "sent_at": "2026-11-25T14:03:00Z", "text": "\\udc00"}',
+    b'  {"type": "conversation", "id": "c", "buyer": "u", "seller": "v"}\r\n',
+])
+def test_decoding_answers_what_the_standard_decoder_did(raw):
+    """orjson decodes the lines now; where it refuses, the standard decoder decides, so nothing changes."""
+    expected = _standard_parse(raw)
+    try:
+        got = parse_line(raw)
+    except InterchangeError as exc:
+        got = str(exc)
+    assert got == expected

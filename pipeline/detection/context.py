@@ -33,11 +33,13 @@ def languages_data() -> dict:  # type: ignore[type-arg]
     return json.loads((pkgutil.get_data("pipeline.detection", "data/languages.json") or b"{}").decode("utf-8"))  # type: ignore[no-any-return]
 
 
-def _vocabulary_words(*keys: str) -> list[str]:
-    """Words of ``keys`` from every language of ``data/languages.json``, folded as messages are
-    (accents off, lower case) and as written."""
+def _vocabulary_words(*keys: str, lang: str | None = None) -> list[str]:
+    """Words of ``keys`` from every language of ``data/languages.json`` (or of ``lang`` only), folded
+    as messages are (accents off, lower case) and as written."""
     words: set[str] = set()
-    for entry in languages_data().get("languages", {}).values():
+    for name, entry in languages_data().get("languages", {}).items():
+        if lang is not None and name != lang:
+            continue
         for key in keys:
             for word in entry.get(key, ()):
                 # As ``languages._forms``: a non-Latin word is folded inside its own script, so that
@@ -185,8 +187,36 @@ def sentence_of(text: str, start: int, end: int) -> str:
 
 
 def negated_before(text: str, start: int, vocabulary: bool = True) -> bool:
-    """True when a negator precedes ``start`` within its clause."""
-    return negates(text[clause_start(text, start) : start], vocabulary)
+    """True when a negator precedes ``start`` within its clause (a word of another language that only
+    looks like one aside: Portuguese "me chama no zap", ``on_the`` below)."""
+    words = text[clause_start(text, start) : start]
+    return negates(words, vocabulary) and not _on_the(words, vocabulary)
+
+
+@lru_cache(maxsize=1)
+def _on_the_patterns() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]:
+    """Per language with ``on_the`` words in the data file: (the word last before the mention, after a
+    word of its own; the language's ``on_the_cues`` as whole words). Built on first use: only clauses
+    that already hold a negator ask."""
+    patterns = []
+    for lang, entry in languages_data().get("languages", {}).items():
+        if entry.get("on_the") and entry.get("on_the_cues"):
+            words = _word_alternation(_vocabulary_words("on_the", lang=lang))
+            tail = re.compile(r"(?<=[^\W\d_])\s+(?:" + words + r")\s+$", re.IGNORECASE)
+            patterns.append((tail, re.compile(_word_alternation(_vocabulary_words("on_the_cues", lang=lang)), re.IGNORECASE)))
+    return tuple(patterns)
+
+
+def _on_the(words: str, vocabulary: bool = True) -> bool:
+    """True when the negator of ``words`` (a clause up to a mention) is another language's "on the"
+    right before the mention ("Fala comigo no Telegram", "me paga no PayPal"): the word the mention
+    follows, after a word, in a clause holding a cue of that language, and no other negator in it.
+    An English "no WhatsApp please" or "I said no Telegram" has no Portuguese cue and stays a refusal."""
+    for tail, cues in _on_the_patterns():
+        found = tail.search(words)
+        if found is not None and cues.search(words, 0, found.start()) is not None:
+            return not negates(words[: found.start()], vocabulary)
+    return False
 
 
 def negates(words: str, vocabulary: bool = True) -> bool:

@@ -1,0 +1,77 @@
+"""Words of another language that look like an English negator (round 2, session 7, s7-detect2).
+
+Portuguese "no"/"na" mean "on the"/"in the" ("me chama no zap"); before an app or rail name that
+the English detectors know, they were read as the English "no" and the mention was dropped. The
+data file's ``on_the`` words and ``on_the_cues`` say when they are the preposition. Every case is
+generated from the data file's lists and checked against a control with a neutral preposition
+("em"), so a test fails if the rule stops mattering or the detection behind it stops firing.
+None is a sentence of a held-out set.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.detection import scan_text
+from pipeline.detection.context import is_refused
+from pipeline.detection.normalise import normalise
+
+DATA = json.loads(pkgutil.get_data("pipeline.detection", "data/languages.json").decode("utf-8"))["languages"]
+SETTINGS = settings(max_examples=40, deadline=None, database=None)
+# Names the English handle and payment detectors know (none is a Portuguese vocabulary word).
+CHANNELS = ["Telegram", "WhatsApp", "PayPal", "Zelle", "Venmo", "Snapchat", "Viber"]
+ON_THE = [(lang, word) for lang, entry in DATA.items() for word in entry.get("on_the", ())]
+
+
+def _flags(text: str) -> set[str]:
+    return {f.kind for f in scan_text(text) if f.kind in ("handle", "payment")}
+
+
+@pytest.mark.parametrize(("lang", "word"), ON_THE)
+def test_on_the_after_a_cue_of_its_language_is_no_negator(lang, word):
+    @SETTINGS
+    @given(st.sampled_from(DATA[lang]["on_the_cues"]), st.sampled_from(CHANNELS))
+    def check(cue, channel):
+        text = f"{cue} {word} {channel}"
+        start = text.index(channel)
+        assert not is_refused(text, start, start + len(channel)), text
+        if _flags(f"{cue} em {channel}"):  # the control: the same clause with a neutral preposition fires
+            assert _flags(text), text
+
+    check()
+
+
+def test_the_rule_makes_portuguese_contact_fire_that_was_refused_before():
+    # Generated from the lists: at least some cue + "no" + channel fires (otherwise the rule is dead).
+    fired = [c for c in DATA["pt"]["on_the_cues"] for ch in CHANNELS if _flags(f"{c} no {ch}")]
+    assert len(fired) >= len(DATA["pt"]["on_the_cues"]) // 2
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "no {} please, the checkout works",  # English "no" first in the clause
+        "I said no {} for this deal",  # after a word, but no Portuguese cue
+        "sorry no {}",
+        "não fala comigo no {}",  # Portuguese: another negator in the clause still refuses
+        "nunca me chama no {}",
+    ],
+)
+def test_an_english_or_real_negation_before_the_channel_still_refuses(template, channel):
+    text = normalise(template.format(channel)).text  # as the detectors read it: "não" folded to "nao"
+    start = text.index(channel)
+    assert is_refused(text, start, start + len(channel)), text
+    assert not _flags(text), text
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_cue_in_another_clause_does_not_lift_the_negation(channel):
+    text = f"fala comigo aqui, no {channel}"
+    start = text.index(channel)
+    assert is_refused(text, start, start + len(channel)), text

@@ -50,7 +50,7 @@ APPS = (
     MessagingApp("reddit", r"reddit", SOCIAL),
     MessagingApp("vk", r"vk|vkontakte", SOCIAL),
     MessagingApp("youtube", r"you\s?tube|yt\s+channel", SOCIAL),
-    MessagingApp("signal", r"s[i1]g[\s._-]?n[a4@]l", WEAK),
+    MessagingApp("signal", r"s[i1]g[\s._-]?n[a4@]l|sig", WEAK),  # "sig" as "ig"/"tg": only in a contact context
     MessagingApp("snapchat", r"sn[a4@]p", WEAK),
     MessagingApp("messenger", r"messenger", WEAK),
     MessagingApp("instagram", r"ig|gram", WEAK),
@@ -101,6 +101,8 @@ _LATER_LABEL = re.compile(
     r"\b(?:user\s?name|handle|user\s?id)\s*(?:is|:|=|-)?\s*(?:at\s+)?@?(?P<user>" + _USER + r")", re.IGNORECASE
 )
 _ENDS_PHRASE = re.compile(r"\s*(?:[?,.!:;\u2014\u2013-]|$|too\b|as\b|and\b)", re.IGNORECASE)
+# Short forms that are also things people own ("my sig" = a forum signature): owning one says nothing.
+_OWNED_WORDS = frozenset({"sig"})
 _SHORT_ON_BEFORE = re.compile(r"\b(?:me|u|you|i'?m|im|we'?re|also|add|find)\s+on\s+$", re.IGNORECASE)
 # "<app> me": the app used as a verb, unless what follows makes it a photo request ("snap me a pic").
 _APP_AS_VERB = re.compile(
@@ -144,7 +146,7 @@ _SPELLED_START = re.compile(r"\s*(?:" + "|".join(w for w in NATO if w.isalpha())
 _APP_WORDS = frozenset(
     """whatsapp whatsap watsapp whatapp wats whats wa telegram telegrm tele gram discord wechat weixin kik viber
     skype line threema imessage message facetime groupme google hangouts instagram insta ig facebook face book
-    fb twitter tiktok tik tok reddit signal nal zap zapzap guasap wasap wasa wa green purple snap snapchat messenger youtube tube yt tg sc dc vk vkontakte""".split()
+    fb twitter tiktok tik tok reddit signal sig nal zap zapzap guasap wasap wasa wa green purple snap snapchat messenger youtube tube yt tg sc dc vk vkontakte""".split()
 )
 TRIGGER_STEMS = (
     "whats", "wats", "whts", "watts", "whta", "teleg", "telgr", "snapc", "disco", "wech", "weix", "vibe", "skyp",
@@ -290,7 +292,7 @@ def _weak_context(text: str, start: int, end: int) -> bool:
     if _PREPOSITION_BEFORE.search(text[max(0, start - 12) : start]):
         return _CONTACT_WORDS.search(clause) is not None
     if _POSSESSIVE_BEFORE.search(text[max(0, start - 8) : start]) and re.match(r"\s+(?:is|username|handle|id)\b", after):
-        return True
+        return text[start:end].lower() not in _OWNED_WORDS  # "my sig is in the listing": a signature
     if after.lstrip().startswith("?") and _ASKED_ABOUT_BEFORE.search(text[max(0, start - 24) : start]):
         return True
     return clause.strip(" ?").lower() == text[start:end].lower() and after.lstrip().startswith("?")

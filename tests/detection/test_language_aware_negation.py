@@ -75,3 +75,23 @@ def test_a_cue_in_another_clause_does_not_lift_the_negation(channel):
     text = f"fala comigo aqui, no {channel}"
     start = text.index(channel)
     assert is_refused(text, start, start + len(channel)), text
+
+
+# --- "sig" for Signal (round 2, session 7, s7-detect2): a short form like "ig"/"tg", weak ---------
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("ping me on sig when you ship", True),  # "on <app>" with a contact word
+        ("sig: coin_hoarder9", True),  # a label and a name
+        ("i'm on sig most evenings", True),
+        ("my sig is in the listing photos", False),  # a forum signature one owns
+        ("the sig line on the assay card is smudged", False),
+        ("weights to three sig figs", False),
+        ("link in my sig has my grading notes", False),
+    ],
+)
+def test_sig_is_signal_only_in_a_contact_context(text, fires):
+    handles = [f.value for f in scan_text(text) if f.kind == "handle"]
+    assert bool(handles) is fires, (text, handles)
+    if fires:
+        assert handles[0].startswith("signal")

@@ -26,8 +26,9 @@ CONFUSABLES: dict[str, str] = {
 }
 
 # Letters spaced out one by one ("w w w . s h o p", "g-m-a-i-l", dotted or starred), four or more, with one
-# consistent separator; digits are left alone because the phone detector reads their grouping.
-_SPACED_LETTERS = re.compile(r"(?<![\w@.])[A-Za-z@.]([ \-.*])[A-Za-z@.](?:\1[A-Za-z@.]){2,60}(?![\w@])")
+# consistent separator; digits are left alone because the phone detector reads their grouping, except
+# one to three that end such a run ("g o l d b u g 7 7 at ..."): a name's suffix, too short for a number.
+_SPACED_LETTERS = re.compile(r"(?<![\w@.])[A-Za-z@.]([ \-.*])[A-Za-z@.](?:\1[A-Za-z@.]){2,60}(?:(?:\1\d){1,3}(?!\1?\d))?(?![\w@])")
 
 # Spelled-out or bracketed punctuation that turns prose into an address: "(at)", "[dot]",
 # "(.)", " dot ", " slash ", and "@" or "." written with spaces around them.

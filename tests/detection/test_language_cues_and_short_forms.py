@@ -1,4 +1,5 @@
-"""Words of another language that look like an English negator (round 2, session 7, s7-detect2).
+"""Rules from the eighth set's open leads (round 2, session 7, s7-detect2): words of another language that
+look like an English negator, "sig" for Signal, spaced names with a digit suffix, Swedish deal verbs.
 
 Portuguese "no"/"na" mean "on the"/"in the" ("me chama no zap"); before an app or rail name that
 the English detectors know, they were read as the English "no" and the mention was dropped. The
@@ -95,3 +96,27 @@ def test_sig_is_signal_only_in_a_contact_context(text, fires):
     assert bool(handles) is fires, (text, handles)
     if fires:
         assert handles[0].startswith("signal")
+
+
+# --- spaced letters ending in a few spaced digits (round 2, session 7, s7-detect2) ------------------
+@pytest.mark.parametrize("provider", ["g m a i l", "yahoo", "h o t m a i l"])
+@pytest.mark.parametrize("name", ["s t a c k e r 4", "a u r u m 1 2", "b a r s 9 9 9"])
+def test_spaced_name_with_a_digit_suffix_joins_into_the_mailbox(name, provider):
+    text = f"write to {name} at {provider}"
+    emails = [f.value for f in scan_text(text) if f.kind == "email"]
+    assert emails == [f"{name.replace(' ', '')}@{provider.replace(' ', '')}"], (text, emails)
+
+
+def test_spaced_digits_longer_than_a_suffix_stay_a_phone_number():
+    assert normalise("r i n g 4 1 5 5 5 5 0 1 9 8").text == "ring 4 1 5 5 5 5 0 1 9 8"
+    phones = [f.value for f in scan_text("text m e 4 1 5 5 5 5 0 1 9 8") if f.kind == "phone"]
+    assert phones == ["+14155550198"]
+    assert normalise("w a r d 1 2 3 4").text == "ward 1 2 3 4"  # four digits: not a suffix
+
+
+# --- Swedish "kör vi" / "tar det" next to "privat" (round 2, session 7, s7-detect2) ------------------
+@pytest.mark.parametrize("deal", ["kör vi", "vi kör", "vi kan köra det", "vi tar det", "vi gör det"])
+def test_a_swedish_deal_verb_next_to_privat_proposes_leaving(deal):
+    assert [f.value for f in scan_text(f"{deal} privat, ok?") if f.kind == "intent"] == ["off_platform"]
+    assert not [f for f in scan_text(f"{deal} via sajten, ok?") if f.kind == "intent"]  # the control
+    assert not [f for f in scan_text(f"{deal} inte privat") if f.kind == "intent"]  # negated

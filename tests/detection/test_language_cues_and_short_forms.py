@@ -53,6 +53,15 @@ def test_the_rule_makes_portuguese_contact_fire_that_was_refused_before():
     assert len(fired) >= len(DATA["pt"]["on_the_cues"]) // 2
 
 
+def test_no_on_the_cue_is_an_english_word_once_folded():
+    # "tô" was dropped for this: folded it is "to", and "talk to no one on WhatsApp" would lift the "no".
+    english = {"to", "me", "no", "na", "on", "in", "i", "a", "is", "my", "so", "do", "go", "talk", "call", "pay", "send"}
+    for lang, entry in DATA.items():
+        for cue in entry.get("on_the_cues", ()):
+            folded = normalise(cue.lower()).text
+            assert not set(folded.split()) <= english, (lang, cue)
+
+
 @pytest.mark.parametrize("channel", CHANNELS)
 @pytest.mark.parametrize(
     "template",

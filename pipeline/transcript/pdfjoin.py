@@ -91,12 +91,14 @@ def join_parts(
     """
     out = Pdf.new()
     structure = _Structure(nums=[], anchors={})
-    sources: list[Pdf] = []  # qpdf copies lazily from open sources; keep them open until save.
+    # qpdf copies stream data lazily from the source it was copied from; the glyph sheet stays
+    # open until save, each part is closed as soon as its streams are held by ``out`` itself.
+    sources: list[Pdf] = []
     font = _footer_font(out, glyph_sheet, sources)
     for index, part in enumerate(parts):
         data, links, days = (*part, ())[:3] if isinstance(part, tuple) else (part, (), ())
         source = Pdf.open(io.BytesIO(data))
-        sources.append(source)
+        copied_before = len(out.objects)
         first_page = len(out.pages)
         if title is not None:
             for number, page in enumerate(source.pages):
@@ -109,6 +111,9 @@ def join_parts(
         for number, content in _draw_links(source, links, font).items():
             structure.overlays.setdefault(first_page + number, []).append(content)
         _append_part(out, source, structure, first=index == 0)
+        _take_stream_data(out, copied_before)
+        source.close()
+        del source, data, part
     _install_structure_root(out, structure)
     _resolve_message_links(out, structure.anchors)
     _stamp_footers(out, font, structure.overlays)
@@ -130,6 +135,20 @@ def _append_part(out: Pdf, source: Pdf, structure: _Structure, first: bool) -> N
     _merge_structure(out, source, structure, first_page)
     _copy_outline(out, source, first_page)
     _collect_anchors(out, source, structure.anchors, first_page)
+
+
+def _take_stream_data(out: Pdf, copied_before: int) -> None:
+    """Hold the encoded data of the streams copied since ``copied_before`` objects in ``out`` itself.
+
+    Until then qpdf reads a copied stream's data from the part it came from at save time, so
+    every part (its bytes and its parsed objects) stayed open until the whole document was
+    saved and the joining process grew with the transcript. The bytes are the same, still
+    encoded with the same filters, so the saved file does not change.
+    """
+    for obj in out.objects[copied_before:]:  # in object number order: the copies come last
+        if isinstance(obj, pikepdf.Stream):
+            obj.write(obj.read_raw_bytes(), filter=obj.get("/Filter"), decode_parms=obj.get("/DecodeParms"),
+                      type_check=False)
 
 
 def _collect_anchors(out: Pdf, source: Pdf, anchors: dict[str, Array], first_page: int) -> None:

@@ -45,9 +45,13 @@ docs/benchmarks.md, "Bulk import, scan stage and response sync" and "s5-import")
 BATCH_BYTES = 32 * 1024 * 1024
 """…or fewer, once their lines add up to this many bytes (bounds the memory a batch holds)."""
 FIRST_BATCH_RECORDS = 2500
-BATCH_GROWTH = 3
+BATCH_GROWTH = 8
 """The first batch is small and each next one ``BATCH_GROWTH`` times larger, up to ``BATCH_RECORDS``: the
-helper thread parses batch N+1 while batch N is applied, so only the first batch's parsing is not overlapped."""
+helper thread parses batch N+1 while batch N is applied, so only the first batch's parsing is not overlapped.
+Parsing a record (orjson) costs about an eighth of applying it, so the next batch may be about eight times
+larger and still be parsed in time; every batch loads, locks and rewrites the notification rows and read marks
+of every conversation it touches, so fewer, larger batches write those rows fewer times (3-fold growth wrote
+the 2,000 conversations' 4,000 rows and marks twice in the bench's import: docs/benchmarks.md, "s8-import")."""
 
 
 @dataclass(frozen=True)

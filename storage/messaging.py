@@ -373,7 +373,7 @@ def mark_read_many(session: Session, reads: dict[tuple[int, int], datetime]) -> 
         return
     if is_postgres(session) and len(reads) >= bulk.COPY_FROM_ROWS:
         bulk.copy_to_scratch(session, "import_reads", _SCRATCH_READS,
-                             ((c, u, at) for (c, u), at in sorted(reads.items())))
+                             ((c, u, at) for (c, u), at in sorted(reads.items())), binary=True)
         session.execute(_MARK_SCRATCH_READS_PG)
         return
     if is_postgres(session):

@@ -659,8 +659,10 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
             if store.copies_messages(session, len(news)):
                 # The notification rows are locked and loaded first, so that their new values are
                 # computed here while the server stores the messages (a COPY in a helper thread).
-                loaded = notifications.load_message_rows(session, [
-                    _notice(conversations[record.conversation], new, 0) for _, record, new in ready])
+                # Both participants' rows of every conversation the run touches: the pairs (conversation,
+                # recipient) and (conversation, sender) of its messages, without a notice per message.
+                touched = [conversations[external_id] for external_id in {record.conversation for _, record, _ in ready}]
+                loaded = notifications.load_message_rows(session, [(c.id, c.buyer_id, c.seller_id) for c in touched])
 
                 def meanwhile(inserted: dict[str, int]):
                     reads, notices = tally(inserted)

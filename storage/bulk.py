@@ -69,6 +69,13 @@ def copy_on(raw: Any, table: str, columns: Sequence[str], rows: Iterable[Sequenc
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
+def lookup_chunk(postgres: bool) -> int:
+    """Keys a lookup sends in one query: SQLite's expanding lists stay under its parameter limit; on
+    PostgreSQL the list is one array parameter (``member_of``), so a batch's keys go in one round trip
+    (the importer's lookups of 4,000 notification rows took four, each a wait for the server)."""
+    return 100_000 if postgres else 1000
+
+
 def member_of(column: Any, name: str, postgres: bool) -> Any:
     """``column IN :name`` for a list: one array parameter on PostgreSQL, an expanding list elsewhere.
 

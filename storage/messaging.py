@@ -149,9 +149,10 @@ def conversations_with_participants(session: Session, external_ids: Sequence[str
     """The stored conversations among ``external_ids`` with their participants, in one query."""
     found: dict[str, ConversationParticipants] = {}
     unique = sorted(set(external_ids))
-    query = _conversations_with_participants_query(is_postgres(session))
-    for start in range(0, len(unique), 1000):
-        rows = session.execute(query, {"external_ids": unique[start : start + 1000]})
+    postgres = is_postgres(session)
+    query, step = _conversations_with_participants_query(postgres), bulk.lookup_chunk(postgres)
+    for start in range(0, len(unique), step):
+        rows = session.execute(query, {"external_ids": unique[start : start + step]})
         found.update((row[0], ConversationParticipants(*row[1:])) for row in rows)
     return found
 
@@ -167,18 +168,19 @@ def _lookup_query(table: Any, columns: tuple[str, ...], postgres: bool) -> Any:
 
 
 def _lookup(session: Session, table: Any, columns: tuple[str, ...], external_ids: Sequence[str]) -> Iterator[Any]:
-    """Rows of ``_lookup_query`` for the distinct ``external_ids``, a thousand a query."""
+    """Rows of ``_lookup_query`` for the distinct ``external_ids`` (``bulk.lookup_chunk`` a query)."""
     unique = sorted(set(external_ids))
-    query = _lookup_query(table, columns, is_postgres(session))
-    for start in range(0, len(unique), 1000):
-        yield from session.execute(query, {"external_ids": unique[start : start + 1000]})
+    postgres = is_postgres(session)
+    query, step = _lookup_query(table, columns, postgres), bulk.lookup_chunk(postgres)
+    for start in range(0, len(unique), step):
+        yield from session.execute(query, {"external_ids": unique[start : start + step]})
 
 
 _STORED_MESSAGE_COLUMNS = ("external_id", "conversation_id", "sender_id", "body", "sent_at")
 
 
 def stored_messages(session: Session, external_ids: Sequence[str]) -> dict[str, StoredMessage]:
-    """What the stored messages among ``external_ids`` were stored with, in one query a thousand."""
+    """What the stored messages among ``external_ids`` were stored with, in one query (a thousand a query on SQLite)."""
     return {row[0]: StoredMessage(*row[1:]) for row in _lookup(session, Message.__table__, _STORED_MESSAGE_COLUMNS,
                                                               external_ids)}
 
@@ -398,13 +400,13 @@ CONVERSATION_FIELDS = ("subject", "order_ref")
 
 
 def users_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, tuple[int, dict[str, Any]]]:
-    """The stored users among ``external_ids``: row id and the fields an import may set, in one query a thousand."""
+    """The stored users among ``external_ids``: row id and the fields an import may set, in one query (a thousand a query on SQLite)."""
     rows = _lookup(session, User.__table__, ("external_id", "id", *USER_FIELDS), external_ids)
     return {row[0]: (row[1], dict(zip(USER_FIELDS, row[2:], strict=True))) for row in rows}
 
 
 def conversations_by_external_id(session: Session, external_ids: Sequence[str]) -> dict[str, tuple[ConversationRef, dict[str, Any]]]:
-    """The stored conversations among ``external_ids`` with their subject and order, in one query a thousand."""
+    """The stored conversations among ``external_ids`` with their subject and order, in one query (a thousand a query on SQLite)."""
     rows = _lookup(session, Conversation.__table__, ("external_id", "id", "buyer_id", "seller_id", *CONVERSATION_FIELDS),
                    external_ids)
     return {row[0]: (ConversationRef(*row[1:4]), dict(zip(CONVERSATION_FIELDS, row[4:], strict=True))) for row in rows}

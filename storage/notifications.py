@@ -222,8 +222,9 @@ def _load_rows(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int,
     found: dict[tuple[int, int], dict[str, Any]] = {}
     postgres = is_postgres(session)
     query = _load_rows_query(postgres)
-    for start in range(0, len(keys), 1000):
-        chunk = keys[start : start + 1000]
+    step = bulk.lookup_chunk(postgres)
+    for start in range(0, len(keys), step):
+        chunk = keys[start : start + step]
         params = ({"recipients": [r for _, r in chunk], "conversations": [c for c, _ in chunk]} if postgres
                   else {"pairs": [(r, c) for c, r in chunk]})
         for row in session.execute(query, params).mappings():
@@ -233,9 +234,10 @@ def _load_rows(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int,
 
 def _load_reads(session: Session, conversations: list[int]) -> dict[tuple[int, int], datetime]:
     found: dict[tuple[int, int], datetime] = {}
-    query = _load_reads_query(is_postgres(session))
-    for start in range(0, len(conversations), 1000):
-        rows = session.execute(query, {"conversations": conversations[start : start + 1000]})
+    postgres = is_postgres(session)
+    query, step = _load_reads_query(postgres), bulk.lookup_chunk(postgres)
+    for start in range(0, len(conversations), step):
+        rows = session.execute(query, {"conversations": conversations[start : start + step]})
         found.update(((c, u), at) for c, u, at in rows)
     return found
 

@@ -7,6 +7,8 @@ misread: no display name, no list separators, no whitespace or control character
 
 from __future__ import annotations
 
+import re
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 
 DEFAULT_PLATFORM_DOMAINS = ("peermetals.com",)
@@ -27,15 +29,23 @@ def parse_address(raw: str | None) -> Address:
         raise InvalidAddress(f"not a single plain address: {raw!r}")
     try:
         address = Address(addr_spec=raw)
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, IndexError, TypeError, HeaderParseError) as exc:  # "a@.b.c" raises HeaderParseError
         raise InvalidAddress(f"not a valid address: {raw!r}") from exc
     if not address.username or "." not in address.domain or address.domain.startswith(".") or address.domain.endswith("."):
         raise InvalidAddress(f"not a valid address: {raw!r}")
     return address
 
 
+_SIMPLE = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", re.ASCII)
+"""A subset of what ``parse_address`` accepts (ASCII dot-atoms, a dotted domain), decided without the
+email package's header parser, which costs ~90 us an address: 90 ms for an import's 1,000 users, all of
+it before the first batch can be applied. Anything else still goes through the parser."""
+
+
 def is_plain_address(raw: str | None) -> bool:
     """True when ``raw`` is one bare, usable address."""
+    if raw and _SIMPLE.fullmatch(raw):
+        return True
     try:
         parse_address(raw)
     except InvalidAddress:

@@ -151,23 +151,30 @@ def _parse_conversation(obj: dict) -> ConversationRecord:
     )
 
 
+_ABSENT = object()
+
+
 def _parse_message(obj: dict) -> MessageRecord:
     text = obj.get("text")
     if not isinstance(text, str):
         raise InterchangeError("'text' must be a string")
-    try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InterchangeError("'text' holds a lone surrogate, not valid Unicode") from None
+    if text.isascii():  # one byte a character, and no surrogate (an import's usual text: no encoding needed)
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InterchangeError("'text' holds a lone surrogate, not valid Unicode") from None
     if size > MAX_BODY_BYTES:
         raise InterchangeError(f"'text' is {size} bytes; the limit is {MAX_BODY_BYTES}")
+    items = obj.get("attachments", _ABSENT)
     return MessageRecord(
         _id(obj, "id"),
         _id(obj, "conversation"),
         _id(obj, "sender"),
         parse_timestamp(obj.get("sent_at"), "sent_at"),
         text,
-        _parse_attachments(obj.get("attachments", [])),
+        () if items is _ABSENT or items == [] else _parse_attachments(items),
     )
 
 
@@ -180,7 +187,8 @@ def parse_timestamp(value: object, field: str = "sent_at") -> datetime:
     if not isinstance(value, str):
         raise InterchangeError(f"'{field}' must be an ISO-8601 string")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00") if "Z" in value or "z" in value
+                                        else value)
     except ValueError:
         raise InterchangeError(f"'{field}' is not ISO-8601: {value!r}") from None
     if parsed.tzinfo is None:
@@ -242,6 +250,8 @@ def _id(obj: dict, key: str) -> str:
 
 def _required_str(obj: dict, key: str, limit: int) -> str:
     value = obj.get(key)
+    if isinstance(value, str) and 0 < len(value) <= limit and not value.isspace():
+        return value  # the usual case, checked without copying the value (``strip``)
     if not isinstance(value, str) or not value.strip():
         raise InterchangeError(f"'{key}' must be a non-empty string")
     if len(value) > limit:

@@ -222,8 +222,9 @@ def _load_rows(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int,
     found: dict[tuple[int, int], dict[str, Any]] = {}
     postgres = is_postgres(session)
     query = _load_rows_query(postgres)
-    for start in range(0, len(keys), 1000):
-        chunk = keys[start : start + 1000]
+    step = bulk.lookup_chunk(postgres)
+    for start in range(0, len(keys), step):
+        chunk = keys[start : start + step]
         params = ({"recipients": [r for _, r in chunk], "conversations": [c for c, _ in chunk]} if postgres
                   else {"pairs": [(r, c) for c, r in chunk]})
         for row in session.execute(query, params).mappings():
@@ -233,9 +234,10 @@ def _load_rows(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int,
 
 def _load_reads(session: Session, conversations: list[int]) -> dict[tuple[int, int], datetime]:
     found: dict[tuple[int, int], datetime] = {}
-    query = _load_reads_query(is_postgres(session))
-    for start in range(0, len(conversations), 1000):
-        rows = session.execute(query, {"conversations": conversations[start : start + 1000]})
+    postgres = is_postgres(session)
+    query, step = _load_reads_query(postgres), bulk.lookup_chunk(postgres)
+    for start in range(0, len(conversations), step):
+        rows = session.execute(query, {"conversations": conversations[start : start + step]})
         found.update(((c, u), at) for c, u, at in rows)
     return found
 
@@ -289,12 +291,13 @@ def write_message_rows(session: Session, plan: RowsPlan) -> None:
     # PostgreSQL stores the instant, so no conversion to UTC first (80,000 calls an import).
     if postgres and len(new_rows) >= bulk.COPY_FROM_ROWS:
         # No RETURNING needed, and the rows keep their order (and so their ids).
-        bulk.copy_into(session, "notifications", _NEW_COLUMNS, ([row[c] for c in _NEW_COLUMNS] for row in new_rows))
+        bulk.copy_into(session, "notifications", _NEW_COLUMNS, ([row[c] for c in _NEW_COLUMNS] for row in new_rows),
+                       binary_types=_NEW_TYPES)
     elif new_rows:
         connection.execute(NOTIFICATIONS.insert(), [{k: v for k, v in row.items() if k != "id"} for row in new_rows])
     if postgres and len(changed_rows) >= bulk.COPY_FROM_ROWS:
         bulk.copy_to_scratch(session, "import_notifications", _SCRATCH_ROWS,
-                             ([row[f] for f in _SCRATCH_FIELDS] for row in changed_rows))
+                             ([row[f] for f in _SCRATCH_FIELDS] for row in changed_rows), binary=True)
         connection.execute(_UPDATE_SCRATCH_ROWS_PG)
         return
     changed = [{"b_id": row["id"], **{f"b_{f}": row[f] for f in _ROW_FIELDS}} for row in changed_rows]
@@ -317,6 +320,7 @@ _UPDATE_ROWS_PG = text(
 
 
 _NEW_COLUMNS = ("recipient_id", "conversation_id", *_ROW_FIELDS)
+_NEW_TYPES = tuple(_ROW_TYPES.get(c, "integer" if c.endswith("_id") else "timestamptz") for c in _NEW_COLUMNS)
 _SCRATCH_FIELDS = ("id", *_ROW_FIELDS)
 _SCRATCH_ROWS = tuple((f, _ROW_TYPES.get(f, "timestamptz")) for f in _SCRATCH_FIELDS)
 _UPDATE_SCRATCH_ROWS_PG = text(

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pipeline.files import SNIFF_BYTES, sniff_content_type
 from pipeline.interchange import (
@@ -45,14 +45,23 @@ docs/benchmarks.md, "Bulk import, scan stage and response sync" and "s5-import")
 BATCH_BYTES = 32 * 1024 * 1024
 """…or fewer, once their lines add up to this many bytes (bounds the memory a batch holds)."""
 FIRST_BATCH_RECORDS = 2500
-BATCH_GROWTH = 3
+BATCH_GROWTH = 8
 """The first batch is small and each next one ``BATCH_GROWTH`` times larger, up to ``BATCH_RECORDS``: the
-helper thread parses batch N+1 while batch N is applied, so only the first batch's parsing is not overlapped."""
+helper thread parses batch N+1 while batch N is applied, so only the first batch's parsing is not overlapped.
+Parsing a record (orjson) costs about an eighth of applying it, so the next batch may be about eight times
+larger and still be parsed in time; every batch loads, locks and rewrites the notification rows and read marks
+of every conversation it touches, so fewer, larger batches write those rows fewer times (3-fold growth wrote
+the 2,000 conversations' 4,000 rows and marks twice in the bench's import: docs/benchmarks.md, "s8-import")."""
 
 
-@dataclass(frozen=True)
-class LineOutcome:
-    """What happened to one input record: created, updated, unchanged or error."""
+class LineOutcome(NamedTuple):
+    """What happened to one input record: created, updated, unchanged or error.
+
+    A named tuple, not a frozen dataclass: an import makes one per line, and the dataclass's
+    ``__init__`` (``object.__setattr__`` per field) cost ~40 ms of the main thread per 23,000.
+    The batches hold parsed lines as ``(line_no, record)`` tuples next to these: tell them
+    apart with ``isinstance(p, LineOutcome)``.
+    """
 
     line_no: int
     status: str
@@ -209,7 +218,7 @@ class InterchangeImporter:
             parsed = [self._parse(line_no, raw) for line_no, raw in batch]
             # Blobs reach the store before the transaction opens (content-addressed, so a rolled-back
             # batch leaves at most an unreferenced blob); errors are kept for where the record meets them.
-            yield parsed, self._prepare_attachments([p for p in parsed if isinstance(p, tuple)])
+            yield parsed, self._prepare_attachments([p for p in parsed if not isinstance(p, LineOutcome)])
 
     def _apply_prepared(self, parsed: list[tuple[int, Record] | LineOutcome], attachments: dict[int, AttachmentSource],
                         on_commit: Callable[[list[int]], None]) -> list[LineOutcome]:
@@ -220,7 +229,7 @@ class InterchangeImporter:
             applied.clear()
             new_messages.clear()
             with store.unit_of_work(self.session_factory) as session:
-                apply_records(session, [(i, p[1]) for i, p in enumerate(parsed) if isinstance(p, tuple)], applied,
+                apply_records(session, [(i, p[1]) for i, p in enumerate(parsed) if not isinstance(p, LineOutcome)], applied,
                               new_messages, lambda index: attachments[parsed[index][0]], self.clock())
 
         try:
@@ -655,8 +664,10 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
             if store.copies_messages(session, len(news)):
                 # The notification rows are locked and loaded first, so that their new values are
                 # computed here while the server stores the messages (a COPY in a helper thread).
-                loaded = notifications.load_message_rows(session, [
-                    _notice(conversations[record.conversation], new, 0) for _, record, new in ready])
+                # Both participants' rows of every conversation the run touches: the pairs (conversation,
+                # recipient) and (conversation, sender) of its messages, without a notice per message.
+                touched = [conversations[external_id] for external_id in {record.conversation for _, record, _ in ready}]
+                loaded = notifications.load_message_rows(session, [(c.id, c.buyer_id, c.seller_id) for c in touched])
 
                 def meanwhile(inserted: dict[str, int]):
                     reads, notices = tally(inserted)
@@ -713,7 +724,11 @@ def _replay(stored: dict[int, store.StoredAttachment | ImportRejected]) -> Attac
 
 
 def _kind(record: Record) -> str:
-    return type(record).__name__.removesuffix("Record").lower()
+    kind = type(record)
+    return _KINDS.get(kind) or _KINDS.setdefault(kind, kind.__name__.removesuffix("Record").lower())
+
+
+_KINDS: dict[type, str] = {}
 
 
 def _notice(conversation: store.ConversationParticipants, new: store.NewMessage,

@@ -152,7 +152,7 @@ def test_doorbell_rings_only_after_commit(app, tmp_path):
 
 
 def test_batches_grow_from_the_first_size_to_the_largest(app, tmp_path):
-    """A small first batch (its parsing is not overlapped), each next one BATCH_GROWTH (3) times larger, then capped."""
+    """A small first batch (its parsing is not overlapped), each next one BATCH_GROWTH (8) times larger, then capped."""
     committed: list[list[int]] = []
     messages = [msg(f"m-{i}") for i in range(1, 15)]
     path = write_export(tmp_path, BASE + messages)

@@ -53,11 +53,29 @@ def test_conversation_and_message():
               attachments=[{"path": "/etc/passwd"}]), "leaves the import folder"),
         (b'{"type": "user", "id": "u", "name": "\xff\xfe"}', "UTF-8"),
         (b'{"type": "message", "id": "m", "conversation": "c", "sender": "u", "sent_at": "2026-11-25T14:03:00Z", "text": "\\ud800"}', "surrogate"),
+        # The fast paths (s8-import) fall back to the same words: blank and over-long ids, attachments not a list,
+        # a body that is under the limit in characters but over it in UTF-8 bytes.
+        (line(type="message", id=" \t", conversation="c", sender="u", sent_at="2026-11-25T14:03:00Z", text="x"),
+         "'id' must be a non-empty string"),
+        (line(type="message", id="m" * 129, conversation="c", sender="u", sent_at="2026-11-25T14:03:00Z", text="x"),
+         "'id' is longer than 128"),
+        (line(type="message", id="m", conversation="c", sender="u", sent_at="2026-11-25T14:03:00Z", text="x",
+              attachments=None), "'attachments' must be a list"),
+        (line(type="message", id="m", conversation="c", sender="u", sent_at="2026-11-25T14:03:00Z", text="x",
+              attachments={}), "'attachments' must be a list"),
+        (line(type="message", id="m", conversation="c", sender="u", sent_at="2026-11-25T14:03:00Z",
+              text="é" * (MAX_BODY_BYTES // 2 + 1)), f"{MAX_BODY_BYTES + 2} bytes"),
     ],
 )
 def test_bad_lines_explain_themselves(raw, fragment):
     with pytest.raises(InterchangeError, match=fragment):
         parse_line(raw)
+
+
+def test_lower_case_z_and_no_attachments():
+    msg = parse_line(line(type="message", id="m", conversation="c", sender="u", sent_at="2026-11-25T14:03:00z", text="x",
+                          attachments=[]))
+    assert msg.sent_at == datetime(2026, 11, 25, 14, 3, tzinfo=timezone.utc) and msg.attachments == ()
 
 
 def test_body_limit_is_documented_and_enforced():

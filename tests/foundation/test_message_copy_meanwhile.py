@@ -97,3 +97,30 @@ def test_an_error_while_planning_leaves_no_message(session_factory):
         inserted = store.insert_new_messages(session, _messages(session, ["m-x"] * 1), NOW)
     with session_factory() as session:
         assert _stored(session) == inserted
+
+
+def test_ids_that_are_not_consecutive_are_drawn_and_used_as_the_sequence_gives_them(session_factory):
+    """Another writer's draw between ours leaves gaps: every id the sequence gave is sent back, in order.
+
+    (Consecutive ids travel as their first and last only.) An increment of 3 makes every draw scattered.
+    """
+    with session_factory() as session, session.begin():
+        session.execute(text("ALTER SEQUENCE messages_id_seq INCREMENT BY 3"))
+    with session_factory() as session, session.begin():
+        messages = _messages(session, [f"m-{i}" for i in range(100)])
+        inserted, _ = store.insert_new_messages_meanwhile(session, messages, NOW, None)
+    ids = [inserted[f"m-{i}"] for i in range(100)]
+    assert [b - a for a, b in zip(ids, ids[1:], strict=False)] == [3] * 99
+    with session_factory() as session:
+        assert _stored(session) == inserted
+
+
+def test_consecutive_ids_come_from_the_sequence_and_later_inserts_follow_them(session_factory):
+    with session_factory() as session, session.begin():
+        inserted, _ = store.insert_new_messages_meanwhile(session, _messages(session, [f"m-{i}" for i in range(100)]), NOW,
+                                                          None)
+        ids = [inserted[f"m-{i}"] for i in range(100)]
+        assert ids == list(range(ids[0], ids[0] + 100))
+        # The sequence moved past them: the next row the table numbers itself does not collide.
+        later = store.insert_message(session, "m-later", *_messages(session, ["x"])[0][1:3], "later", NOW, NOW, [])
+        assert later > ids[-1]

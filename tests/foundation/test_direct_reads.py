@@ -357,3 +357,68 @@ def test_a_read_only_command_leaves_its_objects_to_the_collector_only_until_exit
         done = subprocess.run([sys.executable, "-c", probe, *command], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[-2:] == ["frozen before exit False", "frozen at exit True"], done.stdout
+
+
+_PARTS_SQL = ("SELECT g, pg_backend_pid(), g * interval '1 second', 'x' || g, pg_sleep(CASE WHEN g = :last THEN :sleep ELSE 0 END)::text"
+              " FROM generate_series(1, 400) AS g WHERE g % :parts = :part ORDER BY g")
+
+
+def test_stream_merged_runs_the_parts_at_once_on_connections_of_their_own(pg_url, monkeypatch):
+    """`sellers stats` splits its statement so PostgreSQL computes the halves on two cores: rows merged by the first column."""
+    import time
+
+    monkeypatch.setattr(direct, "STREAM_CHUNK", 50)  # several chunks per part through the worker's queue
+    reader = direct.connect_if_current(pg_url, migrations.head_revision())
+    assert reader is not None and reader.parallel == 2
+    with reader:
+        parts = [{"parts": 2, "part": part, "last": 400 - part, "sleep": 0.5} for part in range(2)]
+        started = time.perf_counter()
+        merged = list(reader.stream_merged(_PARTS_SQL, parts))
+        took = time.perf_counter() - started
+        assert [row[0] for row in merged] == list(range(1, 401))
+        own = reader.rows("SELECT pg_backend_pid()")[0][0]
+        pids = {row[0] % 2: row[1] for row in merged}
+        assert pids[0] == own and pids[1] != own  # the first part (even g) on this connection, the other beside it
+        # Both parts sleep 0.5 s at their end: together, not one after the other.
+        assert took < 0.9, took
+        alone = [row for part in parts for row in reader.rows(_PARTS_SQL, {**part, "sleep": 0})]
+        assert [row[::2] for row in merged] == sorted(row[::2] for row in alone)
+        assert reader.rows("SELECT 1") == [(1,)]  # the connection is free again
+
+
+def test_stream_merged_runs_a_part_without_a_connection_after_the_first(pg_url, monkeypatch):
+    """When a second connection cannot be opened (too many clients, say), its part runs on the reader's own: nothing lost."""
+    reader = direct.connect_if_current(pg_url, migrations.head_revision())
+    assert reader is not None
+    opened = []
+
+    def refuse(target):
+        opened.append(target)
+        raise OSError("too many clients")
+
+    monkeypatch.setattr(direct, "open_reader", refuse)
+    with reader:
+        parts = [{"parts": 3, "part": part, "last": 0, "sleep": 0} for part in range(3)]
+        merged = list(reader.stream_merged(_PARTS_SQL, parts))
+        assert len(opened) == 2
+        assert [row[0] for row in merged] == list(range(1, 401))
+        assert {row[1] for row in merged} == {reader.rows("SELECT pg_backend_pid()")[0][0]}
+
+
+def test_stream_merged_raises_an_error_of_any_part(pg_url):
+    reader = direct.connect_if_current(pg_url, migrations.head_revision())
+    assert reader is not None
+    failing = "SELECT g FROM generate_series(1, 10) AS g WHERE 1 / (g - :bad) IS NOT NULL AND g % 2 = :part ORDER BY g"
+    with reader:
+        for bad in (4, 5):  # in the other part, then in this connection's own
+            with pytest.raises(Exception, match="division by zero"):
+                list(reader.stream_merged(failing, [{"bad": bad, "part": 0}, {"bad": bad, "part": 1}]))
+            assert reader.rows("SELECT 1") == [(1,)]
+
+
+def test_stream_merged_gives_the_rows_of_the_whole_statement_on_either_database(seeded):
+    _app, reader, _ids = seeded
+    sql = "SELECT id, seller_id FROM response_deadlines WHERE id % 2 = :part ORDER BY id"
+    assert reader.parallel == (2 if reader.dialect == "postgresql" else 1)  # SQLite: one part after the other
+    expected = reader.rows("SELECT id, seller_id FROM response_deadlines ORDER BY id")
+    assert list(reader.stream_merged(sql, [{"part": 0}, {"part": 1}])) == expected and len(expected) == 8

@@ -16,14 +16,10 @@ words why it cannot go on. This module imports neither SQLAlchemy nor a driver a
 
 from __future__ import annotations
 
-import heapq
-import queue
 import re
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
@@ -157,19 +153,12 @@ STREAM_CHUNK = 500
 """Rows per chunk of ``DirectReader.stream`` on PostgreSQL (about 50 kB of `sellers stats` rows)."""
 
 
-PARALLEL_PARTS = 2
-"""Statements ``DirectReader.stream_merged`` runs at once on PostgreSQL: one backend (core) each."""
-
-
 class DirectReader:
     """A Reader on one DB-API connection of its own (autocommit: each SELECT sees the latest commits)."""
 
-    def __init__(self, dialect: str, connection: Any, target: DriverTarget | None = None) -> None:
+    def __init__(self, dialect: str, connection: Any) -> None:
         self.dialect = dialect
         self._connection = connection
-        self._target = target
-        self.parallel = PARALLEL_PARTS if dialect == "postgresql" and target is not None else 1
-        """How many parts ``stream_merged`` runs at once (1: one after the other)."""
 
     def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple]:
         """Run one SELECT; ``:name`` parameters."""
@@ -201,44 +190,6 @@ class DirectReader:
         with self._connection.cursor(binary=True) as cursor:
             yield from cursor.stream(pyformat(sql) if parameters else sql, parameters or None, size=STREAM_CHUNK)
 
-    def stream_merged(self, sql: str, parts: Sequence[Mapping[str, Any]]) -> Iterator[tuple]:
-        """Run ``sql`` once per parameter set and yield all the rows, merged in the order of their first column.
-
-        Each part's rows must come ordered by their first column, and the parts must split the rows (no
-        first-column value in two parts). On PostgreSQL (``parallel`` > 1) the parts run at the same time
-        on backends of their own, so the server computes them on several cores: the first on this
-        reader's connection, each other one on a connection opened and closed by a thread that streams
-        its rows into a queue. Each part sees the commits made before it started (autocommit, a snapshot
-        per statement), as separate statements would. A part whose connection cannot be opened runs on
-        this connection after the first; an error in any part is raised here. Elsewhere the parts run
-        one after the other.
-        """
-        if self.parallel < 2 or len(parts) < 2:
-            yield from heapq.merge(*(self.rows(sql, p) for p in parts))
-            return
-        workers = [_Part(self._target, sql, p) for p in parts[1:]]
-        for worker in workers:
-            worker.start()
-        first = self.stream(sql, parts[0])
-        try:
-            head = list(islice(first, 1))  # sends the first part while the others connect
-            streams: list[Iterator[tuple]] = [chain(head, first)]
-            late = []
-            for worker in workers:
-                worker.connected.wait()
-                if worker.failure is None:
-                    streams.append(worker.rows())
-                else:
-                    late.append(worker.parameters)
-            if late:
-                streams[0] = iter(list(streams[0]))  # read off, so this connection can run the late parts
-                streams += [iter(self.rows(sql, p)) for p in late]
-            yield from heapq.merge(*streams)
-        finally:
-            for worker in workers:
-                worker.stop = True
-            first.close()
-
     def close(self) -> None:
         self._connection.close()
 
@@ -247,52 +198,6 @@ class DirectReader:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-
-
-class _Part(threading.Thread):
-    """One part of ``DirectReader.stream_merged`` on a connection of its own: its rows, in chunks, into a queue."""
-
-    _END = object()
-
-    def __init__(self, target: DriverTarget | None, sql: str, parameters: Mapping[str, Any]) -> None:
-        super().__init__(daemon=True, name="peerguard-part")
-        self.target, self.sql, self.parameters = target, sql, parameters
-        self.connected = threading.Event()
-        self.failure: BaseException | None = None
-        self.stop = False
-        self._chunks: queue.SimpleQueue = queue.SimpleQueue()
-
-    def run(self) -> None:
-        try:
-            reader = open_reader(self.target)
-        except BaseException as exc:  # noqa: BLE001 - the caller then runs the part on its own connection
-            self.failure = exc
-            self.connected.set()
-            return
-        self.connected.set()
-        try:
-            with reader:
-                chunk: list[tuple] = []
-                for row in reader.stream(self.sql, self.parameters):
-                    chunk.append(row)
-                    if len(chunk) == STREAM_CHUNK:
-                        self._chunks.put(chunk)
-                        chunk = []
-                        if self.stop:
-                            return
-                self._chunks.put(chunk)
-                self._chunks.put(self._END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
-            self._chunks.put(exc)
-
-    def rows(self) -> Iterator[tuple]:
-        while True:
-            chunk = self._chunks.get()
-            if chunk is self._END:
-                return
-            if isinstance(chunk, BaseException):
-                raise chunk
-            yield from chunk
 
 
 def open_reader(target: DriverTarget) -> DirectReader:
@@ -307,7 +212,7 @@ def open_reader(target: DriverTarget) -> DirectReader:
     connection = psycopg.connect(**dict(target.psycopg_arguments), autocommit=True)
     # Timestamps then arrive with datetime.UTC as their zone, which ``utc`` passes through untouched.
     connection.execute("SET TIME ZONE 'UTC'")
-    return DirectReader("postgresql", connection, target)
+    return DirectReader("postgresql", connection)
 
 
 def connect_if_current(database_url: str, head: str | None) -> DirectReader | None:

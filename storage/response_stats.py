@@ -82,18 +82,12 @@ FROM (
                             AND (d.answered_at IS NOT NULL OR d.started_at < :before_limit)) AS decided_limit,
            count(*) FILTER (WHERE d.away IS NOT TRUE AND d.answered_at - d.started_at <= :limit) AS within_limit
     FROM response_deadlines AS d
-    WHERE d.started_at >= :since AND d.started_at <= :until AND d.superseded_at IS NULL{seller}{part}
+    WHERE d.started_at >= :since AND d.started_at <= :until AND d.superseded_at IS NULL{seller}
     GROUP BY d.seller_id
 ) AS a
 JOIN users AS u ON u.id = a.seller_id
 ORDER BY a.seller_id"""
 _SUMMARY_ONE_SELLER = " AND d.seller_id IN (SELECT id FROM users WHERE lower(email) = :email)"
-# The sellers split in two halves by the sign of a hash of their id (whatever ids the sellers have,
-# the halves get about as many each), computed at the same time on two backends. Written as a
-# boolean compared with a parameter, which the planner estimates as a third of the rows: an
-# equality on the hash (``hashint4(…) % 2 = 0``) is estimated at 0.5 % of them, and for so few it
-# hashes the users, then sorts the result, so no row leaves before the last seller is done.
-_SUMMARY_HALF = " AND (hashint4(d.seller_id) < 0) = :low_half"
 
 
 class SellerSummary(NamedTuple):
@@ -125,16 +119,8 @@ def iter_seller_summaries(reader: Reader, now: datetime, policy: ResponsePolicy,
     sql = _SUMMARIES.replace("{seller}", _SUMMARY_ONE_SELLER if seller_email is not None else "")
     if seller_email is not None:
         parameters["email"] = seller_email.lower()
-        rows = reader.stream(sql.replace("{part}", ""), parameters)
-    elif getattr(reader, "parallel", 1) > 1:
-        # On PostgreSQL's side the sort and the per-seller aggregation are most of the command's
-        # time: split, they run on two cores (docs/benchmarks.md, round 2 session 8).
-        rows = reader.stream_merged(sql.replace("{part}", _SUMMARY_HALF),
-                                    [{**parameters, "low_half": half} for half in (True, False)])
-    else:
-        rows = reader.stream(sql.replace("{part}", ""), parameters)
     for (seller_id, external_id, email, name, obligations, answered, low, high,
-         decided_target, within_target, decided_limit, within_limit) in rows:
+         decided_target, within_target, decided_limit, within_limit) in reader.stream(sql, parameters):
         middle = () if low is None else (low.total_seconds(),) if answered % 2 else (low.total_seconds(), high.total_seconds())
         yield SellerSummary(seller_id, external_id, email, name, StatsSummary(
             obligations, answered, middle, decided_target, within_target, decided_limit, within_limit))

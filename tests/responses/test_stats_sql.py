@@ -154,25 +154,3 @@ def test_the_split_rule_computes_what_the_single_function_did(drawn):
     policy, rows = drawn
     records = [ResponseRecord(NOW - ago, None if span is None else NOW - ago + span, away) for ago, span, away in rows]
     assert seller_stats(records, NOW, policy) == _reference_stats(records, NOW, policy)
-
-
-def test_the_bare_driver_summarises_the_sellers_in_parts_that_give_the_single_statement_s_rows(marketplace, monkeypatch):
-    """PostgreSQL computes the sellers' statistics in two halves at once (by a hash of the seller id): the same rows."""
-    factory, reader, ids = marketplace
-    _store(factory, ids, [(seller, NOW - timedelta(hours=3 * k + seller), timedelta(minutes=7 * k) if k % 4 else None,
-                           k % 9 == 0, False) for k in range(MESSAGES // SELLERS) for seller in range(SELLERS)])
-    calls = []
-    merged = direct.DirectReader.stream_merged
-
-    def spy(self, sql, parts):
-        calls.append(parts)
-        return merged(self, sql, parts)
-
-    monkeypatch.setattr(direct.DirectReader, "stream_merged", spy)
-    assert reader.parallel == 2
-    split = seller_summaries(reader, NOW, ResponsePolicy())
-    assert [len(parts) for parts in calls] == [2]
-    reader.parallel = 1
-    whole = seller_summaries(reader, NOW, ResponsePolicy())
-    assert len(calls) == 1 and split == whole and len(whole) == SELLERS
-    assert [s.seller_id for s in split] == sorted(ids["sellers"])

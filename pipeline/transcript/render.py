@@ -28,6 +28,7 @@ from pipeline.transcript.document import (
 from pipeline.transcript.excerpt import Item, anchor_indexes, excerpt_items, shrinking_attempts
 from pipeline.transcript.model import (
     AttachmentOutcome,
+    EmbeddedDocument,
     PartWorkers,
     RenderedTranscript,
     RenderEnvironment,
@@ -36,8 +37,6 @@ from pipeline.transcript.model import (
     TranscriptOptions,
 )
 from pipeline.transcript.parts import GLYPH_CHARACTERS, LinkStamp, PageDays, PartJob
-from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
-from pipeline.transcript.record import record_bytes
 from pipeline.transcript.served import image_url
 from pipeline.transcript.terms import agreed_terms
 
@@ -115,9 +114,14 @@ def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> R
         glyph = pool.result(glyph_sheet)
         del pending, glyph_sheet
     LOG.info("transcript: %d parts rendered at %.2f s", len(parts), time.perf_counter() - started)
-    pdf, pages = join_parts(_drain(parts), glyph, book.documents,
-                            request.now, partial(record_bytes, request.conversation, request.links),
-                            title=book.title if book.stamp_headers else None)
+    # pikepdf (and the record's code) is imported only now: ~15 MB the parent did not hold while
+    # the workers rendered.
+    from pipeline.transcript import pdfjoin
+    from pipeline.transcript.record import record_bytes
+
+    pdf, pages = pdfjoin.join_parts(_drain(parts), glyph, book.documents,
+                                    request.now, partial(record_bytes, request.conversation, request.links),
+                                    title=book.title if book.stamp_headers else None)
     LOG.info("transcript: %d pages, %d bytes joined at %.2f s", pages, len(pdf), time.perf_counter() - started)
     return RenderedTranscript(
         pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,

@@ -95,18 +95,17 @@ def test_parts_are_joined_once_the_workers_and_the_fork_server_are_gone(tmp_path
     import os
 
     from pipeline.transcript import TranscriptOptions, render_transcript
-    from pipeline.transcript import render as render_module
     from tests.transcript.factories import NOW, BlobShelf, plain_conversation
     from usecases.transcript_rendering import render_environment
 
-    original = render_module.join_parts
+    original = pdfjoin.join_parts
     alive_at_join: list[dict[int, str]] = []
 
     def recording_join(*args: object, **kwargs: object):
         alive_at_join.append(_descendants(os.getpid()))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(render_module, "join_parts", recording_join)
+    monkeypatch.setattr(pdfjoin, "join_parts", recording_join)
     rendered = render_transcript(plain_conversation(160), now=NOW, environment=render_environment(BlobShelf().read, tmp_path),
                                  options=TranscriptOptions(workers=2, messages_per_part=40, min_messages_to_split=100))
     assert rendered.pages > 4

@@ -15,6 +15,7 @@ import ctypes
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.pool
+import multiprocessing.util
 import os
 import signal
 import sys
@@ -82,11 +83,61 @@ def render_part_job(job: PartJob) -> PartResult:
 STOP_GRACE_SECONDS = 5.0
 
 
+# How many RenderPools of this process are between __enter__ and their stop. The fork server is
+# shared by every pool of the process (threads of a Dramatiq worker may render at once), so it is
+# stopped with the last pool only.
+_pools_lock = threading.Lock()
+_pools_open = 0
+
+
+def _stop_fork_server() -> None:
+    """Stop this process's fork server (if it runs) within bounded time; the next pool starts a new one.
+
+    An idle fork server holds WeasyPrint and its font caches (about 60–75 MB): stopped once the
+    parts are rendered, it is not there while the parts are joined, nor between two renders of a
+    long-lived worker (whose next render boots it again, about a second of CPU on the other core
+    while the first parts are built). ``ForkServer._stop`` would wait for it without a limit.
+    """
+    server = multiprocessing.forkserver._forkserver
+    with server._lock:  # noqa: SLF001 - the standard library keeps the server's pid and pipe only there
+        pid, alive_fd = server._forkserver_pid, server._forkserver_alive_fd
+        if pid is None:
+            return
+        # Closing the "alive" pipe is what makes the server exit (its workers get SIGKILL with it).
+        if alive_fd is not None:
+            try:
+                os.close(alive_fd)
+            except OSError:
+                pass
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done:
+                break
+            if time.monotonic() > deadline:
+                _kill(pid)
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
+                break
+            time.sleep(0.01)
+        address = server._forkserver_address
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
+        if address and not multiprocessing.util.is_abstract_socket_namespace(address):
+            with contextlib.suppress(OSError):
+                os.unlink(address)
+
+
 class RenderPool:
     """A short-lived pool of render workers; leaving the ``with`` block always kills them, in bounded time."""
 
     def __init__(self, workers: int, time_limit_seconds: float) -> None:
         self._previous_signals: dict[int, object] = {}
+        self._counted = False
         # A monotonic deadline is a resource limit, not a reading of the wall clock.
         self._deadline = time.monotonic() + time_limit_seconds
         self._time_limit = time_limit_seconds
@@ -136,6 +187,10 @@ class RenderPool:
             # themselves (the Dramatiq worker) keep their handler.
             if _in_main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
                 self._previous_signals[signal.SIGTERM] = signal.signal(signal.SIGTERM, _stop_render)
+            global _pools_open
+            with _pools_lock:
+                _pools_open += 1
+                self._counted = True
             self._starter.start()
         except BaseException:
             self.__exit__(*sys.exc_info())
@@ -152,10 +207,27 @@ class RenderPool:
                 self._stop_pool()
             elif self._starter.is_alive():
                 self._abandon_start(dying=kind is not None and issubclass(kind, (KeyboardInterrupt, SystemExit)))
+            self._release_fork_server()
         for signum, previous in self._previous_signals.items():
             signal.signal(signum, previous)  # type: ignore[arg-type]
         if deferred and kind is None:
             _stop_render(deferred[0], None)
+
+    def _release_fork_server(self) -> None:
+        """Leaving the last open pool of the process stops the fork server, once the workers are stopped.
+
+        Not while this pool's start is still under way (the starter stops the pool it creates;
+        the server then stays until the process exits, as before).
+        """
+        global _pools_open
+        with _pools_lock:
+            if not self._counted:
+                return
+            self._counted = False
+            _pools_open -= 1
+            if _pools_open or self._starter.is_alive() or not self._shut_down:
+                return
+            _stop_fork_server()
 
     def _abandon_start(self, dying: bool) -> None:
         """Leave while the pool is still starting: the starter stops it as soon as it exists.

@@ -10,12 +10,12 @@ from pipeline.files import SNIFF_BYTES, sniff_content_type
 from pipeline.transcript.images import DOCUMENT_TYPES, RASTER_TYPES, NotRenderable, check_hash, prepare_image
 from pipeline.transcript.model import (
     AttachmentOutcome,
+    EmbeddedDocument,
     PreparedImage,
     RenderEnvironment,
     TranscriptAttachment,
     TranscriptMessage,
 )
-from pipeline.transcript.pdfjoin import EmbeddedDocument
 
 
 @dataclass(frozen=True)

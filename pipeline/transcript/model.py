@@ -138,6 +138,16 @@ class AttachmentOutcome:
 
 
 @dataclass(frozen=True)
+class EmbeddedDocument:
+    """A shared document (for instance a receipt PDF) to carry inside the transcript."""
+
+    name: str
+    data: bytes
+    mime_type: str
+    description: str
+
+
+@dataclass(frozen=True)
 class RenderedTranscript:
     """The finished PDF and the facts a caller records about it."""
 

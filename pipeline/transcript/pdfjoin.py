@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf
 
+from pipeline.transcript.model import EmbeddedDocument
 from pipeline.transcript.parts import LINK_FONT_SIZE, LinkStamp, PageDays
 from pipeline.transcript.record import RECORD_NAME, page_digests
 from pipeline.transcript.served import MESSAGE_LINK_SCHEME
@@ -35,16 +36,7 @@ HEADER_SIDE = 16 * 72 / 25.4
 _ASCENT, _DESCENT = 1901 / 2048, 483 / 2048
 HEADER_BASELINE = (18 * 72 / 25.4 - (_ASCENT + _DESCENT) * HEADER_SIZE) / 2 + _ASCENT * HEADER_SIZE  # from the top
 _CATALOG_KEYS = ("/Lang", "/MarkInfo", "/ViewerPreferences", "/Metadata")
-
-
-@dataclass(frozen=True)
-class EmbeddedDocument:
-    """A shared document (for instance a receipt PDF) to carry inside the transcript."""
-
-    name: str
-    data: bytes
-    mime_type: str
-    description: str
+__all__ = ["EmbeddedDocument", "FooterFont", "join_parts"]  # EmbeddedDocument lives in model (no pikepdf there)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pikepdf
-import pypdf
 
 from pipeline.transcript.chain import CHAIN_VERSION, GENESIS_LINK, canonical_message, next_link
 from pipeline.transcript.model import TranscriptConversation
@@ -250,6 +249,8 @@ def _numbers(numbers: Sequence[int]) -> str:
 
 def _printed_head(data: bytes) -> str | None:
     """The chain head as printed on page 1 (the text may wrap it across lines)."""
+    import pypdf  # only verification reads text; a render does not load pypdf (~25 MB)
+
     try:
         page_text = pypdf.PdfReader(io.BytesIO(data)).pages[0].extract_text()
     except (pypdf.errors.PdfReadError, IndexError, KeyError, ValueError):

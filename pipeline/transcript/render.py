@@ -7,6 +7,7 @@ import logging
 import math
 import secrets
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,6 +28,7 @@ from pipeline.transcript.document import (
 from pipeline.transcript.excerpt import Item, anchor_indexes, excerpt_items, shrinking_attempts
 from pipeline.transcript.model import (
     AttachmentOutcome,
+    EmbeddedDocument,
     PartWorkers,
     RenderedTranscript,
     RenderEnvironment,
@@ -35,8 +37,6 @@ from pipeline.transcript.model import (
     TranscriptOptions,
 )
 from pipeline.transcript.parts import GLYPH_CHARACTERS, LinkStamp, PageDays, PartJob
-from pipeline.transcript.pdfjoin import EmbeddedDocument, join_parts
-from pipeline.transcript.record import record_bytes
 from pipeline.transcript.served import image_url
 from pipeline.transcript.terms import agreed_terms
 
@@ -106,9 +106,22 @@ def _render_items(request: _Request, items: Sequence[Item], long_side: int) -> R
         glyph_sheet = pool.submit_glyph_sheet()
         pending += [pool.submit(book.job(number, chunk)) for number, chunk in enumerate(chunks) if number]
         LOG.info("transcript: %d parts submitted at %.2f s", len(pending), time.perf_counter() - started)
-        pdf, pages = join_parts(book.collect(pool, pending), pool.result(glyph_sheet), book.documents,
-                                request.now, partial(record_bytes, request.conversation, request.links),
-                                title=book.title if book.stamp_headers else None)
+        # The parts' PDF bytes are small; the joined document's parsed objects are not (about
+        # 150 MB for 10,000 messages). So the parts are only collected while the workers render,
+        # and joined once the workers (and, unless another render uses it, the fork server) are
+        # gone: the two memory peaks no longer add up.
+        parts = deque(book.collect(pool, pending))
+        glyph = pool.result(glyph_sheet)
+        del pending, glyph_sheet
+    LOG.info("transcript: %d parts rendered at %.2f s", len(parts), time.perf_counter() - started)
+    # pikepdf (and the record's code) is imported only now: ~15 MB the parent did not hold while
+    # the workers rendered.
+    from pipeline.transcript import pdfjoin
+    from pipeline.transcript.record import record_bytes
+
+    pdf, pages = pdfjoin.join_parts(_drain(parts), glyph, book.documents,
+                                    request.now, partial(record_bytes, request.conversation, request.links),
+                                    title=book.title if book.stamp_headers else None)
     LOG.info("transcript: %d pages, %d bytes joined at %.2f s", pages, len(pdf), time.perf_counter() - started)
     return RenderedTranscript(
         pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), pages=pages,
@@ -163,7 +176,7 @@ class _PartBook:
     def collect(
         self, pool: PartWorkers, pending: Sequence[object]
     ) -> Iterator[tuple[bytes, Sequence[LinkStamp], Sequence[PageDays]]]:
-        """Yield each part's PDF, chain link lines and page days in order; joining overlaps with rendering the later parts."""
+        """Yield each part's PDF, chain link lines and page days in order, as each arrives."""
         for handle in pending:
             result = pool.result(handle)
             self.refused.extend(result.refused)
@@ -188,6 +201,12 @@ class _PartBook:
             printed_characters=request.options.printed_characters, requested_by=request.options.requested_by,
             terms=self.terms,
         )
+
+
+def _drain(parts: deque) -> Iterator:
+    """Hand the parts to the joiner one by one, letting go of each as it is taken."""
+    while parts:
+        yield parts.popleft()
 
 
 def laid_out_headers_css(title: str) -> str:

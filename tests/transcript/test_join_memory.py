@@ -62,3 +62,55 @@ def test_each_part_is_released_before_the_next_is_joined(monkeypatch: pytest.Mon
             # The joiner wraps WeasyPrint's stream between its "q" and its overlay; the middle one is the part's.
             assert streams[1].read_bytes() == original_stream.read_bytes()
         first += count
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Every living descendant of ``pid`` with its command line."""
+    from pathlib import Path
+
+    found: dict[int, str] = {}
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            try:
+                state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if state != "Z":
+                found[child] = command
+            pending.append(child)
+    return found
+
+
+@pytest.mark.slow
+def test_parts_are_joined_once_the_workers_and_the_fork_server_are_gone(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The render pool (fork server, workers: ~170 MB on case B) and the joined document (~150 MB)
+    # were both alive at the save; now the joiner starts when only the resource tracker is left.
+    import os
+
+    from pipeline.transcript import TranscriptOptions, render_transcript
+    from tests.transcript.factories import NOW, BlobShelf, plain_conversation
+    from usecases.transcript_rendering import render_environment
+
+    original = pdfjoin.join_parts
+    alive_at_join: list[dict[int, str]] = []
+
+    def recording_join(*args: object, **kwargs: object):
+        alive_at_join.append(_descendants(os.getpid()))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pdfjoin, "join_parts", recording_join)
+    rendered = render_transcript(plain_conversation(160), now=NOW, environment=render_environment(BlobShelf().read, tmp_path),
+                                 options=TranscriptOptions(workers=2, messages_per_part=40, min_messages_to_split=100))
+    assert rendered.pages > 4
+    assert len(alive_at_join) == 1
+    # The fork server and its workers run "from multiprocessing.forkserver import main; …".
+    helpers = {pid: command for pid, command in alive_at_join[0].items() if "multiprocessing.forkserver" in command}
+    assert helpers == {}, f"render processes still alive while joining: {helpers}"
+    assert not [command for command in _descendants(os.getpid()).values() if "multiprocessing.forkserver" in command]

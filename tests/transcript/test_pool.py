@@ -48,3 +48,24 @@ def test_leaving_while_the_pool_is_still_starting_stops_it_once_started() -> Non
     started = pool._pool_value
     if started is not None:  # the starter itself stopped the pool it finished creating
         assert not _wait_gone({process.pid for process in started._pool}, 10)
+
+
+@pytest.mark.slow
+def test_the_fork_server_stops_with_the_last_pool_of_the_process() -> None:
+    import multiprocessing.forkserver
+
+    first = rendering.RenderPool(1, 120)
+    with first:
+        first._pool  # noqa: B018 - waits for the start
+        server = multiprocessing.forkserver._forkserver._forkserver_pid
+        assert server is not None and _alive(server)
+        with rendering.RenderPool(1, 120) as second:
+            second._pool  # noqa: B018
+        # Another pool of the process (a Dramatiq thread's render) still needs the server.
+        assert _alive(server)
+        assert first.result(first.submit_glyph_sheet()).startswith(b"%PDF")
+    assert multiprocessing.forkserver._forkserver._forkserver_pid is None
+    assert not _wait_gone({server}, 10), "the fork server outlived the last pool"
+    # The next render starts a new one.
+    with rendering.RenderPool(1, 120) as again:
+        assert again.result(again.submit_glyph_sheet()).startswith(b"%PDF")

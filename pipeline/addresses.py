@@ -8,8 +8,10 @@ misread: no display name, no list separators, no whitespace or control character
 from __future__ import annotations
 
 import re
-from email.errors import HeaderParseError
-from email.headerregistry import Address
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
 
 DEFAULT_PLATFORM_DOMAINS = ("peermetals.com",)
 _FORBIDDEN = frozenset("<>,;\"()[]\\")
@@ -27,6 +29,11 @@ def parse_address(raw: str | None) -> Address:
     """Parse one bare address; raise InvalidAddress for anything else."""
     if not raw or _has_space_or_control(raw) or raw.count("@") != 1 or any(c in _FORBIDDEN for c in raw):
         raise InvalidAddress(f"not a single plain address: {raw!r}")
+    # The email package's header parser is loaded on first use: importing it costs about 10 ms, and
+    # every command imports this module through the settings (the read-only ones never parse).
+    from email.errors import HeaderParseError
+    from email.headerregistry import Address
+
     try:
         address = Address(addr_spec=raw)
     except (ValueError, IndexError, TypeError, HeaderParseError) as exc:  # "a@.b.c" raises HeaderParseError

@@ -36,7 +36,8 @@ from storage.review_queue import STATUSES, queue_rows, queue_sql
 NOW = datetime(2026, 12, 6, 12, 0, 0, 123456, tzinfo=UTC)
 PEERGUARD = str(Path(sys.executable).parent / "peerguard")
 HEAVY = ("sqlalchemy", "storage.models", "storage.db", "usecases.app", "alembic", "dramatiq", "redis", "jinja2",
-         "pydantic", "fastapi", "phonenumbers", "prometheus_client", "httpx", "weasyprint", "pipeline.detection.scanner")
+         "pydantic", "fastapi", "phonenumbers", "prometheus_client", "httpx", "weasyprint", "pipeline.detection.scanner",
+         "email.headerregistry")
 READ_ONLY = (["review", "list"], ["review", "list", "--json", "--status", "confirmed"], ["sellers", "stats", "--json"],
              ["outbox", "status"], ["status", "--json"])
 
@@ -220,7 +221,7 @@ except SystemExit as exc:
     code = exc.code
 print('LOADED', json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in
       ('sqlalchemy', 'storage', 'usecases', 'alembic', 'dramatiq', 'redis', 'jinja2', 'pydantic', 'fastapi',
-       'phonenumbers', 'prometheus_client', 'httpx', 'weasyprint', 'pipeline'))))
+       'phonenumbers', 'prometheus_client', 'httpx', 'weasyprint', 'pipeline', 'email'))))
 """
 
 

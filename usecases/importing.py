@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -724,11 +725,12 @@ def _replay(stored: dict[int, store.StoredAttachment | ImportRejected]) -> Attac
 
 
 def _kind(record: Record) -> str:
-    kind = type(record)
-    return _KINDS.get(kind) or _KINDS.setdefault(kind, kind.__name__.removesuffix("Record").lower())
+    return _kind_of(type(record))
 
 
-_KINDS: dict[type, str] = {}
+@cache
+def _kind_of(kind: type) -> str:
+    return kind.__name__.removesuffix("Record").lower()
 
 
 def _notice(conversation: store.ConversationParticipants, new: store.NewMessage,

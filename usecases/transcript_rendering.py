@@ -105,26 +105,16 @@ def _stop_fork_server() -> None:
             return
         # Closing the "alive" pipe is what makes the server exit (its workers get SIGKILL with it).
         if alive_fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(alive_fd)
-            except OSError:
-                pass
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while True:
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if done:
-                break
-            if time.monotonic() > deadline:
-                _kill(pid)
-                try:
+        with contextlib.suppress(ChildProcessError):  # already reaped: nothing to wait for
+            while not os.waitpid(pid, os.WNOHANG)[0]:
+                if time.monotonic() > deadline:
+                    _kill(pid)
                     os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
-                break
-            time.sleep(0.01)
+                    break
+                time.sleep(0.01)
         address = server._forkserver_address
         server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
         if address and not multiprocessing.util.is_abstract_socket_namespace(address):

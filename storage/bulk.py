@@ -10,12 +10,14 @@ and before each use); the statement that needs them reads it like any table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import ARRAY, any_, bindparam, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+K = TypeVar("K")
 
 COPY_FROM_ROWS = 64
 """Fewer rows than this go as array parameters: COPY costs two more round trips (scratch table, COPY)."""
@@ -69,11 +71,14 @@ def copy_on(raw: Any, table: str, columns: Sequence[str], rows: Iterable[Sequenc
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def lookup_chunk(postgres: bool) -> int:
-    """Keys a lookup sends in one query: SQLite's expanding lists stay under its parameter limit; on
-    PostgreSQL the list is one array parameter (``member_of``), so a batch's keys go in one round trip
-    (the importer's lookups of 4,000 notification rows took four, each a wait for the server)."""
-    return 100_000 if postgres else 1000
+def lookup_chunks(keys: Sequence[K], postgres: bool) -> Iterator[Sequence[K]]:
+    """``keys`` in the slices a lookup sends one query each: SQLite's expanding lists stay under its
+    parameter limit (1,000 keys); on PostgreSQL the list is one array parameter (``member_of``), so a
+    batch's keys go in one round trip (the importer's lookups of 4,000 notification rows took four,
+    each a wait for the server)."""
+    step = 100_000 if postgres else 1000
+    for start in range(0, len(keys), step):
+        yield keys[start : start + step]
 
 
 def member_of(column: Any, name: str, postgres: bool) -> Any:

@@ -148,11 +148,10 @@ def _conversations_with_participants_query(postgres: bool):
 def conversations_with_participants(session: Session, external_ids: Sequence[str]) -> dict[str, ConversationParticipants]:
     """The stored conversations among ``external_ids`` with their participants, in one query."""
     found: dict[str, ConversationParticipants] = {}
-    unique = sorted(set(external_ids))
     postgres = is_postgres(session)
-    query, step = _conversations_with_participants_query(postgres), bulk.lookup_chunk(postgres)
-    for start in range(0, len(unique), step):
-        rows = session.execute(query, {"external_ids": unique[start : start + step]})
+    query = _conversations_with_participants_query(postgres)
+    for chunk in bulk.lookup_chunks(sorted(set(external_ids)), postgres):
+        rows = session.execute(query, {"external_ids": chunk})
         found.update((row[0], ConversationParticipants(*row[1:])) for row in rows)
     return found
 
@@ -168,12 +167,11 @@ def _lookup_query(table: Any, columns: tuple[str, ...], postgres: bool) -> Any:
 
 
 def _lookup(session: Session, table: Any, columns: tuple[str, ...], external_ids: Sequence[str]) -> Iterator[Any]:
-    """Rows of ``_lookup_query`` for the distinct ``external_ids`` (``bulk.lookup_chunk`` a query)."""
-    unique = sorted(set(external_ids))
+    """Rows of ``_lookup_query`` for the distinct ``external_ids`` (one query a ``bulk.lookup_chunks`` slice)."""
     postgres = is_postgres(session)
-    query, step = _lookup_query(table, columns, postgres), bulk.lookup_chunk(postgres)
-    for start in range(0, len(unique), step):
-        yield from session.execute(query, {"external_ids": unique[start : start + step]})
+    query = _lookup_query(table, columns, postgres)
+    for chunk in bulk.lookup_chunks(sorted(set(external_ids)), postgres):
+        yield from session.execute(query, {"external_ids": chunk})
 
 
 _STORED_MESSAGE_COLUMNS = ("external_id", "conversation_id", "sender_id", "body", "sent_at")

@@ -222,9 +222,7 @@ def _load_rows(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int,
     found: dict[tuple[int, int], dict[str, Any]] = {}
     postgres = is_postgres(session)
     query = _load_rows_query(postgres)
-    step = bulk.lookup_chunk(postgres)
-    for start in range(0, len(keys), step):
-        chunk = keys[start : start + step]
+    for chunk in bulk.lookup_chunks(keys, postgres):
         params = ({"recipients": [r for _, r in chunk], "conversations": [c for c, _ in chunk]} if postgres
                   else {"pairs": [(r, c) for c, r in chunk]})
         for row in session.execute(query, params).mappings():
@@ -235,9 +233,9 @@ def _load_rows(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int,
 def _load_reads(session: Session, conversations: list[int]) -> dict[tuple[int, int], datetime]:
     found: dict[tuple[int, int], datetime] = {}
     postgres = is_postgres(session)
-    query, step = _load_reads_query(postgres), bulk.lookup_chunk(postgres)
-    for start in range(0, len(conversations), step):
-        rows = session.execute(query, {"conversations": conversations[start : start + step]})
+    query = _load_reads_query(postgres)
+    for chunk in bulk.lookup_chunks(conversations, postgres):
+        rows = session.execute(query, {"conversations": chunk})
         found.update(((c, u), at) for c, u, at in rows)
     return found
 

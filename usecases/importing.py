@@ -483,9 +483,10 @@ def apply_records(session, items: list[tuple[int, Record]], applied: dict[int, A
                   attachments_for: Callable[[int], AttachmentSource], now: datetime) -> None:
     """Apply records in order in the caller's transaction, filling ``applied`` by index.
 
-    Users, conversations and read receipts get one savepoint each. Consecutive messages are
-    applied together (``apply_message_run``): a few statements for the whole run instead of
-    several per message, with the same outcomes as one by one.
+    Consecutive users, conversations or messages are applied together (``apply_user_run``,
+    ``apply_conversation_run``, ``apply_message_run``): a few statements for the whole run instead
+    of several per record, with the same outcomes as one by one; conversations interleaved with
+    messages are grouped first (``_conversations_first``). Read receipts get a savepoint each.
     """
     def flush(run: list) -> None:
         if isinstance(run[0][1], MessageRecord):
@@ -499,13 +500,53 @@ def apply_records(session, items: list[tuple[int, Record]], applied: dict[int, A
                 applied[index] = apply_one(session, record, new_messages, attachments_for(index), now)
 
     run: list[tuple[int, Record]] = []
-    for index, record in items:
+    for index, record in _conversations_first(items):
         if run and type(run[0][1]) is not type(record):
             flush(run)
             run = []
         run.append((index, record))
     if run:
         flush(run)
+
+
+def _conversations_first(items: list[tuple[int, Record]]) -> list[tuple[int, Record]]:
+    """``items`` with each stretch of conversation and message records reordered: its conversations
+    first, then its messages, each in file order, so the messages form one run.
+
+    An export that gives each conversation's line before its messages ("c-1, its messages, c-2, …")
+    otherwise alternates one conversation and a short run of messages: a few statements each, 40×
+    slower than the same records grouped. The order changes no outcome: a stretch ends before a
+    conversation record whose conversation one of its messages already named (that message must
+    not see it) and at any other kind of record (users and read receipts keep their place), so every
+    message still comes after exactly the conversation records it came after in the file. Outcomes
+    and new message ids are kept by index and in message order, as before.
+    """
+    ordered: list[tuple[int, Record]] = []
+    conversations: list[tuple[int, Record]] = []
+    messages: list[tuple[int, Record]] = []
+    named: set[str] = set()
+
+    def close() -> None:
+        ordered.extend(conversations)
+        ordered.extend(messages)
+        conversations.clear()
+        messages.clear()
+        named.clear()
+
+    for item in items:
+        record = item[1]
+        if isinstance(record, MessageRecord):
+            messages.append(item)
+            named.add(record.conversation)
+        elif isinstance(record, ConversationRecord):
+            if record.external_id in named:
+                close()
+            conversations.append(item)
+        else:
+            close()
+            ordered.append(item)
+    close()
+    return ordered
 
 
 def _user_values(record: UserRecord) -> dict[str, object]:

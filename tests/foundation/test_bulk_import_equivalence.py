@@ -53,6 +53,20 @@ def corpus(seed: int = 5) -> list[dict]:
                           "at": (clock[c] - timedelta(minutes=rng.randint(0, 120))).isoformat()})
         if rng.random() < 0.04:
             lines.append(dict(lines[rng.randrange(18, len(lines))]))  # a repeat: unchanged
+    # An export giving each conversation's line before its messages (regrouped by the bulk path), with a
+    # message naming its conversation before the conversation's line, a subject changed after messages,
+    # and a conversation whose buyer is unknown.
+    for c in range(10, 16):
+        buyer, seller = (f"u-{i}" for i in rng.sample(range(8), 2))
+        if c == 14:
+            buyer = "u-nobody"
+        conversation = {"type": "conversation", "id": f"c-{c}", "buyer": buyer, "seller": seller}
+        talk = [{"type": "message", "id": f"m-c{c}-{k}", "conversation": f"c-{c}", "sender": (buyer, seller)[k % 2],
+                 "sent_at": (START + timedelta(days=c, minutes=k)).isoformat(), "text": rng.choice(TEXTS)}
+                for k in range(3)]
+        lines += talk[:1] + [conversation] + talk[1:] if c == 12 else [conversation] + talk
+        if c == 11:
+            lines.append({**conversation, "subject": "Lot 11, repriced"})
     lines.append({"type": "message", "id": "m-3", "conversation": "c-0", "sender": parties["c-0"][0],
                   "sent_at": START.isoformat(), "text": "changed"})  # conflict
     lines.append({"type": "message", "id": "m-x", "conversation": "c-1", "sender": "u-nobody",

@@ -9,7 +9,7 @@ child process with ``PYTHONPATH=DIR`` and hands its snapshot back as a file. Exi
 difference, naming the tables and a few differing rows; prints the row counts compared.
 
     .venv/bin/python bench/compare_scan_tables.py --baseline-code /work/wt-base [--messages 20000] [--conversations 2000]
-        [--processes 2]
+        [--processes 2] [--order by-conversation] [--reads 0.3]
 """
 
 from __future__ import annotations
@@ -66,11 +66,15 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--processes", type=int, default=1, help="detection processes for this checkout")
     parser.add_argument("--baseline-code", type=Path, help="the checkout to compare with")
+    parser.add_argument("--order", choices=("grouped", "by-conversation"), default="grouped",
+                        help="the corpus's record order (bench/run_once_bench.py --order)")
+    parser.add_argument("--reads", type=float, default=0.0, help="share of messages followed by a read receipt")
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # child: write the snapshot here
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         lines = Path(tmp) / "market.jsonl"
-        lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations)))
+        lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations,
+                                                                                  order=args.order, reads=args.reads)))
         if args.dump:
             args.dump.write_text(json.dumps(scanned_tables(lines, Path(tmp) / "data", 1)))
             return
@@ -79,7 +83,8 @@ def main() -> None:
         mine = scanned_tables(lines, Path(tmp) / "data", args.processes)
         dump = Path(tmp) / "baseline.json"
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--messages", str(args.messages), "--conversations",
-                        str(args.conversations), "--dump", str(dump)],
+                        str(args.conversations), "--order", args.order, "--reads", str(args.reads),
+                         "--dump", str(dump)],
                        env={**os.environ, "PYTHONPATH": str(args.baseline_code.resolve())}, cwd=args.baseline_code, check=True)
         theirs = json.loads(dump.read_text())
     differing = []

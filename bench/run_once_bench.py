@@ -14,7 +14,7 @@ checkout's code (e.g. a worktree of the commit before this work) in a child proc
 corpus, skipping the scan stage (unchanged). The doorbell is silent (no broker), as for ``run --once``.
 
     .venv/bin/python bench/run_once_bench.py [--messages 20000] [--conversations 2000] [--reference]
-        [--baseline-code /path/to/older/checkout] [--order grouped|by-conversation]
+        [--baseline-code /path/to/older/checkout] [--order grouped|by-conversation] [--reads 0.3]
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ ADMIN_URL = os.environ.get("PEERGUARD_TEST_POSTGRES", "postgresql+psycopg://post
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
-def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grouped") -> list[dict]:
+def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grouped", reads: float = 0.0) -> list[dict]:
     """Users, then conversations, then messages in time order (buyers and sellers take turns, mostly).
 
     ``order="by-conversation"``: the same records as an export by conversation gives them, each
-    conversation's line followed by its messages.
+    conversation's line followed by its messages. ``reads``: the share of messages followed by the
+    recipient's read receipt a few minutes later (none by default: the seeded corpus stays as it was).
     """
     rng = random.Random(seed)
     people = max(4, conversations // 2)
@@ -63,6 +64,7 @@ def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grou
                         "subject": f"Lot {c}"})
     texts = stream.messages(messages, seed)
     clock = [START] * conversations
+    reader = random.Random(seed + 1)  # its own draws: the messages are the same with or without receipts
     for m, text in enumerate(texts):
         c = m % conversations
         clock[c] += timedelta(minutes=rng.randint(1, 600))
@@ -70,10 +72,13 @@ def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grou
         sender = buyer if rng.random() < 0.55 else seller
         records.append({"type": "message", "id": f"m-{m}", "conversation": f"c-{c}", "sender": sender,
                         "sent_at": clock[c].isoformat(), "text": text})
+        if reads and reader.random() < reads:
+            records.append({"type": "read", "conversation": f"c-{c}", "user": seller if sender == buyer else buyer,
+                            "at": (clock[c] + timedelta(minutes=reader.randint(1, 30))).isoformat()})
     if order == "by-conversation":
         talk: dict[str, list[dict]] = {}
         for r in records:
-            if r["type"] == "message":
+            if r["type"] in ("message", "read"):
                 talk.setdefault(r["conversation"], []).append(r)
         records = ([r for r in records if r["type"] == "user"]
                    + [x for r in records if r["type"] == "conversation" for x in [r, *talk.get(r["id"], [])]])
@@ -156,13 +161,15 @@ def main() -> None:
     parser.add_argument("--order", choices=("grouped", "by-conversation"), default="grouped",
                         help="grouped: all conversations, then all messages; by-conversation: each conversation's"
                              " line followed by its messages, as an export by conversation gives them")
+    parser.add_argument("--reads", type=float, default=0.0,
+                        help="share of messages followed by the recipient's read receipt (default 0)")
     parser.add_argument("--skip-scan", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--name", default="bulk", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         lines = Path(tmp) / "market.jsonl"
         lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations,
-                                                                                  order=args.order)))
+                                                                                  order=args.order, reads=args.reads)))
         with scratch_database(ADMIN_URL, f"pg_bench_{uuid.uuid4().hex[:8]}") as url:
             report(args.name, run(url, lines, Path(tmp) / "bulk", False, scan=not args.skip_scan), args.messages)
         if args.reference:
@@ -172,7 +179,7 @@ def main() -> None:
     if args.baseline_code:
         # A child process, so that the other checkout's modules are the ones imported.
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--messages", str(args.messages), "--conversations",
-                        str(args.conversations), "--order", args.order, "--skip-scan", "--name", "baseline"],
+                        str(args.conversations), "--order", args.order, "--reads", str(args.reads), "--skip-scan", "--name", "baseline"],
                        env={**os.environ, "PYTHONPATH": str(args.baseline_code.resolve()), "PYTHONDONTWRITEBYTECODE": "1"},
                        cwd=args.baseline_code, check=True)
 

@@ -112,18 +112,27 @@ class MessageNotice(NamedTuple):
     sent_at: datetime
 
 
+class ReadNotice(NamedTuple):
+    """A read receipt among a run's messages: the reader saw the conversation up to ``at``."""
+
+    conversation_id: int
+    reader_id: int
+    at: datetime
+
+
 _ROW_FIELDS = ("unread_count", "first_unread_at", "latest_at", "latest_message_id", "read_at", "email_due_at",
                "emailed_at", "emailed_through", "updated_at")
 
 
-def record_messages(session: Session, notices: Sequence[MessageNotice], now: datetime) -> list[int] | None:
+def record_messages(session: Session, notices: Sequence[MessageNotice | ReadNotice], now: datetime) -> RowsPlan | None:
     """``record_unread`` for each recipient, then ``record_read`` for each sender whose receipt moves, set-based.
 
     Loads the touched rows (locked on PostgreSQL) and the read receipts once, applies the two
     statements' rules message by message in memory (a reply moves its sender's receipt, as
-    ``mark_read`` does) and writes each changed row once; the receipts are the caller's to write.
-    Returns the ids of stored rows a reply left read (their unsent emails are the caller's to
-    withdraw), or None, having written nothing, when a reply reads only part of a streak (the
+    ``mark_read`` does; a ``ReadNotice`` moves its reader's) and writes each changed row once; the
+    receipts are the caller's to write. Returns the plan written: ``ended``, the ids of stored rows a
+    reply or receipt left read (their unsent emails are the caller's to withdraw), and which receipts
+    moved; or None, having written nothing, when a reply or receipt reads only part of a streak (the
     per-message recount counts messages in SQL): the caller then runs the per-message statements.
     A row another writer inserts meanwhile makes the insert fail (StorageRefused by the caller's savepoint).
 
@@ -134,7 +143,7 @@ def record_messages(session: Session, notices: Sequence[MessageNotice], now: dat
     if plan is None:
         return None
     write_message_rows(session, plan)
-    return plan.ended
+    return plan
 
 
 class LoadedRows(NamedTuple):
@@ -145,47 +154,64 @@ class LoadedRows(NamedTuple):
 
 
 class RowsPlan(NamedTuple):
-    """What ``record_messages`` writes: new rows, changed rows, and the stored rows a reply left read."""
+    """What ``record_messages`` writes: new rows, changed rows, the stored rows a reply or receipt left
+    read, and for each ``ReadNotice`` in order whether its receipt moved."""
 
     new_rows: list[dict[str, Any]]
     changed_rows: list[dict[str, Any]]
     ended: list[int]
+    receipts_moved: list[bool] = []
 
 
-def load_message_rows(session: Session, notices: Sequence[MessageNotice | tuple[int, int, int]]) -> LoadedRows:
-    """Lock and load the rows (conversation, recipient) and (conversation, sender) of the notices, and their receipts.
+def load_message_rows(session: Session,
+                      notices: Sequence[MessageNotice | ReadNotice | tuple[int, int, int]]) -> LoadedRows:
+    """Lock and load the rows (conversation, recipient) and (conversation, sender) of the notices
+    (a receipt's: (conversation, reader)), and their receipts.
 
-    Only the first three fields of a notice are read, so the rows can be loaded before the
+    Only the first three fields of a message notice are read, so the rows can be loaded before the
     messages have ids.
     """
     conversations = sorted({n[0] for n in notices})
     # The rows the notices touch: each recipient's and each sender's (by the unique index, not a scan).
-    rows = _load_rows(session, sorted({(n[0], n[1]) for n in notices} | {(n[0], n[2]) for n in notices}))
-    return LoadedRows(rows, _load_reads(session, conversations))
+    pairs: set[tuple[int, int]] = set()
+    for n in notices:
+        if isinstance(n, ReadNotice):
+            pairs.add((n.conversation_id, n.reader_id))
+        else:
+            pairs.update(((n[0], n[1]), (n[0], n[2])))
+    return LoadedRows(_load_rows(session, sorted(pairs)), _load_reads(session, conversations))
 
 
-def plan_message_rows(loaded: LoadedRows, notices: Sequence[MessageNotice], now: datetime) -> RowsPlan | None:
-    """The rows ``record_messages`` writes, computed in memory (no database); None when a reply reads part of a streak.
+def plan_message_rows(loaded: LoadedRows, notices: Sequence[MessageNotice | ReadNotice], now: datetime) -> RowsPlan | None:
+    """The rows ``record_messages`` writes, computed in memory (no database); None when a reply or
+    receipt reads part of a streak.
 
     ``loaded`` must cover the notices (``load_message_rows`` of them or of more); it is used up.
     """
     rows, reads = loaded
     before = {key: dict(row) for key, row in rows.items()}
     ended: dict[int, None] = {}  # an ordered set: a list's ``in`` made this loop quadratic (0.7 s of 20,000 messages)
+    moved: list[bool] = []
     for notice in notices:
-        _apply_unread(rows, reads, notice, now)
-        key = (notice.conversation_id, notice.sender_id)
-        if key in reads and reads[key] >= notice.sent_at:
-            continue  # the receipt does not move, so the reply reads nothing new
-        reads[key] = notice.sent_at
-        if not _apply_read(rows, notice.conversation_id, notice.sender_id, notice.sent_at):
+        if isinstance(notice, ReadNotice):
+            key, at = (notice.conversation_id, notice.reader_id), notice.at
+            moved.append(key not in reads or reads[key] < at)
+            if not moved[-1]:
+                continue  # ``mark_read`` never moves a receipt backwards
+        else:
+            _apply_unread(rows, reads, notice, now)
+            key, at = (notice.conversation_id, notice.sender_id), notice.sent_at
+            if key in reads and reads[key] >= at:
+                continue  # the receipt does not move, so the reply reads nothing new
+        reads[key] = at
+        if not _apply_read(rows, key[0], key[1], at):
             return None
         row = rows.get(key)
         if row is not None and row["id"] is not None and row["unread_count"] == 0:
             ended[row["id"]] = None
     new_rows = [row for row in rows.values() if row["id"] is None]
     changed_rows = [row for key, row in rows.items() if row["id"] is not None and row != before[key]]
-    return RowsPlan(new_rows, changed_rows, list(ended))
+    return RowsPlan(new_rows, changed_rows, list(ended), moved)
 
 
 @cache

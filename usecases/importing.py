@@ -483,25 +483,22 @@ def apply_records(session, items: list[tuple[int, Record]], applied: dict[int, A
                   attachments_for: Callable[[int], AttachmentSource], now: datetime) -> None:
     """Apply records in order in the caller's transaction, filling ``applied`` by index.
 
-    Consecutive users, conversations or messages are applied together (``apply_user_run``,
-    ``apply_conversation_run``, ``apply_message_run``): a few statements for the whole run instead
-    of several per record, with the same outcomes as one by one; conversations interleaved with
-    messages are grouped first (``_conversations_first``). Read receipts get a savepoint each.
+    Consecutive users, conversations, or messages and read receipts are applied together
+    (``apply_user_run``, ``apply_conversation_run``, ``apply_message_run``): a few statements for
+    the whole run instead of several per record, with the same outcomes as one by one;
+    conversations interleaved with messages are grouped first (``_conversations_first``).
     """
     def flush(run: list) -> None:
-        if isinstance(run[0][1], MessageRecord):
+        if isinstance(run[0][1], (MessageRecord, ReadRecord)):
             apply_message_run(session, run, applied, new_messages, attachments_for, now)
         elif isinstance(run[0][1], UserRecord):
             apply_user_run(session, run, applied)
-        elif isinstance(run[0][1], ConversationRecord):
-            apply_conversation_run(session, run, applied)
         else:
-            for index, record in run:
-                applied[index] = apply_one(session, record, new_messages, attachments_for(index), now)
+            apply_conversation_run(session, run, applied)
 
     run: list[tuple[int, Record]] = []
     for index, record in _conversations_first(items):
-        if run and type(run[0][1]) is not type(record):
+        if run and _run_kind(run[0][1]) is not _run_kind(record):
             flush(run)
             run = []
         run.append((index, record))
@@ -509,16 +506,21 @@ def apply_records(session, items: list[tuple[int, Record]], applied: dict[int, A
         flush(run)
 
 
+def _run_kind(record: Record) -> type:
+    """Records applied together: users, conversations, or messages with the read receipts among them."""
+    return MessageRecord if isinstance(record, ReadRecord) else type(record)
+
+
 def _conversations_first(items: list[tuple[int, Record]]) -> list[tuple[int, Record]]:
-    """``items`` with each stretch of conversation and message records reordered: its conversations
-    first, then its messages, each in file order, so the messages form one run.
+    """``items`` with each stretch of conversation, message and read records reordered: its
+    conversations first, then its messages and receipts, each in file order, so those form one run.
 
     An export that gives each conversation's line before its messages ("c-1, its messages, c-2, …")
     otherwise alternates one conversation and a short run of messages: a few statements each, 40×
     slower than the same records grouped. The order changes no outcome: a stretch ends before a
     conversation record whose conversation one of its messages already named (that message must
-    not see it) and at any other kind of record (users and read receipts keep their place), so every
-    message still comes after exactly the conversation records it came after in the file. Outcomes
+    not see it) and at a user record (users keep their place), so every message and receipt still
+    comes after exactly the conversation records it came after in the file. Outcomes
     and new message ids are kept by index and in message order, as before.
     """
     ordered: list[tuple[int, Record]] = []
@@ -535,7 +537,7 @@ def _conversations_first(items: list[tuple[int, Record]]) -> list[tuple[int, Rec
 
     for item in items:
         record = item[1]
-        if isinstance(record, MessageRecord):
+        if isinstance(record, (MessageRecord, ReadRecord)):
             messages.append(item)
             named.add(record.conversation)
         elif isinstance(record, ConversationRecord):
@@ -646,38 +648,46 @@ def apply_one(session, record: Record, new_messages: list[int], attachments: Att
     return Applied(status)
 
 
-def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: dict[int, Applied],
+def apply_message_run(session, run: list[tuple[int, MessageRecord | ReadRecord]], applied: dict[int, Applied],
                       new_messages: list[int], attachments_for: Callable[[int], AttachmentSource], now: datetime) -> None:
-    """Apply consecutive message records together: one lookup of their conversations, one insert, one read mark.
+    """Apply consecutive message records and read receipts together: one lookup of their
+    conversations, one insert, one write of the notification rows, one of the receipts.
 
-    A record the shared checks refuse (unknown conversation or sender, not a participant) goes
-    through ``apply_one``, which refuses it with the one-by-one path's words and writes nothing.
-    A run that repeats a message id, or whose insert the database refuses, is applied one by one.
-    A message whose attachment is refused is still a repeat (unchanged or conflict) when stored, as one by one.
+    A record the shared checks refuse (unknown conversation, sender or reader, not a participant)
+    goes through ``apply_one``, which refuses it with the one-by-one path's words and writes nothing.
+    A run that repeats a message id, or whose insert the database refuses, or where a reply or
+    receipt reads only part of a streak, is applied one by one. A message whose attachment is
+    refused is still a repeat (unchanged or conflict) when stored, as one by one.
     """
     def one_by_one(items) -> None:
         for index, record in items:
             applied[index] = apply_one(session, record, new_messages, attachments_for(index), now)
 
-    if len({record.external_id for _, record in run}) != len(run):
+    message_ids = [record.external_id for _, record in run if isinstance(record, MessageRecord)]
+    if len(set(message_ids)) != len(message_ids):
         return one_by_one(run)
     conversations = store.conversations_with_participants(session, [record.conversation for _, record in run])
-    ready: list[tuple[int, MessageRecord, store.NewMessage]] = []
+    # In run order: each message with what it inserts, each receipt with what it reads.
+    ready: list[tuple[int, MessageRecord | ReadRecord, store.NewMessage | notifications.ReadNotice]] = []
     refused: dict[int, tuple[MessageRecord, int, int, ImportRejected]] = {}
     for index, record in run:
         conversation = conversations.get(record.conversation)
-        sender = conversation.participant_id(record.sender) if conversation else None
-        if conversation is None or sender is None:
+        reading = isinstance(record, ReadRecord)
+        person = conversation.participant_id(record.user if reading else record.sender) if conversation else None
+        if conversation is None or person is None:
             one_by_one([(index, record)])
+            continue
+        if reading:
+            ready.append((index, record, notifications.ReadNotice(conversation.id, person, record.at)))
             continue
         try:
             source = attachments_for(index)
             stored = [source(position, ref) for position, ref in enumerate(record.attachments)]
         except ImportRejected as exc:
             # One by one, a stored message is compared before its attachments are looked at.
-            refused[index] = (record, conversation.id, sender, exc)
+            refused[index] = (record, conversation.id, person, exc)
             continue
-        ready.append((index, record, store.NewMessage(record.external_id, conversation.id, sender, record.text,
+        ready.append((index, record, store.NewMessage(record.external_id, conversation.id, person, record.text,
                                                      record.sent_at, stored)))
     if refused:
         repeats = store.stored_messages(session, [record.external_id for record, *_ in refused.values()])
@@ -688,18 +698,23 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
     if not ready:
         return None
 
-    def tally(inserted: dict[str, int]) -> tuple[dict[tuple[int, int], datetime], list[notifications.MessageNotice]]:
+    def tally(inserted: dict[str, int]) -> tuple[dict[tuple[int, int], datetime],
+                                                 list[notifications.MessageNotice | notifications.ReadNotice]]:
         reads: dict[tuple[int, int], datetime] = {}
-        notices: list[notifications.MessageNotice] = []
+        notices: list[notifications.MessageNotice | notifications.ReadNotice] = []
         for _, record, new in ready:
-            if new.external_id in inserted:
+            if isinstance(new, notifications.ReadNotice):
+                key = (new.conversation_id, new.reader_id)
+                reads[key] = max(reads.get(key, new.at), new.at)
+                notices.append(new)
+            elif new.external_id in inserted:
                 # Replying counts as reading: the sender has seen the conversation up to their own message.
                 key = (new.conversation_id, new.sender_id)
                 reads[key] = max(reads.get(key, new.sent_at), new.sent_at)
                 notices.append(_notice(conversations[record.conversation], new, inserted[new.external_id]))
         return reads, notices
 
-    news = [new for *_, new in ready]
+    news = [new for *_, new in ready if isinstance(new, store.NewMessage)]
     try:
         with store.savepoint(session):
             meanwhile = None
@@ -714,11 +729,12 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
                 def meanwhile(inserted: dict[str, int]):
                     reads, notices = tally(inserted)
                     return reads, notifications.plan_message_rows(loaded, notices, now)
-            inserted, planned = store.insert_new_messages_meanwhile(session, news, now, meanwhile)
+            inserted, planned = store.insert_new_messages_meanwhile(session, news, now, meanwhile) if news else ({}, None)
             if planned is None:  # not overlapped: a few messages, SQLite, or a repeat among them
                 reads, notices = tally(inserted)
                 # The other participant's unread streak grows; the sender's own streak ends at their reply.
-                if not notifications.messages_recorded(session, notices, now):
+                plan = notifications.messages_recorded(session, notices, now)
+                if plan is None:
                     raise _NeedsOneByOne
             else:
                 reads, plan = planned
@@ -727,12 +743,15 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
                 notifications.planned_messages_recorded(session, plan)
             store.mark_read_many(session, reads)
             # Already stored (a repeat): compared below.
-            raced = store.stored_messages(session, [new.external_id for *_, new in ready if new.external_id not in inserted])
+            raced = store.stored_messages(session, [new.external_id for new in news if new.external_id not in inserted])
     except (store.StorageRefused, _NeedsOneByOne):
-        # Rolled back to the savepoint: the run's messages go in one by one, each seeing the ones before it.
+        # Rolled back to the savepoint: the run's records go in one by one, each seeing the ones before it.
         return one_by_one([(index, record) for index, record, _ in ready])
+    receipts = iter(plan.receipts_moved)
     for index, record, new in ready:
-        if new.external_id in inserted:
+        if isinstance(new, notifications.ReadNotice):
+            applied[index] = _UPDATED if next(receipts) else _UNCHANGED
+        elif new.external_id in inserted:
             new_messages.append(inserted[new.external_id])
             applied[index] = _CREATED
         else:
@@ -741,10 +760,11 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord]], applied: di
 
 
 _CREATED = Applied("created")  # one shared (frozen) instance for the thousands of new messages of a run
+_UPDATED, _UNCHANGED = Applied("updated"), Applied("unchanged")
 
 
 class _NeedsOneByOne(Exception):
-    """A reply reads only part of an unread streak: the notification recount needs the messages one by one."""
+    """A reply or receipt reads only part of an unread streak: the notification recount needs the records one by one."""
 
 
 def _compare(record: MessageRecord, existing: store.StoredMessage | None, conversation_id: int, sender: int) -> Applied:

@@ -61,20 +61,23 @@ def conversation_read(session: Session, conversation_id: int, reader_id: int, at
 
 
 MessageNotice = store.MessageNotice
+ReadNotice = store.ReadNotice
+RowsPlan = store.RowsPlan
 
 
-def messages_recorded(session: Session, notices: list[MessageNotice], now: datetime) -> bool:
-    """``message_recorded`` for each message's recipient, then ``conversation_read`` for its sender, set-based.
+def messages_recorded(session: Session, notices: list[MessageNotice | ReadNotice], now: datetime) -> RowsPlan | None:
+    """``message_recorded`` for each message's recipient, then ``conversation_read`` for its sender
+    (and for each receipt's reader), set-based; the plan written (which receipts moved).
 
-    False, having written nothing, when a reply reads only part of a streak: that needs the
-    per-message recount, so the caller goes message by message.
+    None, having written nothing, when a reply or receipt reads only part of a streak: that needs
+    the per-message recount, so the caller goes record by record.
     """
-    ended = store.record_messages(session, notices, now)
-    if ended is None:
-        return False
+    plan = store.record_messages(session, notices, now)
+    if plan is None:
+        return None
     # As ``conversation_read``: an email still waiting would only tell the sender what they have just read.
-    store.withdraw_emails_of(session, ended, READ_FIRST)
-    return True
+    store.withdraw_emails_of(session, plan.ended, READ_FIRST)
+    return plan
 
 
 load_message_rows = store.load_message_rows

@@ -67,6 +67,13 @@ def corpus(seed: int = 5) -> list[dict]:
         lines += talk[:1] + [conversation] + talk[1:] if c == 12 else [conversation] + talk
         if c == 11:
             lines.append({**conversation, "subject": "Lot 11, repriced"})
+        # Receipts among the messages: the newest read, a stale one (unchanged), a stranger's, an unknown conversation's.
+        last = talk[-1]["sent_at"]
+        lines += [{"type": "read", "conversation": f"c-{c}", "user": seller, "at": last},
+                  {"type": "read", "conversation": f"c-{c}", "user": seller, "at": talk[0]["sent_at"]},
+                  {"type": "read", "conversation": f"c-{c}", "user": "u-7" if "u-7" not in (buyer, seller) else "u-6",
+                   "at": last},
+                  {"type": "read", "conversation": "c-99", "user": buyer, "at": last}]
     lines.append({"type": "message", "id": "m-3", "conversation": "c-0", "sender": parties["c-0"][0],
                   "sent_at": START.isoformat(), "text": "changed"})  # conflict
     lines.append({"type": "message", "id": "m-x", "conversation": "c-1", "sender": "u-nobody",

@@ -66,7 +66,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--processes", type=int, default=1, help="detection processes for this checkout")
     parser.add_argument("--baseline-code", type=Path, help="the checkout to compare with")
-    parser.add_argument("--order", choices=("grouped", "by-conversation"), default="grouped",
+    parser.add_argument("--order", choices=("grouped", "by-conversation", "by-conversation-with-users"),
+                        default="grouped",
                         help="the corpus's record order (bench/run_once_bench.py --order)")
     parser.add_argument("--reads", type=float, default=0.0, help="share of messages followed by a read receipt")
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # child: write the snapshot here

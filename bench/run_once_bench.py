@@ -49,7 +49,9 @@ def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grou
     """Users, then conversations, then messages in time order (buyers and sellers take turns, mostly).
 
     ``order="by-conversation"``: the same records as an export by conversation gives them, each
-    conversation's line followed by its messages. ``reads``: the share of messages followed by the
+    conversation's line followed by its messages; ``"by-conversation-with-users"``: each
+    conversation's buyer's and seller's lines (repeated for each of their conversations), its line
+    and its messages. ``reads``: the share of messages followed by the
     recipient's read receipt a few minutes later (none by default: the seeded corpus stays as it was).
     """
     rng = random.Random(seed)
@@ -82,6 +84,14 @@ def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grou
                 talk.setdefault(r["conversation"], []).append(r)
         records = ([r for r in records if r["type"] == "user"]
                    + [x for r in records if r["type"] == "conversation" for x in [r, *talk.get(r["id"], [])]])
+    elif order == "by-conversation-with-users":
+        talk = {}
+        for r in records:
+            if r["type"] in ("message", "read"):
+                talk.setdefault(r["conversation"], []).append(r)
+        people = {r["id"]: r for r in records if r["type"] == "user"}
+        records = [x for r in records if r["type"] == "conversation"
+                   for x in [people[r["buyer"]], people[r["seller"]], r, *talk.get(r["id"], [])]]
     return records
 
 
@@ -158,9 +168,10 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--reference", action="store_true", help="also run the row-at-a-time import (no scan, no sync)")
     parser.add_argument("--baseline-code", type=Path, help="also run import and sync with this checkout's code")
-    parser.add_argument("--order", choices=("grouped", "by-conversation"), default="grouped",
-                        help="grouped: all conversations, then all messages; by-conversation: each conversation's"
-                             " line followed by its messages, as an export by conversation gives them")
+    parser.add_argument("--order", choices=("grouped", "by-conversation", "by-conversation-with-users"),
+                        default="grouped",
+                        help="grouped: all users, conversations, then messages; by-conversation: each conversation's"
+                             " line followed by its messages; by-conversation-with-users: its participants' lines too")
     parser.add_argument("--reads", type=float, default=0.0,
                         help="share of messages followed by the recipient's read receipt (default 0)")
     parser.add_argument("--skip-scan", action="store_true", help=argparse.SUPPRESS)

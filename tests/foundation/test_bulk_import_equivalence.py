@@ -53,9 +53,9 @@ def corpus(seed: int = 5) -> list[dict]:
                           "at": (clock[c] - timedelta(minutes=rng.randint(0, 120))).isoformat()})
         if rng.random() < 0.04:
             lines.append(dict(lines[rng.randrange(18, len(lines))]))  # a repeat: unchanged
-    # An export giving each conversation's line before its messages (regrouped by the bulk path), with a
-    # message naming its conversation before the conversation's line, a subject changed after messages,
-    # and a conversation whose buyer is unknown.
+    # An export by conversation: its users' lines (repeats), its line, its messages (regrouped by the bulk
+    # path); with a message naming its conversation before the conversation's line, a conversation naming
+    # a user before the user's line, a subject and a name changed after messages, and an unknown buyer.
     for c in range(10, 16):
         buyer, seller = (f"u-{i}" for i in rng.sample(range(8), 2))
         if c == 14:
@@ -64,7 +64,16 @@ def corpus(seed: int = 5) -> list[dict]:
         talk = [{"type": "message", "id": f"m-c{c}-{k}", "conversation": f"c-{c}", "sender": (buyer, seller)[k % 2],
                  "sent_at": (START + timedelta(days=c, minutes=k)).isoformat(), "text": rng.choice(TEXTS)}
                 for k in range(3)]
-        lines += talk[:1] + [conversation] + talk[1:] if c == 12 else [conversation] + talk
+        people = [{"type": "user", "id": user, "name": f"Trader {user[2:]}", "email": f"t{user[2:]}@example.com"}
+                  for user in (buyer, seller) if user != "u-nobody"]
+        if c == 13:  # a new user named by the conversation before the user's own line: refused, then created
+            conversation["seller"] = "u-9"
+            people = people[:1]
+        lines += people + (talk[:1] + [conversation] + talk[1:] if c == 12 else [conversation] + talk)
+        if c == 13:
+            lines.append({"type": "user", "id": "u-9", "name": "Trader Nine", "email": "t9@example.com"})
+        if c == 15:
+            lines.append({**people[0], "name": "Renamed Trader"})
         if c == 11:
             lines.append({**conversation, "subject": "Lot 11, repriced"})
         # Receipts among the messages: the newest read, a stale one (unchanged), a stranger's, an unknown conversation's.

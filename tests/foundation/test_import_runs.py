@@ -95,3 +95,42 @@ def test_read_receipts_among_messages_go_in_the_message_run(settings: Settings, 
     assert runs[0] == 80  # 40 messages and 40 receipts in one run
     assert [o.status for o in again] == ["unchanged"] * 3  # a receipt that does not move changes nothing
     assert totals[0] == 0  # the seller read every conversation
+
+
+def test_regrouping_moves_records_only_past_records_they_do_not_depend_on():
+    from pipeline.interchange import parse_record
+    from usecases.importing import _regrouped
+
+    def user(u):
+        return {"type": "user", "id": u, "name": u, "email": f"{u}@example.com"}
+
+    def conversation(c, buyer, seller):
+        return {"type": "conversation", "id": c, "buyer": buyer, "seller": seller}
+
+    def message(m, c, sender):
+        return {"type": "message", "id": m, "conversation": c, "sender": sender, "text": "hi",
+                "sent_at": "2026-11-20T10:00:00Z"}
+
+    def read(c, u):
+        return {"type": "read", "conversation": c, "user": u, "at": "2026-11-20T10:05:00Z"}
+
+    objects = [user("u-1"), user("u-2"), conversation("c-1", "u-1", "u-2"), message("m-1", "c-1", "u-1"),
+               user("u-1"),  # named by c-1, but its line came first: moves up
+               user("u-3"), conversation("c-2", "u-1", "u-3"), message("m-2", "c-2", "u-3"), read("c-2", "u-1"),
+               message("m-3", "c-3", "u-1"),  # before c-3's line: the stretch ends at that line
+               conversation("c-3", "u-1", "u-4"),  # names u-4 before u-4's line: the stretch ends there
+               user("u-4"), message("m-4", "c-3", "u-4")]
+    order = [index for index, _ in _regrouped([(i, parse_record(o)) for i, o in enumerate(objects)])]
+    assert order == [0, 1, 4, 5, 2, 6, 3, 7, 8, 9,  # users, conversations, messages and receipts
+                     10,  # c-3 after m-3, which must not see it
+                     11, 12]  # u-4 after c-3, which must not see it
+
+
+def test_a_run_that_repeats_ids_goes_as_runs_of_distinct_ids_keeping_each_ids_order():
+    from pipeline.interchange import parse_record
+    from usecases.importing import _distinct_runs
+
+    names = ["u-1", "u-2", "u-1", "u-3", "u-1", "u-2"]
+    run = [(i, parse_record({"type": "user", "id": u, "name": f"{u} #{i}", "email": "a@example.com"}))
+           for i, u in enumerate(names)]
+    assert [[i for i, _ in part] for part in _distinct_runs(run)] == [[0, 1, 3], [2, 5], [4]]

@@ -192,32 +192,20 @@ _EDGE_START = re.compile(r"^(?P<token>[\w.-]*[A-Za-z0-9])(?P<trail>[\s,;!?—–
 _SINGLE = re.compile(r"^[\w.-]+$")
 
 
-# A member's part of a variant: its text, its copied runs (offset in the part, offset in the
-# message, length) and whether the variant then ends with a space.
-_Rendering = tuple[str, tuple[tuple[int, int, int], ...], bool]
-
-
 class Variant:
-    """A window's messages rewritten (fillers dropped, some boundaries glued), mapped back to them.
+    """A window's messages rewritten (fillers dropped, some boundaries glued), mapped back to them."""
 
-    The text is joined once from each member's part (``_Rendering``); the per-message segments
-    are only needed to place a finding, which few variants have, so they are laid out on first use.
-    """
+    __slots__ = ("text", "segments")
 
-    __slots__ = ("text", "_parts", "_segments")
+    def __init__(self) -> None:
+        self.text = ""
+        # One run of copied characters each: variant offset, message, offset in message, length.
+        self.segments: list[tuple[int, int, int, int]] = []
 
-    def __init__(self, text: str = "", parts: tuple[tuple[int, int, _Rendering], ...] = ()) -> None:
-        self.text = text
-        self._parts = parts  # per member: where its part starts in ``text``, its message, its rendering
-        self._segments: list[tuple[int, int, int, int]] | None = None
-
-    @property
-    def segments(self) -> list[tuple[int, int, int, int]]:
-        """One run of copied characters each: variant offset, message, offset in message, length."""
-        if self._segments is None:
-            self._segments = [(cursor + offset, message, start, length)
-                              for cursor, message, rendering in self._parts for offset, start, length in rendering[1]]
-        return self._segments
+    def add(self, message: int, text: str, start: int, end: int) -> None:
+        if start < end:
+            self.segments.append((len(self.text), message, start, end - start))
+            self.text += text[start:end]
 
     def locate(self, start: int, end: int) -> list[Span]:
         """Per-message spans of a span of the variant text.
@@ -306,37 +294,12 @@ def kept_piece(text: str, drop_fillers: bool, ranges_of: KeptRanges = kept_range
     return _kept_text(text, ranges), ranges
 
 
-def _render(text: str, ranges: list[tuple[int, int]], glued_left: bool, glued_right: bool, after_space: bool) -> _Rendering:
-    """What one member adds to a variant, given its kept ranges, its glued sides and whether the
-    variant built so far ends with a space (``after_space``).
-
-    The kept ranges are copied in order, a space between two of them unless the text already ends
-    with one; a side glued to a neighbour loses its whitespace there. It depends on nothing else
-    of the window, so a member's part is worked out once and joined to the others.
-    """
-    out = ""
-    runs: list[tuple[int, int, int]] = []
-    last = len(ranges) - 1
-    for r, (s, e) in enumerate(ranges):
-        if glued_left and r == 0:
-            s = s + len(text[s:e]) - len(text[s:e].lstrip())
-        if r == last and glued_right:
-            e = s + len(text[s:e].rstrip())
-        if s < e:
-            runs.append((len(out), s, e - s))
-            out += text[s:e]
-        if r < last and not (out.endswith(" ") if out else after_space):
-            out += " "
-    return out, tuple(runs), out.endswith(" ") if out else after_space
-
-
 def variants(texts: list[str], members: list[int], ranges_of: KeptRanges = kept_ranges,
              kept_of: KeptPiece | None = None) -> Iterable[Variant]:
     """The window with boundaries glued where pieces meet, with and without fillers.
 
     ``kept_of`` (``kept_piece`` with these ``ranges_of``, remembered by a caller building many
     windows of the same messages) stands for working each member's kept text out again.
-    Members are separated by one space, or glued without one; each member's part is ``_render``'s.
     """
     for drop_fillers in (False, True):
         if kept_of is None:
@@ -347,19 +310,20 @@ def variants(texts: list[str], members: list[int], ranges_of: KeptRanges = kept_
         glued = [_glues(a[0], b[0]) for a, b in zip(pieces, pieces[1:], strict=False)]
         if not drop_fillers and not any(glued):
             continue
-        chunks: list[str] = []
-        parts: list[tuple[int, int, _Rendering]] = []
-        cursor, after_space, last = 0, False, len(pieces) - 1
+        variant = Variant()
         for k, (_, ranges, index) in enumerate(pieces):
-            glued_left = k > 0 and glued[k - 1]
-            if k and not glued_left:
-                chunks.append(" ")
-                cursor, after_space = cursor + 1, True
-            rendering = _render(texts[index], ranges, glued_left, k < last and glued[k], after_space)
-            parts.append((cursor, index, rendering))
-            chunks.append(rendering[0])
-            cursor, after_space = cursor + len(rendering[0]), rendering[2]
-        yield Variant("".join(chunks), tuple(parts))
+            if k and not glued[k - 1]:
+                variant.text += " "
+            text = texts[index]
+            for r, (s, e) in enumerate(ranges):
+                if k and glued[k - 1] and r == 0:
+                    s = s + len(text[s:e]) - len(text[s:e].lstrip())
+                if r == len(ranges) - 1 and k + 1 < len(pieces) and glued[k]:
+                    e = s + len(text[s:e].rstrip())
+                variant.add(index, text, s, e)
+                if r < len(ranges) - 1 and not variant.text.endswith(" "):
+                    variant.text += " "
+        yield variant
 
 
 def glued_findings(

@@ -34,7 +34,7 @@ from datetime import datetime  # noqa: E402
 
 from run_once_bench import corpus  # noqa: E402
 
-from pipeline.detection import conversation, decoders, scanner  # noqa: E402
+from pipeline.detection import conversation, decoders, languages, scanner  # noqa: E402
 from pipeline.detection.gates import message_words  # noqa: E402
 from pipeline.detection.normalise import normalise  # noqa: E402
 from storage.scanning import ScannableMessage  # noqa: E402
@@ -48,8 +48,13 @@ timing = [0.0, 0.0]  # CPU inside timed scans; CPU classing them (both subtracte
 def gates_of(text: str) -> str:
     if not text or scanner._plain_chat(text):
         return "plain"
-    gate = message_words(normalise(text).text)
-    if not (scanner.could_match(normalise(text).text, gate) or decoders.may_apply(text, gate)):
+    # As scanner._scan reads them: the gate of the normalised text, links rewritten.
+    folded = normalise(text)
+    gate = message_words(folded.text)
+    linked = languages.rewrite_links(folded, gate)
+    if linked is not folded:
+        gate = message_words(linked.text)
+    if not (scanner.could_match(linked.text, gate) or decoders.may_apply(text, gate)):
         return "shut"
     return "digits>=7" if gate.digits >= 7 else "open"
 

@@ -70,12 +70,14 @@ def main() -> None:
                         default="grouped",
                         help="the corpus's record order (bench/run_once_bench.py --order)")
     parser.add_argument("--reads", type=float, default=0.0, help="share of messages followed by a read receipt")
+    parser.add_argument("--reads-last", action="store_true", help="each conversation's receipts after its messages")
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # child: write the snapshot here
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         lines = Path(tmp) / "market.jsonl"
         lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations,
-                                                                                  order=args.order, reads=args.reads)))
+                                                                                  order=args.order, reads=args.reads,
+                                                                                  reads_last=args.reads_last)))
         if args.dump:
             args.dump.write_text(json.dumps(scanned_tables(lines, Path(tmp) / "data", 1)))
             return
@@ -85,7 +87,7 @@ def main() -> None:
         dump = Path(tmp) / "baseline.json"
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--messages", str(args.messages), "--conversations",
                         str(args.conversations), "--order", args.order, "--reads", str(args.reads),
-                         "--dump", str(dump)],
+                         *(["--reads-last"] if args.reads_last else []), "--dump", str(dump)],
                        env={**os.environ, "PYTHONPATH": str(args.baseline_code.resolve())}, cwd=args.baseline_code, check=True)
         theirs = json.loads(dump.read_text())
     differing = []

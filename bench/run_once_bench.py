@@ -14,7 +14,7 @@ checkout's code (e.g. a worktree of the commit before this work) in a child proc
 corpus, skipping the scan stage (unchanged). The doorbell is silent (no broker), as for ``run --once``.
 
     .venv/bin/python bench/run_once_bench.py [--messages 20000] [--conversations 2000] [--reference]
-        [--baseline-code /path/to/older/checkout] [--order grouped|by-conversation] [--reads 0.3]
+        [--baseline-code /path/to/older/checkout] [--order grouped|by-conversation|by-conversation-with-users] [--reads 0.3] [--reads-last]
 """
 
 from __future__ import annotations
@@ -45,14 +45,17 @@ ADMIN_URL = os.environ.get("PEERGUARD_TEST_POSTGRES", "postgresql+psycopg://post
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
-def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grouped", reads: float = 0.0) -> list[dict]:
+def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grouped", reads: float = 0.0,
+           reads_last: bool = False) -> list[dict]:
     """Users, then conversations, then messages in time order (buyers and sellers take turns, mostly).
 
     ``order="by-conversation"``: the same records as an export by conversation gives them, each
     conversation's line followed by its messages; ``"by-conversation-with-users"``: each
     conversation's buyer's and seller's lines (repeated for each of their conversations), its line
     and its messages. ``reads``: the share of messages followed by the
-    recipient's read receipt a few minutes later (none by default: the seeded corpus stays as it was).
+    recipient's read receipt a few minutes later (none by default: the seeded corpus stays as it was);
+    ``reads_last``: in the by-conversation orders, each conversation's receipts after all its
+    messages, as a dump lists last-read marks (most then stop inside the other side's streak).
     """
     rng = random.Random(seed)
     people = max(4, conversations // 2)
@@ -77,18 +80,16 @@ def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grou
         if reads and reader.random() < reads:
             records.append({"type": "read", "conversation": f"c-{c}", "user": seller if sender == buyer else buyer,
                             "at": (clock[c] + timedelta(minutes=reader.randint(1, 30))).isoformat()})
+    talk: dict[str, list[dict]] = {}
+    for r in records:
+        if r["type"] in ("message", "read"):
+            talk.setdefault(r["conversation"], []).append(r)
+    if reads_last:
+        talk = {c: sorted(rs, key=lambda r: r["type"] == "read") for c, rs in talk.items()}
     if order == "by-conversation":
-        talk: dict[str, list[dict]] = {}
-        for r in records:
-            if r["type"] in ("message", "read"):
-                talk.setdefault(r["conversation"], []).append(r)
         records = ([r for r in records if r["type"] == "user"]
                    + [x for r in records if r["type"] == "conversation" for x in [r, *talk.get(r["id"], [])]])
     elif order == "by-conversation-with-users":
-        talk = {}
-        for r in records:
-            if r["type"] in ("message", "read"):
-                talk.setdefault(r["conversation"], []).append(r)
         people = {r["id"]: r for r in records if r["type"] == "user"}
         records = [x for r in records if r["type"] == "conversation"
                    for x in [people[r["buyer"]], people[r["seller"]], r, *talk.get(r["id"], [])]]
@@ -174,13 +175,16 @@ def main() -> None:
                              " line followed by its messages; by-conversation-with-users: its participants' lines too")
     parser.add_argument("--reads", type=float, default=0.0,
                         help="share of messages followed by the recipient's read receipt (default 0)")
+    parser.add_argument("--reads-last", action="store_true",
+                        help="by-conversation orders: each conversation's receipts after all its messages")
     parser.add_argument("--skip-scan", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--name", default="bulk", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         lines = Path(tmp) / "market.jsonl"
         lines.write_text("".join(json.dumps(r) + "\n" for r in corpus(args.messages, args.conversations,
-                                                                                  order=args.order, reads=args.reads)))
+                                                                                  order=args.order, reads=args.reads,
+                                                                                  reads_last=args.reads_last)))
         with scratch_database(ADMIN_URL, f"pg_bench_{uuid.uuid4().hex[:8]}") as url:
             report(args.name, run(url, lines, Path(tmp) / "bulk", False, scan=not args.skip_scan), args.messages)
         if args.reference:
@@ -190,7 +194,8 @@ def main() -> None:
     if args.baseline_code:
         # A child process, so that the other checkout's modules are the ones imported.
         subprocess.run([sys.executable, str(Path(__file__).resolve()), "--messages", str(args.messages), "--conversations",
-                        str(args.conversations), "--order", args.order, "--reads", str(args.reads), "--skip-scan", "--name", "baseline"],
+                        str(args.conversations), "--order", args.order, "--reads", str(args.reads),
+                        *(["--reads-last"] if args.reads_last else []), "--skip-scan", "--name", "baseline"],
                        env={**os.environ, "PYTHONPATH": str(args.baseline_code.resolve()), "PYTHONDONTWRITEBYTECODE": "1"},
                        cwd=args.baseline_code, check=True)
 

@@ -124,7 +124,8 @@ _ROW_FIELDS = ("unread_count", "first_unread_at", "latest_at", "latest_message_i
                "emailed_at", "emailed_through", "updated_at")
 
 
-def record_messages(session: Session, notices: Sequence[MessageNotice | ReadNotice], now: datetime) -> RowsPlan | None:
+def record_messages(session: Session, notices: Sequence[MessageNotice | ReadNotice], now: datetime,
+                    later: Mapping[ReadNotice, tuple[int, datetime | None]] | None = None) -> RowsPlan | None:
     """``record_unread`` for each recipient, then ``record_read`` for each sender whose receipt moves, set-based.
 
     Loads the touched rows (locked on PostgreSQL) and the read receipts once, applies the two
@@ -139,7 +140,7 @@ def record_messages(session: Session, notices: Sequence[MessageNotice | ReadNoti
     The same as ``load_message_rows``, ``plan_message_rows`` and ``write_message_rows`` in turn;
     the importer runs the plan (no database) while the server stores the messages.
     """
-    plan = plan_message_rows(load_message_rows(session, notices), notices, now)
+    plan = plan_message_rows(load_message_rows(session, notices), notices, now, later)
     if plan is None:
         return None
     write_message_rows(session, plan)
@@ -182,30 +183,41 @@ def load_message_rows(session: Session,
     return LoadedRows(_load_rows(session, sorted(pairs)), _load_reads(session, conversations))
 
 
-def plan_message_rows(loaded: LoadedRows, notices: Sequence[MessageNotice | ReadNotice], now: datetime) -> RowsPlan | None:
-    """The rows ``record_messages`` writes, computed in memory (no database); None when a reply or
-    receipt reads part of a streak.
+def plan_message_rows(loaded: LoadedRows, notices: Sequence[MessageNotice | ReadNotice], now: datetime,
+                      later: Mapping[ReadNotice, tuple[int, datetime | None]] | None = None) -> RowsPlan | None:
+    """The rows ``record_messages`` writes, computed in memory (no database); None when a reply, or a
+    receipt missing from ``later``, reads part of a streak.
 
     ``loaded`` must cover the notices (``load_message_rows`` of them or of more); it is used up.
+    ``later``: ``messages_after`` of the receipts, taken before these messages were stored; a receipt
+    that reads part of a streak is then recounted here as ``record_read`` recounts it in SQL (the
+    other participant's messages after it: those stored, and those of the notices before it).
     """
     rows, reads = loaded
     before = {key: dict(row) for key, row in rows.items()}
     ended: dict[int, None] = {}  # an ordered set: a list's ``in`` made this loop quadratic (0.7 s of 20,000 messages)
     moved: list[bool] = []
+    sent: dict[int, list[tuple[int, datetime]]] = {}  # the notices' messages so far, by conversation
     for notice in notices:
         if isinstance(notice, ReadNotice):
             key, at = (notice.conversation_id, notice.reader_id), notice.at
             moved.append(key not in reads or reads[key] < at)
             if not moved[-1]:
                 continue  # ``mark_read`` never moves a receipt backwards
+            reads[key] = at
+            if not _apply_read(rows, key[0], key[1], at):
+                if later is None:
+                    return None
+                _recount(rows[key], at, later.get(notice, (0, None)), sent.get(key[0], ()), key[1])
         else:
             _apply_unread(rows, reads, notice, now)
+            sent.setdefault(notice.conversation_id, []).append((notice.sender_id, notice.sent_at))
             key, at = (notice.conversation_id, notice.sender_id), notice.sent_at
             if key in reads and reads[key] >= at:
                 continue  # the receipt does not move, so the reply reads nothing new
-        reads[key] = at
-        if not _apply_read(rows, key[0], key[1], at):
-            return None
+            reads[key] = at
+            if not _apply_read(rows, key[0], key[1], at):
+                return None
         row = rows.get(key)
         if row is not None and row["id"] is not None and row["unread_count"] == 0:
             ended[row["id"]] = None
@@ -304,6 +316,51 @@ def _apply_read(rows: dict[tuple[int, int], dict[str, Any]], conversation_id: in
         row.update(_READ_VALUES | {"read_at": at})
         return True
     return row["first_unread_at"] > at
+
+
+def _recount(row: dict[str, Any], at: datetime, stored: tuple[int, datetime | None],
+             sent: Sequence[tuple[int, datetime]], reader_id: int) -> None:
+    """``record_read``'s recount of a receipt that stops inside the streak: the other participant's
+    messages after ``at``, those ``stored`` (count, earliest) and those ``sent`` in this run so far."""
+    times = [t for sender, t in sent if sender != reader_id and t > at]
+    firsts = [t for t in (stored[1], min(times, default=None)) if t is not None]
+    row["unread_count"] = stored[0] + len(times)
+    row["first_unread_at"] = min(firsts, default=None)
+
+
+def messages_after(session: Session, receipts: Sequence[ReadNotice]) -> dict[ReadNotice, tuple[int, datetime | None]]:
+    """For each receipt, the other participant's stored messages after it: how many, and the earliest.
+
+    What ``record_read``'s recount reads, taken before a run's messages are stored (the run's own
+    are counted by ``plan_message_rows``). Receipts with none are left out.
+    """
+    if not receipts:
+        return {}
+    wanted = sorted(set(receipts))
+    if is_postgres(session):
+        rows = session.execute(_MESSAGES_AFTER_PG, {
+            "conversations": [r.conversation_id for r in wanted], "readers": [r.reader_id for r in wanted],
+            "ats": [r.at.astimezone(UTC) for r in wanted]})
+        return {ReadNotice(c, u, at): (count, first) for c, u, at, count, first in rows}
+    m = Message.__table__.c
+    found: dict[ReadNotice, tuple[int, datetime | None]] = {}
+    for receipt in wanted:
+        count, first = session.execute(select(func.count(), func.min(m.sent_at)).where(
+            m.conversation_id == receipt.conversation_id, m.sender_id != receipt.reader_id,
+            m.sent_at > receipt.at)).one()
+        if count:
+            found[receipt] = (count, first)
+    return found
+
+
+_MESSAGES_AFTER_PG = text(
+    "SELECT r.conversation_id, r.reader_id, r.at, count(*) AS later_count, min(m.sent_at) AS later_first"
+    " FROM unnest(CAST(:conversations AS integer[]), CAST(:readers AS integer[]), CAST(:ats AS timestamptz[]))"
+    " AS r (conversation_id, reader_id, at)"
+    " JOIN messages AS m ON m.conversation_id = r.conversation_id AND m.sender_id <> r.reader_id AND m.sent_at > r.at"
+    " GROUP BY r.conversation_id, r.reader_id, r.at"
+).columns(conversation_id=Integer, reader_id=Integer, at=UTCDateTime(), later_count=Integer,
+           later_first=UTCDateTime())
 
 
 def write_message_rows(session: Session, plan: RowsPlan) -> None:

@@ -685,8 +685,8 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord | ReadRecord]]
 
     A record the shared checks refuse (unknown conversation, sender or reader, not a participant)
     goes through ``apply_one``, which refuses it with the one-by-one path's words and writes nothing.
-    A run that repeats a message id, or whose insert the database refuses, or where a reply or
-    receipt reads only part of a streak, is applied one by one. A message whose attachment is
+    A run that repeats a message id, or whose insert the database refuses, or where a reply reads
+    only part of a streak, is applied one by one; a receipt that does is recounted in the plan. A message whose attachment is
     refused is still a repeat (unchanged or conflict) when stored, as one by one.
     """
     def one_by_one(items) -> None:
@@ -747,6 +747,9 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord | ReadRecord]]
     news = [new for *_, new in ready if isinstance(new, store.NewMessage)]
     try:
         with store.savepoint(session):
+            # What a receipt that stops inside a streak recounts, stored before this run's messages.
+            later = notifications.messages_after(
+                session, [new for *_, new in ready if isinstance(new, notifications.ReadNotice)])
             meanwhile = None
             if store.copies_messages(session, len(news)):
                 # The notification rows are locked and loaded first, so that their new values are
@@ -758,12 +761,12 @@ def apply_message_run(session, run: list[tuple[int, MessageRecord | ReadRecord]]
 
                 def meanwhile(inserted: dict[str, int]):
                     reads, notices = tally(inserted)
-                    return reads, notifications.plan_message_rows(loaded, notices, now)
+                    return reads, notifications.plan_message_rows(loaded, notices, now, later)
             inserted, planned = store.insert_new_messages_meanwhile(session, news, now, meanwhile) if news else ({}, None)
             if planned is None:  # not overlapped: a few messages, SQLite, or a repeat among them
                 reads, notices = tally(inserted)
                 # The other participant's unread streak grows; the sender's own streak ends at their reply.
-                plan = notifications.messages_recorded(session, notices, now)
+                plan = notifications.messages_recorded(session, notices, now, later)
                 if plan is None:
                     raise _NeedsOneByOne
             else:

@@ -65,14 +65,16 @@ ReadNotice = store.ReadNotice
 RowsPlan = store.RowsPlan
 
 
-def messages_recorded(session: Session, notices: list[MessageNotice | ReadNotice], now: datetime) -> RowsPlan | None:
+def messages_recorded(session: Session, notices: list[MessageNotice | ReadNotice], now: datetime,
+                      later: dict | None = None) -> RowsPlan | None:
     """``message_recorded`` for each message's recipient, then ``conversation_read`` for its sender
     (and for each receipt's reader), set-based; the plan written (which receipts moved).
 
-    None, having written nothing, when a reply or receipt reads only part of a streak: that needs
-    the per-message recount, so the caller goes record by record.
+    None, having written nothing, when a reply reads only part of a streak (or a receipt does and
+    ``later``, ``messages_after`` of the receipts taken before the messages were stored, is not
+    given): that needs the per-message recount, so the caller goes record by record.
     """
-    plan = store.record_messages(session, notices, now)
+    plan = store.record_messages(session, notices, now, later)
     if plan is None:
         return None
     # As ``conversation_read``: an email still waiting would only tell the sender what they have just read.
@@ -82,6 +84,7 @@ def messages_recorded(session: Session, notices: list[MessageNotice | ReadNotice
 
 load_message_rows = store.load_message_rows
 plan_message_rows = store.plan_message_rows
+messages_after = store.messages_after
 """``messages_recorded`` in three steps, for a caller that plans while the server works: load (locks
 the rows), plan (no database; None means go message by message), then ``planned_messages_recorded``."""
 

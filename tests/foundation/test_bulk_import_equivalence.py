@@ -61,9 +61,9 @@ def corpus(seed: int = 5) -> list[dict]:
         if c == 14:
             buyer = "u-nobody"
         conversation = {"type": "conversation", "id": f"c-{c}", "buyer": buyer, "seller": seller}
-        talk = [{"type": "message", "id": f"m-c{c}-{k}", "conversation": f"c-{c}", "sender": (buyer, seller)[k % 2],
+        talk = [{"type": "message", "id": f"m-c{c}-{k}", "conversation": f"c-{c}", "sender": (buyer, seller)[k == 1],
                  "sent_at": (START + timedelta(days=c, minutes=k)).isoformat(), "text": rng.choice(TEXTS)}
-                for k in range(3)]
+                for k in range(5)]
         people = [{"type": "user", "id": user, "name": f"Trader {user[2:]}", "email": f"t{user[2:]}@example.com"}
                   for user in (buyer, seller) if user != "u-nobody"]
         if c == 13:  # a new user named by the conversation before the user's own line: refused, then created
@@ -76,9 +76,11 @@ def corpus(seed: int = 5) -> list[dict]:
             lines.append({**people[0], "name": "Renamed Trader"})
         if c == 11:
             lines.append({**conversation, "subject": "Lot 11, repriced"})
-        # Receipts among the messages: the newest read, a stale one (unchanged), a stranger's, an unknown conversation's.
+        # Receipts among the messages: one stopping inside the seller's streak (recounted), the newest read,
+        # a stale one (unchanged), a stranger's, an unknown conversation's.
         last = talk[-1]["sent_at"]
-        lines += [{"type": "read", "conversation": f"c-{c}", "user": seller, "at": last},
+        lines += [{"type": "read", "conversation": f"c-{c}", "user": seller, "at": talk[3]["sent_at"]},
+                  {"type": "read", "conversation": f"c-{c}", "user": seller, "at": last},
                   {"type": "read", "conversation": f"c-{c}", "user": seller, "at": talk[0]["sent_at"]},
                   {"type": "read", "conversation": f"c-{c}", "user": "u-7" if "u-7" not in (buyer, seller) else "u-6",
                    "at": last},
@@ -88,6 +90,12 @@ def corpus(seed: int = 5) -> list[dict]:
     lines.append({"type": "message", "id": "m-x", "conversation": "c-1", "sender": "u-nobody",
                   "sent_at": START.isoformat(), "text": "who am I"})  # unknown sender
     lines.append({"type": "user", "id": "u-1", "name": "Trader One", "email": "t1@example.com"})
+    # Last-read receipts as a dump lists them, after everything: each stops inside the other side's
+    # streak (recounted from the stored messages after it and the run's own).
+    for c in range(10):
+        for reader in parties[f"c-{c}"]:
+            lines.append({"type": "read", "conversation": f"c-{c}", "user": reader,
+                          "at": (START + timedelta(days=2 + c % 3, hours=c)).isoformat()})
     return lines
 
 
@@ -188,11 +196,18 @@ def test_bulk_import_matches_row_at_a_time_reference(two_urls, tmp_path, request
         # The reference never copies (its response sync neither); the bulk side copies every set-based write,
         # its sync's deadlines and history lines too (else only from 64 rows up, none with batches of 37).
         monkeypatch.setattr(bulk_writes, "COPY_FROM_ROWS", 10**9)
+    from storage import notifications as notification_rows
+
+    recounts = []
+    real_recount = notification_rows._recount
+    monkeypatch.setattr(notification_rows, "_recount", lambda *args: recounts.append(args[1]) or real_recount(*args))
     reference_outcomes, reference = run_pipeline(two_urls[0], tmp_path / "ref", path, bulk=False)
+    assert recounts == []  # the reference recounts in SQL
     if copies is not None:
         assert copies == []
         monkeypatch.setattr(bulk_writes, "COPY_FROM_ROWS", 1)
     bulk_outcomes, bulk = run_pipeline(two_urls[1], tmp_path / "bulk", path, bulk=True)
+    assert len(recounts) >= 5  # receipts that stop inside a streak were recounted in the plan
     if copies is not None:
         # New messages straight into their table, a run with a repeat through the scratch table.
         assert {"messages", "pg_temp.import_messages", "pg_temp.import_reads", "notifications", "users", "conversations",

@@ -134,3 +134,31 @@ def test_a_run_that_repeats_ids_goes_as_runs_of_distinct_ids_keeping_each_ids_or
     run = [(i, parse_record({"type": "user", "id": u, "name": f"{u} #{i}", "email": "a@example.com"}))
            for i, u in enumerate(names)]
     assert [[i for i, _ in part] for part in _distinct_runs(run)] == [[0, 1, 3], [2, 5], [4]]
+
+
+def test_last_read_receipts_inside_a_streak_are_recounted_in_the_run(settings: Settings, tmp_path: Path, monkeypatch):
+    """A dump's receipts: the buyer read up to the seller's third answer of five; recounted without
+    leaving the run (the one-by-one path's answer: two unread)."""
+    from usecases import importing
+
+    one_by_one: list[int] = []
+    real = importing.apply_one
+    monkeypatch.setattr(importing, "apply_one", lambda session, record, *rest: one_by_one.append(record) or real(
+        session, record, *rest))
+    records = [{"type": "user", "id": "u-1", "name": "Buyer", "email": "b@example.com"},
+               {"type": "user", "id": "u-2", "name": "Seller", "email": "s@example.com"},
+               {"type": "conversation", "id": "c-1", "buyer": "u-1", "seller": "u-2"}]
+    records += [{"type": "message", "id": f"m-{k}", "conversation": "c-1", "sender": "u-1" if k < 5 else "u-2",
+                 "text": "hello", "sent_at": f"2026-11-20T10:{k:02d}:00Z"} for k in range(10)]
+    records.append({"type": "read", "conversation": "c-1", "user": "u-1", "at": "2026-11-20T10:07:00Z"})
+    app = App.from_settings(settings, SilentDoorbell())
+    try:
+        importer = InterchangeImporter(app.session_factory, app.blobs, tmp_path, clock=lambda: NOW)
+        outcomes = list(importer.import_lines([json.dumps(r).encode() + b"\n" for r in records]))
+        with app.session_factory() as session:
+            totals = unread_totals(session, user_id_by_external_id(session, "u-1"))
+    finally:
+        app.dispose()
+    assert outcomes[-1].status == "updated"
+    assert one_by_one == []  # the ten messages and the receipt went together
+    assert totals == (1, 2)  # m-8 and m-9 are still unread

@@ -12,7 +12,7 @@ meanwhile), that batch is read and detected again here from what the lock return
 Each detection process answers for a fixed share of the conversations (conversation id modulo
 the number of processes), so a conversation's readings remembered in that process
 (``detecting._Memory``) serve its next batches: handed out to whichever process was free, a
-conversation's next message was read again by the other process (62 % more number-piece and
+conversation's next message was read again by the other process (62–67 % more number-piece and
 kept-range readings with two processes on the bench corpus). A batch's conversations are split
 between the processes and their results joined back in the one-process order
 (``scanning.joined``). The processes run ``python -m usecases.detecting``: the detectors only,

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -188,34 +188,45 @@ def strike_counts(session: Session, user_ids: Sequence[int], after: datetime, un
     return {user_id: count for user_id, count in rows}
 
 
+@cache
+def _returning_insert(table):
+    """``INSERT … RETURNING id`` on the table, built once, ids in parameter order (Core: the rows are
+    plain dicts of column values, so the ORM's bulk-insert bookkeeping was pure overhead; callers
+    flush the session first where it may hold pending objects)."""
+    return table.insert().returning(table.c.id, sort_by_parameter_order=True)
+
+
+@cache
+def _item_messages_insert(dialect_name: str):
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(ReviewItemMessage.__table__).on_conflict_do_nothing()
+
+
 def insert_items(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert new items (ids drawn in the given order); return their ids in that order."""
     if not rows:
         return []
-    statement = sqlalchemy_insert(ReviewItem).returning(ReviewItem.id, sort_by_parameter_order=True)
-    return list(session.scalars(statement, list(rows)))
+    return list(session.scalars(_returning_insert(ReviewItem.__table__), list(rows)))
 
 
 def add_incident_messages(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
     """Record (item id, message id) pairs of new incidents (known pairs are skipped)."""
     rows = [{"item_id": item_id, "message_id": message_id} for item_id, message_id in pairs]
     if rows:
-        session.execute(_dialect(session).insert(ReviewItemMessage).values(rows).on_conflict_do_nothing())
+        session.execute(_item_messages_insert(session.get_bind().dialect.name), rows)
 
 
 def insert_signals(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert signals of new items, ids drawn in the given order."""
     if rows:
-        session.execute(sqlalchemy_insert(ReviewSignal).returning(ReviewSignal.id, sort_by_parameter_order=True),
-                        list(rows)).all()
+        session.execute(_returning_insert(ReviewSignal.__table__), list(rows)).all()
 
 
 def add_history_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Append history lines (dicts of ``add_history``'s fields), ids drawn in the given order."""
     if rows:
         session.flush()  # lines added one by one earlier in this transaction come first
-        session.execute(sqlalchemy_insert(ReviewHistory).returning(ReviewHistory.id, sort_by_parameter_order=True),
-                        list(rows)).all()
+        session.execute(_returning_insert(ReviewHistory.__table__), list(rows)).all()
 
 
 def get_item(session: Session, item_id: int) -> ReviewItem | None:

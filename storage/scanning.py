@@ -83,6 +83,14 @@ def _batch_queries(postgres: bool):
     return batch, unscanned, context
 
 
+@cache
+def _lock_query(postgres: bool):
+    """``load_messages``' unscanned read, ids only: the same rows, order and locks, without the bodies."""
+    m = Message.__table__.c
+    query = select(m.id).where(member_of(m.id, "ids", postgres), m.scanned_at.is_(None)).order_by(m.conversation_id, m.sent_at, m.id)
+    return query.with_for_update(skip_locked=True) if postgres else query
+
+
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -96,6 +104,15 @@ def load_messages(session: Session, ids: Sequence[int], only_unscanned: bool = T
     batch, unscanned, _ = _batch_queries(_postgres(session))
     rows = session.execute(unscanned if only_unscanned else batch, {"ids": list(ids)}).all()
     return [ScannableMessage(*row) for row in rows]
+
+
+def lock_unscanned(session: Session, ids: Sequence[int]) -> tuple[int, ...]:
+    """The ids ``load_messages(session, ids)`` would return, locked the same way, without reading the messages.
+
+    For a writer that read the batch earlier (`run --once`'s detection in other processes): if the
+    answer equals what it read, nothing changed hands and it need not read the bodies again.
+    """
+    return tuple(session.execute(_lock_query(_postgres(session)), {"ids": list(ids)}).scalars().all())
 
 
 def conversation_context(session: Session, batch: Sequence[ScannableMessage],

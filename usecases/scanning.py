@@ -6,8 +6,6 @@ committed together, so a finding never exists without its review item nor the re
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -15,13 +13,12 @@ from typing import TypeVar
 
 from pipeline.detection import Finding, Span, mask_text, scan_text
 from pipeline.detection.advice import advice_for
-from pipeline.detection.assembly import kept_piece, kept_ranges, number_pieces
-from pipeline.detection.conversation import Readings, Scanner, context_findings
-from pipeline.detection.masking import MASKED_KINDS
-from pipeline.notices import redact
+from pipeline.detection.conversation import context_findings
 from storage import scanning as store
 from storage.db import is_deadlock, transaction
+from usecases import detecting
 from usecases.app import App
+from usecases.detecting import WINDOW
 from usecases.review import open_items_for_findings
 
 BATCH_SIZE = 200
@@ -32,8 +29,6 @@ purpose: which messages are new together decides which overlapping split finding
 one covers a narrower one only within one batch), so a larger batch would store a few findings
 fewer than the worker path and the fault benchmark's reference (1,000: about 2% fewer on
 bench/run_once_bench.py's corpus, for 28% less CPU)."""
-WINDOW = 6
-"""Messages looked at together for attempts split across consecutive messages."""
 CONTEXT_BEFORE = 2 * WINDOW
 """Earlier messages detection reads before a conversation's first new message (``context_findings``'s stretch)."""
 DEADLOCK_RETRIES = 3
@@ -110,96 +105,33 @@ def detect(
     batch: Sequence[store.ScannableMessage], context: dict[int, list[store.ScannableMessage]], domains: tuple[str, ...]
 ) -> Detected:
     """Each new message alone, then what its conversation reveals with it (pure: no database)."""
-    alone = {m.id: scan_text(m.body, platform_domains=domains) for m in batch}
-    masked = {m.id: mask_text(m.body, alone[m.id]) for m in batch}
-    records = [_record("message", m.conversation_id, f, [m.id]) for m in batch for f in alone[m.id]]
-    new_ids = set(alone)
-    remasked: dict[int, str] = {}
-    for conversation_id, messages in context.items():
-        memo = _MEMORY.take(conversation_id, domains)
-        scan = _conversation_scanner(messages, alone, domains, memo.scans)
-        split = _split_findings(messages, new_ids, scan, memo)
-        records += [_record("conversation", conversation_id, f, [m.id for m in messages]) for f in split]
-        remasked.update(_masked_with_split(messages, split, scan))
-        _MEMORY.keep(conversation_id, domains, memo, messages[-(2 * WINDOW + 1) :])
+    new_ids = {m.id for m in batch}
+    return joined(batch, [detecting.detect_conversation(cid, conversation_input(messages, new_ids), domains)
+                          for cid, messages in context.items()], domains)
+
+
+def conversation_input(messages: Sequence[store.ScannableMessage], new_ids: set[int]) -> list[detecting.Message]:
+    """One conversation's stretch as ``usecases.detecting`` takes it: ``(id, role, body, new)`` tuples."""
+    return [(m.id, m.role, m.body, m.id in new_ids) for m in messages]
+
+
+def joined(batch: Sequence[store.ScannableMessage], found: Sequence[detecting.Found], domains: tuple[str, ...]) -> Detected:
+    """The batch's ``Detected`` from its conversations' results (in context order), in the one-batch order.
+
+    Records: every new message's own, in batch order, then each conversation's split ones; masked
+    bodies in batch order, a message whose masked body is its body stored as it is.
+    """
+    own = {entry[0]: entry for f in found for entry in f.alone}
+    masked: dict[int, str] = {}
+    records: list[store.FindingRecord] = []
+    for m in batch:
+        # A message outside every given stretch (not so in the stage: its stretch holds it) is read alone.
+        _, body, records_of = own[m.id] if m.id in own else detecting.detect_alone(m.conversation_id, m.id, m.body, domains)
+        masked[m.id] = m.body if body is None else body
+        records += [store.FindingRecord(*r) for r in records_of]
+    records += [store.FindingRecord(*r) for f in found for r in f.split]
+    remasked = {mid: body for f in found for mid, body in f.remasked}
     return Detected(tuple(m.id for m in batch), masked, records, remasked)
-
-
-class _ConversationMemo:
-    """What detection read of one conversation's texts: each text alone, its number pieces, its kept ranges.
-
-    All three are pure functions of the text (and the platform domains, part of the memo's key),
-    so reusing them gives the same findings; a message is the context of its conversation's next
-    messages, which usually come in later batches. Kept per conversation, not per text across
-    conversations: a text repeated in many conversations ("Thanks!") is still read in each.
-    """
-
-    __slots__ = ("scans", "pieces", "ranges", "kept")
-
-    def __init__(self) -> None:
-        self.scans: dict[str, list[Finding]] = {}
-        self.pieces: dict[str, list] = {}
-        self.ranges: dict[tuple[str, bool], list[tuple[int, int]]] = {}
-        self.kept: dict[tuple[str, bool], tuple[str, list[tuple[int, int]]]] = {}
-
-    def pieces_of(self, text: str) -> list:
-        found = self.pieces.get(text)
-        if found is None:
-            found = self.pieces[text] = number_pieces(text)
-        return found
-
-    def ranges_of(self, text: str, drop_fillers: bool) -> list[tuple[int, int]]:
-        found = self.ranges.get((text, drop_fillers))
-        if found is None:
-            found = self.ranges[(text, drop_fillers)] = kept_ranges(text, drop_fillers)
-        return found
-
-    def kept_of(self, text: str, drop_fillers: bool) -> tuple[str, list[tuple[int, int]]]:
-        found = self.kept.get((text, drop_fillers))
-        if found is None:
-            found = self.kept[(text, drop_fillers)] = kept_piece(text, drop_fillers, self.ranges_of)
-        return found
-
-    def trimmed(self, texts: set[str]) -> _ConversationMemo:
-        """A copy holding only these texts' readings."""
-        kept = _ConversationMemo()
-        kept.scans = {t: f for t, f in self.scans.items() if t in texts}
-        kept.pieces = {t: p for t, p in self.pieces.items() if t in texts}
-        kept.ranges = {k: r for k, r in self.ranges.items() if k[0] in texts}
-        kept.kept = {k: r for k, r in self.kept.items() if k[0] in texts}
-        return kept
-
-
-class _Memory:
-    """The ``_ConversationMemo`` of the most recently scanned conversations (bounded, least recently used out).
-
-    Each batch takes a conversation's memo out and puts back a copy trimmed to the texts the next
-    message's context can reach; threads of one worker process share it under a lock, and a memo
-    taken by two threads at once is only read twice.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.memos: OrderedDict[tuple[int, tuple[str, ...]], _ConversationMemo] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def take(self, conversation_id: int, domains: tuple[str, ...]) -> _ConversationMemo:
-        with self.lock:
-            return self.memos.pop((conversation_id, domains), None) or _ConversationMemo()
-
-    def keep(self, conversation_id: int, domains: tuple[str, ...], memo: _ConversationMemo,
-             recent: Sequence[store.ScannableMessage]) -> None:
-        kept = memo.trimmed({m.body for m in recent})
-        with self.lock:
-            self.memos[(conversation_id, domains)] = kept
-            self.memos.move_to_end((conversation_id, domains))
-            while len(self.memos) > self.size:
-                self.memos.popitem(last=False)
-
-
-CONVERSATIONS_REMEMBERED = 10_000
-"""Conversations whose recent texts' readings detection keeps (``_Memory``): a few kB each."""
-_MEMORY = _Memory(CONVERSATIONS_REMEMBERED)
 
 
 def store_detected(session, app: App, detected: Detected, now: datetime, one_by_one: bool) -> tuple[list[int], list]:
@@ -219,62 +151,6 @@ def ring_after(app: App, review_items: list) -> None:
         # Committed: staff alerts and message.flagged events go out now, not at the next sweep.
         app.doorbell.deliver_webhooks()
         app.doorbell.deliver_mail()
-
-
-def _conversation_scanner(
-    messages: list[store.ScannableMessage], alone: dict[int, list[Finding]], domains: tuple[str, ...],
-    known: dict[str, list[Finding]],
-) -> Scanner:
-    """``scan_text`` for one conversation of the batch, starting from the batch's scans of its new messages.
-
-    Each text is scanned at most once here (a new message alone, then as context; an earlier
-    message only when a rule needs it). ``known`` is the conversation's memo of texts scanned
-    alone (``_ConversationMemo.scans``), filled here; nothing is remembered across
-    conversations: a text repeated in many conversations ("Thanks!") is scanned in each, as
-    traffic would make it.
-    """
-    known.update({m.body: alone[m.id] for m in messages if m.id in alone})
-
-    def scan(text: str) -> list[Finding]:
-        found = known.get(text)
-        if found is None:
-            found = known[text] = scan_text(text, platform_domains=domains)
-        return list(found)
-
-    return scan
-
-
-def _split_findings(messages: list[store.ScannableMessage], new_ids: set[int], scan: Scanner,
-                    memo: _ConversationMemo | None = None) -> list[Finding]:
-    """What the conversation reveals beyond each new message alone (split attempts, context)."""
-    new_indexes = [i for i, m in enumerate(messages) if m.id in new_ids]
-    readings = Readings(memo.pieces_of, memo.ranges_of, memo.kept_of) if memo is not None else None
-    return context_findings([(m.role, m.body) for m in messages], new_indexes, window=WINDOW, scanner=scan, readings=readings)
-
-
-def _masked_with_split(messages: list[store.ScannableMessage], split: list[Finding], scan: Scanner) -> dict[int, str]:
-    """The masked copy of every message a split finding touches: its own findings' spans plus its parts of the split ones."""
-    parts: dict[int, list[tuple[int, int, str]]] = {}
-    for finding in split:
-        if finding.kind in MASKED_KINDS:
-            for span in finding.spans:
-                parts.setdefault(span.message or 0, []).append((span.start, span.end, finding.kind))
-    remasked: dict[int, str] = {}
-    for index, spans in parts.items():
-        body = messages[index].body
-        own = [(span.start, span.end, f.kind) for f in scan(body)
-               if f.kind in MASKED_KINDS for span in f.spans]
-        remasked[messages[index].id] = redact(body, own + spans)
-    return remasked
-
-
-def _record(scope: str, conversation_id: int, finding, message_ids: list[int]) -> store.FindingRecord:
-    spans = tuple(
-        (message_ids[span.message if span.message is not None else 0], span.start, span.end) for span in finding.spans
-    )
-    return store.FindingRecord(
-        conversation_id, scope, finding.kind, finding.value, finding.match, finding.score, finding.detector_version, spans
-    )
 
 
 def scan_pending(app: App, now: datetime, one_by_one: bool = False) -> dict[str, int]:

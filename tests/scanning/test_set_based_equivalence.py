@@ -25,7 +25,7 @@ from storage.models import Base, Conversation, Message, ReviewItem
 from tests.conftest import ADMIN_URL
 from tests.foundation.test_bulk_import_equivalence import _external, outbox_count_sums
 from tests.scratch_db import scratch_database
-from usecases import review, scan_processes, scanning, webhooks
+from usecases import detecting, review, scan_processes, scanning, webhooks
 from usecases.app import App, SilentDoorbell
 from usecases.importing import InterchangeImporter
 from usecases.settings import Settings
@@ -199,12 +199,12 @@ def test_memo_and_short_context_store_the_same(tmp_path, monkeypatch):
     suffix = tmp_path.name[-8:].replace("-", "_").lower()
     with scratch_database(ADMIN_URL, f"pg_scan_pla_{suffix}") as plain, scratch_database(ADMIN_URL, f"pg_scan_mem_{suffix}") as remembered:
         with monkeypatch.context() as m:
-            m.setattr(scanning, "_MEMORY", scanning._Memory(0))
+            m.setattr(detecting, "_MEMORY", detecting._Memory(0))
             m.setattr(scanning, "CONTEXT_BEFORE", None)
             reference = run_pipeline(plain, tmp_path / "plain", waves, one_by_one=False)
-        monkeypatch.setattr(scanning, "_MEMORY", scanning._Memory(1000))
+        monkeypatch.setattr(detecting, "_MEMORY", detecting._Memory(1000))
         kept = run_pipeline(remembered, tmp_path / "remembered", waves, one_by_one=False)
     assert any(row[3] == "conversation" for row in reference["contact_findings"])
-    assert len(scanning._MEMORY.memos) == 12  # every conversation's readings were kept
+    assert len(detecting._MEMORY.memos) == 12  # every conversation's readings were kept
     for table in reference:
         assert kept[table] == reference[table], table

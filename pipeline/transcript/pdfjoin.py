@@ -90,7 +90,7 @@ def join_parts(
     for index, part in enumerate(parts):
         data, links, days = (*part, ())[:3] if isinstance(part, tuple) else (part, (), ())
         source = Pdf.open(io.BytesIO(data))
-        copied_before = len(out.objects)
+        copied_from = _next_object_number(out)
         first_page = len(out.pages)
         if title is not None:
             for number, page in enumerate(source.pages):
@@ -103,7 +103,7 @@ def join_parts(
         for number, content in _draw_links(source, links, font).items():
             structure.overlays.setdefault(first_page + number, []).append(content)
         _append_part(out, source, structure, first=index == 0)
-        _take_stream_data(out, copied_before)
+        _take_stream_data(out, copied_from, _next_object_number(out))
         source.close()
         del source, data, part
     _install_structure_root(out, structure)
@@ -129,15 +129,26 @@ def _append_part(out: Pdf, source: Pdf, structure: _Structure, first: bool) -> N
     _collect_anchors(out, source, structure.anchors, first_page)
 
 
-def _take_stream_data(out: Pdf, copied_before: int) -> None:
-    """Hold the encoded data of the streams copied since ``copied_before`` objects in ``out`` itself.
+def _next_object_number(out: Pdf) -> int:
+    """The number qpdf gives the next object added to ``out`` (it numbers new objects in sequence).
+
+    Found by adding an empty dictionary that nothing refers to, so the writer leaves it out of
+    the file. ``len(out.objects)`` told the same but listed every object of the joined document,
+    once per part: 0.37 s of case B's join, growing with the square of the part count.
+    """
+    return out.make_indirect(Dictionary()).objgen[0]
+
+
+def _take_stream_data(out: Pdf, first: int, end: int) -> None:
+    """Hold the encoded data of the streams numbered ``first`` to ``end - 1`` (the copies) in ``out`` itself.
 
     Until then qpdf reads a copied stream's data from the part it came from at save time, so
     every part (its bytes and its parsed objects) stayed open until the whole document was
     saved and the joining process grew with the transcript. The bytes are the same, still
     encoded with the same filters, so the saved file does not change.
     """
-    for obj in out.objects[copied_before:]:  # in object number order: the copies come last
+    for number in range(first, end):
+        obj = out.get_object(number, 0)
         if isinstance(obj, pikepdf.Stream):
             obj.write(obj.read_raw_bytes(), filter=obj.get("/Filter"), decode_parms=obj.get("/DecodeParms"),
                       type_check=False)

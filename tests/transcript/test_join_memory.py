@@ -114,3 +114,21 @@ def test_parts_are_joined_once_the_workers_and_the_fork_server_are_gone(tmp_path
     helpers = {pid: command for pid, command in alive_at_join[0].items() if "multiprocessing.forkserver" in command}
     assert helpers == {}, f"render processes still alive while joining: {helpers}"
     assert not [command for command in _descendants(os.getpid()).values() if "multiprocessing.forkserver" in command]
+
+
+def test_joining_does_not_list_the_joined_documents_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Finding each part's copied streams listed every object of the joined document twice per
+    # part (len(out.objects), out.objects[n:]): work growing with the square of the part count.
+    parts = [_part(number) for number in range(3)]
+    original = pikepdf.Pdf.objects
+    listed: list[int] = []
+
+    def listing(pdf: pikepdf.Pdf):
+        listed.append(len(pdf.pages))
+        return original.__get__(pdf)
+
+    monkeypatch.setattr(pikepdf.Pdf, "objects", property(listing))
+    pdf, pages = pdfjoin.join_parts(iter(parts), render_glyph_sheet(), (), datetime(2026, 1, 2, tzinfo=UTC))
+    assert listed == []
+    monkeypatch.undo()
+    assert pages == len(pikepdf.Pdf.open(io.BytesIO(pdf)).pages) == 3 * len(pikepdf.Pdf.open(io.BytesIO(parts[0])).pages)

@@ -69,3 +69,20 @@ def test_the_fork_server_stops_with_the_last_pool_of_the_process() -> None:
     # The next render starts a new one.
     with rendering.RenderPool(1, 120) as again:
         assert again.result(again.submit_glyph_sheet()).startswith(b"%PDF")
+
+
+@pytest.mark.slow
+def test_leaving_does_not_wait_for_the_fork_server_to_tear_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A clean exit of the server (its interpreter, WeasyPrint and fonts torn down) took 0.26-0.63 s
+    # at load 7-8 that the join waited for; here it would take 4 s more. The server is killed instead.
+    import multiprocessing.forkserver
+
+    monkeypatch.setattr(rendering, "_PRELOAD", [*rendering._PRELOAD, "tests.transcript.slow_exit"])
+    with rendering.RenderPool(1, 120) as pool:
+        assert pool.result(pool.submit_glyph_sheet()).startswith(b"%PDF")
+        server = multiprocessing.forkserver._forkserver._forkserver_pid
+        assert server is not None and _alive(server)
+        began = time.monotonic()
+    assert time.monotonic() - began < 2.0
+    assert multiprocessing.forkserver._forkserver._forkserver_pid is None
+    assert not _alive(server)

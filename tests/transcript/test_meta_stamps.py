@@ -145,8 +145,8 @@ def test_the_width_table_is_the_glyph_sheets_font() -> None:
             assert abs(font.widths[font.codes[character]] - advance * 1000 / 2048) <= 0.5, character
 
 
-def _render(tmp_path: Path, messages, **options) -> bytes:
-    environment = replace(render_environment(BlobShelf().read, tmp_path), start_workers=_Recorder)
+def _render(tmp_path: Path, messages, shelf: BlobShelf | None = None, **options) -> bytes:
+    environment = replace(render_environment((shelf or BlobShelf()).read, tmp_path), start_workers=_Recorder)
     options = {"workers": 1, "min_messages_to_split": 10, "messages_per_part": 25, **options}
     return render_transcript(conversation(messages), now=NOW, environment=environment,
                              options=TranscriptOptions(**options)).pdf
@@ -190,7 +190,10 @@ def _openings(pdf: bytes) -> list[tuple[str, bytes]]:
 def test_meta_lines_are_drawn_by_the_joiner_tagged_first_and_read_before_their_body(tmp_path: Path) -> None:
     messages = [message(i, f"Body number {i}: is the coin still available? " * (1 + i % 7)) for i in range(80)]
     messages[41] = _named(41, "Body number 41: Greek sender.", "Σάμ Παπαδόπουλος")
-    pdf = _render(tmp_path, messages)
+    shelf = BlobShelf()
+    # A message with files reserves its meta line as an empty block, whose P element the line fills.
+    messages[20] = message(20, "Body number 20: photo.", attachments=[shelf.add(jpeg(600, 400), "c.jpg", "image/jpeg")])
+    pdf = _render(tmp_path, messages, shelf)
     openings = _openings(pdf)
     assert len(openings) == 80
     for index, (_, drawn) in enumerate(openings):

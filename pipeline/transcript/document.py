@@ -21,6 +21,7 @@ from pipeline.transcript.model import (
     TranscriptFinding,
     TranscriptMessage,
 )
+from pipeline.transcript.parts import stamped_meta
 from pipeline.transcript.served import message_anchor, message_link
 from pipeline.transcript.terms import AgreedTerm
 
@@ -198,13 +199,20 @@ def _days(
 
 
 def _message_view(facts: DocumentFacts, index: int, message: TranscriptMessage) -> dict[str, object]:
+    utc = _utc(message.sent_at)
+    seller_local = _seller_local(message.sent_at, facts.conversation.seller.timezone)
+    role = message.sender_role.value
+    meta = f"{message.sender_name} ({role}) \u00b7 {utc} UTC \u00b7 seller local {seller_local} \u00b7 message {message.external_id}"
     return {
         "index": index,
         "external_id": message.external_id,
-        "role": message.sender_role.value,
+        "role": role,
         "sender_name": message.sender_name,
-        "utc": _utc(message.sent_at),
-        "seller_local": _seller_local(message.sent_at, facts.conversation.seller.timezone),
+        "utc": utc,
+        "seller_local": seller_local,
+        "meta": meta,
+        # The meta line the joiner draws after layout; empty when WeasyPrint lays it out (parts.py).
+        "meta_stamp": stamped_meta(meta) or "",
         "segments": body_segments(message.body[:facts.printed_characters], message.findings),
         "dir": "rtl" if text_direction(message.body) == "rtl" else "",
         "unprinted": max(0, len(message.body) - facts.printed_characters),

@@ -63,10 +63,11 @@ p[dir=ltr] { direction: ltr }
   @bottom-right { text-align: right; vertical-align: middle }
 }
 """
-# Characters the joiner can draw from the glyph sheet's font: printable ASCII. Running headers
-# ("Transcript of conversation ID", the UTC day) are stamped by the joiner when every character
-# of the conversation's title and day labels is one of these; otherwise WeasyPrint lays them out.
-GLYPH_CHARACTERS = "".join(chr(code) for code in range(0x21, 0x7F))
+# Characters the joiner can draw from the glyph sheet's font: printable ASCII and the middle dot
+# of the meta lines. Running headers ("Transcript of conversation ID", the UTC day) and each
+# message's meta line are stamped by the joiner when every character they print is one of these
+# (or a space); otherwise WeasyPrint lays them out.
+GLYPH_CHARACTERS = "".join(chr(code) for code in range(0x21, 0x7F)) + "\u00b7"
 # The glyph sheet's words hold every character of "Page X of Y" footers and of "link HEX" chain
 # links, then each printable ASCII character alone; the lone characters are spaced so that no
 # pair can be shaped into a ligature.
@@ -90,6 +91,44 @@ LINK_MARGIN = 72 / 25.4  # pt: the message block's own 1 mm bottom padding below
 _ASCENT, _DESCENT = 1901 / 2048, 483 / 2048
 LINK_BASELINE = (LINK_LINE_HEIGHT - (_ASCENT + _DESCENT) * LINK_FONT_SIZE) / 2 + _ASCENT * LINK_FONT_SIZE
 _PX = 0.75  # pt per CSS px
+# Each message's meta line ("NAME (ROLE) · UTC time UTC · seller local TIME · message ID") is drawn
+# by the joiner too, the same way: the message block reserves the line at its top (transcript.css:
+# ``.message.meta-stamped`` padding-top is 1 mm + ``META_LINE_HEIGHT``; a message with files keeps an
+# empty ``p.meta-line`` block of that height instead, since its block may break after the line),
+# carries the text in ``data-meta``, and the joiner draws it as a P element opening the message's
+# Art element. Laid out, the line's block, line box and structure element were about 18 % of a
+# part's CPU (docs/benchmarks.md, s8-casea). A line with a character the glyph sheet lacks, or one
+# that might not fit on one line, stays a laid out ``p.meta`` paragraph (``stamped_meta``).
+META_FONT_SIZE = 8.0  # pt, as the ``.meta`` paragraph
+META_LINE_HEIGHT = 1.35 * META_FONT_SIZE  # pt
+META_BASELINE = (META_LINE_HEIGHT - (_ASCENT + _DESCENT) * META_FONT_SIZE) / 2 + _ASCENT * META_FONT_SIZE
+# The message block's content width (A4 less the page's 16 mm sides, the block's 2pt border and
+# 3 mm padding), less a margin for Pango's kerning, which the joiner does not apply.
+META_MAX_WIDTH = (210 - 2 * 16 - 3) * 72 / 25.4 - 2 - 12
+# DejaVu Sans' advance widths (hmtx, units per em 2048) of the space, printable ASCII and "·", in
+# that order; tests/transcript/test_meta_stamps.py checks them against the glyph sheet's font.
+_ADVANCES = dict(zip(" " + GLYPH_CHARACTERS, (
+    651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690, 1303, 1303, 1303,
+    1303, 1303, 1303, 1303, 1303, 1303, 1303, 690, 690, 1716, 1716, 1716, 1087, 2048, 1401, 1405, 1430, 1577,
+    1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612, 1235, 1612, 1423, 1300, 1251, 1499, 1401,
+    2025, 1403, 1251, 1403, 799, 690, 799, 1716, 1024, 1024, 1255, 1300, 1126, 1300, 1260, 721, 1300, 1298,
+    569, 569, 1186, 569, 1995, 1298, 1253, 1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075,
+    1303, 690, 1303, 1716, 651,
+), strict=True))
+
+
+def stamped_meta(text: str) -> str | None:
+    """The meta line as the joiner would draw it, or None when WeasyPrint must lay it out.
+
+    The joiner draws it when the glyph sheet holds every character and the line surely fits on
+    one line; spaces collapse as in the layout (only spaces can be among the characters then).
+    """
+    if not all(character in _ADVANCES for character in text):
+        return None
+    line = " ".join(text.split())
+    if sum(_ADVANCES[character] for character in line) * META_FONT_SIZE / 2048 > META_MAX_WIDTH:
+        return None
+    return line
 
 
 @dataclass(frozen=True)
@@ -108,15 +147,16 @@ class PartJob:
 
 @dataclass(frozen=True)
 class LinkStamp:
-    """Where the joiner draws one message's chain link line, in PDF points of its part's page."""
+    """Where the joiner draws one message's chain link line (or meta line), in PDF points of its part's page."""
 
     page: int  # page index in the part
     article: int  # which message block (Art element) of that page, counted in tree order
     x: float  # from the page's left edge
     baseline: float  # from the page's top edge
     text: str
-    # The line is an empty p.link-line block, whose (empty) P element the line fills; otherwise
-    # the line gets a P element of its own at the end of the message's Art element.
+    # The line is an empty p.link-line (p.meta-line) block, whose (empty) P element the line
+    # fills; otherwise the line gets a P element of its own at the end (start) of the message's
+    # Art element.
     placeholder: bool = False
 
 
@@ -142,6 +182,8 @@ class PartResult:
     # Per page, the day headings its running header is worked out from (empty when WeasyPrint
     # laid the headers out itself).
     days: tuple[PageDays, ...] = ()
+    # The meta lines to draw, one per message block whose line was not laid out.
+    metas: tuple[LinkStamp, ...] = ()
 
 
 def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
@@ -158,8 +200,9 @@ def render_part(job: PartJob, images: Mapping[str, bytes]) -> PartResult:
     document = html.render(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
     links = link_stamps(document)
     days = page_days(document) if job.stamp_headers else ()
+    metas = meta_stamps(document)
     pdf = document.write_pdf(pdf_variant=PDF_VARIANT)
-    return PartResult(pdf=pdf, refused=tuple(fetcher.refused), links=links, days=days)
+    return PartResult(pdf=pdf, refused=tuple(fetcher.refused), links=links, days=days, metas=metas)
 
 
 def page_days(document) -> tuple[PageDays, ...]:
@@ -220,6 +263,32 @@ def link_stamps(document) -> tuple[LinkStamp, ...]:
             else:
                 continue
             stamps.append(LinkStamp(number, ordinal, x * _PX, top * _PX + LINK_BASELINE, f"link {link}", placeholder))
+    return tuple(stamps)
+
+
+def meta_stamps(document) -> tuple[LinkStamp, ...]:
+    """Find the line each message block reserved at its top for its meta line, page by page.
+
+    A block reserves it in its top padding, which a block broken across pages keeps on its first
+    piece only; a block with files reserves it as an empty ``p.meta-line`` first child, so the
+    line may end a page alone as a laid out line would. Blocks are counted as in ``link_stamps``.
+    """
+    stamps: list[LinkStamp] = []
+    for number, page in enumerate(document.pages):
+        for ordinal, box in enumerate(_articles(page._page_box)):
+            meta = box.element.get("data-meta")
+            if not meta:
+                continue
+            if "has-files" in box.element.get("class", "").split():
+                line = box.children[0] if box.children else None
+                if line is None or line.element_tag != "p" or line.element.get("class") != "meta-line":
+                    continue  # on the block's previous page
+                top, x, placeholder = line.content_box_y(), line.content_box_x(), True
+            elif box.padding_top > 0:
+                top, x, placeholder = box.content_box_y() - META_LINE_HEIGHT / _PX, box.content_box_x(), False
+            else:
+                continue
+            stamps.append(LinkStamp(number, ordinal, x * _PX, top * _PX + META_BASELINE, meta, placeholder))
     return tuple(stamps)
 
 

@@ -19,7 +19,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf
 
 from pipeline.transcript.model import EmbeddedDocument
-from pipeline.transcript.parts import LINK_FONT_SIZE, LinkStamp, PageDays
+from pipeline.transcript.parts import LINK_FONT_SIZE, META_FONT_SIZE, LinkStamp, PageDays
 from pipeline.transcript.record import RECORD_NAME, page_digests
 from pipeline.transcript.served import MESSAGE_LINK_SCHEME
 
@@ -27,6 +27,7 @@ FOOTER_FONT = Name("/PGFooter")
 FOOTER_SIZE = 8.0
 FOOTER_BASELINE = 30.0  # points above the bottom edge, inside the 20 mm bottom margin
 LINK_GRAY = 0.4  # the former ``.link`` paragraph's color, #666
+META_GRAY = 0x33 / 0xFF  # the ``.meta`` paragraph's color, #333
 # Running headers, where WeasyPrint's @top-left and @top-right margin boxes put them: 7.5 pt,
 # #555, 16 mm from the page's sides, the line (DejaVu Sans' normal line height) centred in the
 # 18 mm top margin. tests/transcript/test_running_headers.py compares with a real layout.
@@ -66,7 +67,8 @@ class _Structure:
 
 
 def join_parts(
-    parts: Iterable[bytes | tuple[bytes, Sequence[LinkStamp]] | tuple[bytes, Sequence[LinkStamp], Sequence[PageDays]]],
+    parts: Iterable[bytes | tuple[bytes, Sequence[LinkStamp]] | tuple[bytes, Sequence[LinkStamp], Sequence[PageDays]]
+                    | tuple[bytes, Sequence[LinkStamp], Sequence[PageDays], Sequence[LinkStamp]]],
     glyph_sheet: bytes,
     documents: Sequence[EmbeddedDocument],
     now: datetime,
@@ -77,7 +79,8 @@ def join_parts(
 
     A part is its PDF bytes, or the bytes and the chain link lines to draw on its pages, and
     with ``title`` each page's day headings for the running headers the joiner stamps (``title``
-    at the top left, the day in force where the page begins at the top right).
+    at the top left, the day in force where the page begins at the top right), and the messages'
+    meta lines to draw.
     ``record`` turns the finished pages' digests into the canonical record, embedded last as
     the document's associated file so the PDF can be verified on its own.
     """
@@ -88,7 +91,7 @@ def join_parts(
     sources: list[Pdf] = []
     font = _footer_font(out, glyph_sheet, sources)
     for index, part in enumerate(parts):
-        data, links, days = (*part, ())[:3] if isinstance(part, tuple) else (part, (), ())
+        data, links, days, metas = (*part, (), ())[:4] if isinstance(part, tuple) else (part, (), (), ())
         source = Pdf.open(io.BytesIO(data))
         copied_from = _next_object_number(out)
         first_page = len(out.pages)
@@ -100,6 +103,8 @@ def join_parts(
                 width = float(page.mediabox[2]) - float(page.mediabox[0])
                 structure.overlays.setdefault(first_page + number, []).append(
                     _header_stream(font, title, day, width, float(page.mediabox[3])))
+        for number, content in _draw_meta_lines(source, metas, font).items():
+            structure.overlays.setdefault(first_page + number, []).append(content)
         for number, content in _draw_links(source, links, font).items():
             structure.overlays.setdefault(first_page + number, []).append(content)
         _append_part(out, source, structure, first=index == 0)
@@ -346,6 +351,49 @@ def _draw_links(source: Pdf, links: Sequence[LinkStamp], font: FooterFont) -> di
         y = float(page.MediaBox[3]) - link.baseline
         drawn.setdefault(link.page, []).append(
             marking + f"q {LINK_GRAY:g} g BT {FOOTER_FONT} {LINK_FONT_SIZE:g} Tf 1 0 0 1 {link.x:.2f} {y:.2f} Tm "
+            f"<{codes}> Tj ET Q{' EMC' if marking else ''}\n".encode("ascii"))
+    return {number: b"".join(lines) for number, lines in drawn.items()}
+
+
+def _draw_meta_lines(source: Pdf, metas: Sequence[LinkStamp], font: FooterFont) -> dict[int, bytes]:
+    """Tag each stamped meta line as a P element opening its message's Art element; return what to draw.
+
+    As ``_draw_links``: the content (by page index in the part) is drawn in the page's default
+    coordinates after WeasyPrint's, each line marked content whose MCID the page's parent tree
+    entry maps to its P element, which comes first in the Art element, where the laid out
+    paragraph's was.
+    """
+    if not metas:
+        return {}
+    tree = source.Root.get("/StructTreeRoot")
+    articles: dict[tuple[int, int], list[pikepdf.Object]] = {}
+    page_kids: dict[int, pikepdf.Object] = {}
+    if tree is not None:
+        _collect_articles(tree.K, articles)
+        nums = tree.ParentTree.Nums
+        page_kids = {int(nums[position]): nums[position + 1] for position in range(0, len(nums), 2)}
+    drawn: dict[int, list[bytes]] = {}
+    for meta in metas:
+        page = source.pages[meta.page].obj
+        marking = b""
+        if tree is not None:
+            article = articles[page.objgen][meta.article]
+            kids = page_kids[int(page.StructParents)]
+            mcid = len(kids)
+            if meta.placeholder:
+                element = article.K[0]
+                if element.get("/S") != Name.P or len(element.get("/K", ())) != 0:
+                    raise ValueError(f"page {meta.page}: the message's first element is not its empty meta line")
+                element.K = mcid
+            else:
+                element = source.make_indirect(Dictionary(Type=Name.StructElem, S=Name.P, P=article, Pg=page, K=mcid))
+                article.K.insert(0, element)
+            kids.append(element)
+            marking = f"/P <</MCID {mcid}>> BDC ".encode()
+        codes = "".join(f"{font.codes[character]:04x}" for character in meta.text)
+        y = float(page.MediaBox[3]) - meta.baseline
+        drawn.setdefault(meta.page, []).append(
+            marking + f"q {META_GRAY:.4f} g BT {FOOTER_FONT} {META_FONT_SIZE:g} Tf 1 0 0 1 {meta.x:.2f} {y:.2f} Tm "
             f"<{codes}> Tj ET Q{' EMC' if marking else ''}\n".encode("ascii"))
     return {number: b"".join(lines) for number, lines in drawn.items()}
 

@@ -175,12 +175,12 @@ class _PartBook:
 
     def collect(
         self, pool: PartWorkers, pending: Sequence[object]
-    ) -> Iterator[tuple[bytes, Sequence[LinkStamp], Sequence[PageDays]]]:
-        """Yield each part's PDF, chain link lines and page days in order, as each arrives."""
+    ) -> Iterator[tuple[bytes, Sequence[LinkStamp], Sequence[PageDays], Sequence[LinkStamp]]]:
+        """Yield each part's PDF, chain link lines, page days and meta lines in order, as each arrives."""
         for handle in pending:
             result = pool.result(handle)
             self.refused.extend(result.refused)
-            yield result.pdf, result.links, result.days
+            yield result.pdf, result.links, result.days, result.metas
 
     def _plan(self, shown: Sequence[TranscriptMessage]) -> AttachmentPlan:
         options = self.request.options

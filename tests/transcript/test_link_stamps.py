@@ -33,8 +33,8 @@ FORMER_CSS = ".link { font-size: 6.5pt; color: #666; margin: 0; white-space: pre
 def _former(job: PartJob) -> PartJob:
     """The same part as main rendered it before: the link as the last paragraph of each message."""
     html = re.sub(r'<p class="link-line"></p>\n?', "", job.html)
-    html, count = re.subn(r'data-link="([0-9a-f]{64})">(.*?)</article>',
-                          r'>\2<p class="link">link \1</p>\n</article>', html, flags=re.S)
+    html, count = re.subn(r'data-link="([0-9a-f]{64})"([^>]*)>(.*?)</article>',
+                          r'\2>\3<p class="link">link \1</p>\n</article>', html, flags=re.S)
     assert count == job.html.count("<article")
     return replace(job, html=html, css=job.css + "\n.message, .message.has-files { padding-bottom: 1mm }\n" + FORMER_CSS)
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import pikepdf
@@ -103,10 +104,12 @@ def join_parts(
                 width = float(page.mediabox[2]) - float(page.mediabox[0])
                 structure.overlays.setdefault(first_page + number, []).append(
                     _header_stream(font, title, day, width, float(page.mediabox[3])))
-        for number, content in _draw_meta_lines(source, metas, font).items():
-            structure.overlays.setdefault(first_page + number, []).append(content)
-        for number, content in _draw_links(source, links, font).items():
-            structure.overlays.setdefault(first_page + number, []).append(content)
+        if metas or links:
+            tags = _tags(source)
+            # Meta lines first (their MCIDs, then the links'), each kind one overlay a page.
+            for stamps, style in ((metas, _META_LINE), (links, _LINK_LINE)):
+                for number, content in _draw_lines(source, tags, stamps, font, style).items():
+                    structure.overlays.setdefault(first_page + number, []).append(content)
         _append_part(out, source, structure, first=index == 0)
         _take_stream_data(out, copied_from, _next_object_number(out))
         source.close()
@@ -313,87 +316,76 @@ def _cid_widths(w_array: Array) -> dict[int, float]:
     return widths
 
 
-def _draw_links(source: Pdf, links: Sequence[LinkStamp], font: FooterFont) -> dict[int, bytes]:
-    """Tag each chain link line as a P element closing its message's Art element; return what to draw.
+@dataclass(frozen=True)
+class _LineStyle:
+    """How one kind of stamped line is drawn and tagged."""
+
+    name: str
+    gray: str
+    size: float
+    opens: bool
+    """Its P element comes first in the message's Art element (the meta line), else last (the link line)."""
+
+
+_META_LINE = _LineStyle("meta line", f"{META_GRAY:.4f}", META_FONT_SIZE, opens=True)
+_LINK_LINE = _LineStyle("link line", f"{LINK_GRAY:g}", LINK_FONT_SIZE, opens=False)
+
+
+class _Tags(NamedTuple):
+    """A part's structure tree, read once for all its stamped lines: Art elements by page, MCID arrays by page."""
+
+    tree: pikepdf.Object | None
+    articles: dict[tuple[int, int], list[pikepdf.Object]]
+    page_kids: dict[int, pikepdf.Object]
+
+
+def _tags(source: Pdf) -> _Tags:
+    tree = source.Root.get("/StructTreeRoot")
+    articles: dict[tuple[int, int], list[pikepdf.Object]] = {}
+    page_kids: dict[int, pikepdf.Object] = {}
+    if tree is not None:
+        _collect_articles(tree.K, articles)
+        nums = tree.ParentTree.Nums
+        page_kids = {int(nums[position]): nums[position + 1] for position in range(0, len(nums), 2)}
+    return _Tags(tree, articles, page_kids)
+
+
+def _draw_lines(source: Pdf, tags: _Tags, stamps: Sequence[LinkStamp], font: FooterFont,
+                style: _LineStyle) -> dict[int, bytes]:
+    """Tag each stamped line as a P element of its message's Art element (first or last, as ``style``
+    says); return what to draw.
 
     The returned content (by page index in the part) is drawn in the page's default coordinates,
     after WeasyPrint's content; each line is marked content whose MCID the page's parent tree
-    entry maps to its new P element.
+    entry maps to its P element. A message whose line has a placeholder (an empty P laid out for
+    it) gets that element filled instead of a new one.
     """
-    if not links:
-        return {}
-    tree = source.Root.get("/StructTreeRoot")
-    articles: dict[tuple[int, int], list[pikepdf.Object]] = {}
-    page_kids: dict[int, pikepdf.Object] = {}
-    if tree is not None:
-        _collect_articles(tree.K, articles)
-        nums = tree.ParentTree.Nums
-        page_kids = {int(nums[position]): nums[position + 1] for position in range(0, len(nums), 2)}
     drawn: dict[int, list[bytes]] = {}
-    for link in links:
-        page = source.pages[link.page].obj
+    for stamp in stamps:
+        page = source.pages[stamp.page].obj
         marking = b""
-        if tree is not None:
-            article = articles[page.objgen][link.article]
-            kids = page_kids[int(page.StructParents)]
+        if tags.tree is not None:
+            article = tags.articles[page.objgen][stamp.article]
+            kids = tags.page_kids[int(page.StructParents)]
             mcid = len(kids)
-            if link.placeholder:
-                element = article.K[len(article.K) - 1]
+            if stamp.placeholder:
+                element = article.K[0 if style.opens else len(article.K) - 1]
                 if element.get("/S") != Name.P or len(element.get("/K", ())) != 0:
-                    raise ValueError(f"page {link.page}: the message's last element is not its empty link line")
+                    raise ValueError(f"page {stamp.page}: the message's {'first' if style.opens else 'last'}"
+                                     f" element is not its empty {style.name}")
                 element.K = mcid
             else:
                 element = source.make_indirect(Dictionary(Type=Name.StructElem, S=Name.P, P=article, Pg=page, K=mcid))
-                article.K.append(element)
+                if style.opens:
+                    article.K.insert(0, element)
+                else:
+                    article.K.append(element)
             kids.append(element)
             marking = f"/P <</MCID {mcid}>> BDC ".encode()
-        codes = "".join(f"{font.codes[character]:04x}" for character in link.text)
-        y = float(page.MediaBox[3]) - link.baseline
-        drawn.setdefault(link.page, []).append(
-            marking + f"q {LINK_GRAY:g} g BT {FOOTER_FONT} {LINK_FONT_SIZE:g} Tf 1 0 0 1 {link.x:.2f} {y:.2f} Tm "
-            f"<{codes}> Tj ET Q{' EMC' if marking else ''}\n".encode("ascii"))
-    return {number: b"".join(lines) for number, lines in drawn.items()}
-
-
-def _draw_meta_lines(source: Pdf, metas: Sequence[LinkStamp], font: FooterFont) -> dict[int, bytes]:
-    """Tag each stamped meta line as a P element opening its message's Art element; return what to draw.
-
-    As ``_draw_links``: the content (by page index in the part) is drawn in the page's default
-    coordinates after WeasyPrint's, each line marked content whose MCID the page's parent tree
-    entry maps to its P element, which comes first in the Art element, where the laid out
-    paragraph's was.
-    """
-    if not metas:
-        return {}
-    tree = source.Root.get("/StructTreeRoot")
-    articles: dict[tuple[int, int], list[pikepdf.Object]] = {}
-    page_kids: dict[int, pikepdf.Object] = {}
-    if tree is not None:
-        _collect_articles(tree.K, articles)
-        nums = tree.ParentTree.Nums
-        page_kids = {int(nums[position]): nums[position + 1] for position in range(0, len(nums), 2)}
-    drawn: dict[int, list[bytes]] = {}
-    for meta in metas:
-        page = source.pages[meta.page].obj
-        marking = b""
-        if tree is not None:
-            article = articles[page.objgen][meta.article]
-            kids = page_kids[int(page.StructParents)]
-            mcid = len(kids)
-            if meta.placeholder:
-                element = article.K[0]
-                if element.get("/S") != Name.P or len(element.get("/K", ())) != 0:
-                    raise ValueError(f"page {meta.page}: the message's first element is not its empty meta line")
-                element.K = mcid
-            else:
-                element = source.make_indirect(Dictionary(Type=Name.StructElem, S=Name.P, P=article, Pg=page, K=mcid))
-                article.K.insert(0, element)
-            kids.append(element)
-            marking = f"/P <</MCID {mcid}>> BDC ".encode()
-        codes = "".join(f"{font.codes[character]:04x}" for character in meta.text)
-        y = float(page.MediaBox[3]) - meta.baseline
-        drawn.setdefault(meta.page, []).append(
-            marking + f"q {META_GRAY:.4f} g BT {FOOTER_FONT} {META_FONT_SIZE:g} Tf 1 0 0 1 {meta.x:.2f} {y:.2f} Tm "
+        codes = "".join(f"{font.codes[character]:04x}" for character in stamp.text)
+        y = float(page.MediaBox[3]) - stamp.baseline
+        drawn.setdefault(stamp.page, []).append(
+            marking + f"q {style.gray} g BT {FOOTER_FONT} {style.size:g} Tf 1 0 0 1 {stamp.x:.2f} {y:.2f} Tm "
             f"<{codes}> Tj ET Q{' EMC' if marking else ''}\n".encode("ascii"))
     return {number: b"".join(lines) for number, lines in drawn.items()}
 

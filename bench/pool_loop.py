@@ -19,25 +19,16 @@ import time
 
 sys.path.insert(0, os.getcwd() + "/bench")  # the checkout run from: its corpus and its code
 sys.path.insert(0, os.getcwd())
-from datetime import datetime
 
-from run_once_bench import corpus
+from run_once_bench import scannable_messages
 
-from storage.scanning import ScannableMessage
 from usecases import scanning
 
 
 def main():
     count = int(os.environ.get("N", 20000))
     P = int(os.environ.get("P", 2))
-    records = corpus(count, count // 10)
-    convs = {r["id"]: (r["buyer"], r["seller"]) for r in records if r["type"] == "conversation"}
-    msgs = []
-    for r in records:
-        if r["type"] == "message":
-            c = int(r["conversation"][2:])
-            role = "buyer" if convs[r["conversation"]][0] == r["sender"] else "seller"
-            msgs.append(ScannableMessage(len(msgs) + 1, c, role, r["text"], datetime.fromisoformat(r["sent_at"])))
+    msgs = scannable_messages(count)
     history = collections.defaultdict(list)
     batches = []
     for b in range(0, len(msgs), 200):

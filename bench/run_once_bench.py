@@ -96,6 +96,23 @@ def corpus(messages: int, conversations: int, seed: int = 17, order: str = "grou
     return records
 
 
+def scannable_messages(count: int) -> list:
+    """The corpus's ``count`` messages (in ``count // 10`` conversations) as the scan stage reads them
+    (``storage.scanning.ScannableMessage``, row ids 1…count, conversation ids from their external ids):
+    what bench/stage_loop.py, pool_loop.py and stage_breakdown.py feed detection without a database."""
+    from storage.scanning import ScannableMessage
+
+    records = corpus(count, count // 10)
+    parties = {r["id"]: (r["buyer"], r["seller"]) for r in records if r["type"] == "conversation"}
+    messages = []
+    for r in records:
+        if r["type"] == "message":
+            role = "buyer" if parties[r["conversation"]][0] == r["sender"] else "seller"
+            messages.append(ScannableMessage(len(messages) + 1, int(r["conversation"][2:]), role, r["text"],
+                                             datetime.fromisoformat(r["sent_at"])))
+    return messages
+
+
 def run(url: str, lines: Path, data_dir: Path, reference: bool, scan: bool = True) -> dict[str, float]:
     from actors.app import set_current_app
     from usecases import responses, scanning

@@ -30,14 +30,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 root = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, root)
-from datetime import datetime  # noqa: E402
 
-from run_once_bench import corpus  # noqa: E402
+from run_once_bench import scannable_messages  # noqa: E402
 
 from pipeline.detection import conversation, decoders, languages, scanner  # noqa: E402
 from pipeline.detection.gates import message_words  # noqa: E402
 from pipeline.detection.normalise import normalise  # noqa: E402
-from storage.scanning import ScannableMessage  # noqa: E402
 from usecases import scanning  # noqa: E402
 
 cpu: collections.Counter = collections.Counter()
@@ -103,14 +101,7 @@ def remembering(domains):
 conversation._remembering = remembering
 
 count = int(os.environ.get("N", 5000))
-records = corpus(count, count // 10)
-convs = {r["id"]: (r["buyer"], r["seller"]) for r in records if r["type"] == "conversation"}
-msgs = []
-for r in records:
-    if r["type"] == "message":
-        c = int(r["conversation"][2:])
-        role = "buyer" if convs[r["conversation"]][0] == r["sender"] else "seller"
-        msgs.append(ScannableMessage(len(msgs) + 1, c, role, r["text"], datetime.fromisoformat(r["sent_at"])))
+msgs = scannable_messages(count)
 history = collections.defaultdict(list)
 domains = ("peermetals.com",)
 scanning.detect([msgs[0]], {}, domains)

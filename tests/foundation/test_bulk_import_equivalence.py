@@ -8,6 +8,7 @@ scan stage and the response sync run on each. Every table must end up identical,
 import json
 import random
 import shutil
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path, monkeypatch):
             urls.append(f"sqlite:///{tmp_path / name}.sqlite3")
         yield urls
         return
-    suffix = tmp_path.name[-8:].replace("-", "_").lower()
+    suffix = uuid.uuid4().hex[:10]  # unique per run: two runs on one server must not drop each other's databases
     with scratch_database(ADMIN_URL, f"pg_eq_ref_{suffix}") as reference, \
             scratch_database(ADMIN_URL, f"pg_eq_bulk_{suffix}") as bulk:
         yield [reference, bulk]

@@ -13,6 +13,7 @@ Every table must end up identical, row for row, ids included.
 import json
 import random
 import shutil
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def two_urls(request, sqlite_template: Path, tmp_path: Path):
             urls.append(f"sqlite:///{tmp_path / name}.sqlite3")
         yield urls
         return
-    suffix = tmp_path.name[-8:].replace("-", "_").lower()
+    suffix = uuid.uuid4().hex[:10]  # unique per run: two runs on one server must not drop each other's databases
     with scratch_database(ADMIN_URL, f"pg_scan_ref_{suffix}") as reference, \
             scratch_database(ADMIN_URL, f"pg_scan_set_{suffix}") as setbased:
         yield [reference, setbased]
@@ -179,7 +180,7 @@ def test_detection_in_two_processes_stores_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(scanning, "PENDING_BATCH_SIZE", 23)
     monkeypatch.setattr(scan_processes, "LOOKAHEAD_BATCHES", 3)  # several read-ahead rounds a wave
     waves = corpus()
-    suffix = tmp_path.name[-8:].replace("-", "_").lower()
+    suffix = uuid.uuid4().hex[:10]  # unique per run: two runs on one server must not drop each other's databases
     with scratch_database(ADMIN_URL, f"pg_scan_one_{suffix}") as one, scratch_database(ADMIN_URL, f"pg_scan_two_{suffix}") as two:
         reference = run_pipeline(one, tmp_path / "one", waves, one_by_one=False)
         pooled = run_pipeline(two, tmp_path / "two", waves, one_by_one=False, processes=2)
@@ -196,7 +197,7 @@ def test_memo_and_short_context_store_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(scanning, "PENDING_BATCH_SIZE", 23)
     monkeypatch.setattr(scan_processes, "LOOKAHEAD_BATCHES", 3)
     waves = corpus()
-    suffix = tmp_path.name[-8:].replace("-", "_").lower()
+    suffix = uuid.uuid4().hex[:10]  # unique per run: two runs on one server must not drop each other's databases
     with scratch_database(ADMIN_URL, f"pg_scan_pla_{suffix}") as plain, scratch_database(ADMIN_URL, f"pg_scan_mem_{suffix}") as remembered:
         with monkeypatch.context() as m:
             m.setattr(detecting, "_MEMORY", detecting._Memory(0))

@@ -123,7 +123,7 @@ def run(url: str, lines: Path, data_dir: Path, reference: bool, scan: bool = Tru
     settings = Settings.from_environment({"DATABASE_URL": url, "PEERGUARD_DATA_DIR": str(data_dir),
                                           "EMAIL_URL": (data_dir / "outbox").as_uri(),
                                           # `run --once`'s detection processes, as the command reads them
-                                          "PEERGUARD_SCAN_PROCESSES": os.environ.get("PEERGUARD_SCAN_PROCESSES", "1")})
+                                          "PEERGUARD_SCAN_PROCESSES": os.environ.get("PEERGUARD_SCAN_PROCESSES", "auto")})
     app = App.from_settings(settings, SilentDoorbell())
     set_current_app(app)
     now = START + timedelta(days=60)

@@ -72,8 +72,7 @@ def run(url: str, lines: Path, data_dir: Path, one_by_one: bool, staff_email: st
     env = {"DATABASE_URL": url, "PEERGUARD_DATA_DIR": str(data_dir), "EMAIL_URL": (data_dir / "outbox").as_uri()}
     if staff_email:
         env["PEERGUARD_STAFF_EMAIL"] = staff_email
-    if processes > 1:
-        env["PEERGUARD_SCAN_PROCESSES"] = str(processes)
+    env["PEERGUARD_SCAN_PROCESSES"] = str(processes)  # explicit: the default, auto, would start two on this backlog
     app = App.from_settings(Settings.from_environment(env), SilentDoorbell())
     set_current_app(app)
     now = START + timedelta(days=60)

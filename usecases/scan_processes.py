@@ -49,10 +49,10 @@ _CODE = str(Path(__file__).resolve().parents[1])
 """The checkout this module runs from: the detection processes import the same code."""
 
 
-def scan_pending_in_processes(app: App, now: datetime, one_by_one: bool = False) -> dict[str, int]:
-    """``scanning.scan_pending`` with detection in ``app.settings.scan_processes`` processes."""
+def scan_pending_in_processes(app: App, now: datetime, one_by_one: bool = False, processes: int | None = None) -> dict[str, int]:
+    """``scanning.scan_pending`` with detection in ``processes`` processes (default: ``app.settings.scan_processes``, else 2)."""
     totals = {"messages": 0, "findings": 0, "review_items": 0}
-    with Detectors(app.settings.scan_processes) as detectors:
+    with Detectors(processes or app.settings.scan_processes or 2) as detectors:
         while True:
             with app.session_factory() as session:
                 ids = store.unscanned_ids(session, limit=scanning.PENDING_BATCH_SIZE * LOOKAHEAD_BATCHES)

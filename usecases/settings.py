@@ -67,7 +67,9 @@ class Settings:
     debug: bool = False
     transcript_signing: TranscriptSigning | None = None
     log_format: str = "text"
-    scan_processes: int = 1  # `run --once`'s scan stage: processes that run detection (1: this one alone)
+    # `run --once`'s scan stage: processes that run detection (1: this one alone; None: "auto", one
+    # per core when the backlog is large enough to repay starting them, see ``scanning.scan_pending``)
+    scan_processes: int | None = None
 
     @property
     def site(self) -> str:
@@ -111,7 +113,7 @@ class Settings:
             debug=bool(env.get("PEERGUARD_DEBUG")),
             transcript_signing=_transcript_signing(env),
             log_format=log_format(env),
-            scan_processes=_read(env, "PEERGUARD_SCAN_PROCESSES", _positive_int, "1"),
+            scan_processes=_read(env, "PEERGUARD_SCAN_PROCESSES", _processes, "auto"),
         )
 
 
@@ -215,6 +217,16 @@ def _positive_int(raw: str | int) -> int:
     if value < 1:
         raise ValueError("must be at least 1")
     return value
+
+
+def _processes(raw: str | int) -> int | None:
+    """A number of processes, or None for "auto"."""
+    if isinstance(raw, str) and raw.strip().lower() == "auto":
+        return None
+    try:
+        return _positive_int(raw)
+    except ValueError:
+        raise ValueError("must be a whole number of at least 1, or auto") from None
 
 
 def _minutes(raw: str | int) -> timedelta:

@@ -14,7 +14,8 @@ from peerguard.cli._common import open_app, parse_now
 @click.option("--now", "now_text", metavar="ISO-8601", help="Act as of this time (default: the clock). Needs a zone.")
 @click.option("--interval", default=60, show_default=True, type=click.IntRange(1), help="Seconds between rounds without --once.")
 @click.option("--scan-processes", type=click.IntRange(1), default=None,
-              help="Processes running detection in the scan stage (default: PEERGUARD_SCAN_PROCESSES, else 1).")
+              help="Processes running detection in the scan stage (default: PEERGUARD_SCAN_PROCESSES, else auto: "
+                   "one per core when 2,000 messages or more wait, else this process alone).")
 def run(once: bool, now_text: str | None, interval: int, scan_processes: int | None) -> None:
     """Run every pipeline stage in-process: scanning, review housekeeping, reminders, transcripts, mail.
 

@@ -78,3 +78,36 @@ def test_actor_arguments_survive_json(stub_broker, stub_worker, app, tmp_path):
 
 def test_batches_are_bounded():
     assert 50 <= BATCH_SIZE <= 1000
+
+
+def test_auto_processes_start_detection_processes_only_for_a_large_backlog_on_several_cores(app, tmp_path, monkeypatch):
+    """PEERGUARD_SCAN_PROCESSES=auto (the default): one per core for a backlog of AUTO_BACKLOG, else in-process."""
+    from usecases import scanning
+    from usecases.settings import Settings
+
+    assert Settings.from_environment({}).scan_processes is None
+    assert Settings.from_environment({"PEERGUARD_SCAN_PROCESSES": "AUTO"}).scan_processes is None
+    assert Settings.from_environment({"PEERGUARD_SCAN_PROCESSES": "3"}).scan_processes == 3
+    load(app, tmp_path, [("b", "is the eagle still available?"), ("s", "yes"), ("s", "text me at 415 555 0123")])
+    monkeypatch.setattr(scanning.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    monkeypatch.setattr(scanning, "AUTO_BACKLOG", 4)
+    assert scanning.auto_processes(app) == 1  # three waiting: below the backlog
+    monkeypatch.setattr(scanning, "AUTO_BACKLOG", 3)
+    assert scanning.auto_processes(app) == scanning.AUTO_MAX_PROCESSES  # six cores, capped
+    monkeypatch.setattr(scanning.os, "sched_getaffinity", lambda pid: {0})
+    assert scanning.auto_processes(app) == 1  # one core: never
+
+    started = []
+    import usecases.scan_processes as pool
+
+    real = pool.Detectors.__init__
+
+    def counting(self, count):
+        started.append(count)
+        real(self, count)
+
+    monkeypatch.setattr(pool.Detectors, "__init__", counting)
+    monkeypatch.setattr(scanning.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert scan_pending(app, NOW)["messages"] == 3
+    assert started == [2]  # auto, backlog reached, two cores: two detection processes
+    assert ("phone", "+14155550123") in [(f.kind, f.value) for f in findings(app)]

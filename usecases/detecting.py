@@ -108,6 +108,18 @@ class _ConversationMemo:
             found = self.kept[(text, drop_fillers)] = kept_piece(text, drop_fillers, self.ranges_of)
         return found
 
+    def trim(self, texts: set[str]) -> _ConversationMemo:
+        """This memo, holding only these texts' readings (``trimmed`` in place: the memo taken for a
+        batch is this batch's alone, ``_Memory.take`` having removed it)."""
+        for readings in (self.scans, self.pieces):
+            if not texts.issuperset(readings):
+                for text in [t for t in readings if t not in texts]:
+                    del readings[text]
+        for readings in (self.ranges, self.kept):
+            for key in [k for k in readings if k[0] not in texts]:
+                del readings[key]
+        return self
+
     def trimmed(self, texts: set[str]) -> _ConversationMemo:
         """A copy holding only these texts' readings."""
         kept = _ConversationMemo()
@@ -121,7 +133,7 @@ class _ConversationMemo:
 class _Memory:
     """The ``_ConversationMemo`` of the most recently scanned conversations (bounded, least recently used out).
 
-    Each batch takes a conversation's memo out and puts back a copy trimmed to the texts the next
+    Each batch takes a conversation's memo out and puts it back trimmed to the texts the next
     message's context can reach; threads of one worker process share it under a lock, and a memo
     taken by two threads at once is only read twice. In `run --once`'s detection processes each
     process is handed the same conversations every batch (``usecases.scan_processes``), so its
@@ -139,7 +151,7 @@ class _Memory:
 
     def keep(self, conversation_id: int, domains: tuple[str, ...], memo: _ConversationMemo,
              recent: Sequence[Message]) -> None:
-        kept = memo.trimmed({m[2] for m in recent})
+        kept = memo.trim({m[2] for m in recent})
         with self.lock:
             self.memos[(conversation_id, domains)] = kept
             self.memos.move_to_end((conversation_id, domains))

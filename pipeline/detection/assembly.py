@@ -233,17 +233,65 @@ def kept_ranges(text: str, drop_fillers: bool) -> list[tuple[int, int]]:
     if not drop_fillers:
         return [(stripped_start, stripped_end)]
     ranges, cursor = [], stripped_start
-    for match in _filler_pattern().finditer(text, stripped_start, stripped_end):
-        if match.start() > cursor:
-            ranges.append((cursor, match.start()))
-        cursor = max(cursor, match.end())
+    for start, end in _fillers_in(text, stripped_start, stripped_end):
+        if start > cursor:
+            ranges.append((cursor, start))
+        cursor = max(cursor, end)
     if cursor < stripped_end:
         ranges.append((cursor, stripped_end))
     return ranges
 
 
+# The runs of characters a filler's lookarounds stop at ("[\w@']" in ASCII), and what follows a filler.
+_ASCII_RUN = re.compile(r"[A-Za-z0-9_@']+")
+_FILLER_TAIL = re.compile(r"[\s,:]*")
+# What may not come right before a filler ("[\w.@']" in ASCII); a run started at ``start`` may have one.
+_BEFORE_FILLER = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@'")
+
+
+def _fillers_in(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    r"""Where ``_filler_pattern().finditer(text, start, end)`` matches, as (start, end) pairs.
+
+    In an ASCII text (nearly every message), by looking each run of ``[A-Za-z0-9_@']`` up in a set
+    (``_ascii_fillers``) instead of trying the pattern's alternation at every position. The same
+    matches: a Latin filler (letters, digits, "_" and "'" only) must start where no ``[\w.@']``
+    precedes and end where no ``[\w@']`` follows, so it is a whole run whose preceding character
+    is not "." (nor, for a run cut at ``start``, a character of the run); each run matches at most one filler (the alternatives are distinct words), the
+    match then takes the ``[\s,:]*`` after it, and the next match starts after that, where no
+    run can start inside it. A non-ASCII filler matches no ASCII character, whatever its case
+    (``_ascii_fillers`` checks it; otherwise it answers None and the pattern is used).
+    """
+    fillers = _ascii_fillers() if text.isascii() else None
+    if fillers is None:
+        return [(m.start(), m.end()) for m in _filler_pattern().finditer(text, start, end)]
+    found: list[tuple[int, int]] = []
+    for run in _ASCII_RUN.finditer(text, start, end):
+        if run.group().lower() in fillers:
+            first = run.start()
+            if first == 0 or text[first - 1] not in _BEFORE_FILLER:
+                found.append((first, _FILLER_TAIL.match(text, run.end(), end).end()))
+    return found
+
+
+@lru_cache(maxsize=1)
+def _ascii_fillers() -> frozenset[str] | None:
+    """The Latin filler words lower-cased, for ``_fillers_in``; None when a filler breaks its argument."""
+    fillers = languages.VOCABULARY.fillers
+    latin = [w for w in fillers if w.isascii()]
+    if not all(re.fullmatch(r"[A-Za-z0-9_']+", w) for w in latin):
+        return None
+    for word in fillers:
+        for c in word:
+            if not c.isascii() and any(re.fullmatch(re.escape(c), chr(a), re.IGNORECASE) for a in range(128)):
+                return None
+    return frozenset(w.lower() for w in latin)
+
+
 def _kept_text(text: str, ranges: list[tuple[int, int]]) -> str:
-    return " ".join(text[s:e].strip() for s, e in ranges).strip()
+    if len(ranges) == 1:
+        s, e = ranges[0]
+        return text[s:e].strip()
+    return " ".join([text[s:e].strip() for s, e in ranges]).strip()
 
 
 @lru_cache(maxsize=16384)  # pure; a pair of neighbours meets again in the next windows and batches

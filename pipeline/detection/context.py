@@ -178,12 +178,21 @@ def clause_end(text: str, position: int) -> int:
 
 def sentence_of(text: str, start: int, end: int) -> str:
     """Return the sentence around a span, bounded to a few hundred characters."""
+    return text[_sentence_start(text, start) : _sentence_end(text, end)]
+
+
+def _sentence_start(text: str, start: int) -> int:
+    """Where ``sentence_of`` starts: after the last sentence break in the 200 characters before ``start``."""
     left = max(0, start - 200)
     for match in _SENTENCE_BREAK.finditer(text, left, start):
         left = match.end()
+    return left
+
+
+def _sentence_end(text: str, end: int) -> int:
+    """Where ``sentence_of`` ends: at the first sentence break in the 200 characters after ``end``."""
     right_match = _SENTENCE_BREAK.search(text, end, min(len(text), end + 200))
-    right = right_match.start() if right_match else min(len(text), end + 200)
-    return text[left:right]
+    return right_match.start() if right_match else min(len(text), end + 200)
 
 
 def negated_before(text: str, start: int, vocabulary: bool = True) -> bool:
@@ -239,14 +248,15 @@ def refused_after(text: str, end: int, vocabulary: bool = True) -> bool:
 _ENGLISH_CLAUSE = re.compile(r"\b(?:the|me|my|you|is|and|to|on)\b", re.IGNORECASE)
 
 
-def hearsay(text: str, start: int, end: int) -> bool:
-    """True when the sentence tells where the writer heard of something, and invites nobody."""
-    sentence_start = max(0, start - 200)
-    for match in _SENTENCE_BREAK.finditer(text, sentence_start, start):
-        sentence_start = match.end()
+def hearsay(text: str, start: int, end: int, sentence_start: int | None = None) -> bool:
+    """True when the sentence tells where the writer heard of something, and invites nobody.
+
+    ``sentence_start``: ``_sentence_start(text, start)``, when the caller has it already."""
+    if sentence_start is None:
+        sentence_start = _sentence_start(text, start)
     if _HEARSAY.search(text[sentence_start:start]) is None:
         return False
-    return _INVITATION.search(sentence_of(text, start, end)) is None
+    return _INVITATION.search(text[sentence_start : _sentence_end(text, end)]) is None
 
 
 def is_refused(text: str, start: int, end: int, vocabulary: bool = True) -> bool:
@@ -254,9 +264,13 @@ def is_refused(text: str, start: int, end: int, vocabulary: bool = True) -> bool
 
     ``vocabulary=False`` leaves out the data file's negators: a fee word after one is the dodge
     itself ("così non paghiamo la commissione", "biar nggak kena potongan")."""
-    if negated_before(text, start, vocabulary) or refused_after(text, end, vocabulary) or hearsay(text, start, end):
+    if negated_before(text, start, vocabulary) or refused_after(text, end, vocabulary):
         return True
-    sentence = _REASSURANCE.sub(" ", sentence_of(text, start, end))
+    # The sentence's start is read once for both tests (each used to look for it on its own).
+    left = _sentence_start(text, start)
+    if hearsay(text, start, end, left):
+        return True
+    sentence = _REASSURANCE.sub(" ", text[left : _sentence_end(text, end)])
     return _WARNING.search(sentence) is not None or _PLATFORM_PREFERRED.search(sentence) is not None
 
 

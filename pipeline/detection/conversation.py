@@ -150,19 +150,19 @@ def _glued_identifiers(senders: list[str | None], texts: list[str], wanted: set[
     found: list[Finding] = []
     # The pieces glued from ``first`` lie in the three messages after it.
     for first in range(0 if wanted is None else max(0, min(wanted) - 3), len(texts) - 1):
-        pieces = _EDGE_TOKEN.findall(texts[first][-64:])
-        if not pieces:
+        tail = _tail_piece(texts[first])
+        if tail is None:
             continue
-        glued, parts = pieces[-1], [(first, texts[first].rindex(pieces[-1]), len(texts[first].rstrip(" .,:;")))]
+        glued, parts = tail[0], [(first, tail[1], tail[2])]
         for index in range(first + 1, min(len(texts), first + 4)):
             if not _same_sender(senders[first], senders[index]):
                 continue
-            head = _EDGE_TOKEN.match(texts[index].strip())
-            if not head:
+            head = _head_piece(texts[index])
+            if head is None:
                 break
-            offset = texts[index].index(head.group())
-            glued += head.group()
-            parts.append((index, offset, offset + len(head.group())))
+            piece, offset = head
+            glued += piece
+            parts.append((index, offset, offset + len(piece)))
             value = _glued_value(glued)
             if value:
                 spans = tuple(Span(s, e, m) for m, s, e in parts)
@@ -173,6 +173,25 @@ def _glued_identifiers(senders: list[str | None], texts: list[str], wanted: set[
                     found.append(Finding("payment", spans, match, value, 0.95, messages=messages))
                 break
     return found
+
+
+# Pure readings of one text, remembered: a message is read again as a neighbour in the next
+# batches (each message is ``first`` for the three messages after it).
+@lru_cache(maxsize=16384)
+def _tail_piece(text: str) -> tuple[str, int, int] | None:
+    """The last ``_EDGE_TOKEN`` in the text's last 64 characters, where it is (``rindex``) and where
+    the text ends less trailing " .,:;"; None without one."""
+    pieces = _EDGE_TOKEN.findall(text[-64:])
+    if not pieces:
+        return None
+    return pieces[-1], text.rindex(pieces[-1]), len(text.rstrip(" .,:;"))
+
+
+@lru_cache(maxsize=16384)
+def _head_piece(text: str) -> tuple[str, int] | None:
+    """The ``_EDGE_TOKEN`` the stripped text starts with and its first place in the text; None without one."""
+    head = _EDGE_TOKEN.match(text.strip())
+    return None if head is None else (head.group(), text.index(head.group()))
 
 
 @lru_cache(maxsize=16384)  # pure; the same pieces are glued again for each later message within reach
@@ -324,7 +343,11 @@ def _unpack(messages: Sequence[ConversationMessage]) -> tuple[list[str | None], 
     senders: list[str | None] = []
     texts: list[str] = []
     for message in messages:
-        if isinstance(message, str):
+        if type(message) is tuple and len(message) == 2 and type(message[1]) is str:
+            # The scan stage's (role, body) pairs, without the Mapping check (an ABC's): what the last branch does.
+            senders.append(_optional_str(message[0]))
+            texts.append(message[1] or "")
+        elif isinstance(message, str):
             senders.append(None)
             texts.append(message)
         elif isinstance(message, Mapping):

@@ -206,8 +206,13 @@ def _keep(text: str, start: int, end: int, pieces: list[str], starts: list[int],
 _PLAIN_CYRILLIC = re.compile(r"[бгдёжзийлпфцчшщъыьэюяБГДЖЗИЙЛПФЦЧШЩЪЫЬЭЮЯ]")
 
 
+_CONFUSABLE_CHARS = frozenset(CONFUSABLES)
+
+
 def _unconfuse(text: str) -> str:
     """Replace look-alike letters in words that mix them with Latin or consist only of them."""
+    if _CONFUSABLE_CHARS.isdisjoint(text):
+        return text  # every match of _CONFUSABLE_WORD holds a look-alike letter: there is none to replace
     if _PLAIN_CYRILLIC.search(text):
         return _CONFUSABLE_WORD.sub(_unconfuse_mixed_word, text)
     return _CONFUSABLE_WORD.sub(_unconfuse_word, text)

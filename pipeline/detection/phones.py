@@ -87,6 +87,9 @@ _FOREIGN_REGIONS = ("GB", "AU", "IE", "NZ", "DE", "FR", "IN", "ZA", "NL", "IT", 
 _NO_TRUNK_REGIONS = ("IN", "BR", "CN", "MX")
 
 
+_new_tuple = tuple.__new__
+
+
 class DigitToken(NamedTuple):
     """One token of a digit chain: where it is and which digits it stands for.
 
@@ -251,11 +254,14 @@ def _has_spelled_digits(gate: MessageWords) -> bool:
 
 def _tokens(text: str, gate: MessageWords, spelled: bool) -> list[DigitToken]:
     """Tokenise every digit-like token of ``text``, in order."""
-    tokens = []
-    for match in _NUM_TOKEN.finditer(text):
-        token = match.group()
-        weak = len(token) == 1 and not token.isdigit()
-        tokens.append(DigitToken(match.start(), match.end(), token.translate(_LETTER_DIGITS), weak))
+    # Built with ``tuple.__new__``, which the named tuple's own ``__new__`` calls: the same
+    # DigitToken, without a Python-level call per token (a window of chat holds many: every
+    # digit run, and every standalone "I" or "o").
+    tokens = [
+        _new_tuple(DigitToken, (match.start(), match.end(), token.translate(_LETTER_DIGITS),
+                                len(token) == 1 and not token.isdigit()))
+        for match in _NUM_TOKEN.finditer(text) for token in (match.group(),)
+    ]
     if spelled:
         spoken = _spoken_numbers(text) if gate.any_word(_SPOKEN_WORDS) else []
         for match in _WORD_TOKEN.finditer(text):

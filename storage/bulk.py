@@ -81,6 +81,21 @@ def lookup_chunks(keys: Sequence[K], postgres: bool) -> Iterator[Sequence[K]]:
         yield keys[start : start + step]
 
 
+def int_array(values: Iterable[int]) -> str:
+    """PostgreSQL's text form of an ``integer[]`` (for ``CAST(:p AS integer[])``): one string parameter.
+
+    psycopg dumps a list parameter item by item in Python, with a regular expression per item
+    to decide its quoting; a batch's 200 ids as one string cost a twentieth of that.
+    """
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
+def text_array(values: Iterable[str | None]) -> str:
+    """PostgreSQL's text form of a ``text[]`` (None as NULL), every item quoted: ``int_array`` for texts."""
+    return "{" + ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v in values) + "}"
+
+
 def member_of(column: Any, name: str, postgres: bool) -> Any:
     """``column IN :name`` for a list: one array parameter on PostgreSQL, an expanding list elsewhere.
 

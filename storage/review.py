@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.review import SignalFacts, median
-from storage.bulk import member_of
+from storage.bulk import insert_json_rows, member_of
 from storage.db import is_postgres
 from storage.models import (
     ContactFinding,
@@ -273,19 +273,25 @@ def insert_items(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert new items (ids drawn in the given order); return their ids in that order."""
     if not rows:
         return []
+    if is_postgres(session) and (returned := insert_json_rows(session, ReviewItem.__table__, rows, ["id"])) is not None:
+        return sorted(row[0] for row in returned)  # drawn in the rows' order
     return list(session.scalars(_returning_insert(ReviewItem.__table__), list(rows)))
+
+
+# The scanner's inserts below go as one JSON parameter on PostgreSQL (``storage.bulk.insert_json_rows``):
+# a statement text that does not change with the number of rows.
 
 
 def add_incident_messages(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
     """Record (item id, message id) pairs of new incidents (known pairs are skipped)."""
     rows = [{"item_id": item_id, "message_id": message_id} for item_id, message_id in pairs]
-    if rows:
+    if rows and not (is_postgres(session) and insert_json_rows(session, ReviewItemMessage.__table__, rows, conflict="") is not None):
         session.execute(_item_messages_insert(session.get_bind().dialect.name), rows)
 
 
 def insert_signals(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert signals of new items, ids drawn in the given order."""
-    if rows:
+    if rows and not (is_postgres(session) and insert_json_rows(session, ReviewSignal.__table__, rows) is not None):
         session.execute(_returning_insert(ReviewSignal.__table__), list(rows)).all()
 
 
@@ -293,7 +299,8 @@ def add_history_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Append history lines (dicts of ``add_history``'s fields), ids drawn in the given order."""
     if rows:
         session.flush()  # lines added one by one earlier in this transaction come first
-        session.execute(_returning_insert(ReviewHistory.__table__), list(rows)).all()
+        if not (is_postgres(session) and insert_json_rows(session, ReviewHistory.__table__, rows) is not None):
+            session.execute(_returning_insert(ReviewHistory.__table__), list(rows)).all()
 
 
 def get_item(session: Session, item_id: int) -> ReviewItem | None:

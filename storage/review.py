@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.review import SignalFacts, median
-from storage.bulk import insert_json_rows, member_of
+from storage.bulk import insert_json_rows, int_array, member_of, text_array
 from storage.db import is_postgres
 from storage.models import (
     ContactFinding,
@@ -232,6 +232,42 @@ def _incident_anchors_query(postgres: bool):
             .select_from(Message.__table__.join(Conversation.__table__, c.id == m.conversation_id)
                          .outerjoin(User.__table__, u.id == m.sender_id))
             .where(member_of(m.id, "ids", postgres)))
+
+
+def incident_facts(session: Session, message_ids: Sequence[int], keys: Sequence[str], anchor_ids: Sequence[int],
+                   after: datetime, until: datetime) -> tuple[set[int], set[str], dict[int, AnchorFacts]]:
+    """``owned_and_taken(message_ids, keys)`` and ``incident_anchors(anchor_ids, after, until)``: one statement on PostgreSQL.
+
+    For the scanner, which reads both for every batch once its conversations are locked (the
+    anchors of every incident, those that will join an item too: a message's sender and marketplace
+    ids do not change, nor does the scanner give strikes or restrict anyone).
+    """
+    if not is_postgres(session):
+        return *owned_and_taken(session, message_ids, keys), incident_anchors(session, anchor_ids, after, until)
+    row = session.execute(_INCIDENT_FACTS, {"ids": int_array(sorted(set(message_ids))), "keys": text_array(keys),
+                                            "anchors": int_array(sorted(set(anchor_ids))), "after": after, "until": until}).one()
+    anchors = {a[0]: AnchorFacts(a[1], a[2], a[3], a[4], Person(a[5], a[6], a[7], a[8], a[9], bool(a[10])) if a[5] is not None else None,
+                                 a[11] if a[5] is not None else 0)
+               for a in row[2] or ()}  # psycopg reads the json column back as lists
+    return set(row[0]), set(row[1]), anchors
+
+
+# ``owned_and_taken``'s two reads as arrays and ``_INCIDENT_ANCHORS``' rows as one JSON array, in one row.
+_INCIDENT_FACTS = text("""
+    SELECT ARRAY(SELECT message_id FROM review_item_messages WHERE message_id = ANY(CAST(:ids AS integer[]))),
+           ARRAY(SELECT target_key FROM review_items WHERE target_key = ANY(CAST(:keys AS text[]))),
+           (SELECT json_agg(json_build_array(a.id, a.sender_id, a.conversation_external_id, a.external_id, a.body, a.user_id,
+                                             a.user_external_id, a.name, a.email, a.role, a.restricted, a.strikes))
+            FROM unnest(CAST(:anchors AS integer[])) AS i(id) CROSS JOIN LATERAL (
+                SELECT m.id, m.sender_id, c.external_id AS conversation_external_id, m.external_id, m.body,
+                       u.id AS user_id, u.external_id AS user_external_id, u.name, u.email, u.role, u.restricted,
+                       (SELECT count(*) FROM strikes s WHERE s.user_id = m.sender_id AND s.overturned_at IS NULL
+                        AND s.created_at > :after AND s.created_at <= :until) AS strikes
+                FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN users u ON u.id = m.sender_id
+                WHERE m.id = i.id LIMIT 1
+            ) AS a)
+""").bindparams(bindparam("after", type_=Strike.__table__.c.created_at.type),
+                bindparam("until", type_=Strike.__table__.c.created_at.type))
 
 
 def people(session: Session, user_ids: Sequence[int]) -> dict[int, Person]:

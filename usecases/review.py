@@ -166,24 +166,27 @@ def open_items_for_findings(session: Session, finding_ids: Sequence[int], settin
     incidents = [(conversation_id, [found[i] for i in group])
                  for conversation_id, found in sorted(by_conversation.items())
                  for group in group_incidents([_messages(f) for f in found])]
+    anchors: dict[int, store.AnchorFacts] | None = None
     if one_by_one:
         owned: set[int] = set(m for _, group in incidents for f in group for m in _messages(f))
         taken: set[str] = set()
     else:
-        owned, taken = store.owned_and_taken(session, [m for _, group in incidents for f in group for m in _messages(f)],
-                                             [_new_key(c, group) for c, group in incidents])
+        # With the anchors of every incident: what _open_new_incidents reads, in the same statement.
+        owned, taken, anchors = store.incident_facts(
+            session, [m for _, group in incidents for f in group for m in _messages(f)], [_new_key(c, group) for c, group in incidents],
+            [max(set().union(*(_messages(f) for f in group))) for _, group in incidents], now - settings.review.window, now)
     touched: list[int] = []
     fresh: list[tuple[int, list[ContactFinding]]] = []
     for conversation_id, group in incidents:
         if owned.isdisjoint(set().union(*(_messages(f) for f in group))) and _new_key(conversation_id, group) not in taken:
             fresh.append((conversation_id, group))
             continue
-        touched += _open_new_incidents(session, fresh, settings, now)
+        touched += _open_new_incidents(session, fresh, settings, now, anchors)
         fresh = []
         item_id = _open_incident(session, conversation_id, group, settings, now)
         if item_id is not None and item_id not in touched:
             touched.append(item_id)
-    return touched + _open_new_incidents(session, fresh, settings, now)
+    return touched + _open_new_incidents(session, fresh, settings, now, anchors)
 
 
 def _new_key(conversation_id: int, findings: list[ContactFinding]) -> str:
@@ -196,14 +199,15 @@ def _signal_note(findings: Sequence[Any]) -> str:
 
 
 def _open_new_incidents(session: Session, incidents: list[tuple[int, list[ContactFinding]]], settings: Settings,
-                        now: datetime) -> list[int]:
+                        now: datetime, anchors: dict[int, store.AnchorFacts] | None = None) -> list[int]:
     """Open an item for each incident none of whose messages belongs to an item yet, set-based.
 
     What ``_open_incident`` does for such an incident — create the item, add its messages and
     signals, rank it, write the ``opened`` line, the ``message.flagged`` event and, for a
     high-severity item, the ``flag-alert`` and its ``staff_alerted`` line — computed in memory
     from one read of the anchors, senders and strike counts, then written in one statement per
-    table, rows in the order one by one would have written them.
+    table, rows in the order one by one would have written them. ``anchors``: those facts, read
+    already (``store.incident_facts``), by anchor message.
     """
     if not incidents:
         return []
@@ -214,7 +218,8 @@ def _open_new_incidents(session: Session, incidents: list[tuple[int, list[Contac
         findings = sorted(group, key=lambda f: f.id)
         messages = sorted(set().union(*(_messages(f) for f in findings)))
         plans.append((conversation_id, findings, messages, max(messages)))
-    anchors = store.incident_anchors(session, [anchor for *_, anchor in plans], now - policy.window, now)
+    if anchors is None:
+        anchors = store.incident_anchors(session, [anchor for *_, anchor in plans], now - policy.window, now)
     rows, ranked = [], []
     for conversation_id, findings, messages, anchor in plans:
         facts = [SignalFacts(f.kind, f.value, f.score) for f in findings]

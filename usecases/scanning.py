@@ -142,7 +142,8 @@ def store_detected(session, app: App, detected: Detected, now: datetime, one_by_
     """Masked bodies, findings and the review items they open, in the caller's transaction."""
     # A detail split over messages is masked in each part, including parts scanned earlier.
     masked = {**detected.masked, **{mid: body for mid, body in detected.remasked.items() if mid in detected.masked}}
-    stored = store.store_scans(session, masked, detected.records, now, detected.unchanged - detected.remasked.keys())
+    # The batch's rows are locked by the caller (read_batch or lock_unscanned, in this transaction).
+    stored = store.store_scans(session, masked, detected.records, now, detected.unchanged - detected.remasked.keys(), locked=True)
     store.replace_masked(session, {mid: body for mid, body in detected.remasked.items() if mid not in masked})
     # Same transaction: a finding is never stored without its review item, nor the reverse.
     new_findings = [finding.id for finding in stored]

@@ -20,11 +20,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from pipeline.review import SignalFacts, median
+from storage.bulk import insert_json_rows, int_array, member_of, text_array
 from storage.db import is_postgres
 from storage.models import (
     ContactFinding,
@@ -130,19 +131,39 @@ def findings(session: Session, finding_ids: Sequence[int]) -> list[ContactFindin
 # --- Set-based opening of new incidents (the scanner's batch path) -----------------------------
 
 
+# The reads below are built once per dialect with one array parameter per list (``member_of``): a
+# statement whose text is the same every batch is parsed once by psycopg and prepared by
+# PostgreSQL after a few runs, where an ``IN`` list of the batch's length was a new text each time.
+
+
 def messages_with_items(session: Session, message_ids: Sequence[int]) -> set[int]:
     """Which of these messages already belong to some item's incident (merged items included)."""
-    ids = sorted(set(message_ids))
-    if not ids:
-        return set()
-    return set(session.scalars(select(ReviewItemMessage.message_id).where(ReviewItemMessage.message_id.in_(ids))))
+    return owned_and_taken(session, message_ids, [])[0]
 
 
 def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
     """Which of these item keys are taken."""
-    if not keys:
-        return set()
-    return set(session.scalars(select(ReviewItem.target_key).where(ReviewItem.target_key.in_(list(keys)))))
+    return owned_and_taken(session, [], keys)[1]
+
+
+def owned_and_taken(session: Session, message_ids: Sequence[int], keys: Sequence[str]) -> tuple[set[int], set[str]]:
+    """``messages_with_items(message_ids)`` and ``existing_keys(keys)``, in one statement."""
+    ids = sorted(set(message_ids))
+    if not ids and not keys:
+        return set(), set()
+    rows = session.execute(_owned_and_taken_query(is_postgres(session)), {"ids": ids, "keys": list(keys)}).all()
+    return {row[0] for row in rows if row[0] is not None}, {row[1] for row in rows if row[1] is not None}
+
+
+@cache
+def _owned_and_taken_query(postgres: bool):
+    from sqlalchemy import String, null, union_all
+
+    rim, item = ReviewItemMessage.__table__.c, ReviewItem.__table__.c
+    return union_all(
+        select(rim.message_id, null().cast(String).label("target_key")).where(member_of(rim.message_id, "ids", postgres)),
+        select(null().cast(Integer).label("message_id"), item.target_key).where(member_of(item.target_key, "keys", postgres)),
+    )
 
 
 @dataclass(frozen=True)
@@ -153,6 +174,8 @@ class AnchorFacts:
     conversation_external_id: str
     message_external_id: str
     body: str
+    sender: Person | None = None  # with ``incident_anchors``
+    strikes: int = 0  # with ``incident_anchors``: the sender's strikes in the window
 
 
 def anchor_facts(session: Session, message_ids: Sequence[int]) -> dict[int, AnchorFacts]:
@@ -165,6 +188,86 @@ def anchor_facts(session: Session, message_ids: Sequence[int]) -> dict[int, Anch
         .join(Conversation, Conversation.id == Message.conversation_id).where(Message.id.in_(ids))
     )
     return {row[0]: AnchorFacts(row[1], row[2], row[3], row[4]) for row in rows}
+
+
+def incident_anchors(session: Session, message_ids: Sequence[int], after: datetime, until: datetime) -> dict[int, AnchorFacts]:
+    """``anchor_facts`` with each sender (``people``) and their ``strike_counts`` in ``(after, until]``, in one statement."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return {}
+    rows = session.execute(_incident_anchors_query(is_postgres(session)), {"ids": ids, "after": after, "until": until})
+    return {row[0]: AnchorFacts(row[1], row[2], row[3], row[4],
+                                Person(row[5], row[6], row[7], row[8], row[9], bool(row[10])) if row[5] is not None else None,
+                                row[11] if row[5] is not None else 0)
+            for row in rows}
+
+
+# On PostgreSQL each anchor is looked up by its key (``LIMIT 1`` keeps the lateral join a loop of
+# lookups): planned as one join right after a bulk import (tables not yet analysed, estimated at a
+# tenth of their size), it hashed every conversation and user for a handful of anchors.
+_INCIDENT_ANCHORS = text("""
+    SELECT a.* FROM unnest(CAST(:ids AS integer[])) AS i(id) CROSS JOIN LATERAL (
+        SELECT m.id, m.sender_id, c.external_id AS conversation_external_id, m.external_id, m.body,
+               u.id AS user_id, u.external_id AS user_external_id, u.name, u.email, u.role, u.restricted,
+               (SELECT count(*) FROM strikes s WHERE s.user_id = m.sender_id AND s.overturned_at IS NULL
+                AND s.created_at > :after AND s.created_at <= :until) AS strikes
+        FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN users u ON u.id = m.sender_id
+        WHERE m.id = i.id LIMIT 1
+    ) AS a
+""").bindparams(bindparam("after", type_=Strike.__table__.c.created_at.type),
+                bindparam("until", type_=Strike.__table__.c.created_at.type))
+
+
+@cache
+def _incident_anchors_query(postgres: bool):
+    if postgres:
+        return _INCIDENT_ANCHORS
+    m, c, u, s = Message.__table__.c, Conversation.__table__.c, User.__table__.c, Strike.__table__.c
+    strikes = (select(func.count()).where(
+        s.user_id == m.sender_id, s.overturned_at.is_(None),
+        s.created_at > bindparam("after", type_=s.created_at.type), s.created_at <= bindparam("until", type_=s.created_at.type),
+    ).scalar_subquery())
+    return (select(m.id, m.sender_id, c.external_id, m.external_id, m.body,
+                   u.id, u.external_id, u.name, u.email, u.role, u.restricted, strikes)
+            .select_from(Message.__table__.join(Conversation.__table__, c.id == m.conversation_id)
+                         .outerjoin(User.__table__, u.id == m.sender_id))
+            .where(member_of(m.id, "ids", postgres)))
+
+
+def incident_facts(session: Session, message_ids: Sequence[int], keys: Sequence[str], anchor_ids: Sequence[int],
+                   after: datetime, until: datetime) -> tuple[set[int], set[str], dict[int, AnchorFacts]]:
+    """``owned_and_taken(message_ids, keys)`` and ``incident_anchors(anchor_ids, after, until)``: one statement on PostgreSQL.
+
+    For the scanner, which reads both for every batch once its conversations are locked (the
+    anchors of every incident, those that will join an item too: a message's sender and marketplace
+    ids do not change, nor does the scanner give strikes or restrict anyone).
+    """
+    if not is_postgres(session):
+        return *owned_and_taken(session, message_ids, keys), incident_anchors(session, anchor_ids, after, until)
+    row = session.execute(_INCIDENT_FACTS, {"ids": int_array(sorted(set(message_ids))), "keys": text_array(keys),
+                                            "anchors": int_array(sorted(set(anchor_ids))), "after": after, "until": until}).one()
+    anchors = {a[0]: AnchorFacts(a[1], a[2], a[3], a[4], Person(a[5], a[6], a[7], a[8], a[9], bool(a[10])) if a[5] is not None else None,
+                                 a[11] if a[5] is not None else 0)
+               for a in row[2] or ()}  # psycopg reads the json column back as lists
+    return set(row[0]), set(row[1]), anchors
+
+
+# ``owned_and_taken``'s two reads as arrays and ``_INCIDENT_ANCHORS``' rows as one JSON array, in one row.
+_INCIDENT_FACTS = text("""
+    SELECT ARRAY(SELECT message_id FROM review_item_messages WHERE message_id = ANY(CAST(:ids AS integer[]))),
+           ARRAY(SELECT target_key FROM review_items WHERE target_key = ANY(CAST(:keys AS text[]))),
+           (SELECT json_agg(json_build_array(a.id, a.sender_id, a.conversation_external_id, a.external_id, a.body, a.user_id,
+                                             a.user_external_id, a.name, a.email, a.role, a.restricted, a.strikes))
+            FROM unnest(CAST(:anchors AS integer[])) AS i(id) CROSS JOIN LATERAL (
+                SELECT m.id, m.sender_id, c.external_id AS conversation_external_id, m.external_id, m.body,
+                       u.id AS user_id, u.external_id AS user_external_id, u.name, u.email, u.role, u.restricted,
+                       (SELECT count(*) FROM strikes s WHERE s.user_id = m.sender_id AND s.overturned_at IS NULL
+                        AND s.created_at > :after AND s.created_at <= :until) AS strikes
+                FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN users u ON u.id = m.sender_id
+                WHERE m.id = i.id LIMIT 1
+            ) AS a)
+""").bindparams(bindparam("after", type_=Strike.__table__.c.created_at.type),
+                bindparam("until", type_=Strike.__table__.c.created_at.type))
 
 
 def people(session: Session, user_ids: Sequence[int]) -> dict[int, Person]:
@@ -206,19 +309,25 @@ def insert_items(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert new items (ids drawn in the given order); return their ids in that order."""
     if not rows:
         return []
+    if is_postgres(session) and (returned := insert_json_rows(session, ReviewItem.__table__, rows, ["id"])) is not None:
+        return sorted(row[0] for row in returned)  # drawn in the rows' order
     return list(session.scalars(_returning_insert(ReviewItem.__table__), list(rows)))
+
+
+# The scanner's inserts below go as one JSON parameter on PostgreSQL (``storage.bulk.insert_json_rows``):
+# a statement text that does not change with the number of rows.
 
 
 def add_incident_messages(session: Session, pairs: Sequence[tuple[int, int]]) -> None:
     """Record (item id, message id) pairs of new incidents (known pairs are skipped)."""
     rows = [{"item_id": item_id, "message_id": message_id} for item_id, message_id in pairs]
-    if rows:
+    if rows and not (is_postgres(session) and insert_json_rows(session, ReviewItemMessage.__table__, rows, conflict="") is not None):
         session.execute(_item_messages_insert(session.get_bind().dialect.name), rows)
 
 
 def insert_signals(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert signals of new items, ids drawn in the given order."""
-    if rows:
+    if rows and not (is_postgres(session) and insert_json_rows(session, ReviewSignal.__table__, rows) is not None):
         session.execute(_returning_insert(ReviewSignal.__table__), list(rows)).all()
 
 
@@ -226,7 +335,8 @@ def add_history_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Append history lines (dicts of ``add_history``'s fields), ids drawn in the given order."""
     if rows:
         session.flush()  # lines added one by one earlier in this transaction come first
-        session.execute(_returning_insert(ReviewHistory.__table__), list(rows)).all()
+        if not (is_postgres(session) and insert_json_rows(session, ReviewHistory.__table__, rows) is not None):
+            session.execute(_returning_insert(ReviewHistory.__table__), list(rows)).all()
 
 
 def get_item(session: Session, item_id: int) -> ReviewItem | None:
@@ -259,8 +369,13 @@ def lock_conversations(session: Session, conversation_ids: Sequence[int]) -> Non
     """
     if not conversation_ids or not is_postgres(session):
         return
-    session.execute(select(Conversation.id).where(Conversation.id.in_(sorted(set(conversation_ids))))
-                    .order_by(Conversation.id).with_for_update(key_share=True)).all()
+    session.execute(_lock_conversations_query(), {"ids": sorted(set(conversation_ids))}).all()
+
+
+@cache
+def _lock_conversations_query():
+    c = Conversation.__table__.c
+    return select(c.id).where(member_of(c.id, "ids", True)).order_by(c.id).with_for_update(key_share=True)
 
 
 @dataclass(frozen=True)

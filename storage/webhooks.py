@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
+from storage.bulk import insert_json_rows
 from storage.db import is_postgres
 from storage.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -26,10 +27,6 @@ class EndpointRow:
     disabled_reason: str | None
 
 
-def _endpoint(row: WebhookEndpoint) -> EndpointRow:
-    return EndpointRow(row.id, row.url, tuple(row.events), row.status, row.created_at, row.failing_since, row.disabled_reason)
-
-
 def add_endpoint(session: Session, url: str, secret: str, events: list[str], now: datetime) -> int:
     endpoint = WebhookEndpoint(url=url, secret=secret, events=events, status="enabled", created_at=now)
     session.add(endpoint)
@@ -38,7 +35,14 @@ def add_endpoint(session: Session, url: str, secret: str, events: list[str], now
 
 
 def endpoints(session: Session) -> list[EndpointRow]:
-    return [_endpoint(e) for e in session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))]
+    # Core columns, not ORM objects: the scanner reads the endpoints for every batch that flags a message.
+    return [EndpointRow(row[0], row[1], tuple(row[2]), *row[3:]) for row in session.execute(_endpoints_query())]
+
+
+@cache
+def _endpoints_query():
+    e = WebhookEndpoint.__table__.c
+    return select(e.id, e.url, e.events, e.status, e.created_at, e.failing_since, e.disabled_reason).order_by(e.id)
 
 
 def remove_endpoint(session: Session, endpoint_id: int) -> bool:
@@ -71,7 +75,8 @@ def insert_events(session: Session, events: Sequence[tuple[str, str, str, dict[s
         return
     session.flush()  # events added one by one earlier in this transaction keep their place in the order
     rows = [{"event_id": e[0], "type": e[1], "ordering_key": e[2], "payload": e[3], "created_at": now} for e in events]
-    ids = list(session.scalars(_events_insert(), rows))
+    returned = insert_json_rows(session, WebhookEvent.__table__, rows, ["id"]) if is_postgres(session) else None
+    ids = sorted(row[0] for row in returned) if returned is not None else list(session.scalars(_events_insert(), rows))
     deliveries = [
         {"endpoint_id": endpoint_id, "event_id": row_id, "ordering_key": ordering_key, "status": "pending", "attempts": 0,
          "created_at": now, "next_attempt_at": now}

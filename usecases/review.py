@@ -136,7 +136,7 @@ def _subject(session: Session, item: ReviewItem) -> Person:
 
 
 def open_items_for_findings(session: Session, finding_ids: Sequence[int], settings: Settings, now: datetime,
-                            one_by_one: bool = False) -> list[int]:
+                            one_by_one: bool = False, new_findings: Sequence[Any] | None = None) -> list[int]:
     """Put each finding on the review item of its incident; return the items touched.
 
     One incident, one item: the new findings of a conversation are grouped by shared messages
@@ -150,35 +150,43 @@ def open_items_for_findings(session: Session, finding_ids: Sequence[int], settin
     other incident goes through ``_open_incident`` one at a time, in its place in the order, so
     row ids, history lines, events and emails come out exactly as one by one (``one_by_one``,
     kept as the reference the equivalence test compares with).
+
+    ``new_findings``: the findings of ``finding_ids``, in id order, as this transaction has just
+    inserted them (``storage.scanning.StoredFinding``; no item can have them yet), so they are
+    not read back.
     """
     if not finding_ids:
         return []
     by_conversation: dict[int, list[ContactFinding]] = {}
-    for finding in store.unsignalled(session, store.findings(session, finding_ids)):
+    found = new_findings if new_findings is not None else store.unsignalled(session, store.findings(session, finding_ids))
+    for finding in found:
         by_conversation.setdefault(finding.conversation_id, []).append(finding)
     # Held until the caller commits: no other scanner looks up or opens items of these conversations meanwhile.
     store.lock_conversations(session, sorted(by_conversation))
     incidents = [(conversation_id, [found[i] for i in group])
                  for conversation_id, found in sorted(by_conversation.items())
                  for group in group_incidents([_messages(f) for f in found])]
+    anchors: dict[int, store.AnchorFacts] | None = None
     if one_by_one:
         owned: set[int] = set(m for _, group in incidents for f in group for m in _messages(f))
         taken: set[str] = set()
     else:
-        owned = store.messages_with_items(session, [m for _, group in incidents for f in group for m in _messages(f)])
-        taken = store.existing_keys(session, [_new_key(c, group) for c, group in incidents])
+        # With the anchors of every incident: what _open_new_incidents reads, in the same statement.
+        owned, taken, anchors = store.incident_facts(
+            session, [m for _, group in incidents for f in group for m in _messages(f)], [_new_key(c, group) for c, group in incidents],
+            [max(set().union(*(_messages(f) for f in group))) for _, group in incidents], now - settings.review.window, now)
     touched: list[int] = []
     fresh: list[tuple[int, list[ContactFinding]]] = []
     for conversation_id, group in incidents:
         if owned.isdisjoint(set().union(*(_messages(f) for f in group))) and _new_key(conversation_id, group) not in taken:
             fresh.append((conversation_id, group))
             continue
-        touched += _open_new_incidents(session, fresh, settings, now)
+        touched += _open_new_incidents(session, fresh, settings, now, anchors)
         fresh = []
         item_id = _open_incident(session, conversation_id, group, settings, now)
         if item_id is not None and item_id not in touched:
             touched.append(item_id)
-    return touched + _open_new_incidents(session, fresh, settings, now)
+    return touched + _open_new_incidents(session, fresh, settings, now, anchors)
 
 
 def _new_key(conversation_id: int, findings: list[ContactFinding]) -> str:
@@ -191,14 +199,15 @@ def _signal_note(findings: Sequence[Any]) -> str:
 
 
 def _open_new_incidents(session: Session, incidents: list[tuple[int, list[ContactFinding]]], settings: Settings,
-                        now: datetime) -> list[int]:
+                        now: datetime, anchors: dict[int, store.AnchorFacts] | None = None) -> list[int]:
     """Open an item for each incident none of whose messages belongs to an item yet, set-based.
 
     What ``_open_incident`` does for such an incident — create the item, add its messages and
     signals, rank it, write the ``opened`` line, the ``message.flagged`` event and, for a
     high-severity item, the ``flag-alert`` and its ``staff_alerted`` line — computed in memory
     from one read of the anchors, senders and strike counts, then written in one statement per
-    table, rows in the order one by one would have written them.
+    table, rows in the order one by one would have written them. ``anchors``: those facts, read
+    already (``store.incident_facts``), by anchor message.
     """
     if not incidents:
         return []
@@ -209,20 +218,19 @@ def _open_new_incidents(session: Session, incidents: list[tuple[int, list[Contac
         findings = sorted(group, key=lambda f: f.id)
         messages = sorted(set().union(*(_messages(f) for f in findings)))
         plans.append((conversation_id, findings, messages, max(messages)))
-    anchors = store.anchor_facts(session, [anchor for *_, anchor in plans])
-    senders = store.people(session, [a.sender_id for a in anchors.values()])
-    strikes = store.strike_counts(session, list(senders), now - policy.window, now)
+    if anchors is None:
+        anchors = store.incident_anchors(session, [anchor for *_, anchor in plans], now - policy.window, now)
     rows, ranked = [], []
     for conversation_id, findings, messages, anchor in plans:
         facts = [SignalFacts(f.kind, f.value, f.score) for f in findings]
-        sender = senders.get(anchors[anchor].sender_id)
+        sender = anchors[anchor].sender
         kind, score = most_severe_kind(f.kind for f in findings), max(f.score for f in findings)
         high = is_high_severity(facts, bool(sender and sender.restricted))
         # The item as one by one leaves it: created (version 1), then re-ranked once (version 2).
         rows.append(dict(
             target_key=incident_key(conversation_id, messages, findings[0].id), conversation_id=conversation_id,
             message_id=anchor, subject_user_id=anchors[anchor].sender_id, kind=kind, status="pending", score=score,
-            priority=queue_rank(kind, score, strikes.get(anchors[anchor].sender_id, 0), now), high_severity=high,
+            priority=queue_rank(kind, score, anchors[anchor].strikes, now), high_severity=high,
             opened_at=now, version=2,
         ))
         ranked.append((kind, high))
@@ -239,7 +247,7 @@ def _open_new_incidents(session: Session, incidents: list[tuple[int, list[Contac
         history.append(dict(item_id=item_id, actor_id=None, action="opened", from_status=None, to_status="pending",
                             note=f"new signal: {_signal_note(findings)}", at=now))
         facts = anchors[anchor]
-        sender = senders.get(facts.sender_id)
+        sender = facts.sender
         user = sender.external_id if sender else None
         events.append(("message.flagged", user, {
             "user": user, "review_item": item_id, "conversation": facts.conversation_external_id,

@@ -166,11 +166,13 @@ def _scan_ahead(app: App, detectors: Detectors, ids: list[int], now: datetime, o
 
 
 def _read(app: App, ids: Sequence[int]) -> tuple[list[store.ScannableMessage], dict[int, list[store.ScannableMessage]]]:
-    """A batch's unscanned messages and their conversations' context, as far back as detection reads."""
+    """A batch's unscanned messages and their conversations' context, as far back as detection reads.
+
+    Nothing is locked here: this transaction ends at once, and the write locks the rows
+    (``lock_unscanned``) and reads again whatever changed hands meanwhile.
+    """
     with app.session_factory() as session:
-        batch = store.load_messages(session, ids)
-        context = store.conversation_context(session, batch, scanning.CONTEXT_BEFORE)
-    return batch, context
+        return store.read_batch(session, ids, scanning.CONTEXT_BEFORE, lock=False)
 
 
 def _write(app: App, detectors: Detectors, ids: list[int], batch: list[store.ScannableMessage],
@@ -182,8 +184,8 @@ def _write(app: App, detectors: Detectors, ids: list[int], batch: list[store.Sca
         with transaction(app.session_factory) as session:
             found, count = detected, len(detected.ids)
             if store.lock_unscanned(session, ids) != detected.ids:
-                locked = store.load_messages(session, ids)
-                found, count = scanning.detect(locked, store.conversation_context(session, locked, scanning.CONTEXT_BEFORE), domains), len(locked)
+                locked, context = store.read_batch(session, ids, scanning.CONTEXT_BEFORE)
+                found, count = scanning.detect(locked, context, domains), len(locked)
             new_findings, review_items = scanning.store_detected(session, app, found, now, one_by_one)
         scanning.ring_after(app, review_items)
         return {"messages": count, "findings": len(new_findings), "review_items": len(review_items)}

@@ -85,8 +85,8 @@ def retrying_deadlocks(write: Callable[[], T]) -> T:
 
 def _scan_batch(app: App, message_ids: Sequence[int], now: datetime, one_by_one: bool) -> dict[str, int]:
     with transaction(app.session_factory) as session:
-        batch = store.load_messages(session, message_ids)
-        detected = detect(batch, store.conversation_context(session, batch, CONTEXT_BEFORE), tuple(app.settings.platform_domains))
+        batch, context = store.read_batch(session, message_ids, CONTEXT_BEFORE)
+        detected = detect(batch, context, tuple(app.settings.platform_domains))
         new_findings, review_items = store_detected(session, app, detected, now, one_by_one)
     ring_after(app, review_items)
     return {"messages": len(batch), "findings": len(new_findings), "review_items": len(review_items)}
@@ -100,6 +100,7 @@ class Detected:
     masked: dict[int, str]  # each new message's masked body
     records: list[store.FindingRecord]
     remasked: dict[int, str]  # messages a split finding touches, masked again with their parts of it
+    unchanged: frozenset[int] = frozenset()  # new messages whose masked body is their body (nothing to mask)
 
 
 def detect(
@@ -124,25 +125,30 @@ def joined(batch: Sequence[store.ScannableMessage], found: Sequence[detecting.Fo
     """
     own = {entry[0]: entry for f in found for entry in f.alone}
     masked: dict[int, str] = {}
+    unchanged: set[int] = set()
     records: list[store.FindingRecord] = []
     for m in batch:
         # A message outside every given stretch (not so in the stage: its stretch holds it) is read alone.
         _, body, records_of = own[m.id] if m.id in own else detecting.detect_alone(m.conversation_id, m.id, m.body, domains)
+        if body is None:
+            unchanged.add(m.id)
         masked[m.id] = m.body if body is None else body
         records += [store.FindingRecord(*r) for r in records_of]
     records += [store.FindingRecord(*r) for f in found for r in f.split]
     remasked = {mid: body for f in found for mid, body in f.remasked}
-    return Detected(tuple(m.id for m in batch), masked, records, remasked)
+    return Detected(tuple(m.id for m in batch), masked, records, remasked, frozenset(unchanged))
 
 
 def store_detected(session, app: App, detected: Detected, now: datetime, one_by_one: bool) -> tuple[list[int], list]:
     """Masked bodies, findings and the review items they open, in the caller's transaction."""
     # A detail split over messages is masked in each part, including parts scanned earlier.
     masked = {**detected.masked, **{mid: body for mid, body in detected.remasked.items() if mid in detected.masked}}
-    new_findings = store.save_scans(session, masked, detected.records, now)
+    # The batch's rows are locked by the caller (read_batch or lock_unscanned, in this transaction).
+    stored = store.store_scans(session, masked, detected.records, now, detected.unchanged - detected.remasked.keys(), locked=True)
     store.replace_masked(session, {mid: body for mid, body in detected.remasked.items() if mid not in masked})
     # Same transaction: a finding is never stored without its review item, nor the reverse.
-    review_items = open_items_for_findings(session, new_findings, app.settings, now, one_by_one=one_by_one)
+    new_findings = [finding.id for finding in stored]
+    review_items = open_items_for_findings(session, new_findings, app.settings, now, one_by_one=one_by_one, new_findings=stored)
     return new_findings, review_items
 
 

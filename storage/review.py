@@ -196,24 +196,26 @@ def incident_anchors(session: Session, message_ids: Sequence[int], after: dateti
     if not ids:
         return {}
     rows = session.execute(_incident_anchors_query(is_postgres(session)), {"ids": ids, "after": after, "until": until})
-    return {row[0]: AnchorFacts(row[1], row[2], row[3], row[4],
-                                Person(row[5], row[6], row[7], row[8], row[9], bool(row[10])) if row[5] is not None else None,
-                                row[11] if row[5] is not None else 0)
-            for row in rows}
+    return {row[0]: _anchor_facts(row) for row in rows}
+
+
+# One anchor's facts (message i.id: its sender, marketplace ids, body, the sender's strikes in
+# (:after, :until]), looked up by key; ``_INCIDENT_ANCHORS`` and ``_INCIDENT_FACTS`` read it per anchor.
+_ANCHOR_OF_I = """
+    SELECT m.id, m.sender_id, c.external_id AS conversation_external_id, m.external_id, m.body,
+           u.id AS user_id, u.external_id AS user_external_id, u.name, u.email, u.role, u.restricted,
+           (SELECT count(*) FROM strikes s WHERE s.user_id = m.sender_id AND s.overturned_at IS NULL
+            AND s.created_at > :after AND s.created_at <= :until) AS strikes
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN users u ON u.id = m.sender_id
+    WHERE m.id = i.id LIMIT 1
+"""
 
 
 # On PostgreSQL each anchor is looked up by its key (``LIMIT 1`` keeps the lateral join a loop of
 # lookups): planned as one join right after a bulk import (tables not yet analysed, estimated at a
 # tenth of their size), it hashed every conversation and user for a handful of anchors.
-_INCIDENT_ANCHORS = text("""
-    SELECT a.* FROM unnest(CAST(:ids AS integer[])) AS i(id) CROSS JOIN LATERAL (
-        SELECT m.id, m.sender_id, c.external_id AS conversation_external_id, m.external_id, m.body,
-               u.id AS user_id, u.external_id AS user_external_id, u.name, u.email, u.role, u.restricted,
-               (SELECT count(*) FROM strikes s WHERE s.user_id = m.sender_id AND s.overturned_at IS NULL
-                AND s.created_at > :after AND s.created_at <= :until) AS strikes
-        FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN users u ON u.id = m.sender_id
-        WHERE m.id = i.id LIMIT 1
-    ) AS a
+_INCIDENT_ANCHORS = text(f"""
+    SELECT a.* FROM unnest(CAST(:ids AS integer[])) AS i(id) CROSS JOIN LATERAL ({_ANCHOR_OF_I}) AS a
 """).bindparams(bindparam("after", type_=Strike.__table__.c.created_at.type),
                 bindparam("until", type_=Strike.__table__.c.created_at.type))
 
@@ -234,6 +236,12 @@ def _incident_anchors_query(postgres: bool):
             .where(member_of(m.id, "ids", postgres)))
 
 
+def _anchor_facts(row) -> AnchorFacts:
+    """``AnchorFacts`` of one ``_ANCHOR_OF_I`` row (id, sender id, conversation and message ids, body, the sender's columns, strikes)."""
+    person = Person(row[5], row[6], row[7], row[8], row[9], bool(row[10])) if row[5] is not None else None
+    return AnchorFacts(row[1], row[2], row[3], row[4], person, row[11] if person is not None else 0)
+
+
 def incident_facts(session: Session, message_ids: Sequence[int], keys: Sequence[str], anchor_ids: Sequence[int],
                    after: datetime, until: datetime) -> tuple[set[int], set[str], dict[int, AnchorFacts]]:
     """``owned_and_taken(message_ids, keys)`` and ``incident_anchors(anchor_ids, after, until)``: one statement on PostgreSQL.
@@ -246,26 +254,17 @@ def incident_facts(session: Session, message_ids: Sequence[int], keys: Sequence[
         return *owned_and_taken(session, message_ids, keys), incident_anchors(session, anchor_ids, after, until)
     row = session.execute(_INCIDENT_FACTS, {"ids": int_array(sorted(set(message_ids))), "keys": text_array(keys),
                                             "anchors": int_array(sorted(set(anchor_ids))), "after": after, "until": until}).one()
-    anchors = {a[0]: AnchorFacts(a[1], a[2], a[3], a[4], Person(a[5], a[6], a[7], a[8], a[9], bool(a[10])) if a[5] is not None else None,
-                                 a[11] if a[5] is not None else 0)
-               for a in row[2] or ()}  # psycopg reads the json column back as lists
+    anchors = {a[0]: _anchor_facts(a) for a in row[2] or ()}  # psycopg reads the json column back as lists
     return set(row[0]), set(row[1]), anchors
 
 
 # ``owned_and_taken``'s two reads as arrays and ``_INCIDENT_ANCHORS``' rows as one JSON array, in one row.
-_INCIDENT_FACTS = text("""
+_INCIDENT_FACTS = text(f"""
     SELECT ARRAY(SELECT message_id FROM review_item_messages WHERE message_id = ANY(CAST(:ids AS integer[]))),
            ARRAY(SELECT target_key FROM review_items WHERE target_key = ANY(CAST(:keys AS text[]))),
            (SELECT json_agg(json_build_array(a.id, a.sender_id, a.conversation_external_id, a.external_id, a.body, a.user_id,
                                              a.user_external_id, a.name, a.email, a.role, a.restricted, a.strikes))
-            FROM unnest(CAST(:anchors AS integer[])) AS i(id) CROSS JOIN LATERAL (
-                SELECT m.id, m.sender_id, c.external_id AS conversation_external_id, m.external_id, m.body,
-                       u.id AS user_id, u.external_id AS user_external_id, u.name, u.email, u.role, u.restricted,
-                       (SELECT count(*) FROM strikes s WHERE s.user_id = m.sender_id AND s.overturned_at IS NULL
-                        AND s.created_at > :after AND s.created_at <= :until) AS strikes
-                FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN users u ON u.id = m.sender_id
-                WHERE m.id = i.id LIMIT 1
-            ) AS a)
+            FROM unnest(CAST(:anchors AS integer[])) AS i(id) CROSS JOIN LATERAL ({_ANCHOR_OF_I}) AS a)
 """).bindparams(bindparam("after", type_=Strike.__table__.c.created_at.type),
                 bindparam("until", type_=Strike.__table__.c.created_at.type))
 

@@ -223,6 +223,22 @@ def read_batch(session: Session, ids: Sequence[int], before: int,
     return batch, context
 
 
+# Per conversation of the batch (b: cid, its first (fat, fid) and last (lat, lid) batch message):
+# the ``before`` messages preceding its first batch message, then the messages from it to its last
+# one, both read through ix_messages_conversation_sent. Shared by ``_READ_BATCH_SQL`` and ``_RECENT_CONTEXT``.
+_CONTEXT_OF_B = """
+    CROSS JOIN LATERAL (
+        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
+         WHERE conversation_id = b.cid AND (sent_at, id) < (b.fat, b.fid)
+         ORDER BY sent_at DESC, id DESC LIMIT :before)
+        UNION ALL
+        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
+         WHERE conversation_id = b.cid AND (sent_at, id) >= (b.fat, b.fid) AND (sent_at, id) <= (b.lat, b.lid))
+    ) AS m
+    ORDER BY m.conversation_id, m.sent_at, m.id
+"""
+
+
 # ``_RECENT_CONTEXT`` with each conversation's first and last batch message found here, the batch
 # rows locked (skipping rows another scanner holds) and marked in the last column.
 _READ_BATCH_SQL = f"""
@@ -238,38 +254,19 @@ _READ_BATCH_SQL = f"""
            m.body, m.sent_at, m.id IN (SELECT id FROM batch) AS new
     FROM b
     JOIN conversations c ON c.id = b.cid
-    CROSS JOIN LATERAL (
-        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
-         WHERE conversation_id = b.cid AND (sent_at, id) < (b.fat, b.fid)
-         ORDER BY sent_at DESC, id DESC LIMIT :before)
-        UNION ALL
-        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
-         WHERE conversation_id = b.cid AND (sent_at, id) >= (b.fat, b.fid) AND (sent_at, id) <= (b.lat, b.lid))
-    ) AS m
-    ORDER BY m.conversation_id, m.sent_at, m.id
-"""
+{_CONTEXT_OF_B}"""
 _READ_BATCH = pyformat(_READ_BATCH_SQL)
 _READ_BATCH_UNLOCKED = pyformat(_READ_BATCH_SQL.replace("FOR UPDATE SKIP LOCKED", ""))
 
 
-# Per conversation of the batch (b): the ``before`` messages preceding its first batch message,
-# then the messages from it to its last one, both read through ix_messages_conversation_sent.
-_RECENT_CONTEXT = text("""
+# ``_CONTEXT_OF_B`` for the conversations and positions given as arrays.
+_RECENT_CONTEXT = text(f"""
     SELECT m.id, m.conversation_id, CASE WHEN m.sender_id = c.seller_id THEN 'seller' ELSE 'buyer' END AS role,
            m.body, m.sent_at
     FROM unnest(CAST(:cids AS integer[]), CAST(:fat AS timestamptz[]), CAST(:fid AS integer[]),
                 CAST(:lat AS timestamptz[]), CAST(:lid AS integer[])) AS b(cid, fat, fid, lat, lid)
     JOIN conversations c ON c.id = b.cid
-    CROSS JOIN LATERAL (
-        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
-         WHERE conversation_id = b.cid AND (sent_at, id) < (b.fat, b.fid)
-         ORDER BY sent_at DESC, id DESC LIMIT :before)
-        UNION ALL
-        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
-         WHERE conversation_id = b.cid AND (sent_at, id) >= (b.fat, b.fid) AND (sent_at, id) <= (b.lat, b.lid))
-    ) AS m
-    ORDER BY m.conversation_id, m.sent_at, m.id
-""")
+{_CONTEXT_OF_B}""")
 
 
 @dataclass(frozen=True)

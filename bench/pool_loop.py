@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.getcwd() + "/bench")  # the checkout run from: its corpus and its code
 sys.path.insert(0, os.getcwd())
 
-from run_once_bench import scannable_messages
+from run_once_bench import scannable_messages, stage_batches
 
 from usecases import scanning
 
@@ -29,18 +29,7 @@ def main():
     count = int(os.environ.get("N", 20000))
     P = int(os.environ.get("P", 2))
     msgs = scannable_messages(count)
-    history = collections.defaultdict(list)
-    batches = []
-    for b in range(0, len(msgs), 200):
-        batch = msgs[b:b + 200]
-        context = {}
-        for m in batch:
-            if m.conversation_id not in context:
-                context[m.conversation_id] = history[m.conversation_id][-12:]
-            context[m.conversation_id] = context[m.conversation_id] + [m]
-        for m in batch:
-            history[m.conversation_id].append(m)
-        batches.append((batch, context))
+    batches = list(stage_batches(msgs))
     domains = ("peermetals.com",)
     cpu, wall = time.process_time(), time.perf_counter()
     out = []

@@ -113,6 +113,25 @@ def scannable_messages(count: int) -> list:
     return messages
 
 
+def stage_batches(messages: list, size: int = 200, before: int = 12):
+    """``(batch, context)`` in load order as the scan stage reads them: ``size`` messages a batch,
+    each conversation's ``before`` earlier messages then its messages of the batch (what
+    ``conversation_context`` returns). A generator: each batch's context is made when it is asked for."""
+    from collections import defaultdict
+
+    history: defaultdict[int, list] = defaultdict(list)
+    for start in range(0, len(messages), size):
+        batch = messages[start : start + size]
+        context: dict[int, list] = {}
+        for m in batch:
+            if m.conversation_id not in context:
+                context[m.conversation_id] = history[m.conversation_id][-before:]
+            context[m.conversation_id] = context[m.conversation_id] + [m]
+        for m in batch:
+            history[m.conversation_id].append(m)
+        yield batch, context
+
+
 def run(url: str, lines: Path, data_dir: Path, reference: bool, scan: bool = True) -> dict[str, float]:
     from actors.app import set_current_app
     from usecases import responses, scanning

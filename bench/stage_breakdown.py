@@ -31,7 +31,7 @@ root = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or os.path.dirname(
 sys.path.insert(0, HERE)
 sys.path.insert(0, root)
 
-from run_once_bench import scannable_messages  # noqa: E402
+from run_once_bench import scannable_messages, stage_batches  # noqa: E402
 
 from pipeline.detection import conversation, decoders, languages, scanner  # noqa: E402
 from pipeline.detection.gates import message_words  # noqa: E402
@@ -102,7 +102,6 @@ conversation._remembering = remembering
 
 count = int(os.environ.get("N", 5000))
 msgs = scannable_messages(count)
-history = collections.defaultdict(list)
 domains = ("peermetals.com",)
 scanning.detect([msgs[0]], {}, domains)
 cpu.clear()
@@ -112,15 +111,7 @@ memo_hits[0] = 0
 
 start = time.process_time()
 out = []
-for b in range(0, len(msgs), 200):
-    batch = msgs[b:b + 200]
-    context = {}
-    for m in batch:
-        if m.conversation_id not in context:
-            context[m.conversation_id] = history[m.conversation_id][-12:]
-        context[m.conversation_id] = context[m.conversation_id] + [m]
-    for m in batch:
-        history[m.conversation_id].append(m)
+for batch, context in stage_batches(msgs):
     d = scanning.detect(batch, context, domains)
     out.append((d.masked, d.records, d.remasked))
 total = time.process_time() - start

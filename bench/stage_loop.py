@@ -11,7 +11,6 @@ equal results, across checkouts). For instruction counts:
     N=5000 PROFILE=cumulative .venv/bin/python bench/stage_loop.py                         # cProfile
 """
 
-import collections
 import hashlib
 import os
 import sys
@@ -22,28 +21,19 @@ root = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or os.path.dirname(
 sys.path.insert(0, HERE)
 sys.path.insert(0, root)
 
-from run_once_bench import scannable_messages  # noqa: E402
+from run_once_bench import scannable_messages, stage_batches  # noqa: E402
 
 from usecases import scanning  # noqa: E402
 
 count = int(os.environ.get("N", 20000))
 msgs = scannable_messages(count)
-history = collections.defaultdict(list)
 domains = ("peermetals.com",)
 scanning.detect([msgs[0]], {}, domains)
 
 
 def run():
     out = []
-    for b in range(0, len(msgs), 200):
-        batch = msgs[b:b + 200]
-        context = {}
-        for m in batch:
-            if m.conversation_id not in context:
-                context[m.conversation_id] = history[m.conversation_id][-12:]
-            context[m.conversation_id] = context[m.conversation_id] + [m]
-        for m in batch:
-            history[m.conversation_id].append(m)
+    for batch, context in stage_batches(msgs):
         d = scanning.detect(batch, context, domains)
         out.append((d.masked, d.records, d.remasked))
     return out

@@ -142,9 +142,8 @@ def conversation_context(session: Session, batch: Sequence[ScannableMessage],
 
     With ``before``, only the ``before`` messages preceding each conversation's first message of
     the batch and those after it (what detection looks at); otherwise all of them. One query for
-    the whole batch: the window scan needs the messages just before each new one, and
-    per-message queries made scanning database-bound. On PostgreSQL the limit is applied by the
-    query (a conversation of thousands of messages costs as little as a short one).
+    the whole batch, the conversations read whole and trimmed here: the SQLite scan path, and the
+    reference ``read_batch``'s PostgreSQL read (limited by the query) is tested against.
     """
     first: dict[int, tuple[datetime, int]] = {}
     latest: dict[int, tuple[datetime, int]] = {}
@@ -155,17 +154,6 @@ def conversation_context(session: Session, batch: Sequence[ScannableMessage],
     if not latest:
         return {}
     context: dict[int, list[ScannableMessage]] = {cid: [] for cid in latest}
-    if before is not None and _postgres(session):
-        conversations = list(latest)
-        # All rows in one fetch: iterating the result fetches row by row (a driver call each).
-        rows = session.execute(_RECENT_CONTEXT, {
-            "cids": conversations, "before": before,
-            "fat": [first[c][0] for c in conversations], "fid": [first[c][1] for c in conversations],
-            "lat": [latest[c][0] for c in conversations], "lid": [latest[c][1] for c in conversations],
-        }).all()
-        for row in rows:
-            context[row[1]].append(ScannableMessage(*row))
-        return context
     _, _, query = _batch_queries(_postgres(session))
     for row in session.execute(query, {"conversations": list(latest)}):
         message = ScannableMessage(*row)
@@ -223,24 +211,10 @@ def read_batch(session: Session, ids: Sequence[int], before: int,
     return batch, context
 
 
-# Per conversation of the batch (b: cid, its first (fat, fid) and last (lat, lid) batch message):
+# The batch's rows (locked, skipping rows another scanner holds, and marked in the last column)
+# and, per conversation of the batch (b: its first (fat, fid) and last (lat, lid) batch message),
 # the ``before`` messages preceding its first batch message, then the messages from it to its last
-# one, both read through ix_messages_conversation_sent. Shared by ``_READ_BATCH_SQL`` and ``_RECENT_CONTEXT``.
-_CONTEXT_OF_B = """
-    CROSS JOIN LATERAL (
-        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
-         WHERE conversation_id = b.cid AND (sent_at, id) < (b.fat, b.fid)
-         ORDER BY sent_at DESC, id DESC LIMIT :before)
-        UNION ALL
-        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
-         WHERE conversation_id = b.cid AND (sent_at, id) >= (b.fat, b.fid) AND (sent_at, id) <= (b.lat, b.lid))
-    ) AS m
-    ORDER BY m.conversation_id, m.sent_at, m.id
-"""
-
-
-# ``_RECENT_CONTEXT`` with each conversation's first and last batch message found here, the batch
-# rows locked (skipping rows another scanner holds) and marked in the last column.
+# one, both read through ix_messages_conversation_sent.
 _READ_BATCH_SQL = f"""
     WITH batch AS MATERIALIZED ({_UNSCANNED_ROWS}
     ), b AS (
@@ -254,19 +228,18 @@ _READ_BATCH_SQL = f"""
            m.body, m.sent_at, m.id IN (SELECT id FROM batch) AS new
     FROM b
     JOIN conversations c ON c.id = b.cid
-{_CONTEXT_OF_B}"""
+    CROSS JOIN LATERAL (
+        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
+         WHERE conversation_id = b.cid AND (sent_at, id) < (b.fat, b.fid)
+         ORDER BY sent_at DESC, id DESC LIMIT :before)
+        UNION ALL
+        (SELECT id, conversation_id, sender_id, body, sent_at FROM messages
+         WHERE conversation_id = b.cid AND (sent_at, id) >= (b.fat, b.fid) AND (sent_at, id) <= (b.lat, b.lid))
+    ) AS m
+    ORDER BY m.conversation_id, m.sent_at, m.id
+"""
 _READ_BATCH = pyformat(_READ_BATCH_SQL)
 _READ_BATCH_UNLOCKED = pyformat(_READ_BATCH_SQL.replace("FOR UPDATE SKIP LOCKED", ""))
-
-
-# ``_CONTEXT_OF_B`` for the conversations and positions given as arrays.
-_RECENT_CONTEXT = text(f"""
-    SELECT m.id, m.conversation_id, CASE WHEN m.sender_id = c.seller_id THEN 'seller' ELSE 'buyer' END AS role,
-           m.body, m.sent_at
-    FROM unnest(CAST(:cids AS integer[]), CAST(:fat AS timestamptz[]), CAST(:fid AS integer[]),
-                CAST(:lat AS timestamptz[]), CAST(:lid AS integer[])) AS b(cid, fat, fid, lat, lid)
-    JOIN conversations c ON c.id = b.cid
-{_CONTEXT_OF_B}""")
 
 
 @dataclass(frozen=True)

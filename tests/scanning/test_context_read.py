@@ -1,7 +1,8 @@
-"""The scan stage's context read limited to what detection looks at (``conversation_context(before=N)``).
+"""The scan stage's context read limited to what detection looks at (``read_batch(ids, before=N)``).
 
-On PostgreSQL a LATERAL read per conversation (the N messages before its first batch message,
-then the batch's span); on SQLite the whole conversation trimmed in Python. Both must give the
+On PostgreSQL one statement: the batch's rows, then a LATERAL read per conversation (the N messages
+before its first batch message, then the batch's span); on SQLite (and as the reference here,
+``conversation_context(before=N)``) the whole conversation trimmed in Python. Both must give the
 full read's messages from N before the first batch message to the last, in (sent_at, id) order,
 also when several messages share a timestamp.
 """
@@ -47,6 +48,10 @@ def test_context_limited_to_what_detection_reads(app, tmp_path):
             for cid, messages in full.items():
                 first = next(i for i, m in enumerate(messages) if m.id == batch[[b.conversation_id for b in batch].index(cid)].id)
                 assert limited[cid] == messages[max(0, first - before) :], (before, cid)
+            for lock in (True, False):  # the scan stage's read, locking (workers) or not (read-ahead)
+                read, context = store.read_batch(session, [m.id for m in reversed(batch)], before, lock=lock)
+                assert read == batch and context == limited, (before, lock)
+            session.rollback()  # the locks of the locking read
         long_id = by_external["long29"].conversation_id
         assert [m.body for m in store.conversation_context(session, batch, 12)[long_id]][:2] == ["long 17", "long 18"]
         assert len(full[long_id]) == 36 and full[long_id][-1].body == "long 35"

@@ -136,18 +136,9 @@ def findings(session: Session, finding_ids: Sequence[int]) -> list[ContactFindin
 # PostgreSQL after a few runs, where an ``IN`` list of the batch's length was a new text each time.
 
 
-def messages_with_items(session: Session, message_ids: Sequence[int]) -> set[int]:
-    """Which of these messages already belong to some item's incident (merged items included)."""
-    return owned_and_taken(session, message_ids, [])[0]
-
-
-def existing_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    """Which of these item keys are taken."""
-    return owned_and_taken(session, [], keys)[1]
-
-
 def owned_and_taken(session: Session, message_ids: Sequence[int], keys: Sequence[str]) -> tuple[set[int], set[str]]:
-    """``messages_with_items(message_ids)`` and ``existing_keys(keys)``, in one statement."""
+    """Which of these messages already belong to some item's incident (merged items included), and
+    which of these item keys are taken, in one statement."""
     ids = sorted(set(message_ids))
     if not ids and not keys:
         return set(), set()
@@ -178,20 +169,9 @@ class AnchorFacts:
     strikes: int = 0  # with ``incident_anchors``: the sender's strikes in the window
 
 
-def anchor_facts(session: Session, message_ids: Sequence[int]) -> dict[int, AnchorFacts]:
-    """Sender, conversation and message ids (c-…, m-…) and text of each message, by row id."""
-    ids = sorted(set(message_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Message.id, Message.sender_id, Conversation.external_id, Message.external_id, Message.body)
-        .join(Conversation, Conversation.id == Message.conversation_id).where(Message.id.in_(ids))
-    )
-    return {row[0]: AnchorFacts(row[1], row[2], row[3], row[4]) for row in rows}
-
-
 def incident_anchors(session: Session, message_ids: Sequence[int], after: datetime, until: datetime) -> dict[int, AnchorFacts]:
-    """``anchor_facts`` with each sender (``people``) and their ``strike_counts`` in ``(after, until]``, in one statement."""
+    """Per anchor message (by row id): its sender, conversation and message ids (c-…, m-…), text,
+    the sender (a ``Person``) and their strikes given in ``(after, until]`` and not overturned, in one statement."""
     ids = sorted(set(message_ids))
     if not ids:
         return {}
@@ -267,27 +247,6 @@ _INCIDENT_FACTS = text(f"""
             FROM unnest(CAST(:anchors AS integer[])) AS i(id) CROSS JOIN LATERAL ({_ANCHOR_OF_I}) AS a)
 """).bindparams(bindparam("after", type_=Strike.__table__.c.created_at.type),
                 bindparam("until", type_=Strike.__table__.c.created_at.type))
-
-
-def people(session: Session, user_ids: Sequence[int]) -> dict[int, Person]:
-    """The users with these row ids."""
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    return {user.id: _person(user) for user in session.scalars(select(User).where(User.id.in_(ids)))}
-
-
-def strike_counts(session: Session, user_ids: Sequence[int], after: datetime, until: datetime) -> dict[int, int]:
-    """Per user, strikes given in ``(after, until]`` and not overturned (users without any: absent)."""
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Strike.user_id, func.count()).where(
-            Strike.user_id.in_(ids), Strike.overturned_at.is_(None), Strike.created_at > after, Strike.created_at <= until,
-        ).group_by(Strike.user_id)
-    )
-    return {user_id: count for user_id, count in rows}
 
 
 @cache

@@ -193,7 +193,7 @@ def scan_pending(app: App, now: datetime, one_by_one: bool = False) -> dict[str,
 
 AUTO_BACKLOG = 2_000
 """Unscanned messages from which ``PEERGUARD_SCAN_PROCESSES=auto`` (the default) runs detection in
-one process per core: below it, starting the processes (about 0.2 s of CPU each) costs about what
+one process per core: below it, starting the processes (about 0.12 s of CPU each) costs about what
 they save. Measured on this project's 2-core machine, quiet, bench/run_once_bench.py's 20,000
 messages: 2,183 msg/s in one process, 3,550 msg/s with two."""
 AUTO_MAX_PROCESSES = 4

@@ -109,7 +109,7 @@ class _ConversationMemo:
         return found
 
     def trim(self, texts: set[str]) -> _ConversationMemo:
-        """This memo, holding only these texts' readings (``trimmed`` in place: the memo taken for a
+        """This memo, holding only these texts' readings, trimmed in place (the memo taken for a
         batch is this batch's alone, ``_Memory.take`` having removed it)."""
         for readings in (self.scans, self.pieces):
             if not texts.issuperset(readings):
@@ -119,15 +119,6 @@ class _ConversationMemo:
             for key in [k for k in readings if k[0] not in texts]:
                 del readings[key]
         return self
-
-    def trimmed(self, texts: set[str]) -> _ConversationMemo:
-        """A copy holding only these texts' readings."""
-        kept = _ConversationMemo()
-        kept.scans = {t: f for t, f in self.scans.items() if t in texts}
-        kept.pieces = {t: p for t, p in self.pieces.items() if t in texts}
-        kept.ranges = {k: r for k, r in self.ranges.items() if k[0] in texts}
-        kept.kept = {k: r for k, r in self.kept.items() if k[0] in texts}
-        return kept
 
 
 class _Memory:

@@ -110,7 +110,7 @@ def test_unpack_of_pairs_is_the_general_reading():
     assert texts == ["hi", "x", "", "", "n", "plain", "m", "t", "list", "b"]
 
 
-def test_memo_trimmed_in_place_keeps_what_the_copy_kept():
+def test_memo_trimmed_in_place_keeps_only_the_kept_texts_readings_in_order():
     from usecases import detecting
 
     memo = detecting._ConversationMemo()
@@ -121,9 +121,13 @@ def test_memo_trimmed_in_place_keeps_what_the_copy_kept():
         for drop in (False, True):
             memo.kept_of(text, drop)
     keep = {"b 2", "d 4", "not read"}
-    copy = memo.trimmed(keep)
+    expected = {"scans": {t: f for t, f in memo.scans.items() if t in keep},
+                "pieces": {t: p for t, p in memo.pieces.items() if t in keep},
+                "ranges": {k: r for k, r in memo.ranges.items() if k[0] in keep},
+                "kept": {k: r for k, r in memo.kept.items() if k[0] in keep}}
+    assert all(len(expected[name]) < len(getattr(memo, name)) for name in expected)  # something to drop
     same = memo.trim(keep)
     assert same is memo
-    for name in ("scans", "pieces", "ranges", "kept"):
-        assert getattr(memo, name) == getattr(copy, name)
-        assert list(getattr(memo, name)) == list(getattr(copy, name))
+    for name, readings in expected.items():
+        assert getattr(memo, name) == readings
+        assert list(getattr(memo, name)) == list(readings)

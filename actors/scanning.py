@@ -19,8 +19,10 @@ def scan_messages(message_ids: list[int]) -> None:
     app = current_app()
     # Out of the queue now: if this process dies mid-scan the catch-up sweep must ring again.
     forget_scan_rings(message_ids)
-    count_stage("scan", scanning.scan_batch(app, message_ids, datetime.now(UTC)))
-    for seconds in scan_latencies(app, message_ids):
+    started = datetime.now(UTC)
+    count_stage("scan", scanning.scan_batch(app, message_ids, started))
+    # From each message's commit to this batch's commit (its findings visible), for the messages it scanned.
+    for seconds in scan_latencies(app, message_ids, scanned_at=started, committed=datetime.now(UTC)):
         COMMIT_TO_FINDING.observe(seconds)
 
 

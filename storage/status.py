@@ -69,11 +69,16 @@ def outbox_counts(reader: Reader) -> dict[str, int]:
     return {status: count for status, count in reader.rows(_OUTBOX_COUNTS)}
 
 
-def commit_to_scan_seconds(reader: Reader, message_ids: list[int]) -> list[float]:
-    """For scanned messages among ``message_ids``: seconds from being recorded to being scanned."""
+def scan_times(reader: Reader, message_ids: list[int]) -> list[tuple[datetime, datetime]]:
+    """``(recorded_at, scanned_at)`` in UTC of the scanned messages among ``message_ids``."""
     if not message_ids:
         return []
     listed, parameters = placeholders("m", message_ids)
     rows = reader.rows(f"SELECT recorded_at, scanned_at FROM messages WHERE id IN ({listed}) AND scanned_at IS NOT NULL",
                        parameters)
-    return [max(0.0, (utc(scanned) - utc(recorded)).total_seconds()) for recorded, scanned in rows]
+    return [(utc(recorded), utc(scanned)) for recorded, scanned in rows]
+
+
+def commit_to_scan_seconds(reader: Reader, message_ids: list[int]) -> list[float]:
+    """For scanned messages among ``message_ids``: seconds from being recorded to being scanned."""
+    return [max(0.0, (scanned - recorded).total_seconds()) for recorded, scanned in scan_times(reader, message_ids)]

@@ -1,6 +1,7 @@
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select, update
 
 from actors.scanning import scan_messages
@@ -111,3 +112,23 @@ def test_auto_processes_start_detection_processes_only_for_a_large_backlog_on_se
     assert scan_pending(app, NOW)["messages"] == 3
     assert started == [2]  # auto, backlog reached, two cores: two detection processes
     assert ("phone", "+14155550123") in [(f.kind, f.value) for f in findings(app)]
+
+
+def test_scan_latencies_count_what_the_batch_scanned_up_to_its_commit(app, tmp_path):
+    """The commit→finding histogram: only the messages this batch scanned (one was scanned by an
+    earlier batch, which counted it), each from its commit to this batch's commit."""
+    from usecases.status import scan_latencies
+
+    ids = load(app, tmp_path, [("b", "hello"), ("s", "hi, it's available"), ("b", "price?")])
+    scan_batch(app, ids[:1], NOW)
+    started = NOW + timedelta(minutes=10)
+    assert scan_batch(app, ids, started)["messages"] == 2  # the first one is skipped: scanned already
+    committed = datetime.now(timezone.utc) + timedelta(seconds=3)
+    with app.session_factory() as s:
+        recorded = dict(s.execute(select(Message.id, Message.recorded_at).where(Message.id.in_(ids))).all())
+    expected = sorted((committed - recorded[i].replace(tzinfo=recorded[i].tzinfo or timezone.utc)).total_seconds()
+                      for i in ids[1:])
+    got = sorted(scan_latencies(app, ids, scanned_at=started, committed=committed))
+    assert len(got) == 2 and all(seconds >= 3 for seconds in got)
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert len(scan_latencies(app, ids)) == 3  # without the batch's times: every scanned message, up to its scan time

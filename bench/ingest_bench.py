@@ -16,6 +16,9 @@ backends serving the database (from /proc, as bench/run_once_bench.py's ``server
 text from the server's log (``--log``, lines filtered by this database's name): parse, bind
 and execute durations added up.
 
+``--analyze``: ANALYZE after the warm-up; otherwise the planner sees the tables as never analysed
+(a run is shorter than autovacuum's first look), as in the first minute of bench/e2e_load.py.
+
 ``--fixed-clock``: messages' times and the ingest's ``now`` come from a fixed clock, so two
 runs (two checkouts) store identical rows; ``--dump FILE`` then writes every table the ingest
 writes, ordered by the marketplace's ids, for ``diff``.
@@ -167,6 +170,8 @@ def main() -> None:
     parser.add_argument("--statements", action="store_true", help="per-statement server time from the server's log")
     parser.add_argument("--log", type=Path, default=Path("/var/log/postgresql/postgresql-15-main.log"))
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--analyze", action="store_true", help="ANALYZE the database after the warm-up (statistics as"
+                        " autovacuum would give them; by default the tables are as fresh as the bench made them)")
     parser.add_argument("--fixed-clock", action="store_true", help="message times and `now` from a fixed clock")
     parser.add_argument("--dump", type=Path, help="write the tables the ingest writes here (use with --fixed-clock)")
     args = parser.parse_args()
@@ -205,6 +210,12 @@ def main() -> None:
         for k in range(args.warmup):
             ingest(k, offer.records(args.batch))
         batches = [offer.records(args.batch) for _ in range(args.batches)]
+        if args.analyze:
+            from sqlalchemy import text
+
+            with app.engine.connect() as connection:
+                connection.execute(text("ANALYZE"))
+                connection.commit()
         offset = args.log.stat().st_size if args.statements else 0
         wall, cpu, server = time.perf_counter(), time.process_time(), backend_cpu(app.engine)
         for k, records in enumerate(batches, start=args.warmup):

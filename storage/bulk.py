@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, JSON, TypeDecorator, any_, bindparam, cast, func, select, text
+from sqlalchemy import ARRAY, JSON, String, TypeDecorator, any_, bindparam, cast, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -171,10 +171,12 @@ def member_of_set(column: Any, name: str, postgres: bool) -> Any:
     of its generic plan (a loaded machine), 1.1 ms as a semi-join, which the planner hashes or probes
     through the index whatever the statistics; its server-logged time in bench/ingest_bench.py fell from
     1,191 to 74 ms over 60 batches (docs/benchmarks.md, "s11-ingest"). The same rows as ``member_of``, duplicates
-    in the list included; an expanding list elsewhere.
+    in the list included (a string key is cast to ``varchar[]`` with no length: ``varchar(128)[]`` would
+    cut a longer key down to one that may be stored); an expanding list elsewhere.
     """
     if postgres:
-        return column.in_(select(func.unnest(cast(bindparam(name), ARRAY(column.type)))).scalar_subquery())
+        element = String() if isinstance(column.type, String) else column.type
+        return column.in_(select(func.unnest(cast(bindparam(name), ARRAY(element)))).scalar_subquery())
     return column.in_(bindparam(name, expanding=True))
 
 

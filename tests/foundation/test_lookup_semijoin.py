@@ -40,6 +40,12 @@ def test_lookups_find_the_listed_rows_once_each_with_repeats_and_unknown_keys(db
             assert (found["c-7"].buyer, found["c-7"].seller) == ("u-7", "u-8")
             assert sorted(store.users_by_external_id(session, ["u-1", "u-1", "u-30", "x"])) == ["u-1", "u-30"]
             assert store.conversations_with_participants(session, []) == {}
+            # A key longer than the column is nobody's, not the stored id it starts with.
+            store.insert_rows(session, "conversation", [{"external_id": "c" * 128, "buyer_id": found["c-3"].buyer_id,
+                                                         "seller_id": found["c-3"].seller_id, "subject": None,
+                                                         "order_ref": None}])
+            assert list(store.conversations_with_participants(session, ["c" * 128, "c" * 129])) == ["c" * 128]
+            assert list(store.conversations_by_external_id(session, ["c" * 129])) == []
             postgres = is_postgres(session)
             c = Conversation.__table__.c
             ids = [found["c-3"].id, found["c-3"].id, found["c-29"].id, 10_000]

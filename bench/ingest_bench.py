@@ -38,6 +38,7 @@ import collections
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -236,6 +237,7 @@ def main() -> None:
         app.dispose()
     finally:
         drop_database(ADMIN_URL, name)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -142,7 +142,7 @@ def _conversations_with_participants_query(postgres: bool):
     return (select(conversation.c.external_id, conversation.c.id, conversation.c.buyer_id, conversation.c.seller_id,
                    buyer.c.external_id, seller.c.external_id)
             .join(buyer, buyer.c.id == conversation.c.buyer_id).join(seller, seller.c.id == conversation.c.seller_id)
-            .where(bulk.member_of(conversation.c.external_id, "external_ids", postgres)))
+            .where(bulk.member_of_set(conversation.c.external_id, "external_ids", postgres)))
 
 
 def conversations_with_participants(session: Session, external_ids: Sequence[str]) -> dict[str, ConversationParticipants]:
@@ -160,10 +160,10 @@ def conversations_with_participants(session: Session, external_ids: Sequence[str
 def _lookup_query(table: Any, columns: tuple[str, ...], postgres: bool) -> Any:
     """Built once: ``columns`` of ``table``'s rows whose external id is in the list ``external_ids``.
 
-    One array parameter on PostgreSQL (``bulk.member_of``): an expanding list of a thousand
-    placeholders is a query text psycopg parses again on every execution.
+    One array parameter on PostgreSQL (``bulk.member_of_set``, a semi-join, not a linear ``= ANY``):
+    an expanding list of a thousand placeholders is a query text psycopg parses again on every execution.
     """
-    return select(*(table.c[c] for c in columns)).where(bulk.member_of(table.c.external_id, "external_ids", postgres))
+    return select(*(table.c[c] for c in columns)).where(bulk.member_of_set(table.c.external_id, "external_ids", postgres))
 
 
 def _lookup(session: Session, table: Any, columns: tuple[str, ...], external_ids: Sequence[str]) -> Iterator[Any]:

@@ -252,7 +252,7 @@ def _load_rows_query(postgres: bool):
 def _load_reads_query(postgres: bool):
     r = ConversationRead.__table__.c
     return select(r.conversation_id, r.user_id, r.last_read_at).where(
-        bulk.member_of(r.conversation_id, "conversations", postgres))
+        bulk.member_of_set(r.conversation_id, "conversations", postgres))
 
 
 def _load_rows(session: Session, keys: list[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:

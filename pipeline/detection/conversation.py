@@ -409,8 +409,10 @@ def _starts(senders: list[str | None], count: int, window: int, wanted: set[int]
     """
     if wanted is None:
         return range(count)
-    return sorted({first for index in wanted for first in range(max(0, index - 2 * window + 1), min(index + 1, count))
-                   if _same_sender(senders[first], senders[index])})
+    # ``_same_sender`` inlined (a Python call per candidate start cost more than the test).
+    return sorted({first for index in wanted for sender in (senders[index],)
+                   for first in range(max(0, index - 2 * window + 1), min(index + 1, count))
+                   if sender is None or senders[first] is None or senders[first] == sender})
 
 
 def _narrowest(members: list[int], wanted: set[int] | None) -> int:
@@ -431,8 +433,10 @@ def _members(senders: list[str | None], texts: list[str], first: int, window: in
     if len(texts[first]) > MAX_WINDOW_MESSAGE_CHARS:
         return [first]
     members = [first]
+    sender = senders[first]
     for index in range(first + 1, min(len(texts), first + 2 * window)):
-        if not _same_sender(senders[first], senders[index]):
+        # ``_same_sender(sender, senders[index])``, inlined: this walk is made for every start of every stretch.
+        if sender is not None and senders[index] is not None and senders[index] != sender:
             continue
         if len(texts[index]) > MAX_WINDOW_MESSAGE_CHARS or len(members) == window:
             break

@@ -64,7 +64,7 @@ def timed(who: str, scan):
         spent = time.process_time() - start
         timing[0] += spent
         start = time.process_time()
-        key = (who, gates_of(text), "found" if found else "nothing")
+        key = (who, gates_of(text if isinstance(text, str) else " ".join(text)), "found" if found else "nothing")
         timing[1] += time.process_time() - start
         cpu[key] += spent
         calls[key] += 1
@@ -76,6 +76,7 @@ def timed(who: str, scan):
 scanning.scan_text = timed("alone", scanner.scan_text)
 # Windows and variants: _remembering's scanners call these module names.
 conversation.scan_text = timed("window", scanner.scan_text)
+conversation.scan_joined = timed("window", scanner.scan_joined)  # windows' scans, their parts given
 conversation.scan_text_without_phones = timed("variant", scanner.scan_text_without_phones)
 _remembering = conversation._remembering
 memo_hits = [0]
@@ -86,9 +87,9 @@ def remembering(domains):
     seen: set[str] = set()
     inner_scan = scan
 
-    def scan_remembered(text):
+    def scan_remembered(text, parts=None):
         seen.add(text)
-        return inner_scan(text)
+        return inner_scan(text, parts)
 
     def variant_counted(text):
         if text in seen:

@@ -81,7 +81,7 @@ def main() -> None:
 
         profiler = cProfile.Profile()
         profiler.runcall(run)
-        pstats.Stats(profiler).sort_stats(os.environ["PROFILE"]).print_stats(40)
+        pstats.Stats(profiler).sort_stats(os.environ["PROFILE"]).print_stats(int(os.environ.get("LINES", 40)))
     else:
         run()
     steady = spent["steady"] / spent["steady_messages"] * 1e6 if spent["steady_messages"] else float("nan")

@@ -16,7 +16,7 @@ from pipeline.detection import assembly
 from pipeline.detection.checksums import crypto_address_chain, iban_valid
 from pipeline.detection.context import keeps_to_platform
 from pipeline.detection.findings import Finding, Span
-from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_text, scan_text_without_phones
+from pipeline.detection.scanner import DEFAULT_PLATFORM_DOMAINS, scan_joined, scan_text, scan_text_without_phones
 
 DEFAULT_WINDOW = 6
 # Split attempts are made of short fragments; long messages are scanned alone, which also keeps
@@ -109,21 +109,24 @@ def _candidates(
     yield from _answered_handles(senders, texts, alone, wanted)
 
 
-def _remembering(domains: tuple[str, ...]) -> tuple[Scanner, Scanner]:
+def _remembering(domains: tuple[str, ...]) -> tuple[Callable[[str, list[str] | None], list[Finding]], Scanner]:
     """``scan_text`` with these domains, remembering each text's findings for as long as it is kept;
     and the scanner of assembled variants, which keep no phone finding (``_GLUED_KINDS``).
 
-    The variant scanner answers from the first one's memo when a window joined the same text, and
+    A window's scan is given the messages it joins (``scan_joined``: the same findings, the gate's
+    words read once a message). The variant scanner answers from the first one's memo when a window joined the same text, and
     otherwise with ``scan_text_without_phones`` (the same findings less phones, mostly without
     running the phone detector), remembered apart.
     """
     memo: dict[str, list[Finding]] = {}
     without_phones: dict[str, list[Finding]] = {}
 
-    def scan(text: str) -> list[Finding]:
+    def scan(text: str, parts: list[str] | None = None) -> list[Finding]:
+        # ``parts``: the messages a window joins (``text`` is them joined with spaces), read once each.
         found = memo.get(text)
         if found is None:
-            found = memo[text] = scan_text(text, platform_domains=domains)
+            found = memo[text] = (scan_text(text, platform_domains=domains) if parts is None
+                                  else scan_joined(parts, platform_domains=domains))
         return found
 
     def scan_variant(text: str) -> list[Finding]:
@@ -371,7 +374,7 @@ def _in_message(finding: Finding, index: int) -> Finding:
 
 
 def _window_findings(
-    senders: list[str | None], texts: list[str], scan: Scanner, window: int, wanted: set[int] | None = None,
+    senders: list[str | None], texts: list[str], scan: Callable[[str, list[str]], list[Finding]], window: int, wanted: set[int] | None = None,
     runs: _Runs | None = None,
 ) -> Iterable[Finding]:
     """Yield findings from every same-sender window of short messages, widest window first.
@@ -384,8 +387,12 @@ def _window_findings(
     for first in _starts(senders, len(texts), window, wanted):
         members = runs.members(first, window)
         for size in range(len(members), _narrowest(members, wanted) - 1, -1):
+            parts = [texts[i] for i in members[:size]]
+            found = scan(" ".join(parts), parts)  # ``_join``'s text; its offsets only for a finding to locate
+            if not found:
+                continue
             joined = _join(texts, members[:size])
-            for finding in scan(joined.text):
+            for finding in found:
                 spans = [piece for span in finding.spans for piece in joined.locate(span.start, span.end)]
                 if spans:
                     if finding.kind == "url":
@@ -402,8 +409,10 @@ def _starts(senders: list[str | None], count: int, window: int, wanted: set[int]
     """
     if wanted is None:
         return range(count)
-    return sorted({first for index in wanted for first in range(max(0, index - 2 * window + 1), min(index + 1, count))
-                   if _same_sender(senders[first], senders[index])})
+    # ``_same_sender`` inlined (a Python call per candidate start cost more than the test).
+    return sorted({first for index in wanted for sender in (senders[index],)
+                   for first in range(max(0, index - 2 * window + 1), min(index + 1, count))
+                   if sender is None or senders[first] is None or senders[first] == sender})
 
 
 def _narrowest(members: list[int], wanted: set[int] | None) -> int:
@@ -424,8 +433,10 @@ def _members(senders: list[str | None], texts: list[str], first: int, window: in
     if len(texts[first]) > MAX_WINDOW_MESSAGE_CHARS:
         return [first]
     members = [first]
+    sender = senders[first]
     for index in range(first + 1, min(len(texts), first + 2 * window)):
-        if not _same_sender(senders[first], senders[index]):
+        # ``_same_sender(sender, senders[index])``, inlined: this walk is made for every start of every stretch.
+        if sender is not None and senders[index] is not None and senders[index] != sender:
             continue
         if len(texts[index]) > MAX_WINDOW_MESSAGE_CHARS or len(members) == window:
             break

@@ -9,7 +9,8 @@ Gates only ever skip work: a gate that passes means "run the detector", never "r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "|": "l"})
 _WORD = re.compile(r"[a-z]+")
@@ -179,3 +180,48 @@ def message_words(text: str) -> MessageWords:
         words.extend(_words(mixed))
         lowered = lowered + " " + mixed
     return MessageWords(frozenset(words), digits, lowered)
+
+
+def joined_message_words(parts: Sequence[str]) -> MessageWords:
+    """``message_words(" ".join(parts))`` for ASCII ``parts``, from each part's remembered reading.
+
+    A conversation's windows join the same messages again and again (each new message's windows
+    are suffixes of one another, and each message is in the windows of the next dozen), so each
+    part is read once (``_part_reading``) and the readings are combined. The same answer, because
+    with ASCII text every step of ``message_words`` either works character by character or stops
+    at the joining space, which is no letter, digit or token character:
+
+    * ``lower`` maps each ASCII character alone, so the joined text lowers to the lowered parts
+      joined with spaces;
+    * words are runs of letters and digits are counted one by one: the words are the parts'
+      words, the digits the sum of theirs;
+    * ``_MIXED_JUNCTION`` matches one character of ``[0-9@$|]`` with a letter right before or after
+      it; the space before a part's first character (or after its last) fails those tests as the
+      ends of the part alone do, so the joined text has a junction exactly when a part has one (and
+      then a digit or symbol, so the guard in front of it holds too);
+    * ``tokens_around`` cuts tokens of token characters (a space ends one) around each match of
+      ``_MIXED_SIGN``, whose look-arounds read one character either side: the joined text's tokens
+      are the parts' tokens in order, so its de-leeted mixed string is theirs joined with spaces
+      (a part without tokens adds nothing) and its words are theirs.
+
+    The words go into a set, so their order does not matter; ``lowered`` is built in
+    ``message_words``' order. tests/detection/test_joined_words.py compares the two on generated parts.
+    """
+    readings = [_part_reading(part) for part in parts]
+    lowered = " ".join([r[0] for r in readings])
+    words = frozenset().union(*[r[1] for r in readings])
+    if any(r[3] for r in readings):
+        words = words.union(*[r[5] for r in readings])
+        lowered = lowered + " " + " ".join([r[4] for r in readings if r[4]])
+    return MessageWords(words, sum([r[2] for r in readings]), lowered)
+
+
+@lru_cache(maxsize=16384)  # pure; a message is a part of many windows, in this batch and the next ones
+def _part_reading(part: str) -> tuple[str, frozenset[str], int, bool, str, frozenset[str]]:
+    """What ``joined_message_words`` needs of one ASCII part: lowered, words, digits, whether it has a
+    junction, its de-leeted mixed tokens joined with spaces, and their words."""
+    lowered = part.lower()
+    digits = len(part) - len(part.encode("ascii").translate(None, b"0123456789"))
+    mixed = " ".join(tokens_around(lowered, _MIXED_SIGN, _ASCII_TOKEN_CHARS)).translate(_LEET)
+    return (lowered, frozenset(_words(lowered)), digits, _MIXED_JUNCTION.search(lowered) is not None,
+            mixed, frozenset(_words(mixed)))

@@ -146,6 +146,8 @@ class Vocabulary:
         self.nonlatin_hint_starts = frozenset(h[0] for h in self._nonlatin_hints)
         self.nonlatin_phrase_starts = frozenset(p[0] for p, _ in self.nonlatin)
         self.nonlatin_cues = tuple(c for c in self.phone_cues if not c.isascii() or " " in c or "-" in c)
+        # The ones an ASCII text can hold ("call karo", "m-pesa"), in the same order: no other is a substring of it.
+        self.ascii_nonlatin_cues = tuple(c for c in self.nonlatin_cues if c.isascii())
 
     @cached_property
     def nonlatin_phrase_pattern(self) -> re.Pattern[str] | None:
@@ -486,7 +488,8 @@ def has_phone_cue(text: str, gate: MessageWords, vocabulary: Vocabulary = VOCABU
         return vocabulary.phone_cues[word]
     if not text.isascii() or " " in text:
         lowered = gate.lowered
-        for cue in vocabulary.nonlatin_cues:
+        # The first cue in order that ``lowered`` holds; an ASCII one holds no cue with another character.
+        for cue in vocabulary.ascii_nonlatin_cues if lowered.isascii() else vocabulary.nonlatin_cues:
             if cue in lowered:
                 return vocabulary.phone_cues[cue]
     return None

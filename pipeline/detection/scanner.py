@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from pipeline.detection import decoders, emails, handles, intents, languages, payments, phones, urls
 from pipeline.detection.emails import find_emails
 from pipeline.detection.findings import Finding, Span
-from pipeline.detection.gates import MessageWords, message_words, stem_candidates, stems
+from pipeline.detection.gates import MessageWords, joined_message_words, message_words, stem_candidates, stems
 from pipeline.detection.gates import words_of as gates_words
 from pipeline.detection.handles import find_handles
 from pipeline.detection.hits import MAX_MATCHES, Hit
@@ -49,13 +49,30 @@ def scan_text_without_phones(text: str, *, platform_domains: Iterable[str] = DEF
     return [f for f in _scan(text, platform_domains, phones=False) if f.kind != "phone"]
 
 
-def _scan(text: str, platform_domains: Iterable[str], phones: bool = True) -> list[Finding]:
+def scan_joined(parts: Sequence[str], *, platform_domains: Iterable[str] = DEFAULT_PLATFORM_DOMAINS) -> list[Finding]:
+    """``scan_text(" ".join(parts))``: the same findings, the gate's words read from the parts.
+
+    For a conversation's windows, which join the same messages again and again: where the joined
+    text is ASCII and ``normalise`` leaves it as it is, the gate is ``message_words`` of the joined
+    text, which ``gates.joined_message_words`` builds from each part's remembered reading.
+    """
+    text = " ".join(parts)
+    if len(text) > MAX_TEXT_CHARS or not text.isascii():
+        return scan_text(text, platform_domains=platform_domains)
+    if not text or _plain_chat(text):
+        return []
+    return _scan(text, platform_domains, parts=parts)
+
+
+def _scan(text: str, platform_domains: Iterable[str], phones: bool = True, parts: Sequence[str] | None = None) -> list[Finding]:
     """Normalise, detect, resolve and decode: the whole scan of one (non-empty) message.
 
     ``phones=False``: phone hits only where another detector hit (``scan_text_without_phones``).
+    ``parts``: ASCII texts ``text`` joins with single spaces (``scan_joined``).
     """
     folded = normalise(text)
-    gate = message_words(folded.text)
+    # message_words depends on the text alone: where normalise changed nothing, the parts' readings give it.
+    gate = joined_message_words(parts) if parts is not None and folded.text == text else message_words(folded.text)
     normalised = languages.rewrite_links(folded, gate)
     if normalised is not folded:
         gate = message_words(normalised.text)

@@ -114,12 +114,13 @@ def driver_app(phase: Phase):
     return App.from_settings(Settings.from_environment(), doorbell)
 
 
-def seed_conversations(app, conversations: int) -> list[tuple[str, str, str]]:
+def seed_conversations(app, conversations: int, now: datetime | None = None) -> list[tuple[str, str, str]]:
+    """Users and ``conversations`` conversations through the ingest (recorded as of ``now``); their (id, buyer, seller)."""
     from usecases import importing
 
     people = max(4, conversations // 2)
     rng = random.Random(17)
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     users = [{"type": "user", "id": f"u-{i}", "name": f"Trader {i}", "email": f"trader{i}@example.com"} for i in range(people)]
     pairs = []
     records: list[dict] = list(users)

@@ -9,7 +9,7 @@ through ``importing.ingest`` in this process. The doorbell is ``usecases.app.Sil
 
 Reported per message over the measured batches: wall time, this process's CPU
 (``time.process_time``: the ingest's Python, psycopg included) and the CPU of the PostgreSQL
-backends serving the database (from /proc, as bench/run_once_bench.py's ``server_cpu``).
+backends serving the database (from /proc: bench/run_once_bench.py's ``server_cpu``).
 
 ``--statements``: every statement of the measured batches is logged by the server
 (``SET log_min_duration_statement = 0`` on the ingest's connections) and summed per statement
@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import random
 import re
 import shutil
 import sys
@@ -56,43 +55,6 @@ sys.path.insert(0, str(ROOT))
 
 ADMIN_URL = os.environ.get("PEERGUARD_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 FIXED_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-def backend_cpu(engine) -> float:
-    """CPU seconds (user + system, /proc) of the PostgreSQL backends connected to this database now."""
-    from sqlalchemy import text
-
-    with engine.connect() as connection:
-        pids = connection.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def seed(app, conversations: int, now: datetime) -> list[tuple[str, str, str]]:
-    """bench/e2e_load.py's ``seed_conversations``, at a given ``now``."""
-    from usecases import importing
-
-    people = max(4, conversations // 2)
-    rng = random.Random(17)
-    records: list[dict] = [{"type": "user", "id": f"u-{i}", "name": f"Trader {i}", "email": f"trader{i}@example.com"}
-                           for i in range(people)]
-    pairs = []
-    for c in range(conversations):
-        buyer, seller = rng.sample(range(people), 2)
-        pairs.append((f"c-{c}", f"u-{buyer}", f"u-{seller}"))
-        records.append({"type": "conversation", "id": f"c-{c}", "buyer": f"u-{buyer}", "seller": f"u-{seller}",
-                        "subject": f"Lot {c}"})
-    for start in range(0, len(records), 1000):
-        outcomes = importing.ingest(app, records[start:start + 1000], now)
-        assert all(o.status != "error" for o in outcomes), [o for o in outcomes if o.status == "error"][:3]
-    return pairs
 
 
 def log_statements(engine) -> None:
@@ -187,6 +149,7 @@ def main() -> None:
     os.environ.pop("REDIS_URL", None)
     try:
         import e2e_load
+        from run_once_bench import server_cpu
 
         from usecases import importing
         from usecases.app import App, SilentDoorbell
@@ -196,7 +159,7 @@ def main() -> None:
         if args.statements:
             log_statements(app.engine)
         start = FIXED_START if args.fixed_clock else datetime.now(UTC)
-        pairs = seed(app, args.conversations, start)
+        pairs = e2e_load.seed_conversations(app, args.conversations, start)
         offer = e2e_load.Offer(app, pairs, 1e9, 1e9, args.batch, seed=1)
         if args.fixed_clock:
             offer.clock = start - timedelta(days=1)
@@ -218,10 +181,10 @@ def main() -> None:
                 connection.execute(text("ANALYZE"))
                 connection.commit()
         offset = args.log.stat().st_size if args.statements else 0
-        wall, cpu, server = time.perf_counter(), time.process_time(), backend_cpu(app.engine)
+        wall, cpu, server = time.perf_counter(), time.process_time(), server_cpu(app)
         for k, records in enumerate(batches, start=args.warmup):
             ingest(k, records)
-        wall, cpu, server = time.perf_counter() - wall, time.process_time() - cpu, backend_cpu(app.engine) - server
+        wall, cpu, server = time.perf_counter() - wall, time.process_time() - cpu, server_cpu(app) - server
         n = args.batches * args.batch
         one, five, _ = os.getloadavg()
         print(f"ingest {n} messages ({args.batches} x {args.batch}, {args.conversations} conversations, "

@@ -78,7 +78,3 @@ def scan_times(reader: Reader, message_ids: list[int]) -> list[tuple[datetime, d
                        parameters)
     return [(utc(recorded), utc(scanned)) for recorded, scanned in rows]
 
-
-def commit_to_scan_seconds(reader: Reader, message_ids: list[int]) -> list[float]:
-    """For scanned messages among ``message_ids``: seconds from being recorded to being scanned."""
-    return [max(0.0, (scanned - recorded).total_seconds()) for recorded, scanned in scan_times(reader, message_ids)]

@@ -62,20 +62,16 @@ def read_gauges(reader: Reader, now: datetime) -> list[Gauge]:
     return figures
 
 
-def scan_latencies(app: App, message_ids: Sequence[int], scanned_at: datetime | None = None,
-                   committed: datetime | None = None) -> list[float]:
-    """Seconds from commit to scan for these (just scanned) messages.
+def scan_latencies(app: App, message_ids: Sequence[int], scanned_at: datetime, committed: datetime) -> list[float]:
+    """Seconds from commit to scan (findings visible) for the messages a batch just scanned.
 
-    With ``scanned_at`` (the scan time a batch stored, its ``now``) and ``committed`` (when that
-    batch's transaction committed): only the messages that batch scanned — another worker may
-    have scanned some of the ids first, and counted them — each up to ``committed``, when its
-    findings became visible, not up to the batch's start.
+    ``scanned_at`` is the scan time the batch stored (its ``now``) and ``committed`` when its
+    transaction committed: only the messages that batch scanned count — another worker may have
+    scanned some of the ids first, and counted them — each up to ``committed``, not up to the
+    batch's start.
     """
     from storage.db import SessionReader
 
     with app.session_factory() as session:
-        reader = SessionReader(session)
-        if scanned_at is None or committed is None:
-            return store.commit_to_scan_seconds(reader, list(message_ids))
         return [max(0.0, (committed - recorded).total_seconds())
-                for recorded, scanned in store.scan_times(reader, list(message_ids)) if scanned == scanned_at]
+                for recorded, scanned in store.scan_times(SessionReader(session), list(message_ids)) if scanned == scanned_at]

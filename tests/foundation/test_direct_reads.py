@@ -304,13 +304,17 @@ def test_each_plain_sql_read_is_answered_by_its_index(pg_url):
         assert "ix_response_deadlines_due" in plan(reader, status_reads._BACKLOGS["deadlines_due"], {"now": NOW})
 
 
-def test_commit_to_scan_seconds_skips_unscanned_messages_on_both_readers(seeded):
+def test_scan_times_skip_unscanned_messages_on_both_readers(seeded):
     app, reader, _ids = seeded
+
+    def seconds(times):
+        return sorted((scanned - recorded).total_seconds() for recorded, scanned in times)
+
     with app.session_factory() as session:
         ids = [row[0] for row in SessionReader(session).rows("SELECT id FROM messages ORDER BY id LIMIT 5")]
-        assert sorted(status_reads.commit_to_scan_seconds(SessionReader(session), ids)) == [0.0, 1.0, 2.0, 4.0]
-    assert sorted(status_reads.commit_to_scan_seconds(reader, ids)) == [0.0, 1.0, 2.0, 4.0]
-    assert status_reads.commit_to_scan_seconds(reader, []) == []
+        assert seconds(status_reads.scan_times(SessionReader(session), ids)) == [0.0, 1.0, 2.0, 4.0]
+    assert seconds(status_reads.scan_times(reader, ids)) == [0.0, 1.0, 2.0, 4.0]
+    assert status_reads.scan_times(reader, []) == []
 
 
 def test_stream_hands_over_the_first_chunk_before_the_statement_has_finished(pg_url, monkeypatch):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from usecases.app import App
 from usecases.settings import Settings
 
-MAIL_RING_GAP = 1.0  # seconds: rings closer than this are merged into one delayed ring
+MAIL_RING_GAP = 1.0  # seconds: mail or webhook rings closer than this are merged into one delayed ring
 SCAN_RINGS_KEY = "peerguard:scan-rings"  # sorted set: message id -> when its scan was rung
 SCAN_RING_TRUST = 600.0  # seconds: a ring older than this is presumed lost (dead-lettered, say)
 
@@ -28,13 +28,39 @@ def forget_scan_rings(message_ids: Sequence[int]) -> None:
         client.zrem(SCAN_RINGS_KEY, *message_ids)
 
 
+class _Coalescing:
+    """When to ring an actor that drains everything due (the outbox, the webhook deliveries).
+
+    A burst of rings becomes one ring now and at most one delayed ring ``gap`` later, which picks
+    up everything committed meanwhile: a ring that finds a delayed one still to run is dropped,
+    one after it has started schedules the next. (A scan batch that opens review items rings both;
+    at 1,000 messages a second that was twenty webhook runs a second, each a claim query.)
+    """
+
+    def __init__(self, gap: float = MAIL_RING_GAP) -> None:
+        self.gap = gap
+        self._lock = threading.Lock()
+        self._last_ring = float("-inf")
+        self._delayed_until = float("-inf")
+
+    def delay(self, now: float) -> int | None:
+        """0 to ring now, milliseconds to ring later, or None: a delayed ring will pick this up."""
+        with self._lock:
+            if now - self._last_ring >= self.gap:
+                self._last_ring = now
+                return 0
+            if now >= self._delayed_until:
+                self._delayed_until = now + self.gap
+                return int(self.gap * 1000)
+            return None
+
+
 class BrokerDoorbell:
     """Rings the Dramatiq actors; called by use cases only after their transaction committed."""
 
     def __init__(self) -> None:
-        self._mail_lock = threading.Lock()
-        self._last_mail_ring = 0.0
-        self._delayed_until = 0.0
+        self._mail = _Coalescing()
+        self._webhooks = _Coalescing()
 
     def scan(self, message_ids: Sequence[int]) -> None:
         from actors.scanning import scan_messages
@@ -65,29 +91,22 @@ class BrokerDoorbell:
         render_transcript.send(request_id)
 
     def deliver_mail(self) -> None:
-        # Every commit that queues an email rings; a burst of them becomes one ring now and at
-        # most one delayed ring a second later, which picks up everything queued meanwhile.
+        # Every commit that queues an email rings; a burst of them is merged (``_Coalescing``).
         from actors.outbox import dispatch_outbox
 
-        now = time.monotonic()
-        with self._mail_lock:
-            if now - self._last_mail_ring >= MAIL_RING_GAP:
-                self._last_mail_ring = now
-                delay = None
-            elif now >= self._delayed_until:
-                self._delayed_until = now + MAIL_RING_GAP
-                delay = int(MAIL_RING_GAP * 1000)
-            else:
-                return
-        if delay is None:
-            dispatch_outbox.send()
-        else:
-            dispatch_outbox.send_with_options(delay=delay)
+        _ring(dispatch_outbox, self._mail.delay(time.monotonic()))
 
     def deliver_webhooks(self) -> None:
         from actors.webhooks import deliver_webhooks
 
-        deliver_webhooks.send()
+        _ring(deliver_webhooks, self._webhooks.delay(time.monotonic()))
+
+
+def _ring(actor, delay: int | None) -> None:
+    if delay == 0:
+        actor.send()
+    elif delay is not None:
+        actor.send_with_options(delay=delay)
 
 
 _current: App | None = None

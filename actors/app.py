@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from usecases.app import App
 from usecases.settings import Settings
 
-MAIL_RING_GAP = 1.0  # seconds: mail or webhook rings closer than this are merged into one delayed ring
+RING_GAP = 1.0  # seconds: mail or webhook rings closer than this are merged into one delayed ring
 SCAN_RINGS_KEY = "peerguard:scan-rings"  # sorted set: message id -> when its scan was rung
 SCAN_RING_TRUST = 600.0  # seconds: a ring older than this is presumed lost (dead-lettered, say)
 
@@ -37,7 +37,7 @@ class _Coalescing:
     at 1,000 messages a second that was twenty webhook runs a second, each a claim query.)
     """
 
-    def __init__(self, gap: float = MAIL_RING_GAP) -> None:
+    def __init__(self, gap: float = RING_GAP) -> None:
         self.gap = gap
         self._lock = threading.Lock()
         self._last_ring = float("-inf")
